@@ -75,8 +75,10 @@ def code_to_county(code: str) -> str:
 def is_ancestor_code(ancestor: str, code: str) -> bool:
     """Whether the cell ``ancestor`` contains the cell ``code`` (a cell is its own ancestor).
 
-    >>> is_ancestor_code("320281001", "320281001002003"), is_ancestor_code("320281002", "320281001002")
-    (True, False)
+    >>> is_ancestor_code("320281001", "320281001002003")
+    True
+    >>> is_ancestor_code("320281002", "320281001002")
+    False
     """
     code_to_tier(ancestor)
     code_to_tier(code)

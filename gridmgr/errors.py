@@ -7,6 +7,8 @@ and say how to fix it; the HTTP layer maps classes to status codes in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class GridMgrError(Exception):
     """Root of every gridmgr error."""
@@ -19,9 +21,9 @@ class GridError(GridMgrError):
 class InvalidGridError(GridError, ValueError):
     """A grid failed validation; ``violations`` lists every problem found, with its location."""
 
-    def __init__(self, message: str, violations: list[object] | None = None) -> None:
+    def __init__(self, message: str, violations: Sequence[object] = ()) -> None:
         super().__init__(message)
-        self.violations = list(violations or [])
+        self.violations = list(violations)
 
 
 class CellError(GridError, ValueError):

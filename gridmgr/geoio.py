@@ -129,18 +129,21 @@ def _layer_names(path: Path) -> list[str]:
 def _tier_layers(path: Path) -> dict[int | None, tuple[Path, str | None]]:
     """Where each tier's cells are: ``{tier: (file, layer)}``, or ``{None: ...}`` for one layer."""
     if path.is_dir():
-        found = {}
+        found: dict[int | None, tuple[Path, str | None]] = {}
         for tier, stem in TIER_LAYERS.items():
-            files = [p for p in sorted(path.iterdir()) if p.stem == stem and p.suffix.lower()
-                     in _VECTOR_SUFFIXES]
+            files = [
+                p
+                for p in sorted(path.iterdir())
+                if p.stem == stem and p.suffix.lower() in _VECTOR_SUFFIXES
+            ]
             if files:
                 found[tier] = (files[0], None)
         if len(found) != 3:
             raise GridFileError(
                 f"folder {path} must hold tier1, tier2 and tier3 files (.gpkg/.geojson/.shp); "
-                f"found {sorted(TIER_LAYERS[t] for t in found) or 'none'}"
+                f"found {sorted(TIER_LAYERS[t] for t in found if t) or 'none'}"
             )
-        return dict(found)
+        return found
     names = _layer_names(path)
     if all(TIER_LAYERS[t] in names for t in (1, 2, 3)):
         return {t: (path, TIER_LAYERS[t]) for t in (1, 2, 3)}
@@ -258,7 +261,9 @@ def write_grid(grid: Grid, path: Path) -> Path:
         if suffix == ".gpkg":
             for tier, layer in TIER_LAYERS.items():
                 part = cells[cells["tier"] == tier].reset_index(drop=True)
-                pyogrio.write_dataframe(part, tmp, layer=layer, driver="GPKG", promote_to_multi=False)
+                pyogrio.write_dataframe(
+                    part, tmp, layer=layer, driver="GPKG", promote_to_multi=False
+                )
             records = grid.meta.to_records(tier_counts(grid.cells))
             table = pd.DataFrame({"key": list(records), "value": list(records.values())})
             pyogrio.write_dataframe(table, tmp, layer=META_LAYER, driver="GPKG")
@@ -267,8 +272,7 @@ def write_grid(grid: Grid, path: Path) -> Path:
                 cells,
                 tmp,
                 driver="GeoJSON",
-                layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": "15",
-                               "WRITE_NAME": "NO"},
+                layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": "15", "WRITE_NAME": "NO"},
             )
     except (pyogrio.errors.DataSourceError, OSError) as exc:
         tmp.unlink(missing_ok=True)

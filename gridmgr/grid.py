@@ -67,7 +67,7 @@ class GridMeta:
             "generation_id": self.generation_id,
             "name": self.name,
             "checksum": self.checksum,
-            "checksum_algorithm": "sha256 over cells sorted by code (see gridmgr.grid.grid_checksum)",
+            "checksum_algorithm": "sha256, cells by code (gridmgr.grid.grid_checksum)",
             "crs": "EPSG:4326",
             "metric_crs": self.metric_crs,
             "county_code": self.county_code,
@@ -136,14 +136,11 @@ class Grid:
         pos = {t: {c: i for i, c in enumerate(self._codes[t])} for t in TIERS}
         parents = cells["parent_code"].to_numpy(dtype=object)
         self._parent_pos = {
-            t: np.array([pos[t - 1][p] for p in parents[tier == t]], dtype=np.int32)
-            for t in (2, 3)
+            t: np.array([pos[t - 1][p] for p in parents[tier == t]], dtype=np.int32) for t in (2, 3)
         }
         leaves = cells.geometry.values[tier == 3]
         self._index: LocateIndex = build_locate_index(np.asarray(leaves, dtype=object))
-        self._leaf_paths = [
-            CellPath(*self._path_codes(i)) for i in range(len(self._codes[3]))
-        ]
+        self._leaf_paths = [CellPath(*self._path_codes(i)) for i in range(len(self._codes[3]))]
 
     def __repr__(self) -> str:
         n = self.counts
@@ -180,7 +177,8 @@ class Grid:
 
     def cell(self, code: str) -> pd.Series:
         """The attributes and geometry of one cell."""
-        return self.cells.iloc[self._row_of(code)]
+        row: pd.Series = self.cells.iloc[self._row_of(code)]
+        return row
 
     def cell_to_parent(self, code: str) -> str | None:
         """The parent cell's code, or ``None`` for a tier-1 cell."""
@@ -297,7 +295,7 @@ class Grid:
 def check_coordinates(
     lon: ArrayLike, lat: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Finite float64 lon/lat arrays of equal length, or a :class:`CoordinateError` that says why."""
+    """Finite float64 lon/lat arrays of equal length, or a :class:`CoordinateError` saying why."""
     try:
         x = np.atleast_1d(np.asarray(lon, dtype=np.float64)).ravel()
         y = np.atleast_1d(np.asarray(lat, dtype=np.float64)).ravel()
@@ -320,7 +318,9 @@ def _check_scalar(lon: float, lat: float) -> tuple[float, float]:
     try:
         x, y = float(lon), float(lat)
     except (TypeError, ValueError):
-        raise CoordinateError(f"coordinates must be numbers, got lon={lon!r}, lat={lat!r}") from None
+        raise CoordinateError(
+            f"coordinates must be numbers, got lon={lon!r}, lat={lat!r}"
+        ) from None
     if not (math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90):
         raise CoordinateError(
             f"invalid coordinate lon={x!r}, lat={y!r}: each must be finite, with "
@@ -333,4 +333,3 @@ def tier_counts(cells: gpd.GeoDataFrame) -> dict[int, int]:
     """Number of cells per tier in a cells table."""
     counts = cells["tier"].value_counts()
     return {t: int(counts.get(t, 0)) for t in TIERS}
-

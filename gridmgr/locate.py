@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -51,7 +52,7 @@ class LocateIndex:
     level1_bits: int
     sub_bits: int
     top: NDArray[np.int32]
-    blocks: NDArray[np.int16] | NDArray[np.int32]
+    blocks: NDArray[np.signedinteger[Any]]
     tree: shapely.STRtree
 
     @property
@@ -89,7 +90,7 @@ class LocateIndex:
         return out
 
     def point_to_leaf(self, lon: float, lat: float) -> int:
-        """Leaf position of one point, or ``OUTSIDE``; a scalar fast path of ``points_to_leaves``."""
+        """Leaf position of one point, or ``OUTSIDE``: the scalar fast path."""
         if not (self.x0 <= lon < self.x1 and self.y0 <= lat < self.y1):
             return OUTSIDE
         scale = 2 ** (self.level1_bits + self.sub_bits)
@@ -213,7 +214,7 @@ def _label_free_pixels(
     size: float,
     *,
     origins: NDArray[np.float64],
-) -> NDArray[np.int16] | NDArray[np.int32]:
+) -> NDArray[np.signedinteger[Any]]:
     """Label every free pixel of a stack of rasters with the leaf that contains it, or OUTSIDE.
 
     ``free`` has shape (stack, rows, cols); raster ``k`` has its lower-left corner at

@@ -75,7 +75,7 @@ class BuildParams:
 
 def build_grid(
     territory: Territory,
-    params: BuildParams = BuildParams(),  # noqa: B008 - frozen, so a safe default
+    params: BuildParams = BuildParams(),
     *,
     name: str | None = None,
     progress: Progress | None = None,
@@ -113,7 +113,7 @@ def build_grid(
         raise GridError("coverage cleaning produced an invalid cell; change the seed")
 
     report("codes and names", 4, steps)
-    towns = list(territory.towns) or [None] * n1
+    towns: list[Town | None] = [*territory.towns] or [None] * n1
     rows: list[dict[str, Any]] = []
     t2_geoms: list[shapely.Geometry] = []
     k3 = 0
@@ -245,10 +245,10 @@ def _lattice(poly: shapely.Geometry, n: int) -> NDArray[np.float64]:
     xs = np.arange(minx + s / 2, maxx, s)
     ys = np.arange(miny + s / 2, maxy, s)
     gx, gy = np.meshgrid(xs, ys)
-    gx, gy = gx.ravel(), gy.ravel()
+    px, py = gx.ravel(), gy.ravel()
     shapely.prepare(poly)
-    inside = shapely.contains_xy(poly, gx, gy)
-    pts = np.column_stack([gx[inside], gy[inside]])
+    inside = shapely.contains_xy(poly, px, py)
+    pts = np.column_stack([px[inside], py[inside]])
     if len(pts) < n:  # thin shapes: fall back to points on the surface
         extra = shapely.get_coordinates(shapely.point_on_surface(poly))
         pts = np.vstack([pts, extra]) if len(pts) else extra
@@ -271,14 +271,10 @@ class _LocalPlane:
         return cls(lon0, lat0, ky * math.cos(math.radians(lat0)), ky)
 
     def forward(self, geoms: Any) -> Any:
-        return shapely.transform(
-            geoms, lambda c: (c - (self.lon0, self.lat0)) * (self.kx, self.ky)
-        )
+        return shapely.transform(geoms, lambda c: (c - (self.lon0, self.lat0)) * (self.kx, self.ky))
 
     def inverse(self, geoms: Any) -> Any:
-        return shapely.transform(
-            geoms, lambda c: c / (self.kx, self.ky) + (self.lon0, self.lat0)
-        )
+        return shapely.transform(geoms, lambda c: c / (self.kx, self.ky) + (self.lon0, self.lat0))
 
 
 def _restore_vertices(
@@ -290,6 +286,7 @@ def _restore_vertices(
 
     def snap(c: NDArray[np.float64]) -> NDArray[np.float64]:
         dist, idx = tree.query(c, distance_upper_bound=tolerance)
+        idx = np.asarray(idx)
         hit = np.isfinite(dist)
         out = c.copy()
         out[hit] = ref[idx[hit]]
@@ -349,7 +346,7 @@ def _apportion(weights: NDArray[np.float64], total: int) -> NDArray[np.int64]:
     if total < len(weights):
         raise GridError(f"cannot give {len(weights)} parents at least one child each from {total}")
     quota = weights / weights.sum() * total
-    n = np.maximum(np.floor(quota).astype(np.int64), 1)
+    n: NDArray[np.int64] = np.maximum(np.floor(quota).astype(np.int64), 1)
     while n.sum() > total:  # minimum-one pushed us over: take back from the largest
         n[np.argmax(n - quota)] -= 1
     order = np.argsort(-(quota - n), kind="stable")

@@ -120,28 +120,53 @@ def validate_grid(
 
 
 def ensure_valid(source: object, *, territory: shapely.Geometry | None = None) -> Grid:
-    """A :class:`Grid` from a read grid source, or :class:`InvalidGridError` with every violation."""
+    """A :class:`Grid` from a read grid source, or :class:`InvalidGridError` with every violation.
+
+    A source that carries gridmgr metadata whose checksum still matches keeps its generation;
+    anything else (an edited or foreign file) becomes a new generation.
+    """
     from gridmgr.geoio import GridSource, meta_from_source
 
-    assert isinstance(source, GridSource)
-    violations = validate_grid(source.cells, territory=territory, crs_problems=source.crs_problems)
+    if not isinstance(source, GridSource):
+        raise TypeError(f"expected a GridSource, got {type(source).__name__}")
+    return validated_grid(
+        source.cells,
+        name=source.path.stem,
+        territory=territory,
+        crs_problems=source.crs_problems,
+        meta=meta_from_source(source),
+        label=str(source.path),
+    )
+
+
+def validated_grid(
+    cells: gpd.GeoDataFrame,
+    *,
+    name: str,
+    territory: shapely.Geometry | None = None,
+    crs_problems: Sequence[str] = (),
+    meta: GridMeta | None = None,
+    label: str = "the grid",
+) -> Grid:
+    """A :class:`Grid` of ``cells`` if they are valid, else :class:`InvalidGridError`."""
+    violations = validate_grid(cells, territory=territory, crs_problems=crs_problems)
     if violations:
-        raise InvalidGridError(format_report(violations, title=f"{source.path} is not a valid "
-                                             "grid"), violations)
-    checksum = grid_checksum(source.cells)
-    meta = meta_from_source(source)
+        raise InvalidGridError(
+            format_report(violations, title=f"{label} is not a valid grid"), violations
+        )
+    checksum = grid_checksum(cells)
     if meta is None or meta.checksum != checksum:
-        name = meta.name if meta else source.path.stem
+        name = meta.name if meta else name
         meta = GridMeta(
             generation_id=generation_id_for(name, checksum),
             name=name,
             checksum=checksum,
             metric_crs=meta.metric_crs if meta else "EPSG:4549",
-            county_code=str(source.cells["code"].iloc[0])[:6],
+            county_code=str(cells["code"].iloc[0])[:6],
             params=dict(meta.params) if meta else {},
-            source=f"imported from {source.path.name}",
+            source=f"imported from {label}",
         )
-    return Grid(source.cells, meta)
+    return Grid(cells, meta)
 
 
 def format_report(violations: Sequence[Violation], *, title: str, limit: int = 50) -> str:
@@ -165,8 +190,13 @@ def _check_codes(cells: gpd.GeoDataFrame) -> list[Violation]:
     parents = cells["parent_code"].tolist()
     for code, tier in zip(codes, tiers, strict=True):
         if tier not in (1, 2, 3):
-            out.append(Violation(ViolationKind.MALFORMED_CODE, f"tier {tier!r} is not 1, 2 or 3",
-                                 codes=(str(code),)))
+            out.append(
+                Violation(
+                    ViolationKind.MALFORMED_CODE,
+                    f"tier {tier!r} is not 1, 2 or 3",
+                    codes=(str(code),),
+                )
+            )
         elif not is_valid_code(code) or len(code) != code_length(tier):
             out.append(
                 Violation(
@@ -179,8 +209,13 @@ def _check_codes(cells: gpd.GeoDataFrame) -> list[Violation]:
             )
     dup = cells["code"][cells["code"].duplicated(keep=False)]
     for code in sorted(set(dup.dropna())):
-        out.append(Violation(ViolationKind.DUPLICATE_CODE, f"code {code} is used "
-                             f"{int((dup == code).sum())} times", codes=(code,)))
+        out.append(
+            Violation(
+                ViolationKind.DUPLICATE_CODE,
+                f"code {code} is used {int((dup == code).sum())} times",
+                codes=(code,),
+            )
+        )
     known = {t: set(cells.loc[cells["tier"] == t, "code"]) for t in (1, 2)}
     counties = {c[:6] for c in codes if is_valid_code(c)}
     for code, tier, parent in zip(codes, tiers, parents, strict=True):
@@ -191,14 +226,26 @@ def _check_codes(cells: gpd.GeoDataFrame) -> list[Violation]:
             why = f"a tier-1 cell's parent_code must be its county code {code[:6]}"
         else:
             ok = parent in known[tier - 1] and code.startswith(str(parent))
-            why = (f"parent_code must be an existing tier-{tier - 1} cell whose code starts "
-                   f"{code[: code_length(tier - 1)]}")
+            why = (
+                f"parent_code must be an existing tier-{tier - 1} cell whose code starts "
+                f"{code[: code_length(tier - 1)]}"
+            )
         if not ok:
-            out.append(Violation(ViolationKind.WRONG_PARENT, f"parent_code {parent!r}: {why}",
-                                 tier=tier, codes=(code,)))
+            out.append(
+                Violation(
+                    ViolationKind.WRONG_PARENT,
+                    f"parent_code {parent!r}: {why}",
+                    tier=tier,
+                    codes=(code,),
+                )
+            )
     if len(counties) > 1:
-        out.append(Violation(ViolationKind.MALFORMED_CODE,
-                             f"codes start with several county codes {sorted(counties)}"))
+        out.append(
+            Violation(
+                ViolationKind.MALFORMED_CODE,
+                f"codes start with several county codes {sorted(counties)}",
+            )
+        )
     return out
 
 
@@ -214,17 +261,36 @@ def _check_geometries(cells: gpd.GeoDataFrame) -> tuple[np.ndarray, list[Violati
     for i in np.flatnonzero(missing | ~polygonal | ~valid):
         code, tier = str(cells.at[i, "code"]), int(cells.at[i, "tier"])
         if missing[i]:
-            out.append(Violation(ViolationKind.EMPTY_GEOMETRY, "the cell has no geometry",
-                                 tier=tier, codes=(code,)))
+            out.append(
+                Violation(
+                    ViolationKind.EMPTY_GEOMETRY,
+                    "the cell has no geometry",
+                    tier=tier,
+                    codes=(code,),
+                )
+            )
         elif not polygonal[i]:
-            out.append(Violation(ViolationKind.NOT_A_POLYGON,
-                                 f"geometry is a {arr[i].geom_type}, not a Polygon",
-                                 tier=tier, codes=(code,), location=arr[i]))
+            out.append(
+                Violation(
+                    ViolationKind.NOT_A_POLYGON,
+                    f"geometry is a {arr[i].geom_type}, not a Polygon",
+                    tier=tier,
+                    codes=(code,),
+                    location=arr[i],
+                )
+            )
         else:
             reason = shapely.is_valid_reason(arr[i])
             loc = _reason_location(reason) or arr[i]
-            out.append(Violation(ViolationKind.INVALID_GEOMETRY, f"invalid geometry: {reason}",
-                                 tier=tier, codes=(code,), location=loc))
+            out.append(
+                Violation(
+                    ViolationKind.INVALID_GEOMETRY,
+                    f"invalid geometry: {reason}",
+                    tier=tier,
+                    codes=(code,),
+                    location=loc,
+                )
+            )
     return (~missing) & polygonal & valid, out
 
 
@@ -254,26 +320,44 @@ def _check_coverage(tier_cells: gpd.GeoDataFrame, tier: int) -> list[Violation]:
         if inter.area <= AREA_TOLERANCE_DEG2:
             continue
         overlapping.update((i, j))
-        out.append(Violation(ViolationKind.OVERLAP,
-                             f"cells overlap by about {inter.area * _M2_PER_DEG2_AT_32N:.1f} m²",
-                             tier=tier, codes=(codes[i], codes[j]), location=inter))
+        out.append(
+            Violation(
+                ViolationKind.OVERLAP,
+                f"cells overlap by about {inter.area * _M2_PER_DEG2_AT_32N:.1f} m²",
+                tier=tier,
+                codes=(codes[i], codes[j]),
+                location=inter,
+            )
+        )
     if not shapely.coverage_is_valid(geoms):
         edges = shapely.coverage_invalid_edges(geoms)
         for i in np.flatnonzero(~shapely.is_empty(edges)):
             if i in overlapping:
                 continue
-            out.append(Violation(ViolationKind.EDGE_MISMATCH,
-                                 "shared edges are not vertex-identical with a neighbour "
-                                 "(a T-junction, a sliver or a tiny overlap)",
-                                 tier=tier, codes=(codes[i],), location=edges[i]))
+            out.append(
+                Violation(
+                    ViolationKind.EDGE_MISMATCH,
+                    "shared edges are not vertex-identical with a neighbour "
+                    "(a T-junction, a sliver or a tiny overlap)",
+                    tier=tier,
+                    codes=(codes[i],),
+                    location=edges[i],
+                )
+            )
     union = shapely.union_all(geoms)
     for part in shapely.get_parts(union):
         for ring in part.interiors:
             hole = shapely.Polygon(ring)
             if hole.area > AREA_TOLERANCE_DEG2:
-                out.append(Violation(ViolationKind.GAP,
-                                     f"a gap of about {hole.area * _M2_PER_DEG2_AT_32N:.1f} m² "
-                                     "that no cell covers", tier=tier, location=hole))
+                out.append(
+                    Violation(
+                        ViolationKind.GAP,
+                        f"a gap of about {hole.area * _M2_PER_DEG2_AT_32N:.1f} m² "
+                        "that no cell covers",
+                        tier=tier,
+                        location=hole,
+                    )
+                )
     return out
 
 
@@ -292,19 +376,30 @@ def _check_nesting(cells: gpd.GeoDataFrame, geom_ok: np.ndarray) -> list[Violati
         outside = shapely.difference(geoms[kids], geoms[par])
         big = shapely.area(outside) > AREA_TOLERANCE_DEG2
         for k, p, piece in zip(kids[big], par[big], outside[big], strict=True):
-            out.append(Violation(ViolationKind.CHILD_OUTSIDE_PARENT,
-                                 f"about {piece.area * _M2_PER_DEG2_AT_32N:.1f} m² lies outside "
-                                 f"its parent {cells.at[p, 'code']}", tier=tier,
-                                 codes=(cells.at[k, "code"], cells.at[p, "code"]),
-                                 location=piece))
+            out.append(
+                Violation(
+                    ViolationKind.CHILD_OUTSIDE_PARENT,
+                    f"about {piece.area * _M2_PER_DEG2_AT_32N:.1f} m² lies outside "
+                    f"its parent {cells.at[p, 'code']}",
+                    tier=tier,
+                    codes=(cells.at[k, "code"], cells.at[p, "code"]),
+                    location=piece,
+                )
+            )
         for p in np.unique(par):
             children = geoms[kids[par == p]]
             rest = shapely.difference(geoms[p], shapely.union_all(children))
             if rest.area > AREA_TOLERANCE_DEG2:
-                out.append(Violation(ViolationKind.PARENT_NOT_COVERED,
-                                     f"about {rest.area * _M2_PER_DEG2_AT_32N:.1f} m² of the "
-                                     f"parent is covered by none of its {len(children)} children",
-                                     tier=tier - 1, codes=(cells.at[p, "code"],), location=rest))
+                out.append(
+                    Violation(
+                        ViolationKind.PARENT_NOT_COVERED,
+                        f"about {rest.area * _M2_PER_DEG2_AT_32N:.1f} m² of the "
+                        f"parent is covered by none of its {len(children)} children",
+                        tier=tier - 1,
+                        codes=(cells.at[p, "code"],),
+                        location=rest,
+                    )
+                )
     return out
 
 
@@ -313,15 +408,27 @@ def _check_territory(cells: gpd.GeoDataFrame, territory: shapely.Geometry) -> li
     tier1 = np.asarray(cells.geometry.values[(cells["tier"] == 1).to_numpy()], dtype=object)
     union = shapely.union_all(tier1)
     for piece, kind, what in (
-        (shapely.difference(territory, union), ViolationKind.TERRITORY_NOT_COVERED,
-         "of the territory is covered by no tier-1 cell"),
-        (shapely.difference(union, territory), ViolationKind.OUTSIDE_TERRITORY,
-         "of the tier-1 cells lies outside the territory"),
+        (
+            shapely.difference(territory, union),
+            ViolationKind.TERRITORY_NOT_COVERED,
+            "of the territory is covered by no tier-1 cell",
+        ),
+        (
+            shapely.difference(union, territory),
+            ViolationKind.OUTSIDE_TERRITORY,
+            "of the tier-1 cells lies outside the territory",
+        ),
     ):
         for part in _parts(piece):
             if part.area > AREA_TOLERANCE_DEG2:
-                out.append(Violation(kind, f"about {part.area * _M2_PER_DEG2_AT_32N:.1f} m² "
-                                     + what, tier=1, location=part))
+                out.append(
+                    Violation(
+                        kind,
+                        f"about {part.area * _M2_PER_DEG2_AT_32N:.1f} m² " + what,
+                        tier=1,
+                        location=part,
+                    )
+                )
     return out
 
 

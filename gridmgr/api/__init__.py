@@ -1,0 +1,54 @@
+"""The HTTP shell: one Flask application that will carry the API and the Dash dashboard.
+
+For now it serves what exists: a status page of the current grid and a health check. The
+native API, Open311 and the dashboard mount here (issues #5 and #6).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template_string
+from flask.typing import ResponseReturnValue
+
+from gridmgr.grid import Grid
+from gridmgr.settings import Settings
+
+_STATUS_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>gridmgr</title></head>
+<body style="font-family: sans-serif; max-width: 48em; margin: 2em auto">
+<h1>gridmgr · 江阴 grid command center</h1>
+<p>Grid generation <code>{{ grid.generation_id }}</code>:
+{{ grid.counts[1] }} towns, {{ grid.counts[2] }} communities, {{ grid.counts[3] }} unit cells.</p>
+<table border="1" cellpadding="4" style="border-collapse: collapse">
+<tr><th>code</th><th>town</th><th>pinyin</th><th>communities</th></tr>
+{% for row in towns %}<tr><td>{{ row.code }}</td><td>{{ row.name }}</td><td>{{ row.name_en }}</td>
+<td>{{ row.children }}</td></tr>{% endfor %}
+</table>
+<p>The dashboard and the case API are not built yet.</p>
+</body></html>"""
+
+
+def create_app(settings: Settings, grid: Grid) -> Flask:
+    """The Flask application for ``settings``, serving ``grid``; nothing is created at import."""
+    app = Flask("gridmgr")
+    app.config["GRIDMGR_SETTINGS"] = settings
+
+    towns = [
+        {
+            "code": c,
+            "name": grid.cell(c)["name"],
+            "name_en": grid.cell(c)["name_en"],
+            "children": len(grid.cell_to_children(c)),
+        }
+        for c in grid.codes(1)
+    ]
+
+    @app.get("/")
+    def status() -> ResponseReturnValue:
+        # Jinja autoescapes every value: names are data, never HTML
+        return render_template_string(_STATUS_PAGE, grid=grid, towns=towns)
+
+    @app.get("/healthz")
+    def healthz() -> ResponseReturnValue:
+        return jsonify(status="ok", grid=grid.generation_id, cells=grid.counts)
+
+    return app

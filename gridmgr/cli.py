@@ -1,0 +1,326 @@
+"""The ``gridmgr`` command line: serve the command center and work with grids.
+
+Every command prints a clear message and exits non-zero on bad input; no stack trace reaches a
+user (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gridmgr.errors import GridMgrError, InvalidGridError
+from gridmgr.settings import Settings
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    envvar="GRIDMGR_DATA_DIR",
+    help="Where gridmgr keeps its data (default: the user data folder).",
+)
+@click.option("--debug", is_flag=True, help="Show a stack trace on errors.")
+@click.version_option(package_name="gridmgr")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
+    """gridmgr: the grid-management command center."""
+    ctx.obj = {"settings": Settings.from_env(data_dir=data_dir), "debug": debug}
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj["settings"]
+    return settings
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8050).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Start the command center on the embedded default (one process, one port)."""
+    from gridmgr.api import create_app
+    from gridmgr.generations import load_current_grid
+
+    settings = Settings.from_env(data_dir=_settings(ctx).data_dir, host=host, port=port)
+    grid = load_current_grid(settings)
+    app = create_app(settings, grid)
+    console.print(
+        f"gridmgr serving grid {grid.generation_id} "
+        f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells)"
+    )
+    console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+    app.run(host=settings.host, port=settings.port, threaded=True)
+
+
+# -- grid -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def grid() -> None:
+    """Build, validate, import, export and query grids."""
+
+
+@grid.command("build")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the GeoPackage (default: the shipped default grid file).",
+)
+@click.option(
+    "--territory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder with boundary.geojson and towns.json (default: Jiangyin).",
+)
+@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
+def grid_build(out: Path | None, territory: Path | None, seed: int) -> None:
+    """Build the default 17 / 271 / 1557 grid from the territory, deterministically."""
+    from gridmgr.geoio import default_grid_path, read_territory, write_grid
+    from gridmgr.partition import BuildParams, build_grid, grid_quality, towns_outside_own_cell
+    from gridmgr.validate import format_report, validate_grid
+
+    terr = read_territory(territory)
+    with Progress(
+        TextColumn("{task.description:<36}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("building", total=6)
+
+        def progress(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        built = build_grid(terr, BuildParams(seed=seed), progress=progress)
+        bar.update(task, description="validating")
+        problems = validate_grid(built.cells, territory=terr.polygon)
+    if problems:
+        raise InvalidGridError(format_report(problems, title="the built grid is invalid"), problems)
+    target = out or default_grid_path()
+    write_grid(built, target)
+    _print_quality(grid_quality(built))
+    missing = towns_outside_own_cell(built, terr.towns)
+    if missing:
+        console.print(f"note: these towns' approximate points fall outside their cell: {missing}")
+    console.print(f"valid grid {built.generation_id} written to {target}")
+    console.print(f"checksum {built.meta.checksum}")
+
+
+@grid.command("validate")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--crs", default=None, help="CRS of layers that declare none, e.g. EPSG:4549.")
+@click.pass_context
+def grid_validate(ctx: click.Context, path: Path | None, crs: str | None) -> None:
+    """Validate a grid file (default: the current grid) and report every violation."""
+    from gridmgr.generations import current_grid_path
+    from gridmgr.geoio import read_grid
+    from gridmgr.partition import grid_quality
+
+    target = path or current_grid_path(_settings(ctx))
+    loaded = read_grid(target, crs=crs)
+    _print_quality(grid_quality(loaded))
+    n = loaded.counts
+    console.print(
+        f"[green]valid[/green]: {target}  generation {loaded.generation_id}: "
+        f"{n[1]} tier-1, {n[2]} tier-2, {n[3]} tier-3 cells; no gap, no overlap, "
+        "exact nesting"
+    )
+
+
+@grid.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True))
+@click.option("--crs", default=None, help="CRS of layers that declare none, e.g. EPSG:4549.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Snap gaps, overlaps and mismatched edges below --tolerance, and list what changed.",
+)
+@click.option(
+    "--tolerance", type=float, default=None, help="Repair tolerance in metres (default 0.5)."
+)
+@click.option("--name", default=None, help="A name for the new generation.")
+@click.pass_context
+def grid_import(
+    ctx: click.Context,
+    path: Path,
+    crs: str | None,
+    repair: bool,
+    tolerance: float | None,
+    name: str | None,
+) -> None:
+    """Import a grid (GeoPackage, GeoJSON or Shapefile) as a new, current generation."""
+    from dataclasses import replace
+
+    from gridmgr.generations import store_generation
+    from gridmgr.geoio import read_grid_source
+    from gridmgr.grid import generation_id_for
+    from gridmgr.repair import DEFAULT_TOLERANCE_M, repair_grid
+    from gridmgr.validate import ensure_valid
+
+    if tolerance is not None and not repair:
+        raise click.UsageError("--tolerance only applies with --repair")
+    source = read_grid_source(path, crs=crs)
+    if repair:
+        tol = DEFAULT_TOLERANCE_M if tolerance is None else tolerance
+        source.cells, changes = repair_grid(source.cells, tolerance_m=tol)
+        console.print(f"repair (tolerance {tol} m): {len(changes)} cell(s) changed")
+        for change in changes:
+            console.print(f"  {change}")
+    imported = ensure_valid(source)
+    if name:
+        meta = replace(
+            imported.meta, name=name, generation_id=generation_id_for(name, imported.meta.checksum)
+        )
+        imported = type(imported)(imported.cells, meta)
+    stored = store_generation(imported, _settings(ctx))
+    n = imported.counts
+    console.print(
+        f"imported generation {imported.generation_id} ({n[1]} / {n[2]} / {n[3]} "
+        f"cells) to {stored}; it is now the current grid"
+    )
+
+
+@grid.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--grid",
+    "grid_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Grid file to export (default: the current grid).",
+)
+@click.pass_context
+def grid_export(ctx: click.Context, path: Path, grid_path: Path | None) -> None:
+    """Export the grid to PATH: .gpkg (layers tier1/tier2/tier3) or .geojson (RFC 7946)."""
+    from gridmgr.generations import load_current_grid
+    from gridmgr.geoio import read_grid, write_grid
+
+    source = read_grid(grid_path) if grid_path else load_current_grid(_settings(ctx))
+    write_grid(source, path)
+    console.print(f"wrote generation {source.generation_id} to {path}")
+
+
+@grid.command("locate")
+@click.argument("lon", type=float)
+@click.argument("lat", type=float)
+@click.option(
+    "--datum",
+    default="wgs84",
+    show_default=True,
+    help="Datum of the coordinate: wgs84, gcj02 (AMap, Tencent) or bd09 (Baidu).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def grid_locate(ctx: click.Context, lon: float, lat: float, datum: str, as_json: bool) -> None:
+    """Name the cell at each tier that contains LON LAT (degrees, longitude first)."""
+    from gridmgr.generations import load_current_grid
+
+    current = load_current_grid(_settings(ctx))
+    path = current.point_to_cell(lon, lat, datum=datum)
+    if path is None:
+        if as_json:
+            console.print_json(
+                json.dumps({"lon": lon, "lat": lat, "datum": datum, "outside": True})
+            )
+        else:
+            console.print(
+                f"lon {lon}, lat {lat} ({datum}) is outside the grid {current.generation_id}"
+            )
+        sys.exit(3)
+    rows: list[dict[str, Any]] = []
+    for tier, code in zip((1, 2, 3), path, strict=True):
+        cell = current.cell(code)
+        rows.append({"tier": tier, "code": code, "name": cell["name"], "name_en": cell["name_en"]})
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "lon": lon,
+                    "lat": lat,
+                    "datum": datum,
+                    "outside": False,
+                    "generation_id": current.generation_id,
+                    "cells": rows,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    table = Table(title=f"lon {lon}, lat {lat} ({datum}) in {current.generation_id}")
+    for col in ("tier", "code", "name", "name_en"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("tier", "code", "name", "name_en")))
+    console.print(table)
+
+
+@grid.command("generations")
+@click.pass_context
+def grid_generations(ctx: click.Context) -> None:
+    """List stored grid generations; the current one is marked."""
+    from gridmgr.generations import list_generations
+
+    for gen in list_generations(_settings(ctx)):
+        mark = "*" if gen.current else " "
+        console.print(f"{mark} {gen.generation_id:<40} {gen.path}")
+
+
+def _print_quality(quality: Any) -> None:
+    table = Table(title="cells per tier (areas in km², compactness = Polsby-Popper)")
+    for col in ("tier", "cells", "area min", "median", "max", "CV", "compact min", "median"):
+        table.add_column(col, justify="right")
+    for tier, row in quality.iterrows():
+        table.add_row(
+            str(tier),
+            str(int(row.cells)),
+            f"{row.area_km2_min:.2f}",
+            f"{row.area_km2_median:.2f}",
+            f"{row.area_km2_max:.2f}",
+            f"{row.area_cv:.3f}",
+            f"{row.polsby_popper_min:.3f}",
+            f"{row.polsby_popper_median:.3f}",
+        )
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``gridmgr`` console script."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="gridmgr", standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except GridMgrError as exc:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug: say so plainly, and how to see the details
+        if debug:
+            raise
+        err_console.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
+            "run again with --debug for the details and report it"
+        )
+        sys.exit(70)
