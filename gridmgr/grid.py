@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,16 +36,12 @@ CELL_COLUMNS = ("code", "parent_code", "tier", "name", "name_en")
 FORMAT_VERSION = "1"
 
 
-@dataclass(frozen=True)
-class CellPath:
+class CellPath(NamedTuple):
     """The cell a point falls in, at each tier (tier-2 is the parent of tier-3, and so on)."""
 
     tier1: str
     tier2: str
     tier3: str
-
-    def __iter__(self) -> Any:
-        return iter((self.tier1, self.tier2, self.tier3))
 
 
 @dataclass(frozen=True)
