@@ -17,7 +17,12 @@ Why this is exact and not approximately right:
 - a pixel is marked as touched when any boundary point could lie in its closed box: boundaries are
   sampled every quarter pixel and each sample marks all pixels within a margin that exceeds half
   the sampling step, so marking errs only on the side of more exact tests;
-- untouched pixels are labelled per connected component, by locating one pixel centre exactly.
+- untouched pixels are labelled per connected component, by locating one pixel centre exactly;
+- a fine pixel that exactly one boundary edge comes near, and that the edge surely crosses (a
+  separating-axis test with error-bounded orientation signs), answers by the side of that edge:
+  the cell on its left or its right. The side is trusted only when the orientation determinant
+  exceeds Shewchuk's error bound; points closer to the line than that, and pixels near vertices,
+  go to the exact predicate.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from scipy import ndimage
 
 OUTSIDE = -1
 _AMBIGUOUS = -2
+_EDGE = -3  # fine-pixel values <= _EDGE name the one boundary edge -(v + 3) crossing the pixel
+_ORIENT_ERRBOUND = (3.0 + 16.0 * 2.0**-53) * 2.0**-53
+"""Shewchuk's bound: a determinant larger than this times its terms has the right sign."""
 
 IntArray = NDArray[np.int32]
 
@@ -52,13 +60,17 @@ class LocateIndex:
     level1_bits: int
     sub_bits: int
     top: NDArray[np.int32]
-    blocks: NDArray[np.signedinteger[Any]]
+    blocks: NDArray[np.int32]
+    edges: NDArray[np.float64]
+    edge_sides: NDArray[np.int32]
     tree: shapely.STRtree
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the lookup arrays (the STRtree and polygons are shared with the grid)."""
-        return int(self.top.nbytes + self.blocks.nbytes)
+        return int(
+            self.top.nbytes + self.blocks.nbytes + self.edges.nbytes + self.edge_sides.nbytes
+        )
 
     def points_to_leaves(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> IntArray:
         """Leaf position of every point, ``OUTSIDE`` (-1) where no cell covers it.
@@ -83,11 +95,30 @@ class LocateIndex:
             mask = (1 << self.sub_bits) - 1
             b = -(v[in_block] + 2)
             res[in_block] = self.blocks[b, iy2[in_block] & mask, ix2[in_block] & mask]
+        on_edge = res <= _EDGE
+        if on_edge.any():
+            res[on_edge] = self._side_of_edge(
+                -(res[on_edge] + 3), lon[sel][on_edge], lat[sel][on_edge]
+            )
         amb = res == _AMBIGUOUS
         if amb.any():
             res[amb] = self.exact_leaves(lon[sel][amb], lat[sel][amb])
         out[sel] = res
         return out
+
+    def _side_of_edge(
+        self, e: NDArray[np.int64], px: NDArray[np.float64], py: NDArray[np.float64]
+    ) -> IntArray:
+        """The leaf left or right of edge ``e``, or _AMBIGUOUS where the sign is not certain."""
+        ax, ay, bx, by = self.edges[e].T
+        left = (bx - ax) * (py - ay)
+        right = (by - ay) * (px - ax)
+        det = left - right
+        bound = _ORIENT_ERRBOUND * (np.abs(left) + np.abs(right))
+        sides = self.edge_sides[e]
+        return np.where(
+            det > bound, sides[:, 0], np.where(det < -bound, sides[:, 1], _AMBIGUOUS)
+        ).astype(np.int32)
 
     def point_to_leaf(self, lon: float, lat: float) -> int:
         """Leaf position of one point, or ``OUTSIDE``: the scalar fast path."""
@@ -100,6 +131,8 @@ class LocateIndex:
         if v <= _AMBIGUOUS:
             mask = (1 << self.sub_bits) - 1
             v = int(self.blocks[-(v + 2), iy2 & mask, ix2 & mask])
+        if v <= _EDGE:
+            v = int(self._side_of_edge(np.array([-(v + 3)]), np.array([lon]), np.array([lat]))[0])
         if v == _AMBIGUOUS:
             hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
             return int(hits.min()) if hits.size else OUTSIDE
@@ -143,7 +176,8 @@ def build_locate_index(
             f"raster origin; bounds {minx, miny, maxx, maxy} are too close to 0 degrees"
         )
 
-    fx, fy = _boundary_samples(polygons, step=fine / 4)
+    edges, sides = _unique_edges(polygons)
+    fx, fy, edge_of = _edge_samples(edges, step=fine / 4)
     # every sample marks the fine pixels within `margin` of it (see the module docstring)
     margin = fine / 8 + fine * 1e-6
     scale = 2.0**fine_bits
@@ -151,6 +185,7 @@ def build_locate_index(
     rows = [np.floor((fy + d - y0) * scale).astype(np.int64) for d in (-margin, margin)]
     mx = np.concatenate([c for c in cols for _ in rows])
     my = np.concatenate([r for _ in cols for r in rows])
+    me = np.concatenate([edge_of] * 4)
 
     sub = 1 << sub_bits
     key1 = (my >> sub_bits) * nx1 + (mx >> sub_bits)
@@ -159,8 +194,15 @@ def build_locate_index(
     block_id = np.cumsum(touched, dtype=np.int64) - 1  # block number of each touched pixel
     touched1 = np.flatnonzero(touched)
     nb = len(touched1)
-    marked = np.zeros((nb, sub, sub), dtype=bool)
-    marked[block_id[key1], my & (sub - 1), mx & (sub - 1)] = True
+    fine_key = (block_id[key1] * sub + (my & (sub - 1))) * sub + (mx & (sub - 1))
+    marked_flat = np.zeros(nb * sub * sub, dtype=bool)
+    marked_flat[fine_key] = True
+    # one edge per marked fine pixel, and whether any other edge came near it too
+    first = np.full(nb * sub * sub, -1, dtype=np.int64)
+    first[fine_key] = me
+    several = np.zeros(nb * sub * sub, dtype=bool)
+    several[fine_key[me != first[fine_key]]] = True
+    marked = marked_flat.reshape(nb, sub, sub)
 
     top = np.empty(ny1 * nx1, dtype=np.int32)
     free1 = np.ones(ny1 * nx1, dtype=bool)
@@ -171,10 +213,18 @@ def build_locate_index(
     top[touched1] = -(np.arange(nb, dtype=np.int32) + 2)
     top = top.reshape(ny1, nx1)
 
-    blocks = np.full((nb, sub, sub), _AMBIGUOUS, dtype=_leaf_dtype(len(polygons)))
+    blocks = np.full((nb, sub, sub), _AMBIGUOUS, dtype=np.int32)
     origins = np.column_stack([(touched1 % nx1) * cell + x0, (touched1 // nx1) * cell + y0])
     labels = _label_free_pixels(~marked, tree, 0.0, 0.0, fine, origins=origins)
     blocks[~marked] = labels[~marked]
+    # a fine pixel crossed by exactly one edge is answered by the side of that edge
+    single = np.flatnonzero(marked.ravel() & ~several)
+    b, r, c = np.unravel_index(single, marked.shape)
+    px0 = origins[b, 0] + c * fine
+    py0 = origins[b, 1] + r * fine
+    crossing = _certainly_crosses(edges[first[single]], px0, py0, fine)
+    flat = blocks.reshape(-1)
+    flat[single[crossing]] = -(first[single[crossing]] + 3)
     return LocateIndex(
         x0=x0,
         y0=y0,
@@ -184,26 +234,76 @@ def build_locate_index(
         sub_bits=sub_bits,
         top=top,
         blocks=blocks,
+        edges=edges,
+        edge_sides=sides,
         tree=tree,
     )
 
 
-def _boundary_samples(
-    polygons: NDArray[np.object_], *, step: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Points along every ring of ``polygons``, at most ``step`` apart, vertices included."""
-    rings = shapely.get_rings(shapely.get_parts(polygons))
+def _unique_edges(
+    polygons: NDArray[np.object_],
+) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+    """Every boundary segment once, as (ax, ay, bx, by) with a < b, and its (left, right) leaves.
+
+    Rings are oriented so that each polygon's interior lies to the left of its edges; a side
+    with no polygon (outside the grid) is ``OUTSIDE``.
+    """
+    parts, owner = shapely.get_parts(polygons, return_index=True)
+    parts = shapely.orient_polygons(parts)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
     same = ring_idx[1:] == ring_idx[:-1]
     a, b = coords[:-1][same], coords[1:][same]
-    seg_len = np.hypot(*(b - a).T)
-    n = np.maximum(np.ceil(seg_len / step).astype(np.int64), 1)
-    seg = np.repeat(np.arange(len(a)), n)
+    leaf = owner[ring_part[ring_idx[:-1][same]]]
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    lo = np.where(swap[:, None], b, a)
+    hi = np.where(swap[:, None], a, b)
+    seg = np.ascontiguousarray(np.column_stack([lo, hi]))
+    edges, inverse = np.unique(seg, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    sides = np.full((len(edges), 2), OUTSIDE, dtype=np.int64)
+    np.maximum.at(sides[:, 0], inverse[~swap], leaf[~swap])
+    np.maximum.at(sides[:, 1], inverse[swap], leaf[swap])
+    return edges, sides.astype(np.int32)
+
+
+def _edge_samples(
+    edges: NDArray[np.float64], *, step: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Points along every edge at most ``step`` apart, both ends included, with their edge."""
+    a, b = edges[:, :2], edges[:, 2:]
+    n = np.maximum(np.ceil(np.hypot(*(b - a).T) / step).astype(np.int64), 1) + 1
+    seg = np.repeat(np.arange(len(edges)), n)
     start = np.repeat(np.cumsum(n) - n, n)
-    t = (np.arange(int(n.sum())) - start) / n[seg]
+    t = (np.arange(int(n.sum())) - start) / (n[seg] - 1)
     pts = a[seg] + (b[seg] - a[seg]) * t[:, None]
-    pts = np.vstack([pts, coords])
-    return pts[:, 0], pts[:, 1]
+    return pts[:, 0], pts[:, 1], seg
+
+
+def _certainly_crosses(
+    edges: NDArray[np.float64], px0: NDArray[np.float64], py0: NDArray[np.float64], size: float
+) -> NDArray[np.bool_]:
+    """Whether each segment surely touches its closed square pixel (separating-axis test).
+
+    A segment and a box are disjoint exactly when the x extents, the y extents, or the segment's
+    line separates them. Orientation signs are trusted only beyond Shewchuk's error bound, so an
+    uncertain case answers False and leaves the pixel to the exact predicate.
+    """
+    ax, ay, bx, by = edges.T
+    px1, py1 = px0 + size, py0 + size
+    overlap = (np.minimum(ax, bx) <= px1) & (np.maximum(ax, bx) >= px0)
+    overlap &= (np.minimum(ay, by) <= py1) & (np.maximum(ay, by) >= py0)
+    pos = np.zeros(len(edges), dtype=bool)
+    neg = np.zeros(len(edges), dtype=bool)
+    for cx, cy in ((px0, py0), (px1, py0), (px0, py1), (px1, py1)):
+        left = (bx - ax) * (cy - ay)
+        right = (by - ay) * (cx - ax)
+        det = left - right
+        bound = _ORIENT_ERRBOUND * (np.abs(left) + np.abs(right))
+        pos |= det > bound
+        neg |= det < -bound
+    crosses: NDArray[np.bool_] = overlap & pos & neg
+    return crosses
 
 
 def _label_free_pixels(

@@ -187,6 +187,21 @@ def test_lookup_raster_equals_exact_predicate_on_default_grid(jiangyin: Grid) ->
     np.testing.assert_array_equal(fast, exact)
 
 
+def test_points_a_hair_off_an_edge_get_the_exact_side(jiangyin: Grid) -> None:
+    # the raster answers pixels crossed by one edge with an orientation test; points within
+    # 1e-15..1e-7 degrees of an edge, on both sides, must agree with GEOS
+    rng = np.random.default_rng(11)
+    coords = shapely.get_coordinates(jiangyin.tier(3).geometry.values)
+    k = rng.integers(0, len(coords) - 1, 40_000)
+    a, b = coords[k], coords[k + 1]
+    normal = np.column_stack([-(b - a)[:, 1], (b - a)[:, 0]])
+    normal /= np.maximum(np.hypot(*normal.T), 1e-300)[:, None]
+    offset = rng.choice([-1, 1], len(k)) * 10.0 ** rng.uniform(-15, -7, len(k))
+    pts = a + (b - a) * rng.random(len(k))[:, None] + normal * offset[:, None]
+    fast = jiangyin.points_to_leaf_positions(pts[:, 0], pts[:, 1])
+    np.testing.assert_array_equal(fast, jiangyin.exact_leaf_positions(pts[:, 0], pts[:, 1]))
+
+
 def test_single_point_path_equals_array_path(jiangyin: Grid) -> None:
     lon, lat = _border_points(jiangyin, 300, seed=9)
     df = jiangyin.points_to_cells(lon, lat)
