@@ -26,6 +26,10 @@ class InvalidGridError(GridError, ValueError):
         self.violations = list(violations)
 
 
+class RepairError(GridError, ValueError):
+    """A repair was asked with settings it cannot use."""
+
+
 class CellError(GridError, ValueError):
     """A cell code is malformed or names no cell of this grid."""
 

@@ -18,9 +18,10 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
-from gridmgr.errors import GridFileError
+from gridmgr.errors import GridError, GridFileError
 from gridmgr.grid import CELL_COLUMNS, Grid, GridMeta, tier_counts
 from gridmgr.territory import WGS84, Territory, Town
 
@@ -104,6 +105,13 @@ def read_grid_source(path: Path, *, crs: str | None = None) -> GridSource:
     path = Path(path)
     if not path.exists():
         raise GridFileError(f"{path} does not exist")
+    if crs is not None:
+        try:
+            pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError:
+            raise GridError(
+                f"unknown CRS {crs!r}: give an EPSG code such as EPSG:4326 or EPSG:4549"
+            ) from None
     layers = _tier_layers(path)
     problems: list[str] = []
     frames = []

@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gridmgr.errors import RepairError
 from gridmgr.territory import to_metric, to_wgs84
 
 DEFAULT_TOLERANCE_M = 0.5
@@ -51,7 +52,7 @@ def repair_grid(
     were (the caller re-validates and reports them).
     """
     if tolerance_m <= 0:
-        raise ValueError(f"the repair tolerance must be positive metres, got {tolerance_m}")
+        raise RepairError(f"the repair tolerance must be positive metres, got {tolerance_m}")
     out = cells.copy().reset_index(drop=True)
     geoms = np.asarray(out.geometry.values, dtype=object)
     metric = np.asarray(
@@ -81,7 +82,9 @@ def repair_grid(
             if shapely.hausdorff_distance(metric[i], rebuilt) <= tolerance_m:
                 metric[i] = rebuilt
     before = np.asarray(to_metric(geoms, metric_crs), dtype=object)
-    changed = ~shapely.equals_exact(before, metric, tolerance=0.0)
+    changed = ~shapely.equals_exact(
+        shapely.normalize(before), shapely.normalize(metric), tolerance=0.0
+    )
     changes = [
         Change(
             code=str(out.at[i, "code"]),

@@ -219,7 +219,7 @@ def _check_codes(cells: gpd.GeoDataFrame) -> list[Violation]:
     known = {t: set(cells.loc[cells["tier"] == t, "code"]) for t in (1, 2)}
     counties = {c[:6] for c in codes if is_valid_code(c)}
     for code, tier, parent in zip(codes, tiers, parents, strict=True):
-        if not is_valid_code(code) or tier not in (1, 2, 3):
+        if not is_valid_code(code) or tier not in (1, 2, 3) or len(code) != code_length(tier):
             continue
         if tier == 1:
             ok = parent is None or parent == code[:6]
@@ -347,7 +347,7 @@ def _check_coverage(tier_cells: gpd.GeoDataFrame, tier: int) -> list[Violation]:
     union = shapely.union_all(geoms)
     for part in shapely.get_parts(union):
         for ring in part.interiors:
-            hole = shapely.Polygon(ring)
+            hole = shapely.difference(shapely.Polygon(ring), union)  # minus islands inside it
             if hole.area > AREA_TOLERANCE_DEG2:
                 out.append(
                     Violation(
