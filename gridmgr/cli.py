@@ -169,10 +169,9 @@ def grid_import(
     from dataclasses import replace
 
     from gridmgr.generations import store_generation
-    from gridmgr.geoio import read_grid_source
+    from gridmgr.geoio import grid_from_source, read_grid_source
     from gridmgr.grid import generation_id_for
     from gridmgr.repair import DEFAULT_TOLERANCE_M, repair_grid
-    from gridmgr.validate import ensure_valid
 
     if tolerance is not None and not repair:
         raise click.UsageError("--tolerance only applies with --repair")
@@ -183,7 +182,7 @@ def grid_import(
         console.print(f"repair (tolerance {tol} m): {len(changes)} cell(s) changed")
         for change in changes:
             console.print(f"  {change}")
-    imported = ensure_valid(source)
+    imported = grid_from_source(source)
     if name:
         meta = replace(
             imported.meta, name=name, generation_id=generation_id_for(name, imported.meta.checksum)

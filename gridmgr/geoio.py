@@ -240,10 +240,25 @@ def _to_wgs84(
 
 def read_grid(path: Path | None = None, *, crs: str | None = None) -> Grid:
     """Read and validate a grid file; raise :class:`InvalidGridError` with the report if invalid."""
-    from gridmgr.validate import ensure_valid
+    return grid_from_source(read_grid_source(path or default_grid_path(), crs=crs))
 
-    source = read_grid_source(path or default_grid_path(), crs=crs)
-    return ensure_valid(source)
+
+def grid_from_source(source: GridSource, *, territory: shapely.Geometry | None = None) -> Grid:
+    """A :class:`Grid` from a read source, or :class:`InvalidGridError` with every violation.
+
+    A source that carries gridmgr metadata whose checksum still matches keeps its generation;
+    anything else (an edited or foreign file) becomes a new generation.
+    """
+    from gridmgr.validate import validated_grid
+
+    return validated_grid(
+        source.cells,
+        name=source.path.stem,
+        territory=territory,
+        crs_problems=source.crs_problems,
+        meta=meta_from_source(source),
+        label=str(source.path),
+    )
 
 
 # -- writing grids ----------------------------------------------------------------------------

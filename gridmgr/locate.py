@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import shapely
@@ -314,7 +313,7 @@ def _label_free_pixels(
     size: float,
     *,
     origins: NDArray[np.float64],
-) -> NDArray[np.signedinteger[Any]]:
+) -> NDArray[np.int32]:
     """Label every free pixel of a stack of rasters with the leaf that contains it, or OUTSIDE.
 
     ``free`` has shape (stack, rows, cols); raster ``k`` has its lower-left corner at
@@ -338,8 +337,5 @@ def _label_free_pixels(
     hit = np.full(len(pts), OUTSIDE, dtype=np.int64)
     hit[pi] = ti
     leaf[flat[first]] = hit
-    return leaf[comp].astype(_leaf_dtype(int(leaf.max()) + 1))
-
-
-def _leaf_dtype(n_leaves: int) -> type[np.int16] | type[np.int32]:
-    return np.int16 if n_leaves < np.iinfo(np.int16).max else np.int32
+    labels: NDArray[np.int32] = leaf[comp].astype(np.int32)
+    return labels

@@ -119,26 +119,6 @@ def validate_grid(
     return out
 
 
-def ensure_valid(source: object, *, territory: shapely.Geometry | None = None) -> Grid:
-    """A :class:`Grid` from a read grid source, or :class:`InvalidGridError` with every violation.
-
-    A source that carries gridmgr metadata whose checksum still matches keeps its generation;
-    anything else (an edited or foreign file) becomes a new generation.
-    """
-    from gridmgr.geoio import GridSource, meta_from_source
-
-    if not isinstance(source, GridSource):
-        raise TypeError(f"expected a GridSource, got {type(source).__name__}")
-    return validated_grid(
-        source.cells,
-        name=source.path.stem,
-        territory=territory,
-        crs_problems=source.crs_problems,
-        meta=meta_from_source(source),
-        label=str(source.path),
-    )
-
-
 def validated_grid(
     cells: gpd.GeoDataFrame,
     *,
