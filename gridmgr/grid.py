@@ -137,6 +137,8 @@ class Grid:
         leaves = cells.geometry.values[tier == 3]
         self._index: LocateIndex = build_locate_index(np.asarray(leaves, dtype=object))
         self._leaf_paths = [CellPath(*self._path_codes(i)) for i in range(len(self._codes[3]))]
+        # one row of codes per leaf, and a last row of None that OUTSIDE (-1) gathers
+        self._code_by_leaf = np.array([*self._leaf_paths, (None, None, None)], dtype=object)
 
     def __repr__(self) -> str:
         n = self.counts
@@ -254,16 +256,13 @@ class Grid:
         ['320281001', None]
         """
         leaf = self.points_to_leaf_positions(lon, lat, datum=datum)
-        outside = leaf == OUTSIDE
-        p3 = np.where(outside, 0, leaf)
-        p2 = self._parent_pos[3][p3]
-        p1 = self._parent_pos[2][p2]
-        cols = {}
-        for name, tier, pos in (("tier1", 1, p1), ("tier2", 2, p2), ("tier3", 3, p3)):
-            col = self._codes[tier][pos]
-            col[outside] = None
-            cols[name] = col
-        return pd.DataFrame(cols, dtype=object)
+        # per-leaf code tables end with None, so OUTSIDE (-1) gathers None with no masking
+        return pd.DataFrame(
+            self._code_by_leaf.take(leaf, axis=0),
+            columns=["tier1", "tier2", "tier3"],
+            dtype=object,
+            copy=False,
+        )
 
     def exact_leaf_positions(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int32]:
         """The exact predicate alone, without the lookup raster (slow; for tests and audits)."""

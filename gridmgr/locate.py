@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -59,7 +60,7 @@ class LocateIndex:
     level1_bits: int
     sub_bits: int
     top: NDArray[np.int32]
-    blocks: NDArray[np.int32]
+    blocks: NDArray[np.int16] | NDArray[np.int32]
     edges: NDArray[np.float64]
     edge_sides: NDArray[np.int32]
     tree: shapely.STRtree
@@ -78,46 +79,51 @@ class LocateIndex:
         """
         lon = np.ascontiguousarray(lon, dtype=np.float64).ravel()
         lat = np.ascontiguousarray(lat, dtype=np.float64).ravel()
-        out = np.full(lon.shape, OUTSIDE, dtype=np.int32)
         inside = (lon >= self.x0) & (lon < self.x1) & (lat >= self.y0) & (lat < self.y1)
-        sel = np.flatnonzero(inside)
-        if sel.size == 0:
-            return out
-        scale = float(2 ** (self.level1_bits + self.sub_bits))
-        # exact: both operands lie within a factor of two of each other, and scale is a power of 2
-        ix2 = np.floor((lon[sel] - self.x0) * scale).astype(np.int64)
-        iy2 = np.floor((lat[sel] - self.y0) * scale).astype(np.int64)
-        v = self.top[iy2 >> self.sub_bits, ix2 >> self.sub_bits]
-        res = v.copy()
-        in_block = v <= _AMBIGUOUS
-        if in_block.any():
-            mask = (1 << self.sub_bits) - 1
-            b = -(v[in_block] + 2)
-            res[in_block] = self.blocks[b, iy2[in_block] & mask, ix2[in_block] & mask]
-        on_edge = res <= _EDGE
-        if on_edge.any():
-            res[on_edge] = self._side_of_edge(
-                -(res[on_edge] + 3), lon[sel][on_edge], lat[sel][on_edge]
-            )
-        amb = res == _AMBIGUOUS
-        if amb.any():
-            res[amb] = self.exact_leaves(lon[sel][amb], lat[sel][amb])
+        if inside.all():
+            sel, x, y = None, lon, lat
+        else:
+            sel = np.flatnonzero(inside)
+            x, y = lon[sel], lat[sel]
+        sb = self.sub_bits
+        scale = float(2 ** (self.level1_bits + sb))
+        # exact (Sterbenz; scale is a power of two), and truncation is floor for x >= x0
+        ix = ((x - self.x0) * scale).astype(np.int32)
+        iy = ((y - self.y0) * scale).astype(np.int32)
+        res: IntArray = self.top.ravel()[(iy >> sb) * self.top.shape[1] + (ix >> sb)]
+        blk = np.flatnonzero(res <= _AMBIGUOUS)
+        if blk.size:
+            mask = (1 << sb) - 1
+            key = ((-(res[blk] + 2)) << (2 * sb)) + ((iy[blk] & mask) << sb) + (ix[blk] & mask)
+            found = self.blocks.ravel()[key].astype(np.int32)
+            edge = np.flatnonzero(found <= _EDGE)
+            if edge.size:
+                at = blk[edge]
+                found[edge] = self._side_of_edge(-(found[edge] + 3), x[at], y[at])
+            amb = np.flatnonzero(found == _AMBIGUOUS)
+            if amb.size:
+                at = blk[amb]
+                found[amb] = self.exact_leaves(x[at], y[at])
+            res[blk] = found
+        if sel is None:
+            return res
+        out = np.full(lon.shape, OUTSIDE, dtype=np.int32)
         out[sel] = res
         return out
 
     def _side_of_edge(
-        self, e: NDArray[np.int64], px: NDArray[np.float64], py: NDArray[np.float64]
+        self, e: NDArray[np.integer[Any]], px: NDArray[np.float64], py: NDArray[np.float64]
     ) -> IntArray:
-        """The leaf left or right of edge ``e``, or _AMBIGUOUS where the sign is not certain."""
+        """The leaf left or right of edge ``e`` (exact), the lower of the two on the edge."""
         ax, ay, bx, by = self.edges[e].T
-        left = (bx - ax) * (py - ay)
-        right = (by - ay) * (px - ax)
-        det = left - right
-        bound = _ORIENT_ERRBOUND * (np.abs(left) + np.abs(right))
-        sides = self.edge_sides[e]
-        return np.where(
-            det > bound, sides[:, 0], np.where(det < -bound, sides[:, 1], _AMBIGUOUS)
-        ).astype(np.int32)
+        sign = orientation_sign(ax, ay, bx, by, px, py)
+        left, right = self.edge_sides[e].T
+        # on the edge itself both cells cover the point: the lower code wins (OUTSIDE never)
+        on = np.where(
+            right == OUTSIDE, left, np.where(left == OUTSIDE, right, np.minimum(left, right))
+        )
+        side: IntArray = np.where(sign > 0, left, np.where(sign < 0, right, on)).astype(np.int32)
+        return side
 
     def point_to_leaf(self, lon: float, lat: float) -> int:
         """Leaf position of one point, or ``OUTSIDE``: the scalar fast path."""
@@ -148,11 +154,11 @@ class LocateIndex:
 
 
 def build_locate_index(
-    polygons: NDArray[np.object_], *, level1_bits: int = 11, sub_bits: int = 3
+    polygons: NDArray[np.object_], *, level1_bits: int = 10, sub_bits: int = 3
 ) -> LocateIndex:
     """Build the lookup raster for ``polygons`` (leaf cells in EPSG:4326, sorted by code).
 
-    ``level1_bits`` sets the coarse pixel to ``2**-level1_bits`` degrees (11: about 50 m); each
+    ``level1_bits`` sets the coarse pixel to ``2**-level1_bits`` degrees (10: about 100 m); each
     coarse pixel touched by a boundary holds a block of ``2**sub_bits`` squared fine pixels.
     Coordinates must lie where ``lon`` and ``lat`` stay within a factor of two of the raster origin
     (any territory away from the equator and the prime meridian, e.g. all of China).
@@ -212,7 +218,8 @@ def build_locate_index(
     top[touched1] = -(np.arange(nb, dtype=np.int32) + 2)
     top = top.reshape(ny1, nx1)
 
-    blocks = np.full((nb, sub, sub), _AMBIGUOUS, dtype=np.int32)
+    small = len(polygons) < 2**15 and len(edges) + 3 <= 2**15
+    blocks = np.full((nb, sub, sub), _AMBIGUOUS, dtype=np.int16 if small else np.int32)
     origins = np.column_stack([(touched1 % nx1) * cell + x0, (touched1 // nx1) * cell + y0])
     labels = _label_free_pixels(~marked, tree, 0.0, 0.0, fine, origins=origins)
     blocks[~marked] = labels[~marked]
@@ -282,26 +289,22 @@ def _edge_samples(
 def _certainly_crosses(
     edges: NDArray[np.float64], px0: NDArray[np.float64], py0: NDArray[np.float64], size: float
 ) -> NDArray[np.bool_]:
-    """Whether each segment surely touches its closed square pixel (separating-axis test).
+    """Whether each segment touches its closed square pixel (exact separating-axis test).
 
     A segment and a box are disjoint exactly when the x extents, the y extents, or the segment's
-    line separates them. Orientation signs are trusted only beyond Shewchuk's error bound, so an
-    uncertain case answers False and leaves the pixel to the exact predicate.
+    line (all four corners strictly on one side) separates them.
     """
     ax, ay, bx, by = edges.T
     px1, py1 = px0 + size, py0 + size
     overlap = (np.minimum(ax, bx) <= px1) & (np.maximum(ax, bx) >= px0)
     overlap &= (np.minimum(ay, by) <= py1) & (np.maximum(ay, by) >= py0)
-    pos = np.zeros(len(edges), dtype=bool)
-    neg = np.zeros(len(edges), dtype=bool)
+    all_pos = np.ones(len(edges), dtype=bool)
+    all_neg = np.ones(len(edges), dtype=bool)
     for cx, cy in ((px0, py0), (px1, py0), (px0, py1), (px1, py1)):
-        left = (bx - ax) * (cy - ay)
-        right = (by - ay) * (cx - ax)
-        det = left - right
-        bound = _ORIENT_ERRBOUND * (np.abs(left) + np.abs(right))
-        pos |= det > bound
-        neg |= det < -bound
-    crosses: NDArray[np.bool_] = overlap & pos & neg
+        sign = orientation_sign(ax, ay, bx, by, cx, cy)
+        all_pos &= sign > 0
+        all_neg &= sign < 0
+    crosses: NDArray[np.bool_] = overlap & ~all_pos & ~all_neg
     return crosses
 
 
@@ -339,3 +342,96 @@ def _label_free_pixels(
     leaf[flat[first]] = hit
     labels: NDArray[np.int32] = leaf[comp].astype(np.int32)
     return labels
+
+
+def orientation_sign(
+    ax: NDArray[np.float64],
+    ay: NDArray[np.float64],
+    bx: NDArray[np.float64],
+    by: NDArray[np.float64],
+    px: NDArray[np.float64],
+    py: NDArray[np.float64],
+) -> NDArray[np.int8]:
+    """Exact sign of ``(b - a) x (p - a)``: 1 if p is left of a->b, -1 right, 0 on the line.
+
+    Precondition: each coordinate difference is exact, which holds when the two operands are
+    within a factor of two of each other (Sterbenz) — true for every coordinate inside a locate
+    raster. A float determinant beyond Shewchuk's error bound decides most cases; the rest are
+    decided exactly by expanding both products with Dekker's two-product (Shewchuk, "Adaptive
+    Precision Floating-Point Arithmetic and Fast Robust Geometric Predicates", 1997).
+
+    >>> orientation_sign(*np.array([[0.0], [0.0], [1.0], [1.0], [0.5], [0.5 + 2**-50]])).tolist()
+    [1]
+    """
+    dx1, dy2 = bx - ax, py - ay
+    dy1, dx2 = by - ay, px - ax
+    left, right = dx1 * dy2, dy1 * dx2
+    det = left - right
+    bound = _ORIENT_ERRBOUND * (np.abs(left) + np.abs(right))
+    sign = np.sign(det).astype(np.int8)
+    unsure = np.flatnonzero(np.abs(det) <= bound)
+    if unsure.size:
+        l1, l0 = _two_product(dx1[unsure], dy2[unsure])
+        r1, r0 = _two_product(dy1[unsure], dx2[unsure])
+        sign[unsure] = _expansion_sign(*_two_two_diff(l1, l0, r1, r0))
+    return sign
+
+
+_SPLITTER = 2.0**27 + 1.0
+
+
+def _split(a: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    c = _SPLITTER * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_product(
+    a: NDArray[np.float64], b: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``a * b`` as x + y exactly (Dekker)."""
+    x = a * b
+    ahi, alo = _split(a)
+    bhi, blo = _split(b)
+    y = alo * blo - (((x - ahi * bhi) - alo * bhi) - ahi * blo)
+    return x, y
+
+
+def _two_sum(
+    a: NDArray[np.float64], b: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    x = a + b
+    bv = x - a
+    av = x - bv
+    return x, (a - av) + (b - bv)
+
+
+def _two_diff(
+    a: NDArray[np.float64], b: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    x = a - b
+    bv = a - x
+    av = x + bv
+    return x, (a - av) + (bv - b)
+
+
+def _two_two_diff(
+    a1: NDArray[np.float64],
+    a0: NDArray[np.float64],
+    b1: NDArray[np.float64],
+    b0: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], ...]:
+    """(a1 + a0) - (b1 + b0) as a nonoverlapping expansion x3 + x2 + x1 + x0, largest first."""
+    i, x0 = _two_diff(a0, b0)
+    j, zero = _two_sum(a1, i)
+    i, x1 = _two_diff(zero, b1)
+    x3, x2 = _two_sum(j, i)
+    return x3, x2, x1, x0
+
+
+def _expansion_sign(*components: NDArray[np.float64]) -> NDArray[np.int8]:
+    """Sign of a nonoverlapping expansion: the sign of its largest nonzero component."""
+    out = np.zeros(len(components[0]), dtype=np.int8)
+    for comp in reversed(components):  # smallest first; larger components overwrite
+        out = np.where(comp != 0, np.sign(comp), out).astype(np.int8)
+    return out
