@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -137,7 +138,13 @@ class LocateIndex:
             mask = (1 << self.sub_bits) - 1
             v = int(self.blocks[-(v + 2), iy2 & mask, ix2 & mask])
         if v <= _EDGE:
-            v = int(self._side_of_edge(np.array([-(v + 3)]), np.array([lon]), np.array([lat]))[0])
+            e = -(v + 3)
+            ax, ay, bx, by = self.edges[e].tolist()
+            left, right = self.edge_sides[e].tolist()
+            sign = _orientation_sign_scalar(ax, ay, bx, by, lon, lat)
+            if sign:
+                return int(left if sign > 0 else right)
+            return min(left, right) if OUTSIDE not in (left, right) else max(left, right)
         if v == _AMBIGUOUS:
             hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
             return int(hits.min()) if hits.size else OUTSIDE
@@ -375,6 +382,20 @@ def orientation_sign(
         r1, r0 = _two_product(dy1[unsure], dx2[unsure])
         sign[unsure] = _expansion_sign(*_two_two_diff(l1, l0, r1, r0))
     return sign
+
+
+def _orientation_sign_scalar(
+    ax: float, ay: float, bx: float, by: float, px: float, py: float
+) -> int:
+    """:func:`orientation_sign` for one point, without numpy's per-call overhead."""
+    left = (bx - ax) * (py - ay)
+    right = (by - ay) * (px - ax)
+    det = left - right
+    if abs(det) > _ORIENT_ERRBOUND * (abs(left) + abs(right)):
+        return 1 if det > 0 else -1
+    f = Fraction  # rare: the float sign is not certain, so do it in exact rationals
+    exact = (f(bx) - f(ax)) * (f(py) - f(ay)) - (f(by) - f(ay)) * (f(px) - f(ax))
+    return (exact > 0) - (exact < 0)
 
 
 _SPLITTER = 2.0**27 + 1.0

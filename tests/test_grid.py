@@ -203,7 +203,7 @@ def test_points_a_hair_off_an_edge_get_the_exact_side(jiangyin: Grid) -> None:
 
 
 def test_single_point_path_equals_array_path(jiangyin: Grid) -> None:
-    lon, lat = _border_points(jiangyin, 300, seed=9)
+    lon, lat = _border_points(jiangyin, 3000, seed=9)
     df = jiangyin.points_to_cells(lon, lat)
     for i in range(len(lon)):
         path = jiangyin.point_to_cell(float(lon[i]), float(lat[i]))
