@@ -144,7 +144,7 @@ class LocateIndex:
             sign = _orientation_sign_scalar(ax, ay, bx, by, lon, lat)
             if sign:
                 return int(left if sign > 0 else right)
-            return min(left, right) if OUTSIDE not in (left, right) else max(left, right)
+            return int(min(left, right) if OUTSIDE not in (left, right) else max(left, right))
         if v == _AMBIGUOUS:
             hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
             return int(hits.min()) if hits.size else OUTSIDE
