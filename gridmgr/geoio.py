@@ -224,7 +224,7 @@ def _to_wgs84(
             problems.append(
                 f"{where} declares no CRS: re-export it with a CRS, or pass --crs EPSG:XXXX"
             )
-            return frame.set_crs(WGS84, allow_override=True)
+            return frame.set_crs(WGS84, allow_override=True)  # unchecked: validation stops at CRS
         frame = frame.set_crs(declared)
     elif declared is not None and not frame.crs.equals(declared):
         problems.append(f"{where} declares {frame.crs.to_string()} but --crs says {declared}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -104,14 +104,22 @@ def validate_grid(
         )
     cells = cells.reset_index(drop=True)
     out += _check_codes(cells)
+    for tier in (1, 2, 3):
+        if not (cells["tier"] == tier).any():
+            out.append(Violation(ViolationKind.MISSING_TIER, "no cells at this tier", tier=tier))
+    if any(v.kind is ViolationKind.CRS for v in out):
+        # areas and places in an unknown CRS would be nonsense: geometry waits for the CRS fix
+        return [
+            replace(v, message=f"{v.message} (geometry is checked once the CRS is right)")
+            if v.kind is ViolationKind.CRS
+            else v
+            for v in out
+        ]
     geom_ok, geom_problems = _check_geometries(cells)
     out += geom_problems
     for tier in (1, 2, 3):
         mask = (cells["tier"] == tier).to_numpy()
-        if not mask.any():
-            out.append(Violation(ViolationKind.MISSING_TIER, "no cells at this tier", tier=tier))
-            continue
-        if geom_ok[mask].all():
+        if mask.any() and geom_ok[mask].all():
             out += _check_coverage(cells[mask], tier)
     out += _check_nesting(cells, geom_ok)
     if territory is not None and geom_ok.all():

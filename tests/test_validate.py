@@ -221,7 +221,18 @@ def test_cells_without_crs_are_refused() -> None:
 
 def test_crs_problems_noticed_while_reading_are_reported() -> None:
     found = validate_grid(tiny_cells(), crs_problems=["a.shp declares no CRS"])
-    assert [(v.kind, v.message) for v in found] == [(K.CRS, "a.shp declares no CRS")]
+    assert [v.kind for v in found] == [K.CRS]
+    assert found[0].message.startswith("a.shp declares no CRS")
+
+
+def test_geometry_is_not_judged_in_an_unknown_crs() -> None:
+    # metres read as degrees would give gaps of 1e15 m² "at lon 547310": say only what to fix
+    cells = replace_geometry(
+        tiny_cells(), "320281001001001", box(547_000, 3_500_000, 548_000, 3_501_000)
+    )
+    found = validate_grid(cells, crs_problems=["a.shp declares no CRS"])
+    assert {v.kind for v in found} == {K.CRS}
+    assert "once the CRS is right" in found[0].message
 
 
 # -- codes ------------------------------------------------------------------------------------
