@@ -1,0 +1,95 @@
+"""The HTTP shell: status page and health check served by the app factory (tests/test_api.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from gridmgr import Grid
+from gridmgr.api import create_app
+from gridmgr.settings import Settings
+from gridmgr.validate import validated_grid
+from tests.builders import tiny_cells
+
+
+@pytest.fixture
+def client(tiny: Grid, tmp_path: Path) -> FlaskClient:
+    return create_app(Settings(data_dir=tmp_path), tiny).test_client()
+
+
+def test_healthz_names_the_grid_and_its_counts(client: FlaskClient, tiny: Grid) -> None:
+    reply = client.get("/healthz")
+    assert reply.status_code == 200
+    assert reply.get_json() == {
+        "status": "ok",
+        "grid": tiny.generation_id,
+        "cells": {"1": 1, "2": 4, "3": 16},
+    }
+
+
+def test_status_page_lists_the_towns(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert "320281001" in page
+    assert "1 towns, 4 communities, 16 unit cells" in page
+
+
+def test_cell_names_are_rendered_as_text_not_html(tmp_path: Path) -> None:
+    cells = tiny_cells()
+    cells.loc[cells["tier"] == 1, "name"] = "<script>alert('x')</script>"
+    app = create_app(Settings(data_dir=tmp_path), validated_grid(cells, name="hostile"))
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page
+
+
+def test_unknown_path_is_a_404_not_a_500(client: FlaskClient) -> None:
+    assert client.get("/no/such/page").status_code == 404
+
+
+@pytest.mark.slow
+def test_gridmgr_serve_answers_on_its_port(tmp_path: Path) -> None:
+    # the README's first command, for real: a process serving on a loopback port
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from gridmgr.cli import main; main()",
+            "--data-dir",
+            str(tmp_path),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    body = json.load(r)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.terminate()
+                    output = proc.communicate(timeout=10)[0].decode()
+                    raise AssertionError(f"gridmgr serve did not answer:\n{output}") from None
+                time.sleep(0.2)
+        assert body["status"] == "ok"
+        assert body["cells"] == {"1": 17, "2": 271, "3": 1557}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
