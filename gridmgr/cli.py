@@ -16,11 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from gridmgr.errors import GridMgrError, InvalidGridError
 from gridmgr.settings import Settings
 
-console = Console(highlight=False)
+console = Console(highlight=False, markup=False)  # data (names, paths) is never markup
 err_console = Console(stderr=True, highlight=False)
 
 
@@ -138,9 +139,11 @@ def grid_validate(ctx: click.Context, path: Path | None, crs: str | None) -> Non
     _print_quality(grid_quality(loaded))
     n = loaded.counts
     console.print(
-        f"[green]valid[/green]: {target}  generation {loaded.generation_id}: "
-        f"{n[1]} tier-1, {n[2]} tier-2, {n[3]} tier-3 cells; no gap, no overlap, "
-        "exact nesting"
+        Text.assemble(
+            ("valid", "green"),
+            f": {target}  generation {loaded.generation_id}: {n[1]} tier-1, {n[2]} tier-2, "
+            f"{n[3]} tier-3 cells; no gap, no overlap, exact nesting",
+        )
     )
 
 
@@ -267,6 +270,59 @@ def grid_locate(ctx: click.Context, lon: float, lat: float, datum: str, as_json:
         table.add_column(col)
     for row in rows:
         table.add_row(*(str(row[c]) for c in ("tier", "code", "name", "name_en")))
+    console.print(table)
+
+
+@grid.command("info")
+@click.argument("code", required=False)
+@click.option(
+    "--grid",
+    "grid_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Grid file (default: the current grid).",
+)
+@click.pass_context
+def grid_info(ctx: click.Context, code: str | None, grid_path: Path | None) -> None:
+    """Summarize the grid, or show one cell: its ancestors, children and neighbours."""
+    from gridmgr.generations import load_current_grid
+    from gridmgr.geoio import read_grid
+    from gridmgr.partition import grid_quality
+
+    current = read_grid(grid_path) if grid_path else load_current_grid(_settings(ctx))
+    if code is None:
+        n = current.counts
+        console.print(
+            f"generation {current.generation_id} ({current.meta.name}): "
+            f"{n[1]} / {n[2]} / {n[3]} cells; checksum {current.meta.checksum[:16]}…"
+        )
+        _print_quality(grid_quality(current))
+        table = Table(title="tier-1 cells")
+        for col in ("code", "name", "name_en", "children"):
+            table.add_column(col)
+        for c in current.codes(1):
+            cell = current.cell(c)
+            table.add_row(
+                c, str(cell["name"]), str(cell["name_en"]), str(len(current.cell_to_children(c)))
+            )
+        console.print(table)
+        return
+    cell = current.cell(code)
+    tier = int(cell["tier"])
+    graph = current.grid_to_graph(tier)
+    rows = [
+        ("code", code),
+        ("name", f"{cell['name']} ({cell['name_en']})"),
+        ("tier", str(tier)),
+        ("ancestors", " > ".join(current.cell_to_ancestors(code)) or "-"),
+        ("children", ", ".join(current.cell_to_children(code)) or "-"),
+        ("neighbours", ", ".join(sorted(graph.neighbors(code))) or "-"),
+    ]
+    table = Table(show_header=False, title=f"cell {code} in {current.generation_id}")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, value)
     console.print(table)
 
 

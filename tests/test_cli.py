@@ -20,6 +20,7 @@ from gridmgr.cli import cli, main
 from gridmgr.generations import store_generation
 from gridmgr.geoio import default_grid_path, read_grid, read_grid_source, write_grid
 from gridmgr.settings import Settings
+from gridmgr.validate import validated_grid
 from tests.builders import replace_geometry, tiny_cells
 
 NW_SE = "320281001001004"  # tiny-grid unit cell [120.125, 120.25] x [31.75, 31.875]
@@ -329,3 +330,26 @@ def test_build_reproduces_the_shipped_default_grid(data_dir: Path, tmp_path: Pat
     assert built.meta.checksum == shipped
     assert built.counts == {1: 17, 2: 271, 3: 1557}
     assert f"checksum {shipped}" in result.output
+
+
+def test_info_summarizes_the_grid_and_shows_one_cell(tmp_path: Path) -> None:
+    runner = CliRunner()
+    summary = runner.invoke(cli, ["--data-dir", str(tmp_path), "grid", "info"], obj=None)
+    assert summary.exit_code == 0, summary.output
+    assert "17 / 271 / 1557 cells" in flat(summary.output)
+    assert "澄江街道" in summary.output
+    one = runner.invoke(cli, ["--data-dir", str(tmp_path), "grid", "info", "320281001008"])
+    assert one.exit_code == 0, one.output
+    assert "320281001008003" in one.output  # a child
+    assert "neighbours" in one.output
+
+
+def test_names_with_markup_characters_are_printed_verbatim(tmp_path: Path) -> None:
+    cells = tiny_cells()
+    cells.loc[cells["tier"] == 1, "name"] = "[bold]not markup[/] [/x]"
+    path = write_grid(validated_grid(cells, name="markup"), tmp_path / "m.gpkg")
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(tmp_path), "grid", "info", "320281001", "--grid", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "[bold]not markup[/] [/x]" in result.output
