@@ -298,7 +298,7 @@ def check_coordinates(
         raise CoordinateError(f"coordinates must be numbers: {exc}") from None
     if x.shape != y.shape:
         raise CoordinateError(f"lon has {x.size} values but lat has {y.size}; pass one per point")
-    bad = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
+    bad = ~((np.abs(x) <= 180) & (np.abs(y) <= 90))  # False for NaN and inf too
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise CoordinateError(

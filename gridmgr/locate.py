@@ -102,7 +102,7 @@ class LocateIndex:
         scale = float(2 ** (self.level1_bits + sb))
         ny, nx = self.top.shape
         # exact inside the raster (Sterbenz; scale is a power of two; truncation is floor for
-        # x >= x0). Points outside it are clamped to the border, then marked OUTSIDE below.
+        # x >= x0). Points outside it are clamped into the raster's border ring, all OUTSIDE.
         ix = np.clip((x - self.x0) * scale, 0, (nx << sb) - 1).astype(np.int32)
         iy = np.clip((y - self.y0) * scale, 0, (ny << sb) - 1).astype(np.int32)
         res: IntArray = self.top.ravel()[(iy >> sb) * nx + (ix >> sb)]
@@ -122,8 +122,6 @@ class LocateIndex:
                 at = blk[amb]
                 found[amb] = self.exact_leaves(x[at], y[at])
             res[blk] = found
-        outside = (x < self.x0) | (x >= self.x1) | (y < self.y0) | (y >= self.y1)
-        res[outside] = OUTSIDE
         return res
 
     def _descend(
@@ -247,10 +245,12 @@ def build_locate_index(
     shapely.prepare(polygons)
     cell = 2.0**-level1_bits
     minx, miny, maxx, maxy = shapely.total_bounds(polygons)
-    x0 = math.floor(minx / cell) * cell - cell
-    y0 = math.floor(miny / cell) * cell - cell
-    nx1 = math.ceil((maxx - x0) / cell) + 1
-    ny1 = math.ceil((maxy - y0) / cell) + 1
+    # a ring of coarse pixels that no cell reaches, not even their closed edge: points from
+    # outside the raster are clamped into it and read OUTSIDE
+    x0 = math.floor(minx / cell) * cell - 2 * cell
+    y0 = math.floor(miny / cell) * cell - 2 * cell
+    nx1 = math.floor((maxx - x0) / cell) + 2
+    ny1 = math.floor((maxy - y0) / cell) + 2
     x1, y1 = x0 + nx1 * cell, y0 + ny1 * cell
     if not (x0 > 0 and y0 > 0 and x1 < 2 * x0 and y1 < 2 * y0):
         raise ValueError(
