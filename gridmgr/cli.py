@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -20,6 +20,9 @@ from rich.text import Text
 
 from gridmgr.errors import GridMgrError, InvalidGridError
 from gridmgr.settings import Settings
+
+if TYPE_CHECKING:
+    from gridmgr.grid import Grid
 
 console = Console(highlight=False, markup=False)  # data (names, paths) is never markup
 err_console = Console(stderr=True, highlight=False)
@@ -43,6 +46,23 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
 def _settings(ctx: click.Context) -> Settings:
     settings: Settings = ctx.obj["settings"]
     return settings
+
+
+grid_file_option = click.option(
+    "--grid",
+    "grid_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Grid file to use (default: the current grid).",
+)
+
+
+def _load_grid(ctx: click.Context, grid_path: Path | None) -> Grid:
+    """The grid file asked for, else the current generation; validated either way."""
+    from gridmgr.generations import load_current_grid
+    from gridmgr.geoio import read_grid
+
+    return read_grid(grid_path) if grid_path else load_current_grid(_settings(ctx))
 
 
 # -- serve ----------------------------------------------------------------------------------
@@ -201,20 +221,13 @@ def grid_import(
 
 @grid.command("export")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option(
-    "--grid",
-    "grid_path",
-    type=click.Path(path_type=Path, exists=True),
-    default=None,
-    help="Grid file to export (default: the current grid).",
-)
+@grid_file_option
 @click.pass_context
 def grid_export(ctx: click.Context, path: Path, grid_path: Path | None) -> None:
     """Export the grid to PATH: .gpkg (layers tier1/tier2/tier3) or .geojson (RFC 7946)."""
-    from gridmgr.generations import load_current_grid
-    from gridmgr.geoio import read_grid, write_grid
+    from gridmgr.geoio import write_grid
 
-    source = read_grid(grid_path) if grid_path else load_current_grid(_settings(ctx))
+    source = _load_grid(ctx, grid_path)
     write_grid(source, path)
     console.print(f"wrote generation {source.generation_id} to {path}")
 
@@ -229,12 +242,13 @@ def grid_export(ctx: click.Context, path: Path, grid_path: Path | None) -> None:
     help="Datum of the coordinate: wgs84, gcj02 (AMap, Tencent) or bd09 (Baidu).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@grid_file_option
 @click.pass_context
-def grid_locate(ctx: click.Context, lon: float, lat: float, datum: str, as_json: bool) -> None:
+def grid_locate(
+    ctx: click.Context, lon: float, lat: float, datum: str, as_json: bool, grid_path: Path | None
+) -> None:
     """Name the cell at each tier that contains LON LAT (degrees, longitude first)."""
-    from gridmgr.generations import load_current_grid
-
-    current = load_current_grid(_settings(ctx))
+    current = _load_grid(ctx, grid_path)
     path = current.point_to_cell(lon, lat, datum=datum)
     if path is None:
         if as_json:
@@ -275,21 +289,13 @@ def grid_locate(ctx: click.Context, lon: float, lat: float, datum: str, as_json:
 
 @grid.command("info")
 @click.argument("code", required=False)
-@click.option(
-    "--grid",
-    "grid_path",
-    type=click.Path(path_type=Path, exists=True),
-    default=None,
-    help="Grid file (default: the current grid).",
-)
+@grid_file_option
 @click.pass_context
 def grid_info(ctx: click.Context, code: str | None, grid_path: Path | None) -> None:
     """Summarize the grid, or show one cell: its ancestors, children and neighbours."""
-    from gridmgr.generations import load_current_grid
-    from gridmgr.geoio import read_grid
     from gridmgr.partition import grid_quality
 
-    current = read_grid(grid_path) if grid_path else load_current_grid(_settings(ctx))
+    current = _load_grid(ctx, grid_path)
     if code is None:
         n = current.counts
         console.print(
