@@ -24,7 +24,7 @@ from gridmgr.settings import Settings
 if TYPE_CHECKING:
     from gridmgr.grid import Grid
 
-console = Console(highlight=False, markup=False)  # data (names, paths) is never markup
+console = Console(highlight=False, markup=False, soft_wrap=True)  # data is never markup; lines never wrap
 err_console = Console(stderr=True, highlight=False)
 
 
