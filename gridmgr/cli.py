@@ -24,7 +24,8 @@ from gridmgr.settings import Settings
 if TYPE_CHECKING:
     from gridmgr.grid import Grid
 
-console = Console(highlight=False, markup=False, soft_wrap=True)  # data is never markup; lines never wrap
+# Data (names, paths) is never markup, and data lines never wrap (scripts parse them).
+console = Console(highlight=False, markup=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
 

@@ -8,6 +8,7 @@ and say how to fix it; the HTTP layer maps classes to status codes in one place.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class GridMgrError(Exception):
@@ -44,3 +45,59 @@ class DatumError(CoordinateError):
 
 class GridFileError(GridError, OSError):
     """A grid file cannot be read or written (missing, wrong format, missing layer or column)."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One problem found in a table a user supplied (a roster, a catalog, a calendar file).
+
+    ``row`` is the spreadsheet row number (the header is row 1), or ``None`` for a problem of the
+    table as a whole; ``field`` names the column, when one is at fault.
+    """
+
+    source: str
+    row: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.source if self.row is None else f"{self.source} row {self.row}"
+        if self.field:
+            where += f" [{self.field}]"
+        return f"{where}: {self.message}"
+
+
+class InvalidTableError(GridMgrError, ValueError):
+    """A table failed validation; ``problems`` lists every problem found, each with its row."""
+
+    def __init__(self, message: str, problems: Sequence[RowProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class TableFileError(GridMgrError, OSError):
+    """A table file cannot be read or written (missing, not CSV, undecodable, missing column)."""
+
+
+class CatalogError(InvalidTableError):
+    """The matter catalog is invalid."""
+
+
+class UnknownCategoryError(GridMgrError, LookupError):
+    """A category code names no category of the catalog."""
+
+
+class RosterError(InvalidTableError):
+    """The roster (persons, units, assignments, absences) is invalid."""
+
+
+class UnknownPersonError(GridMgrError, LookupError):
+    """A person id names nobody on the roster."""
+
+
+class CalendarError(InvalidTableError):
+    """A working-calendar override file is invalid."""
+
+
+class TimeError(GridMgrError, ValueError):
+    """A time is unusable: naive (no timezone), malformed, or out of range."""
