@@ -11,6 +11,8 @@ import platformdirs
 
 from gridmgr.errors import GridMgrError
 
+DEFAULT_WORKING_HOURS = "08:30-12:00,13:30-17:30"
+
 
 class SettingsError(GridMgrError, ValueError):
     """A setting has a value gridmgr cannot use."""
@@ -20,13 +22,15 @@ class SettingsError(GridMgrError, ValueError):
 class Settings:
     """Where gridmgr keeps its data and how it serves.
 
-    Built from the environment by :meth:`from_env`; ``GRIDMGR_DATA_DIR``, ``GRIDMGR_HOST`` and
-    ``GRIDMGR_PORT`` override the defaults.
+    Built from the environment by :meth:`from_env`; ``GRIDMGR_DATA_DIR``, ``GRIDMGR_HOST``,
+    ``GRIDMGR_PORT`` and ``GRIDMGR_WORKING_HOURS`` (e.g. ``08:30-12:00,13:30-17:30``, the
+    default) override the defaults.
     """
 
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 8050
+    working_hours: str = DEFAULT_WORKING_HOURS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -36,6 +40,7 @@ class Settings:
             "data_dir": Path(env.get("GRIDMGR_DATA_DIR") or platformdirs.user_data_dir("gridmgr")),
             "host": env.get("GRIDMGR_HOST", "127.0.0.1"),
             "port": env.get("GRIDMGR_PORT", "8050"),
+            "working_hours": env.get("GRIDMGR_WORKING_HOURS", DEFAULT_WORKING_HOURS),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
@@ -44,11 +49,35 @@ class Settings:
             raise SettingsError(f"port must be a number, got {values['port']!r}") from None
         if not 0 < port < 65536:
             raise SettingsError(f"port must be 1..65535, got {port}")
+        from gridmgr.workcal import parse_working_hours
+
+        try:
+            hours = str(parse_working_hours(str(values["working_hours"])))
+        except GridMgrError as exc:
+            raise SettingsError(f"GRIDMGR_WORKING_HOURS: {exc}") from None
         return cls(
-            data_dir=Path(str(values["data_dir"])).expanduser(), host=str(values["host"]), port=port
+            data_dir=Path(str(values["data_dir"])).expanduser(),
+            host=str(values["host"]),
+            port=port,
+            working_hours=hours,
         )
 
     @property
     def grids_dir(self) -> Path:
         """Where imported grid generations are kept, one GeoPackage each."""
         return self.data_dir / "grids"
+
+    @property
+    def roster_dir(self) -> Path:
+        """Where the current roster's CSV files are kept."""
+        return self.data_dir / "roster"
+
+    @property
+    def catalog_path(self) -> Path:
+        """A city's own matter catalog; when absent, the shipped one is used."""
+        return self.data_dir / "catalog.csv"
+
+    @property
+    def calendar_overrides_path(self) -> Path:
+        """A city's own calendar overrides, merged over the shipped ones."""
+        return self.data_dir / "calendar-overrides.csv"

@@ -84,9 +84,7 @@ def parse_span(text: str) -> Span:
     """
     match = _SPAN.match(text)
     if not match:
-        raise SlaError(
-            f"cannot read {text!r} as a span; use a number and a unit: 30m, 2h, 3d"
-        )
+        raise SlaError(f"cannot read {text!r} as a span; use a number and a unit: 30m, 2h, 3d")
     return Span(float(match.group(1)), match.group(2).lower())
 
 

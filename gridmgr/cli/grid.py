@@ -1,8 +1,4 @@
-"""The ``gridmgr`` command line: serve the command center and work with grids.
-
-Every command prints a clear message and exits non-zero on bad input; no stack trace reaches a
-user (``--debug`` shows one).
-"""
+"""``gridmgr grid``: build, validate, import, export and query grids."""
 
 from __future__ import annotations
 
@@ -12,87 +8,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from gridmgr.errors import GridMgrError, InvalidGridError
-from gridmgr.settings import Settings
+from gridmgr.cli.common import console, err_console, grid_file_option, load_grid, settings_of
+from gridmgr.errors import InvalidGridError
 
 if TYPE_CHECKING:
-    from gridmgr.grid import Grid
-
-# Data (names, paths) is never markup, and data lines never wrap (scripts parse them).
-console = Console(highlight=False, markup=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    envvar="GRIDMGR_DATA_DIR",
-    help="Where gridmgr keeps its data (default: the user data folder).",
-)
-@click.option("--debug", is_flag=True, help="Show a stack trace on errors.")
-@click.version_option(package_name="gridmgr")
-@click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
-    """gridmgr: the grid-management command center."""
-    ctx.obj = {"settings": Settings.from_env(data_dir=data_dir), "debug": debug}
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj["settings"]
-    return settings
-
-
-grid_file_option = click.option(
-    "--grid",
-    "grid_path",
-    type=click.Path(path_type=Path, exists=True),
-    default=None,
-    help="Grid file to use (default: the current grid).",
-)
-
-
-def _load_grid(ctx: click.Context, grid_path: Path | None) -> Grid:
-    """The grid file asked for, else the current generation; validated either way."""
-    from gridmgr.generations import load_current_grid
-    from gridmgr.geoio import read_grid
-
-    return read_grid(grid_path) if grid_path else load_current_grid(_settings(ctx))
-
-
-# -- serve ----------------------------------------------------------------------------------
-
-
-@cli.command()
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8050).")
-@click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Start the command center on the embedded default (one process, one port)."""
-    from gridmgr.api import create_app
-    from gridmgr.generations import load_current_grid
-
-    settings = Settings.from_env(data_dir=_settings(ctx).data_dir, host=host, port=port)
-    grid = load_current_grid(settings)
-    app = create_app(settings, grid)
-    console.print(
-        f"gridmgr serving grid {grid.generation_id} "
-        f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells)"
-    )
-    console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
-    app.run(host=settings.host, port=settings.port, threaded=True)
+    pass
 
 
 # -- grid -----------------------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def grid() -> None:
     """Build, validate, import, export and query grids."""
 
@@ -155,7 +85,7 @@ def grid_validate(ctx: click.Context, path: Path | None, crs: str | None) -> Non
     from gridmgr.geoio import read_grid
     from gridmgr.partition import grid_quality
 
-    target = path or current_grid_path(_settings(ctx))
+    target = path or current_grid_path(settings_of(ctx))
     loaded = read_grid(target, crs=crs)
     _print_quality(grid_quality(loaded))
     n = loaded.counts
@@ -212,7 +142,7 @@ def grid_import(
             imported.meta, name=name, generation_id=generation_id_for(name, imported.meta.checksum)
         )
         imported = type(imported)(imported.cells, meta)
-    stored = store_generation(imported, _settings(ctx))
+    stored = store_generation(imported, settings_of(ctx))
     n = imported.counts
     console.print(
         f"imported generation {imported.generation_id} ({n[1]} / {n[2]} / {n[3]} "
@@ -228,7 +158,7 @@ def grid_export(ctx: click.Context, path: Path, grid_path: Path | None) -> None:
     """Export the grid to PATH: .gpkg (layers tier1/tier2/tier3) or .geojson (RFC 7946)."""
     from gridmgr.geoio import write_grid
 
-    source = _load_grid(ctx, grid_path)
+    source = load_grid(ctx, grid_path)
     write_grid(source, path)
     console.print(f"wrote generation {source.generation_id} to {path}")
 
@@ -249,7 +179,7 @@ def grid_locate(
     ctx: click.Context, lon: float, lat: float, datum: str, as_json: bool, grid_path: Path | None
 ) -> None:
     """Name the cell at each tier that contains LON LAT (degrees, longitude first)."""
-    current = _load_grid(ctx, grid_path)
+    current = load_grid(ctx, grid_path)
     path = current.point_to_cell(lon, lat, datum=datum)
     if path is None:
         if as_json:
@@ -296,7 +226,7 @@ def grid_info(ctx: click.Context, code: str | None, grid_path: Path | None) -> N
     """Summarize the grid, or show one cell: its ancestors, children and neighbours."""
     from gridmgr.partition import grid_quality
 
-    current = _load_grid(ctx, grid_path)
+    current = load_grid(ctx, grid_path)
     if code is None:
         n = current.counts
         console.print(
@@ -339,7 +269,7 @@ def grid_generations(ctx: click.Context) -> None:
     """List stored grid generations; the current one is marked."""
     from gridmgr.generations import list_generations
 
-    for gen in list_generations(_settings(ctx)):
+    for gen in list_generations(settings_of(ctx)):
         mark = "*" if gen.current else " "
         console.print(f"{mark} {gen.generation_id:<40} {gen.path}")
 
@@ -360,29 +290,3 @@ def _print_quality(quality: Any) -> None:
             f"{row.polsby_popper_median:.3f}",
         )
     console.print(table)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``gridmgr`` console script."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    try:
-        cli.main(args=argv, prog_name="gridmgr", standalone_mode=False)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except GridMgrError as exc:
-        if debug:
-            raise
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(1)
-    except Exception as exc:  # a bug: say so plainly, and how to see the details
-        if debug:
-            raise
-        err_console.print(
-            f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
-            "run again with --debug for the details and report it"
-        )
-        sys.exit(70)

@@ -1,0 +1,91 @@
+"""The ``gridmgr`` command line: serve the command center, and work with grids, rosters and routing.
+
+Every command prints a clear message and exits non-zero on bad input; no stack trace reaches a
+user (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from gridmgr.cli.common import console, err_console, print_problems, settings_of
+from gridmgr.cli.grid import grid
+from gridmgr.cli.responsibility import catalog, roster, route
+from gridmgr.errors import GridMgrError, InvalidTableError
+from gridmgr.settings import Settings
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    envvar="GRIDMGR_DATA_DIR",
+    help="Where gridmgr keeps its data (default: the user data folder).",
+)
+@click.option("--debug", is_flag=True, help="Show a stack trace on errors.")
+@click.version_option(package_name="gridmgr")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
+    """gridmgr: the grid-management command center."""
+    ctx.obj = {"settings": Settings.from_env(data_dir=data_dir), "debug": debug}
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8050).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Start the command center on the embedded default (one process, one port)."""
+    from gridmgr.api import create_app
+    from gridmgr.generations import load_current_grid
+
+    settings = Settings.from_env(data_dir=settings_of(ctx).data_dir, host=host, port=port)
+    grid = load_current_grid(settings)
+    app = create_app(settings, grid)
+    console.print(
+        f"gridmgr serving grid {grid.generation_id} "
+        f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells)"
+    )
+    console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+    app.run(host=settings.host, port=settings.port, threaded=True)
+
+
+for command in (grid, roster, catalog, route):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``gridmgr`` console script."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="gridmgr", standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except GridMgrError as exc:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        if isinstance(exc, InvalidTableError):
+            print_problems(exc.problems)
+        sys.exit(1)
+    except Exception as exc:  # a bug: say so plainly, and how to see the details
+        if debug:
+            raise
+        err_console.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
+            "run again with --debug for the details and report it"
+        )
+        sys.exit(70)

@@ -1,0 +1,109 @@
+"""The data folder's responsibility files: the current roster, catalog and calendar overrides.
+
+Until the store (issue #4) holds them in SQL, they live next to the grid generations:
+``roster/`` (CSV files), ``catalog.csv`` (a city's own catalog; else the shipped one) and
+``calendar-overrides.csv`` (merged over the shipped overrides). The demo roster is generated
+for the current grid the first time a roster is needed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gridmgr.catalog import Catalog, read_catalog, write_catalog
+from gridmgr.errors import TableFileError
+from gridmgr.roster import Roster
+from gridmgr.rosterfile import read_roster, write_roster
+from gridmgr.workcal import (
+    WorkCalendar,
+    default_overrides_path,
+    parse_working_hours,
+    read_overrides,
+)
+
+if TYPE_CHECKING:
+    from gridmgr.grid import Grid
+    from gridmgr.routing import RoutingContext
+    from gridmgr.settings import Settings
+
+DEMO_SEED = 2026
+
+
+def grid_cells(grid: Grid) -> dict[str, int]:
+    """Every cell code of ``grid`` with its tier (what roster parsing checks places against)."""
+    return dict(zip(grid.cells["code"], grid.cells["tier"].astype(int), strict=True))
+
+
+def cell_names(grid: Grid) -> dict[str, str]:
+    """Cell code → name, to make exported rosters readable."""
+    return dict(zip(grid.cells["code"], grid.cells["name"], strict=True))
+
+
+def has_roster(settings: Settings) -> bool:
+    """Whether the data folder holds a roster."""
+    return (settings.roster_dir / "assignments.csv").exists()
+
+
+def load_roster(settings: Settings, grid: Grid, *, create: bool = True) -> Roster:
+    """The data folder's roster, checked against ``grid``; the demo roster is made if none."""
+    if not has_roster(settings):
+        if not create:
+            raise TableFileError(
+                f"no roster in {settings.roster_dir}; run `gridmgr roster generate` or "
+                "`gridmgr roster import FOLDER`"
+            )
+        from gridmgr.demo_roster import generate_roster
+
+        store_roster(settings, generate_roster(grid, seed=DEMO_SEED), grid)
+    return read_roster(settings.roster_dir, cells=grid_cells(grid))
+
+
+def store_roster(settings: Settings, roster: Roster, grid: Grid) -> Path:
+    """Make ``roster`` the data folder's roster (written whole, then swapped in)."""
+    target = settings.roster_dir
+    staging = target.with_name(target.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    write_roster(roster, staging, place_names=cell_names(grid))
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def load_catalog(settings: Settings) -> Catalog:
+    """The city's own catalog when the data folder has one, else the shipped catalog."""
+    path = settings.catalog_path
+    return read_catalog(path if path.exists() else None)
+
+
+def store_catalog(settings: Settings, catalog: Catalog) -> Path:
+    """Make ``catalog`` the city's catalog."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return write_catalog(catalog, settings.catalog_path)
+
+
+def load_calendar(settings: Settings) -> WorkCalendar:
+    """The working calendar: configured hours, shipped overrides, then the city's overrides."""
+    overrides = dict(read_overrides(default_overrides_path()))
+    if settings.calendar_overrides_path.exists():
+        overrides.update(read_overrides(settings.calendar_overrides_path))
+    return WorkCalendar(parse_working_hours(settings.working_hours), overrides)
+
+
+def routing_context(settings: Settings, grid: Grid) -> RoutingContext:
+    """Everything :func:`gridmgr.routing.route_incident` needs, from the data folder."""
+    from gridmgr.routing import RoutingContext
+
+    return RoutingContext(
+        grid, load_roster(settings, grid), load_catalog(settings), load_calendar(settings)
+    )
+
+
+def unknown_units(catalog: Catalog, roster: Roster) -> list[str]:
+    """Departments the catalog hands matters to that the roster has no unit for."""
+    return sorted(d for d in catalog.departments() if d not in roster.units)
