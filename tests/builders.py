@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import textwrap
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import pandas as pd
 import shapely
 
 from gridmgr.grid import Grid
 from gridmgr.validate import validated_grid
+
+if TYPE_CHECKING:
+    from gridmgr.roster import Roster
+    from gridmgr.routing import RoutingContext
 
 COUNTY = "320281"
 TOWN = "320281001"
@@ -62,3 +71,68 @@ def _row(code: str, parent: str, tier: int, geom: shapely.Geometry) -> dict[str,
         "name_en": f"cell {code}",
         "geometry": geom,
     }
+
+
+# -- responsibility -------------------------------------------------------------------------
+
+
+@functools.cache
+def tiny_roster(seed: int = 2026) -> Roster:
+    """The demo roster of the tiny grid (every post held since 2024-01-01, with deputies)."""
+    from gridmgr.demo_roster import generate_roster
+
+    return generate_roster(_tiny_grid_cached(), seed=seed)
+
+
+def rows(csv_text: str, source: str = "test.csv") -> list[tuple[int, Mapping[str, str]]]:
+    """Numbered rows of a CSV text (indentation removed), as the roster and catalog parsers take."""
+    from gridmgr.tablefiles import parse_table
+
+    return list(parse_table(textwrap.dedent(csv_text).strip() + "\n", source=source).numbered())
+
+
+UNITS_CSV = """
+    unit_id,name,kind,towns
+    cgj,城市管理局,department,
+    town-team-320281001,澄江街道综合行政执法局,town_team,320281001
+"""
+
+
+def roster_from_csv(
+    *,
+    persons: str,
+    assignments: str,
+    units: str = UNITS_CSV,
+    absences: str | None = None,
+    cells: Mapping[str, int] | None = None,
+) -> Roster:
+    """A roster from CSV texts (see :func:`rows`); ``cells`` checks places against a grid."""
+    from gridmgr.rosterfile import parse_roster
+
+    return parse_roster(
+        rows(persons, "persons.csv"),
+        rows(units, "units.csv"),
+        rows(assignments, "assignments.csv"),
+        rows(absences, "absences.csv") if absences else [],
+        cells=cells,
+    )
+
+
+def tiny_context(roster: Roster | None = None, *, border_m: float = 30.0) -> RoutingContext:
+    """A routing context over the tiny grid, the shipped catalog and the official calendar."""
+    from gridmgr.catalog import read_catalog
+    from gridmgr.routing import RoutingContext
+    from gridmgr.workcal import WorkCalendar
+
+    return RoutingContext(
+        _tiny_grid_cached(),
+        roster if roster is not None else tiny_roster(),
+        read_catalog(),
+        WorkCalendar(),
+        border_m=border_m,
+    )
+
+
+@functools.cache
+def _tiny_grid_cached() -> Grid:
+    return tiny_grid()
