@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -9,9 +11,11 @@ from flask.testing import FlaskClient
 
 from gridmgr import Grid
 from gridmgr.api import create_app
+from gridmgr.roster import Person, Roster, field_post
 from gridmgr.settings import Settings
 from gridmgr.validate import validated_grid
-from tests.builders import tiny_cells
+from gridmgr.workcal import TZ
+from tests.builders import tiny_cells, tiny_roster
 
 
 @pytest.fixture
@@ -42,6 +46,33 @@ def test_cell_names_are_rendered_as_text_not_html(tmp_path: Path) -> None:
     page = app.test_client().get("/").get_data(as_text=True)
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert" in page
+
+
+def test_status_page_shows_owned_cells_and_names_a_vacancy_as_text(
+    tiny: Grid, tmp_path: Path
+) -> None:
+    roster = tiny_roster()
+    cell = "320281001001001"
+    holder = roster.owner(field_post(cell), datetime.now(TZ))
+    assert holder is not None
+    hostile = Person(holder.person_id, "<b>王五</b>", holder.phone, holder.unit_id, holder.capacity)
+    people = [hostile if p.person_id == holder.person_id else p for p in roster.persons.values()]
+    ended = [
+        replace(a, valid_to=datetime(2025, 1, 1, tzinfo=TZ))
+        if a.person_id == holder.person_id and a.post == field_post(cell)
+        else a
+        for a in roster.assignments
+    ]
+    app = create_app(
+        Settings(data_dir=tmp_path), tiny, Roster(people, roster.units.values(), ended)
+    )
+
+    page = app.test_client().get("/").get_data(as_text=True)
+
+    assert "tier 3: 15/16 cells with an owner" in page
+    assert f"grid_worker:{cell} (网格员) is vacant" in page
+    assert "&lt;b&gt;王五&lt;/b&gt;" in page
+    assert "<b>王五" not in page
 
 
 def test_unknown_path_is_a_404_not_a_500(client: FlaskClient) -> None:

@@ -6,11 +6,16 @@ native API, Open311 and the dashboard mount here (issues #5 and #6).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, jsonify, render_template_string
 from flask.typing import ResponseReturnValue
 
 from gridmgr.grid import Grid
+from gridmgr.roster import Roster
 from gridmgr.settings import Settings
+from gridmgr.staffing import staffing_report
+from gridmgr.workcal import TZ
 
 _STATUS_PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>gridmgr</title></head>
@@ -23,12 +28,22 @@ _STATUS_PAGE = """<!doctype html>
 {% for row in towns %}<tr><td>{{ row.code }}</td><td>{{ row.name }}</td><td>{{ row.name_en }}</td>
 <td>{{ row.children }}</td></tr>{% endfor %}
 </table>
-<p>The dashboard and the case API are not built yet.</p>
+{% if staffing %}<h2>Owners now ({{ staffing.at.strftime("%Y-%m-%d %H:%M") }})</h2>
+<p>{% for tier, (owned, cells) in staffing.owned_cells.items() %}
+tier {{ tier }}: {{ owned }}/{{ cells }} cells with an owner{% if not loop.last %} · {% endif %}
+{% endfor %}</p>
+{% if staffing.findings %}<ul>{% for f in staffing.findings[:50] %}
+<li>{{ f.kind }}: {{ f.message }}</li>{% endfor %}</ul>
+{% else %}<p>Every post is held and every field post has a deputy.</p>{% endif %}
+{% endif %}<p>The dashboard and the case API are not built yet.</p>
 </body></html>"""
 
 
-def create_app(settings: Settings, grid: Grid) -> Flask:
-    """The Flask application for ``settings``, serving ``grid``; nothing is created at import."""
+def create_app(settings: Settings, grid: Grid, roster: Roster | None = None) -> Flask:
+    """The Flask application for ``settings``, serving ``grid`` (and ``roster``'s staffing).
+
+    Nothing is created at import time.
+    """
     app = Flask("gridmgr")
     app.config["GRIDMGR_SETTINGS"] = settings
 
@@ -45,7 +60,10 @@ def create_app(settings: Settings, grid: Grid) -> Flask:
     @app.get("/")
     def status() -> ResponseReturnValue:
         # Jinja autoescapes every value: names are data, never HTML
-        return render_template_string(_STATUS_PAGE, grid=grid, towns=towns)
+        staffing = None
+        if roster is not None:
+            staffing = staffing_report(grid, roster, datetime.now(TZ))
+        return render_template_string(_STATUS_PAGE, grid=grid, towns=towns, staffing=staffing)
 
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:

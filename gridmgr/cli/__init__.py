@@ -46,14 +46,17 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Start the command center on the embedded default (one process, one port)."""
     from gridmgr.api import create_app
+    from gridmgr.datafiles import load_roster
     from gridmgr.generations import load_current_grid
 
     settings = Settings.from_env(data_dir=settings_of(ctx).data_dir, host=host, port=port)
     grid = load_current_grid(settings)
-    app = create_app(settings, grid)
+    roster = load_roster(settings, grid)  # the demo roster is generated on first start
+    app = create_app(settings, grid, roster)
     console.print(
         f"gridmgr serving grid {grid.generation_id} "
-        f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells)"
+        f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells), roster of "
+        f"{len(roster.persons)} persons from {settings.roster_dir}"
     )
     console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
     app.run(host=settings.host, port=settings.port, threaded=True)
