@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks.grid_bench import run
+from rich.console import Console
+
+from benchmarks import grid_bench, routing_bench
+from benchmarks.common import print_table
 
 
 def main() -> None:
@@ -12,7 +15,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier medians)")
     parser.add_argument("--points", type=int, default=1_000_000, help="points for bulk locate")
     args = parser.parse_args()
-    run(repeats=3 if args.quick else 7, n_points=args.points)
+    repeats = 3 if args.quick else 7
+    console = Console(width=170)
+    rows = grid_bench.run(repeats=repeats, n_points=args.points, console=console)
+    rows += routing_bench.run(repeats=repeats, console=console)
+    print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}; {args.points:,} points)")
 
 
 if __name__ == "__main__":

@@ -7,39 +7,17 @@ ratios travel.
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from rich.console import Console
-from rich.table import Table
 
+from benchmarks.common import Row, median_seconds
 from gridmgr import Grid, load_grid
 from gridmgr.geoio import default_grid_path, read_territory
 from gridmgr.partition import build_grid
-
-
-@dataclass
-class Row:
-    what: str
-    figure: str
-    anchor: str
-    anchor_figure: str
-    ratio: str
-    budget: str
-
-
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def benchmark_points(grid: Grid, n: int, seed: int = 2026) -> tuple[np.ndarray, np.ndarray]:
@@ -70,36 +48,50 @@ def benchmark_points(grid: Grid, n: int, seed: int = 2026) -> tuple[np.ndarray, 
     return lon[order], lat[order]
 
 
-def run(*, repeats: int, n_points: int) -> list[Row]:
-    """Measure everything and print the table."""
-    console = Console(width=170)
+def run(*, repeats: int, n_points: int, console: Console) -> list[Row]:
+    """Measure the grid's figures."""
     rows: list[Row] = []
     territory = read_territory()
 
     # -- build ---------------------------------------------------------------------------------
     console.print("building the grid ...")
-    build_s = _median_seconds(lambda: build_grid(territory), max(3, repeats // 2))
+    build_s = median_seconds(lambda: build_grid(territory), max(3, repeats // 2))
     plain = territory.polygon
     seeds = shapely.get_coordinates(
-        shapely.points(*np.random.default_rng(1).uniform(
-            plain.bounds[:2], plain.bounds[2:], (1557, 2)).T)
+        shapely.points(
+            *np.random.default_rng(1).uniform(plain.bounds[:2], plain.bounds[2:], (1557, 2)).T
+        )
     )
 
     def voronoi_anchor() -> None:
         v = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=plain)
         shapely.intersection(np.asarray(v.geoms), plain)
 
-    anchor_s = _median_seconds(voronoi_anchor, repeats)
-    rows.append(Row("build default grid (17/271/1557)", f"{build_s:.2f} s",
-                    "one Voronoi of 1557 seeds clipped", f"{anchor_s:.3f} s",
-                    f"{build_s / anchor_s:.0f}x the anchor", "<= 10 s"))
+    anchor_s = median_seconds(voronoi_anchor, repeats)
+    rows.append(
+        Row(
+            "build default grid (17/271/1557)",
+            f"{build_s:.2f} s",
+            "one Voronoi of 1557 seeds clipped",
+            f"{anchor_s:.3f} s",
+            f"{build_s / anchor_s:.0f}x the anchor",
+            "<= 10 s",
+        )
+    )
 
     # -- load ----------------------------------------------------------------------------------
-    load_s = _median_seconds(lambda: load_grid(default_grid_path()), max(3, repeats // 2))
-    read_s = _median_seconds(lambda: gpd.read_file(default_grid_path(), layer="tier3"), repeats)
-    rows.append(Row("load + validate + index the grid", f"{load_s:.2f} s",
-                    "geopandas.read_file(tier3 layer)", f"{read_s:.3f} s",
-                    f"{load_s / read_s:.1f}x", "-"))
+    load_s = median_seconds(lambda: load_grid(default_grid_path()), max(3, repeats // 2))
+    read_s = median_seconds(lambda: gpd.read_file(default_grid_path(), layer="tier3"), repeats)
+    rows.append(
+        Row(
+            "load + validate + index the grid",
+            f"{load_s:.2f} s",
+            "geopandas.read_file(tier3 layer)",
+            f"{read_s:.3f} s",
+            f"{load_s / read_s:.1f}x",
+            "-",
+        )
+    )
 
     grid = load_grid()
     console.print(f"making {n_points:,} benchmark points ...")
@@ -110,25 +102,47 @@ def run(*, repeats: int, n_points: int) -> list[Row]:
     fast = grid.points_to_leaf_positions(lon, lat)
     exact = grid.exact_leaf_positions(lon, lat)
     mismatches = int((fast != exact).sum())
-    df_s = _median_seconds(lambda: grid.points_to_cells(lon, lat), repeats)
-    leaf_s = _median_seconds(lambda: grid.points_to_leaf_positions(lon, lat), repeats)
+    df_s = median_seconds(lambda: grid.points_to_cells(lon, lat), repeats)
+    leaf_s = median_seconds(lambda: grid.points_to_leaf_positions(lon, lat), repeats)
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     cells3 = grid.tier(3)[["code", "geometry"]]
-    sjoin_s = _median_seconds(
+    sjoin_s = median_seconds(
         lambda: gpd.sjoin(pts, cells3, how="left", predicate="intersects"), max(3, repeats // 2)
     )
     idx = np.random.default_rng(3).integers(0, 1557, n_points)
     codes = np.asarray(grid.codes(3), dtype=object)
-    gather_s = _median_seconds(lambda: codes[idx], repeats)
+    gather_s = median_seconds(lambda: codes[idx], repeats)
     m = n_points / 1e6
-    rows.append(Row(f"points_to_cells, {m:g} M pts -> DataFrame", f"{m / df_s:.1f} M pts/s",
-                    "geopandas.sjoin (intersects)", f"{m / sjoin_s:.2f} M pts/s",
-                    f"{sjoin_s / df_s:.1f}x sjoin", ">= 20x sjoin, >= 10 M/s"))
-    rows.append(Row(f"points_to_leaf_positions, {m:g} M pts", f"{m / leaf_s:.1f} M pts/s",
-                    "geopandas.sjoin (intersects)", f"{m / sjoin_s:.2f} M pts/s",
-                    f"{sjoin_s / leaf_s:.1f}x sjoin", ">= 20x sjoin"))
-    rows.append(Row("  (same points: answers differing from exact)", f"{mismatches}",
-                    "object-array gather of codes", f"{m / gather_s:.0f} M/s", "-", "0"))
+    rows.append(
+        Row(
+            f"points_to_cells, {m:g} M pts -> DataFrame",
+            f"{m / df_s:.1f} M pts/s",
+            "geopandas.sjoin (intersects)",
+            f"{m / sjoin_s:.2f} M pts/s",
+            f"{sjoin_s / df_s:.1f}x sjoin",
+            ">= 20x sjoin, >= 10 M/s",
+        )
+    )
+    rows.append(
+        Row(
+            f"points_to_leaf_positions, {m:g} M pts",
+            f"{m / leaf_s:.1f} M pts/s",
+            "geopandas.sjoin (intersects)",
+            f"{m / sjoin_s:.2f} M pts/s",
+            f"{sjoin_s / leaf_s:.1f}x sjoin",
+            ">= 20x sjoin",
+        )
+    )
+    rows.append(
+        Row(
+            "  (same points: answers differing from exact)",
+            f"{mismatches}",
+            "object-array gather of codes",
+            f"{m / gather_s:.0f} M/s",
+            "-",
+            "0",
+        )
+    )
 
     # -- single point --------------------------------------------------------------------------
     console.print("single points ...")
@@ -145,20 +159,28 @@ def run(*, repeats: int, n_points: int) -> list[Row]:
         anchor.append(time.perf_counter_ns() - t)
     p50, p99 = np.percentile(ours, [50, 99]) / 1e3
     a50, a99 = np.percentile(anchor, [50, 99]) / 1e3
-    rows.append(Row("point_to_cell, one point", f"p50 {p50:.1f} µs, p99 {p99:.1f} µs",
-                    "STRtree.query(Point, intersects)", f"p50 {a50:.1f} µs, p99 {a99:.1f} µs",
-                    f"{a99 / p99:.1f}x faster at p99", "p99 <= 20 µs"))
+    rows.append(
+        Row(
+            "point_to_cell, one point",
+            f"p50 {p50:.1f} µs, p99 {p99:.1f} µs",
+            "STRtree.query(Point, intersects)",
+            f"p50 {a50:.1f} µs, p99 {a99:.1f} µs",
+            f"{a99 / p99:.1f}x faster at p99",
+            "p99 <= 20 µs",
+        )
+    )
 
     # -- memory --------------------------------------------------------------------------------
     wkb = sum(len(b) for b in shapely.to_wkb(grid.cells.geometry.values))
-    rows.append(Row("locate index memory", f"{grid.index_nbytes / 2**20:.1f} MiB",
-                    "WKB of all cell polygons", f"{wkb / 2**20:.1f} MiB",
-                    f"{grid.index_nbytes / wkb:.1f}x", "a few MB"))
+    rows.append(
+        Row(
+            "locate index memory",
+            f"{grid.index_nbytes / 2**20:.1f} MiB",
+            "WKB of all cell polygons",
+            f"{wkb / 2**20:.1f} MiB",
+            f"{grid.index_nbytes / wkb:.1f}x",
+            "a few MB",
+        )
+    )
 
-    table = Table(title=f"gridmgr benchmarks (medians of {repeats}; {n_points:,} points)")
-    for col in ("what", "figure", "anchor (same run)", "anchor figure", "ratio", "budget"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r.what, r.figure, r.anchor, r.anchor_figure, r.ratio, r.budget)
-    console.print(table)
     return rows
