@@ -8,7 +8,6 @@ A roster is a folder of four CSV files a spreadsheet user can edit: ``persons.cs
 from __future__ import annotations
 
 import enum
-import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -69,13 +68,20 @@ def parse_time(text: str) -> datetime:
 
 
 def format_time(value: datetime | None) -> str:
-    """The roster's text form of a time: a date at midnight, else date and minutes (Beijing)."""
+    """The roster's text form of a time in Beijing time: a date at midnight, else date and time.
+
+    Seconds are written only when there are any, so a written roster reads back exactly (to the
+    second).
+
+    >>> format_time(parse_time("2026-01-01 08:30")), format_time(parse_time("2026-01-01T00:00Z"))
+    ('2026-01-01 08:30', '2026-01-01 08:00')
+    """
     if value is None:
         return ""
     local = value.astimezone(TZ)
-    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
         return local.strftime("%Y-%m-%d")
-    return local.strftime("%Y-%m-%d %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M" if local.second == 0 else "%Y-%m-%d %H:%M:%S")
 
 
 class _Problems:
@@ -303,17 +309,26 @@ def _overlapping_holders(
         if a.post != COMMAND_CENTER:  # the command center seat is held by every operator
             by_key[(a.post.key, a.role)].append(a)
     for (key, role), items in by_key.items():
-        items.sort(key=lambda a: a.valid_from)
-        for earlier, later in itertools.pairwise(items):
-            if earlier.overlaps(later):
+        items.sort(key=lambda a: (a.valid_from, a.row or 0))
+        # sweep in start order, remembering the earlier assignment that runs longest, so every
+        # assignment overlapping any earlier one is reported (not only its neighbour)
+        longest: Assignment | None = None
+        for later in items:
+            if longest is not None and longest.overlaps(later):
                 yield (
-                    earlier,
+                    longest,
                     later,
-                    f"{key} has two {role.value} holders at once: {earlier.person_id} "
-                    f"(row {earlier.row}) and {later.person_id} from "
+                    f"{key} has two {role.value} holders at once: {longest.person_id} "
+                    f"(row {longest.row}) and {later.person_id} from "
                     f"{format_time(later.valid_from)}; end the first assignment before the "
                     "second starts",
                 )
+            if longest is None or _end(later) > _end(longest):
+                longest = later
+
+
+def _end(a: Assignment) -> datetime:
+    return a.valid_to or datetime.max.replace(tzinfo=TZ)
 
 
 ROSTER_FILES = ("persons.csv", "units.csv", "assignments.csv", "absences.csv")

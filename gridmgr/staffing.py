@@ -28,6 +28,7 @@ from gridmgr.roster import (
     field_post,
     find_conflicts,
 )
+from gridmgr.workcal import TZ
 
 if TYPE_CHECKING:
     from gridmgr.grid import Grid
@@ -147,39 +148,46 @@ def _who(person: Person) -> str:
 def _vacancy(roster: Roster, post: Post, at: datetime) -> Finding:
     ended = [a for a in roster.history(post) if a.valid_to is not None and a.valid_to <= at]
     last = max(ended, key=lambda a: a.valid_to or at, default=None)
-    since = None if last is None else last.valid_to
-    history = (
-        "never held"
-        if last is None
-        else f"since {since:%Y-%m-%d %H:%M}, when {_who(roster.persons[last.person_id])} left"
-    )
+    if last is None or last.valid_to is None:
+        since, history = None, "never held"
+    else:
+        since = last.valid_to
+        left = _who(roster.persons[last.person_id])
+        history = f"since {since.astimezone(TZ):%Y-%m-%d %H:%M}, when {left} left"
     message = f"{post} ({post.kind.label_zh}) is vacant: {history}"
     return Finding("vacancy", str(post), message, post.kind.tier, since)
 
 
 def _expiring(roster: Roster, at: datetime, horizon: timedelta) -> list[Finding]:
+    """Assignments whose end left their post (in their role) empty: expired, or about to."""
     out: list[Finding] = []
+    latest_ended: dict[tuple[str, Role], Assignment] = {}
     for a in roster.assignments:
         if a.valid_to is None or a.post == COMMAND_CENTER:
             continue
         if roster.holders(a.post, a.valid_to, role=a.role):
             continue  # someone took over when it ended
-        person = roster.persons[a.person_id]
-        if a.valid_to <= at and not roster.holders(a.post, at, role=a.role):
-            out.append(_ended("expired", a, person, f"nobody has been {a.role.value} since"))
-        elif at < a.valid_to <= at + horizon:
-            out.append(_ended("expiring", a, person, "nobody is assigned to follow"))
+        if a.valid_to <= at:
+            key = (a.post.key, a.role)
+            if key not in latest_ended or a.valid_to > (latest_ended[key].valid_to or at):
+                latest_ended[key] = a
+        elif a.valid_to <= at + horizon:
+            out.append(_ended("expiring", a, "nobody is assigned to follow", roster))
+    for a in latest_ended.values():
+        if not roster.holders(a.post, at, role=a.role):
+            out.append(_ended("expired", a, f"nobody has been {a.role.value} since", roster))
     return out
 
 
-def _ended(kind: str, a: Assignment, person: Person, why: str) -> Finding:
+def _ended(kind: str, a: Assignment, why: str, roster: Roster) -> Finding:
     assert a.valid_to is not None
+    person = roster.persons[a.person_id]
     verb = "ended" if kind == "expired" else "ends"
     return Finding(
         kind,
         str(a.post),
         f"{a.role.value} assignment of {_who(person)} to {a.post} {verb} "
-        f"{a.valid_to:%Y-%m-%d %H:%M}; {why}",
+        f"{a.valid_to.astimezone(TZ):%Y-%m-%d %H:%M}; {why}",
         a.post.kind.tier,
         a.valid_to,
     )
