@@ -1,0 +1,157 @@
+"""Database engines: where the database is, and refusing to run it unsafely.
+
+SQLite (the embedded default, one file in the data folder) runs in WAL mode with
+``synchronous=FULL`` and foreign keys on, so an acknowledged write survives a crash or power
+loss; every write transaction starts with ``BEGIN IMMEDIATE``, which takes the write lock at
+once and so serializes ledger appends. PostgreSQL (``postgresql+psycopg://…``) must run with
+``fsync`` and ``synchronous_commit`` on; ledger appends are serialized by a transaction-level
+advisory lock. :func:`check_engine` refuses anything else and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from gridmgr.errors import GridMgrError
+
+DB_ENV = "GRIDMGR_DB"
+SQLITE_FILE = "gridmgr.sqlite"
+BUSY_TIMEOUT_MS = 30_000
+LEDGER_LOCK_KEY = 0x6772_6964  # "grid": the advisory lock every ledger append takes on PostgreSQL
+
+
+class StoreError(GridMgrError, RuntimeError):
+    """The database cannot be used as asked (unreachable, unsafe settings, wrong schema)."""
+
+
+def database_url(db: str | None, *, data_dir: Path) -> str:
+    """The SQLAlchemy URL for ``--db``: a URL, a SQLite file path, or (default) ``GRIDMGR_DB``
+    and else ``gridmgr.sqlite`` in the data folder.
+
+    >>> database_url("/tmp/x.sqlite", data_dir=Path("/d"))
+    'sqlite:////tmp/x.sqlite'
+    >>> database_url("postgresql+psycopg://u:p@h/db", data_dir=Path("/d"))
+    'postgresql+psycopg://u:p@h/db'
+    """
+    value = db or os.environ.get(DB_ENV) or str(data_dir / SQLITE_FILE)
+    if re.match(r"^[a-z][a-z0-9+]*://", value):
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise StoreError(f"cannot read database URL {redact(value)}: {exc}") from None
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def redact(url: str) -> str:
+    """A URL with its password hidden, for messages."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def make_engine(url: str, *, pool: bool = True) -> Engine:
+    """An engine for ``url`` with gridmgr's connection settings (see the module docstring)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {folder}: {exc}") from None
+        engine = create_engine(
+            url,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            poolclass=None if pool else NullPool,
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if not pool:
+            kwargs["poolclass"] = NullPool
+        return create_engine(url, **kwargs)
+    raise StoreError(
+        f"unsupported database {parsed.get_backend_name()!r}: use a SQLite file path or "
+        "postgresql+psycopg://USER:PASSWORD@HOST/DB"
+    )
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
+    # take transaction control away from pysqlite, so "begin" below decides how BEGIN is sent
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def check_engine(engine: Engine) -> dict[str, str]:
+    """The durability settings actually in force; :class:`StoreError` when any is unsafe."""
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                found = {
+                    "journal_mode": str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()),
+                    "synchronous": str(conn.exec_driver_sql("PRAGMA synchronous").scalar()),
+                    "foreign_keys": str(conn.exec_driver_sql("PRAGMA foreign_keys").scalar()),
+                }
+                label = {"2": "FULL", "3": "EXTRA", "1": "NORMAL", "0": "OFF"}
+                bad = []
+                if found["journal_mode"].lower() != "wal":
+                    bad.append(f"journal_mode={found['journal_mode']} (needs wal)")
+                if found["synchronous"] not in ("2", "3"):
+                    level = label.get(found["synchronous"], found["synchronous"])
+                    bad.append(f"synchronous={level} (needs FULL)")
+                if found["foreign_keys"] != "1":
+                    bad.append("foreign_keys=off (needs on)")
+                if bad:
+                    raise StoreError(
+                        "unsafe SQLite settings: " + ", ".join(bad) + "; WAL needs a local file "
+                        "system (not a network share) — move the database to a local disk"
+                    )
+            else:
+                found = {
+                    "fsync": str(conn.execute(text("SHOW fsync")).scalar()),
+                    "synchronous_commit": str(
+                        conn.execute(text("SHOW synchronous_commit")).scalar()
+                    ),
+                    "full_page_writes": str(conn.execute(text("SHOW full_page_writes")).scalar()),
+                }
+                bad = [
+                    f"{k}={v}"
+                    for k, v in found.items()
+                    if v.lower() not in ("on", "remote_apply", "remote_write")
+                ]
+                if bad:
+                    raise StoreError(
+                        "unsafe PostgreSQL settings: " + ", ".join(bad) + "; set them to on in "
+                        "postgresql.conf, or acknowledged reports can be lost on a crash"
+                    )
+            return found
+    except OperationalError as exc:
+        raise StoreError(
+            f"cannot connect to {redact(str(engine.url))}: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text_ = str(getattr(exc, "orig", None) or exc).strip()
+    return text_.splitlines()[0] if text_ else type(exc).__name__

@@ -1,0 +1,64 @@
+"""Schema migrations (Alembic): create or upgrade a database, and check it is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from gridmgr.store.engine import StoreError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at gridmgr's migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this gridmgr knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision, or ``None`` for an empty database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest revision: (revision before, revision after)."""
+    before = current_revision(engine)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return before, head_revision()
+
+
+def check_schema(engine: Engine) -> str:
+    """The current revision; :class:`StoreError` if the database is empty or out of date."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current is None:
+        raise StoreError("the database has no gridmgr schema yet: run `gridmgr db init`")
+    if current != head:
+        known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+        if current not in known:
+            raise StoreError(
+                f"the database schema is at {current}, which this gridmgr does not know "
+                f"(newest known: {head}); upgrade gridmgr"
+            )
+        raise StoreError(
+            f"the database schema is at {current}, gridmgr needs {head}: run `gridmgr db upgrade`"
+        )
+    return current

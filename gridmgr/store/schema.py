@@ -1,0 +1,289 @@
+"""The database schema (SQLAlchemy Core): grids, roster, catalog, cases, files, patrols, ledger.
+
+Rows here are storage, not domain objects: :mod:`gridmgr.store` converts between the two. Times
+are stored in UTC (:class:`UTCDateTime`); geometries are PostGIS ``geometry(…, 4326)`` columns on
+PostgreSQL, so GIS staff can open cells and cases in QGIS, and WKB blobs on SQLite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from gridmgr.errors import TimeError
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored in UTC; read back aware (UTC). Naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise TimeError(f"{value.isoformat()} has no timezone; the store keeps aware times")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class GeometryColumn(TypeDecorator[Any]):
+    """A shapely geometry: PostGIS ``geometry(kind, 4326)`` on PostgreSQL, WKB on SQLite."""
+
+    impl = LargeBinary
+    cache_ok = True
+    # what geoalchemy2's DDL hooks read off a column type: no separate index, typmod columns
+    spatial_index = False
+    use_typmod = None
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def load_dialect_impl(self, dialect: Dialect | None) -> TypeEngine[Any]:
+        geometry = Geometry(self.kind, srid=4326, spatial_index=False)
+        if dialect is None:  # geoalchemy2 asks without a dialect when it sorts spatial columns
+            return geometry
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(geometry)
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return WKBElement(shapely.to_wkb(value), srid=4326)
+        return shapely.to_wkb(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, WKBElement):
+            data = value.data
+            return shapely.from_wkb(bytes(data) if not isinstance(data, str) else data)
+        return shapely.from_wkb(bytes(value) if isinstance(value, memoryview) else value)
+
+
+def _id(name: str = "id") -> Column[int]:
+    return Column(name, Integer, primary_key=True, autoincrement=True)
+
+
+grid_generations = Table(
+    "grid_generations",
+    metadata,
+    Column("generation_id", String(80), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("metric_crs", String(40), nullable=False),
+    Column("county_code", String(12), nullable=False),
+    Column("is_current", Boolean, nullable=False, default=False),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("meta", JSON, nullable=False),
+)
+
+cells = Table(
+    "cells",
+    metadata,
+    Column(
+        "generation_id", String(80), ForeignKey("grid_generations.generation_id"), primary_key=True
+    ),
+    Column("code", String(20), primary_key=True),
+    Column("parent_code", String(20)),
+    Column("tier", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False, default=""),
+    Column("geom", GeometryColumn("MULTIPOLYGON"), nullable=False),
+    CheckConstraint("tier IN (1, 2, 3)", name="tier"),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("unit_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("towns", Text, nullable=False, default=""),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("person_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(40), nullable=False, default=""),
+    Column("unit_id", String(64), ForeignKey("units.unit_id")),
+    Column("capacity", Integer, nullable=False, default=1),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    _id(),
+    Column("person_id", String(64), ForeignKey("persons.person_id"), nullable=False),
+    Column("post_kind", String(20), nullable=False),
+    Column("place", String(64), nullable=False, default=""),
+    Column("role", String(10), nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("valid_to", UTCDateTime),
+    Index(None, "post_kind", "place", "role"),
+    Index(None, "person_id"),
+)
+
+absences = Table(
+    "absences",
+    metadata,
+    _id(),
+    Column("person_id", String(64), ForeignKey("persons.person_id"), nullable=False),
+    Column("start", UTCDateTime, nullable=False),
+    Column("end", UTCDateTime, nullable=False),
+    Column("reason", String(200), nullable=False, default=""),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("code", String(48), primary_key=True),
+    Column("name_zh", String(100), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("row", JSON, nullable=False),  # the catalog file's row, as written by catalog_to_rows
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(32), primary_key=True),
+    Column("number", BigInteger, nullable=False, unique=True),
+    Column("category", String(48), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("queue", String(16), nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("reporter", String(100), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("location", GeometryColumn("POINT")),
+    Column("cell", String(20)),
+    Column("tier2", String(20)),
+    Column("tier1", String(20)),
+    Column("generation_id", String(80), nullable=False),
+    Column("assignee_id", String(64)),
+    Column("assignee_post", String(100)),
+    Column("assignee_name", String(200)),
+    Column("handler", String(64)),
+    Column("stage", String(10)),
+    Column("stage_started_at", UTCDateTime),
+    Column("due_at", UTCDateTime),
+    Column("stage_seq", Integer, nullable=False, default=0),
+    Column("escalation_level", Integer, nullable=False, default=0),
+    Column("escalated_stage_seq", Integer),
+    Column("reopen_count", Integer, nullable=False, default=0),
+    Column("return_count", Integer, nullable=False, default=0),
+    Column("deferrals", Integer, nullable=False, default=0),
+    Column("rating", Integer),
+    Column("version", Integer, nullable=False),
+    Index(None, "state", "due_at"),
+    Index(None, "cell"),
+    Index(None, "tier1", "state"),
+    Index(None, "assignee_id", "state"),
+    Index(None, "reported_at"),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    _id(),
+    Column("case_id", String(32), ForeignKey("cases.case_id"), nullable=False),
+    Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index(None, "case_id", "id"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("attachment_id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.case_id"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content_type", String(40), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("gps_lon", Float),
+    Column("gps_lat", Float),
+    Column("path", String(300), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "case_id"),
+)
+
+patrol_points = Table(
+    "patrol_points",
+    metadata,
+    _id(),
+    Column("person_id", String(64), ForeignKey("persons.person_id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("accuracy_m", Float),
+    Column("location", GeometryColumn("POINT"), nullable=False),
+    Index(None, "person_id", "at"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),
+    Column("kind", String(200), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("seq >= 1", name="seq_positive"),
+)
+
+LEDGER_COLUMNS = ("seq", "at", "kind", "actor", "subject", "payload", "prev_hash", "hash")
