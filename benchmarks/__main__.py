@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from benchmarks import grid_bench, routing_bench
+from benchmarks import grid_bench, ledger_bench, routing_bench
 from benchmarks.common import print_table
 
 
@@ -19,6 +19,7 @@ def main() -> None:
     console = Console(width=170)
     rows = grid_bench.run(repeats=repeats, n_points=args.points, console=console)
     rows += routing_bench.run(repeats=repeats, console=console)
+    rows += ledger_bench.run(repeats=repeats, console=console)
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}; {args.points:,} points)")
 
 

@@ -101,3 +101,7 @@ class CalendarError(InvalidTableError):
 
 class TimeError(GridMgrError, ValueError):
     """A time is unusable: naive (no timezone), malformed, or out of range."""
+
+
+class ForbiddenError(GridMgrError, PermissionError):
+    """The caller is known but may not do this (outside his scope, or the wrong role)."""

@@ -1,21 +1,29 @@
-"""The HTTP shell: one Flask application that will carry the API and the Dash dashboard.
+"""The HTTP shell: one Flask application carrying the API (and later the Dash dashboard).
 
-For now it serves what exists: a status page of the current grid and a health check. The
-native API, Open311 and the dashboard mount here (issues #5 and #6).
+It serves a status page of the current grid and its owners, a health check, and — given a store
+— the native API's report intake (``/api/v1``). Open311 and the dashboard mount here (#5, #6).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import Flask, jsonify, render_template_string
 from flask.typing import ResponseReturnValue
 
+from gridmgr.api.errors import register_error_handlers
+from gridmgr.api.v1 import v1_blueprint
 from gridmgr.grid import Grid
 from gridmgr.roster import Roster
 from gridmgr.settings import Settings
 from gridmgr.staffing import staffing_report
 from gridmgr.workcal import TZ
+
+if TYPE_CHECKING:
+    from gridmgr.routing import RoutingContext
+    from gridmgr.store import Store
 
 _STATUS_PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>gridmgr</title></head>
@@ -39,13 +47,27 @@ tier {{ tier }}: {{ owned }}/{{ cells }} cells with an owner{% if not loop.last 
 </body></html>"""
 
 
-def create_app(settings: Settings, grid: Grid, roster: Roster | None = None) -> Flask:
+def create_app(
+    settings: Settings,
+    grid: Grid,
+    roster: Roster | None = None,
+    *,
+    store: Store | None = None,
+    context: RoutingContext | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Flask:
     """The Flask application for ``settings``, serving ``grid`` (and ``roster``'s staffing).
 
-    Nothing is created at import time.
+    With a ``store`` and a routing ``context`` it also serves the native API (``/api/v1``).
+    ``clock`` gives "now" (default: the wall clock, Beijing time). Nothing is created at import.
     """
     app = Flask("gridmgr")
     app.config["GRIDMGR_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    now = clock or (lambda: datetime.now(TZ))
+    register_error_handlers(app)
+    if store is not None and context is not None:
+        app.register_blueprint(v1_blueprint(store, context, clock=now))
 
     towns = [
         {

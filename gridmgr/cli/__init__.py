@@ -12,9 +12,11 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from gridmgr.cli.access import apikey, token
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
 from gridmgr.cli.grid import grid
 from gridmgr.cli.responsibility import catalog, roster, route
+from gridmgr.cli.store import db, db_option, db_url, escalate, ledger
 from gridmgr.errors import GridMgrError, InvalidTableError
 from gridmgr.settings import Settings
 
@@ -42,27 +44,63 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
 @cli.command()
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8050).")
+@db_option
+@click.option(
+    "--escalate-every",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds between escalation passes (0: no escalation loop in this process).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Start the command center on the embedded default (one process, one port)."""
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, db: str | None, escalate_every: float
+) -> None:
+    """Start the command center on the embedded default (one process, one port).
+
+    On first start it creates the SQLite database in the data folder and the demo roster; it
+    escalates overdue stages in the background.
+    """
+    from datetime import datetime
+
     from gridmgr.api import create_app
-    from gridmgr.datafiles import load_roster
+    from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.generations import load_current_grid
+    from gridmgr.services import EscalationLoop
+    from gridmgr.store import open_store
+    from gridmgr.store.engine import redact
+    from gridmgr.workcal import TZ
 
     settings = Settings.from_env(data_dir=settings_of(ctx).data_dir, host=host, port=port)
     grid = load_current_grid(settings)
     roster = load_roster(settings, grid)  # the demo roster is generated on first start
-    app = create_app(settings, grid, roster)
+    context = routing_context(settings, grid)
+    url = db_url(ctx, db)
+    store = open_store(url, create=True)
+
+    def clock() -> datetime:
+        return datetime.now(TZ)
+
+    app = create_app(settings, grid, roster, store=store, context=context, clock=clock)
+    loop = None
+    if escalate_every > 0:
+        loop = EscalationLoop(store, context, every=escalate_every, clock=clock)
+        loop.start()
     console.print(
         f"gridmgr serving grid {grid.generation_id} "
         f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells), roster of "
-        f"{len(roster.persons)} persons from {settings.roster_dir}"
+        f"{len(roster.persons)} persons from {settings.roster_dir}, database {redact(url)}"
     )
     console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
-    app.run(host=settings.host, port=settings.port, threaded=True)
+    try:
+        app.run(host=settings.host, port=settings.port, threaded=True)
+    finally:
+        if loop is not None:
+            loop.stop()
+        store.close()
 
 
-for command in (grid, roster, catalog, route):
+for command in (grid, roster, catalog, route, db, ledger, escalate, token, apikey):
     cli.add_command(command)
 
 

@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from gridmgr.store.engine import StoreError
 
@@ -39,9 +40,14 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Create or upgrade the schema to the newest revision: (revision before, revision after)."""
     before = current_revision(engine)
     config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except (RuntimeError, DBAPIError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(exc).__name__
+        raise StoreError(f"cannot create or upgrade the schema: {first}") from exc
     return before, head_revision()
 
 

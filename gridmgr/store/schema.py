@@ -272,6 +272,20 @@ patrol_points = Table(
     Index(None, "person_id", "at"),
 )
 
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("kind", String(10), nullable=False),  # "person" (Bearer tokens) or "apikey" (Open311)
+    Column("subject", String(100), nullable=False),  # a person id, or a partner system's name
+    Column("secret_hash", String(64), nullable=False),
+    Column("label", String(200), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index(None, "subject"),
+)
+
 ledger = Table(
     "ledger",
     metadata,

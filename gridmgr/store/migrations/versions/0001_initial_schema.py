@@ -104,6 +104,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_ledger")),
     )
     op.create_table(
+        "api_tokens",
+        sa.Column("token_id", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("subject", sa.String(length=100), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("token_id", name=op.f("pk_api_tokens")),
+    )
+    op.create_index(op.f("ix_api_tokens_subject"), "api_tokens", ["subject"], unique=False)
+    op.create_table(
         "units",
         sa.Column("unit_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),

@@ -1,0 +1,600 @@
+"""The case state machine of the closed loop, from 上报 reported to 结案 closed and 评价 evaluated.
+
+:func:`apply_action` is pure: from a :class:`Case`, an :class:`Action`, who acts and when, it
+checks every rule of the loop and returns the next case and the one :class:`CaseEvent` the store
+writes to the ledger in the same transaction. :func:`allowed_actions` answers "which buttons may
+this person press now" with the same checks, so the two never disagree; both read the one table
+:data:`TRANSITIONS`. Each timed stage (签收 sign, 处置 handle, 核查 verify) runs on its category's
+SLA clock, counted on the official working calendar by :class:`gridmgr.workcal.WorkCalendar`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, tzinfo
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from gridmgr.errors import GridMgrError, TimeError
+from gridmgr.sla import Span, Stage
+
+if TYPE_CHECKING:
+    from gridmgr.catalog import Category
+    from gridmgr.routing import RoutingDecision
+    from gridmgr.workcal import WorkCalendar
+
+MAX_COMMENT = 2000
+"""The longest comment (or report description) accepted, in characters."""
+
+
+class CaseError(GridMgrError, ValueError):
+    """A case cannot take this action, or a case value is malformed."""
+
+
+class IllegalTransitionError(CaseError):
+    """The action is not one the case's state admits (see :data:`TRANSITIONS`)."""
+
+    def __init__(self, message: str, *, state: CaseState, action: Action) -> None:
+        super().__init__(message)
+        self.state, self.action = state, action
+
+
+class GuardError(CaseError):
+    """The action exists for the state but breaks a rule; ``rule`` names the rule (a slug)."""
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class CaseState(enum.Enum):
+    """Where a case stands in the closed loop."""
+
+    REPORTED = "reported"
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    HANDLED = "handled"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    EVALUATED = "evaluated"
+    REJECTED = "rejected"
+    RETURNED = "returned"
+
+    @property
+    def label_zh(self) -> str:
+        """The state's Chinese name.
+
+        >>> CaseState.IN_PROGRESS.label_zh, CaseState.RETURNED.label_zh
+        ('处置中', '退回')
+        """
+        return _LABELS_ZH[self]
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the case still needs work (everything but closed, evaluated and rejected)."""
+        return self not in (CaseState.CLOSED, CaseState.EVALUATED, CaseState.REJECTED)
+
+    @property
+    def open311_status(self) -> str:
+        """The Open311 GeoReport v2 status: ``"open"`` or ``"closed"``.
+
+        >>> CaseState.VERIFIED.open311_status, CaseState.REJECTED.open311_status
+        ('open', 'closed')
+        """
+        return "open" if self.is_open else "closed"
+
+
+class Action(enum.Enum):
+    """What someone (or the escalator) does to a case; ``REPORT`` only opens one."""
+
+    REPORT = "report"
+    REGISTER = "register"
+    REJECT = "reject"
+    DISPATCH = "dispatch"
+    ACCEPT = "accept"
+    RETURN = "return"
+    START = "start"
+    DEFER = "defer"
+    HANDLE = "handle"
+    VERIFY = "verify"
+    REOPEN = "reopen"
+    CLOSE = "close"
+    EVALUATE = "evaluate"
+    SUPERVISE = "supervise"
+    ESCALATE = "escalate"
+
+    @property
+    def label_zh(self) -> str:
+        """The action's Chinese name, as on the button.
+
+        >>> Action.ACCEPT.label_zh, Action.REOPEN.label_zh
+        ('签收', '重开')
+        """
+        return _LABELS_ZH[self]
+
+
+class Role(enum.Enum):
+    """The capacity in which an actor acts on a case."""
+
+    OPERATOR = "operator"
+    WORKER = "worker"
+    HEAD = "head"
+    LEADER = "leader"
+    MANAGER = "manager"
+    SYSTEM = "system"
+    CITIZEN = "citizen"
+    PARTNER = "partner"
+
+    @property
+    def label_zh(self) -> str:
+        """The role's Chinese name."""
+        return _LABELS_ZH[self]
+
+
+def _labels(members: Iterable[enum.Enum], words: str) -> dict[enum.Enum, str]:
+    """Members → Chinese names, given as words in member order."""
+    return dict(zip(members, words.split(), strict=True))
+
+
+_LABELS_ZH = {
+    **_labels(CaseState, "上报 立案 派遣 签收 处置中 已反馈 已核查 结案 已评价 不予立案 退回"),
+    **_labels(
+        Action,
+        "上报 立案 不予立案 派遣 签收 退回 开始处置 延期 反馈 核查通过 重开 结案 评价 督办 "
+        "超时升级",
+    ),
+    **_labels(Role, "指挥中心值班员 网格员 网格长 镇街负责人 管理人员 系统 市民 合作系统"),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a person id, or e.g. ``"system:escalator"``, ``"apikey:…"``; and in what role."""
+
+    actor_id: str
+    role: Role
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.actor_id.strip():
+            raise CaseError("an actor needs a non-empty actor_id (a person id or e.g. system:…)")
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """The person a case is dispatched to, and the post they take it for (``grid_worker:…``)."""
+
+    person_id: str
+    post: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.person_id.strip() and self.post.strip()):
+            got = f"{self.person_id!r}, {self.post!r}"
+            raise CaseError(f"an assignee needs a person_id and a post key, got {got}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Case:
+    """A case as the store reconstructs it; ``version`` counts the events in its trail.
+
+    ``stage`` is the timed stage now running (sign after dispatch, handle after accept, verify
+    after handled) and ``due_at`` its deadline; ``stage_seq`` counts the stages started, so the
+    running stage was already escalated exactly when ``escalated_stage_seq == stage_seq``.
+    """
+
+    case_id: str
+    category: str
+    state: CaseState
+    reported_at: datetime
+    updated_at: datetime
+    reporter: str
+    description: str
+    generation_id: str
+    lon: float | None = None
+    lat: float | None = None
+    cell: str | None = None
+    assignee: Assignee | None = None
+    handler: str | None = None
+    stage: Stage | None = None
+    stage_started_at: datetime | None = None
+    due_at: datetime | None = None
+    escalation_level: int = 0
+    escalated_stage_seq: int | None = None
+    stage_seq: int = 0
+    reopen_count: int = 0
+    return_count: int = 0
+    deferrals: int = 0
+    rating: int | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """One transition of one case: what the ledger stores (see :meth:`to_payload`).
+
+    ``version`` is the case's version after the event; ``details`` holds JSON values only.
+    """
+
+    case_id: str
+    action: Action
+    actor: Actor
+    at: datetime
+    from_state: CaseState | None
+    to_state: CaseState
+    comment: str
+    details: Mapping[str, object] = field(hash=False)
+    version: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.details, Mapping):
+            raise CaseError(f"details must be a mapping, got {self.details!r}")
+        object.__setattr__(self, "details", MappingProxyType(_json(self.details, "details")))
+
+    def to_payload(self) -> dict[str, object]:
+        """A JSON-ready dict of the whole event (ISO 8601 times with offset, enum values)."""
+        return {f.name: _json(getattr(self, f.name), f.name) for f in fields(self)}
+
+
+def _transitions() -> Mapping[CaseState, Mapping[Action, CaseState]]:
+    s, a = CaseState, Action
+    flow: dict[CaseState, dict[Action, CaseState]] = {
+        s.REPORTED: {a.REGISTER: s.REGISTERED, a.REJECT: s.REJECTED},
+        s.REGISTERED: {a.DISPATCH: s.DISPATCHED},
+        s.DISPATCHED: {a.ACCEPT: s.ACCEPTED, a.RETURN: s.RETURNED},
+        s.ACCEPTED: {a.START: s.IN_PROGRESS, a.DEFER: s.ACCEPTED},
+        s.IN_PROGRESS: {a.HANDLE: s.HANDLED, a.DEFER: s.IN_PROGRESS},
+        s.HANDLED: {a.VERIFY: s.VERIFIED, a.REOPEN: s.IN_PROGRESS},
+        s.VERIFIED: {a.CLOSE: s.CLOSED},
+        s.CLOSED: {a.EVALUATE: s.EVALUATED},
+        s.EVALUATED: {},
+        s.REJECTED: {},
+        s.RETURNED: {a.DISPATCH: s.DISPATCHED},
+    }
+    for state, actions in flow.items():
+        if state.is_open:
+            actions[a.SUPERVISE] = state
+        if state in _TIMED_STAGE:
+            actions[a.ESCALATE] = state
+    ordered = {state: {x: acts[x] for x in Action if x in acts} for state, acts in flow.items()}
+    return MappingProxyType({state: MappingProxyType(acts) for state, acts in ordered.items()})
+
+
+_TIMED_STAGE = {
+    CaseState.DISPATCHED: Stage.SIGN,
+    CaseState.ACCEPTED: Stage.HANDLE,
+    CaseState.IN_PROGRESS: Stage.HANDLE,
+    CaseState.HANDLED: Stage.VERIFY,
+}
+
+TRANSITIONS: Mapping[CaseState, Mapping[Action, CaseState]] = _transitions()
+"""State → {action → next state}, actions in :class:`Action` order: the one table of the loop.
+
+>>> {a.value: t.value for a, t in TRANSITIONS[CaseState.DISPATCHED].items()}
+{'accept': 'accepted', 'return': 'returned', 'supervise': 'dispatched', 'escalate': 'dispatched'}
+"""
+
+_OWNER_ONLY = frozenset({Action.ACCEPT, Action.RETURN, Action.START, Action.DEFER, Action.HANDLE})
+_CHECKERS = frozenset({Role.OPERATOR, Role.HEAD, Role.LEADER})  # also approve deferrals
+_ROLES: Mapping[Action, frozenset[Role]] = {
+    **dict.fromkeys((Action.REGISTER, Action.REJECT, Action.CLOSE), frozenset({Role.OPERATOR})),
+    Action.SUPERVISE: frozenset({Role.OPERATOR}),
+    Action.DISPATCH: frozenset({Role.OPERATOR, Role.LEADER}),
+    Action.VERIFY: _CHECKERS,
+    Action.REOPEN: _CHECKERS,
+    Action.EVALUATE: frozenset({Role.OPERATOR, Role.MANAGER, Role.CITIZEN}),
+    Action.ESCALATE: frozenset({Role.SYSTEM}),
+}
+_REQUIRED = {Action.DISPATCH: ("assignee",), Action.DEFER: ("approver", "extend")}
+_REQUIRED[Action.EVALUATE] = ("rating",)
+_OPTIONAL = {Action.ESCALATE: ("escalate_to",)}
+_INPUTS = ("assignee", "approver", "extend", "rating", "escalate_to")
+
+
+def decision_to_assignee(decision: RoutingDecision) -> Assignee | None:
+    """Who routing says should sign for the matter, as an :class:`Assignee` (``None`` if nobody)."""
+    link = decision.responsible
+    if link.person is None:
+        return None
+    return Assignee(link.person.person_id, link.post.key, link.person.name)
+
+
+def open_case(
+    *, case_id: str, decision: RoutingDecision, reporter: Actor, description: str, at: datetime
+) -> tuple[Case, CaseEvent]:
+    """A new case in the REPORTED state from a routing decision, and its ``REPORT`` event.
+
+    >>> from gridmgr.routing import route_incident
+    >>> from gridmgr.workcal import TZ
+    >>> from tests.builders import tiny_context
+    >>> at = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
+    >>> decision = route_incident(tiny_context(), category="street_vending", at=at,
+    ...                           lon=120.0625, lat=31.5625)
+    >>> case, event = open_case(case_id="C1", decision=decision, description="摊贩占道",
+    ...                         reporter=Actor("P00011", Role.WORKER), at=at)
+    >>> case.state.label_zh, case.cell, case.version, event.action.value, event.details["queue"]
+    ('上报', '320281001003003', 1, 'report', 'cell')
+    """
+    at = _aware(at, decision.at.tzinfo)
+    text = _text(description, "description")
+    if not case_id.strip():
+        raise CaseError("a case needs a non-empty case_id")
+    cell = None if decision.cell_path is None else decision.cell_path.tier3
+    case = Case(
+        case_id=case_id,
+        category=decision.category.code,
+        state=CaseState.REPORTED,
+        reported_at=at,
+        updated_at=at,
+        reporter=reporter.actor_id,
+        description=text,
+        lon=decision.lon,
+        lat=decision.lat,
+        cell=cell,
+        generation_id=decision.generation_id,
+        version=1,
+    )
+    details = {k: getattr(case, k) for k in ("category", "cell", "generation_id", "lon", "lat")}
+    suggested = _json(decision_to_assignee(decision)) or {"post": decision.responsible.post.key}
+    chain = [link.post.key for link in decision.chain]
+    details.update(queue=decision.queue.value, responsible=suggested, chain=chain)
+    event = CaseEvent(case_id, Action.REPORT, reporter, at, None, case.state, text, details, 1)
+    return case, event
+
+
+def allowed_actions(case: Case, actor: Actor, *, at: datetime) -> list[Action]:
+    """The actions ``actor`` may take on ``case`` at ``at``, in :class:`Action` order.
+
+    :func:`apply_action` succeeds for exactly these, given a comment and each action's inputs.
+
+    >>> from gridmgr.workcal import TZ
+    >>> t = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
+    >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REPORTED,
+    ...             reported_at=t, updated_at=t, reporter="P00011", description="摊贩占道",
+    ...             generation_id="g")
+    >>> [a.value for a in allowed_actions(case, Actor("P00024", Role.OPERATOR), at=t)]
+    ['register', 'reject', 'supervise']
+    >>> allowed_actions(case, Actor("P00011", Role.WORKER), at=t)
+    []
+    """
+    at = _aware(at, None)
+    return [a for a in TRANSITIONS[case.state] if _refusal(case, a, actor, at) is None]
+
+
+def apply_action(
+    case: Case,
+    action: Action,
+    *,
+    actor: Actor,
+    at: datetime,
+    comment: str,
+    calendar: WorkCalendar,
+    category: Category,
+    assignee: Assignee | None = None,
+    approver: Actor | None = None,
+    extend: Span | None = None,
+    rating: int | None = None,
+    escalate_to: Assignee | None = None,
+) -> tuple[Case, CaseEvent]:
+    """Apply ``action`` by ``actor`` at ``at``: the next case (version + 1) and its one event.
+
+    Raises :class:`IllegalTransitionError` when the state does not admit the action, and
+    :class:`GuardError` when a rule is broken (role, owner, verifier, comment, time order, inputs).
+
+    >>> from gridmgr.catalog import read_catalog
+    >>> from gridmgr.workcal import TZ, WorkCalendar
+    >>> t = datetime(2026, 10, 1, 10, 0, tzinfo=TZ)
+    >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REGISTERED,
+    ...             reported_at=t, updated_at=t, reporter="P00011", description="摊贩占道",
+    ...             generation_id="g")
+    >>> worker = Assignee("P00011", "grid_worker:320281001003003")
+    >>> case, event = apply_action(case, Action.DISPATCH, actor=Actor("P00024", Role.OPERATOR),
+    ...     at=t, comment="请签收", calendar=WorkCalendar(),
+    ...     category=read_catalog().category("street_vending"), assignee=worker)
+    >>> case.state.value, case.stage.value, event.details["due_at"]
+    ('dispatched', 'sign', '2026-10-08T10:30:00+08:00')
+    """
+    at = _aware(at, calendar.tz)
+    refusal = _refusal(case, action, actor, at)
+    if refusal is not None:
+        raise refusal
+    text = _text(comment, "comment")
+    if category.code != case.category:
+        message = f"case {case.case_id} is {case.category}; pass that category, not {category.code}"
+        raise GuardError(message, rule="category")
+    inputs = (assignee, approver, extend, rating, escalate_to)
+    _check_inputs(action, actor, dict(zip(_INPUTS, inputs, strict=True)))
+
+    to_state = TRANSITIONS[case.state][action]
+    changes: dict[str, Any] = {}
+    details: dict[str, object] = {}
+
+    def start(stage: Stage) -> None:
+        due = calendar.deadline(at, category.sla[stage], category.clock)
+        changes.update(stage=stage, stage_started_at=at, due_at=due, stage_seq=case.stage_seq + 1)
+
+    if action is Action.DISPATCH:
+        changes["assignee"] = assignee
+        start(Stage.SIGN)
+    elif action is Action.ACCEPT:
+        start(Stage.HANDLE)
+    elif action is Action.REOPEN:
+        changes["reopen_count"] = case.reopen_count + 1
+        start(Stage.HANDLE)
+    elif action is Action.HANDLE:
+        changes["handler"] = actor.actor_id
+        start(Stage.VERIFY)
+    elif action is Action.RETURN:
+        details["returned_by"] = _json(case.assignee)
+        changes.update(assignee=None, return_count=case.return_count + 1)
+    elif action is Action.DEFER and case.due_at is not None and extend is not None:  # checked
+        details.update(approver=_json(approver), extend=str(extend), due_before=_json(case.due_at))
+        due = calendar.deadline(case.due_at, extend, category.clock)
+        # a deferral is a new commitment: its deadline is timed (and escalated) afresh
+        changes.update(due_at=due, deferrals=case.deferrals + 1, stage_seq=case.stage_seq + 1)
+    elif action is Action.ESCALATE and case.due_at is not None:  # checked by _refusal
+        overdue = int((at - case.due_at).total_seconds())
+        details.update(stage=_json(case.stage), overdue_seconds=overdue)
+        details["escalate_to"] = _json(escalate_to)
+        changes.update(escalation_level=case.escalation_level + 1)
+        changes["escalated_stage_seq"] = case.stage_seq
+    elif action is Action.SUPERVISE:
+        details["assignee"] = _json(case.assignee)
+    elif action is Action.EVALUATE:
+        changes["rating"] = rating
+    if to_state not in _TIMED_STAGE:
+        changes.update(stage=None, stage_started_at=None, due_at=None)
+    changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
+    details.update({k: _json(v) for k, v in changes.items()})
+    new = replace(case, **changes, state=to_state, updated_at=at, version=case.version + 1)
+    event = CaseEvent(
+        case.case_id, action, actor, at, case.state, to_state, text, details, new.version
+    )
+    return new, event
+
+
+def is_overdue(case: Case, at: datetime) -> bool:
+    """Whether the case's running stage has fallen due at ``at`` (``at >= due_at``).
+
+    >>> from gridmgr.workcal import TZ
+    >>> t = datetime(2026, 10, 8, 10, 30, tzinfo=TZ)
+    >>> case = Case(case_id="C1", category="street_vending", state=CaseState.DISPATCHED,
+    ...             reported_at=t, updated_at=t, reporter="P00011", description="摊贩占道",
+    ...             generation_id="g", stage=Stage.SIGN, stage_started_at=t, due_at=t)
+    >>> is_overdue(case, t), is_overdue(replace(case, state=CaseState.CLOSED), t)
+    (True, False)
+    """
+    at = _aware(at, None)
+    return case.state.is_open and case.due_at is not None and at >= case.due_at
+
+
+# -- guards ---------------------------------------------------------------------------------
+
+
+def _refusal(case: Case, action: Action, actor: Actor, at: datetime) -> CaseError | None:
+    """Why ``actor`` may not take ``action`` on ``case`` at ``at``; ``None`` if they may."""
+    admitted = TRANSITIONS[case.state]
+    if action not in admitted:
+        allowed = ", ".join(a.value for a in admitted) or "nothing (the case is finished)"
+        return IllegalTransitionError(
+            f"case {case.case_id} is {case.state.value} ({case.state.label_zh}); "
+            f"{action.value} ({action.label_zh}) is not possible; allowed now: {allowed}",
+            state=case.state,
+            action=action,
+        )
+    broken = _broken_rule(case, action, actor, at)
+    return None if broken is None else GuardError(broken[1], rule=broken[0])
+
+
+def _broken_rule(case: Case, action: Action, actor: Actor, at: datetime) -> tuple[str, str] | None:
+    """The rule (slug, message) an admitted action would break, or ``None``."""
+    who, cid = actor.actor_id, case.case_id
+    if at < case.updated_at:
+        return "time_order", (
+            f"at={at.isoformat()} is before case {cid}'s last transition at "
+            f"{case.updated_at.isoformat()}; actions are applied in time order"
+        )
+    if action in (Action.DEFER, Action.ESCALATE) and (case.stage is None or case.due_at is None):
+        return "no_stage", f"case {cid} has no timed stage running; {action.value} needs one"
+    if action in _OWNER_ONLY:
+        if case.assignee is None or who != case.assignee.person_id:
+            owner = "nobody" if case.assignee is None else case.assignee.person_id
+            return "owner_only", f"only the assignee ({owner}) may {action.value} {cid}, not {who}"
+        return None
+    if actor.role not in _ROLES[action]:
+        names = ", ".join(r.value for r in Role if r in _ROLES[action])
+        return "role", f"a {actor.role.value} ({who}) may not {action.value} a case; only: {names}"
+    if action is Action.EVALUATE and actor.role is Role.CITIZEN and who != case.reporter:
+        return "reporter_only", (
+            f"citizen {who} did not report case {cid}; only its reporter ({case.reporter}) may"
+        )
+    if action in (Action.VERIFY, Action.REOPEN) and who == case.handler:
+        return "verifier_is_handler", (
+            f"{who} handled case {cid} and may not {action.value} it; "
+            "the verifier is never the handler"
+        )
+    if action is Action.ESCALATE and case.stage is not None and case.due_at is not None:
+        stage = f"the {case.stage.value} stage of case {cid}"
+        if case.escalated_stage_seq == case.stage_seq:
+            return "already_escalated", f"{stage} was already escalated; escalate a stage once"
+        if at < case.due_at:
+            return "not_due", (
+                f"{stage} is due {case.due_at.isoformat()}, after {at.isoformat()}; "
+                "escalate overdue stages only"
+            )
+    return None
+
+
+def _check_inputs(action: Action, actor: Actor, given: Mapping[str, object]) -> None:
+    """Refuse a missing or bad input of ``action``, and any input it does not take."""
+    required = _REQUIRED.get(action, ())
+    takes = required + _OPTIONAL.get(action, ())
+    for name, value in given.items():
+        if value is not None and name not in takes:
+            raise GuardError(
+                f"{name}={value!r} is not an input of {action.value}; "
+                f"{action.value} takes {', '.join(takes) or 'none'}",
+                rule="stray_input",
+            )
+        if value is None and name in required:
+            raise GuardError(f"{action.value} needs {name}; none was given", rule=f"{name}_missing")
+    approver = given["approver"]
+    if isinstance(approver, Actor) and (
+        approver.actor_id == actor.actor_id or approver.role not in _CHECKERS
+    ):
+        raise GuardError(
+            f"{approver.role.value} {approver.actor_id} may not approve a deferral by "
+            f"{actor.actor_id}; the approver is an operator, head or leader, not the one deferring",
+            rule="approver",
+        )
+    rating = given["rating"]
+    valid = isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= 5
+    if action is Action.EVALUATE and not valid:
+        raise GuardError(f"rating={rating!r} is not allowed; give an integer 1..5", rule="rating")
+
+
+def _text(text: str, what: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise GuardError(f"a {what} is required; got {text!r}", rule=f"{what}_required")
+    if len(stripped) > MAX_COMMENT:
+        raise GuardError(
+            f"the {what} has {len(stripped)} characters; keep it to {MAX_COMMENT}",
+            rule=f"{what}_too_long",
+        )
+    return stripped
+
+
+def _aware(at: datetime, tz: tzinfo | None) -> datetime:
+    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+        raise TimeError(
+            f"at={at!r} has no time zone; pass an aware datetime, e.g. tzinfo=gridmgr.workcal.TZ"
+        )
+    return at if tz is None else at.astimezone(tz)
+
+
+def _json(value: object, where: str = "value") -> Any:
+    """A JSON copy of ``value``: enums as values, times in ISO 8601, actors/assignees as dicts."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Actor | Assignee):
+        return _json(asdict(value), where)
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return {k: _json(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v, f"{where}[]") for v in value]
+    raise CaseError(
+        f"{where}={value!r} is not a JSON value; use str, int, finite float, bool, None, "
+        "list, or dict with str keys"
+    )

@@ -1,0 +1,97 @@
+"""``gridmgr token`` and ``gridmgr apikey``: credentials for workers' apps and partner systems."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from gridmgr.cli.common import console, err_console, load_grid, settings_of
+from gridmgr.cli.store import db_option, db_url
+
+
+@click.group()
+def token() -> None:
+    """Personal API tokens (Authorization: Bearer …) for grid workers' apps and scripts."""
+
+
+@token.command("create")
+@click.option("--person", "person_id", required=True, help="Roster person id, e.g. P00044.")
+@click.option("--days", type=int, default=90, show_default=True, help="Days until it expires.")
+@click.option("--label", default="", help="What the token is for, e.g. the phone's name.")
+@db_option
+@click.pass_context
+def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: str | None) -> None:
+    """Create a personal token for a person on the roster and print it (shown only once)."""
+    from gridmgr.datafiles import load_roster
+    from gridmgr.store import open_store
+    from gridmgr.store.tokens import create_credential
+    from gridmgr.workcal import TZ
+
+    if days < 1:
+        raise click.BadParameter("a token must live at least one day", param_hint="--days")
+    roster = load_roster(settings_of(ctx), load_grid(ctx, None))
+    person = roster.person(person_id)
+    store = open_store(db_url(ctx, db), create=True)
+    try:
+        secret = create_credential(
+            store.engine,
+            kind="person",
+            subject=person.person_id,
+            now=datetime.now(TZ),
+            days=days,
+            label=label,
+        )
+    finally:
+        store.close()
+    click.echo(secret)
+    err_console.print(
+        f"token for {person.name} ({person.person_id}), valid {days} days", markup=False
+    )
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@db_option
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: str, db: str | None) -> None:
+    """Revoke a token or api_key by its id (the 16 hex digits after ``gm_``)."""
+    from gridmgr.store import open_store
+    from gridmgr.store.tokens import revoke_credential
+    from gridmgr.workcal import TZ
+
+    store = open_store(db_url(ctx, db))
+    try:
+        done = revoke_credential(store.engine, token_id, now=datetime.now(TZ))
+    finally:
+        store.close()
+    if not done:
+        raise click.UsageError(f"no live credential with id {token_id}")
+    console.print(f"revoked {token_id}")
+
+
+@click.group()
+def apikey() -> None:
+    """Open311 api_keys for partner systems (the 12345 hotline, city apps)."""
+
+
+@apikey.command("create")
+@click.argument("name")
+@click.option("--days", type=int, default=365, show_default=True, help="Days until it expires.")
+@db_option
+@click.pass_context
+def apikey_create(ctx: click.Context, name: str, days: int, db: str | None) -> None:
+    """Create an api_key for the partner system NAME and print it (shown only once)."""
+    from gridmgr.store import open_store
+    from gridmgr.store.tokens import create_credential
+    from gridmgr.workcal import TZ
+
+    store = open_store(db_url(ctx, db), create=True)
+    try:
+        secret = create_credential(
+            store.engine, kind="apikey", subject=name, now=datetime.now(TZ), days=days, label=name
+        )
+    finally:
+        store.close()
+    click.echo(secret)
+    err_console.print(f"api_key for {name}, valid {days} days", markup=False)

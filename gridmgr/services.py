@@ -1,0 +1,200 @@
+"""Use cases: report an incident, act on a case, escalate overdue stages — the one way in.
+
+The API, the CLI, the dashboard and the simulator all call these, so every change goes through
+routing, the pure state machine and one store transaction with its ledger event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gridmgr.cases import (
+    Action,
+    Actor,
+    Assignee,
+    Case,
+    CaseError,
+    Role,
+    decision_to_assignee,
+)
+from gridmgr.datum import Datum
+from gridmgr.escalation import acting_for, escalation_path
+from gridmgr.roster import COMMAND_CENTER, Post, PostKind
+from gridmgr.routing import RoutingContext, RoutingDecision, route_incident
+from gridmgr.sla import Span
+from gridmgr.store import Store
+from gridmgr.store.casestore import ConcurrentUpdateError
+
+log = logging.getLogger(__name__)
+
+ESCALATOR = Actor("system:escalator", Role.SYSTEM, "自动升级")
+"""The actor every automatic escalation is recorded under."""
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A report accepted into the store: the case, its number and how it was routed."""
+
+    case: Case
+    number: int
+    decision: RoutingDecision
+
+
+def report_incident(
+    store: Store,
+    context: RoutingContext,
+    *,
+    reporter: Actor,
+    category: str,
+    at: datetime,
+    description: str,
+    lon: float | None = None,
+    lat: float | None = None,
+    cell: str | None = None,
+    datum: str | Datum = Datum.WGS84,
+) -> Reported:
+    """Route a report and open its case (out-of-grid reports open a case in that queue)."""
+    decision = route_incident(
+        context, category=category, at=at, lon=lon, lat=lat, cell=cell, datum=datum
+    )
+    case, number = store.report(decision, reporter=reporter, description=description, at=at)
+    return Reported(case, number, decision)
+
+
+def act(
+    store: Store,
+    context: RoutingContext,
+    case_id: str,
+    action: Action,
+    *,
+    actor: Actor,
+    at: datetime,
+    comment: str,
+    assignee: Assignee | None = None,
+    approver: Actor | None = None,
+    extend: Span | None = None,
+    rating: int | None = None,
+) -> Case:
+    """Apply one lifecycle action (for DISPATCH without an assignee: the cell's owner now)."""
+    if action is Action.DISPATCH and assignee is None:
+        assignee = owner_now(store, context, case_id, at)
+    return store.apply(
+        case_id,
+        action,
+        actor=actor,
+        at=at,
+        comment=comment,
+        calendar=context.calendar,
+        catalog=context.catalog,
+        assignee=assignee,
+        approver=approver,
+        extend=extend,
+        rating=rating,
+    )
+
+
+def owner_now(store: Store, context: RoutingContext, case_id: str, at: datetime) -> Assignee:
+    """Who answers for a case's cell now: the first acting person of its owner chain."""
+    case = store.case(case_id)
+    decision = (
+        route_incident(context, category=case.category, at=at, cell=case.cell)
+        if (case.cell is not None)
+        else None
+    )
+    assignee = None if decision is None else decision_to_assignee(decision)
+    if assignee is None:
+        crew = context.roster.on_duty(at)
+        if not crew:
+            raise CaseError(f"case {case_id}: nobody to dispatch to; name an assignee")
+        return Assignee(crew[0].person_id, COMMAND_CENTER.key, crew[0].name)
+    return assignee
+
+
+def escalation_target(context: RoutingContext, case: Case, now: datetime) -> Assignee | None:
+    """The person one tier above the case's assignee post who acts for that post ``now``."""
+    if case.assignee is None:
+        return None
+    kind, _, place = case.assignee.post.partition(":")
+    try:
+        post = Post(PostKind(kind), place)
+        path = escalation_path(context.escalation, post)
+    except (ValueError, KeyError):
+        path = [COMMAND_CENTER]
+    for upper in path[1:] or [COMMAND_CENTER]:
+        person, _, _ = acting_for(context.roster, upper, now, adjacency=context.adjacency)
+        if person is not None:
+            return Assignee(person.person_id, upper.key, person.name)
+    return None
+
+
+def escalate_overdue(store: Store, context: RoutingContext, *, now: datetime) -> list[Case]:
+    """Escalate every overdue stage not yet escalated, one tier up; returns the escalated cases.
+
+    Safe to run often, from several processes, and after downtime: a stage is escalated at most
+    once (the state machine refuses a second time; the store's version check refuses a race).
+    """
+    done: list[Case] = []
+    for case in store.to_escalate(now):
+        target = escalation_target(context, case, now)
+        assert case.due_at is not None
+        late = now - case.due_at
+        who = "nobody available" if target is None else f"{target.name} ({target.post})"
+        comment = (
+            f"{case.stage.value if case.stage else 'stage'} overdue by "
+            f"{int(late.total_seconds() // 60)} min: escalated to {who}"
+        )
+        try:
+            done.append(
+                store.apply(
+                    case.case_id,
+                    Action.ESCALATE,
+                    actor=ESCALATOR,
+                    at=now,
+                    comment=comment,
+                    calendar=context.calendar,
+                    catalog=context.catalog,
+                    escalate_to=target,
+                )
+            )
+        except (ConcurrentUpdateError, CaseError) as exc:
+            log.info("case %s not escalated: %s", case.case_id, exc)
+    return done
+
+
+class EscalationLoop:
+    """Runs :func:`escalate_overdue` every ``every`` seconds in a daemon thread until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        context: RoutingContext,
+        *,
+        every: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store, self._context, self._every, self._clock = store, context, every, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gridmgr-escalator", daemon=True)
+
+    def start(self) -> None:
+        """Start the loop (it first catches up with everything overdue)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop and wait for the running pass to finish."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                escalated = escalate_overdue(self._store, self._context, now=self._clock())
+                if escalated:
+                    log.info("escalated %d overdue stage(s)", len(escalated))
+            except Exception:  # the loop must survive a bad pass; the next one retries
+                log.exception("escalation pass failed")
+            self._stop.wait(self._every)

@@ -1,0 +1,282 @@
+"""The store: cases, their events and the ledger in SQL (SQLite embedded, PostgreSQL at scale).
+
+Every state change is one transaction that writes the change, its case event and its ledger
+event together (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record`), so no caller
+can forget the ledger and no crash can separate them. Open one with :func:`open_store`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from gridmgr.cases import Action, Actor, Assignee, Case, CaseEvent, apply_action, open_case
+from gridmgr.ledger import Checkpoint, LedgerEvent, Verification, event_hash
+from gridmgr.store import casestore, ledgerstore
+from gridmgr.store.casestore import CaseFilter, CaseNotFoundError, ConcurrentUpdateError
+from gridmgr.store.engine import StoreError, check_engine, database_url, make_engine
+from gridmgr.store.migrate import check_schema, upgrade
+from gridmgr.store.schema import case_events
+
+if TYPE_CHECKING:
+    from gridmgr.catalog import Catalog
+    from gridmgr.routing import RoutingDecision
+    from gridmgr.sla import Span
+    from gridmgr.workcal import WorkCalendar
+
+__all__ = [
+    "CaseFilter",
+    "CaseNotFoundError",
+    "ConcurrentUpdateError",
+    "Store",
+    "StoreError",
+    "TrailEntry",
+    "database_url",
+    "open_store",
+]
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One event of a case's trail, with its ledger event and whether that event verifies."""
+
+    action: str
+    actor: str
+    at: datetime
+    from_state: str | None
+    to_state: str
+    comment: str
+    details: Mapping[str, Any]
+    ledger: LedgerEvent
+    verified: bool
+    problem: str | None
+
+
+class Store:
+    """Cases and the ledger in one database; built by :func:`open_store`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __repr__(self) -> str:
+        return f"<Store {self.engine.url.render_as_string(hide_password=True)}>"
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction holding the ledger lock; committed when the block ends."""
+        with self.engine.begin() as conn:
+            ledgerstore.lock_ledger(conn)
+            yield conn
+
+    # -- cases --------------------------------------------------------------------------------
+
+    def report(
+        self,
+        decision: RoutingDecision,
+        *,
+        reporter: Actor,
+        description: str,
+        at: datetime,
+        case_id: str | None = None,
+    ) -> tuple[Case, int]:
+        """Open a case from a routing decision: the case, its event and its ledger event in one
+        transaction. Returns the case and its number."""
+        case_id = case_id or secrets.token_hex(16)
+        case, event = open_case(
+            case_id=case_id, decision=decision, reporter=reporter, description=description, at=at
+        )
+        path = decision.cell_path
+        with self.write() as conn:
+            number = casestore.insert_case(
+                conn,
+                case,
+                queue=decision.queue.value,
+                tier1=None if path is None else path.tier1,
+                tier2=None if path is None else path.tier2,
+            )
+            self._log(conn, event)
+        return case, number
+
+    def apply(
+        self,
+        case_id: str,
+        action: Action,
+        *,
+        actor: Actor,
+        at: datetime,
+        comment: str,
+        calendar: WorkCalendar,
+        catalog: Catalog,
+        assignee: Assignee | None = None,
+        approver: Actor | None = None,
+        extend: Span | None = None,
+        rating: int | None = None,
+        escalate_to: Assignee | None = None,
+    ) -> Case:
+        """Apply one lifecycle action to a case, with its events, in one transaction."""
+        with self.write() as conn:
+            before = casestore.load_case(conn, case_id)
+            after, event = apply_action(
+                before,
+                action,
+                actor=actor,
+                at=at,
+                comment=comment,
+                calendar=calendar,
+                category=catalog.category(before.category),
+                assignee=assignee,
+                approver=approver,
+                extend=extend,
+                rating=rating,
+                escalate_to=escalate_to,
+            )
+            casestore.update_case(conn, before, after)
+            self._log(conn, event)
+        return after
+
+    def _log(self, conn: Connection, event: CaseEvent) -> LedgerEvent:
+        entry = ledgerstore.append(
+            conn,
+            at=event.at,
+            kind=f"case.{event.action.value}",
+            actor=event.actor.actor_id,
+            subject=f"case:{event.case_id}",
+            details=event.to_payload(),
+        )
+        casestore.insert_event(conn, event, ledger_seq=entry.seq)
+        return entry
+
+    def record(
+        self, *, at: datetime, kind: str, actor: str, subject: str, details: Mapping[str, object]
+    ) -> LedgerEvent:
+        """Record a state change that is not a case's (a roster import, a grid import …)."""
+        with self.write() as conn:
+            return ledgerstore.append(
+                conn, at=at, kind=kind, actor=actor, subject=subject, details=details
+            )
+
+    def case(self, case_id: str) -> Case:
+        """One case by id."""
+        with self.engine.connect() as conn:
+            return casestore.load_case(conn, case_id)
+
+    def cases(
+        self, where: CaseFilter | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[Case]:
+        """Cases matching ``where`` (default: all), newest first."""
+        query = casestore.select_cases(where or CaseFilter()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [casestore.row_to_case(r) for r in conn.execute(query).mappings()]
+
+    def count_cases(self, where: CaseFilter | None = None) -> int:
+        """How many cases match ``where``."""
+        query = casestore.select_cases(where or CaseFilter()).order_by(None).subquery()
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(query)).scalar_one())
+
+    def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
+        """Open cases whose running stage is due by ``now`` and not escalated yet."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(casestore.select_to_escalate(now).limit(limit)).mappings()
+            return [casestore.row_to_case(r) for r in rows]
+
+    def trail(self, case_id: str) -> list[TrailEntry]:
+        """A case's events in order, each with its ledger event and whether that event verifies
+        (its hash matches its contents and links to the ledger event before it)."""
+        with self.engine.connect() as conn:
+            casestore.load_case(conn, case_id)
+            rows = (
+                conn.execute(
+                    select(case_events)
+                    .where(case_events.c.case_id == case_id)
+                    .order_by(case_events.c.id)
+                )
+                .mappings()
+                .all()
+            )
+            seqs = [int(r["ledger_seq"]) for r in rows]
+            events = ledgerstore.events_by_seq(conn, seqs + [s - 1 for s in seqs if s > 1])
+        out = []
+        for r in rows:
+            ev = events[int(r["ledger_seq"])]
+            ok, problem = _check_event(ev, events.get(ev.seq - 1))
+            out.append(
+                TrailEntry(
+                    r["action"],
+                    r["actor"],
+                    r["at"],
+                    r["from_state"],
+                    r["to_state"],
+                    r["comment"],
+                    r["details"],
+                    ev,
+                    ok,
+                    problem,
+                )
+            )
+        return out
+
+    # -- ledger -------------------------------------------------------------------------------
+
+    def verify_ledger(
+        self, *, checkpoint: Checkpoint | None = None, progress: Callable[[int], None] | None = None
+    ) -> Verification:
+        """Verify the ledger end to end (and against ``checkpoint``)."""
+        return ledgerstore.verify(self.engine, checkpoint=checkpoint, progress=progress)
+
+    def checkpoint(self, *, at: datetime) -> Checkpoint:
+        """The verified head of the ledger, to publish or sign."""
+        return ledgerstore.take_checkpoint(self.engine, at=at)
+
+    def ledger_head(self) -> LedgerEvent | None:
+        """The newest ledger event."""
+        with self.engine.connect() as conn:
+            return ledgerstore.head(conn)
+
+
+def _check_event(event: LedgerEvent, prev: LedgerEvent | None) -> tuple[bool, str | None]:
+    recomputed = event_hash(
+        seq=event.seq,
+        at=event.at,
+        kind=event.kind,
+        actor=event.actor,
+        subject=event.subject,
+        payload=event.payload,
+        prev_hash=event.prev_hash,
+    )
+    if recomputed != event.hash:
+        return False, f"ledger event {event.seq}: hash does not match its contents"
+    if prev is not None and prev.hash != event.prev_hash:
+        return False, f"ledger event {event.seq}: does not link to event {prev.seq}"
+    if prev is None and event.seq > 1:
+        return False, f"ledger event {event.seq - 1} is missing"
+    return True, None
+
+
+def open_store(url: str, *, create: bool = False, check: bool = True) -> Store:
+    """Open the database at ``url`` (see :func:`database_url`).
+
+    ``create`` creates or upgrades the schema; otherwise the schema must be current. ``check``
+    refuses unsafe durability settings (:func:`gridmgr.store.engine.check_engine`).
+    """
+    engine = make_engine(url)
+    try:
+        if check:
+            check_engine(engine)
+        if create:
+            upgrade(engine)
+        check_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine)

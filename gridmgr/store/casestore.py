@@ -1,0 +1,221 @@
+"""Case rows: converting between :class:`gridmgr.cases.Case` and the ``cases`` table, and queries.
+
+The conversion is the only place that knows both shapes; the store's methods (in
+:mod:`gridmgr.store`) wrap these in transactions with their ledger events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import shapely
+from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
+
+from gridmgr.cases import Assignee, Case, CaseEvent, CaseState
+from gridmgr.errors import GridMgrError
+from gridmgr.sla import Stage
+from gridmgr.store.schema import case_events, cases
+
+
+class CaseNotFoundError(GridMgrError, LookupError):
+    """No case has this id."""
+
+
+class ConcurrentUpdateError(GridMgrError, RuntimeError):
+    """The case changed between reading and writing it; read it again and retry."""
+
+
+OPEN_STATES = tuple(s.value for s in CaseState if s.is_open)
+
+
+def case_to_row(case: Case) -> dict[str, Any]:
+    """The ``cases`` columns of ``case`` (without ``number``, ``queue`` and the tier codes)."""
+    a = case.assignee
+    return {
+        "case_id": case.case_id,
+        "category": case.category,
+        "state": case.state.value,
+        "reported_at": case.reported_at,
+        "updated_at": case.updated_at,
+        "reporter": case.reporter,
+        "description": case.description,
+        "lon": case.lon,
+        "lat": case.lat,
+        "location": None
+        if case.lon is None or case.lat is None
+        else shapely.Point(case.lon, case.lat),
+        "cell": case.cell,
+        "generation_id": case.generation_id,
+        "assignee_id": None if a is None else a.person_id,
+        "assignee_post": None if a is None else a.post,
+        "assignee_name": None if a is None else a.name,
+        "handler": case.handler,
+        "stage": None if case.stage is None else case.stage.value,
+        "stage_started_at": case.stage_started_at,
+        "due_at": case.due_at,
+        "stage_seq": case.stage_seq,
+        "escalation_level": case.escalation_level,
+        "escalated_stage_seq": case.escalated_stage_seq,
+        "reopen_count": case.reopen_count,
+        "return_count": case.return_count,
+        "deferrals": case.deferrals,
+        "rating": case.rating,
+        "version": case.version,
+    }
+
+
+def row_to_case(row: Mapping[Any, Any]) -> Case:
+    """The :class:`Case` a ``cases`` row holds."""
+    assignee = (
+        None
+        if row["assignee_id"] is None
+        else Assignee(row["assignee_id"], row["assignee_post"] or "", row["assignee_name"] or "")
+    )
+    return Case(
+        case_id=row["case_id"],
+        category=row["category"],
+        state=CaseState(row["state"]),
+        reported_at=row["reported_at"],
+        updated_at=row["updated_at"],
+        reporter=row["reporter"],
+        description=row["description"],
+        lon=row["lon"],
+        lat=row["lat"],
+        cell=row["cell"],
+        generation_id=row["generation_id"],
+        assignee=assignee,
+        handler=row["handler"],
+        stage=None if row["stage"] is None else Stage(row["stage"]),
+        stage_started_at=row["stage_started_at"],
+        due_at=row["due_at"],
+        escalation_level=row["escalation_level"],
+        escalated_stage_seq=row["escalated_stage_seq"],
+        stage_seq=row["stage_seq"],
+        reopen_count=row["reopen_count"],
+        return_count=row["return_count"],
+        deferrals=row["deferrals"],
+        rating=row["rating"],
+        version=row["version"],
+    )
+
+
+def insert_case(
+    conn: Connection, case: Case, *, queue: str, tier1: str | None, tier2: str | None
+) -> int:
+    """Insert a new case; returns its number (1, 2, 3 … in report order)."""
+    number = int(conn.execute(_NEXT_NUMBER).scalar_one()) + 1
+    conn.execute(
+        _INSERT_CASE,
+        [{**case_to_row(case), "number": number, "queue": queue, "tier1": tier1, "tier2": tier2}],
+    )
+    return number
+
+
+# statements built once: parameters travel separately, so SQLAlchemy's compiled cache is hit
+_NEXT_NUMBER = select(func.coalesce(func.max(cases.c.number), 0))
+_INSERT_CASE = insert(cases)
+_UPDATE_CASE = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("where_case_id"))
+    .where(cases.c.version == bindparam("where_version"))
+)
+_INSERT_EVENT = insert(case_events)
+
+
+def update_case(conn: Connection, before: Case, after: Case) -> None:
+    """Write ``after`` over ``before``, only if nobody changed the case meanwhile."""
+    values = case_to_row(after)
+    del values["case_id"]
+    values.update(where_case_id=before.case_id, where_version=before.version)
+    result = conn.execute(_UPDATE_CASE, values)
+    if result.rowcount != 1:
+        raise ConcurrentUpdateError(
+            f"case {before.case_id} changed while it was being updated (version {before.version}); "
+            "read it again and retry"
+        )
+
+
+def insert_event(conn: Connection, event: CaseEvent, *, ledger_seq: int) -> None:
+    """Record a case event beside the ledger event that proves it."""
+    conn.execute(
+        _INSERT_EVENT,
+        [
+            {
+                "case_id": event.case_id,
+                "ledger_seq": ledger_seq,
+                "action": event.action.value,
+                "actor": event.actor.actor_id,
+                "at": event.at,
+                "from_state": None if event.from_state is None else event.from_state.value,
+                "to_state": event.to_state.value,
+                "comment": event.comment,
+                "details": dict(event.details),
+            }
+        ],
+    )
+
+
+def load_case(conn: Connection, case_id: str) -> Case:
+    """The case with ``case_id``, or :class:`CaseNotFoundError`."""
+    row = conn.execute(select(cases).where(cases.c.case_id == case_id)).mappings().first()
+    if row is None:
+        raise CaseNotFoundError(f"no case {case_id!r}")
+    return row_to_case(row)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Which cases to list: every given field must match; ``subtree`` is a cell-code prefix."""
+
+    subtree: str | None = None
+    states: Sequence[str] = ()
+    open_only: bool = False
+    overdue_at: datetime | None = None
+    assignee_id: str | None = None
+    reported_from: datetime | None = None
+    reported_to: datetime | None = None
+    queue: str | None = None
+
+
+def select_cases(f: CaseFilter) -> Select[Any]:
+    """A SELECT of ``cases`` rows matching ``f``, newest first."""
+    query = select(cases)
+    if f.subtree:
+        query = query.where(
+            or_(cases.c.cell == f.subtree, cases.c.cell.like(f.subtree.replace("%", "") + "%"))
+        )
+    if f.states:
+        query = query.where(cases.c.state.in_(list(f.states)))
+    if f.open_only:
+        query = query.where(cases.c.state.in_(OPEN_STATES))
+    if f.overdue_at is not None:
+        query = query.where(cases.c.due_at <= f.overdue_at, cases.c.state.in_(OPEN_STATES))
+    if f.assignee_id:
+        query = query.where(cases.c.assignee_id == f.assignee_id)
+    if f.reported_from is not None:
+        query = query.where(cases.c.reported_at >= f.reported_from)
+    if f.reported_to is not None:
+        query = query.where(cases.c.reported_at < f.reported_to)
+    if f.queue:
+        query = query.where(cases.c.queue == f.queue)
+    return query.order_by(cases.c.number.desc())
+
+
+def select_to_escalate(now: datetime) -> Select[Any]:
+    """Open cases whose running stage is due by ``now`` and not yet escalated."""
+    return (
+        select(cases)
+        .where(
+            cases.c.state.in_(OPEN_STATES),
+            cases.c.stage.is_not(None),
+            cases.c.due_at <= now,
+            or_(
+                cases.c.escalated_stage_seq.is_(None),
+                cases.c.escalated_stage_seq != cases.c.stage_seq,
+            ),
+        )
+        .order_by(cases.c.due_at, cases.c.number)
+    )

@@ -1,0 +1,94 @@
+"""API credentials: personal Bearer tokens and Open311 api_keys; hashed, revocable, expiring.
+
+A credential reads ``gm_<id>_<secret>``: the id finds the row, the secret is compared by its
+SHA-256 in constant time. Only the hash is stored, so a stolen database yields no usable token;
+the full credential is shown once, when it is created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, insert, select, update
+
+from gridmgr.errors import GridMgrError
+from gridmgr.store.schema import api_tokens
+
+_FORMAT = re.compile(r"^gm_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})$")
+
+
+class CredentialError(GridMgrError, PermissionError):
+    """A credential is missing, malformed, unknown, expired or revoked."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who a valid credential speaks for."""
+
+    token_id: str
+    kind: str
+    subject: str
+    label: str
+    expires_at: datetime | None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_credential(
+    engine: Engine, *, kind: str, subject: str, now: datetime, days: int | None, label: str = ""
+) -> str:
+    """Create a credential and return it in full (the only time it is ever shown)."""
+    if kind not in ("person", "apikey"):
+        raise CredentialError(f"unknown credential kind {kind!r}: use person or apikey")
+    token_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(api_tokens).values(
+                token_id=token_id,
+                kind=kind,
+                subject=subject,
+                secret_hash=_hash(secret),
+                label=label,
+                created_at=now,
+                expires_at=None if days is None else now + timedelta(days=days),
+            )
+        )
+    return f"gm_{token_id}_{secret}"
+
+
+def check_credential(engine: Engine, presented: str, *, now: datetime, kind: str) -> Credential:
+    """The credential ``presented`` stands for, or :class:`CredentialError` saying why not."""
+    match = _FORMAT.match(presented.strip())
+    if not match:
+        raise CredentialError("malformed credential: expected gm_<id>_<secret>")
+    token_id, secret = match.groups()
+    with engine.connect() as conn:
+        row = conn.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).first()
+    # compare even when the id is unknown, so timing does not reveal which ids exist
+    expected = row.secret_hash if row is not None else _hash("")
+    if not hmac.compare_digest(expected, _hash(secret)) or row is None or row.kind != kind:
+        raise CredentialError("unknown credential")
+    if row.revoked_at is not None:
+        raise CredentialError("this credential was revoked")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise CredentialError("this credential has expired; ask for a new one")
+    return Credential(row.token_id, row.kind, row.subject, row.label, row.expires_at)
+
+
+def revoke_credential(engine: Engine, token_id: str, *, now: datetime) -> bool:
+    """Revoke a credential by id; False when there is no such live credential."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    return result.rowcount == 1
