@@ -22,6 +22,9 @@ from gridmgr.settings import Settings
 
 __all__ = ["cli", "main"]
 
+SERVE_THREADS = 8
+"""Request threads of ``gridmgr serve`` (writes are serialized by the database anyway)."""
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
@@ -63,6 +66,8 @@ def serve(
     """
     from datetime import datetime
 
+    import waitress
+
     from gridmgr.api import create_app
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.generations import load_current_grid
@@ -74,7 +79,7 @@ def serve(
     settings = Settings.from_env(data_dir=settings_of(ctx).data_dir, host=host, port=port)
     grid = load_current_grid(settings)
     roster = load_roster(settings, grid)  # the demo roster is generated on first start
-    context = routing_context(settings, grid)
+    context = routing_context(settings, grid).warm()
     url = db_url(ctx, db)
     store = open_store(url, create=True)
 
@@ -93,7 +98,15 @@ def serve(
     )
     console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
     try:
-        app.run(host=settings.host, port=settings.port, threaded=True)
+        # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
+        waitress.serve(
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=SERVE_THREADS,
+            ident="gridmgr",
+            _quiet=True,
+        )
     finally:
         if loop is not None:
             loop.stop()
