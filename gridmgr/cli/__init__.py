@@ -74,6 +74,7 @@ def serve(
     from gridmgr.services import EscalationLoop
     from gridmgr.store import open_store
     from gridmgr.store.engine import redact
+    from gridmgr.store.reference import sync_reference
     from gridmgr.workcal import TZ
 
     settings = Settings.from_env(data_dir=settings_of(ctx).data_dir, host=host, port=port)
@@ -86,6 +87,14 @@ def serve(
     def clock() -> datetime:
         return datetime.now(TZ)
 
+    sync_reference(
+        store,
+        grid=grid,
+        roster=context.roster,
+        catalog=context.catalog,
+        at=clock(),
+        actor="system:serve",
+    )
     app = create_app(settings, grid, roster, store=store, context=context, clock=clock)
     loop = None
     if escalate_every > 0:

@@ -38,8 +38,50 @@ def db() -> None:
 @db_option
 @click.pass_context
 def db_init(ctx: click.Context, db: str | None) -> None:
-    """Create the database schema, or upgrade it to this gridmgr's newest; safe to repeat."""
+    """Create the database schema (or upgrade it), then load the current grid, roster and
+    catalog from the data folder into it; safe to repeat.
+
+    On PostgreSQL + PostGIS the cells and cases are then geometry tables QGIS opens directly.
+    """
     _upgrade(ctx, db, verb="created")
+    _sync(ctx, db)
+
+
+@db.command("sync")
+@db_option
+@click.pass_context
+def db_sync(ctx: click.Context, db: str | None) -> None:
+    """Copy the data folder's current grid, roster and catalog into the database if changed."""
+    _sync(ctx, db)
+
+
+def _sync(ctx: click.Context, db: str | None) -> None:
+    from gridmgr.cli.common import load_grid
+    from gridmgr.datafiles import routing_context
+    from gridmgr.store import open_store
+    from gridmgr.store.reference import sync_reference
+    from gridmgr.workcal import TZ
+
+    grid = load_grid(ctx, None)
+    context = routing_context(settings_of(ctx), grid)
+    store = open_store(db_url(ctx, db))
+    try:
+        result = sync_reference(
+            store,
+            grid=grid,
+            roster=context.roster,
+            catalog=context.catalog,
+            at=datetime.now(TZ),
+            actor="cli:db",
+        )
+    finally:
+        store.close()
+    for name, changed in (
+        ("grid", result.grid),
+        ("roster", result.roster),
+        ("catalog", result.catalog),
+    ):
+        console.print(f"{name}: {'loaded' if changed else 'already current'}")
 
 
 @db.command("upgrade")

@@ -1,0 +1,262 @@
+"""Reference data in SQL: the grid generations and their cells, the roster and the catalog.
+
+The data folder's files stay the way people edit them (GeoPackage, CSV); :func:`sync_reference`
+copies what is current into the database whenever it changed, in one transaction with a ledger
+event naming its checksum — so GIS staff can open the cells beside the cases in QGIS (PostGIS),
+SQL reports can join cases to owners, and the ledger proves which grid, roster and catalog were
+in force from when.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+from sqlalchemy import Connection, delete, insert, select, update
+
+from gridmgr.catalog import Catalog, catalog_to_rows
+from gridmgr.grid import Grid
+from gridmgr.roster import Roster
+from gridmgr.store import ledgerstore
+from gridmgr.store.schema import (
+    absences,
+    assignments,
+    categories,
+    cells,
+    grid_generations,
+    ledger,
+    persons,
+    units,
+)
+
+if TYPE_CHECKING:
+    from gridmgr.store import Store
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What :func:`sync_reference` changed (each False when the database was already current)."""
+
+    grid: bool
+    roster: bool
+    catalog: bool
+
+
+def roster_checksum(roster: Roster) -> str:
+    """A sha256 over the roster's contents (order-independent)."""
+    rows = {
+        "persons": sorted(
+            (p.person_id, p.name, p.phone, p.unit_id, p.capacity) for p in roster.persons.values()
+        ),
+        "units": sorted(
+            (u.unit_id, u.name, u.kind.value, list(u.towns)) for u in roster.units.values()
+        ),
+        "assignments": sorted(
+            (
+                a.person_id,
+                a.post.key,
+                a.role.value,
+                a.valid_from.isoformat(),
+                a.valid_to.isoformat() if a.valid_to else "",
+            )
+            for a in roster.assignments
+        ),
+        "absences": sorted(
+            (x.person_id, x.start.isoformat(), x.end.isoformat(), x.reason) for x in roster.absences
+        ),
+    }
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=list)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _last_checksum(conn: Connection, kind: str) -> str | None:
+    row = conn.execute(
+        select(ledger.c.payload).where(ledger.c.kind == kind).order_by(ledger.c.seq.desc()).limit(1)
+    ).first()
+    return None if row is None else str(json.loads(row[0]).get("checksum"))
+
+
+def sync_reference(
+    store: Store, *, grid: Grid, roster: Roster, catalog: Catalog, at: datetime, actor: str
+) -> SyncResult:
+    """Bring the database's grid, roster and catalog up to date with these; ledger each change."""
+    with store.write() as conn:
+        changed_grid = _sync_grid(conn, grid, at=at, actor=actor)
+        changed_roster = _sync_roster(conn, roster, at=at, actor=actor)
+        changed_catalog = _sync_catalog(conn, catalog, at=at, actor=actor)
+    return SyncResult(changed_grid, changed_roster, changed_catalog)
+
+
+def _sync_grid(conn: Connection, grid: Grid, *, at: datetime, actor: str) -> bool:
+    meta = grid.meta
+    known = conn.execute(
+        select(grid_generations.c.generation_id, grid_generations.c.is_current)
+    ).all()
+    current = {g for g, is_current in known if is_current}
+    if current == {meta.generation_id}:
+        return False
+    if meta.generation_id not in {g for g, _ in known}:
+        conn.execute(
+            insert(grid_generations),
+            [
+                {
+                    "generation_id": meta.generation_id,
+                    "name": meta.name,
+                    "checksum": meta.checksum,
+                    "metric_crs": meta.metric_crs,
+                    "county_code": meta.county_code,
+                    "is_current": False,
+                    "imported_at": at,
+                    "meta": meta.to_records(grid.counts),
+                }
+            ],
+        )
+        frame = grid.cells
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        single = shapely.get_type_id(geoms) == 3  # Polygon → MultiPolygon for the typed column
+        geoms[single] = [shapely.multipolygons([g]) for g in geoms[single]]
+        conn.execute(
+            insert(cells),
+            [
+                {
+                    "generation_id": meta.generation_id,
+                    "code": code,
+                    "parent_code": parent if isinstance(parent, str) and parent else None,
+                    "tier": int(tier),
+                    "name": name,
+                    "name_en": name_en or "",
+                    "geom": geom,
+                }
+                for code, parent, tier, name, name_en, geom in zip(
+                    frame["code"],
+                    frame["parent_code"],
+                    frame["tier"],
+                    frame["name"],
+                    frame["name_en"],
+                    geoms,
+                    strict=True,
+                )
+            ],
+        )
+    conn.execute(update(grid_generations).values(is_current=False))
+    conn.execute(
+        update(grid_generations)
+        .where(grid_generations.c.generation_id == meta.generation_id)
+        .values(is_current=True)
+    )
+    ledgerstore.append(
+        conn,
+        at=at,
+        kind="grid.current",
+        actor=actor,
+        subject=f"grid:{meta.generation_id}",
+        details={
+            "generation_id": meta.generation_id,
+            "checksum": meta.checksum,
+            "counts": {str(t): n for t, n in grid.counts.items()},
+        },
+    )
+    return True
+
+
+def _sync_roster(conn: Connection, roster: Roster, *, at: datetime, actor: str) -> bool:
+    checksum = roster_checksum(roster)
+    if _last_checksum(conn, "roster.loaded") == checksum:
+        return False
+    for table in (absences, assignments, persons, units):
+        conn.execute(delete(table))
+    if roster.units:
+        conn.execute(
+            insert(units),
+            [
+                {
+                    "unit_id": u.unit_id,
+                    "name": u.name,
+                    "kind": u.kind.value,
+                    "towns": ";".join(u.towns),
+                }
+                for u in roster.units.values()
+            ],
+        )
+    if roster.persons:
+        conn.execute(
+            insert(persons),
+            [
+                {
+                    "person_id": p.person_id,
+                    "name": p.name,
+                    "phone": p.phone,
+                    "unit_id": p.unit_id or None,
+                    "capacity": p.capacity,
+                }
+                for p in roster.persons.values()
+            ],
+        )
+    if roster.assignments:
+        conn.execute(
+            insert(assignments),
+            [
+                {
+                    "person_id": a.person_id,
+                    "post_kind": a.post.kind.value,
+                    "place": a.post.place,
+                    "role": a.role.value,
+                    "valid_from": a.valid_from,
+                    "valid_to": a.valid_to,
+                }
+                for a in roster.assignments
+            ],
+        )
+    if roster.absences:
+        conn.execute(
+            insert(absences),
+            [
+                {"person_id": x.person_id, "start": x.start, "end": x.end, "reason": x.reason}
+                for x in roster.absences
+            ],
+        )
+    ledgerstore.append(
+        conn,
+        at=at,
+        kind="roster.loaded",
+        actor=actor,
+        subject="roster",
+        details={
+            "checksum": checksum,
+            "persons": len(roster.persons),
+            "assignments": len(roster.assignments),
+            "source": roster.source,
+        },
+    )
+    return True
+
+
+def _sync_catalog(conn: Connection, catalog: Catalog, *, at: datetime, actor: str) -> bool:
+    if _last_checksum(conn, "catalog.loaded") == catalog.checksum:
+        return False
+    conn.execute(delete(categories))
+    conn.execute(
+        insert(categories),
+        [
+            {"code": row["code"], "name_zh": row["name_zh"], "position": i, "row": row}
+            for i, row in enumerate(catalog_to_rows(catalog))
+        ],
+    )
+    ledgerstore.append(
+        conn,
+        at=at,
+        kind="catalog.loaded",
+        actor=actor,
+        subject="catalog",
+        details={
+            "checksum": catalog.checksum,
+            "categories": len(catalog),
+            "source": catalog.source,
+        },
+    )
+    return True
