@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from gridmgr.cases import GuardError, IllegalTransitionError
@@ -69,6 +70,12 @@ def register_error_handlers(app: Flask) -> None:
             if isinstance(exc, cls):
                 return problem(status, str(exc))
         return problem(400, str(exc))  # pragma: no cover - GridMgrError is in STATUS
+
+    @app.errorhandler(DataError)
+    def _refused_value(exc: DataError) -> ResponseReturnValue:
+        # the database refused a value validation let through: bad input, never a 500
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+        return problem(400, f"the database refused a value: {first}")
 
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError) -> ResponseReturnValue:

@@ -39,11 +39,26 @@ class ReportIn(BaseModel):
     category: str = Field(min_length=1, max_length=48)
     description: str = Field(min_length=1, max_length=2000)
 
+    @field_validator("lon", "lat", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a JSON number (degrees), got {type(value).__name__}")
+        return value
+
     @field_validator("lat", mode="before")
     @classmethod
     def _not_swapped(cls, value: object) -> object:
         if isinstance(value, int | float) and 90 < abs(value) <= 180:
             raise ValueError(f"latitude {value} is out of range; are lon and lat swapped?")
+        return value
+
+    @field_validator("category", "description")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        bad = sorted({f"U+{ord(c):04X}" for c in value if ord(c) < 32 and c not in "\n\t"})
+        if bad:
+            raise ValueError(f"contains control characters ({', '.join(bad)}); remove them")
         return value
 
 
@@ -97,7 +112,10 @@ def v1_blueprint(
             return problem(415, "send the report as JSON (Content-Type: application/json)")
         if (request.content_length or 0) > MAX_BODY:
             return problem(413, f"a report body is limited to {MAX_BODY} bytes")
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # nesting deep enough to exhaust the parser
+            body = None
         if not isinstance(body, dict):
             return problem(400, "the body is not a JSON object (malformed JSON?)")
         try:

@@ -155,12 +155,19 @@ def ledger_verify(ctx: click.Context, db: str | None, checkpoint_path: Path | No
 
     Otherwise exit 1 and name the first bad event and what is wrong with it.
     """
-    from gridmgr.ledger import Checkpoint
+    from gridmgr.ledger import Checkpoint, LedgerError
     from gridmgr.store import open_store
 
     checkpoint = None
     if checkpoint_path is not None:
-        checkpoint = Checkpoint.from_json(checkpoint_path.read_text(encoding="utf-8"))
+        try:
+            text = checkpoint_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise LedgerError(
+                f"{checkpoint_path} is not a checkpoint: not UTF-8 text (use the file written by "
+                "`gridmgr ledger checkpoint`)"
+            ) from None
+        checkpoint = Checkpoint.from_json(text)
     store = open_store(db_url(ctx, db), check=False)
     try:
         head = store.ledger_head()
