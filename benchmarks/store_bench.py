@@ -50,7 +50,7 @@ from gridmgr.catalog import read_catalog
 from gridmgr.demo_roster import generate_roster
 from gridmgr.ledger import GENESIS_HASH, event_hash, format_time
 from gridmgr.routing import RoutingContext
-from gridmgr.services import report_incident
+from gridmgr.services import Ingestor, report_incident
 from gridmgr.store import Store, open_store
 from gridmgr.workcal import TZ, WorkCalendar
 
@@ -60,6 +60,7 @@ N_REPORTS = 2000
 """Reports timed per phase (sequential, then concurrent)."""
 N_WARMUP = 50
 N_THREADS = 4
+N_GROUP_CLIENTS = 16
 N_ANCHOR_COMMITS = 500
 """Raw commits timed just before each block of reports (the anchor of that block)."""
 MAX_VERIFY_REPEATS = 3
@@ -281,8 +282,10 @@ def make_reports(context: RoutingContext, n: int) -> list[Report]:
     ]
 
 
-def report_one(store: Store, context: RoutingContext, r: Report) -> None:
-    """Report ``r`` through the service layer."""
+def report_one(
+    store: Store, context: RoutingContext, r: Report, ingestor: Ingestor | None = None
+) -> None:
+    """Report ``r`` through the service layer (joining a group commit with an ``ingestor``)."""
     report_incident(
         store,
         context,
@@ -292,6 +295,7 @@ def report_one(store: Store, context: RoutingContext, r: Report) -> None:
         description=r.description,
         lon=r.lon,
         lat=r.lat,
+        ingestor=ingestor,
     )
 
 
@@ -311,7 +315,11 @@ class Ingest:
 
 
 def timed_block(
-    store: Store, context: RoutingContext, reports: list[Report], threads: int
+    store: Store,
+    context: RoutingContext,
+    reports: list[Report],
+    threads: int,
+    ingestor: Ingestor | None = None,
 ) -> tuple[float, list[int]]:
     """Report ``reports`` from ``threads`` threads sharing the store, each with its own share:
     (wall seconds, per-report latencies in ns)."""
@@ -333,7 +341,7 @@ def timed_block(
         try:
             for r in mine:
                 t = time.perf_counter_ns()
-                report_one(store, context, r)
+                report_one(store, context, r, ingestor)
                 out.append(time.perf_counter_ns() - t)
         except BaseException as exc:  # surfaced below, after every thread has stopped
             errors.append(exc)
@@ -359,6 +367,7 @@ def ingest(
     *,
     threads: int,
     blocks: int,
+    ingestor: Ingestor | None = None,
 ) -> Ingest:
     """Report ``reports`` in ``blocks`` blocks, timing raw commits just before each block."""
     size = -(-len(reports) // blocks)
@@ -366,7 +375,7 @@ def ingest(
     for start in range(0, len(reports), size):
         raw = backend.raw_commits(N_ANCHOR_COMMITS)
         block = reports[start : start + size]
-        wall, block_latencies = timed_block(store, context, block, threads)
+        wall, block_latencies = timed_block(store, context, block, threads, ingestor)
         rates.append(len(block) / wall)
         anchors.append(raw)
         ratios.append(rates[-1] / raw)
@@ -396,10 +405,11 @@ def ingest_rows(
     console: Console,
 ) -> tuple[list[Row], list[Sample]]:
     """The sequential and concurrent ingest rows of one backend, and the ledger it wrote."""
-    warm, seq, conc = (
+    warm, seq, conc, group = (
         reports[:N_WARMUP],
         reports[N_WARMUP : N_WARMUP + N_REPORTS],
-        reports[N_WARMUP + N_REPORTS :],
+        reports[N_WARMUP + N_REPORTS : N_WARMUP + 2 * N_REPORTS],
+        reports[N_WARMUP + 2 * N_REPORTS :],
     )
     blocks = max(1, repeats)
     console.print(
@@ -412,6 +422,23 @@ def ingest_rows(
         one = ingest(backend, store, context, seq, threads=1, blocks=blocks)
         console.print(f"store: {backend.name}: {len(conc):,} reports from {N_THREADS} threads ...")
         many = ingest(backend, store, context, conc, threads=N_THREADS, blocks=blocks)
+        console.print(
+            f"store: {backend.name}: {len(group):,} reports from {N_GROUP_CLIENTS} clients "
+            "through the group-commit ingestor ..."
+        )
+        ingestor = Ingestor(store)
+        try:
+            grouped = ingest(
+                backend,
+                store,
+                context,
+                group,
+                threads=N_GROUP_CLIENTS,
+                blocks=blocks,
+                ingestor=ingestor,
+            )
+        finally:
+            ingestor.close()
         samples = ledger_samples(store)
         verified = store.verify_ledger()
         if not (verified.ok and verified.count == len(reports)):
@@ -438,6 +465,16 @@ def ingest_rows(
             anchor,
             f"{many.anchor_rate:,.0f} commits/s",
             f"{many.ratio:.2f}x the raw commit rate",
+            INGEST_BUDGET,
+        ),
+        Row(
+            f"{backend.name}: report_incident, {len(group):,} reports from {N_GROUP_CLIENTS} "
+            f"clients, group commit (services.Ingestor, as `serve` runs it; {blocks} blocks)",
+            f"{grouped.rate:,.0f} reports/s; p50 {grouped.p50_ms:.2f} ms, "
+            f"p99 {grouped.p99_ms:.2f} ms",
+            anchor,
+            f"{grouped.anchor_rate:,.0f} commits/s",
+            f"{grouped.ratio:.2f}x the raw commit rate",
             INGEST_BUDGET,
         ),
     ]
@@ -522,7 +559,7 @@ def run(*, repeats: int, console: Console) -> list[Row]:
     console.print("store: grid, demo roster, catalog ...")
     grid = load_grid()
     context = RoutingContext(grid, generate_roster(grid), read_catalog(), WorkCalendar())
-    reports = make_reports(context, N_WARMUP + 2 * N_REPORTS)
+    reports = make_reports(context, N_WARMUP + 3 * N_REPORTS)
     n_events = ledger_events()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="gridmgr-bench-") as tmp:

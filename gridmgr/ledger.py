@@ -156,6 +156,19 @@ def canonical_json(value: object) -> str:
 
 
 def _canonical(value: object, root: str) -> str:
+    # Fast path, all in C: a value that is already plain JSON (str keys, lists, finite numbers,
+    # valid Unicode) dumps, parses back equal, and encodes. Anything else - tuples, enums,
+    # datetimes, non-str keys, NaN, lone surrogates - fails one of these checks and takes the
+    # exact path below, which converts or refuses it with a message naming the key path.
+    try:
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        if type(value) in (dict, list) and json.loads(text) == value:
+            text.encode("utf-8")
+            return text
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        pass
     plain = _plain(value, root, set())
     try:
         return json.dumps(

@@ -210,7 +210,8 @@ class RoutingContext:
         call per report); over a county the scale error stays under 0.5 %.
         """
         geoms, tree, codes, frame = self._leaves_local
-        point = shapely.transform(shapely.points(lon, lat), _plane(frame))
+        lon0, lat0, kx, ky = frame
+        point = shapely.Point(math.radians(lon - lon0) * kx, math.radians(lat - lat0) * ky)
         hits = tree.query(point, predicate="dwithin", distance=self.border_m)
         near = sorted(
             (float(shapely.distance(point, geoms[i])), codes[i]) for i in hits if codes[i] != cell

@@ -7,9 +7,11 @@ routing, the pure state machine and one store transaction with its ledger event.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from gridmgr.cases import (
@@ -18,15 +20,17 @@ from gridmgr.cases import (
     Assignee,
     Case,
     CaseError,
+    CaseEvent,
     Role,
     decision_to_assignee,
+    open_case,
 )
 from gridmgr.datum import Datum
 from gridmgr.escalation import acting_for, escalation_path
 from gridmgr.roster import COMMAND_CENTER, Post, PostKind
 from gridmgr.routing import RoutingContext, RoutingDecision, route_incident
 from gridmgr.sla import Span
-from gridmgr.store import Store
+from gridmgr.store import Store, new_case_id
 from gridmgr.store.casestore import ConcurrentUpdateError
 
 log = logging.getLogger(__name__)
@@ -56,13 +60,91 @@ def report_incident(
     lat: float | None = None,
     cell: str | None = None,
     datum: str | Datum = Datum.WGS84,
+    ingestor: Ingestor | None = None,
 ) -> Reported:
-    """Route a report and open its case (out-of-grid reports open a case in that queue)."""
+    """Route a report and open its case (out-of-grid reports open a case in that queue).
+
+    Returns once the case is committed. With an ``ingestor`` the write joins a group commit.
+    """
     decision = route_incident(
         context, category=category, at=at, lon=lon, lat=lat, cell=cell, datum=datum
     )
-    case, number = store.report(decision, reporter=reporter, description=description, at=at)
+    case, event = open_case(
+        case_id=new_case_id(), decision=decision, reporter=reporter, description=description, at=at
+    )
+    if ingestor is not None:
+        case, number = ingestor.write(case, event, decision)
+    else:
+        case, number = store.report_opened([(case, event, decision)])[0]
     return Reported(case, number, decision)
+
+
+class Ingestor:
+    """Group commit: reports from many request threads are written by one writer thread, many
+    per transaction, so one fsync acknowledges a whole batch.
+
+    :meth:`write` returns only after the report's transaction has committed (durable). If a
+    batch fails, its reports are retried one by one, so one bad report cannot sink the others.
+    """
+
+    def __init__(self, store: Store, *, max_batch: int = 256) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="gridmgr-ingest", daemon=True)
+        self._thread.start()
+
+    def write(
+        self, case: Case, event: CaseEvent, decision: RoutingDecision, *, timeout: float = 30.0
+    ) -> tuple[Case, int]:
+        """Store one opened case; block until it is committed."""
+        pending = _Pending((case, event, decision))
+        self._queue.put(pending)
+        return pending.future.result(timeout=timeout)
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread."""
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            results = self._store.report_opened([p.item for p in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].future.set_exception(exc)
+                return
+            for pending in batch:  # isolate the bad report
+                self._commit([pending])
+            return
+        for pending, result in zip(batch, results, strict=True):
+            pending.future.set_result(result)
+
+
+@dataclass
+class _Pending:
+    item: tuple[Case, CaseEvent, RoutingDecision]
+    future: Future[tuple[Case, int]] = field(default_factory=Future)
 
 
 def act(

@@ -17,6 +17,7 @@ from gridmgr.api.errors import register_error_handlers
 from gridmgr.api.v1 import v1_blueprint
 from gridmgr.grid import Grid
 from gridmgr.roster import Roster
+from gridmgr.services import Ingestor
 from gridmgr.settings import Settings
 from gridmgr.staffing import staffing_report
 from gridmgr.workcal import TZ
@@ -67,7 +68,9 @@ def create_app(
     now = clock or (lambda: datetime.now(TZ))
     register_error_handlers(app)
     if store is not None and context is not None:
-        app.register_blueprint(v1_blueprint(store, context, clock=now))
+        ingestor = Ingestor(store)
+        app.extensions["gridmgr_ingestor"] = ingestor  # closed by whoever runs the app
+        app.register_blueprint(v1_blueprint(store, context, clock=now, ingestor=ingestor))
 
     towns = [
         {

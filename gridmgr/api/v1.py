@@ -21,7 +21,7 @@ from gridmgr.cases import Actor, Role
 from gridmgr.errors import ForbiddenError
 from gridmgr.roster import COMMAND_CENTER, FIELD_POSTS, PostKind, Roster
 from gridmgr.routing import RoutingContext, route_incident
-from gridmgr.services import report_incident
+from gridmgr.services import Ingestor, report_incident
 from gridmgr.store import Store
 from gridmgr.store.tokens import CredentialError, check_credential
 
@@ -92,9 +92,14 @@ def scope_of(roster: Roster, actor: Actor, at: datetime) -> tuple[str, ...] | No
 
 
 def v1_blueprint(
-    store: Store, context: RoutingContext, *, clock: Callable[[], datetime]
+    store: Store,
+    context: RoutingContext,
+    *,
+    clock: Callable[[], datetime],
+    ingestor: Ingestor | None = None,
 ) -> Blueprint:
-    """The ``/api/v1`` blueprint over ``store`` and ``context``."""
+    """The ``/api/v1`` blueprint over ``store`` and ``context`` (reports group-commit through
+    ``ingestor`` when given)."""
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
     def caller() -> Actor:

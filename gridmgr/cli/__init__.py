@@ -119,6 +119,7 @@ def serve(
     finally:
         if loop is not None:
             loop.stop()
+        app.extensions["gridmgr_ingestor"].close()
         store.close()
 
 

@@ -8,7 +8,8 @@ can forget the ledger and no crash can separate them. Open one with :func:`open_
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,11 +59,20 @@ class TrailEntry:
     problem: str | None
 
 
+def new_case_id() -> str:
+    """A new case id: 128 random bits in hex, so ids cannot be guessed."""
+    return secrets.token_hex(16)
+
+
 class Store:
     """Cases and the ledger in one database; built by :func:`open_store`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite's busy handler makes waiting writers sleep in growing steps (unfair, long
+        # tails); writers of this process queue on a lock instead. Other processes still
+        # serialize on BEGIN IMMEDIATE, PostgreSQL on its advisory lock.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def __repr__(self) -> str:
         return f"<Store {self.engine.url.render_as_string(hide_password=True)}>"
@@ -74,8 +84,12 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction holding the ledger lock; committed when the block ends."""
-        with self.engine.begin() as conn:
-            ledgerstore.lock_ledger(conn)
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                ledgerstore.lock_ledger(conn)
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     # -- cases --------------------------------------------------------------------------------
@@ -91,21 +105,34 @@ class Store:
     ) -> tuple[Case, int]:
         """Open a case from a routing decision: the case, its event and its ledger event in one
         transaction. Returns the case and its number."""
-        case_id = case_id or secrets.token_hex(16)
+        case_id = case_id or new_case_id()
         case, event = open_case(
             case_id=case_id, decision=decision, reporter=reporter, description=description, at=at
         )
-        path = decision.cell_path
+        return self.report_opened([(case, event, decision)])[0]
+
+    def report_opened(
+        self, opened: Sequence[tuple[Case, CaseEvent, RoutingDecision]]
+    ) -> list[tuple[Case, int]]:
+        """Store cases already opened by :func:`gridmgr.cases.open_case`, in one transaction
+        (group commit): each with its case event and its ledger event. Returns (case, number)."""
+        if not opened:
+            return []
         with self.write() as conn:
-            number = casestore.insert_case(
+            numbers = casestore.insert_cases(
                 conn,
-                case,
-                queue=decision.queue.value,
-                tier1=None if path is None else path.tier1,
-                tier2=None if path is None else path.tier2,
+                [
+                    (
+                        case,
+                        decision.queue.value,
+                        None if decision.cell_path is None else decision.cell_path.tier1,
+                        None if decision.cell_path is None else decision.cell_path.tier2,
+                    )
+                    for case, _, decision in opened
+                ],
             )
-            self._log(conn, event)
-        return case, number
+            self._log_many(conn, [event for _, event, _ in opened])
+        return [(case, n) for (case, _, _), n in zip(opened, numbers, strict=True)]
 
     def apply(
         self,
@@ -145,16 +172,24 @@ class Store:
         return after
 
     def _log(self, conn: Connection, event: CaseEvent) -> LedgerEvent:
-        entry = ledgerstore.append(
+        return self._log_many(conn, [event])[0]
+
+    def _log_many(self, conn: Connection, events: Sequence[CaseEvent]) -> list[LedgerEvent]:
+        entries = ledgerstore.append_many(
             conn,
-            at=event.at,
-            kind=f"case.{event.action.value}",
-            actor=event.actor.actor_id,
-            subject=f"case:{event.case_id}",
-            details=event.to_payload(),
+            [
+                (
+                    e.at,
+                    f"case.{e.action.value}",
+                    e.actor.actor_id,
+                    f"case:{e.case_id}",
+                    e.to_payload(),
+                )
+                for e in events
+            ],
         )
-        casestore.insert_event(conn, event, ledger_seq=entry.seq)
-        return entry
+        casestore.insert_events(conn, [(e, x.seq) for e, x in zip(events, entries, strict=True)])
+        return entries
 
     def record(
         self, *, at: datetime, kind: str, actor: str, subject: str, details: Mapping[str, object]

@@ -102,16 +102,21 @@ def row_to_case(row: Mapping[Any, Any]) -> Case:
     )
 
 
-def insert_case(
-    conn: Connection, case: Case, *, queue: str, tier1: str | None, tier2: str | None
-) -> int:
-    """Insert a new case; returns its number (1, 2, 3 … in report order)."""
-    number = int(conn.execute(_NEXT_NUMBER).scalar_one()) + 1
+def insert_cases(
+    conn: Connection, rows: Sequence[tuple[Case, str, str | None, str | None]]
+) -> list[int]:
+    """Insert new cases ``(case, queue, tier1, tier2)`` in one statement; returns their numbers
+    (1, 2, 3 … in report order)."""
+    first = int(conn.execute(_NEXT_NUMBER).scalar_one()) + 1
+    numbers = list(range(first, first + len(rows)))
     conn.execute(
         _INSERT_CASE,
-        [{**case_to_row(case), "number": number, "queue": queue, "tier1": tier1, "tier2": tier2}],
+        [
+            {**case_to_row(case), "number": n, "queue": queue, "tier1": t1, "tier2": t2}
+            for n, (case, queue, t1, t2) in zip(numbers, rows, strict=True)
+        ],
     )
-    return number
+    return numbers
 
 
 # statements built once: parameters travel separately, so SQLAlchemy's compiled cache is hit
@@ -138,14 +143,14 @@ def update_case(conn: Connection, before: Case, after: Case) -> None:
         )
 
 
-def insert_event(conn: Connection, event: CaseEvent, *, ledger_seq: int) -> None:
-    """Record a case event beside the ledger event that proves it."""
+def insert_events(conn: Connection, events: Sequence[tuple[CaseEvent, int]]) -> None:
+    """Record case events ``(event, ledger_seq)`` beside the ledger events that prove them."""
     conn.execute(
         _INSERT_EVENT,
         [
             {
                 "case_id": event.case_id,
-                "ledger_seq": ledger_seq,
+                "ledger_seq": seq,
                 "action": event.action.value,
                 "actor": event.actor.actor_id,
                 "at": event.at,
@@ -154,6 +159,7 @@ def insert_event(conn: Connection, event: CaseEvent, *, ledger_seq: int) -> None
                 "comment": event.comment,
                 "details": dict(event.details),
             }
+            for event, seq in events
         ],
     )
 

@@ -8,7 +8,7 @@ read operations only; the database refuses UPDATE, DELETE and TRUNCATE (migratio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, select, text
@@ -42,11 +42,22 @@ def append(
     details: Mapping[str, object],
 ) -> LedgerEvent:
     """Append one event in the caller's transaction (which must hold the ledger lock)."""
-    event = next_event(
-        prev=head(conn), at=at, kind=kind, actor=actor, subject=subject, details=details
-    )
-    conn.execute(_INSERT, [{c: getattr(event, c) for c in LEDGER_COLUMNS}])
-    return event
+    return append_many(conn, [(at, kind, actor, subject, details)])[0]
+
+
+def append_many(
+    conn: Connection, entries: Sequence[tuple[datetime, str, str, str, Mapping[str, object]]]
+) -> list[LedgerEvent]:
+    """Append events ``(at, kind, actor, subject, details)`` in order, in one statement."""
+    prev = head(conn)
+    events = []
+    for at, kind, actor, subject, details in entries:
+        prev = next_event(
+            prev=prev, at=at, kind=kind, actor=actor, subject=subject, details=details
+        )
+        events.append(prev)
+    conn.execute(_INSERT, [{c: getattr(e, c) for c in LEDGER_COLUMNS} for e in events])
+    return events
 
 
 _INSERT = insert(ledger)
@@ -54,18 +65,31 @@ _HEAD = select(ledger).order_by(ledger.c.seq.desc()).limit(1)
 
 
 def iter_rows(engine: Engine, *, start: int = 1) -> Iterator[tuple[object, ...]]:
-    """Every ledger row from ``start`` in sequence order, streamed in batches."""
-    columns = [ledger.c[c] for c in LEDGER_COLUMNS]
-    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
-        seq = start
+    """Every ledger row from ``start`` in sequence order, streamed from the driver's cursor.
+
+    Verification reads a million rows, so this bypasses SQLAlchemy's per-row processing: a
+    plain cursor on SQLite, a server-side (named) cursor on PostgreSQL.
+    """
+    columns = ", ".join(LEDGER_COLUMNS)
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        if engine.dialect.name == "postgresql":
+            cursor = driver.cursor(name="gridmgr_ledger_verify")  # type: ignore[union-attr]
+            cursor.itersize = FETCH
+            cursor.execute(f"SELECT {columns} FROM ledger WHERE seq >= %s ORDER BY seq", (start,))
+        else:
+            cursor = driver.cursor()  # type: ignore[union-attr]
+            cursor.execute(f"SELECT {columns} FROM ledger WHERE seq >= ? ORDER BY seq", (start,))
         while True:
-            batch = conn.execute(
-                select(*columns).where(ledger.c.seq >= seq).order_by(ledger.c.seq).limit(FETCH)
-            ).all()
+            batch = cursor.fetchmany(FETCH)
             if not batch:
-                return
-            yield from (tuple(r) for r in batch)
-            seq = int(batch[-1][0]) + 1
+                break
+            yield from batch
+        cursor.close()
+    finally:
+        raw.rollback()
+        raw.close()
 
 
 def verify(
