@@ -1,110 +1,206 @@
-"""Smoke tests for the service machinery in tests/services.py.
-
-They prove that PostgreSQL+PostGIS and Debian's Chromium (via Playwright) are
-really usable, so that a green CI run means the postgres/browser tests ran.
-"""
+"""Services: group-commit ingest (many threads, one writer), and who a dispatch goes to."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
-if TYPE_CHECKING:
-    from playwright.sync_api import Page
+from gridmgr.cases import Action, Actor, Role, open_case
+from gridmgr.roster import field_post
+from gridmgr.routing import route_incident
+from gridmgr.services import Ingestor, act, owner_now, report_incident
+from gridmgr.store import Store
+from gridmgr.workcal import TZ
+from tests.builders import tiny_context
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.mark.postgres
-def test_postgis_point_roundtrip(pg_dsn: str) -> None:
-    import psycopg
-
-    # Jiangyin town hall, WGS 84.
-    lon, lat = 120.285, 31.92
-    with psycopg.connect(pg_dsn, connect_timeout=10) as conn:
-        conn.execute(
-            "CREATE TEMP TABLE smoke_point (id serial PRIMARY KEY, geom geometry(Point, 4326))"
-        )
-        conn.execute(
-            "INSERT INTO smoke_point (geom) VALUES (ST_SetSRID(ST_MakePoint(%s, %s), 4326))",
-            (lon, lat),
-        )
-        row = conn.execute("SELECT ST_AsText(geom), ST_SRID(geom) FROM smoke_point").fetchone()
-    assert row == ("POINT(120.285 31.92)", 4326)
+AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)
+OPERATOR = Actor("op-1", Role.OPERATOR)
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def test_concurrent_reports_through_the_ingestor_are_all_committed_once(store: Store) -> None:
+    context = tiny_context()
+    ingestor = Ingestor(store, max_batch=16)
+    results: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        for i in range(15):
+            r = report_incident(
+                store,
+                context,
+                reporter=OPERATOR,
+                category="street_vending",
+                at=AT + timedelta(seconds=k * 100 + i),
+                description=f"c{k} r{i}",
+                lon=120.01 + 0.03 * k,
+                lat=31.51 + 0.03 * i,
+                ingestor=ingestor,
+            )
+            with lock:
+                results.append((r.case.case_id, r.number))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ingestor.close()
+
+    assert len(results) == 120
+    assert sorted(n for _, n in results) == list(range(1, 121))
+    assert store.count_cases() == 120
+    for case_id, _ in results:
+        assert store.trail(case_id)[0].verified
+    verification = store.verify_ledger()
+    assert verification.ok
+    assert verification.count == 120
 
 
-@pytest.fixture
-def local_site(tmp_path: Path) -> Iterator[str]:
-    """Serve a tiny page from a thread on 127.0.0.1 (random port); yield its URL."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "index.html").write_text(
-        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
-        "<title>gridmgr smoke</title></head>"
-        "<body><h1 id='town'>江阴</h1><p>网格化管理</p></body></html>",
-        encoding="utf-8",
+def test_one_failing_report_does_not_sink_the_rest_of_its_batch(store: Store) -> None:
+    context = tiny_context()
+    decision = route_incident(context, category="street_vending", at=AT, lon=120.1, lat=31.6)
+    first, first_event = open_case(
+        case_id="a" * 32, decision=decision, reporter=OPERATOR, description="原件", at=AT
     )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    store.report_opened([(first, first_event, decision)])
+    clash, clash_event = open_case(
+        case_id="a" * 32, decision=decision, reporter=OPERATOR, description="重复编号", at=AT
+    )
+    good, good_event = open_case(
+        case_id="b" * 32, decision=decision, reporter=OPERATOR, description="正常", at=AT
+    )
+    ingestor = Ingestor(store)
+    outcome: dict[str, object] = {}
+
+    def submit(name: str, item: tuple) -> None:  # type: ignore[type-arg]
+        try:
+            outcome[name] = ingestor.write(*item)
+        except IntegrityError as exc:
+            outcome[name] = exc
+
+    threads = [
+        threading.Thread(target=submit, args=("clash", (clash, clash_event, decision))),
+        threading.Thread(target=submit, args=("good", (good, good_event, decision))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ingestor.close()
+
+    assert isinstance(outcome["clash"], IntegrityError)
+    assert store.case("b" * 32).description == "正常"
+    assert store.case("a" * 32).description == "原件"
+    assert store.verify_ledger().count == 2
 
 
-# Draw a character on a canvas and compare it with a code point no font has
-# (U+10FFFD, private use): equal pixels mean the Han glyph is "tofu", i.e. no
-# CJK font is installed (Debian: fonts-noto-cjk).
-_GLYPH_CHECK_JS = """
-([text, family]) => {
-  const canvas = document.createElement('canvas');
-  canvas.width = 80; canvas.height = 80;
-  const ctx = canvas.getContext('2d', {willReadFrequently: true});
-  const draw = (s) => {
-    ctx.clearRect(0, 0, 80, 80);
-    ctx.font = '64px ' + family;
-    ctx.fillText(s, 4, 68);
-    return ctx.getImageData(0, 0, 80, 80).data;
-  };
-  const han = Array.from(draw(text));
-  const missing = Array.from(draw('\\u{10FFFD}'));
-  const ink = han.filter((v, i) => i % 4 === 3 && v > 0).length;
-  const same = han.every((v, i) => v === missing[i]);
-  return {ink, same};
-}
-"""
+def test_a_dispatch_without_an_assignee_goes_to_the_cells_owner_now(store: Store) -> None:
+    context = tiny_context()
+    case_id = report_incident(
+        store,
+        context,
+        reporter=OPERATOR,
+        category="street_vending",
+        at=AT,
+        description="占道",
+        lon=120.0625,
+        lat=31.5625,
+    ).case.case_id
+    act(store, context, case_id, Action.REGISTER, actor=OPERATOR, at=AT, comment="立案")
+
+    dispatched = act(
+        store, context, case_id, Action.DISPATCH, actor=OPERATOR, at=AT, comment="派遣"
+    )
+
+    cell = store.case(case_id).cell
+    assert cell is not None
+    owner = context.roster.owner(field_post(cell), AT)
+    assert owner is not None
+    assert dispatched.assignee is not None
+    assert dispatched.assignee.person_id == owner.person_id
+    assert dispatched.assignee == owner_now(store, context, case_id, AT)
 
 
-@pytest.mark.browser
-def test_chromium_renders_chinese(page: Page, local_site: str, tmp_path: Path) -> None:
-    response = page.goto(local_site)
-    assert response is not None
-    assert response.ok
+def test_an_out_of_grid_case_is_dispatched_to_the_duty_operator(store: Store) -> None:
+    context = tiny_context()
+    case_id = report_incident(
+        store,
+        context,
+        reporter=OPERATOR,
+        category="gas_leak",
+        at=AT,
+        description="燃气味",
+        lon=121.0,
+        lat=31.7,
+    ).case.case_id
 
-    town = page.locator("#town")
-    assert town.inner_text() == "江阴"
-    assert page.title() == "gridmgr smoke"
+    assignee = owner_now(store, context, case_id, AT)
 
-    glyph = page.evaluate(_GLYPH_CHECK_JS, ["江", "sans-serif"])
-    assert glyph["ink"] > 0, "the Han character drew nothing"
-    assert not glyph["same"], "the Han character renders as tofu: install fonts-noto-cjk"
+    assert assignee.post == "operator:"
+    assert assignee.person_id in {p.person_id for p in context.roster.on_duty(AT)}
 
-    shot = tmp_path / "smoke.png"
-    page.screenshot(path=shot, full_page=True)
-    data = shot.read_bytes()
-    assert data.startswith(PNG_SIGNATURE)
-    assert len(data) > 1000
+
+@pytest.mark.parametrize("max_batch", [1, 3])
+def test_the_ingestor_preserves_report_order_within_one_thread(
+    store: Store, max_batch: int
+) -> None:
+    context = tiny_context()
+    ingestor = Ingestor(store, max_batch=max_batch)
+    numbers = [
+        report_incident(
+            store,
+            context,
+            reporter=OPERATOR,
+            category="street_vending",
+            at=AT + timedelta(minutes=i),
+            description=f"#{i}",
+            lon=120.1,
+            lat=31.6,
+            ingestor=ingestor,
+        ).number
+        for i in range(5)
+    ]
+    ingestor.close()
+
+    assert numbers == [1, 2, 3, 4, 5]
+
+
+def test_a_failed_batch_is_retried_report_by_report() -> None:
+    from concurrent.futures import Future
+
+    from gridmgr.services import _Pending
+
+    class Picky:
+        """A store refusing any transaction that contains the case 'bad'."""
+
+        def __init__(self) -> None:
+            self.transactions: list[list[str]] = []
+
+        def report_opened(self, items: list[tuple]) -> list[tuple]:  # type: ignore[type-arg]
+            ids = [case.case_id for case, _, _ in items]
+            self.transactions.append(ids)
+            if "bad" in ids:
+                raise ValueError("refused")
+            return [(case, i) for i, (case, _, _) in enumerate(items, 1)]
+
+    class Case:
+        def __init__(self, case_id: str) -> None:
+            self.case_id = case_id
+
+    picky = Picky()
+    ingestor = Ingestor(picky)  # type: ignore[arg-type]
+    batch = [
+        _Pending((Case(x), None, None), Future())  # type: ignore[arg-type]
+        for x in ("ok1", "bad", "ok2")
+    ]
+
+    ingestor._commit(batch)
+    ingestor.close()
+
+    assert picky.transactions == [["ok1", "bad", "ok2"], ["ok1"], ["bad"], ["ok2"]]
+    assert batch[0].future.result()[0].case_id == "ok1"
+    assert isinstance(batch[1].future.exception(), ValueError)
+    assert batch[2].future.result()[0].case_id == "ok2"
