@@ -8,6 +8,7 @@ cycles every acknowledged report must be present and complete, and the ledger mu
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -85,7 +86,7 @@ class Stream:
                         case_id = json.loads(reply.read())["case_id"]
                         with self.lock:
                             self.acknowledged[case_id] = description
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            except (urllib.error.URLError, http.client.HTTPException, OSError):
                 return  # the server is gone: whatever was not acknowledged may be lost
 
 
