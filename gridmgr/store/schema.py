@@ -286,6 +286,16 @@ api_tokens = Table(
     Index(None, "subject"),
 )
 
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("person_id", String(64), primary_key=True),  # a roster person (no FK: rosters reload)
+    Column("password_hash", String(200), nullable=False),  # argon2id, never the password
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
 ledger = Table(
     "ledger",
     metadata,

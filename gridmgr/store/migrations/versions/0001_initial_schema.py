@@ -104,6 +104,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_ledger")),
     )
     op.create_table(
+        "accounts",
+        sa.Column("person_id", sa.String(length=64), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("person_id", name=op.f("pk_accounts")),
+    )
+    op.create_table(
         "api_tokens",
         sa.Column("token_id", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
