@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask import Flask, jsonify, render_template_string
-from flask.typing import ResponseReturnValue
+from flask import Flask, Response, jsonify, render_template_string
+from flask_openapi3 import Info, OpenAPI, SecurityScheme
 
-from gridmgr.api.errors import register_error_handlers
+from gridmgr.api.errors import register_error_handlers, validation_problem
 from gridmgr.api.v1 import v1_blueprint
 from gridmgr.grid import Grid
 from gridmgr.roster import Roster
@@ -62,7 +62,18 @@ def create_app(
     With a ``store`` and a routing ``context`` it also serves the native API (``/api/v1``).
     ``clock`` gives "now" (default: the wall clock, Beijing time). Nothing is created at import.
     """
-    app = Flask("gridmgr")
+    app = OpenAPI(
+        "gridmgr",
+        info=Info(title="gridmgr API", version=_version()),
+        security_schemes={
+            "bearer": SecurityScheme(type="http", scheme="bearer", bearerFormat="gm_<id>_<secret>")
+        },
+        doc_prefix="/api",
+        doc_url="/openapi.json",
+        doc_ui=True,  # serves /api/openapi.json (no UI plugin is installed)
+        validation_error_status=400,
+        validation_error_callback=validation_problem,
+    )
     app.config["GRIDMGR_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     now = clock or (lambda: datetime.now(TZ))
@@ -70,7 +81,7 @@ def create_app(
     if store is not None and context is not None:
         ingestor = Ingestor(store)
         app.extensions["gridmgr_ingestor"] = ingestor  # closed by whoever runs the app
-        app.register_blueprint(v1_blueprint(store, context, clock=now, ingestor=ingestor))
+        app.register_api(v1_blueprint(store, context, clock=now, ingestor=ingestor))
 
     towns = [
         {
@@ -82,16 +93,25 @@ def create_app(
         for c in grid.codes(1)
     ]
 
-    @app.get("/")
-    def status() -> ResponseReturnValue:
+    @app.get("/", doc_ui=False)
+    def status() -> str:
         # Jinja autoescapes every value: names are data, never HTML
         staffing = None
         if roster is not None:
             staffing = staffing_report(grid, roster, datetime.now(TZ))
         return render_template_string(_STATUS_PAGE, grid=grid, towns=towns, staffing=staffing)
 
-    @app.get("/healthz")
-    def healthz() -> ResponseReturnValue:
+    @app.get("/healthz", doc_ui=False)
+    def healthz() -> Response:
         return jsonify(status="ok", grid=grid.generation_id, cells=grid.counts)
 
     return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gridmgr")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0"

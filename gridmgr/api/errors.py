@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from gridmgr.cases import GuardError, IllegalTransitionError
-from gridmgr.errors import ForbiddenError, GridMgrError
+from gridmgr.errors import ForbiddenError, GridMgrError, UnknownPersonError
 from gridmgr.store.casestore import CaseNotFoundError, ConcurrentUpdateError
 from gridmgr.store.engine import StoreError
 from gridmgr.store.tokens import CredentialError
@@ -21,6 +21,7 @@ STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (ForbiddenError, 403),
     (GuardError, 403),
     (CaseNotFoundError, 404),
+    (UnknownPersonError, 404),
     (IllegalTransitionError, 409),
     (ConcurrentUpdateError, 409),
     (StoreError, 503),
@@ -39,7 +40,7 @@ GUARD_STATUS = {
 """Status of a broken case rule by its name; any other rule is bad input (422)."""
 
 
-def problem(status: int, message: str, **extra: Any) -> ResponseReturnValue:
+def problem(status: int, message: str, **extra: Any) -> Response:
     """A JSON error body ``{"error": {"status", "message", …}}``."""
     body = {"error": {"status": status, "message": message, **extra}}
     response = jsonify(body)
@@ -49,7 +50,7 @@ def problem(status: int, message: str, **extra: Any) -> ResponseReturnValue:
     return response
 
 
-def validation_problem(exc: ValidationError) -> ResponseReturnValue:
+def validation_problem(exc: ValidationError) -> Response:
     """A 400 listing every field that is wrong and why."""
     fields = [
         {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}

@@ -1,31 +1,57 @@
-"""The native JSON API, ``/api/v1`` (reports for now; the full case API comes with issue #5).
+"""The native JSON API, ``/api/v1``: reports, cases and their lifecycle, trails, cells, people.
 
 Every request names its caller with ``Authorization: Bearer gm_…`` (``gridmgr token create``);
-the caller's role and cells come from the roster at the time of the request, and a grid worker
-reports only in his own cells. A report is acknowledged (201) only after its case, its event and
-its ledger entry are committed — an acknowledged report survives a crash.
+a session cookie is never enough. The caller's role and cells come from the roster at the time
+of the request (:mod:`gridmgr.api.access`), and every endpoint checks them: a grid worker sees
+and acts on cases in his own cells (or assigned to him), a grid head in his community, a town
+leader in his town, operators and managers everywhere. A case outside the caller's scope is
+answered 404, exactly like a case that does not exist, so ids cannot be probed.
+
+A report is acknowledged (201) only after its case, its event and its ledger entry are committed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gridmgr.api.errors import problem, validation_problem
-from gridmgr.cases import Actor, Role
+from gridmgr.api.access import authenticate, current_caller
+from gridmgr.api.errors import problem
+from gridmgr.cases import Action, Assignee, Case
 from gridmgr.errors import ForbiddenError
-from gridmgr.roster import COMMAND_CENTER, FIELD_POSTS, PostKind, Roster
+from gridmgr.ledger import LedgerEvent
+from gridmgr.roster import Post, PostKind, field_post
 from gridmgr.routing import RoutingContext, route_incident
-from gridmgr.services import Ingestor, report_incident
-from gridmgr.store import Store
-from gridmgr.store.tokens import CredentialError, check_credential
+from gridmgr.services import Ingestor, act, report_incident
+from gridmgr.sla import parse_span
+from gridmgr.store import CaseFilter, CaseNotFoundError, Store
+from gridmgr.workcal import TZ
 
 MAX_BODY = 64 * 1024
+MAX_PAGE = 200
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+TAG_CASES = Tag(name="cases", description="Reports and the case lifecycle")
+TAG_GRID = Tag(name="grid", description="Cells, owners, location")
+
+
+def _text_without_controls(value: str) -> str:
+    bad = sorted({f"U+{ord(c):04X}" for c in value if ord(c) < 32 and c not in "\n\t"})
+    if bad:
+        raise ValueError(f"contains control characters ({', '.join(bad)}); remove them")
+    return value
+
+
+def _json_number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a JSON number (degrees), got {type(value).__name__}")
+    return value
 
 
 class ReportIn(BaseModel):
@@ -42,9 +68,7 @@ class ReportIn(BaseModel):
     @field_validator("lon", "lat", mode="before")
     @classmethod
     def _a_number(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"must be a JSON number (degrees), got {type(value).__name__}")
-        return value
+        return _json_number(value)
 
     @field_validator("lat", mode="before")
     @classmethod
@@ -56,39 +80,133 @@ class ReportIn(BaseModel):
     @field_validator("category", "description")
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
-        bad = sorted({f"U+{ord(c):04X}" for c in value if ord(c) < 32 and c not in "\n\t"})
-        if bad:
-            raise ValueError(f"contains control characters ({', '.join(bad)}); remove them")
-        return value
+        return _text_without_controls(value)
 
 
-def actor_for(roster: Roster, person_id: str, at: datetime) -> Actor:
-    """The caller as an actor: the highest role among the posts he holds at ``at``."""
-    person = roster.persons.get(person_id)
-    if person is None:
-        raise ForbiddenError(f"{person_id} is not on the roster")
-    kinds = {a.post.kind for a in roster.posts_of(person_id, at)}
-    for kind, role in (
-        (PostKind.OPERATOR, Role.OPERATOR),
-        (PostKind.UNIT_LEADER, Role.MANAGER),
-        (PostKind.TOWN_LEADER, Role.LEADER),
-        (PostKind.GRID_HEAD, Role.HEAD),
-        (PostKind.GRID_WORKER, Role.WORKER),
-    ):
-        if kind in kinds:
-            return Actor(person_id, role, person.name)
-    raise ForbiddenError(f"{person.name} ({person_id}) holds no post now")
+class ActionIn(BaseModel):
+    """One lifecycle action on a case."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    action: Literal[
+        "register",
+        "reject",
+        "dispatch",
+        "accept",
+        "return",
+        "start",
+        "defer",
+        "handle",
+        "verify",
+        "reopen",
+        "close",
+        "evaluate",
+        "supervise",
+    ]
+    comment: str = Field(min_length=1, max_length=2000)
+    assignee: str | None = Field(default=None, max_length=64, description="dispatch: person id")
+    approver: str | None = Field(default=None, max_length=64, description="defer: person id")
+    extend: str | None = Field(default=None, max_length=16, description="defer: e.g. 1d, 4h")
+    rating: int | None = Field(default=None, ge=1, le=5, description="evaluate: 1..5")
+    version: int | None = Field(default=None, ge=0, description="the case version you saw")
+
+    @field_validator("comment")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        return _text_without_controls(value)
 
 
-def scope_of(roster: Roster, actor: Actor, at: datetime) -> tuple[str, ...] | None:
-    """Cell-code prefixes the actor acts in; ``None`` means city-wide."""
-    if actor.role in (Role.OPERATOR, Role.MANAGER):
-        return None
-    return tuple(
-        a.post.place
-        for a in roster.posts_of(actor.actor_id, at)
-        if a.post.kind in FIELD_POSTS and a.post != COMMAND_CENTER
-    )
+class CasePath(BaseModel):
+    case_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="32 hex digits")
+
+
+class CaseQuery(BaseModel):
+    """Filters for listing cases (all optional); results are limited to the caller's scope."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subtree: str | None = Field(default=None, pattern=r"^\d{6,15}$", description="cell code prefix")
+    state: str | None = Field(default=None, max_length=200, description="comma-separated states")
+    open: bool | None = None
+    overdue: bool | None = Field(default=None, description="open with a stage past its deadline")
+    assignee: str | None = Field(default=None, max_length=64)
+    reported_from: datetime | None = None
+    reported_to: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class EventsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: int = Field(default=0, ge=0, le=2**62, description="the last ledger sequence you saw")
+    limit: int = Field(default=500, ge=1, le=5000)
+
+
+class TierPath(BaseModel):
+    tier: int = Field(ge=1, le=3)
+
+
+class LocateQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    datum: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+
+
+class PersonPath(BaseModel):
+    person_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def case_json(case: Case, number: int | None = None) -> dict[str, Any]:
+    """A case as the API shows it (times in ISO 8601 with +08:00)."""
+
+    def t(value: datetime | None) -> str | None:
+        return None if value is None else value.astimezone(TZ).isoformat()
+
+    a = case.assignee
+    body: dict[str, Any] = {
+        "case_id": case.case_id,
+        "category": case.category,
+        "state": case.state.value,
+        "state_zh": case.state.label_zh,
+        "open": case.state.is_open,
+        "reported_at": t(case.reported_at),
+        "updated_at": t(case.updated_at),
+        "reporter": case.reporter,
+        "description": case.description,
+        "location": None if case.lon is None else {"lon": case.lon, "lat": case.lat},
+        "cell": case.cell,
+        "generation_id": case.generation_id,
+        "assignee": None
+        if a is None
+        else {"person_id": a.person_id, "post": a.post, "name": a.name},
+        "handler": case.handler,
+        "stage": None if case.stage is None else case.stage.value,
+        "stage_started_at": t(case.stage_started_at),
+        "due_at": t(case.due_at),
+        "escalation_level": case.escalation_level,
+        "reopen_count": case.reopen_count,
+        "return_count": case.return_count,
+        "deferrals": case.deferrals,
+        "rating": case.rating,
+        "version": case.version,
+    }
+    if number is not None:
+        body["number"] = number
+    return body
+
+
+def event_json(event: LedgerEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "kind": event.kind,
+        "actor": event.actor,
+        "subject": event.subject,
+        "hash": event.hash,
+    }
 
 
 def v1_blueprint(
@@ -97,65 +215,71 @@ def v1_blueprint(
     *,
     clock: Callable[[], datetime],
     ingestor: Ingestor | None = None,
-) -> Blueprint:
+) -> APIBlueprint:
     """The ``/api/v1`` blueprint over ``store`` and ``context`` (reports group-commit through
     ``ingestor`` when given)."""
-    bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+    bp = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", abp_security=BEARER)
+    roster = context.roster
 
-    def caller() -> Actor:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise CredentialError("send Authorization: Bearer <token> (gridmgr token create)")
-        credential = check_credential(store.engine, token, now=clock(), kind="person")
-        return actor_for(context.roster, credential.subject, clock())
+    @bp.before_request
+    def _gate() -> ResponseReturnValue | None:
+        authenticate(store, roster, clock)  # 401 unless a valid personal token
+        if request.method in ("POST", "PUT", "PATCH"):
+            if (request.content_length or 0) > MAX_BODY:
+                return problem(413, f"a request body is limited to {MAX_BODY} bytes")
+            if not request.is_json:
+                return problem(415, "send JSON (Content-Type: application/json)")
+            try:
+                body = request.get_json(silent=True)  # cached for the validation that follows
+            except RecursionError:
+                body = None
+            if not isinstance(body, dict):
+                return problem(400, "the body is not a JSON object (malformed JSON?)")
+        return None
 
-    @bp.post("/reports")
-    def create_report() -> ResponseReturnValue:
-        actor = caller()
-        if not request.is_json:
-            return problem(415, "send the report as JSON (Content-Type: application/json)")
-        if (request.content_length or 0) > MAX_BODY:
-            return problem(413, f"a report body is limited to {MAX_BODY} bytes")
+    def visible_case(case_id: str) -> Case:
+        caller = current_caller()
         try:
-            body = request.get_json(silent=True)
-        except RecursionError:  # nesting deep enough to exhaust the parser
-            body = None
-        if not isinstance(body, dict):
-            return problem(400, "the body is not a JSON object (malformed JSON?)")
-        try:
-            report = ReportIn.model_validate(body)
-        except ValidationError as exc:
-            return validation_problem(exc)
+            case = store.case(case_id)
+        except CaseNotFoundError:
+            case = None
+        if case is None or not caller.may_see(case):
+            raise CaseNotFoundError(f"no case {case_id} visible to you")
+        return case
+
+    @bp.post("/reports", tags=[TAG_CASES], responses={201: None})
+    def create_report(body: ReportIn) -> Response:
+        """Report an incident: routed to its cell and owner chain, acknowledged once durable."""
+        caller = current_caller()
         now = clock()
-        scope = scope_of(context.roster, actor, now)
-        if scope is not None:
+        if not caller.city_wide:
             decision = route_incident(
                 context,
-                category=report.category,
+                category=body.category,
                 at=now,
-                lon=report.lon,
-                lat=report.lat,
-                datum=report.datum,
+                lon=body.lon,
+                lat=body.lat,
+                datum=body.datum,
             )
             cell = None if decision.cell_path is None else decision.cell_path.tier3
-            if cell is None or not any(cell.startswith(p) for p in scope):
+            if not caller.covers(cell):
                 raise ForbiddenError(
                     "this location is outside your cells; report it to the command center"
                 )
         result = report_incident(
             store,
             context,
-            reporter=actor,
-            category=report.category,
+            reporter=caller.actor,
+            category=body.category,
             at=now,
-            description=report.description,
-            lon=report.lon,
-            lat=report.lat,
-            datum=report.datum,
+            description=body.description,
+            lon=body.lon,
+            lat=body.lat,
+            datum=body.datum,
+            ingestor=ingestor,
         )
         d = result.decision.to_dict()
-        response: Response = jsonify(
+        response = jsonify(
             {
                 "case_id": result.case.case_id,
                 "number": result.number,
@@ -171,4 +295,213 @@ def v1_blueprint(
         response.headers["Location"] = f"/api/v1/cases/{result.case.case_id}"
         return response
 
+    @bp.get("/cases", tags=[TAG_CASES])
+    def list_cases(query: CaseQuery) -> Response:
+        """Cases in your scope, newest first, filtered and paginated (``limit`` ≤ 200)."""
+        caller = current_caller()
+        states = [s.strip() for s in (query.state or "").split(",") if s.strip()]
+        where = CaseFilter(
+            subtree=query.subtree,
+            states=states,
+            open_only=bool(query.open),
+            overdue_at=clock() if query.overdue else None,
+            assignee_id=query.assignee,
+            reported_from=_aware(query.reported_from),
+            reported_to=_aware(query.reported_to),
+            scope=caller.scope,
+            visible_to=caller.actor.actor_id,
+        )
+        found = store.cases(where, limit=query.limit, offset=query.offset)
+        return jsonify(
+            {
+                "cases": [case_json(c) for c in found],
+                "total": store.count_cases(where),
+                "limit": query.limit,
+                "offset": query.offset,
+            }
+        )
+
+    @bp.get("/cases/<case_id>", tags=[TAG_CASES])
+    def get_case(path: CasePath) -> Response:
+        """One case (ETag: its version; send If-None-Match to poll cheaply)."""
+        case = visible_case(path.case_id)
+        etag = f'"{case.case_id}-{case.version}"'
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        response = jsonify(case_json(case))
+        response.headers["ETag"] = etag
+        return response
+
+    @bp.post("/cases/<case_id>/actions", tags=[TAG_CASES])
+    def case_action(path: CasePath, body: ActionIn) -> Response:
+        """Apply one lifecycle action (the state machine's guards decide who may)."""
+        caller = current_caller()
+        case = visible_case(path.case_id)
+        if body.version is not None and body.version != case.version:
+            return problem(
+                409,
+                f"case {case.case_id} is at version {case.version}, not "
+                f"{body.version}; read it again",
+            )
+        now = clock()
+        assignee = None
+        if body.assignee is not None:
+            person = roster.persons.get(body.assignee)
+            if person is None:
+                return problem(400, f"assignee {body.assignee!r} is not on the roster")
+            posts = [a.post for a in roster.posts_of(person.person_id, now)]
+            post = _post_for(posts, case.cell)
+            assignee = Assignee(person.person_id, post.key if post else "", person.name)
+        approver = None
+        if body.approver is not None:
+            from gridmgr.api.access import actor_for
+
+            approver = actor_for(roster, body.approver, now)
+        try:
+            extend = None if body.extend is None else parse_span(body.extend)
+        except ValueError as exc:
+            return problem(400, str(exc))
+        updated = act(
+            store,
+            context,
+            case.case_id,
+            Action(body.action),
+            actor=caller.actor,
+            at=now,
+            comment=body.comment,
+            assignee=assignee,
+            approver=approver,
+            extend=extend,
+            rating=body.rating,
+        )
+        return jsonify(case_json(updated))
+
+    @bp.get("/cases/<case_id>/trail", tags=[TAG_CASES])
+    def case_trail(path: CasePath) -> Response:
+        """A case's events from the ledger, each marked verified or not."""
+        visible_case(path.case_id)
+        entries = store.trail(path.case_id)
+        return jsonify(
+            {
+                "case_id": path.case_id,
+                "events": [
+                    {
+                        "action": e.action,
+                        "actor": e.actor,
+                        "at": e.at.astimezone(TZ).isoformat(),
+                        "from_state": e.from_state,
+                        "to_state": e.to_state,
+                        "comment": e.comment,
+                        "details": e.details,
+                        "ledger": event_json(e.ledger),
+                        "verified": e.verified,
+                        "problem": e.problem,
+                    }
+                    for e in entries
+                ],
+            }
+        )
+
+    @bp.get("/events", tags=[TAG_CASES])
+    def events(query: EventsQuery) -> Response:
+        """Ledger events after ``since`` (city-wide callers): what changed since you last asked."""
+        if not current_caller().city_wide:
+            raise ForbiddenError("the event stream is for city-wide roles (operators, managers)")
+        rows = store.ledger_since(query.since, limit=query.limit)
+        head = rows[-1].seq if rows else query.since
+        return jsonify({"events": [event_json(e) for e in rows], "next": head})
+
+    @bp.get("/cells/<int:tier>", tags=[TAG_GRID])
+    def cells(path: TierPath) -> Response:
+        """The cells of one tier as GeoJSON, each with its owner now."""
+        now = clock()
+        frame = context.grid.tier(path.tier)
+        features = []
+        for code, name, name_en, parent, geom in zip(
+            frame["code"],
+            frame["name"],
+            frame["name_en"],
+            frame["parent_code"],
+            frame.geometry.values,
+            strict=True,
+        ):
+            owner = roster.owner(field_post(code), now)
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": code,
+                    "geometry": geom.__geo_interface__,
+                    "properties": {
+                        "code": code,
+                        "name": name,
+                        "name_en": name_en,
+                        "parent_code": parent if isinstance(parent, str) else None,
+                        "owner": None
+                        if owner is None
+                        else {"person_id": owner.person_id, "name": owner.name},
+                    },
+                }
+            )
+        body = {
+            "type": "FeatureCollection",
+            "generation_id": context.grid.generation_id,
+            "features": features,
+        }
+        response = jsonify(body)
+        response.headers["Cache-Control"] = "private, max-age=60"
+        return response
+
+    @bp.get("/locate", tags=[TAG_GRID])
+    def locate(query: LocateQuery) -> Response:
+        """The cell at each tier for a coordinate (``null`` outside the territory)."""
+        path = context.grid.point_to_cell(query.lon, query.lat, datum=query.datum)
+        return jsonify(
+            {
+                "generation_id": context.grid.generation_id,
+                "cell_path": None if path is None else path._asdict(),
+            }
+        )
+
+    @bp.get("/persons/<person_id>", tags=[TAG_GRID])
+    def person(path: PersonPath) -> Response:
+        """A person on the roster and the posts he holds now."""
+        found = roster.person(path.person_id)  # UnknownPersonError: 404
+        now = clock()
+        return jsonify(
+            {
+                "person_id": found.person_id,
+                "name": found.name,
+                "unit": found.unit_id or None,
+                "posts": [
+                    {"post": a.post.key, "kind_zh": a.post.kind.label_zh, "role": a.role.value}
+                    for a in roster.posts_of(found.person_id, now)
+                ],
+            }
+        )
+
     return bp
+
+
+def _post_for(posts: list[Post], cell: str | None) -> Post | None:
+    """The post of the assignee that answers for ``cell`` (else his first field post)."""
+    if cell is not None:
+        for post in posts:
+            if post.kind in (PostKind.GRID_WORKER, PostKind.GRID_HEAD, PostKind.TOWN_LEADER) and (
+                cell.startswith(post.place)
+            ):
+                return post
+    return posts[0] if posts else None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=TZ)
+
+
+def token_key() -> str:
+    """A rate-limit key: the presented token's hash, else the client address."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "t:" + hashlib.sha256(header.encode()).hexdigest()[:24]
+    return "ip:" + (request.remote_addr or "unknown")

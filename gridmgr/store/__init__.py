@@ -273,6 +273,10 @@ class Store:
         """The verified head of the ledger, to publish or sign."""
         return ledgerstore.take_checkpoint(self.engine, at=at)
 
+    def ledger_since(self, since: int, *, limit: int = 500) -> list[LedgerEvent]:
+        """Ledger events with a sequence number above ``since``, oldest first."""
+        return ledgerstore.events_after(self.engine, since, limit=limit)
+
     def ledger_head(self) -> LedgerEvent | None:
         """The newest ledger event."""
         with self.engine.connect() as conn:

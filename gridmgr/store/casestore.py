@@ -12,7 +12,18 @@ from datetime import datetime
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from gridmgr.cases import Assignee, Case, CaseEvent, CaseState
 from gridmgr.errors import GridMgrError
@@ -184,15 +195,17 @@ class CaseFilter:
     reported_from: datetime | None = None
     reported_to: datetime | None = None
     queue: str | None = None
+    scope: tuple[str, ...] | None = None
+    """Cell-code prefixes the viewer acts in (``None``: everywhere)."""
+    visible_to: str | None = None
+    """With ``scope``: also the cases this person reported or is assigned."""
 
 
 def select_cases(f: CaseFilter) -> Select[Any]:
     """A SELECT of ``cases`` rows matching ``f``, newest first."""
     query = select(cases)
     if f.subtree:
-        query = query.where(
-            or_(cases.c.cell == f.subtree, cases.c.cell.like(f.subtree.replace("%", "") + "%"))
-        )
+        query = query.where(cases.c.cell.like(_prefix(f.subtree) + "%"))
     if f.states:
         query = query.where(cases.c.state.in_(list(f.states)))
     if f.open_only:
@@ -207,7 +220,17 @@ def select_cases(f: CaseFilter) -> Select[Any]:
         query = query.where(cases.c.reported_at < f.reported_to)
     if f.queue:
         query = query.where(cases.c.queue == f.queue)
+    if f.scope is not None:
+        allowed: list[ColumnElement[bool]] = [cases.c.cell.like(_prefix(p) + "%") for p in f.scope]
+        if f.visible_to:
+            allowed += [cases.c.reporter == f.visible_to, cases.c.assignee_id == f.visible_to]
+        query = query.where(or_(*allowed) if allowed else false())
     return query.order_by(cases.c.number.desc())
+
+
+def _prefix(code: str) -> str:
+    """A cell-code prefix safe inside LIKE (codes are digits; anything else is dropped)."""
+    return "".join(ch for ch in code if ch.isdigit())
 
 
 def select_to_escalate(now: datetime) -> Select[Any]:

@@ -124,3 +124,10 @@ def events_by_seq(conn: Connection, seqs: list[int]) -> dict[int, LedgerEvent]:
         return {}
     rows = conn.execute(select(ledger).where(ledger.c.seq.in_(seqs))).all()
     return {int(r.seq): LedgerEvent(*(r._mapping[c] for c in LEDGER_COLUMNS)) for r in rows}
+
+
+def events_after(engine: Engine, since: int, *, limit: int) -> list[LedgerEvent]:
+    """Up to ``limit`` events with ``seq > since``, in order (for pollers)."""
+    query = select(ledger).where(ledger.c.seq > since).order_by(ledger.c.seq).limit(limit)
+    with engine.connect() as conn:
+        return [LedgerEvent(*(r._mapping[c] for c in LEDGER_COLUMNS)) for r in conn.execute(query)]

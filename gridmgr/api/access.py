@@ -1,0 +1,112 @@
+"""Who is asking, and what they may touch: callers, roles and cell scopes for every endpoint.
+
+A caller is an :class:`Actor` (role from the posts he holds *now*) and a scope: the cell-code
+prefixes he acts in — his tier-3 cells for a grid worker (as primary or deputy), his tier-2 cell
+for a grid head, his town for a town leader — or the whole city (``None``) for operators and
+managers. Partner systems (Open311 api_keys) are not callers of the native API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import g, request
+
+from gridmgr.cases import Actor, Case, Role
+from gridmgr.errors import ForbiddenError
+from gridmgr.roster import FIELD_POSTS, PostKind, Roster
+from gridmgr.store import Store
+from gridmgr.store.tokens import CredentialError, check_credential
+
+_ROLE_OF_POST = (
+    (PostKind.OPERATOR, Role.OPERATOR),
+    (PostKind.UNIT_LEADER, Role.MANAGER),
+    (PostKind.TOWN_LEADER, Role.LEADER),
+    (PostKind.GRID_HEAD, Role.HEAD),
+    (PostKind.GRID_WORKER, Role.WORKER),
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated person: as an actor, and the cells he may act in (``None``: all)."""
+
+    actor: Actor
+    scope: tuple[str, ...] | None
+
+    @property
+    def city_wide(self) -> bool:
+        """Whether the caller acts everywhere (operators and managers)."""
+        return self.scope is None
+
+    def covers(self, cell: str | None) -> bool:
+        """Whether ``cell`` (a tier-3 code, or ``None`` for out of grid) is in scope."""
+        if self.scope is None:
+            return True
+        return cell is not None and any(cell.startswith(prefix) for prefix in self.scope)
+
+    def may_see(self, case: Case) -> bool:
+        """Whether the case is in scope, or is assigned to or was reported by the caller."""
+        mine = case.reporter == self.actor.actor_id or (
+            case.assignee is not None and case.assignee.person_id == self.actor.actor_id
+        )
+        return mine or self.covers(case.cell)
+
+
+def actor_for(roster: Roster, person_id: str, at: datetime) -> Actor:
+    """The person as an actor: the highest role among the posts he holds at ``at``."""
+    person = roster.persons.get(person_id)
+    if person is None:
+        raise ForbiddenError(f"{person_id} is not on the roster")
+    kinds = {a.post.kind for a in roster.posts_of(person_id, at)}
+    for kind, role in _ROLE_OF_POST:
+        if kind in kinds:
+            return Actor(person_id, role, person.name)
+    raise ForbiddenError(f"{person.name} ({person_id}) holds no post now")
+
+
+def scope_of(roster: Roster, actor: Actor, at: datetime) -> tuple[str, ...] | None:
+    """Cell-code prefixes the actor acts in; ``None`` means city-wide."""
+    if actor.role in (Role.OPERATOR, Role.MANAGER, Role.SYSTEM):
+        return None
+    return tuple(
+        sorted(
+            {
+                a.post.place
+                for a in roster.posts_of(actor.actor_id, at)
+                if a.post.kind in FIELD_POSTS
+            }
+        )
+    )
+
+
+def caller_for(roster: Roster, person_id: str, at: datetime) -> Caller:
+    """The caller a person is at ``at``."""
+    actor = actor_for(roster, person_id, at)
+    return Caller(actor, scope_of(roster, actor, at))
+
+
+def bearer_caller(store: Store, roster: Roster, *, now: datetime) -> Caller:
+    """The caller named by this request's ``Authorization: Bearer`` personal token.
+
+    A session cookie is never accepted here: API writes authenticate with a token only.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise CredentialError("send Authorization: Bearer <token> (gridmgr token create)")
+    credential = check_credential(store.engine, token, now=now, kind="person")
+    return caller_for(roster, credential.subject, now)
+
+
+def current_caller() -> Caller:
+    """The caller the blueprint's ``before_request`` authenticated."""
+    caller: Caller = g.gridmgr_caller
+    return caller
+
+
+def authenticate(store: Store, roster: Roster, clock: Callable[[], datetime]) -> None:
+    """A ``before_request`` hook: authenticate the caller into ``g`` (401 otherwise)."""
+    g.gridmgr_caller = bearer_caller(store, roster, now=clock())

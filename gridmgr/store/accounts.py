@@ -1,0 +1,220 @@
+"""Dashboard accounts: a password (argon2id hash, never the password) for a roster person.
+
+An account is a row of the ``accounts`` table keyed by the roster person id. Setting a password,
+disabling and enabling an account each write their ledger event in the same transaction; the
+event never carries the password or its hash. :func:`check_password` spends the same work on an
+unknown or disabled account as on a real one, so its timing does not tell who has an account.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, insert, select, update
+
+from gridmgr.errors import GridMgrError
+from gridmgr.store import Store
+from gridmgr.store.ledgerstore import append
+from gridmgr.store.schema import accounts
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+"""Longer passwords are refused when set (and fail at once when checked): argon2 would hash
+them, but nobody types 256 characters and a megabyte "password" is a way to burn CPU."""
+
+
+class AccountError(GridMgrError, ValueError):
+    """A password or account change was refused (weak password, no such account …)."""
+
+
+class UnknownAccountError(AccountError, LookupError):
+    """A person id names no account (``gridmgr account set-password`` creates one)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A person's dashboard account; ``password_hash`` is the argon2id hash (kept out of repr)."""
+
+    person_id: str
+    created_at: datetime
+    updated_at: datetime
+    disabled: bool
+    password_hash: str = field(repr=False)
+
+
+def _hasher() -> PasswordHasher:
+    # argon2-cffi's defaults (RFC 9106 low-memory profile), argon2id
+    return PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of nothing anyone knows, verified against when there is no account to check."""
+    return _hasher().hash("gridmgr: no such account")
+
+
+def check_password_policy(person_id: str, password: str) -> None:
+    """Refuse a password that is too short, too long, all digits, or the person id.
+
+    >>> check_password_policy("P00044", "correct horse battery")
+    >>> check_password_policy("P00044", "1234567890")
+    Traceback (most recent call last):
+    ...
+    gridmgr.store.accounts.AccountError: the password is only digits; mix in letters or symbols
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"the password has {len(password)} characters; use at least {MIN_PASSWORD_LENGTH}"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(
+            f"the password has {len(password)} characters; use at most {MAX_PASSWORD_LENGTH}"
+        )
+    if password.isdigit():
+        raise AccountError("the password is only digits; mix in letters or symbols")
+    if password.strip().casefold() == person_id.strip().casefold():
+        raise AccountError("the password is the person id; choose something else")
+
+
+def get_account(store: Store, person_id: str) -> Account | None:
+    """The account of ``person_id``, or ``None`` when he has none."""
+    with store.engine.connect() as conn:
+        return _load(conn, person_id)
+
+
+def set_password(
+    store: Store, person_id: str, password: str, *, now: datetime, actor: str | None = None
+) -> Account:
+    """Set (or create the account with) ``password`` for ``person_id``, after the policy check.
+
+    ``actor`` is who did it, for the ledger (default: the person himself). A disabled account
+    stays disabled (see :func:`enable_account`).
+    """
+    check_password_policy(person_id, password)
+    password_hash = _hasher().hash(password)
+    with store.write() as conn:
+        before = _load(conn, person_id)
+        if before is None:
+            conn.execute(
+                insert(accounts).values(
+                    person_id=person_id,
+                    password_hash=password_hash,
+                    created_at=now,
+                    updated_at=now,
+                    disabled=False,
+                )
+            )
+        else:
+            _update(conn, person_id, password_hash=password_hash, updated_at=now)
+        append(
+            conn,
+            at=now,
+            kind="account.password_set",
+            actor=actor or person_id,
+            subject=f"person:{person_id}",
+            details={"person_id": person_id, "created": before is None, "scheme": "argon2id"},
+        )
+        after = _load(conn, person_id)
+    assert after is not None
+    return after
+
+
+def check_password(store: Store, person_id: str, password: str, *, now: datetime) -> bool:
+    """Whether ``password`` is the password of the enabled account of ``person_id``.
+
+    Unknown and disabled accounts cost one verification too. A hash made with older argon2
+    parameters is replaced on success (with its ledger event, ``account.password_rehashed``).
+    """
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False  # never a valid password (see MAX_PASSWORD_LENGTH); says nothing of who
+    hasher = _hasher()
+    account = get_account(store, person_id) if person_id else None
+    stored = _dummy_hash() if account is None else account.password_hash
+    try:
+        hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if account is None or account.disabled:
+        return False
+    if hasher.check_needs_rehash(stored):
+        _rehash(store, account, hasher.hash(password), now=now)
+    return True
+
+
+def disable_account(
+    store: Store, person_id: str, *, now: datetime, actor: str = "cli:account"
+) -> Account:
+    """Refuse every further login of ``person_id`` (sessions already open end at once)."""
+    return _set_disabled(store, person_id, disabled=True, now=now, actor=actor)
+
+
+def enable_account(
+    store: Store, person_id: str, *, now: datetime, actor: str = "cli:account"
+) -> Account:
+    """Allow ``person_id`` to log in again with his existing password."""
+    return _set_disabled(store, person_id, disabled=False, now=now, actor=actor)
+
+
+def _set_disabled(
+    store: Store, person_id: str, *, disabled: bool, now: datetime, actor: str
+) -> Account:
+    kind = "account.disabled" if disabled else "account.enabled"
+    with store.write() as conn:
+        before = _load(conn, person_id)
+        if before is None:
+            raise UnknownAccountError(
+                f"{person_id} has no account; create one with "
+                f"`gridmgr account set-password --person {person_id}`"
+            )
+        if before.disabled == disabled:
+            return before  # nothing changes, so nothing is recorded
+        _update(conn, person_id, disabled=disabled, updated_at=now)
+        append(
+            conn,
+            at=now,
+            kind=kind,
+            actor=actor,
+            subject=f"person:{person_id}",
+            details={"person_id": person_id},
+        )
+        after = _load(conn, person_id)
+    assert after is not None
+    return after
+
+
+def _rehash(store: Store, account: Account, password_hash: str, *, now: datetime) -> None:
+    with store.write() as conn:
+        current = _load(conn, account.person_id)
+        if current is None or current.password_hash != account.password_hash:
+            return  # changed meanwhile: the newer password wins
+        _update(conn, account.person_id, password_hash=password_hash, updated_at=now)
+        append(
+            conn,
+            at=now,
+            kind="account.password_rehashed",
+            actor="system:login",
+            subject=f"person:{account.person_id}",
+            details={"person_id": account.person_id, "scheme": "argon2id"},
+        )
+
+
+def _load(conn: Connection, person_id: str) -> Account | None:
+    row = conn.execute(select(accounts).where(accounts.c.person_id == person_id)).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return Account(
+        person_id=m["person_id"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        disabled=bool(m["disabled"]),
+        password_hash=m["password_hash"],
+    )
+
+
+def _update(conn: Connection, person_id: str, **values: object) -> None:
+    conn.execute(update(accounts).where(accounts.c.person_id == person_id).values(**values))
