@@ -81,7 +81,9 @@ def create_app(
     if store is not None and context is not None:
         ingestor = Ingestor(store)
         app.extensions["gridmgr_ingestor"] = ingestor  # closed by whoever runs the app
-        app.register_api(v1_blueprint(store, context, clock=now, ingestor=ingestor))
+        app.register_api(
+            v1_blueprint(store, context, clock=now, data_dir=settings.data_dir, ingestor=ingestor)
+        )
 
     towns = [
         {

@@ -12,6 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from gridmgr.cases import GuardError, IllegalTransitionError
 from gridmgr.errors import ForbiddenError, GridMgrError, UnknownPersonError
+from gridmgr.photos import PhotoTooLargeError, UnsupportedPhotoError
+from gridmgr.store.attachments import AttachmentFileError, AttachmentNotFoundError
 from gridmgr.store.casestore import CaseNotFoundError, ConcurrentUpdateError
 from gridmgr.store.engine import StoreError
 from gridmgr.store.tokens import CredentialError
@@ -21,6 +23,10 @@ STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (ForbiddenError, 403),
     (GuardError, 403),
     (CaseNotFoundError, 404),
+    (AttachmentNotFoundError, 404),
+    (PhotoTooLargeError, 413),
+    (UnsupportedPhotoError, 415),
+    (AttachmentFileError, 500),
     (UnknownPersonError, 404),
     (IllegalTransitionError, 409),
     (ConcurrentUpdateError, 409),

@@ -15,27 +15,37 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gridmgr.api.access import authenticate, current_caller
+from gridmgr.api.access import Caller, authenticate, current_caller
 from gridmgr.api.errors import problem
 from gridmgr.cases import Action, Assignee, Case
 from gridmgr.errors import ForbiddenError
 from gridmgr.ledger import LedgerEvent
+from gridmgr.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
 from gridmgr.roster import Post, PostKind, field_post
 from gridmgr.routing import RoutingContext, route_incident
 from gridmgr.services import Ingestor, act, report_incident
 from gridmgr.sla import parse_span
 from gridmgr.store import CaseFilter, CaseNotFoundError, Store
+from gridmgr.store.attachments import (
+    AttachmentRow,
+    list_attachments,
+    read_attachment,
+    save_attachment,
+)
 from gridmgr.workcal import TZ
 
 MAX_BODY = 64 * 1024
+MULTIPART_ENDPOINTS = frozenset({"api_v1.create_report_with_photo", "api_v1.upload_photo"})
 MAX_PAGE = 200
+FAR_PHOTO_M = 500.0
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 TAG_CASES = Tag(name="cases", description="Reports and the case lifecycle")
 TAG_GRID = Tag(name="grid", description="Cells, owners, location")
@@ -114,6 +124,41 @@ class ActionIn(BaseModel):
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
         return _text_without_controls(value)
+
+
+class ReportWithPhotoForm(BaseModel):
+    """A report and its photo in one multipart request (one round trip from a phone)."""
+
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    datum: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    category: str = Field(min_length=1, max_length=48)
+    description: str = Field(min_length=1, max_length=2000)
+    photo: FileStorage
+
+    @field_validator("lat", mode="before")
+    @classmethod
+    def _not_swapped(cls, value: object) -> object:
+        try:
+            number = float(str(value))
+        except ValueError:
+            return value
+        if 90 < abs(number) <= 180:
+            raise ValueError(f"latitude {number} is out of range; are lon and lat swapped?")
+        return value
+
+    @field_validator("category", "description")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        return _text_without_controls(value.strip())
+
+
+class PhotoForm(BaseModel):
+    photo: FileStorage
+
+
+class AttachmentPath(BaseModel):
+    attachment_id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
 class CasePath(BaseModel):
@@ -214,6 +259,7 @@ def v1_blueprint(
     context: RoutingContext,
     *,
     clock: Callable[[], datetime],
+    data_dir: Path,
     ingestor: Ingestor | None = None,
 ) -> APIBlueprint:
     """The ``/api/v1`` blueprint over ``store`` and ``context`` (reports group-commit through
@@ -224,6 +270,12 @@ def v1_blueprint(
     @bp.before_request
     def _gate() -> ResponseReturnValue | None:
         authenticate(store, roster, clock)  # 401 unless a valid personal token
+        if request.endpoint in MULTIPART_ENDPOINTS:
+            if not (request.mimetype or "").startswith("multipart/form-data"):
+                return problem(415, "send the photo as multipart/form-data (field 'photo')")
+            if (request.content_length or 0) > MAX_PHOTO_BYTES + MAX_BODY:
+                return problem(413, f"a photo is limited to {MAX_PHOTO_BYTES // 2**20} MiB")
+            return None
         if request.method in ("POST", "PUT", "PATCH"):
             if (request.content_length or 0) > MAX_BODY:
                 return problem(413, f"a request body is limited to {MAX_BODY} bytes")
@@ -247,10 +299,7 @@ def v1_blueprint(
             raise CaseNotFoundError(f"no case {case_id} visible to you")
         return case
 
-    @bp.post("/reports", tags=[TAG_CASES], responses={201: None})
-    def create_report(body: ReportIn) -> Response:
-        """Report an incident: routed to its cell and owner chain, acknowledged once durable."""
-        caller = current_caller()
+    def _report(caller: Caller, body: ReportIn) -> Response:
         now = clock()
         if not caller.city_wide:
             decision = route_incident(
@@ -294,6 +343,93 @@ def v1_blueprint(
         response.status_code = 201
         response.headers["Location"] = f"/api/v1/cases/{result.case.case_id}"
         return response
+
+    @bp.post("/reports", tags=[TAG_CASES], responses={201: None})
+    def create_report(body: ReportIn) -> Response:
+        """Report an incident: routed to its cell and owner chain, acknowledged once durable."""
+        return _report(current_caller(), body)
+
+    def read_photo(upload: FileStorage) -> Photo:
+        data = upload.stream.read(MAX_PHOTO_BYTES + 1)
+        return sanitize_photo(data)  # PhotoError: 4xx naming the problem
+
+    def photo_json(row: AttachmentRow, case: Case) -> dict[str, Any]:
+        far = None
+        if row.gps is not None and case.lon is not None and case.lat is not None:
+            far = distance_m(row.gps, (case.lon, case.lat)) > FAR_PHOTO_M
+        return {
+            "attachment_id": row.attachment_id,
+            "url": f"/api/v1/photos/{row.attachment_id}",
+            "sha256": row.sha256,
+            "width": row.width,
+            "height": row.height,
+            "size_bytes": row.size_bytes,
+            "taken_far_from_report": far,
+        }
+
+    @bp.post("/reports/with-photo", tags=[TAG_CASES], responses={201: None})
+    def create_report_with_photo(form: ReportWithPhotoForm) -> Response:
+        """Report an incident with its photo in one multipart request.
+
+        The photo is checked and cleaned (decoded, EXIF and GPS stripped) before anything is
+        stored; a bad photo refuses the whole report.
+        """
+        caller = current_caller()
+        photo = read_photo(form.photo)
+        report = ReportIn(
+            lon=form.lon,
+            lat=form.lat,
+            datum=form.datum,
+            category=form.category,
+            description=form.description,
+        )
+        response = _report(caller, report)
+        case = store.case(response.get_json()["case_id"])
+        row = save_attachment(
+            store, data_dir, case.case_id, photo, at=clock(), actor=caller.actor.actor_id
+        )
+        body = response.get_json()
+        body["photo"] = photo_json(row, case)
+        out = jsonify(body)
+        out.status_code = 201
+        out.headers["Location"] = response.headers["Location"]
+        return out
+
+    @bp.post("/cases/<case_id>/photos", tags=[TAG_CASES], responses={201: None})
+    def upload_photo(path: CasePath, form: PhotoForm) -> Response:
+        """Attach a photo to a case in your scope (e.g. the handler's photo of the result)."""
+        caller = current_caller()
+        case = visible_case(path.case_id)
+        photo = read_photo(form.photo)
+        row = save_attachment(
+            store, data_dir, case.case_id, photo, at=clock(), actor=caller.actor.actor_id
+        )
+        out = jsonify(photo_json(row, case))
+        out.status_code = 201
+        return out
+
+    @bp.get("/cases/<case_id>/photos", tags=[TAG_CASES])
+    def case_photos(path: CasePath) -> Response:
+        """The photos of a case."""
+        case = visible_case(path.case_id)
+        return jsonify(
+            {"photos": [photo_json(r, case) for r in list_attachments(store, case.case_id)]}
+        )
+
+    @bp.get("/photos/<attachment_id>", tags=[TAG_CASES])
+    def get_photo(path: AttachmentPath) -> Response:
+        """One photo (JPEG, re-encoded without EXIF) of a case in your scope."""
+        row, data = read_attachment(store, data_dir, path.attachment_id)
+        visible_case(row.case_id)
+        return Response(
+            data,
+            mimetype="image/jpeg",
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private, max-age=3600",
+                "Content-Disposition": f'inline; filename="{row.attachment_id}.jpg"',
+            },
+        )
 
     @bp.get("/cases", tags=[TAG_CASES])
     def list_cases(query: CaseQuery) -> Response:
