@@ -31,6 +31,14 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8050
     working_hours: str = DEFAULT_WORKING_HOURS
+    demo: bool = True
+    """Demo mode (``GRIDMGR_DEMO``, default on): a generated session key is acceptable."""
+    secure_cookies: bool = False
+    """Session cookies only over HTTPS (``GRIDMGR_SECURE_COOKIES``; turn on behind TLS)."""
+    rate_limit_token: str = "6000 per minute"
+    """Requests one API token may make (``GRIDMGR_RATE_LIMIT_TOKEN``; flask-limiter syntax)."""
+    rate_limit_ip: str = "20000 per minute"
+    """Requests one client address may make, whatever its tokens (``GRIDMGR_RATE_LIMIT_IP``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -41,6 +49,10 @@ class Settings:
             "host": env.get("GRIDMGR_HOST", "127.0.0.1"),
             "port": env.get("GRIDMGR_PORT", "8050"),
             "working_hours": env.get("GRIDMGR_WORKING_HOURS", DEFAULT_WORKING_HOURS),
+            "demo": env.get("GRIDMGR_DEMO", "1"),
+            "secure_cookies": env.get("GRIDMGR_SECURE_COOKIES", "0"),
+            "rate_limit_token": env.get("GRIDMGR_RATE_LIMIT_TOKEN", "6000 per minute"),
+            "rate_limit_ip": env.get("GRIDMGR_RATE_LIMIT_IP", "20000 per minute"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
@@ -60,6 +72,10 @@ class Settings:
             host=str(values["host"]),
             port=port,
             working_hours=hours,
+            demo=_flag(values["demo"], "GRIDMGR_DEMO"),
+            secure_cookies=_flag(values["secure_cookies"], "GRIDMGR_SECURE_COOKIES"),
+            rate_limit_token=_rate(values["rate_limit_token"], "GRIDMGR_RATE_LIMIT_TOKEN"),
+            rate_limit_ip=_rate(values["rate_limit_ip"], "GRIDMGR_RATE_LIMIT_IP"),
         )
 
     @property
@@ -81,3 +97,29 @@ class Settings:
     def calendar_overrides_path(self) -> Path:
         """A city's own calendar overrides, merged over the shipped ones."""
         return self.data_dir / "calendar-overrides.csv"
+
+
+def _rate(value: object, name: str) -> str:
+    """A rate limit in flask-limiter's syntax ("600 per minute", "10/second"), checked."""
+    from limits import parse_many
+
+    text = str(value)
+    try:
+        parse_many(text)
+    except ValueError:
+        raise SettingsError(
+            f"{name}={text!r} is not a rate limit; write e.g. '600 per minute' or '10/second'"
+        ) from None
+    return text
+
+
+def _flag(value: object, name: str) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off; anything else is refused."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={value!r}: write 1 or 0 (also true/false, yes/no, on/off)")

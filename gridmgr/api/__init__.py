@@ -11,10 +11,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, jsonify, render_template_string
+from flask_limiter import Limit, Limiter
+from flask_limiter.util import get_remote_address
 from flask_openapi3 import Info, OpenAPI, SecurityScheme
 
 from gridmgr.api.errors import register_error_handlers, validation_problem
-from gridmgr.api.v1 import v1_blueprint
+from gridmgr.api.v1 import token_key, v1_blueprint
 from gridmgr.grid import Grid
 from gridmgr.roster import Roster
 from gridmgr.services import Ingestor
@@ -78,12 +80,24 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     now = clock or (lambda: datetime.now(TZ))
     register_error_handlers(app)
+    limiter = Limiter(
+        key_func=token_key,
+        app=app,
+        default_limits=[
+            Limit(settings.rate_limit_token, key_function=token_key),  # per token (or address)
+            Limit(
+                settings.rate_limit_ip, key_function=get_remote_address, scope="per-ip", shared=True
+            ),  # per address, whatever its tokens
+        ],
+        storage_uri="memory://",
+        headers_enabled=True,
+    )
+    app.extensions["gridmgr_limiter"] = limiter
     if store is not None and context is not None:
         ingestor = Ingestor(store)
         app.extensions["gridmgr_ingestor"] = ingestor  # closed by whoever runs the app
-        app.register_api(
-            v1_blueprint(store, context, clock=now, data_dir=settings.data_dir, ingestor=ingestor)
-        )
+        v1 = v1_blueprint(store, context, clock=now, data_dir=settings.data_dir, ingestor=ingestor)
+        app.register_api(v1)
 
     towns = [
         {

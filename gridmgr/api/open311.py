@@ -33,7 +33,6 @@ from http import HTTPStatus
 from typing import Any, Literal
 
 from flask import Response, g, request
-from flask.typing import ResponseReturnValue
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import (
     BaseModel,
@@ -102,14 +101,9 @@ class Open311Error(GridMgrError):
 
 
 class _Input(BaseModel):
-    """An Open311 input: an empty parameter is the same as an absent one (the spec says so)."""
+    """An Open311 input (``_parse`` drops empty parameters: the spec makes them absent ones)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _empty_is_absent(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 class JurisdictionQuery(_Input):
@@ -584,8 +578,10 @@ _Model = typing.TypeVar("_Model", bound=BaseModel)
 
 
 def _parse(model: type[_Model], data: Mapping[str, object]) -> _Model:
+    """``data`` as ``model``; an empty parameter counts as absent (the spec's "optional")."""
+    given = {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
     try:
-        return model.model_validate(dict(data))
+        return model.model_validate(given)
     except ValidationError as exc:
         raise Open311Error(400, *_problems(exc)) from None
 
@@ -627,7 +623,7 @@ def open311_blueprint(
 
     def open311(
         authenticate: bool = False,
-    ) -> Callable[[Callable[..., ResponseReturnValue]], Callable[..., ResponseReturnValue]]:
+    ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
         """Validate the view's ``path``/``query``/``form`` models from the raw request.
 
         flask-openapi3 still reads the annotations to document the call; the models are checked
@@ -637,12 +633,12 @@ def open311_blueprint(
         """
 
         def decorate(
-            view: Callable[..., ResponseReturnValue],
-        ) -> Callable[..., ResponseReturnValue]:
+            view: Callable[..., Response],
+        ) -> Callable[..., Response]:
             hints = typing.get_type_hints(view)
 
             @functools.wraps(view)
-            def validated(**path: object) -> ResponseReturnValue:
+            def validated(**path: object) -> Response:
                 if authenticate:
                     g.open311_partner = partner()
                 given = (request.form if request.method == "POST" else request.args).get(
@@ -677,7 +673,7 @@ def open311_blueprint(
 
     @bp.get(f"/discovery.{_FORMAT}", responses={200: DiscoveryOut})
     @open311()
-    def discovery(path: DiscoveryPath, query: JurisdictionQuery) -> ResponseReturnValue:
+    def discovery(path: DiscoveryPath, query: JurisdictionQuery) -> Response:
         """Service discovery: where this endpoint is and what it speaks."""
         body = DiscoveryOut(
             changeset=changeset,
@@ -700,7 +696,7 @@ def open311_blueprint(
 
     @bp.get(f"/services.{_FORMAT}", responses={200: ServiceList})
     @open311()
-    def services(path: DiscoveryPath, query: JurisdictionQuery) -> ResponseReturnValue:
+    def services(path: DiscoveryPath, query: JurisdictionQuery) -> Response:
         """The services: one per category of the matter catalog (no extra attributes)."""
         body = ServiceList(
             [
@@ -722,7 +718,7 @@ def open311_blueprint(
 
     @bp.get(f"/services/<service_code>.{_FORMAT}", responses={200: ServiceDefinitionOut})
     @open311()
-    def service_definition(path: ServicePath, query: JurisdictionQuery) -> ResponseReturnValue:
+    def service_definition(path: ServicePath, query: JurisdictionQuery) -> Response:
         """A service's definition: our services take no attributes, so the list is empty."""
         if path.service_code not in catalog:
             raise Open311Error(
@@ -735,7 +731,7 @@ def open311_blueprint(
 
     @bp.post(f"/requests.{_FORMAT}", responses={200: CreatedList, 403: ErrorList})
     @open311(authenticate=True)
-    def create_request(path: DiscoveryPath, form: ServiceRequestForm) -> ResponseReturnValue:
+    def create_request(path: DiscoveryPath, form: ServiceRequestForm) -> Response:
         """Report an incident (form-encoded, ``api_key`` in the body); answered once committed.
 
         A point outside the territory is accepted into the command center's out-of-grid queue.
@@ -828,7 +824,7 @@ def open311_blueprint(
 
     @bp.get(f"/requests.{_FORMAT}", responses={200: ServiceRequestList})
     @open311()
-    def list_requests(path: DiscoveryPath, query: RequestsQuery) -> ResponseReturnValue:
+    def list_requests(path: DiscoveryPath, query: RequestsQuery) -> Response:
         """Service requests, newest first: at most 1000, reported within at most 90 days."""
         ids = split_list(query.service_request_id)
         if ids:  # overrides every other filter (the spec says so)
@@ -857,7 +853,7 @@ def open311_blueprint(
 
     @bp.get(f"/requests/<service_request_id>.{_FORMAT}", responses={200: ServiceRequestList})
     @open311()
-    def get_request(path: RequestPath, query: RequestQuery) -> ResponseReturnValue:
+    def get_request(path: RequestPath, query: RequestQuery) -> Response:
         """One service request, as a one-element list."""
         case_id = path.service_request_id
         try:
@@ -870,7 +866,7 @@ def open311_blueprint(
 
     @bp.get(f"/tokens/<token>.{_FORMAT}")
     @open311()
-    def token(path: TokenPath, query: JurisdictionQuery) -> ResponseReturnValue:
+    def token(path: TokenPath, query: JurisdictionQuery) -> Response:
         """Not used: requests are created synchronously, so no token is ever issued."""
         raise Open311Error(
             404,
@@ -882,7 +878,7 @@ def open311_blueprint(
 
     @bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    def unknown_call(rest: str) -> ResponseReturnValue:
+    def unknown_call(rest: str) -> Response:
         # anything else under the prefix answers in the spec's format, not the native one
         raise Open311Error(
             404,
@@ -908,11 +904,11 @@ def _register_error_handlers(bp: APIBlueprint) -> None:
     """Every error of this blueprint in the spec's format, with statuses 400/403/404 for input."""
 
     @bp.errorhandler(Open311Error)
-    def _open311(exc: Open311Error) -> ResponseReturnValue:
+    def _open311(exc: Open311Error) -> Response:
         return _errors(exc.status, *exc.descriptions)
 
     @bp.errorhandler(GridMgrError)
-    def _gridmgr(exc: GridMgrError) -> ResponseReturnValue:
+    def _gridmgr(exc: GridMgrError) -> Response:
         if isinstance(exc, CredentialError):
             return _errors(403, str(exc))
         if isinstance(exc, CaseNotFoundError | UnknownCategoryError):
@@ -922,14 +918,14 @@ def _register_error_handlers(bp: APIBlueprint) -> None:
         return _errors(400, str(exc))
 
     @bp.errorhandler(ValidationError)
-    def _invalid(exc: ValidationError) -> ResponseReturnValue:
+    def _invalid(exc: ValidationError) -> Response:
         return _errors(400, *_problems(exc))
 
     @bp.errorhandler(DataError)
-    def _refused(exc: DataError) -> ResponseReturnValue:
+    def _refused(exc: DataError) -> Response:
         first = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
         return _errors(400, f"the database refused a value: {first}")
 
     @bp.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> ResponseReturnValue:
+    def _http(exc: HTTPException) -> Response:
         return _errors(exc.code or 500, exc.description or exc.name)

@@ -6,6 +6,7 @@ user (``--debug`` shows one).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import click
 from rich.markup import escape
 
 from gridmgr.cli.access import apikey, token
+from gridmgr.cli.accounts import account
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
 from gridmgr.cli.grid import grid
 from gridmgr.cli.responsibility import catalog, roster, route
@@ -69,6 +71,7 @@ def serve(
     import waitress
 
     from gridmgr.api import create_app
+    from gridmgr.api.sessions import SECRET_KEY_ENV, init_sessions, secret_key_for
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.generations import load_current_grid
     from gridmgr.services import EscalationLoop
@@ -78,6 +81,8 @@ def serve(
     from gridmgr.workcal import TZ
 
     settings = Settings.from_env(data_dir=settings_of(ctx).data_dir, host=host, port=port)
+    # a missing session key outside demo mode fails here, before anything is started
+    secret = secret_key_for(settings.data_dir, os.environ.get(SECRET_KEY_ENV), demo=settings.demo)
     grid = load_current_grid(settings)
     roster = load_roster(settings, grid)  # the demo roster is generated on first start
     context = routing_context(settings, grid).warm()
@@ -96,6 +101,14 @@ def serve(
         actor="system:serve",
     )
     app = create_app(settings, grid, roster, store=store, context=context, clock=clock)
+    init_sessions(
+        app,
+        store=store,
+        roster_provider=lambda: context.roster,
+        secret_key=secret,
+        clock=clock,
+        secure_cookies=settings.secure_cookies,
+    )
     loop = None
     if escalate_every > 0:
         loop = EscalationLoop(store, context, every=escalate_every, clock=clock)
@@ -123,7 +136,7 @@ def serve(
         store.close()
 
 
-for command in (grid, roster, catalog, route, db, ledger, escalate, token, apikey):
+for command in (grid, roster, catalog, route, db, ledger, escalate, token, apikey, account):
     cli.add_command(command)
 
 

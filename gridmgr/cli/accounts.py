@@ -1,0 +1,101 @@
+"""``gridmgr account``: dashboard passwords of roster persons (set, disable, enable)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import click
+
+from gridmgr.cli.common import console, load_grid, settings_of
+from gridmgr.cli.store import db_option, db_url
+
+person_option = click.option(
+    "--person", "person_id", required=True, help="Roster person id, e.g. P00044."
+)
+
+
+@click.group()
+def account() -> None:
+    """Dashboard logins: each is a roster person with a password (API clients use tokens)."""
+
+
+@account.command("set-password")
+@person_option
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+@db_option
+@click.pass_context
+def account_set_password(
+    ctx: click.Context, person_id: str, password_stdin: bool, db: str | None
+) -> None:
+    """Set a person's dashboard password (creating his account); asked twice, not shown.
+
+    At least 10 characters, not only digits, not the person id. Sessions logged in with the old
+    password end at once.
+    """
+    from gridmgr.datafiles import load_roster
+    from gridmgr.store import open_store
+    from gridmgr.store.accounts import check_password_policy, set_password
+    from gridmgr.workcal import TZ
+
+    roster = load_roster(settings_of(ctx), load_grid(ctx, None))
+    person = roster.person(person_id)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            f"new password for {person.name} ({person.person_id})",
+            hide_input=True,
+            confirmation_prompt="repeat it",
+            err=True,
+        )
+    check_password_policy(person.person_id, password)  # before opening the database
+    store = open_store(db_url(ctx, db), create=True)
+    try:
+        done = set_password(
+            store, person.person_id, password, now=datetime.now(TZ), actor="cli:account"
+        )
+    finally:
+        store.close()
+    note = " (the account is disabled: `gridmgr account enable`)" if done.disabled else ""
+    console.print(f"password set for {person.name} ({person.person_id}){note}")
+
+
+@account.command("disable")
+@person_option
+@db_option
+@click.pass_context
+def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
+    """Refuse a person's logins from now on; his open sessions end at once."""
+    from gridmgr.store import open_store
+    from gridmgr.store.accounts import disable_account
+    from gridmgr.workcal import TZ
+
+    store = open_store(db_url(ctx, db))
+    try:
+        disable_account(store, person_id, now=datetime.now(TZ), actor="cli:account")
+    finally:
+        store.close()
+    console.print(f"account of {person_id} disabled")
+
+
+@account.command("enable")
+@person_option
+@db_option
+@click.pass_context
+def account_enable(ctx: click.Context, person_id: str, db: str | None) -> None:
+    """Allow a disabled account to log in again (with its existing password)."""
+    from gridmgr.store import open_store
+    from gridmgr.store.accounts import enable_account
+    from gridmgr.workcal import TZ
+
+    store = open_store(db_url(ctx, db))
+    try:
+        enable_account(store, person_id, now=datetime.now(TZ), actor="cli:account")
+    finally:
+        store.close()
+    console.print(f"account of {person_id} enabled")
