@@ -27,19 +27,20 @@ import re
 import typing
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Literal
 
 from flask import Response, g, request
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3 import APIBlueprint, MediaType, Schema, Tag
+from flask_openapi3.models.data_type import DataType
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     RootModel,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -189,37 +190,23 @@ class ServiceRequestForm(_Input):
     account_id: str | None = Field(default=None, max_length=200, description="not stored")
     media_url: str | None = Field(default=None, max_length=2048, description="not stored yet")
 
-    @field_validator("description", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _line_breaks(cls, value: object) -> object:
-        return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
-
-    @field_validator("description")
-    @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        if value is not None and _CONTROL.search(value):
-            raise ValueError("contains control characters; send plain text (line breaks allowed)")
-        return value
-
-    @field_validator(
-        "api_key",
-        "jurisdiction_id",
-        "service_code",
-        "address_string",
-        "address_id",
-        "email",
-        "first_name",
-        "last_name",
-        "phone",
-        "device_id",
-        "account_id",
-        "media_url",
-    )
-    @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
-        if value is not None and _CONTROL_OR_NEWLINE.search(value):
+    def _one_line(cls, value: object, info: ValidationInfo) -> object:
+        one_line = info.field_name != "description"
+        if one_line and isinstance(value, str) and _CONTROL_OR_NEWLINE.search(value):
             raise ValueError("contains control characters or line breaks; send one line of text")
         return value
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _plain_text(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.replace("\r\n", "\n").replace("\r", "\n")
+        if _CONTROL.search(text):
+            raise ValueError("contains control characters; send plain text (line breaks allowed)")
+        return text
 
     @field_validator("lat", mode="before")
     @classmethod
@@ -465,10 +452,9 @@ def case_to_request(
     cell = case.cell
     tiers = [None if cell is None else cell[: code_length(t)] for t in (1, 2, 3)]
     names = [cell_names[c] for c in reversed(tiers) if c is not None and c in cell_names]
-    running = case.state.is_open and case.stage is not None and case.due_at is not None
-    notice = None
-    if running and case.stage is not None and case.due_at is not None:
-        notice = f"{case.stage.label_zh}时限 {w3(case.due_at)}"
+    due = case.due_at if case.state.is_open else None  # the running stage's deadline
+    stage = case.stage
+    notice = None if due is None or stage is None else f"{stage.label_zh}时限 {w3(due)}"
     extended = None
     if extensions:
         a = case.assignee
@@ -492,7 +478,7 @@ def case_to_request(
         service_notice=notice,
         requested_datetime=w3(case.reported_at),
         updated_datetime=w3(case.updated_at),
-        expected_datetime=w3(case.due_at) if running and case.due_at is not None else None,
+        expected_datetime=None if due is None else w3(due),
         address=", ".join(names) or None,
         address_id=None,
         zipcode=None,
@@ -534,32 +520,24 @@ def _element(tag: str, value: object) -> ET.Element:
 # -- the blueprint ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Answer:
-    """A body and the XML root it is written under."""
-
-    root: str
-    body: object
-    status: int = 200
-
-
 def _wants_xml() -> bool:
     return request.path.endswith(".xml")
 
 
-def _reply(answer: _Answer) -> Response:
+def _reply(root: str, body: object, status: int = 200) -> Response:
+    """``body`` in the format the path asked for (``root`` names its XML document element)."""
     if _wants_xml():
-        data, mimetype = to_xml(answer.root, answer.body), "text/xml"
+        data, mimetype = to_xml(root, body), "text/xml"
     else:
-        data, mimetype = json.dumps(answer.body, ensure_ascii=False).encode(), "application/json"
-    response = Response(data, status=answer.status, content_type=f"{mimetype}; charset=utf-8")
+        data, mimetype = json.dumps(body, ensure_ascii=False).encode(), "application/json"
+    response = Response(data, status=status, content_type=f"{mimetype}; charset=utf-8")
     response.headers["X-Content-Type-Options"] = "nosniff"  # never sniffed into HTML
     return response
 
 
 def _errors(status: int, *descriptions: str) -> Response:
     body = [{"code": status, "description": d} for d in descriptions]
-    return _reply(_Answer("errors", body, status))
+    return _reply("errors", body, status)
 
 
 def _problems(exc: ValidationError) -> list[str]:
@@ -692,7 +670,7 @@ def open311_blueprint(
                 )
             ],
         )
-        return _reply(_Answer("discovery", body.model_dump(mode="json")))
+        return _reply("discovery", body.model_dump(mode="json"))
 
     @bp.get(f"/services.{_FORMAT}", responses={200: ServiceList})
     @open311()
@@ -714,7 +692,7 @@ def open311_blueprint(
                 for c in catalog
             ]
         )
-        return _reply(_Answer("services", body.model_dump(mode="json")))
+        return _reply("services", body.model_dump(mode="json"))
 
     @bp.get(f"/services/<service_code>.{_FORMAT}", responses={200: ServiceDefinitionOut})
     @open311()
@@ -725,7 +703,7 @@ def open311_blueprint(
                 404, f"service_code {path.service_code!r} was not found; services lists them"
             )
         body = ServiceDefinitionOut(service_code=path.service_code, attributes=[])
-        return _reply(_Answer("service_definition", body.model_dump(mode="json")))
+        return _reply("service_definition", body.model_dump(mode="json"))
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -756,12 +734,12 @@ def open311_blueprint(
             lat=form.lat,
             ingestor=ingestor,
         )
-        path_ = reported.decision.cell_path
+        cells = reported.decision.cell_path
         notice = f"已受理，案件编号 {reported.number}"
-        if path_ is None:
+        if cells is None:
             notice += "；该位置不在网格范围内，已转指挥中心分拨"
         else:
-            notice += f"；所在网格 {context.cell_names.get(path_.tier3, path_.tier3)}"
+            notice += f"；所在网格 {context.cell_names.get(cells.tier3, cells.tier3)}"
         if form.contact_given or form.media_url:
             notice += "；联系方式与媒体链接未保存"
         body = CreatedList(
@@ -773,7 +751,7 @@ def open311_blueprint(
                 )
             ]
         )
-        return _reply(_Answer("service_requests", body.model_dump(mode="json")))
+        return _reply("service_requests", body.model_dump(mode="json"))
 
     def agency_of(case: Case, cache: dict[tuple[str, str], str]) -> str:
         """The unit that handles the case, as routing names it now (else the command center)."""
@@ -805,7 +783,7 @@ def open311_blueprint(
             ]
         )
         exclude = None if extensions else {"__all__": {"extended_attributes"}}
-        return _reply(_Answer("service_requests", body.model_dump(mode="json", exclude=exclude)))
+        return _reply("service_requests", body.model_dump(mode="json", exclude=exclude))
 
     def find_cases(where: CaseFilter, codes: frozenset[str]) -> list[Case]:
         """At most :data:`MAX_RECORDS` cases matching ``where`` and, if given, ``codes``."""
@@ -842,10 +820,10 @@ def open311_blueprint(
                 400, f"service_code {unknown[0]!r} was not found; services lists them"
             )
         start, end = request_window(query.start_date, query.end_date, now=clock())
-        statuses = set(split_list(query.status))
+        statuses = set(split_list(query.status))  # both (or neither) is no filter
         states = [s.value for s in CaseState if s.open311_status in statuses]
         where = CaseFilter(
-            states=states if statuses and len(statuses) < 2 else (),
+            states=states if len(statuses) == 1 else (),
             reported_from=start,
             reported_to=end + timedelta(microseconds=1),  # end_date is included
         )
@@ -874,7 +852,7 @@ def open311_blueprint(
             "created synchronously and POST requests answers with the service_request_id",
         )
 
-    _document_form_encoding(bp)
+    _document_formats(bp)
 
     @bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -890,14 +868,20 @@ def open311_blueprint(
     return bp
 
 
-def _document_form_encoding(bp: APIBlueprint) -> None:
-    """Document ``POST requests`` as form-urlencoded (flask-openapi3 writes multipart)."""
-    item = bp.paths.get(f"{PREFIX}/requests.{{format}}")
-    body = None if item is None or item.post is None else item.post.requestBody
-    if body is not None and "multipart/form-data" in body.content:
-        body.content = {
-            "application/x-www-form-urlencoded": body.content.pop("multipart/form-data")
-        }
+def _document_formats(bp: APIBlueprint) -> None:
+    """Complete what flask-openapi3 writes: ``POST requests`` takes a form-urlencoded body (it
+    writes multipart), and every reply may also be ``text/xml`` (for the ``.xml`` paths)."""
+    for item in bp.paths.values():
+        for operation in (item.get, item.post):
+            if operation is None:
+                continue
+            body = operation.requestBody
+            if body is not None and "multipart/form-data" in body.content:
+                form = body.content.pop("multipart/form-data")
+                body.content = {"application/x-www-form-urlencoded": form}
+            for response in (operation.responses or {}).values():
+                if response.content and "application/json" in response.content:
+                    response.content["text/xml"] = MediaType(schema=Schema(type=DataType.STRING))
 
 
 def _register_error_handlers(bp: APIBlueprint) -> None:
