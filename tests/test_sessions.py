@@ -411,13 +411,14 @@ def test_token_blueprints_registered_after_init_are_exempt_and_others_are_not(
     store: Store, tiny: Grid, tmp_path: Path
 ) -> None:
     app = make_app(store, tiny, tmp_path)
-    for name in ("open311", "dashboard_actions"):
-        bp = Blueprint(name, __name__, url_prefix=f"/{name}")
-        bp.add_url_rule("/post", "post", lambda: "done", methods=["POST"])
-        app.register_blueprint(bp)
+    bp = Blueprint("dashboard_actions", __name__, url_prefix="/dashboard_actions")
+    bp.add_url_rule("/post", "post", lambda: "done", methods=["POST"])
+    app.register_blueprint(bp)
     try:
         client = app.test_client()
-        assert client.post("/open311/post").status_code == 200
+        # Open311 (mounted by create_app) is token-only: refused for its missing api_key (403,
+        # the spec's code), not by the CSRF check (400)
+        assert client.post("/open311/v2/requests.json", data={"x": "1"}).status_code == 403
         assert client.post("/dashboard_actions/post").status_code == 400
     finally:
         app.extensions["gridmgr_ingestor"].close()
