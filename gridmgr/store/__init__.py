@@ -21,7 +21,7 @@ from gridmgr.cases import Action, Actor, Assignee, Case, CaseEvent, apply_action
 from gridmgr.ledger import Checkpoint, LedgerEvent, Verification, event_hash
 from gridmgr.store import casestore, ledgerstore
 from gridmgr.store.casestore import CaseFilter, CaseNotFoundError, ConcurrentUpdateError
-from gridmgr.store.engine import StoreError, check_engine, database_url, make_engine
+from gridmgr.store.engine import StoreError, check_engine, database_url, make_engine, writing
 from gridmgr.store.migrate import check_schema, upgrade
 from gridmgr.store.schema import case_events
 
@@ -73,6 +73,7 @@ class Store:
         # tails); writers of this process queue on a lock instead. Other processes still
         # serialize on BEGIN IMMEDIATE, PostgreSQL on its advisory lock.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._writer = writing(engine)
 
     def __repr__(self) -> str:
         return f"<Store {self.engine.url.render_as_string(hide_password=True)}>"
@@ -89,7 +90,7 @@ class Store:
                 ledgerstore.lock_ledger(conn)
                 yield conn
             return
-        with self._write_lock, self.engine.begin() as conn:
+        with self._write_lock, self._writer.begin() as conn:
             yield conn
 
     # -- cases --------------------------------------------------------------------------------

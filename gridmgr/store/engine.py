@@ -2,10 +2,11 @@
 
 SQLite (the embedded default, one file in the data folder) runs in WAL mode with
 ``synchronous=FULL`` and foreign keys on, so an acknowledged write survives a crash or power
-loss; every write transaction starts with ``BEGIN IMMEDIATE``, which takes the write lock at
-once and so serializes ledger appends. PostgreSQL (``postgresql+psycopg://…``) must run with
-``fsync`` and ``synchronous_commit`` on; ledger appends are serialized by a transaction-level
-advisory lock. :func:`check_engine` refuses anything else and says why.
+loss; every write transaction starts with ``BEGIN IMMEDIATE`` (:func:`writing`), which takes the
+write lock at once and so serializes ledger appends; reads begin ``DEFERRED`` and never wait.
+PostgreSQL (``postgresql+psycopg://…``) must run with ``fsync`` and ``synchronous_commit`` on;
+ledger appends are serialized by a transaction-level advisory lock. :func:`check_engine`
+refuses anything else and says why.
 """
 
 from __future__ import annotations
@@ -99,8 +100,16 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    # Reads begin DEFERRED (they never block, and are never blocked by, the writer: WAL).
+    # Write transactions ask for IMMEDIATE (``writing(engine)``), taking the write lock before
+    # their first read, so a read-then-write can never fail on a stale snapshot.
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
     connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def writing(engine: Engine) -> Engine:
+    """The engine for write transactions: on SQLite they begin IMMEDIATE."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 def check_engine(engine: Engine) -> dict[str, str]:

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from gridmgr.store.engine import StoreError
+from gridmgr.store.engine import StoreError, writing
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -41,7 +41,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     before = current_revision(engine)
     config = alembic_config()
     try:
-        with engine.begin() as conn:
+        with writing(engine).begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except (RuntimeError, DBAPIError) as exc:

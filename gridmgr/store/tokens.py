@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert, select, update
 
 from gridmgr.errors import GridMgrError
+from gridmgr.store.engine import writing
 from gridmgr.store.schema import api_tokens
 
 _FORMAT = re.compile(r"^gm_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})$")
@@ -49,7 +50,7 @@ def create_credential(
         raise CredentialError(f"unknown credential kind {kind!r}: use person or apikey")
     token_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with writing(engine).begin() as conn:
         conn.execute(
             insert(api_tokens).values(
                 token_id=token_id,
@@ -85,7 +86,7 @@ def check_credential(engine: Engine, presented: str, *, now: datetime, kind: str
 
 def revoke_credential(engine: Engine, token_id: str, *, now: datetime) -> bool:
     """Revoke a credential by id; False when there is no such live credential."""
-    with engine.begin() as conn:
+    with writing(engine).begin() as conn:
         result = conn.execute(
             update(api_tokens)
             .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
