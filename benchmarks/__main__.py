@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from benchmarks import grid_bench, ledger_bench, routing_bench, store_bench
+from benchmarks import grid_bench, http_bench, ledger_bench, routing_bench, store_bench
 from benchmarks.common import print_table
 
 
@@ -21,6 +21,7 @@ def main() -> None:
     rows += routing_bench.run(repeats=repeats, console=console)
     rows += ledger_bench.run(repeats=repeats, console=console)
     rows += store_bench.run(repeats=repeats, console=console)
+    rows += http_bench.run(repeats=repeats, console=console)
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}; {args.points:,} points)")
 
 

@@ -35,7 +35,7 @@ from benchmarks.common import Row, print_table
 
 CLIENTS = 16
 RATE = 1000
-SECONDS = 10.0
+SECONDS = 5.0
 
 
 @dataclass(frozen=True)

@@ -598,3 +598,15 @@ def test_token_and_apikey_secrets_are_different_each_time(
         )
         secrets.add(out.strip())
     assert len(secrets) == 3
+
+
+def test_serve_outside_demo_mode_refuses_to_start_without_a_secret_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GRIDMGR_SECRET_KEY", raising=False)
+
+    code, _, err = run_main(tmp_path / "data", "serve", "--no-demo", "--port", "1", capsys=capsys)
+
+    assert code == 1
+    assert "GRIDMGR_SECRET_KEY" in err
+    assert not (tmp_path / "data" / "gridmgr.sqlite").exists()  # refused before anything started

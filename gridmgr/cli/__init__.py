@@ -57,9 +57,20 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
     show_default=True,
     help="Seconds between escalation passes (0: no escalation loop in this process).",
 )
+@click.option(
+    "--demo/--no-demo",
+    default=None,
+    help="Demo mode (default on, or GRIDMGR_DEMO): a generated session key is acceptable. "
+    "With --no-demo, GRIDMGR_SECRET_KEY must be set.",
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, host: str | None, port: int | None, db: str | None, escalate_every: float
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    db: str | None,
+    escalate_every: float,
+    demo: bool | None,
 ) -> None:
     """Start the command center on the embedded default (one process, one port).
 
@@ -80,7 +91,9 @@ def serve(
     from gridmgr.store.reference import sync_reference
     from gridmgr.workcal import TZ
 
-    settings = Settings.from_env(data_dir=settings_of(ctx).data_dir, host=host, port=port)
+    settings = Settings.from_env(
+        data_dir=settings_of(ctx).data_dir, host=host, port=port, demo=demo
+    )
     # a missing session key outside demo mode fails here, before anything is started
     secret = secret_key_for(settings.data_dir, os.environ.get(SECRET_KEY_ENV), demo=settings.demo)
     grid = load_current_grid(settings)
