@@ -16,15 +16,27 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gridmgr.api.access import Caller, authenticate, current_caller
 from gridmgr.api.errors import problem
+from gridmgr.api.schemas import (
+    ActionIn,
+    AttachmentPath,
+    CasePath,
+    CaseQuery,
+    EventsQuery,
+    LocateQuery,
+    PersonPath,
+    PhotoForm,
+    ReportIn,
+    ReportWithPhotoForm,
+    TierPath,
+)
 from gridmgr.cases import Action, Assignee, Case
 from gridmgr.errors import ForbiddenError
 from gridmgr.ledger import LedgerEvent
@@ -44,164 +56,10 @@ from gridmgr.workcal import TZ
 
 MAX_BODY = 64 * 1024
 MULTIPART_ENDPOINTS = frozenset({"api_v1.create_report_with_photo", "api_v1.upload_photo"})
-MAX_PAGE = 200
 FAR_PHOTO_M = 500.0
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 TAG_CASES = Tag(name="cases", description="Reports and the case lifecycle")
 TAG_GRID = Tag(name="grid", description="Cells, owners, location")
-
-
-def _text_without_controls(value: str) -> str:
-    bad = sorted({f"U+{ord(c):04X}" for c in value if ord(c) < 32 and c not in "\n\t"})
-    if bad:
-        raise ValueError(f"contains control characters ({', '.join(bad)}); remove them")
-    return value
-
-
-def _json_number(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"must be a JSON number (degrees), got {type(value).__name__}")
-    return value
-
-
-class ReportIn(BaseModel):
-    """A report from a grid worker's app (coordinates in ``datum``; WGS84 unless said)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    datum: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-    category: str = Field(min_length=1, max_length=48)
-    description: str = Field(min_length=1, max_length=2000)
-
-    @field_validator("lon", "lat", mode="before")
-    @classmethod
-    def _a_number(cls, value: object) -> object:
-        return _json_number(value)
-
-    @field_validator("lat", mode="before")
-    @classmethod
-    def _not_swapped(cls, value: object) -> object:
-        if isinstance(value, int | float) and 90 < abs(value) <= 180:
-            raise ValueError(f"latitude {value} is out of range; are lon and lat swapped?")
-        return value
-
-    @field_validator("category", "description")
-    @classmethod
-    def _no_control_characters(cls, value: str) -> str:
-        return _text_without_controls(value)
-
-
-class ActionIn(BaseModel):
-    """One lifecycle action on a case."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    action: Literal[
-        "register",
-        "reject",
-        "dispatch",
-        "accept",
-        "return",
-        "start",
-        "defer",
-        "handle",
-        "verify",
-        "reopen",
-        "close",
-        "evaluate",
-        "supervise",
-    ]
-    comment: str = Field(min_length=1, max_length=2000)
-    assignee: str | None = Field(default=None, max_length=64, description="dispatch: person id")
-    approver: str | None = Field(default=None, max_length=64, description="defer: person id")
-    extend: str | None = Field(default=None, max_length=16, description="defer: e.g. 1d, 4h")
-    rating: int | None = Field(default=None, ge=1, le=5, description="evaluate: 1..5")
-    version: int | None = Field(default=None, ge=0, description="the case version you saw")
-
-    @field_validator("comment")
-    @classmethod
-    def _no_control_characters(cls, value: str) -> str:
-        return _text_without_controls(value)
-
-
-class ReportWithPhotoForm(BaseModel):
-    """A report and its photo in one multipart request (one round trip from a phone)."""
-
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    datum: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-    category: str = Field(min_length=1, max_length=48)
-    description: str = Field(min_length=1, max_length=2000)
-    photo: FileStorage
-
-    @field_validator("lat", mode="before")
-    @classmethod
-    def _not_swapped(cls, value: object) -> object:
-        try:
-            number = float(str(value))
-        except ValueError:
-            return value
-        if 90 < abs(number) <= 180:
-            raise ValueError(f"latitude {number} is out of range; are lon and lat swapped?")
-        return value
-
-    @field_validator("category", "description")
-    @classmethod
-    def _no_control_characters(cls, value: str) -> str:
-        return _text_without_controls(value.strip())
-
-
-class PhotoForm(BaseModel):
-    photo: FileStorage
-
-
-class AttachmentPath(BaseModel):
-    attachment_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-
-
-class CasePath(BaseModel):
-    case_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="32 hex digits")
-
-
-class CaseQuery(BaseModel):
-    """Filters for listing cases (all optional); results are limited to the caller's scope."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    subtree: str | None = Field(default=None, pattern=r"^\d{6,15}$", description="cell code prefix")
-    state: str | None = Field(default=None, max_length=200, description="comma-separated states")
-    open: bool | None = None
-    overdue: bool | None = Field(default=None, description="open with a stage past its deadline")
-    assignee: str | None = Field(default=None, max_length=64)
-    reported_from: datetime | None = None
-    reported_to: datetime | None = None
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    offset: int = Field(default=0, ge=0, le=10_000_000)
-
-
-class EventsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    since: int = Field(default=0, ge=0, le=2**62, description="the last ledger sequence you saw")
-    limit: int = Field(default=500, ge=1, le=5000)
-
-
-class TierPath(BaseModel):
-    tier: int = Field(ge=1, le=3)
-
-
-class LocateQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    datum: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-
-
-class PersonPath(BaseModel):
-    person_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 def case_json(case: Case, number: int | None = None) -> dict[str, Any]:
