@@ -569,6 +569,28 @@ def _field_problem(row: Sequence[object], seq: int) -> str:
     return f"event {seq}: a field cannot be hashed (edited?)"
 
 
+def check_event(event: LedgerEvent, prev: LedgerEvent | None) -> tuple[bool, str | None]:
+    """Whether one event verifies on its own: its hash matches its contents and it links to
+    ``prev`` (the event before it; ``None`` when that one is missing). For showing one case's
+    trail; :func:`verify_chain` is the end-to-end proof."""
+    recomputed = event_hash(
+        seq=event.seq,
+        at=event.at,
+        kind=event.kind,
+        actor=event.actor,
+        subject=event.subject,
+        payload=event.payload,
+        prev_hash=event.prev_hash,
+    )
+    if recomputed != event.hash:
+        return False, f"ledger event {event.seq}: hash does not match its contents"
+    if prev is not None and prev.hash != event.prev_hash:
+        return False, f"ledger event {event.seq}: does not link to event {prev.seq}"
+    if prev is None and event.seq > 1:
+        return False, f"ledger event {event.seq - 1} is missing"
+    return True, None
+
+
 def verify_chain(
     rows: Iterable[Sequence[object]] | Iterable[LedgerEvent],
     *,

@@ -345,6 +345,8 @@ def test_cases_are_listed_by_subtree_state_and_overdue(store: Store) -> None:
     ]
     assert store.cases(CaseFilter(subtree="320281002")) == []
     assert store.count_cases(CaseFilter(open_only=True)) == 2
+    gas = reported(store, category="gas_leak", at=AT + timedelta(minutes=9))
+    assert [c.case_id for c in store.cases(CaseFilter(categories=["gas_leak"]))] == [gas]
 
 
 def test_an_out_of_grid_report_is_kept_in_its_queue(store: Store) -> None:

@@ -349,21 +349,6 @@ def open311_blueprint(
         exclude = None if extensions else {"__all__": {"extended_attributes"}}
         return _reply("service_requests", body.model_dump(mode="json", exclude=exclude))
 
-    def find_cases(where: CaseFilter, codes: frozenset[str]) -> list[Case]:
-        """At most :data:`MAX_RECORDS` cases matching ``where`` and, if given, ``codes``."""
-        if not codes:
-            return store.cases(where, limit=MAX_RECORDS)
-        # the case filter has no category: page through the window (newest first)
-        found: dict[str, Case] = {}
-        offset = 0
-        while len(found) < MAX_RECORDS:
-            page = store.cases(where, limit=MAX_RECORDS, offset=offset)
-            found.update((c.case_id, c) for c in page if c.category in codes)
-            if len(page) < MAX_RECORDS:
-                break
-            offset += len(page)
-        return list(found.values())[:MAX_RECORDS]
-
     @bp.get(f"/requests.{_FORMAT}", responses={200: ServiceRequestList})
     @open311()
     def list_requests(path: DiscoveryPath, query: RequestsQuery) -> Response:
@@ -388,10 +373,11 @@ def open311_blueprint(
         states = [s.value for s in CaseState if s.open311_status in statuses]
         where = CaseFilter(
             states=states if len(statuses) == 1 else (),
+            categories=sorted(codes),
             reported_from=start,
             reported_to=end + timedelta(microseconds=1),  # end_date is included
         )
-        return requests_reply(find_cases(where, codes), query.extensions)
+        return requests_reply(store.cases(where, limit=MAX_RECORDS), query.extensions)
 
     @bp.get(f"/requests/<service_request_id>.{_FORMAT}", responses={200: ServiceRequestList})
     @open311()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, func, select
 
 from gridmgr.cases import Action, Actor, Assignee, Case, CaseEvent, apply_action, open_case
-from gridmgr.ledger import Checkpoint, LedgerEvent, Verification, event_hash
+from gridmgr.ledger import Checkpoint, LedgerEvent, Verification, check_event
 from gridmgr.store import casestore, ledgerstore
 from gridmgr.store.casestore import CaseFilter, CaseNotFoundError, ConcurrentUpdateError
 from gridmgr.store.engine import StoreError, check_engine, database_url, make_engine, writing
@@ -245,7 +245,7 @@ class Store:
         out = []
         for r in rows:
             ev = events[int(r["ledger_seq"])]
-            ok, problem = _check_event(ev, events.get(ev.seq - 1))
+            ok, problem = check_event(ev, events.get(ev.seq - 1))
             out.append(
                 TrailEntry(
                     r["action"],
@@ -282,25 +282,6 @@ class Store:
         """The newest ledger event."""
         with self.engine.connect() as conn:
             return ledgerstore.head(conn)
-
-
-def _check_event(event: LedgerEvent, prev: LedgerEvent | None) -> tuple[bool, str | None]:
-    recomputed = event_hash(
-        seq=event.seq,
-        at=event.at,
-        kind=event.kind,
-        actor=event.actor,
-        subject=event.subject,
-        payload=event.payload,
-        prev_hash=event.prev_hash,
-    )
-    if recomputed != event.hash:
-        return False, f"ledger event {event.seq}: hash does not match its contents"
-    if prev is not None and prev.hash != event.prev_hash:
-        return False, f"ledger event {event.seq}: does not link to event {prev.seq}"
-    if prev is None and event.seq > 1:
-        return False, f"ledger event {event.seq - 1} is missing"
-    return True, None
 
 
 def open_store(url: str, *, create: bool = False, check: bool = True) -> Store:

@@ -189,6 +189,7 @@ class CaseFilter:
 
     subtree: str | None = None
     states: Sequence[str] = ()
+    categories: Sequence[str] = ()
     open_only: bool = False
     overdue_at: datetime | None = None
     assignee_id: str | None = None
@@ -208,6 +209,8 @@ def select_cases(f: CaseFilter) -> Select[Any]:
         query = query.where(cases.c.cell.like(_prefix(f.subtree) + "%"))
     if f.states:
         query = query.where(cases.c.state.in_(list(f.states)))
+    if f.categories:
+        query = query.where(cases.c.category.in_(list(f.categories)))
     if f.open_only:
         query = query.where(cases.c.state.in_(OPEN_STATES))
     if f.overdue_at is not None:
