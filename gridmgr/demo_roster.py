@@ -143,3 +143,35 @@ def _deputy_cell(grid: Grid, graph: nx.Graph, code: str) -> str | None:
         if grid.cell_to_parent(n) == parent
     ]
     return min(candidates)[1] if candidates else None
+
+
+DEMO_PASSWORD = "gridmgr-demo"
+"""The password of the demo logins (demo mode only; `serve --no-demo` creates none)."""
+
+
+def demo_logins(roster: Roster, at: datetime) -> list[tuple[str, Person]]:
+    """One person per role to log in as in demo mode: (role label, person), in a fixed order.
+
+    >>> from tests.builders import tiny_grid
+    >>> logins = demo_logins(generate_roster(tiny_grid()), ROSTER_START)
+    >>> [label.split(" ")[-1] for label, _ in logins]
+    ['值班员', '镇街负责人', '网格长', '网格员', '单位负责人']
+    """
+    wanted = (
+        ("operator 值班员", PostKind.OPERATOR),
+        ("town leader 镇街负责人", PostKind.TOWN_LEADER),
+        ("grid head 网格长", PostKind.GRID_HEAD),
+        ("grid worker 网格员", PostKind.GRID_WORKER),
+        ("manager 单位负责人", PostKind.UNIT_LEADER),
+    )
+    held = sorted(
+        (a.post.kind.value, a.post.place, a.person_id)
+        for a in roster.assignments
+        if a.role is Role.PRIMARY and a.is_active(at)
+    )
+    out = []
+    for label, kind in wanted:
+        first = next((pid for k, _, pid in held if k == kind.value), None)
+        if first is not None:
+            out.append((label, roster.persons[first]))
+    return out

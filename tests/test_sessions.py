@@ -647,3 +647,28 @@ def test_account_set_password_asks_twice_and_refuses_a_weak_one(
         assert check_password(store, worker_id(), PASSWORD, now=FIXED)
     finally:
         store.close()
+
+
+def test_demo_mode_creates_one_login_per_role_once_and_keeps_changed_passwords(
+    store: Store,
+) -> None:
+    from gridmgr.demo_roster import DEMO_PASSWORD
+    from gridmgr.store.accounts import ensure_demo_logins
+
+    logins = ensure_demo_logins(store, tiny_roster(), at=FIXED)
+    worker = next(p for label, p in logins if "网格员" in label)
+    set_password(store, worker.person_id, "a-private-password", now=FIXED)
+    again = ensure_demo_logins(store, tiny_roster(), at=FIXED)
+
+    assert [label.split(" ")[-1] for label, _ in logins] == [
+        "值班员",
+        "镇街负责人",
+        "网格长",
+        "网格员",
+        "单位负责人",
+    ]
+    assert again == logins
+    for _, person in logins:
+        expected = person.person_id != worker.person_id
+        assert check_password(store, person.person_id, DEMO_PASSWORD, now=FIXED) is expected
+    assert check_password(store, worker.person_id, "a-private-password", now=FIXED)

@@ -84,9 +84,11 @@ def serve(
     from gridmgr.api import create_app
     from gridmgr.api.sessions import SECRET_KEY_ENV, init_sessions, secret_key_for
     from gridmgr.datafiles import load_roster, routing_context
+    from gridmgr.demo_roster import DEMO_PASSWORD
     from gridmgr.generations import load_current_grid
     from gridmgr.services import EscalationLoop
     from gridmgr.store import open_store
+    from gridmgr.store.accounts import ensure_demo_logins
     from gridmgr.store.engine import redact
     from gridmgr.store.reference import sync_reference
     from gridmgr.workcal import TZ
@@ -132,6 +134,11 @@ def serve(
         f"{len(roster.persons)} persons from {settings.roster_dir}, database {redact(url)}"
     )
     console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+    if settings.demo:
+        logins = ensure_demo_logins(store, context.roster, at=clock())
+        console.print(f"demo logins at /login (password {DEMO_PASSWORD}; demo mode only):")
+        for label, person in logins:
+            console.print(f"  {label:<24} {person.person_id}  {person.name}")
     try:
         # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
         waitress.serve(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,6 +21,9 @@ from gridmgr.errors import GridMgrError
 from gridmgr.store import Store
 from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import accounts
+
+if TYPE_CHECKING:
+    from gridmgr.roster import Person, Roster
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -218,3 +222,17 @@ def _load(conn: Connection, person_id: str) -> Account | None:
 
 def _update(conn: Connection, person_id: str, **values: object) -> None:
     conn.execute(update(accounts).where(accounts.c.person_id == person_id).values(**values))
+
+
+def ensure_demo_logins(store: Store, roster: Roster, *, at: datetime) -> list[tuple[str, Person]]:
+    """In demo mode: one account per role with the public demo password, created once.
+
+    Existing accounts (a password someone changed) are left alone.
+    """
+    from gridmgr.demo_roster import DEMO_PASSWORD, demo_logins
+
+    logins = demo_logins(roster, at)
+    for _, person in logins:
+        if get_account(store, person.person_id) is None:
+            set_password(store, person.person_id, DEMO_PASSWORD, now=at, actor="system:demo")
+    return logins
