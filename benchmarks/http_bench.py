@@ -56,7 +56,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "GRIDMGR_DATA_DIR": str(data_dir),
@@ -73,6 +73,8 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
             str(port),
             "--escalate-every",
             "0",
+            "--workers",
+            str(workers),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -163,7 +165,12 @@ def constant_rate(
 
 
 def run(
-    *, repeats: int, console: Console, rate: float = RATE, seconds: float = SECONDS
+    *,
+    repeats: int,
+    console: Console,
+    rate: float = RATE,
+    seconds: float = SECONDS,
+    workers: int = 1,
 ) -> list[Row]:
     """Measure report ingest over HTTP against the /healthz anchor."""
     from benchmarks.grid_bench import benchmark_points
@@ -176,7 +183,7 @@ def run(
         console.print("http: starting gridmgr serve (SQLite, waitress 8 threads) ...")
         token = _token(data_dir)
         port = _free_port()
-        server = _start(data_dir, port)
+        server = _start(data_dir, port, workers)
         try:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -206,7 +213,8 @@ def run(
     return [
         Row(
             f"HTTP POST /api/v1/reports, {ours.offered:g}/s offered for {seconds:g} s "
-            f"({CLIENTS} keep-alive clients; waitress 8 threads; SQLite; group commit)",
+            f"({CLIENTS} keep-alive clients; {workers} waitress worker(s) x 8 threads; SQLite; "
+            "group commit)",
             f"{ours.sustained:,.0f} reports/s sustained ({ours.failed} failed); "
             f"p50 {ours.p50_ms:.1f} ms, p99 {ours.p99_ms:.1f} ms",
             "GET /healthz, same server and offered rate",
@@ -221,9 +229,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.http_bench", description=__doc__)
     parser.add_argument("--rate", type=float, default=RATE)
     parser.add_argument("--seconds", type=float, default=SECONDS)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     console = Console(width=170)
-    rows = run(repeats=1, console=console, rate=args.rate, seconds=args.seconds)
+    rows = run(
+        repeats=1, console=console, rate=args.rate, seconds=args.seconds, workers=args.workers
+    )
     print_table(console, rows, "gridmgr HTTP ingest")
 
 

@@ -90,7 +90,23 @@ class Stream:
                 return  # the server is gone: whatever was not acknowledged may be lost
 
 
-def start_server(data_dir: Path, db: str, port: int) -> subprocess.Popen[bytes]:
+def gone(pid: int, *, within: float = 10.0) -> bool:
+    """Whether process ``pid`` has exited (a zombie awaiting its reaper counts as exited)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                if any(line.startswith("State:\tZ") for line in status):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def start_server(
+    data_dir: Path, db: str, port: int, *, workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GRIDMGR_DATA_DIR": str(data_dir)}
     process = subprocess.Popen(
         [
@@ -104,6 +120,8 @@ def start_server(data_dir: Path, db: str, port: int) -> subprocess.Popen[bytes]:
             db,
             "--escalate-every",
             "0",
+            "--workers",
+            str(workers),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -185,5 +203,50 @@ def test_no_acknowledged_report_is_lost_when_the_server_is_killed(
             f"\n{kills} kills, {stream.sent} sent, {len(stream.acknowledged)} acknowledged, "
             f"{stored} stored, ledger {verification.count} events verified"
         )
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_several_worker_processes_share_the_port_and_keep_one_ledger(
+    tmp_path: Path, tiny: Grid
+) -> None:
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    store_generation(tiny, settings)
+    roster = load_roster(settings, tiny)
+    now = datetime.now(TZ)
+    operator = sorted(a.person_id for a in roster.holders(COMMAND_CENTER, now))[0]
+    db = str(tmp_path / "gridmgr.sqlite")
+    store = open_store(f"sqlite:///{db}", create=True)
+    token = create_credential(store.engine, kind="person", subject=operator, now=now, days=1)
+    store.close()
+    port = free_port()
+    stream = Stream(f"http://127.0.0.1:{port}", token)
+    server = start_server(data_dir, db, port, workers=2)
+    children = subprocess.run(
+        ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+
+    stop = threading.Event()
+    clients = [threading.Thread(target=stream.run, args=(stop, w), daemon=True) for w in range(4)]
+    for client in clients:
+        client.start()
+    time.sleep(1.5)
+    stop.set()
+    for client in clients:
+        client.join(timeout=30)
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+    assert len(children) == 1  # worker 0 is the parent; one forked worker beside it
+    for pid in children:
+        assert gone(pid), "a worker outlived the server"
+    store = open_store(f"sqlite:///{db}")
+    try:
+        assert len(stream.acknowledged) > 20
+        for case_id, description in stream.acknowledged.items():
+            assert store.case(case_id).description == description
+        assert store.verify_ledger().ok
     finally:
         store.close()

@@ -24,9 +24,6 @@ from gridmgr.settings import Settings
 
 __all__ = ["cli", "main"]
 
-SERVE_THREADS = 8
-"""Request threads of ``gridmgr serve`` (writes are serialized by the database anyway)."""
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
@@ -63,6 +60,13 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
     help="Demo mode (default on, or GRIDMGR_DEMO): a generated session key is acceptable. "
     "With --no-demo, GRIDMGR_SECRET_KEY must be set.",
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the port (Linux; e.g. the number of CPU cores).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -71,28 +75,25 @@ def serve(
     db: str | None,
     escalate_every: float,
     demo: bool | None,
+    workers: int,
 ) -> None:
     """Start the command center on the embedded default (one process, one port).
 
     On first start it creates the SQLite database in the data folder and the demo roster; it
     escalates overdue stages in the background.
     """
-    from datetime import datetime
-
-    import waitress
-
-    from gridmgr.api import create_app
-    from gridmgr.api.sessions import SECRET_KEY_ENV, init_sessions, secret_key_for
+    from gridmgr.api.sessions import SECRET_KEY_ENV, secret_key_for
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.demo_roster import DEMO_PASSWORD
     from gridmgr.generations import load_current_grid
-    from gridmgr.services import EscalationLoop
+    from gridmgr.server import Prepared, serve_forever, wall_clock
     from gridmgr.store import open_store
     from gridmgr.store.accounts import ensure_demo_logins
     from gridmgr.store.engine import redact
     from gridmgr.store.reference import sync_reference
-    from gridmgr.workcal import TZ
 
+    if workers < 1:
+        raise click.BadParameter("at least one worker", param_hint="--workers")
     settings = Settings.from_env(
         data_dir=settings_of(ctx).data_dir, host=host, port=port, demo=demo
     )
@@ -103,57 +104,31 @@ def serve(
     context = routing_context(settings, grid).warm()
     url = db_url(ctx, db)
     store = open_store(url, create=True)
-
-    def clock() -> datetime:
-        return datetime.now(TZ)
-
-    sync_reference(
-        store,
-        grid=grid,
-        roster=context.roster,
-        catalog=context.catalog,
-        at=clock(),
-        actor="system:serve",
-    )
-    app = create_app(settings, grid, roster, store=store, context=context, clock=clock)
-    init_sessions(
-        app,
-        store=store,
-        roster_provider=lambda: context.roster,
-        secret_key=secret,
-        clock=clock,
-        secure_cookies=settings.secure_cookies,
-    )
-    loop = None
-    if escalate_every > 0:
-        loop = EscalationLoop(store, context, every=escalate_every, clock=clock)
-        loop.start()
+    try:
+        sync_reference(
+            store,
+            grid=grid,
+            roster=context.roster,
+            catalog=context.catalog,
+            at=wall_clock(),
+            actor="system:serve",
+        )
+        logins = ensure_demo_logins(store, context.roster, at=wall_clock()) if settings.demo else []
+    finally:
+        store.close()  # each worker opens its own connections
     console.print(
         f"gridmgr serving grid {grid.generation_id} "
         f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells), roster of "
-        f"{len(roster.persons)} persons from {settings.roster_dir}, database {redact(url)}"
+        f"{len(roster.persons)} persons from {settings.roster_dir}, database {redact(url)}, "
+        f"{workers} worker process(es)"
     )
     console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
-    if settings.demo:
-        logins = ensure_demo_logins(store, context.roster, at=clock())
+    if logins:
         console.print(f"demo logins at /login (password {DEMO_PASSWORD}; demo mode only):")
         for label, person in logins:
             console.print(f"  {label:<24} {person.person_id}  {person.name}")
-    try:
-        # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
-        waitress.serve(
-            app,
-            host=settings.host,
-            port=settings.port,
-            threads=SERVE_THREADS,
-            ident="gridmgr",
-            _quiet=True,
-        )
-    finally:
-        if loop is not None:
-            loop.stop()
-        app.extensions["gridmgr_ingestor"].close()
-        store.close()
+    prepared = Prepared(settings, grid, context, url, secret, escalate_every)
+    serve_forever(prepared, workers=workers)
 
 
 for command in (grid, roster, catalog, route, db, ledger, escalate, token, apikey, account):
