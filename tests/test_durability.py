@@ -143,10 +143,8 @@ def start_server(
     pytest.fail("gridmgr serve did not answer within 60 s")
 
 
-@pytest.mark.slow
-def test_no_acknowledged_report_is_lost_when_the_server_is_killed(
-    tmp_path: Path, tiny: Grid
-) -> None:
+def prepare(tmp_path: Path, tiny: Grid) -> tuple[Path, str, str]:
+    """A data folder on the tiny grid, an initialised SQLite file, and an operator's token."""
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir)
     store_generation(tiny, settings)
@@ -157,6 +155,14 @@ def test_no_acknowledged_report_is_lost_when_the_server_is_killed(
     store = open_store(f"sqlite:///{db}", create=True)
     token = create_credential(store.engine, kind="person", subject=operator, now=now, days=1)
     store.close()
+    return data_dir, db, token
+
+
+@pytest.mark.slow
+def test_no_acknowledged_report_is_lost_when_the_server_is_killed(
+    tmp_path: Path, tiny: Grid
+) -> None:
+    data_dir, db, token = prepare(tmp_path, tiny)
     rng = random.Random(2026)
     port = free_port()
     stream = Stream(f"http://127.0.0.1:{port}", token)
@@ -211,16 +217,7 @@ def test_no_acknowledged_report_is_lost_when_the_server_is_killed(
 def test_several_worker_processes_share_the_port_and_keep_one_ledger(
     tmp_path: Path, tiny: Grid
 ) -> None:
-    data_dir = tmp_path / "data"
-    settings = Settings(data_dir=data_dir)
-    store_generation(tiny, settings)
-    roster = load_roster(settings, tiny)
-    now = datetime.now(TZ)
-    operator = sorted(a.person_id for a in roster.holders(COMMAND_CENTER, now))[0]
-    db = str(tmp_path / "gridmgr.sqlite")
-    store = open_store(f"sqlite:///{db}", create=True)
-    token = create_credential(store.engine, kind="person", subject=operator, now=now, days=1)
-    store.close()
+    data_dir, db, token = prepare(tmp_path, tiny)
     port = free_port()
     stream = Stream(f"http://127.0.0.1:{port}", token)
     server = start_server(data_dir, db, port, workers=2)
