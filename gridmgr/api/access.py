@@ -15,8 +15,10 @@ from datetime import datetime
 from flask import g, request
 
 from gridmgr.cases import Actor, Case, Role
+from gridmgr.datum import Datum
 from gridmgr.errors import ForbiddenError
 from gridmgr.roster import FIELD_POSTS, PostKind, Roster
+from gridmgr.routing import RoutingContext, route_incident
 from gridmgr.store import Store
 from gridmgr.store.tokens import CredentialError, check_credential
 
@@ -86,6 +88,28 @@ def caller_for(roster: Roster, person_id: str, at: datetime) -> Caller:
     """The caller a person is at ``at``."""
     actor = actor_for(roster, person_id, at)
     return Caller(actor, scope_of(roster, actor, at))
+
+
+def check_report_scope(
+    context: RoutingContext,
+    caller: Caller,
+    *,
+    category: str,
+    lon: float,
+    lat: float,
+    datum: str | Datum,
+    at: datetime,
+) -> None:
+    """Refuse a report outside the caller's cells (city-wide callers report anywhere).
+
+    Field staff report in their own cells; a place elsewhere goes to the command center.
+    """
+    if caller.city_wide:
+        return
+    decision = route_incident(context, category=category, at=at, lon=lon, lat=lat, datum=datum)
+    cell = None if decision.cell_path is None else decision.cell_path.tier3
+    if not caller.covers(cell):
+        raise ForbiddenError("this location is outside your cells; report it to the command center")
 
 
 def bearer_caller(store: Store, roster: Roster, *, now: datetime) -> Caller:

@@ -22,7 +22,7 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 
-from gridmgr.api.access import Caller, authenticate, current_caller
+from gridmgr.api.access import Caller, authenticate, check_report_scope, current_caller
 from gridmgr.api.errors import problem
 from gridmgr.api.schemas import (
     ActionIn,
@@ -42,7 +42,7 @@ from gridmgr.errors import ForbiddenError
 from gridmgr.ledger import LedgerEvent
 from gridmgr.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
 from gridmgr.roster import Post, PostKind, field_post
-from gridmgr.routing import RoutingContext, route_incident
+from gridmgr.routing import RoutingContext
 from gridmgr.services import Ingestor, act, report_incident
 from gridmgr.sla import parse_span
 from gridmgr.store import CaseFilter, CaseNotFoundError, Store
@@ -159,20 +159,15 @@ def v1_blueprint(
 
     def _report(caller: Caller, body: ReportIn) -> Response:
         now = clock()
-        if not caller.city_wide:
-            decision = route_incident(
-                context,
-                category=body.category,
-                at=now,
-                lon=body.lon,
-                lat=body.lat,
-                datum=body.datum,
-            )
-            cell = None if decision.cell_path is None else decision.cell_path.tier3
-            if not caller.covers(cell):
-                raise ForbiddenError(
-                    "this location is outside your cells; report it to the command center"
-                )
+        check_report_scope(
+            context,
+            caller,
+            category=body.category,
+            lon=body.lon,
+            lat=body.lat,
+            datum=body.datum,
+            at=now,
+        )
         result = report_incident(
             store,
             context,

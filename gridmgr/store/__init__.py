@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
@@ -219,6 +219,32 @@ class Store:
         query = casestore.select_cases(where or CaseFilter()).order_by(None).subquery()
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(query)).scalar_one())
+
+    def cell_load(
+        self, now: datetime, *, soon: timedelta, scope: tuple[str, ...] | None = None
+    ) -> list[casestore.CellLoad]:
+        """Open cases per tier-3 cell in ``scope``: open, overdue, due within ``soon``,
+        escalated (the out-of-grid queue is the row with ``cell`` ``None``)."""
+        query = casestore.select_cell_load(now, now + soon, scope)
+        with self.engine.connect() as conn:
+            return [
+                casestore.CellLoad(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0))
+                for r in conn.execute(query)
+            ]
+
+    def case_stats(
+        self,
+        now: datetime,
+        *,
+        since: datetime,
+        window: timedelta,
+        scope: tuple[str, ...] | None = None,
+    ) -> casestore.CaseStats:
+        """Key figures of the cases in ``scope`` (see :class:`CaseStats`)."""
+        query = casestore.select_case_stats(now, since, now - window, scope)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return casestore.CaseStats(*(int(v or 0) for v in row))
 
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""

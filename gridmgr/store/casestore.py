@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import case as sql_case
 
 from gridmgr.cases import Assignee, Case, CaseEvent, CaseState
 from gridmgr.errors import GridMgrError
@@ -200,6 +201,8 @@ class CaseFilter:
     """Cell-code prefixes the viewer acts in (``None``: everywhere)."""
     visible_to: str | None = None
     """With ``scope``: also the cases this person reported or is assigned."""
+    case_ids: Sequence[str] | None = None
+    """Only these cases (``None``: any)."""
 
 
 def select_cases(f: CaseFilter) -> Select[Any]:
@@ -223,6 +226,8 @@ def select_cases(f: CaseFilter) -> Select[Any]:
         query = query.where(cases.c.reported_at < f.reported_to)
     if f.queue:
         query = query.where(cases.c.queue == f.queue)
+    if f.case_ids is not None:
+        query = query.where(cases.c.case_id.in_(list(f.case_ids)))
     if f.scope is not None:
         allowed: list[ColumnElement[bool]] = [cases.c.cell.like(_prefix(p) + "%") for p in f.scope]
         if f.visible_to:
@@ -251,3 +256,74 @@ def select_to_escalate(now: datetime) -> Select[Any]:
         )
         .order_by(cases.c.due_at, cases.c.number)
     )
+
+
+@dataclass(frozen=True)
+class CellLoad:
+    """The open cases of one tier-3 cell (``cell`` ``None``: the out-of-grid queue)."""
+
+    cell: str | None
+    open: int
+    overdue: int
+    due_soon: int
+    escalated: int
+
+
+def select_cell_load(now: datetime, soon: datetime, scope: tuple[str, ...] | None) -> Select[Any]:
+    """Open, overdue (due by ``now``), due soon (by ``soon``) and escalated cases per cell."""
+    open_ = cases.c.state.in_(OPEN_STATES)
+    query = select(
+        cases.c.cell,
+        func.count(),
+        func.sum(sql_case((cases.c.due_at <= now, 1), else_=0)),
+        func.sum(sql_case(((cases.c.due_at > now) & (cases.c.due_at <= soon), 1), else_=0)),
+        func.sum(sql_case((cases.c.escalation_level > 0, 1), else_=0)),
+    ).where(open_)
+    return _scoped(query, scope).group_by(cases.c.cell)
+
+
+@dataclass(frozen=True)
+class CaseStats:
+    """The command center's key figures over the cases in a scope."""
+
+    open: int
+    overdue: int
+    escalated: int
+    without_owner: int
+    """Open cases without an assignee or without a deadline (the invariant says 0)."""
+    out_of_grid: int
+    closed_since: int
+    """Cases closed (or evaluated) since the ``since`` given (e.g. today 00:00)."""
+    closed_window: int
+    closed_window_on_time: int
+    """Of the cases closed in the on-time window, those never escalated."""
+
+
+def select_case_stats(
+    now: datetime, since: datetime, window_start: datetime, scope: tuple[str, ...] | None
+) -> Select[Any]:
+    """One row of :class:`CaseStats` figures (see there)."""
+    open_ = cases.c.state.in_(OPEN_STATES)
+    closed = cases.c.state.in_(("closed", "evaluated"))
+
+    def count(cond: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(sql_case((cond, 1), else_=0)), 0)
+
+    query = select(
+        count(open_),
+        count(open_ & (cases.c.due_at <= now)),
+        count(open_ & (cases.c.escalation_level > 0)),
+        count(open_ & (cases.c.assignee_id.is_(None) | cases.c.due_at.is_(None))),
+        count(open_ & (cases.c.queue == "out_of_grid")),
+        count(closed & (cases.c.updated_at >= since)),
+        count(closed & (cases.c.updated_at >= window_start)),
+        count(closed & (cases.c.updated_at >= window_start) & (cases.c.escalation_level == 0)),
+    )
+    return _scoped(query, scope)
+
+
+def _scoped(query: Select[Any], scope: tuple[str, ...] | None) -> Select[Any]:
+    if scope is None:
+        return query
+    allowed = [cases.c.cell.like(_prefix(p) + "%") for p in scope]
+    return query.where(or_(*allowed) if allowed else false())
