@@ -39,6 +39,14 @@ class Settings:
     """Requests one API token may make (``GRIDMGR_RATE_LIMIT_TOKEN``; flask-limiter syntax)."""
     rate_limit_ip: str = "20000 per minute"
     """Requests one client address may make, whatever its tokens (``GRIDMGR_RATE_LIMIT_IP``)."""
+    simulate: bool | None = None
+    """Run the demo simulator in ``serve`` (``GRIDMGR_SIMULATE``); ``None``: in demo mode on a
+    new database, or one the simulator made."""
+    simulate_speed: float = 1.0
+    """The demo simulator's speed factor (``GRIDMGR_SIMULATE_SPEED``)."""
+    tile_url: str | None = None
+    """A raster tile URL for the dashboard's basemap (``GRIDMGR_TILE_URL``, with ``{z}``,
+    ``{x}``, ``{y}``); unset, the map shows only our own layers and needs no internet."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -53,6 +61,9 @@ class Settings:
             "secure_cookies": env.get("GRIDMGR_SECURE_COOKIES", "0"),
             "rate_limit_token": env.get("GRIDMGR_RATE_LIMIT_TOKEN", "6000 per minute"),
             "rate_limit_ip": env.get("GRIDMGR_RATE_LIMIT_IP", "20000 per minute"),
+            "tile_url": env.get("GRIDMGR_TILE_URL") or None,
+            "simulate": env.get("GRIDMGR_SIMULATE") or None,
+            "simulate_speed": env.get("GRIDMGR_SIMULATE_SPEED", "1"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
@@ -61,6 +72,14 @@ class Settings:
             raise SettingsError(f"port must be a number, got {values['port']!r}") from None
         if not 0 < port < 65536:
             raise SettingsError(f"port must be 1..65535, got {port}")
+        try:
+            speed = float(str(values["simulate_speed"]))
+        except ValueError:
+            speed = float("nan")
+        if not (0 < speed < 1e6):
+            got = values["simulate_speed"]
+            raise SettingsError(f"GRIDMGR_SIMULATE_SPEED must be a positive number, got {got!r}")
+        simulate = values.get("simulate")
         from gridmgr.workcal import parse_working_hours
 
         try:
@@ -76,6 +95,9 @@ class Settings:
             secure_cookies=_flag(values["secure_cookies"], "GRIDMGR_SECURE_COOKIES"),
             rate_limit_token=_rate(values["rate_limit_token"], "GRIDMGR_RATE_LIMIT_TOKEN"),
             rate_limit_ip=_rate(values["rate_limit_ip"], "GRIDMGR_RATE_LIMIT_IP"),
+            tile_url=_tile_url(values.get("tile_url")),
+            simulate=None if simulate is None else _flag(simulate, "GRIDMGR_SIMULATE"),
+            simulate_speed=speed,
         )
 
     @property
@@ -123,3 +145,26 @@ def _flag(value: object, name: str) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name}={value!r}: write 1 or 0 (also true/false, yes/no, on/off)")
+
+
+def _tile_url(value: object) -> str | None:
+    """A checked ``GRIDMGR_TILE_URL`` (``None`` when unset).
+
+    >>> _tile_url("https://tiles.example/{z}/{x}/{y}.png")
+    'https://tiles.example/{z}/{x}/{y}.png'
+    >>> _tile_url("ftp://x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gridmgr.settings.SettingsError: GRIDMGR_TILE_URL must be an http(s) URL ...; got 'ftp://x'
+    """
+    if value is None or not str(value).strip():
+        return None
+    url = str(value).strip()
+    if not url.startswith(("https://", "http://")) or not all(
+        k in url for k in ("{z}", "{x}", "{y}")
+    ):
+        raise SettingsError(
+            "GRIDMGR_TILE_URL must be an http(s) URL with {z}, {x} and {y}, e.g. "
+            f"https://tile.example.org/{{z}}/{{x}}/{{y}}.png; got {url!r}"
+        )
+    return url

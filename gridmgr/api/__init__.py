@@ -1,7 +1,8 @@
-"""The HTTP shell: one Flask application carrying the API (and later the Dash dashboard).
+"""The HTTP shell: one Flask application carrying the API, Open311 and the Dash dashboard.
 
 It serves a status page of the current grid and its owners, a health check, and — given a store
-— the native API's report intake (``/api/v1``). Open311 and the dashboard mount here (#5, #6).
+— the native API (``/api/v1``) and Open311 (``/open311/v2``); :func:`mount_dashboard` adds the
+dashboard (``/dashboard/``) once sessions are set up.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, jsonify, render_template_string
+from flask import Flask, Response, jsonify, redirect, render_template_string
 from flask_limiter import Limit, Limiter
 from flask_limiter.util import get_remote_address
 from flask_openapi3 import Info, OpenAPI, SecurityScheme
@@ -47,7 +48,8 @@ tier {{ tier }}: {{ owned }}/{{ cells }} cells with an owner{% if not loop.last 
 {% if staffing.findings %}<ul>{% for f in staffing.findings[:50] %}
 <li>{{ f.kind }}: {{ f.message }}</li>{% endfor %}</ul>
 {% else %}<p>Every post is held and every field post has a deputy.</p>{% endif %}
-{% endif %}<p>The dashboard and the case API are not built yet.</p>
+{% endif %}<p><a href="/dashboard/">指挥中心 · Command center</a>
+· <a href="/api/openapi.json">API</a></p>
 </body></html>"""
 
 
@@ -111,6 +113,7 @@ def create_app(
         for c in grid.codes(1)
     ]
 
+    @app.get("/status", doc_ui=False)
     @app.get("/", doc_ui=False)
     def status() -> str:
         # Jinja autoescapes every value: names are data, never HTML
@@ -124,6 +127,32 @@ def create_app(
         return jsonify(status="ok", grid=grid.generation_id, cells=grid.counts)
 
     return app
+
+
+def mount_dashboard(
+    app: Flask,
+    grid: Grid,
+    *,
+    store: Store,
+    context: RoutingContext,
+    clock: Callable[[], datetime],
+    tile_url: str | None = None,
+) -> None:
+    """Serve the Dash dashboard under ``/dashboard/`` on ``app`` (after :func:`init_sessions`);
+    ``/`` then leads there (the status page stays at ``/status``)."""
+    from dashboards import DashData, MapGeometry, create_dash_app
+
+    settings: Settings = app.config["GRIDMGR_SETTINGS"]
+    data = DashData(
+        store=store,
+        context=context,
+        clock=clock,
+        data_dir=settings.data_dir,
+        geometry=MapGeometry(grid),
+        ingestor=app.extensions.get("gridmgr_ingestor"),
+    )
+    create_dash_app(app, data, tile_url=tile_url)
+    app.view_functions["status"] = lambda: redirect("/dashboard/", code=302)
 
 
 def _version() -> str:

@@ -41,6 +41,8 @@ class ConcurrentUpdateError(GridMgrError, RuntimeError):
 
 
 OPEN_STATES = tuple(s.value for s in CaseState if s.is_open)
+AWAITING_DISPATCH = (CaseState.REPORTED.value, CaseState.REGISTERED.value, CaseState.RETURNED.value)
+"""States in which a case is with the command center, not yet with a field owner."""
 
 
 def case_to_row(case: Case) -> dict[str, Any]:
@@ -290,7 +292,10 @@ class CaseStats:
     overdue: int
     escalated: int
     without_owner: int
-    """Open cases without an assignee or without a deadline (the invariant says 0)."""
+    """Open cases past dispatch without an assignee or a deadline (the invariant says 0)."""
+    awaiting_dispatch: int
+    """Open cases with the command center (reported, registered, returned): its duty crew owns
+    them until dispatch."""
     out_of_grid: int
     closed_since: int
     """Cases closed (or evaluated) since the ``since`` given (e.g. today 00:00)."""
@@ -313,7 +318,12 @@ def select_case_stats(
         count(open_),
         count(open_ & (cases.c.due_at <= now)),
         count(open_ & (cases.c.escalation_level > 0)),
-        count(open_ & (cases.c.assignee_id.is_(None) | cases.c.due_at.is_(None))),
+        count(
+            open_
+            & cases.c.state.not_in(AWAITING_DISPATCH)
+            & (cases.c.assignee_id.is_(None) | cases.c.due_at.is_(None))
+        ),
+        count(cases.c.state.in_(AWAITING_DISPATCH)),
         count(open_ & (cases.c.queue == "out_of_grid")),
         count(closed & (cases.c.updated_at >= since)),
         count(closed & (cases.c.updated_at >= window_start)),

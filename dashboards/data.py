@@ -1,0 +1,575 @@
+"""The dashboard's one data-access module: everything a page shows comes through here.
+
+It reads through the store's and the services' public functions (no SQL of its own, no routing
+of its own) and always *as a caller*: every function takes the :class:`Caller` and limits what
+it returns to his scope. Results are plain view-model values (dicts, lists, dataclasses) that
+the pure figure and layout functions turn into components.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dashboards.geo import MapGeometry
+from gridmgr.api.access import Caller, check_report_scope
+from gridmgr.cases import Action, Case, CaseState, allowed_actions
+from gridmgr.datum import Datum
+from gridmgr.errors import ForbiddenError
+from gridmgr.grid import Grid
+from gridmgr.ledger import LedgerEvent
+from gridmgr.photos import Photo
+from gridmgr.roster import field_post
+from gridmgr.routing import RoutingContext
+from gridmgr.services import Ingestor, act, report_incident
+from gridmgr.staffing import staffing_report
+from gridmgr.store import CaseFilter, CaseNotFoundError, Store, TrailEntry
+from gridmgr.store.attachments import (
+    AttachmentRow,
+    list_attachments,
+    read_attachment,
+    save_attachment,
+)
+from gridmgr.store.casestore import CaseStats, CellLoad
+from gridmgr.workcal import TZ
+
+METRICS = ("open", "overdue", "risk")
+"""What the map can be coloured by: open cases, overdue cases, SLA risk."""
+DUE_SOON = timedelta(hours=2)
+"""SLA risk counts the open cases overdue or due within this."""
+ON_TIME_WINDOW = timedelta(days=30)
+FEED_LIMIT = 30
+MAX_POINTS = 3000
+"""Case points on the map at most (the newest open ones)."""
+OVERDUE_GRACE = timedelta(minutes=5)
+"""An overdue stage not escalated within this is a broken invariant (the loop runs every 60 s)."""
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """The tiles of the command center."""
+
+    open: int
+    overdue: int
+    escalated: int
+    closed_today: int
+    on_time_rate: float | None
+    """Share of the cases closed in the last 30 days with no stage escalated (None: none closed)."""
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """One line of the "nothing escapes the grid" panel."""
+
+    key: str
+    ok: bool
+    value: str
+    link: str | None = None
+    """Where the offending items are listed (when broken)."""
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One line of the live feed."""
+
+    seq: int
+    at: str
+    kind: str
+    case_id: str | None
+    number: str
+    category: str
+    place: str
+    text: str
+    """Citizen text: shown as text, never HTML."""
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What happened since a ledger sequence number, as far as the caller may see."""
+
+    seq: int
+    items: list[FeedItem]
+    cells: set[str]
+    """Tier-3 cells whose open cases changed."""
+    points: list[dict[str, Any]]
+    """Newly reported cases to add to the map."""
+    more: bool
+    """Whether more events are waiting (the client asks again at once)."""
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """Everything the case page shows."""
+
+    case: Case
+    number: int | None
+    path: list[tuple[str, str]]
+    """(code, name) from the town down to the cell."""
+    chain: list[dict[str, str]]
+    """The owner chain at the time of the report: post, who held it then."""
+    trail: list[TrailEntry]
+    actions: list[Action]
+    photos: list[AttachmentRow]
+    overdue: bool
+
+
+@dataclass
+class DashData:
+    """The data access of one running dashboard (one per app; read-only state only)."""
+
+    store: Store
+    context: RoutingContext
+    clock: Callable[[], datetime]
+    data_dir: Path
+    geometry: MapGeometry
+    ingestor: Ingestor | None = None
+    _verified: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def grid(self) -> Grid:
+        return self.geometry.grid
+
+    # -- the map ------------------------------------------------------------------------------
+
+    def view_codes(self, parent: str | None) -> tuple[int, list[str]]:
+        """The cells the map shows under ``parent`` (``None``: all tier-3 cells) and their tier."""
+        if parent is None:
+            return 3, list(self.geometry.tier(3).codes)
+        children = self.grid.cell_to_children(parent)
+        tier = int(self.grid.cell(children[0])["tier"]) if children else 3
+        return tier, list(children)
+
+    def cell_load(self, caller: Caller, now: datetime) -> dict[str | None, CellLoad]:
+        """Open cases per tier-3 cell in the caller's scope."""
+        rows = self.store.cell_load(now, soon=DUE_SOON, scope=caller.scope)
+        return {r.cell: r for r in rows}
+
+    def values(
+        self, caller: Caller, codes: Sequence[str], metric: str, now: datetime
+    ) -> list[int | None]:
+        """``metric`` for each of ``codes`` (any tier; a parent sums its cells); cells out of
+        the caller's scope get ``None`` (drawn blank)."""
+        load = self.cell_load(caller, now)
+        return values_for(codes, load, metric, in_scope=lambda c: _overlaps(caller, c))
+
+    def owners(self, codes: Iterable[str], at: datetime) -> dict[str, str]:
+        """Each cell's owner now (name, or 空缺 vacant)."""
+        roster = self.context.roster
+        out = {}
+        for code in codes:
+            person = roster.owner(field_post(code), at)
+            out[code] = person.name if person is not None else "空缺 vacant"
+        return out
+
+    def open_points(self, caller: Caller, now: datetime) -> list[dict[str, Any]]:
+        """The newest open cases in scope, as map points."""
+        found = self.store.cases(
+            CaseFilter(open_only=True, scope=caller.scope, visible_to=caller.actor.actor_id),
+            limit=MAX_POINTS,
+        )
+        return [point(c, now) for c in found if c.lon is not None and c.lat is not None]
+
+    # -- figures of the command center ----------------------------------------------------------
+
+    def kpis(self, caller: Caller, now: datetime) -> Kpis:
+        stats = self._stats(caller, now)
+        rate = stats.closed_window_on_time / stats.closed_window if stats.closed_window else None
+        return Kpis(stats.open, stats.overdue, stats.escalated, stats.closed_since, rate)
+
+    def _stats(self, caller: Caller, now: datetime) -> CaseStats:
+        local = now.astimezone(TZ)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.store.case_stats(now, since=midnight, window=ON_TIME_WINDOW, scope=caller.scope)
+
+    def invariants(self, caller: Caller, now: datetime) -> list[Invariant]:
+        """The "nothing escapes the grid" panel, live (DESIGN.md's invariants)."""
+        grid = self.grid
+        out: list[Invariant] = []
+        counts = grid.counts
+        out.append(
+            Invariant(
+                "coverage",
+                True,  # a grid that fails validation is refused at load: this one passed
+                f"{counts[1]} / {counts[2]} / {counts[3]}",
+            )
+        )
+        report = staffing_report(grid, self.context.roster, now)
+        owned = report.owned_cells
+        vacancies = report.of_kind("vacancy")
+        owned3, all3 = owned[3]
+        out.append(
+            Invariant(
+                "owners",
+                not vacancies,
+                f"{owned3}/{all3}",
+                link=None if not vacancies else "/dashboard/coverage#vacancies",
+                details=tuple(f.message for f in vacancies[:5]),
+            )
+        )
+        stats = self._stats(caller, now)
+        crew = self.context.roster.on_duty(now)
+        unowned = stats.without_owner + (0 if crew else stats.awaiting_dispatch)
+        out.append(
+            Invariant(
+                "owned_cases",
+                unowned == 0,
+                f"{stats.open - unowned}/{stats.open}",
+                link=None if unowned == 0 else "/dashboard/wall",
+                details=()
+                if crew or not stats.awaiting_dispatch
+                else ("no duty crew on shift for the cases awaiting dispatch",),
+            )
+        )
+        late = [
+            c for c in self.store.to_escalate(now - OVERDUE_GRACE, limit=50) if caller.may_see(c)
+        ]
+        out.append(
+            Invariant(
+                "escalated",
+                not late,
+                str(len(late)),
+                link=None if not late else f"/dashboard/case/{late[0].case_id}",
+            )
+        )
+        out.append(
+            Invariant(
+                "out_of_grid",
+                True,  # a queue, not a breach: shown with its size and a link
+                str(stats.out_of_grid),
+                link="/dashboard/wall#out-of-grid" if stats.out_of_grid else None,
+            )
+        )
+        verified = self.ledger_status()
+        out.append(
+            Invariant(
+                "ledger",
+                bool(verified.get("ok", False)),
+                str(verified.get("at", "—")),
+                details=(str(verified["problem"]),) if verified.get("problem") else (),
+            )
+        )
+        return out
+
+    def ledger_status(self) -> dict[str, Any]:
+        """The latest ledger verification (run by :meth:`verify_ledger`)."""
+        return dict(self._verified)
+
+    def verify_ledger(self) -> None:
+        """Verify the ledger end to end and remember when and how it went (background job)."""
+        result = self.store.verify_ledger()
+        now = self.clock().astimezone(TZ)
+        self._verified.update(
+            ok=result.ok,
+            at=now.strftime("%H:%M"),
+            events=result.count,
+            problem=None if result.ok else f"event {result.first_bad_seq}: {result.problem}",
+        )
+
+    def changes(self, caller: Caller, since: int, now: datetime) -> Changes:
+        """Ledger events after ``since`` that concern cases the caller may see."""
+        events = self.store.ledger_since(since, limit=200)
+        seq = events[-1].seq if events else since
+        case_ids = [
+            e.subject.removeprefix("case:") for e in events if e.subject.startswith("case:")
+        ]
+        cases = {}
+        if case_ids:
+            found = self.store.cases(
+                CaseFilter(
+                    case_ids=sorted(set(case_ids)),
+                    scope=caller.scope,
+                    visible_to=caller.actor.actor_id,
+                ),
+                limit=len(case_ids),
+            )
+            cases = {c.case_id: c for c in found}
+        items: list[FeedItem] = []
+        cells: set[str] = set()
+        points: list[dict[str, Any]] = []
+        for event in events:
+            case_id = event.subject.removeprefix("case:")
+            case = cases.get(case_id)
+            if case is None:
+                continue
+            if case.cell is not None:
+                cells.add(case.cell)
+            items.append(self._feed_item(event, case))
+            if event.kind == "case.report" and case.lon is not None and case.lat is not None:
+                points.append(point(case, now))
+        return Changes(seq, items[::-1][:FEED_LIMIT], cells, points, more=len(events) == 200)
+
+    def recent_feed(self, caller: Caller, now: datetime) -> tuple[int, list[FeedItem]]:
+        """The last events in scope (for a freshly opened page) and the head sequence."""
+        head = self.store.ledger_head()
+        if head is None:
+            return 0, []
+        start = max(0, head.seq - 200)
+        changes = self.changes(caller, start, now)
+        return changes.seq, changes.items
+
+    def _feed_item(self, event: LedgerEvent, case: Case) -> FeedItem:
+        payload = json.loads(event.payload)
+        details = payload.get("details") or {}
+        at = datetime.fromisoformat(event.at).astimezone(TZ).strftime("%H:%M:%S")
+        return FeedItem(
+            seq=event.seq,
+            at=at,
+            kind=event.kind.removeprefix("case."),
+            case_id=case.case_id,
+            number=str(details.get("number", "")),
+            category=case.category,
+            place=self.place(case.cell),
+            text=case.description[:80],
+        )
+
+    # -- names ----------------------------------------------------------------------------------
+
+    def category_name(self, code: str, lang: str = "zh") -> str:
+        """A category's name in ``lang`` (its code if the catalog no longer has it)."""
+        if code not in self.context.catalog:
+            return code
+        category = self.context.catalog.category(code)
+        return category.name_zh if lang == "zh" else category.name_en
+
+    def categories(self, lang: str = "zh") -> list[tuple[str, str]]:
+        """(code, name) of every category, for pickers."""
+        return [(c.code, c.name_zh if lang == "zh" else c.name_en) for c in self.context.catalog]
+
+    def place(self, cell: str | None) -> str:
+        """A cell's name with its town (or 网格外 out of grid)."""
+        if cell is None:
+            return "网格外 out of grid"
+        try:
+            town = self.grid.cell_to_ancestors(cell)
+            names = [str(self.grid.cell(c)["name"]) for c in [*town[:1], cell]]
+        except (KeyError, IndexError):
+            return cell
+        return " · ".join(dict.fromkeys(names))
+
+    # -- the case page --------------------------------------------------------------------------
+
+    def case_view(self, caller: Caller, case_id: str) -> CaseView:
+        """A case the caller may see (else :class:`CaseNotFoundError`, as for a missing one)."""
+        case = self.visible_case(caller, case_id)
+        now = self.clock()
+        trail = self.store.trail(case.case_id)
+        path: list[tuple[str, str]] = []
+        if case.cell is not None:
+            for code in [*self.grid.cell_to_ancestors(case.cell), case.cell]:
+                path.append((code, str(self.grid.cell(code)["name"])))
+        chain: list[dict[str, str]] = []
+        number: int | None = None
+        if trail:
+            details = trail[0].details
+            number = details.get("number") if isinstance(details.get("number"), int) else None
+            roster = self.context.roster
+            at = trail[0].at
+            posts = {p.key: p for p in roster.posts}
+            for key in details.get("chain", []) or []:
+                post = posts.get(key)
+                person = None if post is None else roster.owner(post, at)
+                chain.append(
+                    {
+                        "post": str(key),
+                        "label": str(post) if post is not None else str(key),
+                        "person": person.name if person is not None else "空缺 vacant",
+                    }
+                )
+        actions: list[Action] = [
+            a
+            for a in allowed_actions(case, caller.actor, at=now)
+            if a not in (Action.ESCALATE, Action.REPORT)
+        ]
+        overdue = case.state.is_open and case.due_at is not None and case.due_at <= now
+        return CaseView(
+            case,
+            number,
+            path,
+            chain,
+            trail,
+            actions,
+            list_attachments(self.store, case.case_id),
+            overdue,
+        )
+
+    def visible_case(self, caller: Caller, case_id: str) -> Case:
+        try:
+            case = self.store.case(case_id)
+        except CaseNotFoundError:
+            case = None
+        if case is None or not caller.may_see(case):
+            raise CaseNotFoundError(f"no case {case_id} visible to you")
+        return case
+
+    def photo(self, caller: Caller, attachment_id: str) -> bytes:
+        """A photo of a case the caller may see."""
+        row, data = read_attachment(self.store, self.data_dir, attachment_id)
+        self.visible_case(caller, row.case_id)
+        return data
+
+    def act(self, caller: Caller, case_id: str, action: Action, comment: str) -> Case:
+        """Apply ``action`` as the caller (the state machine's guards decide)."""
+        case = self.visible_case(caller, case_id)
+        return act(
+            self.store,
+            self.context,
+            case.case_id,
+            action,
+            actor=caller.actor,
+            at=self.clock(),
+            comment=comment,
+        )
+
+    # -- lists ----------------------------------------------------------------------------------
+
+    def overdue(self, caller: Caller, now: datetime, *, limit: int = 300) -> list[Case]:
+        """Overdue or escalated open cases in scope, latest deadline misses first."""
+        where = CaseFilter(overdue_at=now, scope=caller.scope, visible_to=caller.actor.actor_id)
+        found = self.store.cases(where, limit=limit)
+        return sorted(found, key=lambda c: c.due_at or now)
+
+    def out_of_grid(self, caller: Caller, *, limit: int = 100) -> list[Case]:
+        if not caller.city_wide:
+            return []
+        return self.store.cases(CaseFilter(open_only=True, queue="out_of_grid"), limit=limit)
+
+    def my_cases(self, caller: Caller, *, limit: int = 100) -> list[Case]:
+        """The caller's open cases (assigned to him), soonest deadline first."""
+        found = self.store.cases(
+            CaseFilter(open_only=True, assignee_id=caller.actor.actor_id), limit=limit
+        )
+        far = datetime.max.replace(tzinfo=TZ)
+        return sorted(found, key=lambda c: c.due_at or far)
+
+    def my_cells(self, caller: Caller) -> list[tuple[str, str]]:
+        """(code, name) of the tier-3 cells the caller acts in (workers: his own cells)."""
+        if caller.scope is None:
+            return []
+        out = []
+        for prefix in caller.scope:
+            for code in self.grid.cell_to_descendants(prefix, 3) or [prefix]:
+                out.append((code, str(self.grid.cell(code)["name"])))
+        return out[:200]
+
+    # -- reporting ------------------------------------------------------------------------------
+
+    def report(
+        self,
+        caller: Caller,
+        *,
+        lon: float,
+        lat: float,
+        category: str,
+        description: str,
+        photo: Photo | None,
+        datum: Datum = Datum.WGS84,
+    ) -> Case:
+        """Report an incident as the caller (in his cells unless city-wide), with a photo."""
+        now = self.clock()
+        check_report_scope(
+            self.context, caller, category=category, lon=lon, lat=lat, datum=datum, at=now
+        )
+        result = report_incident(
+            self.store,
+            self.context,
+            reporter=caller.actor,
+            category=category,
+            at=now,
+            description=description,
+            lon=lon,
+            lat=lat,
+            datum=datum,
+            ingestor=self.ingestor,
+        )
+        if photo is not None:
+            save_attachment(
+                self.store,
+                self.data_dir,
+                result.case.case_id,
+                photo,
+                at=self.clock(),
+                actor=caller.actor.actor_id,
+            )
+        return result.case
+
+
+def values_for(
+    codes: Sequence[str],
+    load: dict[str | None, CellLoad],
+    metric: str,
+    *,
+    in_scope: Callable[[str], bool] = lambda _: True,
+) -> list[int | None]:
+    """``metric`` per code: a tier-3 code's own value, a parent's the sum over its cells.
+
+    >>> load = {"111": CellLoad("111", 3, 1, 1, 0), "112": CellLoad("112", 1, 0, 0, 0)}
+    >>> values_for(["111", "112", "113"], load, "open")
+    [3, 1, 0]
+    >>> values_for(["11"], load, "risk")
+    [2]
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}: one of {', '.join(METRICS)}")
+
+    def value(row: CellLoad) -> int:
+        if metric == "open":
+            return row.open
+        if metric == "overdue":
+            return row.overdue
+        return row.overdue + row.due_soon
+
+    sums: dict[str, int] = {}
+    lengths = {len(c) for c in codes}
+    for cell, row in load.items():
+        if cell is None:
+            continue
+        for n in lengths:
+            key = cell[:n]
+            sums[key] = sums.get(key, 0) + value(row)
+    return [sums.get(c, 0) if in_scope(c) else None for c in codes]
+
+
+def point(case: Case, now: datetime) -> dict[str, Any]:
+    """A case as a map point (no citizen text: the hover names category and state only)."""
+    overdue = case.due_at is not None and case.due_at <= now and case.state.is_open
+    return {
+        "id": case.case_id,
+        "lon": case.lon,
+        "lat": case.lat,
+        "category": case.category,
+        "state": case.state.value,
+        "overdue": overdue,
+        "escalated": case.escalation_level > 0,
+    }
+
+
+def _overlaps(caller: Caller, code: str) -> bool:
+    """Whether any of ``code``'s cells is in the caller's scope."""
+    if caller.scope is None:
+        return True
+    return any(code.startswith(p) or p.startswith(code) for p in caller.scope)
+
+
+def require_city_wide(caller: Caller) -> None:
+    if not caller.city_wide:
+        raise ForbiddenError("this page is for the command center and managers")
+
+
+__all__ = [
+    "METRICS",
+    "CaseState",
+    "CaseView",
+    "Changes",
+    "DashData",
+    "FeedItem",
+    "Invariant",
+    "Kpis",
+    "point",
+    "require_city_wide",
+    "values_for",
+]

@@ -1,0 +1,190 @@
+"""Pure figure builders: view-model values in, Plotly figures (as dicts) out.
+
+The map is two traces — trace 0 the cells (a ``choroplethmap`` whose GeoJSON is a *URL*, so
+the polygons travel once and the browser caches them), trace 1 the case points — over our own
+layers (territory and town borders), on a blank style: no tile server is needed. Live updates
+patch ``data[0].z`` and extend ``data[1]``; nothing here re-sends a polygon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dashboards.i18n import t
+
+COLOURS = {
+    # calm sequential scales; zero is a pale neutral so a quiet city looks quiet
+    "open": [[0.0, "#f4f6f8"], [0.25, "#c6dbef"], [0.6, "#6baed6"], [1.0, "#08519c"]],
+    "overdue": [[0.0, "#f4f6f8"], [0.25, "#fdd0a2"], [0.6, "#fd8d3c"], [1.0, "#a63603"]],
+    "risk": [[0.0, "#f4f6f8"], [0.25, "#fcbba1"], [0.6, "#fb6a4a"], [1.0, "#a50f15"]],
+}
+POINT_COLOURS = {"open": "#3b6ea5", "overdue": "#d9480f", "escalated": "#a50f15"}
+BORDER = "#59636e"
+
+
+def map_figure(
+    *,
+    geojson_url: str,
+    codes: Sequence[str],
+    values: Sequence[int | None],
+    names: Mapping[str, str],
+    owners: Mapping[str, str],
+    metric: str,
+    center: tuple[float, float],
+    zoom: float,
+    points: Sequence[Mapping[str, Any]],
+    outline_url: str,
+    lang: str,
+    tile_url: str | None = None,
+    labels: Sequence[tuple[str, float, float]] = (),
+    height: int = 640,
+) -> dict[str, Any]:
+    """The command center's map: cells coloured by ``metric``, case points, town borders.
+
+    >>> fig = map_figure(geojson_url="/g.json", codes=["1", "2"], values=[0, 3],
+    ...     names={"1": "甲", "2": "乙"}, owners={"1": "张三"}, metric="open",
+    ...     center=(120.3, 31.8), zoom=9, points=[], outline_url="/t.json", lang="zh")
+    >>> fig["data"][0]["geojson"], fig["data"][0]["z"], fig["data"][0]["customdata"][1]
+    ('/g.json', [0, 3], ['乙', '—'])
+    """
+    zmax = max([v for v in values if v is not None] + [1])
+    cells = {
+        "type": "choroplethmap",
+        "geojson": geojson_url,
+        "featureidkey": "properties.code",
+        "locations": list(codes),
+        "z": list(values),
+        "zmin": 0,
+        "zmax": zmax,
+        "colorscale": COLOURS.get(metric, COLOURS["open"]),
+        "marker": {"line": {"width": 0.4, "color": "#ffffff"}, "opacity": 0.85},
+        "customdata": [[names.get(c, c), owners.get(c, "—")] for c in codes],
+        "hovertemplate": (
+            "<b>%{customdata[0]}</b><br>%{location}<br>"
+            + t("owner", lang)
+            + ": %{customdata[1]}<br>"
+            + t(f"metric.{metric}", lang)
+            + ": %{z}<extra></extra>"
+        ),
+        "colorbar": {"thickness": 10, "len": 0.5, "x": 0.99, "title": {"text": ""}},
+        "name": "cells",
+    }
+    figure: dict[str, Any] = {
+        "data": [cells, points_trace(points, lang)],
+        "layout": {
+            "map": {
+                "style": _style(tile_url),
+                "center": {"lon": center[0], "lat": center[1]},
+                "zoom": zoom,
+                "layers": [
+                    {
+                        "source": outline_url,
+                        "sourcetype": "geojson",
+                        "type": "line",
+                        "color": BORDER,
+                        "line": {"width": 1.6},
+                        "below": "",
+                    }
+                ],
+            },
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "height": height,
+            "showlegend": False,
+            "uirevision": "map",
+            "clickmode": "event",
+        },
+    }
+    if labels:
+        figure["data"].append(labels_trace(labels))
+    return figure
+
+
+def points_trace(points: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
+    """Case points: blue open, orange overdue, dark red escalated (no citizen text)."""
+    return {
+        "type": "scattermap",
+        "mode": "markers",
+        "lon": [p["lon"] for p in points],
+        "lat": [p["lat"] for p in points],
+        "customdata": [p["id"] for p in points],
+        "marker": {"size": 8, "color": [point_colour(p) for p in points], "opacity": 0.9},
+        "hovertemplate": t("case", lang) + " %{text}<extra></extra>",
+        "text": [p.get("label", p["category"]) for p in points],
+        "name": "cases",
+    }
+
+
+def point_colour(p: Mapping[str, Any]) -> str:
+    if p.get("escalated"):
+        return POINT_COLOURS["escalated"]
+    if p.get("overdue"):
+        return POINT_COLOURS["overdue"]
+    return POINT_COLOURS["open"]
+
+
+def labels_trace(labels: Sequence[tuple[str, float, float]]) -> dict[str, Any]:
+    """Place names at fixed points (the towns at city zoom)."""
+    return {
+        "type": "scattermap",
+        "mode": "text",
+        "text": [name for name, _, _ in labels],
+        "lon": [lon for _, lon, _ in labels],
+        "lat": [lat for _, _, lat in labels],
+        "textfont": {"size": 13, "color": "#2b3440"},
+        "hoverinfo": "skip",
+        "name": "labels",
+    }
+
+
+def _style(tile_url: str | None) -> Any:
+    """A blank background (offline), or raster tiles from ``tile_url`` when configured."""
+    if not tile_url:
+        return "white-bg"
+    return {
+        "version": 8,
+        "sources": {"tiles": {"type": "raster", "tiles": [tile_url], "tileSize": 256}},
+        "layers": [{"id": "tiles", "type": "raster", "source": "tiles"}],
+    }
+
+
+def case_map(
+    *, lon: float | None, lat: float | None, cell: str | None, geojson_url: str, zoom: float = 14
+) -> dict[str, Any]:
+    """A small map of one case: its cell outlined and its point."""
+    data: list[dict[str, Any]] = []
+    if cell is not None:
+        data.append(
+            {
+                "type": "choroplethmap",
+                "geojson": geojson_url,
+                "featureidkey": "properties.code",
+                "locations": [cell],
+                "z": [1],
+                "colorscale": [[0, "#dbe7f3"], [1, "#dbe7f3"]],
+                "showscale": False,
+                "marker": {"line": {"width": 2, "color": "#3b6ea5"}},
+                "hoverinfo": "skip",
+            }
+        )
+    if lon is not None and lat is not None:
+        data.append(
+            {
+                "type": "scattermap",
+                "mode": "markers",
+                "lon": [lon],
+                "lat": [lat],
+                "marker": {"size": 14, "color": POINT_COLOURS["overdue"]},
+                "hoverinfo": "skip",
+            }
+        )
+    center = {"lon": lon or 120.28, "lat": lat or 31.8}
+    return {
+        "data": data,
+        "layout": {
+            "map": {"style": "white-bg", "center": center, "zoom": zoom},
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "height": 260,
+            "showlegend": False,
+        },
+    }

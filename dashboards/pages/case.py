@@ -1,0 +1,230 @@
+"""The case page: where, whose, how late, photos, the full trail, and what you may do now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from dashboards.data import CaseView, DashData
+from dashboards.figures import case_map
+from dashboards.i18n import t
+from gridmgr.api.access import Caller
+from gridmgr.cases import Action
+from gridmgr.errors import GridMgrError
+from gridmgr.store import CaseNotFoundError
+from gridmgr.workcal import TZ
+
+
+def layout(caller: Caller, data: DashData, lang: str, *, case_id: str) -> Any:
+    try:
+        view = data.case_view(caller, case_id)
+    except CaseNotFoundError:
+        return html.P(t("not_found", lang), className="notice")
+    return html.Div(
+        [
+            dcc.Store(id="case-id", data=view.case.case_id),
+            dcc.Interval(id="case-tick", interval=30_000),
+            html.Div(body(view, data, lang), id="case-body"),
+        ]
+    )
+
+
+def body(view: CaseView, data: DashData, lang: str) -> list[Any]:
+    case = view.case
+    now = data.clock()
+    state = case.state.label_zh if lang == "zh" else case.state.value
+    title = f"{t('case', lang)} {view.number or ''} · {data.category_name(case.category, lang)}"
+    owner = case.assignee.name if case.assignee is not None else "—"
+    facts = [
+        (t("state", lang), state),
+        (t("owner", lang), owner),
+        (t("deadline", lang), deadline_text(case.due_at, now, lang) if case.state.is_open else "—"),
+        (t("reported", lang), case.reported_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")),
+        (t("place", lang), data.place(case.cell)),
+    ]
+    return [
+        html.H1(title, className="casetitle"),
+        html.Div(
+            [
+                html.Div(
+                    [
+                        html.Dl(
+                            [
+                                x
+                                for k, v in facts
+                                for x in (
+                                    html.Dt(k),
+                                    html.Dd(v, id="case-deadline")
+                                    if k == t("deadline", lang)
+                                    else html.Dd(v),
+                                )
+                            ],
+                            className="facts" + (" late" if view.overdue else ""),
+                        ),
+                        html.H3(t("description", lang)),
+                        html.P(case.description, className="citizen"),  # a text node, never HTML
+                        html.H3(t("path", lang)),
+                        html.P(" › ".join(f"{name} ({code})" for code, name in view.path) or "—"),
+                        html.H3(t("chain", lang)),
+                        html.Ol([html.Li(f"{c['label']}: {c['person']}") for c in view.chain]),
+                        html.H3(t("photos", lang)),
+                        html.Div(
+                            [
+                                html.Img(
+                                    src=f"/dashboard/photo/{p.attachment_id}", className="photo"
+                                )
+                                for p in view.photos
+                            ]
+                            or [html.P(t("none", lang))]
+                        ),
+                    ],
+                    className="casecol",
+                ),
+                html.Div(
+                    [
+                        dcc.Graph(
+                            figure=case_map(
+                                lon=case.lon,
+                                lat=case.lat,
+                                cell=case.cell,
+                                geojson_url=data.geometry.url(3, "/dashboard/"),
+                            ),
+                            config={"displayModeBar": False},
+                        ),
+                        html.H3(t("actions", lang)),
+                        actions_panel(view, lang),
+                        html.H3(t("trail", lang)),
+                        trail(view, lang),
+                    ],
+                    className="casecol",
+                ),
+            ],
+            className="casegrid",
+        ),
+    ]
+
+
+def deadline_text(due: datetime | None, now: datetime, lang: str) -> str:
+    """'剩余 2 h 05 min' / 'late by 1 d 3 h' style countdown.
+
+    >>> from datetime import timedelta
+    >>> n = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
+    >>> deadline_text(n + timedelta(hours=2, minutes=5), n, "en")
+    'Due in 2 h 05 min'
+    >>> deadline_text(n - timedelta(days=1, hours=3), n, "zh")
+    '超时 1 d 3 h'
+    """
+    if due is None:
+        return "—"
+    seconds = int((due - now).total_seconds())
+    key = "due_in" if seconds >= 0 else "late_by"
+    s = abs(seconds)
+    days, rem = divmod(s, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    span = f"{days} d {hours} h" if days else f"{hours} h {minutes:02d} min"
+    return f"{t(key, lang)} {span}"
+
+
+def actions_panel(view: CaseView, lang: str) -> Any:
+    if not view.actions:
+        return html.P(t("no_actions", lang))
+    return html.Div(
+        [
+            dcc.Textarea(
+                id="case-comment",
+                maxLength=2000,
+                className="comment",
+                placeholder=t("comment", lang),
+            ),
+            html.Div(
+                [
+                    html.Button(
+                        a.label_zh if lang == "zh" else a.value,
+                        id={"type": "case-action", "action": a.value},
+                        n_clicks=0,
+                        className="action",
+                    )
+                    for a in view.actions
+                ]
+            ),
+            html.Div(id="case-message", role="status"),
+        ]
+    )
+
+
+def trail(view: CaseView, lang: str) -> Any:
+    items = []
+    for e in view.trail:
+        mark = t("verified", lang) if e.verified else t("broken_event", lang)
+        try:
+            action = Action(e.action)
+            label = action.label_zh if lang == "zh" else action.value
+        except ValueError:
+            label = e.action
+        items.append(
+            html.Li(
+                [
+                    html.Span(e.at.astimezone(TZ).strftime("%m-%d %H:%M"), className="at"),
+                    html.Span(label, className="kind"),
+                    html.Span(e.actor, className="actor"),
+                    html.Span(e.comment, className="text"),  # text, never HTML
+                    html.Span(
+                        f"#{e.ledger.seq} {mark}" + ("" if e.problem is None else f": {e.problem}"),
+                        className="mark " + ("ok" if e.verified else "bad"),
+                    ),
+                ],
+                className="event",
+            )
+        )
+    return html.Ol(items, className="timeline")
+
+
+def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
+    from dashboards.app import current_lang, require_caller
+
+    @app.callback(
+        Output("case-body", "children"),
+        Input({"type": "case-action", "action": ALL}, "n_clicks"),
+        State("case-comment", "value"),
+        State("case-id", "data"),
+        prevent_initial_call=True,
+    )
+    def on_action(clicks: list[int], comment: str | None, case_id: str) -> Any:
+        caller = require_caller()
+        lang = current_lang()
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            return no_update
+        try:
+            action = Action(trigger.get("action"))
+            data.act(caller, case_id, action, (comment or "").strip())
+            message = t("done", lang)
+        except (ValueError, GridMgrError) as exc:  # the guards' message says what to fix
+            message = str(exc)
+        try:
+            view = data.case_view(caller, case_id)
+        except CaseNotFoundError:
+            return html.P(t("not_found", lang), className="notice")
+        out = body(view, data, lang)
+        if message:
+            out.insert(1, html.P(message, className="message", role="status"))
+        return out
+
+    @app.callback(
+        Output("case-deadline", "children"),
+        Input("case-tick", "n_intervals"),
+        State("case-id", "data"),
+        prevent_initial_call=True,
+    )
+    def countdown(_tick: Any, case_id: str) -> Any:
+        caller = require_caller()
+        try:
+            case = data.visible_case(caller, case_id)
+        except CaseNotFoundError:
+            return no_update
+        if not case.state.is_open:
+            return "—"
+        return deadline_text(case.due_at, data.clock(), current_lang())
