@@ -128,7 +128,6 @@ def _csrf() -> str:
 def _guard(server: Flask, data: DashData) -> None:
     """Logins for the dashboard's pages and callbacks; the grid geometry; the language switch."""
 
-    @server.before_request
     def dashboard_login() -> ResponseReturnValue | None:
         path = request.path
         if not path.startswith(PREFIX):
@@ -146,6 +145,9 @@ def _guard(server: Flask, data: DashData) -> None:
             )
             return response
         return redirect(f"/login?next={request.full_path.rstrip('?')}", code=303)
+
+    # before the CSRF guard: a visitor is told to log in, not that a token is missing
+    server.before_request_funcs.setdefault(None, []).insert(0, dashboard_login)
 
     @server.after_request
     def csrf_cookie(response: Response) -> Response:

@@ -23,7 +23,7 @@ from gridmgr.errors import ForbiddenError
 from gridmgr.grid import Grid
 from gridmgr.ledger import LedgerEvent
 from gridmgr.photos import Photo
-from gridmgr.roster import field_post
+from gridmgr.roster import Post, PostKind, field_post
 from gridmgr.routing import RoutingContext
 from gridmgr.services import Ingestor, act, report_incident
 from gridmgr.staffing import staffing_report
@@ -373,13 +373,12 @@ class DashData:
             for key in details.get("chain", []) or []:
                 post = posts.get(key)
                 person = None if post is None else roster.owner(post, at)
-                chain.append(
-                    {
-                        "post": str(key),
-                        "label": str(post) if post is not None else str(key),
-                        "person": person.name if person is not None else "空缺 vacant",
-                    }
-                )
+                if post is not None and post.kind is PostKind.OPERATOR:
+                    person = None  # the duty crew of the moment, not one named person
+                    who = "值班组 duty crew"
+                else:
+                    who = person.name if person is not None else "空缺 vacant"
+                chain.append({"post": str(key), "label": self.post_label(post, key), "person": who})
         actions: list[Action] = [
             a
             for a in allowed_actions(case, caller.actor, at=now)
@@ -396,6 +395,23 @@ class DashData:
             list_attachments(self.store, case.case_id),
             overdue,
         )
+
+    def post_label(self, post: Post | None, key: str) -> str:
+        """A post as people say it: 网格员 · 澄江01社区01网格."""
+        if post is None:
+            return key
+        label = post.kind.label_zh
+        if post.place:
+            try:
+                label += " · " + str(self.grid.cell(post.place)["name"])
+            except (KeyError, IndexError):
+                label += " · " + post.place
+        return label
+
+    def person_name(self, actor_id: str) -> str:
+        """A roster person's name (system actors and unknown ids as they are)."""
+        person = self.context.roster.persons.get(actor_id)
+        return actor_id if person is None else f"{person.name} ({actor_id})"
 
     def visible_case(self, caller: Caller, case_id: str) -> Case:
         try:

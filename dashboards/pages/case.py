@@ -35,7 +35,7 @@ def body(view: CaseView, data: DashData, lang: str) -> list[Any]:
     case = view.case
     now = data.clock()
     state = case.state.label_zh if lang == "zh" else case.state.value
-    title = f"{t('case', lang)} {view.number or ''} · {data.category_name(case.category, lang)}"
+    title = f"{t('case', lang)} {case.case_id[:8]} · {data.category_name(case.category, lang)}"
     owner = case.assignee.name if case.assignee is not None else "—"
     facts = [
         (t("state", lang), state),
@@ -96,7 +96,7 @@ def body(view: CaseView, data: DashData, lang: str) -> list[Any]:
                         html.H3(t("actions", lang)),
                         actions_panel(view, lang),
                         html.H3(t("trail", lang)),
-                        trail(view, lang),
+                        trail(view, data, lang),
                     ],
                     className="casecol",
                 ),
@@ -155,7 +155,7 @@ def actions_panel(view: CaseView, lang: str) -> Any:
     )
 
 
-def trail(view: CaseView, lang: str) -> Any:
+def trail(view: CaseView, data: DashData, lang: str) -> Any:
     items = []
     for e in view.trail:
         mark = t("verified", lang) if e.verified else t("broken_event", lang)
@@ -169,7 +169,7 @@ def trail(view: CaseView, lang: str) -> Any:
                 [
                     html.Span(e.at.astimezone(TZ).strftime("%m-%d %H:%M"), className="at"),
                     html.Span(label, className="kind"),
-                    html.Span(e.actor, className="actor"),
+                    html.Span(data.person_name(e.actor), className="actor"),
                     html.Span(e.comment, className="text"),  # text, never HTML
                     html.Span(
                         f"#{e.ledger.seq} {mark}" + ("" if e.problem is None else f": {e.problem}"),

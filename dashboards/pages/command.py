@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from dash import Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from dashboards.data import DashData, FeedItem, Invariant, Kpis
 from dashboards.figures import map_figure, point_colour
@@ -305,7 +306,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         full_points = n % FULL_POINTS_EVERY == 0
         quiet = not changes.items and not full_values and not full_points
         if quiet and changes.seq == since and invariants is no_update:
-            return no_update, no_update, no_update, no_update, no_update  # nothing is sent
+            raise PreventUpdate  # nothing is sent (HTTP 204)
         cursor["seq"] = changes.seq
         figure = Patch()
         _, codes = data.view_codes((view or {}).get("parent"))

@@ -6,9 +6,10 @@ import base64
 import binascii
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from dashboards.data import DashData
+from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from dashboards.pages.case import deadline_text
 from gridmgr.api.access import Caller
@@ -43,10 +44,16 @@ def layout(caller: Caller, data: DashData, lang: str) -> Any:
             html.Div(id="wk-case-message", role="status"),
             html.H2(t("report", lang)),
             html.P(t("report.where", lang)),
-            dcc.Graph(
-                id="wk-map",
-                figure=pick_map(data, [c for c, _ in cells], None),
-                config={"displayModeBar": False, "scrollZoom": True},
+            html.Div(
+                [
+                    dcc.Graph(
+                        id="wk-map",
+                        figure=pick_map(data, [c for c, _ in cells], None),
+                        config={"displayModeBar": False, "scrollZoom": True},
+                    ),
+                    html.Div("+", className="crosshair"),
+                ],
+                className="pickwrap",
             ),
             html.Button(t("report.locate", lang), id="wk-locate", n_clicks=0, className="action"),
             html.Div(id="wk-place-text", className="placetext"),
@@ -83,7 +90,7 @@ def layout(caller: Caller, data: DashData, lang: str) -> Any:
 
 
 def pick_map(data: DashData, cells: list[str], place: dict[str, float] | None) -> dict[str, Any]:
-    """The worker's cells, and the picked place as a marker."""
+    """The worker's cells, centred on ``place`` (else on his cells) under a crosshair."""
     geometry = data.geometry
     tier = geometry.tier(3)
     if cells:
@@ -94,7 +101,11 @@ def pick_map(data: DashData, cells: list[str], place: dict[str, float] | None) -
         maxy = max(b[3] for b in bounds)
     else:
         minx, miny, maxx, maxy = geometry.territory_bounds
-    from dashboards.geo import zoom_for
+    center = (
+        {"lon": (minx + maxx) / 2, "lat": (miny + maxy) / 2}
+        if place is None
+        else {"lon": place["lon"], "lat": place["lat"]}
+    )
 
     traces: list[dict[str, Any]] = [
         {
@@ -108,22 +119,14 @@ def pick_map(data: DashData, cells: list[str], place: dict[str, float] | None) -
             "marker": {"line": {"width": 1.5, "color": "#3b6ea5"}},
             "hoverinfo": "skip",
         },
-        {
-            "type": "scattermap",
-            "mode": "markers",
-            "lon": [] if place is None else [place["lon"]],
-            "lat": [] if place is None else [place["lat"]],
-            "marker": {"size": 16, "color": "#d9480f"},
-            "hoverinfo": "skip",
-        },
     ]
     return {
         "data": traces,
         "layout": {
             "map": {
                 "style": "white-bg",
-                "center": {"lon": (minx + maxx) / 2, "lat": (miny + maxy) / 2},
-                "zoom": zoom_for((minx, miny, maxx, maxy), width_px=360),
+                "center": center,
+                "zoom": zoom_for((minx, miny, maxx, maxy), width_px=360, height_px=320),
             },
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
             "height": 320,
@@ -183,18 +186,19 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
 
     @app.callback(
         Output("wk-place", "data"),
-        Input("wk-map", "clickData"),
+        Input("wk-map", "relayoutData"),
         prevent_initial_call=True,
     )
-    def pick(click: Any) -> Any:
+    def pick(relayout: Any) -> Any:
+        """The place is the map's centre: pan the map until the crosshair is on the spot."""
         require_caller()
-        if not click or not click.get("points"):
+        center = (relayout or {}).get("map.center")
+        if not isinstance(center, dict):
             return no_update
-        p = click["points"][0]
-        lon, lat = p.get("lon"), p.get("lat")
+        lon, lat = center.get("lon"), center.get("lat")
         if not isinstance(lon, int | float) or not isinstance(lat, int | float):
             return no_update
-        return {"lon": float(lon), "lat": float(lat)}
+        return {"lon": float(lon), "lat": float(lat), "source": "map"}
 
     @app.callback(
         Output("wk-map", "figure"),
@@ -203,11 +207,15 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         prevent_initial_call=True,
     )
     def show_place(place: Any) -> Any:
-        caller = require_caller()
+        require_caller()
         if not isinstance(place, dict):
             return no_update, no_update
-        cells = [c for c, _ in data.my_cells(caller)]
-        return pick_map(data, cells, place), f"{place['lon']:.5f}, {place['lat']:.5f}"
+        text = f"{place['lon']:.5f}, {place['lat']:.5f}"
+        if place.get("source") == "map":
+            return no_update, text  # the crosshair already marks it
+        figure = Patch()  # from geolocation: bring the place under the crosshair
+        figure["layout"]["map"]["center"] = {"lon": place["lon"], "lat": place["lat"]}
+        return figure, text
 
     @app.callback(
         Output("wk-message", "children"),

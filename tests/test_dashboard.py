@@ -1,0 +1,440 @@
+"""The dashboard over HTTP, as the browser drives it: logins, CSRF, scope in every callback,
+the grid geometry sent once, live updates that send only what changed."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+from flask import Flask
+from flask.testing import FlaskClient
+
+from dashboards.data import DashData, values_for
+from dashboards.figures import map_figure
+from dashboards.geo import MapGeometry, build_tier
+from gridmgr import Grid
+from gridmgr.api import create_app, mount_dashboard
+from gridmgr.api.sessions import init_sessions
+from gridmgr.cases import Action, Actor, Role
+from gridmgr.roster import COMMAND_CENTER, Roster, field_post
+from gridmgr.services import act, report_incident
+from gridmgr.settings import Settings
+from gridmgr.store import Store
+from gridmgr.store.accounts import set_password
+from gridmgr.store.casestore import CellLoad
+from tests.builders import tiny_context
+from tests.test_sessions import FIXED, KEY, OWN_CELL, PASSWORD, Clock, log_in
+
+OTHER_CELL = "320281001004004"  # the SE corner cell of the tiny grid
+OPERATOR = Actor("system:test", Role.OPERATOR)
+
+
+def person_of(roster: Roster, cell: str | None) -> str:
+    post = COMMAND_CENTER if cell is None else field_post(cell)
+    person = roster.owner(post, FIXED)
+    assert person is not None
+    return person.person_id
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(FIXED)
+
+
+@pytest.fixture
+def app(store: Store, tiny: Grid, tmp_path: Path, clock: Clock) -> Iterator[Flask]:
+    context = tiny_context()
+    built = create_app(
+        Settings(data_dir=tmp_path), tiny, context.roster, store=store, context=context, clock=clock
+    )
+    init_sessions(
+        built,
+        store=store,
+        roster_provider=lambda: context.roster,
+        secret_key=KEY,
+        clock=clock,
+        secure_cookies=False,
+    )
+    mount_dashboard(built, tiny, store=store, context=context, clock=clock)
+    for cell in (None, OWN_CELL, OTHER_CELL):
+        set_password(store, person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
+    yield built
+    built.extensions["gridmgr_ingestor"].close()
+
+
+def data_of(app: Flask) -> DashData:
+    found = app.extensions["gridmgr_dash_data"]
+    assert isinstance(found, DashData)
+    return found
+
+
+def report(app: Flask, cell: str, text: str = "路灯不亮") -> str:
+    data = data_of(app)
+    grid = data.grid
+    x, y = data.geometry.tier(3).centers[cell]
+    del grid
+    result = report_incident(
+        data.store,
+        data.context,
+        reporter=OPERATOR,
+        category="street_vending",
+        at=FIXED,
+        description=text,
+        lon=x,
+        lat=y,
+    )
+    return result.case.case_id
+
+
+def logged_in(app: Flask, cell: str | None) -> FlaskClient:
+    client = app.test_client()
+    assert log_in(client, person_of(data_of(app).context.roster, cell)).status_code == 303
+    assert client.get("/dashboard/").status_code == 200  # sets the CSRF cookie
+    return client
+
+
+def callback(
+    client: FlaskClient,
+    outputs: list[tuple[str, str]],
+    inputs: list[tuple[Any, str, Any]],
+    state: list[tuple[Any, str, Any]] = (),  # type: ignore[assignment]
+    *,
+    csrf: bool = True,
+) -> Any:
+    """POST one callback as dash-renderer does (X-CSRFToken from the _csrf_token cookie)."""
+    cookie = client.get_cookie("_csrf_token")
+    headers = {"X-CSRFToken": cookie.value} if csrf and cookie is not None else {}
+    body = {
+        "output": "",
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        # a pattern-matching (ALL) input arrives as the list of its matches
+        "inputs": [
+            [{"id": i, "property": p, "value": v}]
+            if isinstance(i, dict)
+            else {"id": i, "property": p, "value": v}
+            for i, p, v in inputs
+        ],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": [
+            f"{json.dumps(i, sort_keys=True, separators=(',', ':')) if isinstance(i, dict) else i}"
+            f".{p}"
+            for i, p, _ in inputs
+        ],
+    }
+    body["output"] = output_key(client, outputs)
+    if len(outputs) == 1:
+        body["outputs"] = body["outputs"][0]  # type: ignore[index]
+    return client.post("/dashboard/_dash-update-component", json=body, headers=headers)
+
+
+def output_key(client: FlaskClient, outputs: list[tuple[str, str]]) -> str:
+    """The callback's output key as the app declares it (allow_duplicate adds a @hash)."""
+    wanted = [f"{i}.{p}" for i, p in outputs]
+    answer = client.get("/dashboard/_dash-dependencies")
+    if answer.status_code != 200:  # not logged in: any key will do, the request is refused
+        return ".." + "...".join(wanted) + ".."
+    for dep in answer.get_json():
+        declared = dep["output"].strip(".").split("...")
+        if [d.split("@")[0] for d in declared] == wanted:
+            return str(dep["output"])
+    raise AssertionError(f"no callback outputs {wanted}")
+
+
+def render(client: FlaskClient, path: str) -> Any:
+    response = callback(client, [("page", "children")], [("url", "pathname", path)])
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_json()["response"]["page"]["children"]
+
+
+def texts(node: Any) -> list[str]:
+    """Every string in a component tree (as JSON), in order."""
+    out: list[str] = []
+    if isinstance(node, str):
+        out.append(node)
+    elif isinstance(node, list):
+        for x in node:
+            out += texts(x)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("children", "props", "value", "label", "options"):
+                out += texts(value)
+    return out
+
+
+# -- access -------------------------------------------------------------------------------------
+
+
+def test_pages_send_a_visitor_to_the_login_and_callbacks_answer_401(app: Flask) -> None:
+    client = app.test_client()
+    page = client.get("/dashboard/case/abc")
+    assert page.status_code == 303
+    assert page.headers["Location"] == "/login?next=/dashboard/case/abc"
+    assert callback(client, [("page", "children")], [("url", "pathname", "/")]).status_code == 401
+    assert client.get("/").headers["Location"] == "/dashboard/"
+
+
+def test_a_callback_without_the_csrf_token_is_refused(app: Flask) -> None:
+    client = logged_in(app, None)
+    refused = callback(client, [("page", "children")], [("url", "pathname", "/")], csrf=False)
+    assert refused.status_code == 400
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None
+    assert not cookie.http_only
+    assert cookie.same_site == "Strict"
+
+
+def test_a_worker_never_sees_a_case_outside_his_cells_nor_acts_on_it(app: Flask) -> None:
+    theirs = report(app, OTHER_CELL)
+    client = logged_in(app, OWN_CELL)
+    page = render(client, f"/dashboard/case/{theirs}")
+    assert "没有找到该案件，或您无权查看。" in texts(page)
+    before = data_of(app).store.case(theirs)
+    response = callback(
+        client,
+        [("case-body", "children")],
+        [({"type": "case-action", "action": "register"}, "n_clicks", 1)],
+        [("case-comment", "value", "立案"), ("case-id", "data", theirs)],
+    )
+    assert response.status_code == 200
+    assert "没有找到该案件" in json.dumps(response.get_json(), ensure_ascii=False)
+    assert data_of(app).store.case(theirs).version == before.version
+
+
+def test_the_operator_registers_a_case_from_its_page_and_the_trail_shows_it(app: Flask) -> None:
+    case_id = report(app, OWN_CELL)
+    client = logged_in(app, None)
+    page = render(client, f"/dashboard/case/{case_id}")
+    assert "立案" in texts(page)  # an allowed action
+    done = callback(
+        client,
+        [("case-body", "children")],
+        [({"type": "case-action", "action": "register"}, "n_clicks", 1)],
+        [("case-comment", "value", "属实，立案"), ("case-id", "data", case_id)],
+    )
+    words = texts(done.get_json()["response"]["case-body"]["children"])
+    assert data_of(app).store.case(case_id).state.value == "registered"
+    assert "属实，立案" in words
+    assert "已完成" in words
+    assert sum(w.endswith("已验证") for w in words) == 2  # both events verify
+
+
+def test_a_refused_action_says_why_and_changes_nothing(app: Flask) -> None:
+    case_id = report(app, OWN_CELL)
+    client = logged_in(app, None)
+    done = callback(
+        client,
+        [("case-body", "children")],
+        [({"type": "case-action", "action": "register"}, "n_clicks", 1)],
+        [("case-comment", "value", "   "), ("case-id", "data", case_id)],
+    )
+    words = " ".join(texts(done.get_json()["response"]["case-body"]["children"]))
+    assert "comment" in words
+    assert data_of(app).store.case(case_id).state.value == "reported"
+
+
+def test_pages_for_managers_are_refused_to_a_worker(app: Flask) -> None:
+    client = logged_in(app, OWN_CELL)
+    assert "此页面仅限指挥中心和管理人员。" in texts(render(client, "/dashboard/coverage"))
+
+
+def test_citizen_text_reaches_the_page_as_text_only(app: Flask) -> None:
+    evil = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    case_id = report(app, OWN_CELL, evil)
+    client = logged_in(app, None)
+    page = render(client, f"/dashboard/case/{case_id}")
+    assert evil in texts(page)  # a string child: React renders it as a text node
+    raw = json.dumps(page)
+    assert "dangerously_allow_html" not in raw
+    assert "Markdown" not in raw
+
+
+def test_the_language_switch_is_a_cookie_and_english_follows(app: Flask) -> None:
+    client = logged_in(app, None)
+    switched = client.get("/dashboard/lang/en", headers={"Referer": "https://evil.example/"})
+    assert switched.headers["Location"] == "/dashboard/"
+    words = texts(render(client, "/dashboard/"))
+    assert "Open" in words
+    assert "Nothing escapes the grid" in words
+
+
+# -- the live command center --------------------------------------------------------------------
+
+
+def tick(client: FlaskClient, n: int, seq: int) -> Any:
+    return callback(
+        client,
+        [
+            ("cc-map", "figure"),
+            ("cc-feed", "children"),
+            ("cc-kpis", "children"),
+            ("cc-invariants", "children"),
+            ("cc-cursor", "data"),
+        ],
+        [("cc-tick", "n_intervals", n)],
+        [("cc-cursor", "data", {"seq": seq, "zmax": 1}), ("cc-view", "data", {"parent": None})],
+    )
+
+
+def test_a_quiet_tick_sends_nothing_and_a_report_sends_a_small_patch(app: Flask) -> None:
+    client = logged_in(app, None)
+    head = data_of(app).store.ledger_head()
+    seq = 0 if head is None else head.seq
+    quiet = tick(client, 7, seq)
+    assert quiet.status_code == 204, quiet.get_data(as_text=True)[:300]
+    report(app, OTHER_CELL, "井盖缺失")
+    update = tick(client, 7, seq)
+    assert update.status_code == 200
+    assert len(update.get_data()) < 20_000
+    body = update.get_json()["response"]
+    patch = body["cc-map"]["figure"]
+    assert patch["__dash_patch_update"]
+    operations = {json.dumps(op["location"]): op["params"]["value"] for op in patch["operations"]}
+    index = data_of(app).geometry.tier(3).codes.index(OTHER_CELL)
+    assert operations[json.dumps(["data", 0, "z", index])] == 1
+    assert "geojson" not in json.dumps(patch)
+    assert body["cc-cursor"]["data"]["seq"] > seq
+    assert "井盖缺失" in json.dumps(body["cc-feed"], ensure_ascii=False)
+
+
+def test_a_grid_worker_sees_only_his_cells_values(app: Flask) -> None:
+    report(app, OTHER_CELL)
+    report(app, OWN_CELL)
+    data = data_of(app)
+    from gridmgr.api.access import caller_for
+
+    worker = caller_for(data.context.roster, person_of(data.context.roster, OWN_CELL), FIXED)
+    codes = list(data.geometry.tier(3).codes)
+    values = data.values(worker, codes, "open", FIXED)
+    assert values[codes.index(OWN_CELL)] == 1
+    assert values[codes.index(OTHER_CELL)] is None
+    assert data.kpis(worker, FIXED).open == 1
+
+
+def test_the_invariants_turn_red_on_an_overdue_stage_not_escalated(
+    app: Flask, clock: Clock
+) -> None:
+    case_id = report(app, OWN_CELL)
+    data = data_of(app)
+    for action in (Action.REGISTER, Action.DISPATCH):
+        act(data.store, data.context, case_id, action, actor=OPERATOR, at=FIXED, comment="ok")
+    from gridmgr.api.access import caller_for
+
+    operator = caller_for(data.context.roster, person_of(data.context.roster, None), FIXED)
+    panel = {i.key: i for i in data.invariants(operator, FIXED)}
+    assert all(i.ok for i in panel.values() if i.key != "ledger")
+    later = FIXED + timedelta(days=3)
+    clock.now = later
+    panel = {i.key: i for i in data.invariants(operator, later)}
+    assert not panel["escalated"].ok
+    assert panel["escalated"].link == f"/dashboard/case/{case_id}"
+    assert panel["owned_cases"].ok
+    assert panel["owners"].ok
+
+
+def test_a_vacant_cell_turns_the_owner_invariant_red(app: Flask, tiny: Grid) -> None:
+    data = data_of(app)
+    roster = data.context.roster
+    from dataclasses import replace
+
+    from gridmgr.api.access import caller_for
+    from gridmgr.routing import RoutingContext
+
+    gone = [a for a in roster.assignments if a.post == field_post(OWN_CELL)]
+    thinned = Roster(
+        persons=roster.persons.values(),
+        units=roster.units.values(),
+        assignments=[a for a in roster.assignments if a not in gone],
+        absences=roster.absences,
+    )
+    context = RoutingContext(tiny, thinned, data.context.catalog, data.context.calendar)
+    vacant = replace(data, context=context)
+    operator = caller_for(thinned, person_of(thinned, None), FIXED)
+    panel = {i.key: i for i in vacant.invariants(operator, FIXED)}
+    assert not panel["owners"].ok
+    assert panel["owners"].value == "15/16"
+    assert any(OWN_CELL in d for d in panel["owners"].details)
+
+
+def test_the_ledger_invariant_reports_the_last_verification(app: Flask) -> None:
+    data = data_of(app)
+    report(app, OWN_CELL)
+    data.verify_ledger()
+    status = data.ledger_status()
+    assert status["ok"] is True
+    assert status["events"] >= 1
+
+
+# -- geometry and figures -----------------------------------------------------------------------
+
+
+def test_the_grid_geometry_is_one_cacheable_url_per_generation(app: Flask, tiny: Grid) -> None:
+    client = logged_in(app, None)
+    url = MapGeometry(tiny).url(3, "/dashboard/")
+    got = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert got.status_code == 200
+    assert got.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in got.headers["Cache-Control"]
+    features = json.loads(gzip.decompress(got.get_data()))["features"]
+    assert [f["properties"]["code"] for f in features] == tiny.codes(3)
+    stale = client.get(url.replace(tiny.generation_id, "old-generation"))
+    assert stale.status_code == 404
+
+
+def test_simplified_cells_still_tile_the_territory_without_gaps(jiangyin: Grid) -> None:
+    for tier in (1, 2, 3):
+        built = build_tier(jiangyin, tier)
+        features = json.loads(built.geojson)["features"]
+        geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in features])
+        assert len(geoms) == jiangyin.counts[tier]
+        assert bool(shapely.coverage_is_valid(geoms))
+        outline = shapely.union_all(jiangyin.tier(1).geometry.values)
+        covered = shapely.coverage_union_all(geoms)
+        # only the outer edge moves, by at most the tolerance: < 0.01 % of the area
+        assert shapely.area(shapely.symmetric_difference(covered, outline)) < 1e-4 * outline.area
+        assert len(built.gzipped) < 400_000
+
+
+def test_values_sum_up_the_tiers_and_blank_what_is_out_of_scope() -> None:
+    load = {
+        "320281001001001": CellLoad("320281001001001", 2, 1, 0, 0),
+        "320281001002001": CellLoad("320281001002001", 3, 0, 2, 1),
+        None: CellLoad(None, 9, 9, 0, 0),
+    }
+    towns = values_for(["320281001"], load, "open")
+    assert towns == [5]
+    communities = values_for(
+        ["320281001001", "320281001002"], load, "risk", in_scope=lambda c: c.endswith("1")
+    )
+    assert communities == [1, None]
+    with pytest.raises(ValueError, match="unknown metric"):
+        values_for(["1"], load, "colour")
+
+
+def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> None:
+    fig = map_figure(
+        geojson_url="/dashboard/geo/g1/tier3.json",
+        codes=["a", "b"],
+        values=[1, None],
+        names={"a": "澄江01社区01网格", "b": "B"},
+        owners={"a": "张三"},
+        metric="overdue",
+        center=(120.3, 31.8),
+        zoom=10,
+        points=[{"id": "c1", "lon": 120.3, "lat": 31.8, "category": "x", "overdue": True}],
+        outline_url="/dashboard/geo/g1/tier1.json",
+        lang="en",
+    )
+    cells, points = fig["data"][:2]
+    assert cells["geojson"] == "/dashboard/geo/g1/tier3.json"
+    assert cells["customdata"] == [["澄江01社区01网格", "张三"], ["B", "—"]]
+    assert "Owner" in cells["hovertemplate"]
+    assert "Overdue cases" in cells["hovertemplate"]
+    assert points["customdata"] == ["c1"]
+    assert points["marker"]["color"] == ["#d9480f"]
+    assert fig["layout"]["map"]["style"] == "white-bg"  # no tile server needed
