@@ -1,4 +1,5 @@
-"""The database schema (SQLAlchemy Core): grids, roster, catalog, cases, files, patrols, ledger.
+"""The database schema (SQLAlchemy Core): grids, roster, catalog, cases, files, patrols,
+inspections, ledger.
 
 Rows here are storage, not domain objects: :mod:`gridmgr.store` converts between the two. Times
 are stored in UTC (:class:`UTCDateTime`); geometries are PostGIS ``geometry(…, 4326)`` columns on
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -294,6 +297,88 @@ accounts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
+)
+
+# -- double-random inspections (双随机一公开) ----------------------------------------------
+
+inspection_snapshots = Table(
+    "inspection_snapshots",
+    metadata,
+    Column("snapshot_hash", String(64), primary_key=True),
+    Column("kind", String(10), nullable=False),  # "registry" or "pool"
+    Column("generation", Integer, nullable=False),  # the newest of a kind is the current one
+    Column("rows", Integer, nullable=False),
+    Column("source", String(300), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # zlib-compressed canonical CSV
+    CheckConstraint("kind IN ('registry', 'pool')", name="kind"),
+    Index(None, "kind", "generation"),
+)
+
+inspection_plans = Table(
+    "inspection_plans",
+    metadata,
+    Column("plan_id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan_hash", String(64), nullable=False, unique=True),
+    Column("body", JSON, nullable=False),  # the plan's canonical JSON value
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+inspection_draws = Table(
+    "inspection_draws",
+    metadata,
+    Column("draw_id", String(40), primary_key=True),
+    Column("plan_id", String(40), ForeignKey("inspection_plans.plan_id"), nullable=False),
+    Column("commitment", String(64), nullable=False, unique=True),
+    Column("registry_hash", String(64), nullable=False),
+    Column("pool_hash", String(64), nullable=False),
+    Column("state", String(12), nullable=False),  # committed, drawn, revealed
+    Column("committed_at", UTCDateTime, nullable=False),
+    Column("committed_by", String(100), nullable=False),
+    Column("drawn_at", UTCDateTime),
+    Column("result", JSON),
+    Column("result_hash", String(64)),
+    Column("seed", String(64)),  # revealed only after the draw
+    Column("revealed_at", UTCDateTime),
+    CheckConstraint("state IN ('committed', 'drawn', 'revealed')", name="state"),
+    Index(None, "plan_id"),
+)
+
+inspection_visits = Table(
+    "inspection_visits",
+    metadata,
+    Column("draw_id", String(40), ForeignKey("inspection_draws.draw_id"), primary_key=True),
+    Column("visit_no", Integer, primary_key=True),
+    Column("target_id", String(64), nullable=False),
+    Column("cell", String(20), nullable=False),
+    Column("tier1", String(20), nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("departments", Text, nullable=False),  # ";"-separated
+    Column("officers", Text, nullable=False),  # ";"-separated officer ids
+    Index(None, "draw_id", "tier1"),
+    Index(None, "target_id"),
+)
+
+inspection_results = Table(
+    "inspection_results",
+    metadata,
+    _id(),
+    Column("draw_id", String(40), nullable=False),
+    Column("visit_no", Integer, nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("item", String(200), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("recorded_by", String(100), nullable=False),
+    Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
+    ForeignKeyConstraint(
+        ["draw_id", "visit_no"], ["inspection_visits.draw_id", "inspection_visits.visit_no"]
+    ),
+    UniqueConstraint("draw_id", "visit_no", "department", "item"),
 )
 
 ledger = Table(
