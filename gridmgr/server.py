@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from gridmgr.grid import Grid
     from gridmgr.routing import RoutingContext
     from gridmgr.settings import Settings
+    from gridmgr.store import Store
 
 SERVE_THREADS = 8
 """Request threads per worker (writes are serialized by the database anyway)."""
@@ -49,6 +50,8 @@ class Prepared:
     secret_key: str
     escalate_every: float
     clock: Callable[[], datetime] = wall_clock
+    simulate: bool = False
+    """Run the demo simulator (:class:`gridmgr.simulator.SimulatorLoop`) in worker 0."""
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -66,7 +69,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     """Serve from ``sock`` until stopped: this process's store, app, threads and writer."""
     import waitress
 
-    from gridmgr.api import create_app
+    from gridmgr.api import create_app, mount_dashboard
     from gridmgr.api.sessions import init_sessions
     from gridmgr.services import EscalationLoop
     from gridmgr.store import open_store
@@ -89,14 +92,38 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
         clock=prepared.clock,
         secure_cookies=prepared.settings.secure_cookies,
     )
+    mount_dashboard(
+        app,
+        prepared.grid,
+        store=store,
+        context=context,
+        clock=prepared.clock,
+        tile_url=prepared.settings.tile_url,
+    )
     loop = None
     if index == 0 and prepared.escalate_every > 0:
         loop = EscalationLoop(store, context, every=prepared.escalate_every, clock=prepared.clock)
         loop.start()
+    simulator = None
+    if index == 0 and prepared.simulate:
+        import secrets
+
+        from gridmgr.simulator import SimulatorLoop
+
+        simulator = SimulatorLoop(
+            store,
+            context,
+            clock=prepared.clock,
+            seed=secrets.randbits(32),  # a new seed each start: new case ids, no collision
+            speed=prepared.settings.simulate_speed,
+        )
+        simulator.start()
     try:
         # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
         waitress.serve(app, sockets=[sock], threads=SERVE_THREADS, ident="gridmgr", _quiet=True)
     finally:
+        if simulator is not None:
+            simulator.stop()
         if loop is not None:
             loop.stop()
         app.extensions["gridmgr_ingestor"].close()
@@ -129,6 +156,36 @@ def serve_forever(prepared: Prepared, *, workers: int) -> None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         sock.close()
+
+
+def is_new_database(url: str) -> bool:
+    """Whether the database at ``url`` has no schema yet (``serve`` is about to create it)."""
+    from gridmgr.store.engine import make_engine
+    from gridmgr.store.migrate import current_revision
+
+    try:
+        engine = make_engine(url, pool=False)
+    except Exception:  # open_store reports the problem properly right after
+        return False
+    try:
+        return current_revision(engine) is None
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def wants_simulator(settings: Settings, store: Store, *, fresh: bool) -> bool:
+    """Whether ``serve`` runs the demo simulator: as told, else in demo mode on a database that
+    is new or that the simulator made (so a demo keeps living across restarts, and a real
+    database never gets synthetic cases unasked)."""
+    if settings.simulate is not None:
+        return settings.simulate
+    if not settings.demo:
+        return False
+    from gridmgr.simulator import is_simulated
+
+    return fresh or is_simulated(store)
 
 
 def _die_with_parent() -> None:

@@ -17,7 +17,10 @@ from gridmgr.cli.access import apikey, token
 from gridmgr.cli.accounts import account
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
 from gridmgr.cli.grid import grid
+from gridmgr.cli.inspect import inspect
+from gridmgr.cli.patrol import patrol
 from gridmgr.cli.responsibility import catalog, roster, route
+from gridmgr.cli.simulate import simulate
 from gridmgr.cli.store import db, db_option, db_url, escalate, ledger
 from gridmgr.errors import GridMgrError, InvalidTableError
 from gridmgr.settings import Settings
@@ -67,6 +70,19 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
     show_default=True,
     help="Worker processes sharing the port (Linux; e.g. the number of CPU cores).",
 )
+@click.option(
+    "--simulate/--no-simulate",
+    default=None,
+    help="Run the demo simulator (default: in demo mode, when the database is new or was "
+    "made by the simulator; GRIDMGR_SIMULATE).",
+)
+@click.option(
+    "--simulate-speed",
+    type=float,
+    default=None,
+    help="Demo simulator speed factor (default 1, GRIDMGR_SIMULATE_SPEED): more reports, "
+    "faster responses.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -76,17 +92,26 @@ def serve(
     escalate_every: float,
     demo: bool | None,
     workers: int,
+    simulate: bool | None,
+    simulate_speed: float | None,
 ) -> None:
     """Start the command center on the embedded default (one process, one port).
 
     On first start it creates the SQLite database in the data folder and the demo roster; it
-    escalates overdue stages in the background.
+    escalates overdue stages in the background. In demo mode on a new database the demo
+    simulator brings the city to life: a few hours of history at once, then live activity.
     """
     from gridmgr.api.sessions import SECRET_KEY_ENV, secret_key_for
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.demo_roster import DEMO_PASSWORD
     from gridmgr.generations import load_current_grid
-    from gridmgr.server import Prepared, serve_forever, wall_clock
+    from gridmgr.server import (
+        Prepared,
+        is_new_database,
+        serve_forever,
+        wall_clock,
+        wants_simulator,
+    )
     from gridmgr.store import open_store
     from gridmgr.store.accounts import ensure_demo_logins
     from gridmgr.store.engine import redact
@@ -95,7 +120,12 @@ def serve(
     if workers < 1:
         raise click.BadParameter("at least one worker", param_hint="--workers")
     settings = Settings.from_env(
-        data_dir=settings_of(ctx).data_dir, host=host, port=port, demo=demo
+        data_dir=settings_of(ctx).data_dir,
+        host=host,
+        port=port,
+        demo=demo,
+        simulate=simulate,
+        simulate_speed=simulate_speed,
     )
     # a missing session key outside demo mode fails here, before anything is started
     secret = secret_key_for(settings.data_dir, os.environ.get(SECRET_KEY_ENV), demo=settings.demo)
@@ -103,6 +133,7 @@ def serve(
     roster = load_roster(settings, grid)  # the demo roster is generated on first start
     context = routing_context(settings, grid).warm()
     url = db_url(ctx, db)
+    fresh = is_new_database(url)
     store = open_store(url, create=True)
     try:
         sync_reference(
@@ -114,6 +145,7 @@ def serve(
             actor="system:serve",
         )
         logins = ensure_demo_logins(store, context.roster, at=wall_clock()) if settings.demo else []
+        simulating = wants_simulator(settings, store, fresh=fresh)
     finally:
         store.close()  # each worker opens its own connections
     console.print(
@@ -127,12 +159,20 @@ def serve(
         console.print(f"demo logins at /login (password {DEMO_PASSWORD}; demo mode only):")
         for label, person in logins:
             console.print(f"  {label:<24} {person.person_id}  {person.name}")
-    prepared = Prepared(settings, grid, context, url, secret, escalate_every)
+    if simulating:
+        console.print(
+            f"demo simulator on (speed {settings.simulate_speed:g}; --no-simulate to turn it off): "
+            "reports, case work and patrols appear within a minute"
+        )
+    prepared = Prepared(settings, grid, context, url, secret, escalate_every, simulate=simulating)
     serve_forever(prepared, workers=workers)
 
 
 for command in (grid, roster, catalog, route, db, ledger, escalate, token, apikey, account):
     cli.add_command(command)
+cli.add_command(simulate)
+cli.add_command(patrol)
+cli.add_command(inspect)
 
 
 def main(argv: list[str] | None = None) -> None:
