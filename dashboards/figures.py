@@ -45,10 +45,11 @@ def map_figure(
     >>> fig = map_figure(geojson_url="/g.json", codes=["1", "2"], values=[0, 3],
     ...     names={"1": "甲", "2": "乙"}, owners={"1": "张三"}, metric="open",
     ...     center=(120.3, 31.8), zoom=9, points=[], outline_url="/t.json", lang="zh")
-    >>> fig["data"][0]["geojson"], fig["data"][0]["z"], fig["data"][0]["customdata"][1]
-    ('/g.json', [0, 3], ['乙', '—'])
+    >>> fig["data"][0]["geojson"], fig["data"][0]["z"], fig["data"][0]["text"][1]
+    ('/g.json', [0, 3], '乙<br>2<br>责任人: —')
     """
     zmax = max([v for v in values if v is not None] + [1])
+    owner = t("owner", lang)
     cells = {
         "type": "choroplethmap",
         "geojson": geojson_url,
@@ -59,14 +60,10 @@ def map_figure(
         "zmax": zmax,
         "colorscale": COLOURS.get(metric, COLOURS["open"]),
         "marker": {"line": {"width": 0.4, "color": "#ffffff"}, "opacity": 0.85},
-        "customdata": [[names.get(c, c), owners.get(c, "—")] for c in codes],
-        "hovertemplate": (
-            "<b>%{customdata[0]}</b><br>%{location}<br>"
-            + t("owner", lang)
-            + ": %{customdata[1]}<br>"
-            + t(f"metric.{metric}", lang)
-            + ": %{z}<extra></extra>"
-        ),
+        # hover text, not customdata: dcc.Graph's click handler fails on a choroplethmap
+        # trace that has customdata (it expects a "mode"), and the drill-down needs clicks
+        "text": [f"{names.get(c, c)}<br>{c}<br>{owner}: {owners.get(c, '—')}" for c in codes],
+        "hovertemplate": "%{text}<br>" + t(f"metric.{metric}", lang) + ": %{z}<extra></extra>",
         "colorbar": {"thickness": 10, "len": 0.5, "x": 0.99, "title": {"text": ""}},
         "name": "cells",
     }

@@ -90,6 +90,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "coverage.map": ("地图", "Map"),
     "coverage.table": ("表格", "Table"),
     "lang": ("English", "中文"),
+    "kind.photo": ("照片", "photo"),
 }
 
 

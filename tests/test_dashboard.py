@@ -106,6 +106,7 @@ def callback(
     state: list[tuple[Any, str, Any]] = (),  # type: ignore[assignment]
     *,
     csrf: bool = True,
+    changed: int | None = None,
 ) -> Any:
     """POST one callback as dash-renderer does (X-CSRFToken from the _csrf_token cookie)."""
     cookie = client.get_cookie("_csrf_token")
@@ -124,7 +125,8 @@ def callback(
         "changedPropIds": [
             f"{json.dumps(i, sort_keys=True, separators=(',', ':')) if isinstance(i, dict) else i}"
             f".{p}"
-            for i, p, _ in inputs
+            for n, (i, p, _) in enumerate(inputs)
+            if changed is None or n == changed
         ],
     }
     body["output"] = output_key(client, outputs)
@@ -266,18 +268,23 @@ def test_the_language_switch_is_a_cookie_and_english_follows(app: Flask) -> None
 # -- the live command center --------------------------------------------------------------------
 
 
+MAP_OUTPUTS = [
+    ("cc-map", "figure"),
+    ("cc-feed", "children"),
+    ("cc-kpis", "children"),
+    ("cc-invariants", "children"),
+    ("cc-cursor", "data"),
+    ("cc-crumbs", "children"),
+]
+
+
 def tick(client: FlaskClient, n: int, seq: int) -> Any:
     return callback(
         client,
-        [
-            ("cc-map", "figure"),
-            ("cc-feed", "children"),
-            ("cc-kpis", "children"),
-            ("cc-invariants", "children"),
-            ("cc-cursor", "data"),
-        ],
-        [("cc-tick", "n_intervals", n)],
-        [("cc-cursor", "data", {"seq": seq, "zmax": 1}), ("cc-view", "data", {"parent": None})],
+        MAP_OUTPUTS,
+        [("cc-tick", "n_intervals", n), ("cc-view", "data", {"parent": None})],
+        [("cc-cursor", "data", {"seq": seq, "zmax": 1})],
+        changed=0,
     )
 
 
@@ -432,9 +439,42 @@ def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> No
     )
     cells, points = fig["data"][:2]
     assert cells["geojson"] == "/dashboard/geo/g1/tier3.json"
-    assert cells["customdata"] == [["澄江01社区01网格", "张三"], ["B", "—"]]
-    assert "Owner" in cells["hovertemplate"]
+    assert cells["text"] == ["澄江01社区01网格<br>a<br>Owner: 张三", "B<br>b<br>Owner: —"]
+    assert "customdata" not in cells  # it would break dcc.Graph's clicks on this trace
     assert "Overdue cases" in cells["hovertemplate"]
     assert points["customdata"] == ["c1"]
     assert points["marker"]["color"] == ["#d9480f"]
     assert fig["layout"]["map"]["style"] == "white-bg"  # no tile server needed
+
+
+def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tiny: Grid) -> None:
+    client = logged_in(app, None)
+    view = {"parent": None, "metric": "open"}
+    outputs = [("cc-view", "data"), ("url", "pathname")]
+    for expected, where in (("320281001", OWN_CELL), ("320281001001", "320281001001")):
+        clicked = callback(
+            client,
+            outputs,
+            [
+                ("cc-map", "clickData", {"points": [{"curveNumber": 0, "location": where}]}),
+                ("cc-up", "n_clicks", 0),
+                ("cc-metric", "value", "open"),
+            ],
+            [("cc-view", "data", view)],
+        )
+        assert clicked.status_code == 200, clicked.get_data(as_text=True)[:300]
+        view = clicked.get_json()["response"]["cc-view"]["data"]
+        if expected == "320281001001":
+            break
+        drawn = callback(
+            client,
+            MAP_OUTPUTS,
+            [("cc-tick", "n_intervals", 3), ("cc-view", "data", view)],
+            [("cc-cursor", "data", {"seq": 0})],
+            changed=1,
+        )
+        assert drawn.status_code == 200, drawn.get_data(as_text=True)[:300]
+        figure = drawn.get_json()["response"]["cc-map"]["figure"]
+        assert figure["data"][0]["locations"] == tiny.cell_to_children("320281001")
+        assert figure["data"][0]["geojson"].endswith("tier2.json")
+    assert view["parent"] == "320281001001"

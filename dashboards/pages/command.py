@@ -218,7 +218,7 @@ def _action_label(kind: str, lang: str) -> str:
     try:
         action = Action(kind)
     except ValueError:
-        return kind
+        return t(f"kind.{kind}", lang)
     return action.label_zh if lang == "zh" else action.value
 
 
@@ -262,37 +262,30 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
             return no_update, no_update
         return view, no_update
 
+    # One callback owns the map figure: a view change and a tick in two callbacks would race
+    # (dash-renderer drops the older answer for the same output, so a redraw could be lost).
     @app.callback(
         Output("cc-map", "figure"),
-        Output("cc-crumbs", "children"),
-        Output("cc-cursor", "data", allow_duplicate=True),
-        Input("cc-view", "data"),
-        State("cc-cursor", "data"),
-        prevent_initial_call=True,
-    )
-    def redraw(view: dict[str, Any], cursor: dict[str, Any]) -> Any:
-        caller = require_caller()
-        lang = current_lang()
-        figure = view_figure(caller, data, view, lang, data.clock(), tile_url=tile_url)
-        cursor = dict(cursor or {})
-        cursor["zmax"] = figure["data"][0]["zmax"]
-        return figure, crumbs(data, view.get("parent"), lang), cursor
-
-    @app.callback(
-        Output("cc-map", "figure", allow_duplicate=True),
         Output("cc-feed", "children"),
         Output("cc-kpis", "children"),
         Output("cc-invariants", "children"),
         Output("cc-cursor", "data"),
+        Output("cc-crumbs", "children"),
         Input("cc-tick", "n_intervals"),
+        Input("cc-view", "data"),
         State("cc-cursor", "data"),
-        State("cc-view", "data"),
         prevent_initial_call=True,
     )
-    def tick(n: int | None, cursor: dict[str, Any], view: dict[str, Any]) -> Any:
+    def tick(n: int | None, view: dict[str, Any], cursor: dict[str, Any]) -> Any:
         caller = require_caller()
         lang = current_lang()
         now = data.clock()
+        if ctx.triggered_id == "cc-view":  # drill down or up, or another colour
+            drawn = view_figure(caller, data, view or {}, lang, now, tile_url=tile_url)
+            cursor = dict(cursor or {})
+            cursor["zmax"] = drawn["data"][0]["zmax"]
+            crumbs_now = crumbs(data, (view or {}).get("parent"), lang)
+            return drawn, no_update, no_update, no_update, cursor, crumbs_now
         n = n or 0
         cursor = dict(cursor or {})
         since = int(cursor.get("seq", 0))
@@ -355,7 +348,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         kpis = (
             kpi_tiles(data.kpis(caller, now), lang) if changes.items or full_values else no_update
         )
-        return figure, feed, kpis, invariants, cursor
+        return figure, feed, kpis, invariants, cursor, no_update
 
 
 def _known(data: DashData, code: str) -> bool:

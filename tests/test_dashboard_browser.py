@@ -1,0 +1,101 @@
+"""The dashboard end to end in Debian's Chromium: an operator watches, a grid worker reports
+with a photo from his phone, the report reaches the operator's map and feed, the case page shows
+its trail. Screenshots are kept under ``test-artifacts/screenshots/`` (``GRIDMGR_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from gridmgr.roster import field_post
+from tests.live import (
+    MAP_CELLS_JS,
+    Z_OF_JS,
+    Live,
+    jpeg,
+    live_server,
+    log_in,
+    new_context,
+    screenshot,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with live_server(tmp_path_factory.mktemp("live")) as running:
+        yield running
+
+
+def worker_cell(live: Live) -> str:
+    data = live.app.extensions["gridmgr_dash_data"]
+    person = live.logins["grid worker"]
+    for code in data.geometry.tier(3).codes:
+        owner = data.context.roster.owner(field_post(code), data.clock())
+        if owner is not None and owner.person_id == person:
+            return str(code)
+    raise AssertionError("the demo grid worker holds no cell")
+
+
+def test_a_worker_report_with_a_photo_reaches_the_operator_map_and_feed(
+    chromium_browser: Browser, live: Live, tmp_path: Path
+) -> None:
+    operator = new_context(chromium_browser, viewport={"width": 1600, "height": 1000})
+    room = operator.new_page()
+    log_in(room, live, live.logins["operator"])
+    room.wait_for_function(f"({MAP_CELLS_JS})() === 1557")
+    expect(room.locator("#inv-owners")).to_contain_text("1557/1557")
+    expect(room.locator("#inv-ledger")).to_have_class("inv ok")
+    cell = worker_cell(live)
+    before = room.evaluate(Z_OF_JS, cell)
+    screenshot(room, "command-center")
+
+    data = live.app.extensions["gridmgr_dash_data"]
+    lon, lat = data.geometry.tier(3).centers[cell]
+    phone = new_context(
+        chromium_browser,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"longitude": lon, "latitude": lat},
+        permissions=["geolocation"],
+    )
+    hand = phone.new_page()
+    log_in(hand, live, live.logins["grid worker"], "/dashboard/worker")
+    hand.click("#wk-locate")
+    expect(hand.locator("#wk-place-text")).to_contain_text(f"{lon:.5f}")
+    hand.click("#wk-category")
+    hand.keyboard.type("井盖")
+    hand.keyboard.press("Enter")
+    text = "井盖缺失 <b>危险</b> 请尽快处理"
+    hand.fill("#wk-description", text)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg())
+    hand.set_input_files("#wk-photo input[type=file]", str(photo))
+    hand.click("#wk-submit")
+    expect(hand.locator("#wk-message")).to_contain_text("已上报")
+    screenshot(hand, "worker-report")
+
+    # the operator's feed and map, within 2 s of the acknowledgement
+    feed_item = room.locator("#cc-feed li", has_text="上报").filter(has_text=text)
+    expect(feed_item).to_be_visible(timeout=2_000)
+    room.wait_for_function(
+        f"(c) => ({Z_OF_JS})(c) === {(before or 0) + 1}", arg=cell, timeout=2_000
+    )
+    screenshot(room, "command-center-after-report")
+
+    feed_item.get_by_role("link").click()
+    expect(room.locator(".casetitle")).to_be_visible()
+    expect(room.locator(".citizen")).to_have_text(text)  # as text: the <b> is not markup
+    expect(room.locator(".timeline .event")).to_have_count(1)
+    expect(room.locator(".timeline .mark.ok")).to_contain_text("已验证")
+    expect(room.locator("img.photo")).to_have_count(1)
+    width = room.locator("img.photo").evaluate("img => img.naturalWidth")
+    assert width == 64  # the photo was served (re-encoded) and decoded by the browser
+    screenshot(room, "case-page")
+    operator.close()
+    phone.close()
