@@ -59,7 +59,7 @@ def map_figure(
         "zmin": 0,
         "zmax": zmax,
         "colorscale": COLOURS.get(metric, COLOURS["open"]),
-        "marker": {"line": {"width": 0.4, "color": "#ffffff"}, "opacity": 0.85},
+        "marker": {"line": {"width": 0.5, "color": "#b8c2cc"}, "opacity": 0.85},
         # hover text, not customdata: dcc.Graph's click handler fails on a choroplethmap
         # trace that has customdata (it expects a "mode"), and the drill-down needs clicks
         "text": [f"{names.get(c, c)}<br>{c}<br>{owner}: {owners.get(c, '—')}" for c in codes],

@@ -275,6 +275,7 @@ MAP_OUTPUTS = [
     ("cc-invariants", "children"),
     ("cc-cursor", "data"),
     ("cc-crumbs", "children"),
+    ("cc-up", "hidden"),
 ]
 
 
@@ -450,7 +451,7 @@ def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> No
 def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tiny: Grid) -> None:
     client = logged_in(app, None)
     view = {"parent": None, "metric": "open"}
-    outputs = [("cc-view", "data"), ("url", "pathname")]
+    outputs = [("cc-view", "data"), ("cc-go", "href")]
     for expected, where in (("320281001", OWN_CELL), ("320281001001", "320281001001")):
         clicked = callback(
             client,

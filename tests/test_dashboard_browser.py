@@ -99,3 +99,25 @@ def test_a_worker_report_with_a_photo_reaches_the_operator_map_and_feed(
     screenshot(room, "case-page")
     operator.close()
     phone.close()
+
+
+def test_drill_down_from_the_city_to_a_town_and_back(chromium_browser: Browser, live: Live) -> None:
+    context = new_context(chromium_browser, viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    log_in(page, live, live.logins["operator"])
+    page.wait_for_function(f"({MAP_CELLS_JS})() === 1557")
+    box = page.locator("#cc-map .js-plotly-plot").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55
+    page.mouse.move(x - 5, y)  # plotly clicks what the pointer hovers: hover first
+    page.mouse.move(x, y, steps=5)
+    expect(page.locator("#cc-map .hoverlayer .hovertext")).to_have_count(1)
+    page.mouse.click(x, y)
+    page.wait_for_function(f"({MAP_CELLS_JS})() > 0 && ({MAP_CELLS_JS})() < 40")
+    expect(page.locator("#cc-crumbs")).to_contain_text("›")
+    expect(page.locator("#cc-up")).to_be_visible()
+    screenshot(page, "town-view")
+    page.click("#cc-up")
+    page.wait_for_function(f"({MAP_CELLS_JS})() === 1557")
+    expect(page.locator("#cc-up")).to_be_hidden()
+    context.close()

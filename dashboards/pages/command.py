@@ -37,6 +37,7 @@ def layout(caller: Caller, data: DashData, lang: str, *, tile_url: str | None = 
     return html.Div(
         [
             dcc.Store(id="cc-view", data=view),
+            dcc.Location(id="cc-go", refresh=True),  # a click on a case point opens its page
             dcc.Store(id="cc-cursor", data={"seq": seq, "zmax": figure["data"][0]["zmax"]}),
             dcc.Interval(id="cc-tick", interval=TICK_MS),
             html.Section(kpi_tiles(data.kpis(caller, now), lang), id="cc-kpis", className="kpis"),
@@ -46,7 +47,20 @@ def layout(caller: Caller, data: DashData, lang: str, *, tile_url: str | None = 
                         [
                             html.Div(
                                 [
-                                    html.Div(crumbs(data, None, lang), id="cc-crumbs"),
+                                    html.Div(
+                                        [
+                                            html.Span(crumbs(data, None, lang), id="cc-crumbs"),
+                                            # static, never re-rendered: a callback input must not
+                                            # sit inside another callback's output
+                                            html.Button(
+                                                "↑ " + t("up", lang),
+                                                id="cc-up",
+                                                className="up",
+                                                n_clicks=0,
+                                                hidden=True,
+                                            ),
+                                        ]
+                                    ),
                                     dcc.RadioItems(
                                         id="cc-metric",
                                         options=[
@@ -124,7 +138,7 @@ def view_figure(
         owners=owners,
         metric=view.get("metric", "open"),
         center=center,
-        zoom=zoom_for(bounds),
+        zoom=zoom_for(bounds, width_px=860, height_px=580),
         points=points,
         outline_url=geometry.url(1, "/dashboard/"),
         lang=lang,
@@ -144,10 +158,6 @@ def crumbs(data: DashData, parent: str | None, lang: str) -> list[Any]:
     out: list[Any] = [html.Span(t("city", lang), className="crumb")]
     for code in path:
         out += [" › ", html.Span(names_of(data, code), className="crumb")]
-    if parent is not None:
-        out.append(html.Button("↑ " + t("up", lang), id="cc-up", className="up", n_clicks=0))
-    else:
-        out.append(html.Button(id="cc-up", style={"display": "none"}, n_clicks=0))
     return out
 
 
@@ -227,7 +237,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
 
     @app.callback(
         Output("cc-view", "data"),
-        Output("url", "pathname", allow_duplicate=True),
+        Output("cc-go", "href"),
         Input("cc-map", "clickData"),
         Input("cc-up", "n_clicks"),
         Input("cc-metric", "value"),
@@ -248,7 +258,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         if not click or not click.get("points"):
             return no_update, no_update
         hit = click["points"][0]
-        if hit.get("curveNumber") == 1 and hit.get("customdata"):
+        if hit.get("curveNumber") == 1 and isinstance(hit.get("customdata"), str):
             return no_update, f"/dashboard/case/{hit['customdata']}"
         code = hit.get("location")
         if not isinstance(code, str) or not _known(data, code):
@@ -271,6 +281,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         Output("cc-invariants", "children"),
         Output("cc-cursor", "data"),
         Output("cc-crumbs", "children"),
+        Output("cc-up", "hidden"),
         Input("cc-tick", "n_intervals"),
         Input("cc-view", "data"),
         State("cc-cursor", "data"),
@@ -285,14 +296,15 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
             cursor = dict(cursor or {})
             cursor["zmax"] = drawn["data"][0]["zmax"]
             crumbs_now = crumbs(data, (view or {}).get("parent"), lang)
-            return drawn, no_update, no_update, no_update, cursor, crumbs_now
+            top = (view or {}).get("parent") is None
+            return drawn, no_update, no_update, no_update, cursor, crumbs_now, top
         n = n or 0
         cursor = dict(cursor or {})
         since = int(cursor.get("seq", 0))
         changes = data.changes(caller, since, now)
         invariants = (
             invariant_rows(data.invariants(caller, now), lang)
-            if n % INVARIANTS_EVERY == 0
+            if n % INVARIANTS_EVERY == 0 or changes.items
             else no_update
         )
         full_values = n % FULL_VALUES_EVERY == 0
@@ -348,7 +360,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         kpis = (
             kpi_tiles(data.kpis(caller, now), lang) if changes.items or full_values else no_update
         )
-        return figure, feed, kpis, invariants, cursor, no_update
+        return figure, feed, kpis, invariants, cursor, no_update, no_update
 
 
 def _known(data: DashData, code: str) -> bool:

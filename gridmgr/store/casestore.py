@@ -41,8 +41,14 @@ class ConcurrentUpdateError(GridMgrError, RuntimeError):
 
 
 OPEN_STATES = tuple(s.value for s in CaseState if s.is_open)
-AWAITING_DISPATCH = (CaseState.REPORTED.value, CaseState.REGISTERED.value, CaseState.RETURNED.value)
-"""States in which a case is with the command center, not yet with a field owner."""
+AWAITING_DISPATCH = (
+    CaseState.REPORTED.value,
+    CaseState.REGISTERED.value,
+    CaseState.RETURNED.value,
+    CaseState.VERIFIED.value,
+)
+"""States in which a case is with the command center (to register, dispatch or close), not
+with a field owner on a stage clock."""
 
 
 def case_to_row(case: Case) -> dict[str, Any]:
@@ -294,8 +300,8 @@ class CaseStats:
     without_owner: int
     """Open cases past dispatch without an assignee or a deadline (the invariant says 0)."""
     awaiting_dispatch: int
-    """Open cases with the command center (reported, registered, returned): its duty crew owns
-    them until dispatch."""
+    """Open cases with the command center (reported, registered, returned, verified): its duty
+    crew owns them until dispatch or closing."""
     out_of_grid: int
     closed_since: int
     """Cases closed (or evaluated) since the ``since`` given (e.g. today 00:00)."""
