@@ -61,16 +61,22 @@ def report_incident(
     cell: str | None = None,
     datum: str | Datum = Datum.WGS84,
     ingestor: Ingestor | None = None,
+    case_id: str | None = None,
 ) -> Reported:
     """Route a report and open its case (out-of-grid reports open a case in that queue).
 
     Returns once the case is committed. With an ``ingestor`` the write joins a group commit.
+    ``case_id`` (default: 128 random bits) lets a seeded simulation be reproducible.
     """
     decision = route_incident(
         context, category=category, at=at, lon=lon, lat=lat, cell=cell, datum=datum
     )
     case, event = open_case(
-        case_id=new_case_id(), decision=decision, reporter=reporter, description=description, at=at
+        case_id=case_id or new_case_id(),
+        decision=decision,
+        reporter=reporter,
+        description=description,
+        at=at,
     )
     if ingestor is not None:
         case, number = ingestor.write(case, event, decision)

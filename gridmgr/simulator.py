@@ -38,13 +38,12 @@ from gridmgr.cases import (
     CaseError,
     CaseState,
     Role,
-    open_case,
 )
 from gridmgr.datum import Datum, wgs84_to_gcj02
 from gridmgr.georeport import ServiceRequestForm
 from gridmgr.roster import COMMAND_CENTER, PostKind, field_post
-from gridmgr.routing import RoutingContext, route_incident
-from gridmgr.services import Reported, act, escalate_overdue
+from gridmgr.routing import RoutingContext
+from gridmgr.services import Reported, act, escalate_overdue, report_incident
 from gridmgr.simulation.activity import (
     ActivityModel,
     Arrival,
@@ -274,24 +273,20 @@ class Simulator:
         lat: float,
         datum: Datum,
     ) -> Reported:
-        """:func:`gridmgr.services.report_incident`, with a case id drawn from the seed.
-
-        The service draws its case id from :func:`secrets.token_hex`; the simulator needs
-        seeded ids so that a seed gives the same ledger. Same routing, same opening, same store
-        call as the service.
-        """
-        decision = route_incident(
-            self.context, category=category, at=arrival.at, lon=lon, lat=lat, datum=datum
-        )
-        case, event = open_case(
-            case_id=f"{self._ids.getrandbits(128):032x}",
-            decision=decision,
+        """Report through :func:`gridmgr.services.report_incident`, with a case id drawn from
+        the seed (so a seed gives the same ledger)."""
+        return report_incident(
+            self.store,
+            self.context,
             reporter=reporter,
-            description=description,
+            category=category,
             at=arrival.at,
+            description=description,
+            lon=lon,
+            lat=lat,
+            datum=datum,
+            case_id=f"{self._ids.getrandbits(128):032x}",
         )
-        case, number = self.store.report_opened([(case, event, decision)])[0]
-        return Reported(case, number, decision)
 
     def _reporter(self, arrival: Arrival) -> Actor:
         if arrival.channel == Channel.OPEN311:
