@@ -9,7 +9,9 @@ copies the ``_csrf_token`` cookie into the ``X-CSRFToken`` header, which the CSR
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from typing import Any
 
 import dash
@@ -26,6 +28,7 @@ from gridmgr.api.access import Caller
 from gridmgr.api.sessions import current_session_user
 from gridmgr.errors import GridMgrError
 
+log = logging.getLogger(__name__)
 PREFIX = "/dashboard/"
 LANG_COOKIE = "gridmgr_lang"
 CSRF_COOKIE = "_csrf_token"
@@ -52,8 +55,14 @@ def current_lang() -> str:
     return lang_of(request.cookies.get(LANG_COOKIE, DEFAULT_LANG))
 
 
-def create_dash_app(server: Flask, data: DashData, *, tile_url: str | None = None) -> Dash:
-    """Mount the dashboard on ``server`` (which already has sessions and the API)."""
+def create_dash_app(
+    server: Flask, data: DashData, *, tile_url: str | None = None, verify_every: float = 0.0
+) -> Dash:
+    """Mount the dashboard on ``server`` (which already has sessions and the API).
+
+    ``verify_every`` > 0 verifies the ledger end to end in a background thread at once and then
+    every that many seconds, for the invariant panel's "ledger verified at HH:MM".
+    """
     app = Dash(
         "gridmgr",
         server=server,  # type: ignore[arg-type]  # Dash accepts a Flask app here
@@ -76,7 +85,27 @@ def create_dash_app(server: Flask, data: DashData, *, tile_url: str | None = Non
         return pages.render(pathname or PREFIX, caller, data, current_lang(), tile_url=tile_url)
 
     _guard(server, data)
+    if verify_every > 0:
+        LedgerWatch(data, every=verify_every).start()
     return app
+
+
+class LedgerWatch(threading.Thread):
+    """Verify the ledger now and then every ``every`` seconds (a daemon: dies with the server)."""
+
+    def __init__(self, data: DashData, *, every: float) -> None:
+        super().__init__(name="gridmgr-ledger-watch", daemon=True)
+        self.data = data
+        self.every = every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.data.verify_ledger()
+            except Exception:  # a database hiccup: the panel keeps the last result; next time
+                log.exception("ledger verification failed")
+            self.stopped.wait(self.every)
 
 
 def shell() -> Any:

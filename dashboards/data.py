@@ -43,8 +43,9 @@ DUE_SOON = timedelta(hours=2)
 """SLA risk counts the open cases overdue or due within this."""
 ON_TIME_WINDOW = timedelta(days=30)
 FEED_LIMIT = 30
-MAX_POINTS = 3000
-"""Case points on the map at most (the newest open ones)."""
+MAX_POINTS = 2000
+"""Case points of each kind (overdue, recent) on the map at most."""
+RECENT = timedelta(hours=2)
 OVERDUE_GRACE = timedelta(minutes=5)
 """An overdue stage not escalated within this is a broken invariant (the loop runs every 60 s)."""
 
@@ -167,11 +168,15 @@ class DashData:
         return out
 
     def open_points(self, caller: Caller, now: datetime) -> list[dict[str, Any]]:
-        """The newest open cases in scope, as map points."""
-        found = self.store.cases(
-            CaseFilter(open_only=True, scope=caller.scope, visible_to=caller.actor.actor_id),
+        """The cases worth a point on the map: open ones overdue, and open ones reported in the
+        last :data:`RECENT` (the colours already count every open case per cell)."""
+        mine = {"scope": caller.scope, "visible_to": caller.actor.actor_id}
+        late = self.store.cases(CaseFilter(overdue_at=now, **mine), limit=MAX_POINTS)  # type: ignore[arg-type]
+        new = self.store.cases(
+            CaseFilter(open_only=True, reported_from=now - RECENT, **mine),  # type: ignore[arg-type]
             limit=MAX_POINTS,
         )
+        found = {c.case_id: c for c in [*late, *new]}.values()
         return [point(c, now) for c in found if c.lon is not None and c.lat is not None]
 
     # -- figures of the command center ----------------------------------------------------------
@@ -248,8 +253,8 @@ class DashData:
         out.append(
             Invariant(
                 "ledger",
-                bool(verified.get("ok", False)),
-                str(verified.get("at", "—")),
+                bool(verified.get("ok", True)),  # not verified yet (first run under way): no alarm
+                str(verified.get("at", "…")),
                 details=(str(verified["problem"]),) if verified.get("problem") else (),
             )
         )

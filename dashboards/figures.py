@@ -38,6 +38,7 @@ def map_figure(
     lang: str,
     tile_url: str | None = None,
     labels: Sequence[tuple[str, float, float]] = (),
+    label_codes: Sequence[str] = (),
     height: int = 640,
 ) -> dict[str, Any]:
     """The command center's map: cells coloured by ``metric``, case points, town borders.
@@ -93,7 +94,7 @@ def map_figure(
         },
     }
     if labels:
-        figure["data"].append(labels_trace(labels))
+        figure["data"].append(labels_trace(labels, label_codes))
     return figure
 
 
@@ -105,7 +106,7 @@ def points_trace(points: Sequence[Mapping[str, Any]], lang: str) -> dict[str, An
         "lon": [p["lon"] for p in points],
         "lat": [p["lat"] for p in points],
         "customdata": [p["id"] for p in points],
-        "marker": {"size": 8, "color": [point_colour(p) for p in points], "opacity": 0.9},
+        "marker": {"size": 6, "color": [point_colour(p) for p in points], "opacity": 0.85},
         "hovertemplate": t("case", lang) + " %{text}<extra></extra>",
         "text": [p.get("label", p["category"]) for p in points],
         "name": "cases",
@@ -120,11 +121,15 @@ def point_colour(p: Mapping[str, Any]) -> str:
     return POINT_COLOURS["open"]
 
 
-def labels_trace(labels: Sequence[tuple[str, float, float]]) -> dict[str, Any]:
-    """Place names at fixed points (the towns at city zoom)."""
+def labels_trace(
+    labels: Sequence[tuple[str, float, float]], codes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Place names at fixed points (the towns at city zoom); ``codes`` make a click on a name
+    drill into that place."""
     return {
         "type": "scattermap",
         "mode": "text",
+        "customdata": list(codes),
         "text": [name for name, _, _ in labels],
         "lon": [lon for _, lon, _ in labels],
         "lat": [lat for _, _, lat in labels],

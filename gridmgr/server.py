@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from gridmgr.settings import Settings
     from gridmgr.store import Store
 
+LEDGER_VERIFY_EVERY = 300.0
+"""Seconds between the end-to-end ledger verifications each worker runs for the dashboard."""
 SERVE_THREADS = 8
 """Request threads per worker (writes are serialized by the database anyway)."""
 
@@ -99,6 +101,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
         context=context,
         clock=prepared.clock,
         tile_url=prepared.settings.tile_url,
+        verify_every=LEDGER_VERIFY_EVERY,
     )
     loop = None
     if index == 0 and prepared.escalate_every > 0:

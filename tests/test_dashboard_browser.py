@@ -108,7 +108,7 @@ def test_drill_down_from_the_city_to_a_town_and_back(chromium_browser: Browser, 
     page.wait_for_function(f"({MAP_CELLS_JS})() === 1557")
     box = page.locator("#cc-map .js-plotly-plot").bounding_box()
     assert box is not None
-    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55
+    x, y = box["x"] + box["width"] * 0.46, box["y"] + box["height"] * 0.62  # off the labels
     page.mouse.move(x - 5, y)  # plotly clicks what the pointer hovers: hover first
     page.mouse.move(x, y, steps=5)
     expect(page.locator("#cc-map .hoverlayer .hovertext")).to_have_count(1)

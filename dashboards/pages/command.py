@@ -144,6 +144,7 @@ def view_figure(
         lang=lang,
         tile_url=tile_url,
         labels=labels,
+        label_codes=list(towns.codes) if parent is None else [],
     )
     del tiergeo
 
@@ -261,6 +262,8 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         if hit.get("curveNumber") == 1 and isinstance(hit.get("customdata"), str):
             return no_update, f"/dashboard/case/{hit['customdata']}"
         code = hit.get("location")
+        if hit.get("curveNumber") == 2 and isinstance(hit.get("customdata"), str):
+            code = hit["customdata"]  # a town's name: into that town
         if not isinstance(code, str) or not _known(data, code):
             return no_update, no_update
         parent = view.get("parent")

@@ -141,9 +141,11 @@ def mount_dashboard(
     context: RoutingContext,
     clock: Callable[[], datetime],
     tile_url: str | None = None,
+    verify_every: float = 0.0,
 ) -> None:
     """Serve the Dash dashboard under ``/dashboard/`` on ``app`` (after :func:`init_sessions`);
-    ``/`` then leads there (the status page stays at ``/status``)."""
+    ``/`` then leads there (the status page stays at ``/status``). ``verify_every`` > 0 runs
+    the ledger verification the invariant panel shows (at once, then every so many seconds)."""
     from dashboards import DashData, MapGeometry, create_dash_app
 
     settings: Settings = app.config["GRIDMGR_SETTINGS"]
@@ -155,7 +157,7 @@ def mount_dashboard(
         geometry=MapGeometry(grid),
         ingestor=app.extensions.get("gridmgr_ingestor"),
     )
-    create_dash_app(app, data, tile_url=tile_url)
+    create_dash_app(app, data, tile_url=tile_url, verify_every=verify_every)
     app.view_functions["status"] = lambda: redirect("/dashboard/", code=302)
 
 
