@@ -35,6 +35,7 @@ from gridmgr.store.attachments import (
     save_attachment,
 )
 from gridmgr.store.casestore import CaseStats, CellLoad
+from gridmgr.store.patrolstore import latest_points
 from gridmgr.workcal import TZ
 
 METRICS = ("open", "overdue", "risk")
@@ -46,6 +47,8 @@ FEED_LIMIT = 30
 MAX_POINTS = 2000
 """Case points of each kind (overdue, recent) on the map at most."""
 RECENT = timedelta(hours=2)
+ON_PATROL = timedelta(minutes=30)
+"""A worker whose latest GPS point is this recent is shown on patrol."""
 OVERDUE_GRACE = timedelta(minutes=5)
 """An overdue stage not escalated within this is a broken invariant (the loop runs every 60 s)."""
 
@@ -178,6 +181,25 @@ class DashData:
         )
         found = {c.case_id: c for c in [*late, *new]}.values()
         return [point(c, now) for c in found if c.lon is not None and c.lat is not None]
+
+    def patrol_positions(self, caller: Caller, now: datetime) -> list[dict[str, Any]]:
+        """Where the workers on patrol are: each one's latest point of the last
+        :data:`ON_PATROL`, in the caller's scope (name for the hover)."""
+        latest = latest_points(self.store, since=now - ON_PATROL)
+        if latest.empty:
+            return []
+        lons = latest["lon"].to_numpy(dtype=float)
+        lats = latest["lat"].to_numpy(dtype=float)
+        cells = self.grid.points_to_cells(lons, lats)["tier3"]
+        persons = self.context.roster.persons
+        out = []
+        for person_id, lon, lat, cell in zip(latest["person_id"], lons, lats, cells, strict=True):
+            if not caller.covers(cell):
+                continue
+            person = persons.get(str(person_id))
+            name = person.name if person is not None else str(person_id)
+            out.append({"lon": float(lon), "lat": float(lat), "name": name})
+        return out
 
     # -- figures of the command center ----------------------------------------------------------
 

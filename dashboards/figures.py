@@ -1,7 +1,8 @@
 """Pure figure builders: view-model values in, Plotly figures (as dicts) out.
 
 The map is two traces — trace 0 the cells (a ``choroplethmap`` whose GeoJSON is a *URL*, so
-the polygons travel once and the browser caches them), trace 1 the case points — over our own
+the polygons travel once and the browser caches them), trace 1 the case points, trace 2 the
+workers on patrol, trace 3 (city view) the town names — over our own
 layers (territory and town borders), on a blank style: no tile server is needed. Live updates
 patch ``data[0].z`` and extend ``data[1]``; nothing here re-sends a polygon.
 """
@@ -21,6 +22,7 @@ COLOURS = {
 }
 POINT_COLOURS = {"open": "#3b6ea5", "overdue": "#d9480f", "escalated": "#a50f15"}
 BORDER = "#59636e"
+PATROL_COLOUR = "#2f855a"
 
 
 def map_figure(
@@ -39,6 +41,7 @@ def map_figure(
     tile_url: str | None = None,
     labels: Sequence[tuple[str, float, float]] = (),
     label_codes: Sequence[str] = (),
+    patrols: Sequence[Mapping[str, Any]] = (),
     height: int = 640,
 ) -> dict[str, Any]:
     """The command center's map: cells coloured by ``metric``, case points, town borders.
@@ -69,7 +72,7 @@ def map_figure(
         "name": "cells",
     }
     figure: dict[str, Any] = {
-        "data": [cells, points_trace(points, lang)],
+        "data": [cells, points_trace(points, lang), patrols_trace(patrols, lang)],
         "layout": {
             "map": {
                 "style": _style(tile_url),
@@ -110,6 +113,20 @@ def points_trace(points: Sequence[Mapping[str, Any]], lang: str) -> dict[str, An
         "hovertemplate": t("case", lang) + " %{text}<extra></extra>",
         "text": [p.get("label", p["category"]) for p in points],
         "name": "cases",
+    }
+
+
+def patrols_trace(patrols: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
+    """Workers on patrol now (trace 2): small green dots, the name on hover."""
+    return {
+        "type": "scattermap",
+        "mode": "markers",
+        "lon": [p["lon"] for p in patrols],
+        "lat": [p["lat"] for p in patrols],
+        "text": [p["name"] for p in patrols],
+        "marker": {"size": 5, "color": PATROL_COLOUR, "opacity": 0.9},
+        "hovertemplate": t("on_patrol", lang) + ": %{text}<extra></extra>",
+        "name": "patrols",
     }
 
 

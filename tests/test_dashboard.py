@@ -479,3 +479,31 @@ def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tin
         assert figure["data"][0]["locations"] == tiny.cell_to_children("320281001")
         assert figure["data"][0]["geojson"].endswith("tier2.json")
     assert view["parent"] == "320281001001"
+
+
+def test_workers_on_patrol_are_shown_in_scope_only(app: Flask) -> None:
+    from gridmgr.api.access import caller_for
+    from gridmgr.store.patrolstore import PatrolBatch, record_batches
+    from gridmgr.store.reference import sync_reference
+
+    data = data_of(app)
+    roster = data.context.roster
+    sync_reference(
+        data.store, grid=data.grid, roster=roster, catalog=data.context.catalog, at=FIXED, actor="t"
+    )
+    mine, theirs = person_of(roster, OWN_CELL), person_of(roster, OTHER_CELL)
+    batches = []
+    walks = ((mine, OWN_CELL, 5), (theirs, OTHER_CELL, 90), (theirs, OTHER_CELL, 5))
+    for person, cell, minutes in walks:
+        lon, lat = data.geometry.tier(3).centers[cell]
+        when = FIXED - timedelta(minutes=minutes)
+        batches.append(PatrolBatch(person, [when], [lon], [lat]))
+    record_batches(data.store, batches, at=FIXED, actor="test")
+    operator = caller_for(roster, person_of(roster, None), FIXED)
+    assert sorted(p["name"] for p in data.patrol_positions(operator, FIXED)) == sorted(
+        roster.persons[p].name for p in (mine, theirs)
+    )
+    worker = caller_for(roster, mine, FIXED)
+    assert [p["name"] for p in data.patrol_positions(worker, FIXED)] == [roster.persons[mine].name]
+    later = FIXED + timedelta(minutes=30)  # 35 min after the last point: no longer on patrol
+    assert data.patrol_positions(operator, later) == []

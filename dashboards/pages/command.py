@@ -27,6 +27,8 @@ FULL_VALUES_EVERY = 60
 """Ticks between full refreshes of the cells' values."""
 FULL_POINTS_EVERY = 300
 INVARIANTS_EVERY = 10
+PATROLS_EVERY = 10
+"""Ticks between moves of the workers on patrol."""
 
 
 def layout(caller: Caller, data: DashData, lang: str, *, tile_url: str | None = None) -> Any:
@@ -145,6 +147,7 @@ def view_figure(
         tile_url=tile_url,
         labels=labels,
         label_codes=list(towns.codes) if parent is None else [],
+        patrols=data.patrol_positions(caller, now),
     )
     del tiergeo
 
@@ -262,7 +265,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         if hit.get("curveNumber") == 1 and isinstance(hit.get("customdata"), str):
             return no_update, f"/dashboard/case/{hit['customdata']}"
         code = hit.get("location")
-        if hit.get("curveNumber") == 2 and isinstance(hit.get("customdata"), str):
+        if hit.get("curveNumber") == 3 and isinstance(hit.get("customdata"), str):
             code = hit["customdata"]  # a town's name: into that town
         if not isinstance(code, str) or not _known(data, code):
             return no_update, no_update
@@ -312,7 +315,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         )
         full_values = n % FULL_VALUES_EVERY == 0
         full_points = n % FULL_POINTS_EVERY == 0
-        quiet = not changes.items and not full_values and not full_points
+        quiet = not changes.items and not full_values and not full_points and n % PATROLS_EVERY != 0
         if quiet and changes.seq == since and invariants is no_update:
             raise PreventUpdate  # nothing is sent (HTTP 204)
         cursor["seq"] = changes.seq
@@ -352,6 +355,11 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
                 [data.category_name(p["category"], lang) for p in changes.points]
             )
             figure["data"][1]["marker"]["color"].extend([point_colour(p) for p in changes.points])
+        if n % PATROLS_EVERY == 0:
+            walkers = data.patrol_positions(caller, now)
+            figure["data"][2]["lon"] = [w["lon"] for w in walkers]
+            figure["data"][2]["lat"] = [w["lat"] for w in walkers]
+            figure["data"][2]["text"] = [w["name"] for w in walkers]
         feed: Any = no_update
         if changes.items:
             feed = Patch()

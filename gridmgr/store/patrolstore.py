@@ -155,12 +155,16 @@ def read_points(
     return _frame(rows)
 
 
-def latest_points(store: Store, *, persons: Sequence[str] | None = None) -> pd.DataFrame:
-    """Each person's latest point."""
+def latest_points(
+    store: Store, *, persons: Sequence[str] | None = None, since: datetime | None = None
+) -> pd.DataFrame:
+    """Each person's latest point (of those at or after ``since``, when given)."""
     t = patrol_points.c
     newest = select(t.person_id, func.max(t.at).label("at")).group_by(t.person_id)
     if persons is not None:
         newest = newest.where(t.person_id.in_(list(persons)))
+    if since is not None:
+        newest = newest.where(t.at >= since)
     sub = newest.subquery()
     query = (
         select(t.person_id, t.at, t.lon, t.lat, t.accuracy_m)
