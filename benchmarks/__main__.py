@@ -1,4 +1,7 @@
-"""Print the benchmark table: ``python -m benchmarks [--quick]`` (or ``make bench``)."""
+"""Print the benchmark table: ``python -m benchmarks [--quick] [NAME ...]`` (or ``make bench``).
+
+With no NAME every benchmark runs; ``python -m benchmarks dashboard`` runs only the dashboard's.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +9,51 @@ import argparse
 
 from rich.console import Console
 
-from benchmarks import grid_bench, http_bench, ledger_bench, routing_bench, store_bench
-from benchmarks.common import print_table
+from benchmarks import (
+    dashboard_bench,
+    grid_bench,
+    http_bench,
+    ledger_bench,
+    routing_bench,
+    store_bench,
+)
+from benchmarks.common import Row, print_table
+
+NAMES = ("grid", "routing", "ledger", "store", "http", "dashboard")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"run only these benchmarks, of: {', '.join(NAMES)} (default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier medians)")
     parser.add_argument("--points", type=int, default=1_000_000, help="points for bulk locate")
     args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(NAMES))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}: choose from {', '.join(NAMES)}")
+    chosen = set(args.names) or set(NAMES)
     repeats = 3 if args.quick else 7
     console = Console(width=170)
-    rows = grid_bench.run(repeats=repeats, n_points=args.points, console=console)
-    rows += routing_bench.run(repeats=repeats, console=console)
-    rows += ledger_bench.run(repeats=repeats, console=console)
-    rows += store_bench.run(repeats=repeats, console=console)
-    rows += http_bench.run(repeats=repeats, console=console)
-    print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}; {args.points:,} points)")
+    rows: list[Row] = []
+    if "grid" in chosen:
+        rows += grid_bench.run(repeats=repeats, n_points=args.points, console=console)
+    if "routing" in chosen:
+        rows += routing_bench.run(repeats=repeats, console=console)
+    if "ledger" in chosen:
+        rows += ledger_bench.run(repeats=repeats, console=console)
+    if "store" in chosen:
+        rows += store_bench.run(repeats=repeats, console=console)
+    if "http" in chosen:
+        rows += http_bench.run(repeats=repeats, console=console)
+    if "dashboard" in chosen:
+        rows += dashboard_bench.run(repeats=repeats, console=console)
+    points = f"; {args.points:,} points" if "grid" in chosen else ""
+    print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 
 
 if __name__ == "__main__":

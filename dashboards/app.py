@@ -19,7 +19,8 @@ from dash import Dash, Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 from flask import Flask, Response, redirect, request
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import generate_csrf  # type: ignore[import-untyped]
+from flask_wtf.csrf import generate_csrf, validate_csrf  # type: ignore[import-untyped]
+from wtforms import ValidationError  # type: ignore[import-untyped]
 
 from dashboards import pages
 from dashboards.data import DashData
@@ -147,6 +148,18 @@ def shell() -> Any:
     )
 
 
+def _valid_csrf(token: str | None) -> bool:
+    """Whether the browser's CSRF cookie still holds a valid token for this session (then it
+    is kept: cookies that do not change let the browser cache what varies by cookie)."""
+    if not token:
+        return False
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
+
+
 def _csrf() -> str:
     try:
         return str(generate_csrf())
@@ -180,8 +193,18 @@ def _guard(server: Flask, data: DashData) -> None:
 
     @server.after_request
     def csrf_cookie(response: Response) -> Response:
-        # the dash renderer sends this cookie back as X-CSRFToken on every callback
-        if request.path.startswith(PREFIX) and current_session_user() is not None:
+        # the dash renderer sends this cookie back as X-CSRFToken on every callback; it is set
+        # with the page, and only when missing or stale: unchanging cookies let the browser
+        # cache what varies by cookie (the geometry, the scripts)
+        path = request.path
+        if path.startswith(f"{PREFIX}_dash-component-suites/") and response.status_code in (
+            200,
+            304,
+        ):
+            # dash fingerprints these URLs (".v<version>m<mtime>."): a new file, a new URL
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        page = path.startswith(PREFIX) and response.mimetype == "text/html"
+        if page and not _valid_csrf(request.cookies.get(CSRF_COOKIE)) and current_session_user():
             response.set_cookie(
                 CSRF_COOKIE,
                 str(generate_csrf()),

@@ -30,7 +30,6 @@ def map_figure(
     geojson_url: str,
     codes: Sequence[str],
     values: Sequence[int | None],
-    names: Mapping[str, str],
     owners: Mapping[str, str],
     metric: str,
     center: tuple[float, float],
@@ -47,10 +46,10 @@ def map_figure(
     """The command center's map: cells coloured by ``metric``, case points, town borders.
 
     >>> fig = map_figure(geojson_url="/g.json", codes=["1", "2"], values=[0, 3],
-    ...     names={"1": "甲", "2": "乙"}, owners={"1": "张三"}, metric="open",
+    ...     owners={"1": "张三"}, metric="open",
     ...     center=(120.3, 31.8), zoom=9, points=[], outline_url="/t.json", lang="zh")
-    >>> fig["data"][0]["geojson"], fig["data"][0]["z"], fig["data"][0]["text"][1]
-    ('/g.json', [0, 3], '乙<br>2<br>责任人: —')
+    >>> fig["data"][0]["geojson"], fig["data"][0]["z"], fig["data"][0]["text"]
+    ('/g.json', [0, 3], ['张三', '—'])
     """
     zmax = max([v for v in values if v is not None] + [1])
     owner = t("owner", lang)
@@ -64,10 +63,15 @@ def map_figure(
         "zmax": zmax,
         "colorscale": COLOURS.get(metric, COLOURS["open"]),
         "marker": {"line": {"width": 0.5, "color": "#b8c2cc"}, "opacity": 0.85},
-        # hover text, not customdata: dcc.Graph's click handler fails on a choroplethmap
-        # trace that has customdata (it expects a "mode"), and the drill-down needs clicks
-        "text": [f"{names.get(c, c)}<br>{c}<br>{owner}: {owners.get(c, '—')}" for c in codes],
-        "hovertemplate": "%{text}<br>" + t(f"metric.{metric}", lang) + ": %{z}<extra></extra>",
+        # the name comes from the GeoJSON (sent once); only the owner travels, as hover text —
+        # not customdata: dcc.Graph's click handler fails on a choroplethmap with customdata
+        "text": [owners.get(c, "—") for c in codes],
+        "hovertemplate": (
+            "<b>%{properties.name}</b><br>%{location}<br>"
+            + f"{owner}: %{{text}}<br>"
+            + t(f"metric.{metric}", lang)
+            + ": %{z}<extra></extra>"
+        ),
         "colorbar": {"thickness": 10, "len": 0.5, "x": 0.99, "title": {"text": ""}},
         "name": "cells",
     }

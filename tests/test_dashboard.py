@@ -284,7 +284,7 @@ def tick(client: FlaskClient, n: int, seq: int) -> Any:
         client,
         MAP_OUTPUTS,
         [("cc-tick", "n_intervals", n), ("cc-view", "data", {"parent": None})],
-        [("cc-cursor", "data", {"seq": seq, "zmax": 1})],
+        [("cc-cursor", "data", {"seq": seq, "zmax": 1, "drawn": {"parent": None}})],
         changed=0,
     )
 
@@ -429,7 +429,6 @@ def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> No
         geojson_url="/dashboard/geo/g1/tier3.json",
         codes=["a", "b"],
         values=[1, None],
-        names={"a": "澄江01社区01网格", "b": "B"},
         owners={"a": "张三"},
         metric="overdue",
         center=(120.3, 31.8),
@@ -440,7 +439,8 @@ def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> No
     )
     cells, points = fig["data"][:2]
     assert cells["geojson"] == "/dashboard/geo/g1/tier3.json"
-    assert cells["text"] == ["澄江01社区01网格<br>a<br>Owner: 张三", "B<br>b<br>Owner: —"]
+    assert cells["text"] == ["张三", "—"]  # names come from the GeoJSON's properties
+    assert "%{properties.name}" in cells["hovertemplate"]
     assert "customdata" not in cells  # it would break dcc.Graph's clicks on this trace
     assert "Overdue cases" in cells["hovertemplate"]
     assert points["customdata"] == ["c1"]

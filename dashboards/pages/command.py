@@ -16,7 +16,7 @@ from dash import Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboards.data import DashData, FeedItem, Invariant, Kpis
-from dashboards.figures import map_figure, point_colour
+from dashboards.figures import labels_trace, map_figure, point_colour
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from gridmgr.api.access import Caller
@@ -34,13 +34,16 @@ PATROLS_EVERY = 10
 def layout(caller: Caller, data: DashData, lang: str, *, tile_url: str | None = None) -> Any:
     now = data.clock()
     view: dict[str, Any] = {"parent": None, "metric": "open"}
-    figure = view_figure(caller, data, view, lang, now, tile_url=tile_url)
+    figure = view_figure(caller, data, view, lang, now, tile_url=tile_url, with_labels=False)
     seq, feed = data.recent_feed(caller, now)
     return html.Div(
         [
             dcc.Store(id="cc-view", data=view),
             dcc.Location(id="cc-go", refresh=True),  # a click on a case point opens its page
-            dcc.Store(id="cc-cursor", data={"seq": seq, "zmax": figure["data"][0]["zmax"]}),
+            dcc.Store(
+                id="cc-cursor",
+                data={"seq": seq, "zmax": figure["data"][0]["zmax"], "drawn": view},
+            ),
             dcc.Interval(id="cc-tick", interval=TICK_MS),
             html.Section(kpi_tiles(data.kpis(caller, now), lang), id="cc-kpis", className="kpis"),
             html.Div(
@@ -112,14 +115,17 @@ def view_figure(
     now: datetime,
     *,
     tile_url: str | None = None,
+    with_labels: bool = True,
 ) -> dict[str, Any]:
-    """The map for a view (``parent``: None for the whole city, or a town or community)."""
+    """The map for a view (``parent``: None for the whole city, or a town or community).
+
+    The first paint goes ``with_labels=False``: a text trace costs ~0.45 s to draw in a
+    software-rendered browser, so the town names follow with the first tick."""
     parent = view.get("parent")
     tier, codes = data.view_codes(parent)
     geometry = data.geometry
     values = data.values(caller, codes, view.get("metric", "open"), now)
     tiergeo = geometry.tier(tier)
-    names = {c: str(data.grid.cell(c)["name"]) for c in codes}
     owners = data.owners(codes, now)
     if parent is None:
         bounds = geometry.territory_bounds
@@ -128,7 +134,7 @@ def view_figure(
         bounds = (b[0], b[1], b[2], b[3])
     center = ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
     towns = geometry.tier(1)
-    labels = [(names_of(data, c), *towns.centers[c]) for c in towns.codes] if parent is None else []
+    labels = town_labels(data) if parent is None and with_labels else []
     points = data.open_points(caller, now)
     for p in points:
         p["label"] = data.category_name(p["category"], lang)
@@ -136,7 +142,6 @@ def view_figure(
         geojson_url=geometry.url(tier, "/dashboard/"),
         codes=codes,
         values=values,
-        names=names,
         owners=owners,
         metric=view.get("metric", "open"),
         center=center,
@@ -150,6 +155,11 @@ def view_figure(
         patrols=data.patrol_positions(caller, now),
     )
     del tiergeo
+
+
+def town_labels(data: DashData) -> list[tuple[str, float, float]]:
+    towns = data.geometry.tier(1)
+    return [(names_of(data, c), *towns.centers[c]) for c in towns.codes]
 
 
 def names_of(data: DashData, code: str) -> str:
@@ -297,15 +307,18 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         caller = require_caller()
         lang = current_lang()
         now = data.clock()
-        if ctx.triggered_id == "cc-view":  # drill down or up, or another colour
+        cursor = dict(cursor or {})
+        # drill down or up, or another colour: redraw. Compared with what was drawn, not by the
+        # trigger: a tick fired just after a view change carries the new view, and
+        # dash-renderer then keeps only the newer answer.
+        if ctx.triggered_id == "cc-view" or cursor.get("drawn") != (view or {}):
             drawn = view_figure(caller, data, view or {}, lang, now, tile_url=tile_url)
-            cursor = dict(cursor or {})
             cursor["zmax"] = drawn["data"][0]["zmax"]
+            cursor["drawn"] = view or {}
             crumbs_now = crumbs(data, (view or {}).get("parent"), lang)
             top = (view or {}).get("parent") is None
             return drawn, no_update, no_update, no_update, cursor, crumbs_now, top
         n = n or 0
-        cursor = dict(cursor or {})
         since = int(cursor.get("seq", 0))
         changes = data.changes(caller, since, now)
         invariants = (
@@ -315,7 +328,9 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         )
         full_values = n % FULL_VALUES_EVERY == 0
         full_points = n % FULL_POINTS_EVERY == 0
-        quiet = not changes.items and not full_values and not full_points and n % PATROLS_EVERY != 0
+        first = n == 1 and (view or {}).get("parent") is None
+        busy = changes.items or full_values or full_points or n % PATROLS_EVERY == 0
+        quiet = not first and not busy
         if quiet and changes.seq == since and invariants is no_update:
             raise PreventUpdate  # nothing is sent (HTTP 204)
         cursor["seq"] = changes.seq
@@ -355,6 +370,9 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
                 [data.category_name(p["category"], lang) for p in changes.points]
             )
             figure["data"][1]["marker"]["color"].extend([point_colour(p) for p in changes.points])
+        if first:  # the town names, after the first paint
+            towns = data.geometry.tier(1).codes
+            figure["data"].append(labels_trace(town_labels(data), list(towns)))
         if n % PATROLS_EVERY == 0:
             walkers = data.patrol_positions(caller, now)
             figure["data"][2]["lon"] = [w["lon"] for w in walkers]

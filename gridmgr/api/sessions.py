@@ -155,6 +155,9 @@ def init_sessions(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure_cookies,
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        # the login's lifetime counts from the login, so the cookie need not be re-sent on every
+        # request; a cookie that stays the same keeps the browser's cache of the map geometry
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_NAME="gridmgr_remember",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
