@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from dashboards.geo import MapGeometry
+from gridmgr import analytics
 from gridmgr.api.access import Caller, check_report_scope
 from gridmgr.cases import Action, Case, CaseState, allowed_actions
 from gridmgr.datum import Datum
@@ -539,6 +542,110 @@ class DashData:
                 actor=caller.actor.actor_id,
             )
         return result.case
+
+    # == coverage review (gridmgr.analytics) ===================================================
+    # Added for the coverage review page (issue #9). Figures come from gridmgr.analytics over
+    # the store's case facts and patrol points, for callers who see the whole city only.
+    # Case facts and patrol coverage are cached *per minute* in this instance (keyed by the
+    # arguments), so re-ranking, switching views or exporting does not re-read the database;
+    # patrol coverage (≈ 9 s city-wide for 7 days) is computed for one town at a time.
+
+    REVIEW_CACHE_SIZE = 32
+
+    def _review_cache(self) -> dict[tuple[Any, ...], tuple[datetime, Any]]:
+        # created on first use: the dataclass's fields belong to the dashboard's owner
+        cache: dict[tuple[Any, ...], tuple[datetime, Any]] = self.__dict__.setdefault(
+            "_review_cache_store", {}
+        )
+        return cache
+
+    def _per_minute(self, key: tuple[Any, ...], now: datetime, compute: Callable[[], Any]) -> Any:
+        minute = now.replace(second=0, microsecond=0)
+        cache = self._review_cache()
+        hit = cache.get(key)
+        if hit is not None and hit[0] == minute:
+            return hit[1]
+        value = compute()
+        if len(cache) >= self.REVIEW_CACHE_SIZE:
+            for old in [k for k, (m, _) in list(cache.items()) if m != minute]:
+                cache.pop(old, None)
+        cache[key] = (minute, value)
+        return value
+
+    def towns(self) -> list[tuple[str, str]]:
+        """(code, name) of the tier-1 cells (towns), by code."""
+        tier1 = self.grid.tier(1)
+        return [(str(c), str(n)) for c, n in zip(tier1["code"], tier1["name"], strict=True)]
+
+    def review_facts(self, caller: Caller, now: datetime, *, days: int) -> pd.DataFrame:
+        """One row per case reported in the last ``days`` days (``Store.case_facts``)."""
+        require_city_wide(caller)
+        since = now - timedelta(days=days)
+        return self._per_minute(  # type: ignore[no-any-return]
+            ("facts", days, caller.scope),
+            now,
+            lambda: self.store.case_facts(since=since, until=now, scope=caller.scope),
+        )
+
+    def review_performance(
+        self,
+        caller: Caller,
+        now: datetime,
+        *,
+        by: str,
+        days: int,
+        min_cases: int,
+        town: str | None = None,
+    ) -> pd.DataFrame:
+        """Key figures per cell, community, town or owner, fairly ranked
+        (:func:`gridmgr.analytics.performance`), with a ``label`` column to show."""
+        facts = self.review_facts(caller, now, days=days)
+        if town:
+            facts = facts[facts["tier1"] == town]
+        table = analytics.performance(facts, by=by, min_cases=min_cases)
+        if by == "assignee":
+            labels = [f"{n} ({u})" for u, n in zip(table["unit"], table["name"], strict=True)]
+        else:
+            names = analytics.names_of(self.grid, [str(u) for u in table["unit"]])
+            labels = [names[str(u)] for u in table["unit"]]
+        table.insert(1, "label", labels)
+        return table
+
+    def review_vacancies(self, caller: Caller, now: datetime) -> pd.DataFrame:
+        """Vacant posts now (:func:`gridmgr.analytics.vacancies`)."""
+        require_city_wide(caller)
+        return analytics.vacancies(self.grid, self.context.roster, now)
+
+    def review_patrols(
+        self, caller: Caller, now: datetime, *, town: str, days: int = 7
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Patrol coverage of ``town``'s cells over the last ``days`` days, and of its
+        communities (area-weighted): :func:`gridmgr.patrols.patrol_coverage` and
+        :func:`gridmgr.analytics.coverage_by_tier`. Only the points within the town's bounds
+        (plus a margin) are read into the computation."""
+        require_city_wide(caller)
+        if town not in set(self.grid.codes(1)):
+            raise ForbiddenError(f"no town {town!r} in the current grid")
+
+        def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
+            from gridmgr.patrols import PATROL_DISTANCE_M, patrol_coverage
+            from gridmgr.store.patrolstore import read_points
+
+            points = read_points(self.store, since=now - timedelta(days=days), until=now)
+            minx, miny, maxx, maxy = self.grid.tier(1).set_index("code").loc[town].geometry.bounds
+            margin = 2 * PATROL_DISTANCE_M / 90_000  # degrees; generous at this latitude
+            near = points[
+                points["lon"].between(minx - margin, maxx + margin)
+                & points["lat"].between(miny - margin, maxy + margin)
+            ]
+            cells = self.grid.cell_to_descendants(town, 3)
+            coverage = patrol_coverage(self.grid, near, now=now, days=days, cells=cells)
+            communities = analytics.coverage_by_tier(
+                self.grid, coverage, tier=2, now=now, days=days
+            )
+            return coverage, communities
+
+        return self._per_minute(("patrols", town, days), now, compute)  # type: ignore[no-any-return]
 
 
 def values_for(

@@ -1,30 +1,472 @@
-"""Coverage review (managers): per-cell and per-owner performance, vacancies, patrol coverage."""
+"""Coverage review (managers, operators): per-cell and per-owner performance, fairly ranked;
+vacancies; patrol coverage of a town — all computed by :mod:`gridmgr.analytics`.
+
+Performance is ranked by the empirical-Bayes on-time rate among units with at least the chosen
+minimum of finished cases (units below it are listed, unranked); each rate carries its 95 %
+Wilson interval. Map and table show the same figures; the CSV export has every row.
+"""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Any
 
-from dash import Dash, html
+import pandas as pd
+from dash import Dash, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 
 from dashboards.data import DashData, require_city_wide
+from dashboards.geo import zoom_for
 from dashboards.i18n import t
+from gridmgr.analytics import MIN_CASES
 from gridmgr.api.access import Caller
-from gridmgr.staffing import staffing_report
+from gridmgr.errors import ForbiddenError
+
+PERIODS = (7, 30, 90)
+"""Days of cases the review covers (a picker)."""
+BY = ("cell", "tier2", "tier1", "assignee")
+"""Units to rank: cells, communities, towns, owners."""
+MAP_TIER = {"cell": 3, "tier2": 2, "tier1": 1, "assignee": 3}
+TABLE_ROWS = 200
+"""Rows shown in the table view (the CSV export has all)."""
+PATROL_DAYS = 7
+SCALE = [[0.0, "#a50f15"], [0.5, "#fdd49e"], [1.0, "#2c7fb8"]]
+"""On-time colours: dark red (low) through sand to blue (high); calm, colour-blind safe."""
+CELL = {"padding": "0.3rem 0.6rem", "borderBottom": "1px solid #dde3ea", "whiteSpace": "nowrap"}
+HEAD = {**CELL, "textAlign": "left", "fontWeight": 600, "background": "#eef2f6"}
+TABLE = {"borderCollapse": "collapse", "background": "#ffffff", "fontSize": "0.92rem"}
+CONTROLS = {"display": "flex", "flexWrap": "wrap", "gap": "0.8rem 1.6rem", "alignItems": "end"}
+CONTROL = {"display": "flex", "flexDirection": "column", "minWidth": "9rem"}
+"""Inline styles: the shared stylesheet belongs to the dashboard's owner."""
+CSV_COLUMNS = [
+    "rank", "unit", "label", "cases", "finished", "on_time", "rate", "wilson_lo", "wilson_hi",
+    "eb_rate", "ranked", "escalated", "returns", "reopen_rate", "sign_h", "handle_h", "close_h",
+]  # fmt: skip
 
 
 def layout(caller: Caller, data: DashData, lang: str) -> Any:
     require_city_wide(caller)
     now = data.clock()
-    report = staffing_report(data.grid, data.context.roster, now)
-    vacancies = report.of_kind("vacancy")
+    vacancies = data.review_vacancies(caller, now)
+    towns = data.towns()
+    town_options = [{"label": name, "value": code} for code, name in towns]
     return html.Div(
         [
             html.H1(t("coverage.title", lang)),
+            html.Div(
+                [
+                    _labelled(
+                        t("coverage.period", lang),
+                        dcc.Dropdown(
+                            id="cov-days",
+                            options=[
+                                {"label": f"{d} {t('coverage.days', lang)}", "value": d}
+                                for d in PERIODS
+                            ],
+                            value=30,
+                            clearable=False,
+                        ),
+                    ),
+                    _labelled(
+                        t("coverage.by", lang),
+                        dcc.RadioItems(
+                            id="cov-by",
+                            options=[{"label": t(f"coverage.{b}", lang), "value": b} for b in BY],
+                            value="cell",
+                            inline=True,
+                        ),
+                    ),
+                    _labelled(
+                        t("coverage.town", lang),
+                        dcc.Dropdown(
+                            id="cov-town",
+                            options=town_options,
+                            value=None,
+                            placeholder=t("city", lang),
+                        ),
+                    ),
+                    _labelled(
+                        t("coverage.min_n", lang),
+                        dcc.Input(
+                            id="cov-min", type="number", min=1, max=1000, step=1, value=MIN_CASES
+                        ),
+                    ),
+                    _labelled(
+                        t("coverage.view", lang),
+                        dcc.RadioItems(
+                            id="cov-view",
+                            options=[
+                                {"label": t("coverage.map", lang), "value": "map"},
+                                {"label": t("coverage.table", lang), "value": "table"},
+                            ],
+                            value="table",
+                            inline=True,
+                        ),
+                    ),
+                    html.Button(t("coverage.export", lang), id="cov-export", n_clicks=0),
+                    dcc.Download(id="cov-download"),
+                ],
+                className="covcontrols",
+                style=CONTROLS,
+            ),
+            html.P(id="cov-summary", className="covsummary"),
+            html.Div(
+                dcc.Graph(
+                    id="cov-map",
+                    figure={"data": [], "layout": {"height": 560}},
+                    config={"displaylogo": False, "scrollZoom": True},
+                ),
+                id="cov-map-box",
+                style={"display": "none"},
+            ),
+            html.Div(id="cov-table", style={"overflowX": "auto"}),
             html.H2(f"{t('coverage.vacancies', lang)} · {len(vacancies)}", id="vacancies"),
-            html.Ul([html.Li(f.message) for f in vacancies] or [html.Li(t("none", lang))]),
-        ]
+            html.Ul(
+                [html.Li(str(m)) for m in vacancies["message"]] or [html.Li(t("none", lang))],
+                className="vacancies",
+            ),
+            html.H2(t("coverage.patrols", lang)),
+            _labelled(
+                t("coverage.town", lang),
+                dcc.Dropdown(
+                    id="cov-patrol-town",
+                    options=town_options,
+                    value=towns[0][0] if towns else None,
+                    clearable=False,
+                ),
+            ),
+            dcc.Loading(html.Div(id="cov-patrols")),
+        ],
+        className="coverage",
     )
 
 
+def _labelled(label: str, control: Any) -> Any:
+    width = {"minWidth": "13rem", "maxWidth": "20rem"} if isinstance(control, dcc.Dropdown) else {}
+    return html.Label(
+        [html.Span(label, className="covlabel"), control],
+        className="covcontrol",
+        style={**CONTROL, **width},
+    )
+
+
+# -- pure view functions ----------------------------------------------------------------------
+
+
+def clean_min(value: Any) -> int:
+    """The minimum sample size from the input box (a number 1..1000; default otherwise).
+
+    >>> clean_min("5"), clean_min(None), clean_min(0), clean_min(10**6)
+    (5, 10, 1, 1000)
+    """
+    try:
+        n = int(float(value))
+    except (TypeError, ValueError):
+        return MIN_CASES
+    return max(1, min(1000, n))
+
+
+def percent(x: Any) -> str:
+    """A share as a percentage, or — when unknown.
+
+    >>> percent(0.8333), percent(float("nan")), percent(None)
+    ('83.3%', '—', '—')
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{100 * float(x):.1f}%"
+
+
+def hours(x: Any) -> str:
+    """Hours with one decimal, or —.
+
+    >>> hours(2.345), hours(float("nan"))
+    ('2.3', '—')
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{float(x):.1f}"
+
+
+def performance_table(table: pd.DataFrame, lang: str, *, limit: int = TABLE_ROWS) -> Any:
+    """The ranking as an HTML table (ranked units first, then the rest by cases)."""
+    heads = [
+        "coverage.rank", "coverage.unit", "coverage.cases", "coverage.finished",
+        "coverage.on_time_raw", "coverage.wilson", "coverage.eb", "coverage.sign_h",
+        "coverage.handle_h", "coverage.close_h", "coverage.returns", "coverage.reopen",
+    ]  # fmt: skip
+    rows = []
+    for r in _records(table.head(limit)):
+        rank = "—" if _missing(r["rank"]) else str(int(r["rank"]))
+        rows.append(
+            html.Tr(
+                [
+                    _td(rank),
+                    _td(str(r["label"])),
+                    _td(str(r["cases"])),
+                    _td(str(r["finished"])),
+                    _td(percent(r["rate"])),
+                    _td(
+                        "—"
+                        if _missing(r["wilson_lo"])
+                        else f"{percent(r['wilson_lo'])} – {percent(r['wilson_hi'])}"
+                    ),
+                    _td(percent(r["eb_rate"])),
+                    _td(hours(r["sign_h"])),
+                    _td(hours(r["handle_h"])),
+                    _td(hours(r["close_h"])),
+                    _td(str(r["returns"])),
+                    _td(percent(r["reopen_rate"])),
+                ],
+                style=None if r["ranked"] else {"color": "#8a949e"},  # unranked: greyed
+            )
+        )
+    more = (
+        [html.P(t("coverage.more", lang).format(shown=limit, total=len(table)))]
+        if len(table) > limit
+        else []
+    )
+    return [
+        html.Table(
+            [html.Tr([html.Th(t(k, lang), style=HEAD) for k in heads]), *rows],
+            className="covtable",
+            id="cov-ranking",
+            style=TABLE,
+        ),
+        *more,
+    ]
+
+
+def performance_map(
+    table: pd.DataFrame,
+    *,
+    geojson_url: str,
+    outline_url: str,
+    bounds: tuple[float, float, float, float],
+    lang: str,
+) -> dict[str, Any]:
+    """Ranked units coloured by their empirical-Bayes on-time rate (unranked ones left blank).
+
+    The polygons are a URL (sent once, cached); no ``customdata`` on the choroplethmap trace.
+
+    >>> table = pd.DataFrame({"unit": ["1", "2"], "label": ["甲", "乙"], "ranked": [True, False],
+    ...     "eb_rate": [0.8, 0.5], "rank": [1.0, float("nan")], "finished": [12, 2]})
+    >>> fig = performance_map(table, geojson_url="/g.json", outline_url="/t.json",
+    ...     bounds=(120.0, 31.6, 120.6, 32.0), lang="en")
+    >>> fig["data"][0]["locations"], fig["data"][0]["z"], "customdata" in fig["data"][0]
+    (['1'], [80.0], False)
+    """
+    ranked = table[table["ranked"]]
+    center = {"lon": (bounds[0] + bounds[2]) / 2, "lat": (bounds[1] + bounds[3]) / 2}
+    label = t("coverage.eb", lang)
+    cells = {
+        "type": "choroplethmap",
+        "geojson": geojson_url,
+        "featureidkey": "properties.code",
+        "locations": [str(u) for u in ranked["unit"]],
+        "z": [round(100 * float(v), 1) for v in ranked["eb_rate"]],
+        "zmin": 0,
+        "zmax": 100,
+        "colorscale": SCALE,
+        "marker": {"line": {"width": 0.5, "color": "#b8c2cc"}, "opacity": 0.85},
+        "text": [
+            f"{lab}<br>#{int(rk)} · n={n}"
+            for lab, rk, n in zip(ranked["label"], ranked["rank"], ranked["finished"], strict=True)
+        ],
+        "hovertemplate": "%{text}<br>" + label + ": %{z:.1f}%<extra></extra>",
+        "colorbar": {"thickness": 10, "len": 0.5, "x": 0.99, "ticksuffix": "%"},
+        "name": "ranking",
+    }
+    return {
+        "data": [cells],
+        "layout": {
+            "map": {
+                "style": "white-bg",
+                "center": center,
+                "zoom": zoom_for(bounds, width_px=900, height_px=560),
+                "layers": [
+                    {
+                        "source": outline_url,
+                        "sourcetype": "geojson",
+                        "type": "line",
+                        "color": "#59636e",
+                        "line": {"width": 1.4},
+                    }
+                ],
+            },
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "height": 560,
+            "showlegend": False,
+            "uirevision": "coverage",
+        },
+    }
+
+
+def patrol_view(coverage: pd.DataFrame, communities: pd.DataFrame, lang: str) -> list[Any]:
+    """The town's patrol coverage: per community (least covered first), and its blind cells."""
+    blind = int(communities["blind"].sum()) if len(communities) else 0
+    total = float(coverage["covered_m2"].sum()) / max(float(coverage["area_m2"].sum()), 1.0)
+    rows = [
+        html.Tr(
+            [
+                _td(str(r["name"])),
+                _td(percent(r["coverage"])),
+                _td(f"{r['blind']}/{r['cells']}"),
+                _td(
+                    "—"
+                    if _missing(r["last_seen"])
+                    else pd.Timestamp(r["last_seen"]).strftime("%m-%d %H:%M")
+                ),
+            ]
+        )
+        for r in _records(communities)
+    ]
+    heads = ("coverage.community", "coverage.patrolled", "coverage.blind", "coverage.last_seen")
+    return [
+        html.P(
+            f"{t('coverage.patrolled', lang)}: {percent(total)} · "
+            f"{t('coverage.blind', lang)}: {blind}/{len(coverage)} "
+            f"({PATROL_DAYS} {t('coverage.days', lang)})",
+            id="cov-patrol-summary",
+        ),
+        html.Table(
+            [html.Tr([html.Th(t(k, lang), style=HEAD) for k in heads]), *rows],
+            className="covtable",
+            style=TABLE,
+        ),
+    ]
+
+
+def _td(text: str) -> Any:
+    return html.Td(text, style=CELL)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def _missing(x: Any) -> bool:
+    return x is None or x is pd.NaT or (isinstance(x, float) and math.isnan(x))
+
+
+# -- callbacks --------------------------------------------------------------------------------
+
+
+def _choice(value: Any, allowed: tuple[Any, ...], default: Any) -> Any:
+    return value if value in allowed else default
+
+
+def _bounds(data: DashData, town: str | None) -> tuple[float, float, float, float]:
+    if town is None:
+        return data.geometry.territory_bounds
+    b = data.geometry.tier(1).bounds[town]
+    return (b[0], b[1], b[2], b[3])
+
+
 def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
-    del app, data, tile_url
+    from dashboards.app import current_lang, require_caller
+
+    del tile_url
+
+    def checked() -> Caller:
+        caller = require_caller()
+        require_city_wide(caller)
+        return caller
+
+    def table_for(
+        caller: Caller, now: datetime, days: Any, by: Any, town: Any, min_cases: Any
+    ) -> tuple[pd.DataFrame, str, str | None]:
+        by = _choice(by, BY, "cell")
+        town = town if town in {c for c, _ in data.towns()} else None
+        table = data.review_performance(
+            caller,
+            now,
+            by=by,
+            days=_choice(days, PERIODS, 30),
+            min_cases=clean_min(min_cases),
+            town=town,
+        )
+        return table, by, town
+
+    @app.callback(
+        Output("cov-table", "children"),
+        Output("cov-map", "figure"),
+        Output("cov-map-box", "style"),
+        Output("cov-summary", "children"),
+        Input("cov-days", "value"),
+        Input("cov-by", "value"),
+        Input("cov-town", "value"),
+        Input("cov-min", "value"),
+        Input("cov-view", "value"),
+    )
+    def update(days: Any, by: Any, town: Any, min_cases: Any, view: Any) -> Any:
+        lang = current_lang()
+        try:
+            caller = checked()
+        except ForbiddenError:
+            return html.P(t("forbidden", lang), className="notice"), {}, {"display": "none"}, ""
+        now = data.clock()
+        table, by, town = table_for(caller, now, days, by, town, min_cases)
+        prior = table.attrs.get("prior")
+        summary = t("coverage.summary", lang).format(
+            units=len(table),
+            ranked=int(table["ranked"].sum()),
+            min=clean_min(min_cases),
+            mean=percent(None if prior is None else prior.mean),
+            strength=0 if prior is None else round(prior.strength),
+        )
+        if view != "map":
+            return performance_table(table, lang), {}, {"display": "none"}, summary
+        if by == "assignee":  # owners have no polygon: the map shows their cells
+            table, _, _ = table_for(caller, now, days, "cell", town, min_cases)
+            summary += " " + t("coverage.map_cells", lang)
+        tier = MAP_TIER[by]
+        figure = performance_map(
+            table,
+            geojson_url=data.geometry.url(tier, "/dashboard/"),
+            outline_url=data.geometry.url(1, "/dashboard/"),
+            bounds=_bounds(data, town),
+            lang=lang,
+        )
+        return [], figure, {"display": "block"}, summary
+
+    @app.callback(
+        Output("cov-download", "data"),
+        Input("cov-export", "n_clicks"),
+        State("cov-days", "value"),
+        State("cov-by", "value"),
+        State("cov-town", "value"),
+        State("cov-min", "value"),
+        prevent_initial_call=True,
+    )
+    def export(n_clicks: Any, days: Any, by: Any, town: Any, min_cases: Any) -> Any:
+        try:
+            caller = checked()
+        except ForbiddenError:
+            raise PreventUpdate from None
+        if not n_clicks:
+            raise PreventUpdate
+        now = data.clock()
+        table, by, town = table_for(caller, now, days, by, town, min_cases)
+        name = f"coverage-{by}-{town or 'city'}-{now:%Y%m%d-%H%M}.csv"
+        columns = [c for c in CSV_COLUMNS if c in table.columns]
+        if "name" in table.columns:
+            columns.insert(2, "name")
+        # a BOM so that Excel reads the Chinese names as UTF-8
+        text = "\ufeff" + table[columns].to_csv(index=False)
+        return {"content": text, "filename": name, "type": "text/csv", "base64": False}
+
+    @app.callback(Output("cov-patrols", "children"), Input("cov-patrol-town", "value"))
+    def patrols(town: Any) -> Any:
+        lang = current_lang()
+        try:
+            caller = checked()
+        except ForbiddenError:
+            return html.P(t("forbidden", lang), className="notice")
+        if town not in {c for c, _ in data.towns()}:
+            return html.P(t("none", lang))
+        coverage, communities = data.review_patrols(
+            caller, data.clock(), town=town, days=PATROL_DAYS
+        )
+        return patrol_view(coverage, communities, lang)

@@ -143,7 +143,7 @@ def patrol_coverage_command(
     names = dict(zip(grid.cells["code"], grid.cells["name"], strict=True))
     shown = blind.head(top)
     for cell, since in zip(shown["cell"], shown["days_since"], strict=True):
-        seen = "never" if since != since else f"{since:.1f} days ago"
+        seen = f"not in the last {days:g} days" if since != since else f"{since:.1f} days ago"
         console.print(f"  blind spot {cell} {names.get(str(cell), '')}: last seen {seen}")
     if out is not None:
         coverage.assign(name=coverage["cell"].map(names)).to_csv(out, index=False)

@@ -26,6 +26,8 @@ from gridmgr.store.migrate import check_schema, upgrade
 from gridmgr.store.schema import case_events
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from gridmgr.catalog import Catalog
     from gridmgr.routing import RoutingDecision
     from gridmgr.sla import Span
@@ -245,6 +247,33 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(query).one()
         return casestore.CaseStats(*(int(v or 0) for v in row))
+
+    def case_facts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scope: tuple[str, ...] | None = None,
+    ) -> pd.DataFrame:
+        """One row per case reported in ``[since, until)`` in ``scope``, for analytics
+        (:mod:`gridmgr.analytics`): its place, owner, state and counts, and the first time it
+        was dispatched, accepted (signed for), handled and closed, and how often a stage of it
+        was escalated. Columns: :data:`gridmgr.analytics.CASE_FACT_COLUMNS` (times aware, UTC)."""
+        import pandas as pd
+
+        from gridmgr.analytics import CASE_FACT_COLUMNS
+
+        query = casestore.select_case_facts(since, until, scope)
+        with self.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(query)]
+        frame = pd.DataFrame(rows, columns=CASE_FACT_COLUMNS)
+        for col in ("reported_at", *casestore.CASE_FACT_ACTIONS):
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+        for col in ("number", "escalations", "escalation_level", "return_count", "reopen_count"):
+            frame[col] = frame[col].astype("int64")
+        for col in ("lon", "lat"):
+            frame[col] = frame[col].astype(float)
+        return frame
 
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""

@@ -343,3 +343,58 @@ def _scoped(query: Select[Any], scope: tuple[str, ...] | None) -> Select[Any]:
         return query
     allowed = [cases.c.cell.like(_prefix(p) + "%") for p in scope]
     return query.where(or_(*allowed) if allowed else false())
+
+
+CASE_FACT_ACTIONS = {
+    "dispatched_at": "dispatch",
+    "accepted_at": "accept",
+    "handled_at": "handle",
+    "closed_at": "close",
+}
+"""Case-fact columns holding the first time of an action (``MIN(at)`` over the case's events)."""
+
+
+def select_case_facts(
+    since: datetime | None, until: datetime | None, scope: tuple[str, ...] | None
+) -> Select[Any]:
+    """One row per case reported in ``[since, until)`` and ``scope``: the case's columns, the
+    first time of each action of :data:`CASE_FACT_ACTIONS` and its number of escalations —
+    one GROUP BY over ``case_events`` with a conditional ``MIN(at)`` per action."""
+    ev = case_events.c
+    c = cases.c
+    firsts = [
+        func.min(sql_case((ev.action == action, ev.at), else_=None)).label(name)
+        for name, action in CASE_FACT_ACTIONS.items()
+    ]
+    escalated = sql_case((ev.action == "escalate", 1), else_=0)
+    escalations = func.coalesce(func.sum(escalated), 0).label("escalations")
+    query = (
+        select(
+            c.case_id,
+            c.number,
+            c.category,
+            c.state,
+            c.queue,
+            c.cell,
+            c.tier1,
+            c.tier2,
+            c.assignee_id,
+            c.assignee_name,
+            c.reported_at,
+            *firsts,
+            escalations,
+            c.escalation_level,
+            c.return_count,
+            c.reopen_count,
+            c.lon,
+            c.lat,
+        )
+        .select_from(cases.outerjoin(case_events, ev.case_id == c.case_id))
+        .group_by(c.case_id)
+        .order_by(c.case_id)
+    )
+    if since is not None:
+        query = query.where(c.reported_at >= since)
+    if until is not None:
+        query = query.where(c.reported_at < until)
+    return _scoped(query, scope)

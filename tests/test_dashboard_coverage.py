@@ -1,0 +1,249 @@
+"""The coverage review page over HTTP: the fair ranking (table, map, CSV), the minimum-sample
+control, vacancies, a town's patrol coverage, and the role check in every callback — on two
+simulated days of the tiny grid (one SQLite database for the module; the page only reads)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from dashboards.data import DashData
+from gridmgr import Grid, analytics
+from gridmgr.api import create_app, mount_dashboard
+from gridmgr.api.access import Caller
+from gridmgr.api.sessions import init_sessions
+from gridmgr.cases import Actor, Role
+from gridmgr.settings import Settings
+from gridmgr.store import open_store
+from gridmgr.store.accounts import set_password
+from tests.builders import tiny_context
+from tests.test_analytics import simulate
+from tests.test_dashboard import callback, data_of, logged_in, person_of, render, texts
+from tests.test_sessions import FIXED, KEY, OWN_CELL, PASSWORD, Clock
+
+TOWN = "320281001"
+UPDATE_OUTPUTS = [
+    ("cov-table", "children"),
+    ("cov-map", "figure"),
+    ("cov-map-box", "style"),
+    ("cov-summary", "children"),
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, tiny: Grid) -> Iterator[Flask]:
+    """The app over two simulated days ending at FIXED (a module-wide, read-only database)."""
+    folder = tmp_path_factory.mktemp("coverage")
+    store = open_store(f"sqlite:///{folder / 'gridmgr.sqlite'}", create=True)
+    context = tiny_context()
+    simulate(store, context, end=FIXED, days=2.0, per_day=120, seed=9)
+    clock = Clock(FIXED)
+    built = create_app(
+        Settings(data_dir=folder), tiny, context.roster, store=store, context=context, clock=clock
+    )
+    init_sessions(
+        built,
+        store=store,
+        roster_provider=lambda: context.roster,
+        secret_key=KEY,
+        clock=clock,
+        secure_cookies=False,
+    )
+    mount_dashboard(built, tiny, store=store, context=context, clock=clock)
+    for cell in (None, OWN_CELL):
+        set_password(store, person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
+    yield built
+    built.extensions["gridmgr_ingestor"].close()
+    store.close()
+
+
+def update(client: Any, *, by: str = "cell", min_cases: Any = 3, view: str = "table") -> Any:
+    response = callback(
+        client,
+        UPDATE_OUTPUTS,
+        [
+            ("cov-days", "value", 7),
+            ("cov-by", "value", by),
+            ("cov-town", "value", None),
+            ("cov-min", "value", min_cases),
+            ("cov-view", "value", view),
+        ],
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_json()["response"]
+
+
+def table_rows(answer: Any) -> list[list[str]]:
+    """The ranking table's body rows, as cell texts."""
+    table = answer["cov-table"]["children"][0]
+    assert table["props"]["id"] == "cov-ranking"
+    return [texts(row["props"]["children"]) for row in table["props"]["children"][1:]]
+
+
+def expected(app: Flask, by: str, min_cases: int) -> Any:
+    data = data_of(app)
+    facts = data.store.case_facts(since=FIXED - timedelta(days=7), until=FIXED)
+    return analytics.performance(facts, by=by, min_cases=min_cases)
+
+
+def test_the_page_shows_controls_vacancies_and_the_patrol_section(app: Flask) -> None:
+    page = render(logged_in(app, None), "/dashboard/coverage")
+    words = texts(page)
+    assert "网格考核" in words
+    assert "参与排名的最少案件数" in words
+    assert "岗位空缺 · 0" in words  # the tiny roster fills every post
+    assert "巡查覆盖(近7天)" in words
+    assert "导出 CSV" in words
+
+
+def test_the_table_ranks_only_cells_with_enough_closed_cases(app: Flask) -> None:
+    client = logged_in(app, None)
+    answer = update(client, min_cases=3)
+    rows = table_rows(answer)
+    want = expected(app, "cell", 3)
+    assert len(rows) == len(want)
+    ranked = want[want["ranked"]]
+    assert len(ranked) >= 2, "the simulation closes enough cases to rank some cells"
+    assert [r[0] for r in rows[: len(ranked)]] == [str(int(x)) for x in ranked["rank"]]
+    assert all(r[0] == "—" for r in rows[len(ranked) :])  # the rest are listed, unranked
+    for row, (_, unit) in zip(rows, want.iterrows(), strict=False):
+        assert row[1] == str(data_of(app).grid.cell(unit["unit"])["name"])
+        assert row[2] == str(unit["cases"])
+    assert "参与排名" in answer["cov-summary"]["children"]
+    assert answer["cov-map-box"]["style"] == {"display": "none"}
+
+
+def test_raising_the_minimum_unranks_everyone_and_a_bad_value_falls_back(app: Flask) -> None:
+    client = logged_in(app, None)
+    assert all(r[0] == "—" for r in table_rows(update(client, min_cases=1000)))
+    fallback = update(client, min_cases="many")  # the default minimum, not an error
+    assert f"不少于 {analytics.MIN_CASES} 件" in fallback["cov-summary"]["children"]
+
+
+def test_owners_are_ranked_by_name(app: Flask) -> None:
+    client = logged_in(app, None)
+    rows = table_rows(update(client, by="assignee", min_cases=2))
+    want = expected(app, "assignee", 2)
+    assert len(rows) == len(want)
+    first = want.iloc[0]
+    assert rows[0][1] == f"{first['name']} ({first['unit']})"
+
+
+def test_the_map_colours_ranked_cells_from_a_geometry_url_without_customdata(
+    app: Flask,
+) -> None:
+    client = logged_in(app, None)
+    answer = update(client, min_cases=3, view="map")
+    assert answer["cov-map-box"]["style"] == {"display": "block"}
+    trace = answer["cov-map"]["figure"]["data"][0]
+    assert trace["type"] == "choroplethmap"
+    assert trace["geojson"].startswith("/dashboard/geo/")
+    assert trace["geojson"].endswith("tier3.json")
+    assert "customdata" not in trace
+    want = expected(app, "cell", 3)
+    assert sorted(trace["locations"]) == sorted(want.loc[want["ranked"], "unit"])
+    towns = update(client, by="tier1", min_cases=1, view="map")
+    assert towns["cov-map"]["figure"]["data"][0]["geojson"].endswith("tier1.json")
+
+
+def test_the_csv_export_has_every_unit(app: Flask) -> None:
+    client = logged_in(app, None)
+    response = callback(
+        client,
+        [("cov-download", "data")],
+        [("cov-export", "n_clicks", 1)],
+        [
+            ("cov-days", "value", 7),
+            ("cov-by", "value", "cell"),
+            ("cov-town", "value", TOWN),
+            ("cov-min", "value", 3),
+        ],
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    download = response.get_json()["response"]["cov-download"]["data"]
+    assert download["filename"].startswith(f"coverage-cell-{TOWN}-")
+    assert download["filename"].endswith(".csv")
+    content = download["content"]
+    assert content.startswith("\ufeff")  # Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(content.lstrip("\ufeff"))))
+    want = expected(app, "cell", 3)
+    assert len(rows) == len(want)
+    assert {"rank", "unit", "label", "wilson_lo", "eb_rate", "sign_h"} <= set(rows[0])
+
+
+def test_patrol_coverage_of_a_town_comes_from_the_patrol_analytics(app: Flask) -> None:
+    client = logged_in(app, None)
+    response = callback(client, [("cov-patrols", "children")], [("cov-patrol-town", "value", TOWN)])
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    words = texts(response.get_json()["response"]["cov-patrols"]["children"])
+    data = data_of(app)
+    operator = Caller(Actor("system:test", Role.OPERATOR), None)
+    coverage, communities = data.review_patrols(operator, FIXED, town=TOWN)
+    assert len(communities) == 4
+    summary = words[0]
+    assert summary.startswith("巡查覆盖率: ")
+    share = coverage["covered_m2"].sum() / coverage["area_m2"].sum()
+    assert f"{100 * share:.1f}%" in summary
+    assert share > 0, "the simulated workers walked"
+    for name in communities["name"]:
+        assert name in words
+
+
+def test_review_figures_are_computed_once_a_minute(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data: DashData = data_of(app)
+    calls = []
+    original = data.store.case_facts
+
+    def counting(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(data.store, "case_facts", counting)
+    clock = data.clock
+    assert isinstance(clock, Clock)
+    client = logged_in(app, None)
+    update(client, min_cases=2)
+    before = len(calls)  # 0 if an earlier test of this minute already read them
+    update(client, min_cases=5)  # re-ranking within the minute reads nothing again
+    update(client, by="tier2", min_cases=5)
+    assert len(calls) == before <= 1
+    clock.now = FIXED + timedelta(minutes=1)
+    try:
+        update(client, min_cases=5)
+        assert len(calls) == before + 1  # a new minute reads the facts once more
+    finally:
+        clock.now = FIXED
+
+
+def test_a_grid_worker_gets_nothing_from_the_reviews_callbacks(app: Flask) -> None:
+    client = logged_in(app, OWN_CELL)
+    assert "此页面仅限指挥中心和管理人员。" in texts(render(client, "/dashboard/coverage"))
+    answer = update(client)
+    assert texts(answer["cov-table"]["children"]) == ["此页面仅限指挥中心和管理人员。"]
+    assert answer["cov-map"]["figure"] == {}
+    patrols = callback(client, [("cov-patrols", "children")], [("cov-patrol-town", "value", TOWN)])
+    assert "此页面仅限指挥中心和管理人员。" in texts(
+        patrols.get_json()["response"]["cov-patrols"]["children"]
+    )
+    export = callback(
+        client,
+        [("cov-download", "data")],
+        [("cov-export", "n_clicks", 1)],
+        [("cov-days", "value", 7), ("cov-by", "value", "cell"), ("cov-town", "value", None),
+         ("cov-min", "value", 3)],
+    )  # fmt: skip
+    assert export.status_code == 204  # PreventUpdate: nothing is sent
+
+
+def test_a_visitor_is_refused_by_the_reviews_callbacks(app: Flask) -> None:
+    client = app.test_client()
+    response = callback(client, [("cov-patrols", "children")], [("cov-patrol-town", "value", TOWN)])
+    assert response.status_code == 401
