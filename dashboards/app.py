@@ -9,6 +9,7 @@ copies the ``_csrf_token`` cookie into the ``X-CSRFToken`` header, which the CSR
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -86,6 +87,7 @@ def create_dash_app(
         return pages.render(pathname or PREFIX, caller, data, current_lang(), tile_url=tile_url)
 
     _guard(server, data)
+    _check_callback_requests(server, app)
     if verify_every > 0:
         LedgerWatch(data, every=verify_every).start()
     return app
@@ -118,6 +120,7 @@ def shell() -> Any:
         ("nav.command", PREFIX),
         ("nav.wall", PREFIX + "wall"),
         ("nav.coverage", PREFIX + "coverage"),
+        ("nav.inspections", PREFIX + "inspections"),
         ("nav.worker", PREFIX + "worker"),
     ]
     who = "" if caller is None else f"{caller.actor.name} · {caller.actor.role.label_zh}"
@@ -146,6 +149,52 @@ def shell() -> Any:
         ],
         lang="zh-CN" if lang == "zh" else "en",
     )
+
+
+def _check_callback_requests(server: Flask, app: Dash) -> None:
+    """Answer a malformed callback request with 400 and what is wrong (Dash would fail with
+    a 500): the body must be the JSON object dash-renderer sends, for a callback that exists."""
+    endpoint = f"{PREFIX}_dash-update-component"
+
+    def check() -> ResponseReturnValue | None:
+        if request.path != endpoint or request.method != "POST":
+            return None
+        body = request.get_json(silent=True)
+        problem = _callback_problem(body, app.callback_map)
+        if problem is None:
+            return None
+        return Response(
+            json.dumps({"error": {"status": 400, "message": problem}}),
+            status=400,
+            mimetype="application/json",
+        )
+
+    server.before_request(check)
+
+
+def _callback_problem(body: object, callbacks: dict[str, Any]) -> str | None:
+    """What is wrong with a callback request body (``None``: nothing).
+
+    >>> _callback_problem([], {})
+    'send a JSON object: {"output": ..., "outputs": ..., "inputs": [...], "state": [...]}'
+    >>> _callback_problem({"output": "x.children", "inputs": []}, {})
+    'no callback has the output x.children'
+    """
+    if not isinstance(body, dict):
+        return (
+            'send a JSON object: {"output": ..., "outputs": ..., "inputs": [...], "state": [...]}'
+        )
+    output = body.get("output")
+    if not isinstance(output, str):
+        return '"output" must be a string naming the callback\'s outputs'
+    if output not in callbacks:
+        return f"no callback has the output {output[:200]}"
+    for key in ("inputs", "state", "changedPropIds"):
+        if key in body and not isinstance(body[key], list):
+            return f'"{key}" must be a list'
+    if not isinstance(body.get("outputs"), dict | list):
+        return '"outputs" must be an object or a list of objects'
+    return None
 
 
 def _valid_csrf(token: str | None) -> bool:

@@ -443,6 +443,13 @@ class DashData:
         person = self.context.roster.persons.get(actor_id)
         return actor_id if person is None else f"{person.name} ({actor_id})"
 
+    def inspections(self, *, draw_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Plans, draws, and the visits and results of ``draw_id`` (default: the newest run
+        draw) — for city-wide roles (the page checks)."""
+        from gridmgr.inspection.service import inspection_page
+
+        return inspection_page(self.store, draw_id=draw_id)
+
     def visible_case(self, caller: Caller, case_id: str) -> Case:
         try:
             case = self.store.case(case_id)

@@ -507,3 +507,24 @@ def test_workers_on_patrol_are_shown_in_scope_only(app: Flask) -> None:
     assert [p["name"] for p in data.patrol_positions(worker, FIXED)] == [roster.persons[mine].name]
     later = FIXED + timedelta(minutes=30)  # 35 min after the last point: no longer on patrol
     assert data.patrol_positions(operator, later) == []
+
+
+def test_a_malformed_callback_request_gets_400_saying_what_is_wrong(app: Flask) -> None:
+    client = logged_in(app, None)
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None
+    headers = {"X-CSRFToken": cookie.value}
+    url = "/dashboard/_dash-update-component"
+    for body, says in (
+        ([1, 2], "JSON object"),
+        ({"output": 3}, '"output"'),
+        ({"output": "nope.children", "outputs": {}, "inputs": []}, "no callback"),
+        ({"output": "page.children", "outputs": {}, "inputs": "x"}, '"inputs"'),
+    ):
+        answer = client.post(url, json=body, headers=headers)
+        assert answer.status_code == 400
+        assert says in answer.get_json()["error"]["message"]
+    garbage = client.post(
+        url, data=b"{not json", headers={**headers, "Content-Type": "application/json"}
+    )
+    assert garbage.status_code == 400
