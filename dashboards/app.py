@@ -116,13 +116,14 @@ def shell() -> Any:
     lang = current_lang() if request else DEFAULT_LANG
     caller = current_caller()
     other = "en" if lang == "zh" else "zh"
-    links = [
-        ("nav.command", PREFIX),
-        ("nav.wall", PREFIX + "wall"),
-        ("nav.coverage", PREFIX + "coverage"),
-        ("nav.inspections", PREFIX + "inspections"),
-        ("nav.worker", PREFIX + "worker"),
-    ]
+    links = [("nav.command", PREFIX), ("nav.wall", PREFIX + "wall")]
+    if caller is not None and caller.city_wide:  # the pages only city-wide roles may open
+        links += [
+            ("nav.coverage", PREFIX + "coverage"),
+            ("nav.inspections", PREFIX + "inspections"),
+        ]
+    if caller is None or not caller.city_wide:
+        links.append(("nav.worker", PREFIX + "worker"))
     who = "" if caller is None else f"{caller.actor.name} · {caller.actor.role.label_zh}"
     return html.Div(
         [

@@ -92,7 +92,11 @@ _WORDS: dict[str, tuple[str, str]] = {
     "my_cases": ("我的在办案件", "My open cases"),
     "my_cells": ("我的网格", "My cells"),
     "report": ("上报事件", "Report an incident"),
-    "report.where": ("在地图上点选位置，或使用定位", "Tap the map, or use your location"),
+    "report.where": (
+        "移动地图，让十字对准事发位置；或使用定位",
+        "Move the map until the cross is on the place, or use your location",
+    ),
+    "report.chosen": ("已选照片", "Photo chosen"),
     "report.locate": ("使用我的位置", "Use my location"),
     "report.photo": ("拍照/选择照片", "Take or choose a photo"),
     "report.submit": ("提交", "Submit"),

@@ -76,6 +76,7 @@ def layout(caller: Caller, data: DashData, lang: str) -> Any:
                 max_size=MAX_PHOTO_BYTES,
                 className="upload",
             ),
+            html.Div(id="wk-photo-name", className="placetext"),
             html.Button(
                 t("report.submit", lang), id="wk-submit", n_clicks=0, className="action primary"
             ),
@@ -216,6 +217,17 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         figure = Patch()  # from geolocation: bring the place under the crosshair
         figure["layout"]["map"]["center"] = {"lon": place["lon"], "lat": place["lat"]}
         return figure, text
+
+    @app.callback(
+        Output("wk-photo-name", "children"),
+        Input("wk-photo", "filename"),
+        prevent_initial_call=True,
+    )
+    def photo_chosen(name: Any) -> Any:
+        require_caller()
+        if not isinstance(name, str) or not name:
+            return ""
+        return f"{t('report.chosen', current_lang())}: {name[:80]}"  # a text node
 
     @app.callback(
         Output("wk-message", "children"),
