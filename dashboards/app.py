@@ -124,7 +124,9 @@ def shell() -> Any:
         ]
     if caller is None or not caller.city_wide:
         links.append(("nav.worker", PREFIX + "worker"))
-    who = "" if caller is None else f"{caller.actor.name} · {caller.actor.role.label_zh}"
+    role = None if caller is None else caller.actor.role
+    label = "" if role is None else (role.label_zh if lang == "zh" else role.value)
+    who = "" if caller is None else f"{caller.actor.name} · {label}"
     return html.Div(
         [
             dcc.Location(id="url"),
