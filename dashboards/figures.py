@@ -75,30 +75,13 @@ def map_figure(
         "colorbar": {"thickness": 10, "len": 0.5, "x": 0.99, "title": {"text": ""}},
         "name": "cells",
     }
+    layout = map_layout(
+        center=center, zoom=zoom, height=height, outline_url=outline_url, tile_url=tile_url
+    )
+    layout.update(uirevision="map", clickmode="event")
     figure: dict[str, Any] = {
         "data": [cells, points_trace(points, lang), patrols_trace(patrols, lang)],
-        "layout": {
-            "map": {
-                "style": _style(tile_url),
-                "center": {"lon": center[0], "lat": center[1]},
-                "zoom": zoom,
-                "layers": [
-                    {
-                        "source": outline_url,
-                        "sourcetype": "geojson",
-                        "type": "line",
-                        "color": BORDER,
-                        "line": {"width": 1.6},
-                        "below": "",
-                    }
-                ],
-            },
-            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-            "height": height,
-            "showlegend": False,
-            "uirevision": "map",
-            "clickmode": "event",
-        },
+        "layout": layout,
     }
     if labels:
         figure["data"].append(labels_trace(labels, label_codes))
@@ -160,6 +143,45 @@ def labels_trace(
     }
 
 
+def map_layout(
+    *,
+    center: tuple[float, float],
+    zoom: float,
+    height: int,
+    outline_url: str | None = None,
+    tile_url: str | None = None,
+) -> dict[str, Any]:
+    """The layout every map of the dashboard shares: our own style (offline unless a tile URL
+    is set), the town borders from ``outline_url`` on top, no margins, no legend.
+
+    >>> layout = map_layout(center=(120.3, 31.8), zoom=10, height=400, outline_url="/t.json")
+    >>> layout["map"]["style"], layout["map"]["layers"][0]["source"], layout["height"]
+    ('white-bg', '/t.json', 400)
+    """
+    map_: dict[str, Any] = {
+        "style": _style(tile_url),
+        "center": {"lon": center[0], "lat": center[1]},
+        "zoom": zoom,
+    }
+    if outline_url is not None:
+        map_["layers"] = [
+            {
+                "source": outline_url,
+                "sourcetype": "geojson",
+                "type": "line",
+                "color": BORDER,
+                "line": {"width": 1.6},
+                "below": "",
+            }
+        ]
+    return {
+        "map": map_,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "height": height,
+        "showlegend": False,
+    }
+
+
 def _style(tile_url: str | None) -> Any:
     """A blank background (offline), or raster tiles from ``tile_url`` when configured."""
     if not tile_url:
@@ -201,13 +223,5 @@ def case_map(
                 "hoverinfo": "skip",
             }
         )
-    center = {"lon": lon or 120.28, "lat": lat or 31.8}
-    return {
-        "data": data,
-        "layout": {
-            "map": {"style": "white-bg", "center": center, "zoom": zoom},
-            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-            "height": 260,
-            "showlegend": False,
-        },
-    }
+    center = (lon or 120.28, lat or 31.8)
+    return {"data": data, "layout": map_layout(center=center, zoom=zoom, height=260)}

@@ -47,11 +47,19 @@ def clock() -> Clock:
     return Clock(FIXED)
 
 
-@pytest.fixture
-def app(store: Store, tiny: Grid, tmp_path: Path, clock: Clock) -> Iterator[Flask]:
+def dashboard_app(
+    store: Store,
+    grid: Grid,
+    data_dir: Path,
+    clock: Clock,
+    *,
+    logins: tuple[str | None, ...] = (None, OWN_CELL, OTHER_CELL),
+) -> Flask:
+    """The whole app (API, sessions, dashboard) on the tiny roster; the people of ``logins``
+    (cells, ``None`` for the command center) get the test password. Close its ingestor."""
     context = tiny_context()
     built = create_app(
-        Settings(data_dir=tmp_path), tiny, context.roster, store=store, context=context, clock=clock
+        Settings(data_dir=data_dir), grid, context.roster, store=store, context=context, clock=clock
     )
     init_sessions(
         built,
@@ -61,9 +69,15 @@ def app(store: Store, tiny: Grid, tmp_path: Path, clock: Clock) -> Iterator[Flas
         clock=clock,
         secure_cookies=False,
     )
-    mount_dashboard(built, tiny, store=store, context=context, clock=clock)
-    for cell in (None, OWN_CELL, OTHER_CELL):
+    mount_dashboard(built, grid, store=store, context=context, clock=clock)
+    for cell in logins:
         set_password(store, person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
+    return built
+
+
+@pytest.fixture
+def app(store: Store, tiny: Grid, tmp_path: Path, clock: Clock) -> Iterator[Flask]:
+    built = dashboard_app(store, tiny, tmp_path, clock)
     yield built
     built.extensions["gridmgr_ingestor"].close()
 

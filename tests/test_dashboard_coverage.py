@@ -15,17 +15,20 @@ from flask import Flask
 
 from dashboards.data import DashData
 from gridmgr import Grid, analytics
-from gridmgr.api import create_app, mount_dashboard
 from gridmgr.api.access import Caller
-from gridmgr.api.sessions import init_sessions
 from gridmgr.cases import Actor, Role
-from gridmgr.settings import Settings
 from gridmgr.store import open_store
-from gridmgr.store.accounts import set_password
 from tests.builders import tiny_context
 from tests.test_analytics import simulate
-from tests.test_dashboard import callback, data_of, logged_in, person_of, render, texts
-from tests.test_sessions import FIXED, KEY, OWN_CELL, PASSWORD, Clock
+from tests.test_dashboard import (
+    callback,
+    dashboard_app,
+    data_of,
+    logged_in,
+    render,
+    texts,
+)
+from tests.test_sessions import FIXED, OWN_CELL, Clock
 
 TOWN = "320281001"
 UPDATE_OUTPUTS = [
@@ -41,23 +44,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, tiny: Grid) -> Iterator[Flask]
     """The app over two simulated days ending at FIXED (a module-wide, read-only database)."""
     folder = tmp_path_factory.mktemp("coverage")
     store = open_store(f"sqlite:///{folder / 'gridmgr.sqlite'}", create=True)
-    context = tiny_context()
-    simulate(store, context, end=FIXED, days=2.0, per_day=120, seed=9)
-    clock = Clock(FIXED)
-    built = create_app(
-        Settings(data_dir=folder), tiny, context.roster, store=store, context=context, clock=clock
-    )
-    init_sessions(
-        built,
-        store=store,
-        roster_provider=lambda: context.roster,
-        secret_key=KEY,
-        clock=clock,
-        secure_cookies=False,
-    )
-    mount_dashboard(built, tiny, store=store, context=context, clock=clock)
-    for cell in (None, OWN_CELL):
-        set_password(store, person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
+    simulate(store, tiny_context(), end=FIXED, days=2.0, per_day=120, seed=9)
+    built = dashboard_app(store, tiny, folder, Clock(FIXED), logins=(None, OWN_CELL))
     yield built
     built.extensions["gridmgr_ingestor"].close()
     store.close()

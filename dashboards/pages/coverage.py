@@ -17,6 +17,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboards.data import DashData, require_city_wide
+from dashboards.figures import map_layout
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from gridmgr.analytics import MIN_CASES
@@ -278,29 +279,14 @@ def performance_map(
         "colorbar": {"thickness": 10, "len": 0.5, "x": 0.99, "ticksuffix": "%"},
         "name": "ranking",
     }
-    return {
-        "data": [cells],
-        "layout": {
-            "map": {
-                "style": "white-bg",
-                "center": center,
-                "zoom": zoom_for(bounds, width_px=900, height_px=560),
-                "layers": [
-                    {
-                        "source": outline_url,
-                        "sourcetype": "geojson",
-                        "type": "line",
-                        "color": "#59636e",
-                        "line": {"width": 1.4},
-                    }
-                ],
-            },
-            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-            "height": 560,
-            "showlegend": False,
-            "uirevision": "coverage",
-        },
-    }
+    layout = map_layout(
+        center=(center["lon"], center["lat"]),
+        zoom=zoom_for(bounds, width_px=900, height_px=560),
+        height=560,
+        outline_url=outline_url,
+    )
+    layout["uirevision"] = "coverage"
+    return {"data": [cells], "layout": layout}
 
 
 def patrol_view(coverage: pd.DataFrame, communities: pd.DataFrame, lang: str) -> list[Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html, no_update
 
 from dashboards.data import DashData, require_city_wide
+from dashboards.figures import map_layout
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from gridmgr.api.access import Caller
@@ -123,28 +124,14 @@ def visits_map(data: DashData, visits: list[dict[str, Any]], lang: str) -> dict[
                 "hovertemplate": "%{text}<extra></extra>",
             }
         )
-    return {
-        "data": traces,
-        "layout": {
-            "map": {
-                "style": "white-bg",
-                "center": {"lon": (bounds[0] + bounds[2]) / 2, "lat": (bounds[1] + bounds[3]) / 2},
-                "zoom": zoom_for(bounds, width_px=900, height_px=480),
-                "layers": [
-                    {
-                        "source": data.geometry.url(1, "/dashboard/"),
-                        "sourcetype": "geojson",
-                        "type": "line",
-                        "color": "#59636e",
-                        "line": {"width": 1.4},
-                    }
-                ],
-            },
-            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-            "height": 520,
-            "legend": {"orientation": "h", "y": 1.02},
-        },
-    }
+    layout = map_layout(
+        center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
+        zoom=zoom_for(bounds, width_px=900, height_px=480),
+        height=520,
+        outline_url=data.geometry.url(1, "/dashboard/"),
+    )
+    layout.update(showlegend=True, legend={"orientation": "h", "y": 1.02})
+    return {"data": traces, "layout": layout}
 
 
 def results_table(results: list[dict[str, Any]], lang: str) -> Any:

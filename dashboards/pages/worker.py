@@ -9,6 +9,7 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from dashboards.data import DashData
+from dashboards.figures import map_layout
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from dashboards.pages.case import deadline_text
@@ -121,21 +122,13 @@ def pick_map(data: DashData, cells: list[str], place: dict[str, float] | None) -
             "hoverinfo": "skip",
         },
     ]
-    return {
-        "data": traces,
-        "layout": {
-            "map": {
-                "style": "white-bg",
-                "center": center,
-                "zoom": zoom_for((minx, miny, maxx, maxy), width_px=360, height_px=320),
-            },
-            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-            "height": 320,
-            "showlegend": False,
-            "uirevision": "pick",
-            "clickmode": "event",
-        },
-    }
+    layout = map_layout(
+        center=(center["lon"], center["lat"]),
+        zoom=zoom_for((minx, miny, maxx, maxy), width_px=360, height_px=320),
+        height=320,
+    )
+    layout["uirevision"] = "pick"
+    return {"data": traces, "layout": layout}
 
 
 def case_list(caller: Caller, data: DashData, lang: str) -> Any:
