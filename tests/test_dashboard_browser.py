@@ -71,7 +71,8 @@ def test_a_worker_report_with_a_photo_reaches_the_operator_map_and_feed(
     expect(hand.locator("#wk-place-text")).to_contain_text(f"{lon:.5f}")
     hand.click("#wk-category")
     hand.keyboard.type("井盖")
-    hand.keyboard.press("Enter")
+    hand.get_by_text("井盖缺失破损", exact=True).last.click()  # the option, not the typed text
+    expect(hand.locator("#wk-category")).to_contain_text("井盖缺失破损")
     text = "井盖缺失 <b>危险</b> 请尽快处理"
     hand.fill("#wk-description", text)
     photo = tmp_path / "photo.jpg"
