@@ -11,6 +11,7 @@ from rich.console import Console
 
 from benchmarks import (
     dashboard_bench,
+    duplicates_bench,
     grid_bench,
     http_bench,
     ledger_bench,
@@ -19,7 +20,7 @@ from benchmarks import (
 )
 from benchmarks.common import Row, print_table
 
-NAMES = ("grid", "routing", "ledger", "store", "http", "dashboard")
+NAMES = ("grid", "routing", "ledger", "store", "http", "dashboard", "duplicates")
 
 
 def main() -> None:
@@ -52,6 +53,8 @@ def main() -> None:
         rows += http_bench.run(repeats=repeats, console=console)
     if "dashboard" in chosen:
         rows += dashboard_bench.run(repeats=repeats, console=console)
+    if "duplicates" in chosen:
+        rows += duplicates_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

@@ -107,6 +107,12 @@ class Action(enum.Enum):
     EVALUATE = "evaluate"
     SUPERVISE = "supervise"
     ESCALATE = "escalate"
+    # events beside the loop (see :func:`record_side_event`): the state stays as it is
+    PLACE = "place"
+    MERGE = "merge"
+    UNMERGE = "unmerge"
+    ABSORB = "absorb"
+    RELEASE = "release"
 
     @property
     def label_zh(self) -> str:
@@ -146,7 +152,7 @@ _LABELS_ZH = {
     **_labels(
         Action,
         "上报 立案 不予立案 派遣 签收 退回 开始处置 延期 反馈 核查通过 重开 结案 评价 督办 "
-        "超时升级",
+        "超时升级 定位 并入主案 拆分 并案 拆案",
     ),
     **_labels(Role, "指挥中心值班员 网格员 网格长 镇街负责人 管理人员 系统 市民 合作系统"),
 }
@@ -471,6 +477,67 @@ def is_overdue(case: Case, at: datetime) -> bool:
     """
     at = _aware(at, None)
     return case.state.is_open and case.due_at is not None and at >= case.due_at
+
+
+SIDE_ACTIONS = frozenset(
+    {Action.PLACE, Action.MERGE, Action.UNMERGE, Action.ABSORB, Action.RELEASE}
+)
+"""Events beside the closed loop: an operator places an unlocated case on the map, merges a
+duplicate into its master case (MERGE on the duplicate, ABSORB on the master) or splits it off
+again (UNMERGE, RELEASE). They keep the state; they are not in :data:`TRANSITIONS`."""
+
+
+def record_side_event(
+    case: Case,
+    action: Action,
+    *,
+    actor: Actor,
+    at: datetime,
+    comment: str,
+    changes: Mapping[str, Any] | None = None,
+    details: Mapping[str, object] | None = None,
+) -> tuple[Case, CaseEvent]:
+    """A side event (:data:`SIDE_ACTIONS`) by an operator: the case with ``changes`` (version
+    + 1, state kept) and its event, whose details hold ``details`` and the changed fields.
+
+    >>> from gridmgr.workcal import TZ
+    >>> t = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
+    >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REPORTED,
+    ...             reported_at=t, updated_at=t, reporter="hotline", description="摊贩",
+    ...             generation_id="g")
+    >>> new, event = record_side_event(case, Action.PLACE, actor=Actor("P1", Role.OPERATOR),
+    ...     at=t, comment="按地址定位", changes={"lon": 120.1, "lat": 31.6, "cell": "320281001"})
+    >>> new.state.value, new.version, event.details["cell"]
+    ('reported', 1, '320281001')
+    """
+    at = _aware(at, None)
+    if action not in SIDE_ACTIONS:
+        raise GuardError(f"{action.value} is a lifecycle action; use apply_action", rule="side")
+    if actor.role not in (Role.OPERATOR, Role.SYSTEM):
+        raise GuardError(
+            f"a {actor.role.value} ({actor.actor_id}) may not {action.value} a case; "
+            "only an operator",
+            rule="role",
+        )
+    if at < case.updated_at:
+        raise GuardError(
+            f"at={at.isoformat()} is before case {case.case_id}'s last transition at "
+            f"{case.updated_at.isoformat()}; actions are applied in time order",
+            rule="time_order",
+        )
+    if action in (Action.PLACE, Action.MERGE, Action.ABSORB) and not case.state.is_open:
+        raise GuardError(
+            f"case {case.case_id} is {case.state.value}; only an open case can {action.value}",
+            rule="finished",
+        )
+    text = _text(comment, "comment")
+    changed = {k: v for k, v in (changes or {}).items() if getattr(case, k) != v}
+    new = replace(case, **changed, updated_at=at, version=case.version + 1)
+    body = {**(details or {}), **{k: _json(v) for k, v in changed.items()}}
+    event = CaseEvent(
+        case.case_id, action, actor, at, case.state, case.state, text, body, new.version
+    )
+    return new, event
 
 
 # -- guards ---------------------------------------------------------------------------------

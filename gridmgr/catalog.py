@@ -39,8 +39,19 @@ CATALOG_COLUMNS = (
     "photo_required",
     "power_class",
     "keywords",
+    "dup_distance_m",
+    "dup_window",
+    "dup_group",
 )
 """The catalog file's columns, in the order they are written."""
+
+OPTIONAL_COLUMNS = ("keywords", "dup_distance_m", "dup_window", "dup_group")
+"""Columns a catalog file may leave out (empty cells take the defaults below)."""
+
+DUP_DISTANCE_M = 100.0
+"""Default duplicate search radius (metres): an open case this close may be the same matter."""
+DUP_WINDOW = Span(3, "d")
+"""Default duplicate time window (natural time before the new report)."""
 
 DEPARTMENTS: Mapping[str, str] = {
     "cgj": "城市管理局",
@@ -239,6 +250,12 @@ class Category:
     photo_required: bool
     power_class: PowerClass
     keywords: tuple[str, ...] = ()
+    dup_distance_m: float = DUP_DISTANCE_M
+    """How far (metres) an open case may be and still be a probable duplicate."""
+    dup_window: Span = DUP_WINDOW
+    """How long before a report (natural time) an open case may be and still be one."""
+    dup_group: str = ""
+    """Categories with the same non-empty group are related: their cases are candidates too."""
 
     @property
     def devolved(self) -> bool:
@@ -305,6 +322,17 @@ class Catalog:
             counts[category.group] += 1
         return counts
 
+    def related(self, code: str) -> tuple[str, ...]:
+        """The category and those sharing its ``dup_group``: where its duplicates may be filed.
+
+        >>> [c for c in read_catalog().related("street_vending")][:1]
+        ['street_vending']
+        """
+        kind = self.category(code)
+        if not kind.dup_group:
+            return (kind.code,)
+        return tuple(c.code for c in self._categories if c.dup_group == kind.dup_group)
+
     def departments(self) -> frozenset[str]:
         """The department ids that handle at least one category."""
         return frozenset(
@@ -328,6 +356,39 @@ def _parse_bool(text: str) -> bool:
     raise CatalogError(
         f"cannot read {text!r} as yes or no; use yes/no (also 是/否, true/false, 1/0)"
     )
+
+
+def _parse_distance(text: str) -> float:
+    value = text.strip()
+    if not value:
+        return DUP_DISTANCE_M
+    try:
+        metres = float(value.removesuffix("m"))
+    except ValueError:
+        metres = float("nan")
+    if not 0 < metres <= 5000:
+        raise CatalogError(
+            f"dup_distance_m {text!r} is not a distance; give metres between 1 and 5000, e.g. 100"
+        )
+    return metres
+
+
+def _parse_window(text: str) -> Span:
+    if not text.strip():
+        return DUP_WINDOW
+    span = parse_span(text)
+    if span.unit == "m" and span.value < 1:
+        raise CatalogError(f"dup_window {text!r} is too short; give e.g. 24h or 3d")
+    return span
+
+
+def _parse_group(text: str) -> str:
+    value = text.strip().lower()
+    if value and not _CODE_RE.match(value):
+        raise CatalogError(
+            f"dup_group {text!r}: use lowercase ASCII letters, digits and _, e.g. street_lights"
+        )
+    return value
 
 
 def _parse_keywords(text: str) -> tuple[str, ...]:
@@ -415,6 +476,9 @@ def _row_to_category(
     verify = reader.cell("verify_within", parse_span)
     photo = reader.cell("photo_required", _parse_bool)
     power = reader.cell("power_class", lambda t: PowerClass.parse(t, what="power class"))
+    dup_distance = reader.cell("dup_distance_m", _parse_distance)
+    dup_window = reader.cell("dup_window", _parse_window)
+    dup_group = reader.cell("dup_group", _parse_group)
     if handler is not None and tier is not None:
         why = _check_handler(handler, tier, reader.known_departments)
         if why:
@@ -431,6 +495,9 @@ def _row_to_category(
         or verify is None
         or photo is None
         or power is None
+        or dup_distance is None
+        or dup_window is None
+        or dup_group is None
     ):
         return None
     return Category(
@@ -446,6 +513,9 @@ def _row_to_category(
         photo_required=photo,
         power_class=power,
         keywords=_parse_keywords(row.get("keywords", "")),
+        dup_distance_m=dup_distance,
+        dup_window=dup_window,
+        dup_group=dup_group,
     )
 
 
@@ -473,7 +543,7 @@ def parse_catalog(table: Table, *, known_departments: Collection[str] | None = N
     problems = [
         RowProblem(source, None, column, f"missing column {column!r}; the header must name it")
         for column in CATALOG_COLUMNS
-        if column != "keywords" and column not in table.columns
+        if column not in OPTIONAL_COLUMNS and column not in table.columns
     ]
     categories: list[Category] = []
     seen_codes: dict[str, int] = {}
@@ -528,6 +598,9 @@ def catalog_to_rows(catalog: Catalog) -> list[dict[str, str]]:
             "photo_required": "yes" if c.photo_required else "no",
             "power_class": c.power_class.value,
             "keywords": ";".join(c.keywords),
+            "dup_distance_m": f"{c.dup_distance_m:g}",
+            "dup_window": str(c.dup_window),
+            "dup_group": c.dup_group,
         }
         for c in catalog
     ]
@@ -542,9 +615,8 @@ def read_catalog(
     path: Path | None = None, *, known_departments: Collection[str] | None = None
 ) -> Catalog:
     """Read and check a catalog file (UTF-8 or GB18030 CSV); default: the shipped catalog."""
-    table = read_table(
-        path or default_catalog_path(), required=CATALOG_COLUMNS[:-1], optional=CATALOG_COLUMNS[-1:]
-    )
+    required = [c for c in CATALOG_COLUMNS if c not in OPTIONAL_COLUMNS]
+    table = read_table(path or default_catalog_path(), required=required, optional=OPTIONAL_COLUMNS)
     return parse_catalog(table, known_departments=known_departments)
 
 

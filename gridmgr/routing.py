@@ -49,6 +49,8 @@ class Queue(enum.Enum):
 
     CELL = "cell"
     OUT_OF_GRID = "out_of_grid"
+    UNLOCATED = "unlocated"
+    """No usable coordinates (an address only): an operator must place it on the map."""
 
 
 @dataclass(frozen=True)
@@ -326,6 +328,44 @@ def route_incident(
         near_cells=near,
         border_distance_m=distance,
         vacancies=vacancies,
+        reasons=tuple(reasons),
+    )
+
+
+def route_unlocated(
+    context: RoutingContext, *, category: str | Category, at: datetime, address: str
+) -> RoutingDecision:
+    """Route a report that has an address but no coordinates to the command center's unlocated
+    queue: it waits, visible, until an operator places it (then it is routed to its cell)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise TimeError(f"at={at.isoformat()} has no timezone; pass an aware time (+08:00)")
+    at = at.astimezone(context.calendar.tz)
+    kind = category if isinstance(category, Category) else context.catalog.category(category)
+    reasons = [
+        f"category {kind.code} ({kind.name_zh}): {kind.priority.value} priority",
+        f"no coordinates, address {address!r}: queued for an operator to place it on the map",
+    ]
+    chain = owner_chain(
+        context.roster,
+        context.escalation,
+        None,
+        at,
+        adjacency=context.adjacency,
+        cell_names=context.cell_names,
+    )
+    reasons.extend(link.reason for link in chain)
+    return RoutingDecision(
+        at=at,
+        category=kind,
+        queue=Queue.UNLOCATED,
+        lon=None,
+        lat=None,
+        generation_id=context.grid.generation_id,
+        cell_path=None,
+        chain=chain,
+        handling=_handling(context, kind, None, at, reasons),
+        deadlines=_deadlines(context.calendar, kind, at, reasons),
+        vacancies=tuple(link.post for link in chain if link.acting is Acting.VACANT),
         reasons=tuple(reasons),
     )
 

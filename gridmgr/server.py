@@ -5,8 +5,9 @@ upgrading the database; copying reference data in; demo logins) happens once, be
 starts. With ``workers > 1`` the prepared process binds the listening socket and forks: every
 worker shares the read-only grid index (copy-on-write), opens its own database connections,
 runs its own request threads and group-commit writer, and accepts from the same socket. Only
-worker 0 runs the escalation loop. SQLite serializes writers across processes (``BEGIN
-IMMEDIATE``), PostgreSQL with its advisory lock, so the ledger stays one chain.
+worker 0 runs the escalation loop and the notification delivery worker. SQLite serializes
+writers across processes (``BEGIN IMMEDIATE``), PostgreSQL with its advisory lock, so the
+ledger stays one chain.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ LEDGER_VERIFY_EVERY = 300.0
 """Seconds between the end-to-end ledger verifications each worker runs for the dashboard."""
 SERVE_THREADS = 8
 """Request threads per worker (writes are serialized by the database anyway)."""
+DUE_WITHIN_ENV = "GRIDMGR_NOTIFY_DUE_WITHIN_HOURS"
+"""Working hours before a stage's deadline at which its assignee is warned (default 2; 0: never).
+Webhook and e-mail channels are configured by environment too (:mod:`gridmgr.delivery`)."""
 
 
 def wall_clock() -> datetime:
@@ -105,8 +109,22 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     )
     loop = None
     if index == 0 and prepared.escalate_every > 0:
-        loop = EscalationLoop(store, context, every=prepared.escalate_every, clock=prepared.clock)
+        loop = EscalationLoop(
+            store,
+            context,
+            every=prepared.escalate_every,
+            clock=prepared.clock,
+            due_within_hours=float(os.environ.get(DUE_WITHIN_ENV, "2")),
+        )
         loop.start()
+    notifier = None
+    if index == 0:  # notices are delivered by one process; the outbox keeps them meanwhile
+        from gridmgr.delivery import DeliveryWorker, channels_from_env
+
+        channels = channels_from_env(os.environ)
+        if channels:
+            notifier = DeliveryWorker(store, channels, clock=prepared.clock)
+            notifier.start()
     simulator = None
     if index == 0 and prepared.simulate:
         import secrets
@@ -129,6 +147,8 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
             simulator.stop()
         if loop is not None:
             loop.stop()
+        if notifier is not None:
+            notifier.stop()
         app.extensions["gridmgr_ingestor"].close()
         store.close()
 

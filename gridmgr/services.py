@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from gridmgr.cases import (
@@ -27,10 +27,12 @@ from gridmgr.cases import (
 )
 from gridmgr.datum import Datum
 from gridmgr.escalation import acting_for, escalation_path
+from gridmgr.intake import Channel
+from gridmgr.notifications import COMMAND_CENTER_INBOX, due_soon_notice
 from gridmgr.roster import COMMAND_CENTER, Post, PostKind
-from gridmgr.routing import RoutingContext, RoutingDecision, route_incident
+from gridmgr.routing import RoutingContext, RoutingDecision, route_incident, route_unlocated
 from gridmgr.sla import Span
-from gridmgr.store import Store, new_case_id
+from gridmgr.store import Store, new_case_id, outboxstore
 from gridmgr.store.casestore import ConcurrentUpdateError
 
 log = logging.getLogger(__name__)
@@ -62,15 +64,25 @@ def report_incident(
     datum: str | Datum = Datum.WGS84,
     ingestor: Ingestor | None = None,
     case_id: str | None = None,
+    channel: str = "grid_worker",
+    source_id: str | None = None,
+    address: str | None = None,
 ) -> Reported:
     """Route a report and open its case (out-of-grid reports open a case in that queue).
 
     Returns once the case is committed. With an ``ingestor`` the write joins a group commit.
     ``case_id`` (default: 128 random bits) lets a seeded simulation be reproducible.
+    ``channel`` (a :class:`gridmgr.intake.Channel` value) and the sender's ``source_id`` are
+    recorded on the case and in its report event; (channel, source id) is unique. Without
+    coordinates or a cell, an ``address`` opens the case in the *unlocated* queue.
     """
-    decision = route_incident(
-        context, category=category, at=at, lon=lon, lat=lat, cell=cell, datum=datum
-    )
+    channel = Channel.parse(channel).value
+    if lon is None and cell is None and address is not None:
+        decision = route_unlocated(context, category=category, at=at, address=address)
+    else:
+        decision = route_incident(
+            context, category=category, at=at, lon=lon, lat=lat, cell=cell, datum=datum
+        )
     case, event = open_case(
         case_id=case_id or new_case_id(),
         decision=decision,
@@ -78,6 +90,9 @@ def report_incident(
         description=description,
         at=at,
     )
+    intake = {"channel": channel, "source_id": source_id, "address": address}
+    if channel != "grid_worker" or source_id is not None or address is not None:
+        event = replace(event, details={**event.details, **intake})
     if ingestor is not None:
         case, number = ingestor.write(case, event, decision)
     else:
@@ -253,8 +268,49 @@ def escalate_overdue(store: Store, context: RoutingContext, *, now: datetime) ->
     return done
 
 
+def warn_due_soon(
+    store: Store, context: RoutingContext, *, now: datetime, within_hours: float
+) -> int:
+    """Notify each assignee whose running stage falls due within ``within_hours`` working
+    hours (once per stage); returns how many notices were new."""
+    end = context.calendar.add_working_hours(now, within_hours)
+    with store.engine.connect() as conn:
+        soon = outboxstore.select_due_between(conn, now, end)
+    notices = [due_soon_notice(c, within_hours=within_hours, now=now) for c in soon]
+    with store.write() as conn:
+        return outboxstore.insert_notices(conn, [(n, now) for n in notices if n is not None])
+
+
+def notifications_for(
+    store: Store,
+    actor: Actor,
+    *,
+    after_id: int = 0,
+    unread_only: bool = False,
+    limit: int = 100,
+) -> list[outboxstore.Notification]:
+    """The in-app notifications of ``actor`` (operators also see the command center's),
+    newest first — what the worker page and the dashboard show."""
+    with store.engine.connect() as conn:
+        return outboxstore.select_notifications(
+            conn, inbox_of(actor), after_id=after_id, unread_only=unread_only, limit=limit
+        )
+
+
+def inbox_of(actor: Actor) -> list[str]:
+    """The recipients whose notices ``actor`` reads: himself, and for operators the center."""
+    return [actor.actor_id] + ([COMMAND_CENTER_INBOX] if actor.role is Role.OPERATOR else [])
+
+
+def mark_notifications_read(store: Store, actor: Actor, ids: list[int], *, at: datetime) -> int:
+    """Mark some of ``actor``'s notifications read; how many were unread."""
+    with store.write() as conn:
+        return outboxstore.mark_read(conn, inbox_of(actor), ids, at=at)
+
+
 class EscalationLoop:
-    """Runs :func:`escalate_overdue` every ``every`` seconds in a daemon thread until stopped."""
+    """Runs :func:`escalate_overdue` (and :func:`warn_due_soon`, when ``due_within_hours`` > 0)
+    every ``every`` seconds in a daemon thread until stopped."""
 
     def __init__(
         self,
@@ -263,8 +319,10 @@ class EscalationLoop:
         *,
         every: float,
         clock: Callable[[], datetime],
+        due_within_hours: float = 0.0,
     ) -> None:
         self._store, self._context, self._every, self._clock = store, context, every, clock
+        self._due_within = due_within_hours
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gridmgr-escalator", daemon=True)
 
@@ -283,6 +341,9 @@ class EscalationLoop:
                 escalated = escalate_overdue(self._store, self._context, now=self._clock())
                 if escalated:
                     log.info("escalated %d overdue stage(s)", len(escalated))
+                if self._due_within > 0:
+                    now, hours = self._clock(), self._due_within
+                    warn_due_soon(self._store, self._context, now=now, within_hours=hours)
             except Exception:  # the loop must survive a bad pass; the next one retries
                 log.exception("escalation pass failed")
             self._stop.wait(self._every)

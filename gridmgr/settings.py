@@ -44,6 +44,10 @@ class Settings:
     new database, or one the simulator made."""
     simulate_speed: float = 1.0
     """The demo simulator's speed factor (``GRIDMGR_SIMULATE_SPEED``)."""
+    auto_merge_score: float | None = None
+    """Merge a new report into its best probable duplicate automatically when the score is at
+    least this (``GRIDMGR_AUTO_MERGE_SCORE``, 0 < s ≤ 1); unset (the default): never, only
+    suggest."""
     tile_url: str | None = None
     """A raster tile URL for the dashboard's basemap (``GRIDMGR_TILE_URL``, with ``{z}``,
     ``{x}``, ``{y}``); unset, the map shows only our own layers and needs no internet."""
@@ -64,6 +68,7 @@ class Settings:
             "tile_url": env.get("GRIDMGR_TILE_URL") or None,
             "simulate": env.get("GRIDMGR_SIMULATE") or None,
             "simulate_speed": env.get("GRIDMGR_SIMULATE_SPEED", "1"),
+            "auto_merge_score": env.get("GRIDMGR_AUTO_MERGE_SCORE") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
@@ -98,6 +103,7 @@ class Settings:
             tile_url=_tile_url(values.get("tile_url")),
             simulate=None if simulate is None else _flag(simulate, "GRIDMGR_SIMULATE"),
             simulate_speed=speed,
+            auto_merge_score=_score(values.get("auto_merge_score")),
         )
 
     @property
@@ -119,6 +125,25 @@ class Settings:
     def calendar_overrides_path(self) -> Path:
         """A city's own calendar overrides, merged over the shipped ones."""
         return self.data_dir / "calendar-overrides.csv"
+
+
+def _score(value: object) -> float | None:
+    """A checked ``GRIDMGR_AUTO_MERGE_SCORE`` (``None`` when unset).
+
+    >>> _score("0.9"), _score(None)
+    (0.9, None)
+    """
+    if value is None or not str(value).strip():
+        return None
+    try:
+        score = float(str(value))
+    except ValueError:
+        score = float("nan")
+    if not 0 < score <= 1:
+        raise SettingsError(
+            f"GRIDMGR_AUTO_MERGE_SCORE must be a score in (0, 1], e.g. 0.9; got {value!r}"
+        )
+    return score
 
 
 def _rate(value: object, name: str) -> str:

@@ -20,6 +20,7 @@ from gridmgr.api.errors import register_error_handlers, validation_problem
 from gridmgr.api.inspections import inspections_blueprint
 from gridmgr.api.open311 import open311_blueprint
 from gridmgr.api.patrols import patrols_blueprint
+from gridmgr.api.triage import triage_blueprint
 from gridmgr.api.v1 import token_key, v1_blueprint
 from gridmgr.grid import Grid
 from gridmgr.roster import Roster
@@ -101,8 +102,16 @@ def create_app(
     if store is not None and context is not None:
         ingestor = Ingestor(store)
         app.extensions["gridmgr_ingestor"] = ingestor  # closed by whoever runs the app
-        v1 = v1_blueprint(store, context, clock=now, data_dir=settings.data_dir, ingestor=ingestor)
+        v1 = v1_blueprint(
+            store,
+            context,
+            clock=now,
+            data_dir=settings.data_dir,
+            ingestor=ingestor,
+            auto_merge_score=settings.auto_merge_score,
+        )
         v1.register_api(patrols_blueprint(store, context, clock=now))  # /api/v1/patrols
+        v1.register_api(triage_blueprint(store, context, clock=now))  # place, merge, inbox
         app.register_api(v1)
         app.register_api(open311_blueprint(store, context, clock=now, ingestor=ingestor))
         app.register_api(inspections_blueprint(store, context.roster, clock=now))

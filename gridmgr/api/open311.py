@@ -74,7 +74,7 @@ from gridmgr.georeport import (
 )
 from gridmgr.routing import RoutingContext, route_incident
 from gridmgr.services import Ingestor, report_incident
-from gridmgr.store import CaseFilter, CaseNotFoundError, Store
+from gridmgr.store import CaseFilter, CaseNotFoundError, Store, intakestore
 from gridmgr.store.engine import StoreError
 from gridmgr.store.tokens import Credential, CredentialError, check_credential
 
@@ -297,6 +297,7 @@ def open311_blueprint(
             lon=form.long,
             lat=form.lat,
             ingestor=ingestor,
+            channel="citizen",  # Open311: citizens' apps and the partner systems relaying them
         )
         cells = reported.decision.cell_path
         notice = f"已受理，案件编号 {reported.number}"
@@ -334,18 +335,29 @@ def open311_blueprint(
 
     def requests_reply(found: Sequence[Case], extensions: bool) -> Response:
         cache: dict[tuple[str, str], str] = {}
-        body = ServiceRequestList(
-            [
-                case_to_request(
-                    c,
-                    catalog=catalog,
-                    cell_names=context.cell_names,
-                    agency=agency_of(c, cache),
-                    extensions=extensions,
-                )
-                for c in found
-            ]
-        )
+        with store.engine.connect() as conn:
+            merged = {
+                i.case_id: i.merged_into
+                for i in intakestore.intake_info(conn, [c.case_id for c in found]).values()
+                if i.merged_into is not None
+            }
+        masters = {m: store.case(m) for m in set(merged.values())}
+        requests = []
+        for c in found:
+            out = case_to_request(
+                c,
+                catalog=catalog,
+                cell_names=context.cell_names,
+                agency=agency_of(c, cache),
+                extensions=extensions,
+            )
+            if c.case_id in merged:  # a merged duplicate's reporter sees the master's outcome
+                master = masters[merged[c.case_id]]
+                notes = f"{master.state.label_zh}（已并入案件 {master.case_id}）"
+                status = master.state.open311_status
+                out = out.model_copy(update={"status": status, "status_notes": notes})
+            requests.append(out)
+        body = ServiceRequestList(requests)
         exclude = None if extensions else {"__all__": {"extended_attributes"}}
         return _reply("service_requests", body.model_dump(mode="json", exclude=exclude))
 

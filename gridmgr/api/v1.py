@@ -52,6 +52,7 @@ from gridmgr.store.attachments import (
     read_attachment,
     save_attachment,
 )
+from gridmgr.triage import auto_merge, find_duplicates, merge_view
 from gridmgr.workcal import TZ
 
 MAX_BODY = 64 * 1024
@@ -119,9 +120,11 @@ def v1_blueprint(
     clock: Callable[[], datetime],
     data_dir: Path,
     ingestor: Ingestor | None = None,
+    auto_merge_score: float | None = None,
 ) -> APIBlueprint:
     """The ``/api/v1`` blueprint over ``store`` and ``context`` (reports group-commit through
-    ``ingestor`` when given)."""
+    ``ingestor`` when given; a report whose best probable duplicate scores at least
+    ``auto_merge_score`` is merged into it, else duplicates are only suggested)."""
     bp = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", abp_security=BEARER)
     roster = context.roster
 
@@ -181,6 +184,12 @@ def v1_blueprint(
             ingestor=ingestor,
         )
         d = result.decision.to_dict()
+        probable = find_duplicates(store, context, result.case)  # suggested ...
+        merged = None  # ... and merged only when configured
+        if auto_merge_score is not None:
+            merged = auto_merge(
+                store, result.case.case_id, probable, threshold=auto_merge_score, at=now
+            )
         response = jsonify(
             {
                 "case_id": result.case.case_id,
@@ -191,6 +200,8 @@ def v1_blueprint(
                 "responsible": d["responsible"],
                 "deadlines": d["deadlines"],
                 "near_border": d["near_border"],
+                "probable_duplicates": [m.to_dict() for m in probable],
+                "merged_into": None if merged is None else merged.case_id,
             }
         )
         response.status_code = 201
@@ -314,10 +325,23 @@ def v1_blueprint(
     def get_case(path: CasePath) -> Response:
         """One case (ETag: its version; send If-None-Match to poll cheaply)."""
         case = visible_case(path.case_id)
-        etag = f'"{case.case_id}-{case.version}"'
+        view = merge_view(store, case.case_id)
+        # a merged duplicate shows its master's outcome: the master's version is in the tag
+        tail = "" if view.master is None else f"-m{view.master.version}"
+        etag = f'"{case.case_id}-{case.version}{tail}"'
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers={"ETag": etag})
-        response = jsonify(case_json(case))
+        body = case_json(case)
+        if view.info is not None:
+            body.update(channel=view.info.channel, source_id=view.info.source_id)
+            body.update(queue=view.info.queue, address=view.info.address)
+        if view.master is not None:  # a duplicate's reporters see the master's outcome
+            m = view.master
+            body["merged_into"] = m.case_id
+            body["outcome"] = {"state": m.state.value, "state_zh": m.state.label_zh}
+            body["outcome"]["open"] = m.state.is_open
+        body["merged"] = [c.case_id for c in view.duplicates]
+        response = jsonify(body)
         response.headers["ETag"] = etag
         return response
 

@@ -18,6 +18,7 @@ from gridmgr.cli.accounts import account
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
 from gridmgr.cli.grid import grid
 from gridmgr.cli.inspect import inspect
+from gridmgr.cli.intake import intake
 from gridmgr.cli.patrol import patrol
 from gridmgr.cli.responsibility import catalog, roster, route
 from gridmgr.cli.simulate import simulate
@@ -173,6 +174,7 @@ for command in (grid, roster, catalog, route, db, ledger, escalate, token, apike
 cli.add_command(simulate)
 cli.add_command(patrol)
 cli.add_command(inspect)
+cli.add_command(intake)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from gridmgr.cases import Action, Actor, Assignee, Case, CaseEvent, apply_action, open_case
 from gridmgr.ledger import Checkpoint, LedgerEvent, Verification, check_event
-from gridmgr.store import casestore, ledgerstore
+from gridmgr.store import casestore, eventhooks, ledgerstore
 from gridmgr.store.casestore import CaseFilter, CaseNotFoundError, ConcurrentUpdateError
 from gridmgr.store.engine import StoreError, check_engine, database_url, make_engine, writing
 from gridmgr.store.migrate import check_schema, upgrade
@@ -174,6 +174,22 @@ class Store:
             self._log(conn, event)
         return after
 
+    def record_side_events(
+        self,
+        case_ids: Sequence[str],
+        build: Callable[[Connection, list[Case]], Sequence[tuple[Case, CaseEvent]]],
+    ) -> list[Case]:
+        """Side events (placing, merging: :func:`gridmgr.cases.record_side_event`) on
+        ``case_ids`` in one transaction: ``build`` gets the cases as stored and returns each
+        changed case with its event; cases and events are written with their ledger events."""
+        with self.write() as conn:
+            before = {i: casestore.load_case(conn, i) for i in case_ids}
+            built = build(conn, [before[i] for i in case_ids])
+            for after, _ in built:
+                casestore.update_case(conn, before[after.case_id], after)
+            self._log_many(conn, [event for _, event in built])
+        return [after for after, _ in built]
+
     def _log(self, conn: Connection, event: CaseEvent) -> LedgerEvent:
         return self._log_many(conn, [event])[0]
 
@@ -192,6 +208,7 @@ class Store:
             ],
         )
         casestore.insert_events(conn, [(e, x.seq) for e, x in zip(events, entries, strict=True)])
+        eventhooks.after_case_events(conn, events)  # intake columns, notification outbox
         return entries
 
     def record(

@@ -49,6 +49,8 @@ AWAITING_DISPATCH = (
 )
 """States in which a case is with the command center (to register, dispatch or close), not
 with a field owner on a stage clock."""
+MERGED_QUEUE = "merged"
+"""The queue of duplicates merged into a master case (:mod:`gridmgr.triage`)."""
 
 
 def case_to_row(case: Case) -> dict[str, Any]:
@@ -222,8 +224,8 @@ def select_cases(f: CaseFilter) -> Select[Any]:
         query = query.where(cases.c.state.in_(list(f.states)))
     if f.categories:
         query = query.where(cases.c.category.in_(list(f.categories)))
-    if f.open_only:
-        query = query.where(cases.c.state.in_(OPEN_STATES))
+    if f.open_only:  # a merged duplicate is not open work: it follows its master
+        query = query.where(cases.c.state.in_(OPEN_STATES), cases.c.queue != MERGED_QUEUE)
     if f.overdue_at is not None:
         query = query.where(cases.c.due_at <= f.overdue_at, cases.c.state.in_(OPEN_STATES))
     if f.assignee_id:
@@ -279,7 +281,7 @@ class CellLoad:
 
 def select_cell_load(now: datetime, soon: datetime, scope: tuple[str, ...] | None) -> Select[Any]:
     """Open, overdue (due by ``now``), due soon (by ``soon``) and escalated cases per cell."""
-    open_ = cases.c.state.in_(OPEN_STATES)
+    open_ = cases.c.state.in_(OPEN_STATES) & (cases.c.queue != MERGED_QUEUE)
     query = select(
         cases.c.cell,
         func.count(),
@@ -313,8 +315,8 @@ class CaseStats:
 def select_case_stats(
     now: datetime, since: datetime, window_start: datetime, scope: tuple[str, ...] | None
 ) -> Select[Any]:
-    """One row of :class:`CaseStats` figures (see there)."""
-    open_ = cases.c.state.in_(OPEN_STATES)
+    """One row of :class:`CaseStats` figures (see there; merged duplicates are not counted)."""
+    open_ = cases.c.state.in_(OPEN_STATES) & (cases.c.queue != MERGED_QUEUE)
     closed = cases.c.state.in_(("closed", "evaluated"))
 
     def count(cond: ColumnElement[bool]) -> Any:
@@ -329,7 +331,7 @@ def select_case_stats(
             & cases.c.state.not_in(AWAITING_DISPATCH)
             & (cases.c.assignee_id.is_(None) | cases.c.due_at.is_(None))
         ),
-        count(cases.c.state.in_(AWAITING_DISPATCH)),
+        count(cases.c.state.in_(AWAITING_DISPATCH) & (cases.c.queue != MERGED_QUEUE)),
         count(open_ & (cases.c.queue == "out_of_grid")),
         count(closed & (cases.c.updated_at >= since)),
         count(closed & (cases.c.updated_at >= window_start)),

@@ -1,5 +1,5 @@
 """The database schema (SQLAlchemy Core): grids, roster, catalog, cases, files, patrols,
-inspections, ledger.
+inspections, notifications, ledger.
 
 Rows here are storage, not domain objects: :mod:`gridmgr.store` converts between the two. Times
 are stored in UTC (:class:`UTCDateTime`); geometries are PostGIS ``geometry(…, 4326)`` columns on
@@ -222,11 +222,19 @@ cases = Table(
     Column("deferrals", Integer, nullable=False, default=0),
     Column("rating", Integer),
     Column("version", Integer, nullable=False),
+    # intake (migration 0003): how the report came in, and where it went
+    Column("channel", String(16), nullable=False, server_default="grid_worker"),
+    Column("source_id", String(100)),  # the sending system's id: (channel, source_id) is unique
+    Column("address", Text),  # as reported, for reports without usable coordinates
+    Column("merged_into", String(32)),  # the master case of a merged duplicate
     Index(None, "state", "due_at"),
     Index(None, "cell"),
     Index(None, "tier1", "state"),
     Index(None, "assignee_id", "state"),
     Index(None, "reported_at"),
+    Index(None, "channel", "source_id", unique=True),
+    Index(None, "category", "lon", "lat"),  # the duplicate lookup: per category, a lon band
+    Index(None, "merged_into"),
 )
 
 case_events = Table(
@@ -379,6 +387,50 @@ inspection_results = Table(
         ["draw_id", "visit_no"], ["inspection_visits.draw_id", "inspection_visits.visit_no"]
     ),
     UniqueConstraint("draw_id", "visit_no", "department", "item"),
+)
+
+# -- notifications: the transactional outbox (migration 0003) ---------------------------------
+
+notifications = Table(
+    "notifications",
+    metadata,
+    _id(),
+    Column("case_id", String(32), ForeignKey("cases.case_id"), nullable=False),
+    Column("recipient", String(100), nullable=False),  # a person id, or "command_center"
+    Column("trigger", String(16), nullable=False),
+    Column("dedup_key", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("read_at", UTCDateTime),
+    Index(None, "recipient", "id"),
+    Index(None, "case_id"),
+)
+
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    _id(),
+    Column("notification_id", Integer, ForeignKey("notifications.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(12), nullable=False),  # pending, delivered, skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("notification_id", "channel"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    _id(),
+    Column("delivery_id", Integer, ForeignKey("notification_deliveries.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+    Index(None, "delivery_id"),
 )
 
 ledger = Table(

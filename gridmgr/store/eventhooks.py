@@ -1,0 +1,21 @@
+"""What every case event also writes, in its own transaction: intake columns and notifications.
+
+The store calls :func:`after_case_events` from the one place every case event is logged
+(:meth:`gridmgr.store.Store._log_many`), so reports, lifecycle actions, escalations, placements
+and merges all pass through it and none can forget its side effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from gridmgr.cases import CaseEvent
+from gridmgr.store import intakestore, outboxstore
+
+
+def after_case_events(conn: Connection, events: Sequence[CaseEvent]) -> None:
+    """Write the columns and outbox rows ``events`` imply, in the caller's transaction."""
+    intakestore.apply_event_columns(conn, events)
+    outboxstore.enqueue_for_events(conn, events)

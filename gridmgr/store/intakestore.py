@@ -1,0 +1,177 @@
+"""Intake rows: channel and source id of a case, the unlocated queue, merged duplicates.
+
+The columns beside the case's own (``channel``, ``source_id``, ``address``, ``queue``, tier
+codes, ``merged_into``) are written from the case's events by :func:`apply_event_columns`,
+inside the event's transaction — the ledger holds the same values, so the row can be rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, select, text, tuple_, update
+from sqlalchemy.sql.selectable import TextualSelect
+
+from gridmgr.cases import Action, CaseEvent
+from gridmgr.duplicates import OpenCase
+from gridmgr.store.casestore import MERGED_QUEUE, OPEN_STATES, row_to_case
+from gridmgr.store.schema import UTCDateTime, cases
+
+UNLOCATED = "unlocated"
+MERGED = MERGED_QUEUE
+"""Queues beside routing's ``cell`` and ``out_of_grid``: reports waiting for a pin on the map,
+and duplicates merged into a master case."""
+
+_COLUMNS = ("channel", "source_id", "address", "queue", "tier1", "tier2", "merged_into")
+
+
+def event_columns(event: CaseEvent) -> dict[str, Any]:
+    """The intake columns an event sets (empty when it sets none).
+
+    >>> from gridmgr.cases import Actor, CaseState, Role
+    >>> from gridmgr.workcal import TZ
+    >>> ev = CaseEvent("C1", Action.MERGE, Actor("P1", Role.OPERATOR),
+    ...     datetime(2026, 10, 8, tzinfo=TZ), CaseState.REPORTED, CaseState.REPORTED, "dup",
+    ...     {"master": "C0", "queue": "merged"}, 2)
+    >>> event_columns(ev)
+    {'queue': 'merged', 'merged_into': 'C0'}
+    """
+    d = event.details
+    out: dict[str, Any] = {}
+    if event.action is Action.REPORT:
+        out = {k: d[k] for k in ("channel", "source_id", "address") if d.get(k) is not None}
+        if d.get("queue") == UNLOCATED:
+            out["queue"] = UNLOCATED
+    elif event.action is Action.PLACE:
+        out = {k: d.get(k) for k in ("queue", "tier1", "tier2")}
+    elif event.action is Action.MERGE:
+        out = {"queue": d.get("queue"), "merged_into": d.get("master")}
+    elif event.action is Action.UNMERGE:
+        out = {"queue": d.get("queue"), "merged_into": None}
+    return {k: v for k, v in out.items() if k in _COLUMNS}
+
+
+def apply_event_columns(conn: Connection, events: Sequence[CaseEvent]) -> None:
+    """Write the columns of :func:`event_columns` for each event (caller's transaction)."""
+    for event in events:
+        values = event_columns(event)
+        if values:
+            conn.execute(update(cases).where(cases.c.case_id == event.case_id).values(**values))
+
+
+@dataclass(frozen=True)
+class IntakeInfo:
+    """The intake columns of one case."""
+
+    case_id: str
+    channel: str
+    source_id: str | None
+    address: str | None
+    queue: str
+    merged_into: str | None
+
+
+def intake_info(conn: Connection, case_ids: Iterable[str]) -> dict[str, IntakeInfo]:
+    """The intake columns of these cases, by case id."""
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    c = cases.c
+    rows = conn.execute(
+        select(c.case_id, c.channel, c.source_id, c.address, c.queue, c.merged_into).where(
+            c.case_id.in_(ids)
+        )
+    ).all()
+    return {r.case_id: IntakeInfo(*r) for r in rows}
+
+
+def existing_sources(conn: Connection, channel: str, source_ids: Sequence[str]) -> dict[str, str]:
+    """Source id → case id of the cases of ``channel`` already imported with these ids."""
+    out: dict[str, str] = {}
+    for start in range(0, len(source_ids), 500):
+        chunk = list(source_ids[start : start + 500])
+        rows = conn.execute(
+            select(cases.c.source_id, cases.c.case_id).where(
+                tuple_(cases.c.channel, cases.c.source_id).in_([(channel, s) for s in chunk])
+            )
+        ).all()
+        out.update({r.source_id: r.case_id for r in rows})
+    return out
+
+
+def merged_into(conn: Connection, master_id: str) -> list[str]:
+    """The case ids merged into ``master_id``."""
+    rows = conn.execute(
+        select(cases.c.case_id).where(cases.c.merged_into == master_id).order_by(cases.c.number)
+    )
+    return [r.case_id for r in rows]
+
+
+def select_unlocated(conn: Connection, *, limit: int = 200) -> list[Any]:
+    """Open cases waiting in the unlocated queue, oldest first (cases with their address)."""
+    rows = conn.execute(
+        select(cases)
+        .where(and_(cases.c.queue == UNLOCATED, cases.c.state.in_(OPEN_STATES)))
+        .order_by(cases.c.number)
+        .limit(limit)
+    ).mappings()
+    return [(row_to_case(r), r["address"], r["channel"], r["source_id"]) for r in rows]
+
+
+def open_near(
+    conn: Connection,
+    *,
+    categories: Sequence[str],
+    box: tuple[float, float, float, float],
+    since: datetime,
+    until: datetime,
+    limit: int = 200,
+) -> list[OpenCase]:
+    """Open, unmerged cases of ``categories`` inside ``box`` (lon_min, lon_max, lat_min,
+    lat_max) reported in ``[since, until]``: the duplicate lookup's prefilter, one range scan
+    per category of the ``(category, lon, lat)`` index."""
+    params = {
+        "lon0": box[0],
+        "lon1": box[1],
+        "lat0": box[2],
+        "lat1": box[3],
+        "categories": list(categories),
+        "states": list(OPEN_STATES),
+        "since": since,
+        "until": until,
+        "limit": limit,
+    }
+    statement = _OPEN_NEAR_SQLITE if conn.dialect.name == "sqlite" else _OPEN_NEAR
+    return [OpenCase(*tuple(r)) for r in conn.execute(statement, params).all()]
+
+
+_NEAR_COLUMNS = (
+    "case_id, number, category, state, lon, lat, reported_at, description, reporter, channel"
+)
+_NEAR_WHERE = (
+    "WHERE lon BETWEEN :lon0 AND :lon1 AND lat BETWEEN :lat0 AND :lat1 "
+    "AND category IN :categories AND state IN :states AND merged_into IS NULL "
+    "AND reported_at BETWEEN :since AND :until LIMIT :limit"
+)
+
+
+def _near(table: str) -> TextualSelect:
+    return (
+        text(f"SELECT {_NEAR_COLUMNS} FROM {table} {_NEAR_WHERE}")
+        .bindparams(
+            bindparam("categories", expanding=True),
+            bindparam("states", expanding=True),
+            bindparam("since", type_=UTCDateTime),
+            bindparam("until", type_=UTCDateTime),
+        )
+        .columns(reported_at=UTCDateTime)
+    )
+
+
+# SQLite has no statistics unless ANALYZE ran, and then prefers the equality on merged_into (all
+# NULL) over the range on lon: name the index. PostgreSQL's planner has statistics.
+_OPEN_NEAR_SQLITE = _near("cases INDEXED BY ix_cases_category_lon_lat")
+_OPEN_NEAR = _near("cases")
