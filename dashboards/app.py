@@ -18,7 +18,7 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
-from flask import Flask, Response, redirect, request
+from flask import Flask, Response, current_app, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf, validate_csrf  # type: ignore[import-untyped]
 from wtforms import ValidationError  # type: ignore[import-untyped]
@@ -124,6 +124,9 @@ def shell() -> Any:
         ]
     if caller is None or not caller.city_wide:
         links.append(("nav.worker", PREFIX + "worker"))
+    data: DashData | None = current_app.extensions.get("gridmgr_dash_data") if caller else None
+    unread = 0 if data is None or caller is None else data.unread(caller)
+    notices = t("nav.notifications", lang) + (f" · {unread}" if unread else "")
     role = None if caller is None else caller.actor.role
     label = "" if role is None else (role.label_zh if lang == "zh" else role.value)
     who = "" if caller is None else f"{caller.actor.name} · {label}"
@@ -133,7 +136,10 @@ def shell() -> Any:
             html.Header(
                 [
                     html.Span(t("app", lang), className="brand"),
-                    html.Nav([dcc.Link(t(k, lang), href=h, className="nav") for k, h in links]),
+                    html.Nav(
+                        [dcc.Link(t(k, lang), href=h, className="nav") for k, h in links]
+                        + [dcc.Link(notices, href=PREFIX + "notifications", className="nav")]
+                    ),
                     html.Span(who, className="who", id="who"),
                     html.A(t("lang", lang), href=f"{PREFIX}lang/{other}", className="nav lang"),
                     html.Form(

@@ -20,15 +20,22 @@ import pandas as pd
 from dashboards.geo import MapGeometry
 from gridmgr import analytics
 from gridmgr.api.access import Caller, check_report_scope
-from gridmgr.cases import Action, Case, CaseState, allowed_actions
+from gridmgr.cases import Action, Case, CaseState, Role, allowed_actions
 from gridmgr.datum import Datum
+from gridmgr.duplicates import DuplicateMatch
 from gridmgr.errors import ForbiddenError
 from gridmgr.grid import Grid
 from gridmgr.ledger import LedgerEvent
 from gridmgr.photos import Photo
 from gridmgr.roster import Post, PostKind, field_post
 from gridmgr.routing import RoutingContext
-from gridmgr.services import Ingestor, act, report_incident
+from gridmgr.services import (
+    Ingestor,
+    act,
+    mark_notifications_read,
+    notifications_for,
+    report_incident,
+)
 from gridmgr.staffing import staffing_report
 from gridmgr.store import CaseFilter, CaseNotFoundError, Store, TrailEntry
 from gridmgr.store.attachments import (
@@ -38,7 +45,16 @@ from gridmgr.store.attachments import (
     save_attachment,
 )
 from gridmgr.store.casestore import CaseStats, CellLoad
+from gridmgr.store.outboxstore import DeliveryStatus, Notification, case_deliveries
 from gridmgr.store.patrolstore import latest_points
+from gridmgr.triage import (
+    Unlocated,
+    find_duplicates,
+    merge_cases,
+    merge_view,
+    place_case,
+    unlocated_queue,
+)
 from gridmgr.workcal import TZ
 
 METRICS = ("open", "overdue", "risk")
@@ -123,6 +139,7 @@ class CaseView:
     actions: list[Action]
     photos: list[AttachmentRow]
     overdue: bool
+    triage: TriageView | None = None
 
 
 @dataclass
@@ -424,6 +441,7 @@ class DashData:
             actions,
             list_attachments(self.store, case.case_id),
             overdue,
+            self.triage(caller, case),
         )
 
     def post_label(self, post: Post | None, key: str) -> str:
@@ -449,6 +467,83 @@ class DashData:
         from gridmgr.inspection.service import inspection_page
 
         return inspection_page(self.store, draw_id=draw_id)
+
+    # -- intake, duplicates, notifications (#10) ---------------------------------------------------
+
+    def triage(self, caller: Caller, case: Case) -> TriageView:
+        """Where a case came from, its merge links, probable duplicates (open cases, for the
+        command center) and its notices' delivery (city-wide roles)."""
+        merges = merge_view(self.store, case.case_id)
+        info = merges.info
+        candidates: list[DuplicateMatch] = []
+        if caller.city_wide and case.state.is_open and merges.master is None:
+            channel = info.channel if info is not None else "grid_worker"
+            candidates = [
+                m
+                for m in find_duplicates(self.store, self.context, case, channel=channel)
+                if m.case_id != case.case_id
+            ][:5]
+        deliveries: list[DeliveryStatus] = []
+        if caller.city_wide:
+            with self.store.engine.connect() as conn:
+                deliveries = case_deliveries(conn, case.case_id)
+        return TriageView(
+            channel=None if info is None else info.channel,
+            source_id=None if info is None else info.source_id,
+            address=None if info is None else info.address,
+            unlocated=info is not None and info.queue == "unlocated" and case.lon is None,
+            master=merges.master,
+            duplicates=merges.duplicates,
+            candidates=candidates,
+            deliveries=deliveries,
+        )
+
+    def place_case(
+        self, caller: Caller, case_id: str, *, lon: float, lat: float, comment: str
+    ) -> Case:
+        """Place an unlocated case (operators only; a ledger event routes it)."""
+        require_operator(caller)
+        case = self.visible_case(caller, case_id)
+        return place_case(
+            self.store,
+            self.context,
+            case.case_id,
+            lon=lon,
+            lat=lat,
+            actor=caller.actor,
+            at=self.clock(),
+            comment=comment,
+        )
+
+    def merge(self, caller: Caller, duplicate_id: str, master_id: str, comment: str) -> None:
+        """Merge a duplicate into its master (operators only; both trails record it)."""
+        require_operator(caller)
+        dup = self.visible_case(caller, duplicate_id)
+        master = self.visible_case(caller, master_id)
+        merge_cases(
+            self.store,
+            dup.case_id,
+            master.case_id,
+            actor=caller.actor,
+            at=self.clock(),
+            comment=comment,
+        )
+
+    def unlocated(self, caller: Caller) -> list[Unlocated]:
+        """The unlocated queue (city-wide roles)."""
+        return unlocated_queue(self.store) if caller.city_wide else []
+
+    def notifications(self, caller: Caller, *, limit: int = 50) -> list[Notification]:
+        """The caller's in-app notices, newest first (operators: the command center's too)."""
+        return notifications_for(self.store, caller.actor, limit=limit)
+
+    def unread(self, caller: Caller) -> int:
+        """How many of the caller's notices are unread (capped at 100)."""
+        return len(notifications_for(self.store, caller.actor, unread_only=True, limit=100))
+
+    def mark_read(self, caller: Caller, ids: list[int]) -> int:
+        """Mark the caller's notices read; how many were unread."""
+        return mark_notifications_read(self.store, caller.actor, ids, at=self.clock())
 
     def visible_case(self, caller: Caller, case_id: str) -> Case:
         try:
@@ -710,6 +805,25 @@ def _overlaps(caller: Caller, code: str) -> bool:
     if caller.scope is None:
         return True
     return any(code.startswith(p) or p.startswith(code) for p in caller.scope)
+
+
+def require_operator(caller: Caller) -> None:
+    if caller.actor.role is not Role.OPERATOR:
+        raise ForbiddenError("only the command center's operators place and merge cases")
+
+
+@dataclass(frozen=True)
+class TriageView:
+    """A case's intake and merge facts for its page."""
+
+    channel: str | None
+    source_id: str | None
+    address: str | None
+    unlocated: bool
+    master: Case | None
+    duplicates: list[Case]
+    candidates: list[DuplicateMatch]
+    deliveries: list[DeliveryStatus]
 
 
 def require_city_wide(caller: Caller) -> None:

@@ -143,23 +143,43 @@ def callback(
             if changed is None or n == changed
         ],
     }
-    body["output"] = output_key(client, outputs)
+    body["output"] = output_key(client, outputs, inputs)
     if len(outputs) == 1:
         body["outputs"] = body["outputs"][0]  # type: ignore[index]
     return client.post("/dashboard/_dash-update-component", json=body, headers=headers)
 
 
-def output_key(client: FlaskClient, outputs: list[tuple[str, str]]) -> str:
-    """The callback's output key as the app declares it (allow_duplicate adds a @hash)."""
+def output_key(
+    client: FlaskClient,
+    outputs: list[tuple[str, str]],
+    inputs: list[tuple[Any, str, Any]] = (),  # type: ignore[assignment]
+) -> str:
+    """The callback's output key as the app declares it (allow_duplicate adds a @hash); when
+    several callbacks write the same outputs, the one whose inputs are ``inputs``."""
     wanted = [f"{i}.{p}" for i, p in outputs]
     answer = client.get("/dashboard/_dash-dependencies")
     if answer.status_code != 200:  # not logged in: any key will do, the request is refused
         return ".." + "...".join(wanted) + ".."
+
+    def input_ids(dep: dict[str, Any]) -> list[str]:
+        return [f"{d['id']}.{d['property']}" for d in dep["inputs"]]
+
+    def token(i: Any) -> str:  # a pattern id is matched by its "type"
+        return f'"type":"{i["type"]}"' if isinstance(i, dict) else f"{i}."
+
+    asked = [token(i) for i, _, _ in inputs]
+    found = []
     for dep in answer.get_json():
         declared = dep["output"].strip(".").split("...")
         if [d.split("@")[0] for d in declared] == wanted:
+            found.append(dep)
+    if not found:
+        raise AssertionError(f"no callback outputs {wanted}")
+    for dep in found:
+        ids = [f"{i}." for i in input_ids(dep)]
+        if all(any(a in i for i in ids) for a in asked):
             return str(dep["output"])
-    raise AssertionError(f"no callback outputs {wanted}")
+    return str(found[0]["output"])
 
 
 def render(client: FlaskClient, path: str) -> Any:

@@ -12,7 +12,15 @@ from dash import Dash, html
 
 from dashboards.data import DashData
 from dashboards.i18n import t
-from dashboards.pages import case, command, coverage, inspections, wall, worker
+from dashboards.pages import (
+    case,
+    command,
+    coverage,
+    inspections,
+    notifications,
+    wall,
+    worker,
+)
 from gridmgr.api.access import Caller
 from gridmgr.errors import ForbiddenError
 
@@ -21,7 +29,7 @@ PREFIX = "/dashboard/"
 
 def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
     """Register every page's callbacks on ``app``."""
-    for page in (command, case, wall, coverage, worker, inspections):
+    for page in (command, case, wall, coverage, worker, inspections, notifications):
         page.register(app, data, tile_url=tile_url)
 
 
@@ -36,6 +44,8 @@ def render(path: str, caller: Caller, data: DashData, lang: str, *, tile_url: st
             return wall.layout(caller, data, lang)
         if rest == "coverage":
             return coverage.layout(caller, data, lang)
+        if rest == "notifications":
+            return notifications.layout(caller, data, lang)
         if rest == "inspections":
             return inspections.layout(caller, data, lang)
         if rest == "worker" or (rest == "" and caller.actor.role.value == "worker"):

@@ -95,6 +95,7 @@ def body(view: CaseView, data: DashData, lang: str) -> list[Any]:
                         ),
                         html.H3(t("actions", lang)),
                         actions_panel(view, lang),
+                        *triage_panel(view, data, lang),
                         html.H3(t("trail", lang)),
                         trail(view, data, lang),
                     ],
@@ -153,6 +154,90 @@ def actions_panel(view: CaseView, lang: str) -> Any:
             html.Div(id="case-message", role="status"),
         ]
     )
+
+
+def triage_panel(view: CaseView, data: DashData, lang: str) -> list[Any]:
+    """Where the case came from, its merge links, probable duplicates (with a merge button for
+    operators), placing an unlocated case, and the delivery of its notices."""
+    tv = view.triage
+    if tv is None:
+        return []
+    out: list[Any] = [html.H3(t("triage", lang))]
+    source = t(f"channel.{tv.channel}", lang) if tv.channel else "—"
+    if tv.source_id:
+        source += f" · {tv.source_id}"
+    out.append(html.P(f"{t('channel', lang)}: {source}"))
+    if tv.address:
+        out.append(html.P(f"{t('address', lang)}: {tv.address}"))  # citizen text: a text node
+    if tv.master is not None:
+        master = tv.master
+        state = master.state.label_zh if lang == "zh" else master.state.value
+        out.append(
+            html.P(
+                [
+                    t("merged_into", lang) + " ",
+                    dcc.Link(master.case_id[:8], href=f"/dashboard/case/{master.case_id}"),
+                    f" · {state}",
+                ]
+            )
+        )
+    if tv.duplicates:
+        out.append(
+            html.P(
+                [t("merged_reports", lang) + ": "]
+                + [
+                    dcc.Link(d.case_id[:8] + " ", href=f"/dashboard/case/{d.case_id}")
+                    for d in tv.duplicates
+                ]
+            )
+        )
+    if tv.candidates:
+        out.append(html.H4(t("duplicates", lang)))
+        rows = []
+        for m in tv.candidates:
+            rows.append(
+                html.Li(
+                    [
+                        dcc.Link(f"{m.case_id[:8]}", href=f"/dashboard/case/{m.case_id}"),
+                        f" · {m.score:.2f} · {m.distance_m:.0f} m · {m.minutes_apart:.0f} min · ",
+                        "; ".join(m.reasons),
+                        html.Button(
+                            t("merge", lang),
+                            id={"type": "case-merge", "into": m.case_id},
+                            n_clicks=0,
+                            className="action",
+                        ),
+                    ]
+                )
+            )
+        out.append(html.Ul(rows))
+    if tv.unlocated:
+        out += [
+            html.H4(t("place.do", lang)),
+            html.Div(
+                [
+                    dcc.Input(id="case-lon", type="number", placeholder="lon", step="any"),
+                    dcc.Input(id="case-lat", type="number", placeholder="lat", step="any"),
+                    html.Button(
+                        t("place.do", lang), id="case-place", n_clicks=0, className="action"
+                    ),
+                ]
+            ),
+        ]
+    if tv.deliveries:
+        out.append(html.H4(t("deliveries", lang)))
+        out.append(
+            html.Ul(
+                [
+                    html.Li(
+                        f"{d.trigger} → {data.person_name(d.recipient)} · {d.channel}: {d.status}"
+                        + (f" ({d.attempts})" if d.attempts else "")
+                    )
+                    for d in tv.deliveries
+                ]
+            )
+        )
+    return out
 
 
 def trail(view: CaseView, data: DashData, lang: str) -> Any:
@@ -228,3 +313,57 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         if not case.state.is_open:
             return "—"
         return deadline_text(case.due_at, data.clock(), current_lang())
+
+    @app.callback(
+        Output("case-body", "children", allow_duplicate=True),
+        Input({"type": "case-merge", "into": ALL}, "n_clicks"),
+        State("case-comment", "value"),
+        State("case-id", "data"),
+        prevent_initial_call=True,
+    )
+    def on_merge(clicks: list[int], comment: str | None, case_id: str) -> Any:
+        caller = require_caller()
+        lang = current_lang()
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            return no_update
+        try:
+            data.merge(caller, case_id, str(trigger.get("into")), (comment or "").strip())
+            message = t("done", lang)
+        except (ValueError, GridMgrError) as exc:
+            message = str(exc)
+        return refreshed(caller, case_id, message, lang)
+
+    @app.callback(
+        Output("case-body", "children", allow_duplicate=True),
+        Input("case-place", "n_clicks"),
+        State("case-lon", "value"),
+        State("case-lat", "value"),
+        State("case-comment", "value"),
+        State("case-id", "data"),
+        prevent_initial_call=True,
+    )
+    def on_place(n: int, lon: Any, lat: Any, comment: str | None, case_id: str) -> Any:
+        caller = require_caller()
+        lang = current_lang()
+        if not n:
+            return no_update
+        try:
+            if not isinstance(lon, int | float) or not isinstance(lat, int | float):
+                raise ValueError(t("place.need", lang))
+            data.place_case(
+                caller, case_id, lon=float(lon), lat=float(lat), comment=(comment or "").strip()
+            )
+            message = t("done", lang)
+        except (ValueError, GridMgrError) as exc:
+            message = str(exc)
+        return refreshed(caller, case_id, message, lang)
+
+    def refreshed(caller: Any, case_id: str, message: str, lang: str) -> Any:
+        try:
+            view = data.case_view(caller, case_id)
+        except CaseNotFoundError:
+            return html.P(t("not_found", lang), className="notice")
+        out = body(view, data, lang)
+        out.insert(1, html.P(message, className="message", role="status"))
+        return out

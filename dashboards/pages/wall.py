@@ -77,6 +77,22 @@ def content(caller: Caller, data: DashData, lang: str) -> list[Any]:
                 className="walltable",
             )
         )
+    unlocated = data.unlocated(caller)
+    if unlocated:
+        out.append(html.H2(f"{t('unlocated', lang)} · {len(unlocated)}", id="unlocated"))
+        out.append(
+            html.Ul(
+                [
+                    html.Li(
+                        dcc.Link(
+                            f"{data.category_name(u.case.category, lang)} · {u.address or '—'}",
+                            href=f"/dashboard/case/{u.case.case_id}",
+                        )
+                    )
+                    for u in unlocated
+                ]
+            )
+        )
     queue = data.out_of_grid(caller)
     if queue:
         out.append(html.H2(f"{t('out_of_grid', lang)} · {len(queue)}", id="out-of-grid"))
