@@ -71,6 +71,16 @@ def test_an_operator_places_an_unlocated_case_from_its_page(
     client = logged_in(app, None)
     assert "待落图(无坐标) · 1" in texts(render(client, "/dashboard/wall"))
     lon, lat = data.geometry.tier(3).centers[OWN_CELL]
+    pinned = callback(
+        client,
+        [("case-lon", "value"), ("case-lat", "value")],
+        [("case-pick", "relayoutData", {"map.center": {"lon": lon, "lat": lat}})],
+    )
+    response = pinned.get_json()["response"]
+    assert (response["case-lon"]["value"], response["case-lat"]["value"]) == (
+        round(lon, 6),
+        round(lat, 6),
+    )
     placed = callback(
         client,
         [("case-body", "children")],

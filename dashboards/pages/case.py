@@ -212,8 +212,22 @@ def triage_panel(view: CaseView, data: DashData, lang: str) -> list[Any]:
             )
         out.append(html.Ul(rows))
     if tv.unlocated:
+        from dashboards.pages.worker import pick_map
+
         out += [
             html.H4(t("place.do", lang)),
+            html.P(t("report.where", lang)),
+            html.Div(
+                [
+                    dcc.Graph(
+                        id="case-pick",
+                        figure=pick_map(data, [], None),
+                        config={"displayModeBar": False, "scrollZoom": True},
+                    ),
+                    html.Div("+", className="crosshair"),
+                ],
+                className="pickwrap",
+            ),
             html.Div(
                 [
                     dcc.Input(id="case-lon", type="number", placeholder="lon", step="any"),
@@ -367,3 +381,20 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         out = body(view, data, lang)
         out.insert(1, html.P(message, className="message", role="status"))
         return out
+
+    @app.callback(
+        Output("case-lon", "value"),
+        Output("case-lat", "value"),
+        Input("case-pick", "relayoutData"),
+        prevent_initial_call=True,
+    )
+    def pin(relayout: Any) -> Any:
+        """The pin is the map's centre: pan until the crosshair is on the place."""
+        require_caller()
+        center = (relayout or {}).get("map.center")
+        if not isinstance(center, dict):
+            return no_update, no_update
+        lon, lat = center.get("lon"), center.get("lat")
+        if not isinstance(lon, int | float) or not isinstance(lat, int | float):
+            return no_update, no_update
+        return round(float(lon), 6), round(float(lat), 6)
