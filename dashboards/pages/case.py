@@ -303,14 +303,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
             message = t("done", lang)
         except (ValueError, GridMgrError) as exc:  # the guards' message says what to fix
             message = str(exc)
-        try:
-            view = data.case_view(caller, case_id)
-        except CaseNotFoundError:
-            return html.P(t("not_found", lang), className="notice")
-        out = body(view, data, lang)
-        if message:
-            out.insert(1, html.P(message, className="message", role="status"))
-        return out
+        return refreshed(caller, case_id, message, lang)
 
     @app.callback(
         Output("case-deadline", "children"),
@@ -374,6 +367,7 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         return refreshed(caller, case_id, message, lang)
 
     def refreshed(caller: Any, case_id: str, message: str, lang: str) -> Any:
+        """The case page again after an action, with what came of it on top."""
         try:
             view = data.case_view(caller, case_id)
         except CaseNotFoundError:
