@@ -10,7 +10,25 @@ orchestrates them with the store.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from gridmgr.errors import GridMgrError
+
+
+def canonical_json(value: object) -> str:
+    """The canonical JSON every published inspection hash is taken over: sorted keys, no
+    spaces, non-ASCII characters kept (hashed as UTF-8).
+
+    >>> canonical_json({"b": [1, "江"], "a": None})
+    '{"a":null,"b":[1,"江"]}'
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def json_sha256(value: object) -> str:
+    """sha256 (hex) of :func:`canonical_json` of ``value``."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 class InspectionError(GridMgrError):
@@ -44,4 +62,6 @@ __all__ = [
     "ResultError",
     "UnknownInspectionError",
     "VerificationError",
+    "canonical_json",
+    "json_sha256",
 ]

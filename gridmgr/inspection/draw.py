@@ -41,14 +41,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gridmgr.inspection import DrawError, VerificationError
+from gridmgr.inspection import DrawError, VerificationError, json_sha256
 from gridmgr.inspection.plan import Plan, plan_hash, sample_size
 from gridmgr.inspection.pool import Officer, Pool, conflicts_of
 from gridmgr.inspection.registry import RISK_CLASSES, Registry, Target
@@ -191,8 +190,7 @@ def result_hash_of(result: DrawResult) -> str:
     """sha256 (hex) of the result's canonical JSON, ``result_hash`` left out."""
     body = result.to_dict()
     body.pop("result_hash", None)
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_sha256(body)
 
 
 def select_targets(

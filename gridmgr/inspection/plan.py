@@ -21,7 +21,6 @@ The plan's identity is :func:`plan_hash`, a sha256 over its canonical JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from fractions import Fraction
 from typing import Any
 
 from gridmgr.catalog import DEPARTMENTS
-from gridmgr.inspection import PlanError
+from gridmgr.inspection import PlanError, canonical_json, json_sha256
 from gridmgr.inspection.registry import RISK_CLASSES
 
 MIN_OFFICERS = 2
@@ -75,12 +74,12 @@ class Plan:
 
 def canonical_plan_json(plan: Plan) -> str:
     """The plan as canonical JSON: sorted keys, no spaces, non-ASCII kept (UTF-8)."""
-    return json.dumps(plan.to_dict(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return canonical_json(plan.to_dict())
 
 
 def plan_hash(plan: Plan) -> str:
     """sha256 (hex) of :func:`canonical_plan_json`."""
-    return hashlib.sha256(canonical_plan_json(plan).encode()).hexdigest()
+    return json_sha256(plan.to_dict())
 
 
 def sample_size(ratio: Fraction, population: int) -> int:

@@ -10,8 +10,6 @@ so a published pool file is all a verifier needs.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import random
 import re
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING
 from gridmgr.catalog import DEPARTMENTS
 from gridmgr.codes import code_length
 from gridmgr.errors import InvalidTableError, RowProblem
+from gridmgr.inspection import json_sha256
 from gridmgr.roster import Post, PostKind, Role, Roster
 from gridmgr.tablefiles import Table, read_table, write_table
 
@@ -120,9 +119,7 @@ def pool_hash(pool: Pool) -> str:
     """sha256 (hex) of the pool's canonical form: like :func:`~gridmgr.inspection.registry.
     registry_hash`, the JSON array of every officer's row values in :data:`POOL_COLUMNS` order,
     sorted by ``officer_id``."""
-    rows = [[o.to_row()[c] for c in POOL_COLUMNS] for o in pool]
-    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_sha256([[o.to_row()[c] for c in POOL_COLUMNS] for o in pool])
 
 
 def conflicts_of(officer: Officer, target: Target) -> list[str]:
