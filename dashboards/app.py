@@ -10,9 +10,7 @@ copies the ``_csrf_token`` cookie into the ``X-CSRFToken`` header, which the CSR
 from __future__ import annotations
 
 import json
-import logging
 import re
-import threading
 from typing import Any
 
 import dash
@@ -29,8 +27,8 @@ from dashboards.i18n import DEFAULT_LANG, LANGS, lang_of, t
 from gridmgr.api.access import Caller
 from gridmgr.api.sessions import current_session_user
 from gridmgr.errors import GridMgrError
+from gridmgr.loops import PeriodicLoop
 
-log = logging.getLogger(__name__)
 PREFIX = "/dashboard/"
 LANG_COOKIE = "gridmgr_lang"
 CSRF_COOKIE = "_csrf_token"
@@ -89,26 +87,9 @@ def create_dash_app(
     _guard(server, data)
     _check_callback_requests(server, app)
     if verify_every > 0:
-        LedgerWatch(data, every=verify_every).start()
+        # at once, then every so often; a failed pass keeps the last result and retries
+        PeriodicLoop(data.verify_ledger, every=verify_every, name="gridmgr-ledger-watch").start()
     return app
-
-
-class LedgerWatch(threading.Thread):
-    """Verify the ledger now and then every ``every`` seconds (a daemon: dies with the server)."""
-
-    def __init__(self, data: DashData, *, every: float) -> None:
-        super().__init__(name="gridmgr-ledger-watch", daemon=True)
-        self.data = data
-        self.every = every
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                self.data.verify_ledger()
-            except Exception:  # a database hiccup: the panel keeps the last result; next time
-                log.exception("ledger verification failed")
-            self.stopped.wait(self.every)
 
 
 def shell() -> Any:

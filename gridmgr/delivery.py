@@ -25,7 +25,6 @@ import hmac
 import json
 import logging
 import smtplib
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +35,7 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from gridmgr.errors import GridMgrError
+from gridmgr.loops import PeriodicLoop
 from gridmgr.notifications import COMMAND_CENTER_INBOX
 from gridmgr.store import Store, outboxstore
 from gridmgr.store.outboxstore import Delivery, Notification
@@ -297,8 +297,9 @@ def _attempt(channel: Channel, delivery: Delivery) -> tuple[str | None, bool]:
     return None, False
 
 
-class DeliveryWorker:
-    """Runs :func:`deliver_pending` every ``every`` seconds in a daemon thread until stopped.
+class DeliveryWorker(PeriodicLoop):
+    """Runs :func:`deliver_pending` every ``every`` seconds in a daemon thread until stopped
+    (``wake()`` runs a pass at once).
 
     The first pass runs at start, so notices committed before a crash or restart go out at once.
     """
@@ -313,33 +314,9 @@ class DeliveryWorker:
         base: timedelta = timedelta(seconds=10),
         cap: timedelta = timedelta(hours=1),
     ) -> None:
-        self._store, self._channels, self._clock = store, list(channels), clock
-        self._every, self._base, self._cap = every, base, cap
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gridmgr-notify", daemon=True)
+        chosen = list(channels)
 
-    def start(self) -> None:
-        """Start delivering."""
-        self._thread.start()
+        def step() -> None:
+            deliver_pending(store, chosen, now=clock(), base=base, cap=cap)
 
-    def wake(self) -> None:
-        """Run a pass now instead of at the next tick."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Stop after the running pass."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                deliver_pending(
-                    self._store, self._channels, now=self._clock(), base=self._base, cap=self._cap
-                )
-            except Exception:  # the worker must survive a bad pass; the next one retries
-                log.exception("notification delivery pass failed")
-            self._wake.wait(self._every)
-            self._wake.clear()
+        super().__init__(step, every=every, name="gridmgr-notify", stop_timeout=60.0)

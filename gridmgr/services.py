@@ -28,6 +28,7 @@ from gridmgr.cases import (
 from gridmgr.datum import Datum
 from gridmgr.escalation import acting_for, escalation_path
 from gridmgr.intake import Channel
+from gridmgr.loops import PeriodicLoop
 from gridmgr.notifications import COMMAND_CENTER_INBOX, due_soon_notice
 from gridmgr.roster import COMMAND_CENTER, Post, PostKind
 from gridmgr.routing import RoutingContext, RoutingDecision, route_incident, route_unlocated
@@ -308,9 +309,9 @@ def mark_notifications_read(store: Store, actor: Actor, ids: list[int], *, at: d
         return outboxstore.mark_read(conn, inbox_of(actor), ids, at=at)
 
 
-class EscalationLoop:
+class EscalationLoop(PeriodicLoop):
     """Runs :func:`escalate_overdue` (and :func:`warn_due_soon`, when ``due_within_hours`` > 0)
-    every ``every`` seconds in a daemon thread until stopped."""
+    at start — catching up with everything overdue — and every ``every`` seconds until stopped."""
 
     def __init__(
         self,
@@ -321,29 +322,11 @@ class EscalationLoop:
         clock: Callable[[], datetime],
         due_within_hours: float = 0.0,
     ) -> None:
-        self._store, self._context, self._every, self._clock = store, context, every, clock
-        self._due_within = due_within_hours
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gridmgr-escalator", daemon=True)
+        def step() -> None:
+            escalated = escalate_overdue(store, context, now=clock())
+            if escalated:
+                log.info("escalated %d overdue stage(s)", len(escalated))
+            if due_within_hours > 0:
+                warn_due_soon(store, context, now=clock(), within_hours=due_within_hours)
 
-    def start(self) -> None:
-        """Start the loop (it first catches up with everything overdue)."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the loop and wait for the running pass to finish."""
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                escalated = escalate_overdue(self._store, self._context, now=self._clock())
-                if escalated:
-                    log.info("escalated %d overdue stage(s)", len(escalated))
-                if self._due_within > 0:
-                    now, hours = self._clock(), self._due_within
-                    warn_due_soon(self._store, self._context, now=now, within_hours=hours)
-            except Exception:  # the loop must survive a bad pass; the next one retries
-                log.exception("escalation pass failed")
-            self._stop.wait(self._every)
+        super().__init__(step, every=every, name="gridmgr-escalator")
