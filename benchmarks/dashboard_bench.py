@@ -284,7 +284,7 @@ def _paints(context: BrowserContext, url: str, loads: int) -> Paint:
 
 
 def _worker_cell(live: Live) -> tuple[str, float, float]:
-    from gridmgr.roster import field_post
+    from gridmgr.responsibility.roster import field_post
 
     data = live.app.extensions["gridmgr_dash_data"]
     person = live.logins["grid worker"]

@@ -1,4 +1,4 @@
-"""Duplicate lookup: what :func:`gridmgr.triage.find_duplicates` adds to a report.
+"""Duplicate lookup: what :func:`gridmgr.services.triage.find_duplicates` adds to a report.
 
 100,000 open cases (every catalog category, reported over the last three days, uniform over the
 Jiangyin territory) are loaded into a fresh SQLite store; then reports are made one at a time
@@ -23,14 +23,14 @@ from benchmarks.common import Row
 from benchmarks.grid_bench import benchmark_points
 from gridmgr import load_grid
 from gridmgr.cases import Actor, Role
-from gridmgr.catalog import read_catalog
-from gridmgr.demo_roster import generate_roster
-from gridmgr.routing import RoutingContext
-from gridmgr.services import report_incident
+from gridmgr.responsibility.calendar import TZ, WorkCalendar
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.demo_roster import generate_roster
+from gridmgr.responsibility.routing import RoutingContext
+from gridmgr.services.reports import report_incident
+from gridmgr.services.triage import find_duplicates
 from gridmgr.store import open_store
 from gridmgr.store.schema import cases
-from gridmgr.triage import find_duplicates
-from gridmgr.workcal import TZ, WorkCalendar
 
 OPEN_CASES = 100_000
 BUDGET_P99_MS = 2.0

@@ -16,8 +16,8 @@ from rich.console import Console
 
 from benchmarks.common import Row, median_seconds
 from gridmgr import Grid, load_grid
-from gridmgr.geoio import default_grid_path, read_territory
-from gridmgr.partition import build_grid
+from gridmgr.grid.build import build_grid
+from gridmgr.grid.io import default_grid_path, read_territory
 
 
 def benchmark_points(grid: Grid, n: int, seed: int = 2026) -> tuple[np.ndarray, np.ndarray]:

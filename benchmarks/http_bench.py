@@ -99,12 +99,12 @@ def _start(data_dir: Path, port: int, workers: int = 1) -> subprocess.Popen[byte
 
 def _token(data_dir: Path) -> str:
     from gridmgr.datafiles import load_roster
-    from gridmgr.generations import load_current_grid
-    from gridmgr.roster import COMMAND_CENTER
+    from gridmgr.grid.generations import load_current_grid
+    from gridmgr.responsibility.calendar import TZ
+    from gridmgr.responsibility.roster import COMMAND_CENTER
     from gridmgr.settings import Settings
     from gridmgr.store import database_url, open_store
     from gridmgr.store.tokens import create_credential
-    from gridmgr.workcal import TZ
 
     settings = Settings(data_dir=data_dir)
     now = datetime.now(TZ)

@@ -19,13 +19,13 @@ from rich.console import Console
 from benchmarks.common import Row, median_seconds
 from benchmarks.grid_bench import benchmark_points
 from gridmgr import load_grid
-from gridmgr.catalog import read_catalog
 from gridmgr.datafiles import cell_names, grid_cells
-from gridmgr.demo_roster import generate_roster
-from gridmgr.rosterfile import read_roster, write_roster
-from gridmgr.routing import RoutingContext, route_incident
-from gridmgr.staffing import staffing_report
-from gridmgr.workcal import TZ, WorkCalendar
+from gridmgr.responsibility.calendar import TZ, WorkCalendar
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.demo_roster import generate_roster
+from gridmgr.responsibility.roster_files import read_roster, write_roster
+from gridmgr.responsibility.routing import RoutingContext, route_incident
+from gridmgr.responsibility.staffing import staffing_report
 
 
 def run(*, repeats: int, console: Console) -> list[Row]:

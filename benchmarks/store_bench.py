@@ -46,13 +46,13 @@ from benchmarks.common import Row, median_seconds, print_table
 from benchmarks.grid_bench import benchmark_points
 from gridmgr import load_grid
 from gridmgr.cases import Actor, Role
-from gridmgr.catalog import read_catalog
-from gridmgr.demo_roster import generate_roster
 from gridmgr.ledger import GENESIS_HASH, event_hash, format_time
-from gridmgr.routing import RoutingContext
-from gridmgr.services import Ingestor, report_incident
+from gridmgr.responsibility.calendar import TZ, WorkCalendar
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.demo_roster import generate_roster
+from gridmgr.responsibility.routing import RoutingContext
+from gridmgr.services.reports import Ingestor, report_incident
 from gridmgr.store import Store, open_store
-from gridmgr.workcal import TZ, WorkCalendar
 
 PG_ENVS = ("GRIDMGR_BENCH_PG_URL", "GRIDMGR_TEST_PG_URL")
 LEDGER_EVENTS_ENV = "GRIDMGR_BENCH_LEDGER_EVENTS"

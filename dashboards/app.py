@@ -24,10 +24,10 @@ from wtforms import ValidationError  # type: ignore[import-untyped]
 from dashboards import pages
 from dashboards.data import DashData
 from dashboards.i18n import DEFAULT_LANG, LANGS, lang_of, t
-from gridmgr.api.access import Caller
+from gridmgr.access import Caller
 from gridmgr.api.sessions import current_session_user
 from gridmgr.errors import GridMgrError
-from gridmgr.loops import PeriodicLoop
+from gridmgr.services.loops import PeriodicLoop
 
 PREFIX = "/dashboard/"
 LANG_COOKIE = "gridmgr_lang"

@@ -19,24 +19,29 @@ import pandas as pd
 
 from dashboards.geo import MapGeometry
 from gridmgr import analytics
-from gridmgr.api.access import Caller, check_report_scope
+from gridmgr.access import Caller, check_report_scope
 from gridmgr.cases import Action, Case, CaseState, Role, allowed_actions
-from gridmgr.datum import Datum
-from gridmgr.duplicates import DuplicateMatch
 from gridmgr.errors import ForbiddenError
-from gridmgr.grid import Grid
+from gridmgr.grid.datum import Datum
+from gridmgr.grid.model import Grid
+from gridmgr.intake.duplicates import DuplicateMatch
+from gridmgr.intake.photos import Photo
 from gridmgr.ledger import LedgerEvent
-from gridmgr.photos import Photo
-from gridmgr.roster import Post, PostKind, field_post
-from gridmgr.routing import RoutingContext
-from gridmgr.services import (
-    Ingestor,
-    act,
-    mark_notifications_read,
-    notifications_for,
-    report_incident,
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import Post, PostKind, field_post
+from gridmgr.responsibility.routing import RoutingContext
+from gridmgr.responsibility.staffing import staffing_report
+from gridmgr.services.actions import act
+from gridmgr.services.notices import mark_notifications_read, notifications_for
+from gridmgr.services.reports import Ingestor, report_incident
+from gridmgr.services.triage import (
+    Unlocated,
+    find_duplicates,
+    merge_cases,
+    merge_view,
+    place_case,
+    unlocated_queue,
 )
-from gridmgr.staffing import staffing_report
 from gridmgr.store import CaseFilter, CaseNotFoundError, Store, TrailEntry
 from gridmgr.store.attachments import (
     AttachmentRow,
@@ -47,15 +52,6 @@ from gridmgr.store.attachments import (
 from gridmgr.store.casestore import CaseStats, CellLoad
 from gridmgr.store.outboxstore import DeliveryStatus, Notification, case_deliveries
 from gridmgr.store.patrolstore import latest_points
-from gridmgr.triage import (
-    Unlocated,
-    find_duplicates,
-    merge_cases,
-    merge_view,
-    place_case,
-    unlocated_queue,
-)
-from gridmgr.workcal import TZ
 
 METRICS = ("open", "overdue", "risk")
 """What the map can be coloured by: open cases, overdue cases, SLA risk."""
@@ -464,7 +460,7 @@ class DashData:
     def inspections(self, *, draw_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
         """Plans, draws, and the visits and results of ``draw_id`` (default: the newest run
         draw) — for city-wide roles (the page checks)."""
-        from gridmgr.inspection.service import inspection_page
+        from gridmgr.services.inspections import inspection_page
 
         return inspection_page(self.store, draw_id=draw_id)
 

@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 import shapely
 
-from gridmgr.grid import Grid
+from gridmgr.grid.model import Grid
 
 SIMPLIFY_DEG = 0.0002
 """Coverage simplification tolerance (~20 m): invisible at city zoom."""

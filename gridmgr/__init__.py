@@ -14,7 +14,7 @@ from gridmgr.errors import (
     GridMgrError,
     InvalidGridError,
 )
-from gridmgr.grid import CellPath, Grid, GridMeta
+from gridmgr.grid.model import CellPath, Grid, GridMeta
 
 __all__ = [
     "CellError",
@@ -41,13 +41,13 @@ def load_grid(path: str | Path | None = None) -> Grid:
     """
     if path is None:
         return _default_grid()
-    from gridmgr.geoio import read_grid
+    from gridmgr.grid.io import read_grid
 
     return read_grid(Path(path))
 
 
 @cache
 def _default_grid() -> Grid:
-    from gridmgr.geoio import read_grid
+    from gridmgr.grid.io import read_grid
 
     return read_grid(None)

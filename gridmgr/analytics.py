@@ -2,7 +2,8 @@
 
 Pure functions over frames: the case facts of :meth:`gridmgr.store.Store.case_facts` (one row
 per case), the coverage frame of :func:`gridmgr.patrols.patrol_coverage`, a
-:class:`~gridmgr.grid.Grid` and a :class:`~gridmgr.roster.Roster`. No SQL, no clock: the
+:class:`~gridmgr.grid.model.Grid` and a
+:class:`~gridmgr.responsibility.roster.Roster`. No SQL, no clock: the
 period and ``now`` are passed in. The notebooks in ``notebooks/`` and the dashboard's coverage
 review page call these same functions.
 
@@ -36,8 +37,8 @@ from gridmgr.errors import GridMgrError
 if TYPE_CHECKING:
     import networkx as nx
 
-    from gridmgr.grid import Grid
-    from gridmgr.roster import Roster
+    from gridmgr.grid.model import Grid
+    from gridmgr.responsibility.roster import Roster
 
 FINISHED = ("closed", "evaluated")
 """Case states that count as finished for on-time rates and times to close."""
@@ -365,9 +366,9 @@ def owner_workload(
 
 def vacancies(grid: Grid, roster: Roster, at: datetime) -> pd.DataFrame:
     """Vacant posts at ``at`` (cells with no owner at any tier, the command center, unit
-    leaders), from :func:`gridmgr.staffing.staffing_report`: ``subject``, ``tier``,
+    leaders), from :func:`gridmgr.responsibility.staffing.staffing_report`: ``subject``, ``tier``,
     ``since``, ``message``."""
-    from gridmgr.staffing import staffing_report
+    from gridmgr.responsibility.staffing import staffing_report
 
     frame = staffing_report(grid, roster, at).to_frame()
     return frame[frame["kind"] == "vacancy"].drop(columns="kind").reset_index(drop=True)
@@ -446,7 +447,7 @@ def _ancestor(grid: Grid, cells: pd.Series, tier: int) -> list[str]:
 
 def graph_to_weights(graph: nx.Graph, codes: Sequence[str]) -> Any:
     """Binary contiguity weights (:class:`libpysal.weights.W`) over ``codes`` from an adjacency
-    graph (:meth:`gridmgr.grid.Grid.grid_to_graph`): neighbours share a border."""
+    graph (:meth:`gridmgr.grid.model.Grid.grid_to_graph`): neighbours share a border."""
     from libpysal.weights import W
 
     index = set(codes)

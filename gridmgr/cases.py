@@ -5,7 +5,8 @@ checks every rule of the loop and returns the next case and the one :class:`Case
 writes to the ledger in the same transaction. :func:`allowed_actions` answers "which buttons may
 this person press now" with the same checks, so the two never disagree; both read the one table
 :data:`TRANSITIONS`. Each timed stage (签收 sign, 处置 handle, 核查 verify) runs on its category's
-SLA clock, counted on the official working calendar by :class:`gridmgr.workcal.WorkCalendar`.
+SLA clock, counted on the official working calendar by
+:class:`gridmgr.responsibility.calendar.WorkCalendar`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from gridmgr.errors import GridMgrError, TimeError
-from gridmgr.sla import Span, Stage
+from gridmgr.responsibility.sla import Span, Stage
 
 if TYPE_CHECKING:
-    from gridmgr.catalog import Category
-    from gridmgr.routing import RoutingDecision
-    from gridmgr.workcal import WorkCalendar
+    from gridmgr.responsibility.calendar import WorkCalendar
+    from gridmgr.responsibility.catalog import Category
+    from gridmgr.responsibility.routing import RoutingDecision
 
 MAX_COMMENT = 2000
 """The longest comment (or report description) accepted, in characters."""
@@ -315,8 +316,8 @@ def open_case(
 ) -> tuple[Case, CaseEvent]:
     """A new case in the REPORTED state from a routing decision, and its ``REPORT`` event.
 
-    >>> from gridmgr.routing import route_incident
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.routing import route_incident
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> from tests.builders import tiny_context
     >>> at = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
     >>> decision = route_incident(tiny_context(), category="street_vending", at=at,
@@ -358,7 +359,7 @@ def allowed_actions(case: Case, actor: Actor, *, at: datetime) -> list[Action]:
 
     :func:`apply_action` succeeds for exactly these, given a comment and each action's inputs.
 
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> t = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
     >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REPORTED,
     ...             reported_at=t, updated_at=t, reporter="P00011", description="摊贩占道",
@@ -392,8 +393,8 @@ def apply_action(
     Raises :class:`IllegalTransitionError` when the state does not admit the action, and
     :class:`GuardError` when a rule is broken (role, owner, verifier, comment, time order, inputs).
 
-    >>> from gridmgr.catalog import read_catalog
-    >>> from gridmgr.workcal import TZ, WorkCalendar
+    >>> from gridmgr.responsibility.catalog import read_catalog
+    >>> from gridmgr.responsibility.calendar import TZ, WorkCalendar
     >>> t = datetime(2026, 10, 1, 10, 0, tzinfo=TZ)
     >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REGISTERED,
     ...             reported_at=t, updated_at=t, reporter="P00011", description="摊贩占道",
@@ -467,7 +468,7 @@ def apply_action(
 def is_overdue(case: Case, at: datetime) -> bool:
     """Whether the case's running stage has fallen due at ``at`` (``at >= due_at``).
 
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> t = datetime(2026, 10, 8, 10, 30, tzinfo=TZ)
     >>> case = Case(case_id="C1", category="street_vending", state=CaseState.DISPATCHED,
     ...             reported_at=t, updated_at=t, reporter="P00011", description="摊贩占道",
@@ -500,7 +501,7 @@ def record_side_event(
     """A side event (:data:`SIDE_ACTIONS`) by an operator: the case with ``changes`` (version
     + 1, state kept) and its event, whose details hold ``details`` and the changed fields.
 
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> t = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
     >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REPORTED,
     ...             reported_at=t, updated_at=t, reporter="hotline", description="摊贩",
@@ -640,7 +641,8 @@ def _text(text: str, what: str) -> str:
 def _aware(at: datetime, tz: tzinfo | None) -> datetime:
     if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
         raise TimeError(
-            f"at={at!r} has no time zone; pass an aware datetime, e.g. tzinfo=gridmgr.workcal.TZ"
+            f"at={at!r} has no time zone; pass an aware datetime, "
+            "e.g. tzinfo=gridmgr.responsibility.calendar.TZ"
         )
     return at if tz is None else at.astimezone(tz)
 

@@ -12,20 +12,20 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gridmgr.catalog import Catalog, read_catalog, write_catalog
 from gridmgr.errors import TableFileError
-from gridmgr.roster import Roster
-from gridmgr.rosterfile import read_roster, write_roster
-from gridmgr.workcal import (
+from gridmgr.responsibility.calendar import (
     WorkCalendar,
     default_overrides_path,
     parse_working_hours,
     read_overrides,
 )
+from gridmgr.responsibility.catalog import Catalog, read_catalog, write_catalog
+from gridmgr.responsibility.roster import Roster
+from gridmgr.responsibility.roster_files import read_roster, write_roster
 
 if TYPE_CHECKING:
-    from gridmgr.grid import Grid
-    from gridmgr.routing import RoutingContext
+    from gridmgr.grid.model import Grid
+    from gridmgr.responsibility.routing import RoutingContext
     from gridmgr.settings import Settings
 
 DEMO_SEED = 2026
@@ -54,7 +54,7 @@ def load_roster(settings: Settings, grid: Grid, *, create: bool = True) -> Roste
                 f"no roster in {settings.roster_dir}; run `gridmgr roster generate` or "
                 "`gridmgr roster import FOLDER`"
             )
-        from gridmgr.demo_roster import generate_roster
+        from gridmgr.responsibility.demo_roster import generate_roster
 
         store_roster(settings, generate_roster(grid, seed=DEMO_SEED), grid)
     return read_roster(settings.roster_dir, cells=grid_cells(grid))
@@ -96,8 +96,9 @@ def load_calendar(settings: Settings) -> WorkCalendar:
 
 
 def routing_context(settings: Settings, grid: Grid) -> RoutingContext:
-    """Everything :func:`gridmgr.routing.route_incident` needs, from the data folder."""
-    from gridmgr.routing import RoutingContext
+    """Everything :func:`~gridmgr.responsibility.routing.route_incident` needs, from the data
+    folder."""
+    from gridmgr.responsibility.routing import RoutingContext
 
     return RoutingContext(
         grid, load_roster(settings, grid), load_catalog(settings), load_calendar(settings)

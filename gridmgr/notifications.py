@@ -4,7 +4,7 @@
 escalated to you (and to the worker whose stage ran late), returned (to the command center),
 reopened (to the assignee) — and :func:`due_soon_notice` the warning that a running stage falls
 due within N working hours. The store writes them to its outbox in the same transaction as the
-event (:mod:`gridmgr.store.outboxstore`); :mod:`gridmgr.delivery` delivers them later.
+event (:mod:`gridmgr.store.outboxstore`); :mod:`gridmgr.services.delivery` delivers them later.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def notices_for_event(event: CaseEvent, *, assignee: Assignee | None) -> list[No
     """The notices ``event`` causes; ``assignee`` is the case's assignee after the event.
 
     >>> from gridmgr.cases import Actor, CaseState, Role
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> t = datetime(2026, 10, 8, 10, 0, tzinfo=TZ)
     >>> worker = Assignee("P11", "grid_worker:320281001003003", "王")
     >>> head = {"person_id": "P12", "post": "grid_head:320281001003", "name": "李"}

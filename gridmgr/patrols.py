@@ -20,14 +20,14 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from gridmgr.datum import Datum, to_wgs84
 from gridmgr.errors import GridMgrError, InvalidTableError, RowProblem
-from gridmgr.roster import PostKind, Role
+from gridmgr.grid.datum import Datum, to_wgs84
+from gridmgr.responsibility.roster import PostKind, Role
 
 if TYPE_CHECKING:
-    from gridmgr.grid import Grid
-    from gridmgr.roster import Roster
-    from gridmgr.workcal import WorkCalendar
+    from gridmgr.grid.model import Grid
+    from gridmgr.responsibility.calendar import WorkCalendar
+    from gridmgr.responsibility.roster import Roster
 
 PATROL_DISTANCE_M = 50.0
 """How far from a track a cell counts as patrolled, in metres."""
@@ -49,7 +49,7 @@ def points_to_tracks(points: pd.DataFrame, *, crs: str, gap: timedelta = TRACK_G
 
     ``points`` has columns ``person_id``, ``at``, ``lon``, ``lat`` (WGS84).
 
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> t0 = pd.Timestamp("2026-10-09 09:00", tz=TZ)
     >>> frame = pd.DataFrame({"person_id": ["P1"] * 3 + ["P2"],
     ...     "at": [t0, t0 + pd.Timedelta("1min"), t0 + pd.Timedelta("1h"), t0],
@@ -144,7 +144,7 @@ def blind_spots(coverage: pd.DataFrame, *, now: datetime, days: float = 7) -> pd
 
     Adds ``days_since`` (``NaN`` for never), most neglected first.
 
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> now = pd.Timestamp("2026-10-09 12:00", tz=TZ)
     >>> cov = pd.DataFrame({"cell": ["a", "b", "c"], "coverage": [0.5, 0.0, 0.0],
     ...     "last_seen": pd.to_datetime([now - pd.Timedelta("1D"), now - pd.Timedelta("9D"),
@@ -272,7 +272,7 @@ def rows_to_points(
     ...
     gridmgr.errors.InvalidTableError: t.csv: 2 problem(s) in the track; nothing was imported
     """
-    from gridmgr.rosterfile import parse_time
+    from gridmgr.responsibility.roster_files import parse_time
 
     problems: list[RowProblem] = []
     out: list[tuple[datetime, float, float, float | None]] = []

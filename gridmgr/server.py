@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gridmgr.workcal import TZ
+from gridmgr.responsibility.calendar import TZ
 
 if TYPE_CHECKING:
-    from gridmgr.grid import Grid
-    from gridmgr.routing import RoutingContext
+    from gridmgr.grid.model import Grid
+    from gridmgr.responsibility.routing import RoutingContext
     from gridmgr.settings import Settings
     from gridmgr.store import Store
 
@@ -37,7 +37,7 @@ SERVE_THREADS = 8
 """Request threads per worker (writes are serialized by the database anyway)."""
 DUE_WITHIN_ENV = "GRIDMGR_NOTIFY_DUE_WITHIN_HOURS"
 """Working hours before a stage's deadline at which its assignee is warned (default 2; 0: never).
-Webhook and e-mail channels are configured by environment too (:mod:`gridmgr.delivery`)."""
+Webhook and e-mail channels are configured by environment too (:mod:`gridmgr.services.delivery`)."""
 
 
 def wall_clock() -> datetime:
@@ -57,7 +57,7 @@ class Prepared:
     escalate_every: float
     clock: Callable[[], datetime] = wall_clock
     simulate: bool = False
-    """Run the demo simulator (:class:`gridmgr.simulator.SimulatorLoop`) in worker 0."""
+    """Run the demo simulator (:class:`gridmgr.services.simulator.SimulatorLoop`) in worker 0."""
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -77,7 +77,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
 
     from gridmgr.api import create_app, mount_dashboard
     from gridmgr.api.sessions import init_sessions
-    from gridmgr.services import EscalationLoop
+    from gridmgr.services.escalation import EscalationLoop
     from gridmgr.store import open_store
 
     store = open_store(prepared.db_url)
@@ -119,7 +119,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
         loop.start()
     notifier = None
     if index == 0:  # notices are delivered by one process; the outbox keeps them meanwhile
-        from gridmgr.delivery import DeliveryWorker, channels_from_env
+        from gridmgr.services.delivery import DeliveryWorker, channels_from_env
 
         channels = channels_from_env(os.environ)
         if channels:
@@ -129,7 +129,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     if index == 0 and prepared.simulate:
         import secrets
 
-        from gridmgr.simulator import SimulatorLoop
+        from gridmgr.services.simulator import SimulatorLoop
 
         simulator = SimulatorLoop(
             store,
@@ -206,7 +206,7 @@ def wants_simulator(settings: Settings, store: Store, *, fresh: bool) -> bool:
         return settings.simulate
     if not settings.demo:
         return False
-    from gridmgr.simulator import is_simulated
+    from gridmgr.services.simulator import is_simulated
 
     return fresh or is_simulated(store)
 

@@ -85,7 +85,7 @@ class Settings:
             got = values["simulate_speed"]
             raise SettingsError(f"GRIDMGR_SIMULATE_SPEED must be a positive number, got {got!r}")
         simulate = values.get("simulate")
-        from gridmgr.workcal import parse_working_hours
+        from gridmgr.responsibility.calendar import parse_working_hours
 
         try:
             hours = str(parse_working_hours(str(values["working_hours"])))

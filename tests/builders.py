@@ -11,12 +11,12 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from gridmgr.grid import Grid
-from gridmgr.validate import validated_grid
+from gridmgr.grid.model import Grid
+from gridmgr.grid.validate import validated_grid
 
 if TYPE_CHECKING:
-    from gridmgr.roster import Roster
-    from gridmgr.routing import RoutingContext
+    from gridmgr.responsibility.roster import Roster
+    from gridmgr.responsibility.routing import RoutingContext
 
 COUNTY = "320281"
 TOWN = "320281001"
@@ -79,7 +79,7 @@ def _row(code: str, parent: str, tier: int, geom: shapely.Geometry) -> dict[str,
 @functools.cache
 def tiny_roster(seed: int = 2026) -> Roster:
     """The demo roster of the tiny grid (every post held since 2024-01-01, with deputies)."""
-    from gridmgr.demo_roster import generate_roster
+    from gridmgr.responsibility.demo_roster import generate_roster
 
     return generate_roster(_tiny_grid_cached(), seed=seed)
 
@@ -107,7 +107,7 @@ def roster_from_csv(
     cells: Mapping[str, int] | None = None,
 ) -> Roster:
     """A roster from CSV texts (see :func:`rows`); ``cells`` checks places against a grid."""
-    from gridmgr.rosterfile import parse_roster
+    from gridmgr.responsibility.roster_files import parse_roster
 
     return parse_roster(
         rows(persons, "persons.csv"),
@@ -120,9 +120,9 @@ def roster_from_csv(
 
 def tiny_context(roster: Roster | None = None, *, border_m: float = 30.0) -> RoutingContext:
     """A routing context over the tiny grid, the shipped catalog and the official calendar."""
-    from gridmgr.catalog import read_catalog
-    from gridmgr.routing import RoutingContext
-    from gridmgr.workcal import WorkCalendar
+    from gridmgr.responsibility.calendar import WorkCalendar
+    from gridmgr.responsibility.catalog import read_catalog
+    from gridmgr.responsibility.routing import RoutingContext
 
     return RoutingContext(
         _tiny_grid_cached(),

@@ -20,8 +20,8 @@ from flask import Flask
 from gridmgr.api import create_app, mount_dashboard
 from gridmgr.api.sessions import init_sessions
 from gridmgr.datafiles import load_roster, routing_context
-from gridmgr.demo_roster import DEMO_PASSWORD
-from gridmgr.generations import load_current_grid
+from gridmgr.grid.generations import load_current_grid
+from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
 from gridmgr.server import wall_clock
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store

@@ -14,12 +14,12 @@ import pytest
 
 from gridmgr import Grid
 from gridmgr import analytics as an
-from gridmgr.routing import RoutingContext
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.routing import RoutingContext
+from gridmgr.services.simulator import Simulator
 from gridmgr.simulation.activity import ActivityModel
-from gridmgr.simulator import Simulator
 from gridmgr.store import CaseFilter, Store
 from gridmgr.store.reference import sync_reference
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context
 
 END = datetime(2026, 5, 6, 11, 0, tzinfo=TZ)  # a Wednesday morning

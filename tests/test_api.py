@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 
 from gridmgr import Grid
 from gridmgr.api import create_app
-from gridmgr.roster import Person, Roster, field_post
+from gridmgr.grid.validate import validated_grid
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import Person, Roster, field_post
 from gridmgr.settings import Settings
-from gridmgr.validate import validated_grid
-from gridmgr.workcal import TZ
 from tests.builders import tiny_cells, tiny_roster
 
 

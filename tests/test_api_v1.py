@@ -19,12 +19,12 @@ from werkzeug.test import TestResponse
 
 from gridmgr.api import create_app
 from gridmgr.api.v1 import MAX_BODY
-from gridmgr.roster import COMMAND_CENTER, field_post
-from gridmgr.routing import route_incident
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
+from gridmgr.responsibility.routing import route_incident
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
 from gridmgr.store.tokens import create_credential, revoke_credential
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time

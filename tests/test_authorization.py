@@ -18,11 +18,11 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from gridmgr.api import create_app
-from gridmgr.roster import COMMAND_CENTER, Post, PostKind, field_post
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
 from gridmgr.store.tokens import create_credential
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context, tiny_grid, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)

@@ -32,11 +32,11 @@ from gridmgr.cases import (
     is_overdue,
     open_case,
 )
-from gridmgr.catalog import read_catalog
 from gridmgr.errors import GridMgrError, TimeError
-from gridmgr.routing import RoutingDecision, route_incident
-from gridmgr.sla import Span, Stage
-from gridmgr.workcal import TZ, WorkCalendar
+from gridmgr.responsibility.calendar import TZ, WorkCalendar
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.routing import RoutingDecision, route_incident
+from gridmgr.responsibility.sla import Span, Stage
 from tests.builders import tiny_context
 
 CAL = WorkCalendar()

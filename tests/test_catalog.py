@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridmgr.catalog import (
+from gridmgr.errors import CatalogError, UnknownCategoryError
+from gridmgr.responsibility.catalog import (
     CATALOG_COLUMNS,
     DEPARTMENTS,
     Catalog,
@@ -25,8 +26,7 @@ from gridmgr.catalog import (
     read_catalog,
     write_catalog,
 )
-from gridmgr.errors import CatalogError, UnknownCategoryError
-from gridmgr.sla import Clock, Span, Stage
+from gridmgr.responsibility.sla import Clock, Span, Stage
 from gridmgr.tablefiles import parse_table
 
 HEADER = ",".join(CATALOG_COLUMNS)

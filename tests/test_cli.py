@@ -17,10 +17,10 @@ from shapely import box
 
 from gridmgr import Grid
 from gridmgr.cli import cli, main
-from gridmgr.generations import store_generation
-from gridmgr.geoio import default_grid_path, read_grid, read_grid_source, write_grid
+from gridmgr.grid.generations import store_generation
+from gridmgr.grid.io import default_grid_path, read_grid, read_grid_source, write_grid
+from gridmgr.grid.validate import validated_grid
 from gridmgr.settings import Settings
-from gridmgr.validate import validated_grid
 from tests.builders import replace_geometry, tiny_cells
 
 NW_SE = "320281001001004"  # tiny-grid unit cell [120.125, 120.25] x [31.75, 31.875]

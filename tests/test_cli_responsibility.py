@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gridmgr import Grid
-from gridmgr.generations import store_generation
+from gridmgr.grid.generations import store_generation
 from gridmgr.settings import Settings
 from gridmgr.tablefiles import read_table, write_table
 from tests.test_cli import invoke, run_main

@@ -14,14 +14,15 @@ from sqlalchemy import text
 
 from gridmgr import Grid
 from gridmgr.cases import Action, Actor, CaseState, Role
-from gridmgr.generations import store_generation
+from gridmgr.grid.generations import store_generation
 from gridmgr.ledger import Checkpoint
-from gridmgr.services import act, report_incident
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.services.actions import act
+from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
 from gridmgr.store.migrate import head_revision
 from gridmgr.store.tokens import CredentialError, check_credential
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context
 from tests.test_cli import flat, invoke, run_main
 from tests.test_store import drop_ledger_guards

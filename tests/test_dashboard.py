@@ -22,8 +22,9 @@ from gridmgr import Grid
 from gridmgr.api import create_app, mount_dashboard
 from gridmgr.api.sessions import init_sessions
 from gridmgr.cases import Action, Actor, Role
-from gridmgr.roster import COMMAND_CENTER, Roster, field_post
-from gridmgr.services import act, report_incident
+from gridmgr.responsibility.roster import COMMAND_CENTER, Roster, field_post
+from gridmgr.services.actions import act
+from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import Store
 from gridmgr.store.accounts import set_password
@@ -348,7 +349,7 @@ def test_a_grid_worker_sees_only_his_cells_values(app: Flask) -> None:
     report(app, OTHER_CELL)
     report(app, OWN_CELL)
     data = data_of(app)
-    from gridmgr.api.access import caller_for
+    from gridmgr.access import caller_for
 
     worker = caller_for(data.context.roster, person_of(data.context.roster, OWN_CELL), FIXED)
     codes = list(data.geometry.tier(3).codes)
@@ -365,7 +366,7 @@ def test_the_invariants_turn_red_on_an_overdue_stage_not_escalated(
     data = data_of(app)
     for action in (Action.REGISTER, Action.DISPATCH):
         act(data.store, data.context, case_id, action, actor=OPERATOR, at=FIXED, comment="ok")
-    from gridmgr.api.access import caller_for
+    from gridmgr.access import caller_for
 
     operator = caller_for(data.context.roster, person_of(data.context.roster, None), FIXED)
     panel = {i.key: i for i in data.invariants(operator, FIXED)}
@@ -384,8 +385,8 @@ def test_a_vacant_cell_turns_the_owner_invariant_red(app: Flask, tiny: Grid) -> 
     roster = data.context.roster
     from dataclasses import replace
 
-    from gridmgr.api.access import caller_for
-    from gridmgr.routing import RoutingContext
+    from gridmgr.access import caller_for
+    from gridmgr.responsibility.routing import RoutingContext
 
     gone = [a for a in roster.assignments if a.post == field_post(OWN_CELL)]
     thinned = Roster(
@@ -516,7 +517,7 @@ def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tin
 
 
 def test_workers_on_patrol_are_shown_in_scope_only(app: Flask) -> None:
-    from gridmgr.api.access import caller_for
+    from gridmgr.access import caller_for
     from gridmgr.store.patrolstore import PatrolBatch, record_batches
     from gridmgr.store.reference import sync_reference
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from gridmgr.roster import field_post
+from gridmgr.responsibility.roster import field_post
 from tests.live import (
     MAP_CELLS_JS,
     Z_OF_JS,

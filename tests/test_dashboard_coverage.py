@@ -15,7 +15,7 @@ from flask import Flask
 
 from dashboards.data import DashData
 from gridmgr import Grid, analytics
-from gridmgr.api.access import Caller
+from gridmgr.access import Caller
 from gridmgr.cases import Actor, Role
 from gridmgr.store import open_store
 from tests.builders import tiny_context

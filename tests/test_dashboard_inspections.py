@@ -9,8 +9,8 @@ from datetime import timedelta
 from flask import Flask
 
 from gridmgr import Grid
-from gridmgr.inspection import service as svc
 from gridmgr.inspection.draw import commitment_of
+from gridmgr.services import inspections as svc
 from tests.builders import tiny_roster
 from tests.test_dashboard import app, callback, clock, data_of, logged_in, render, texts  # noqa: F401
 from tests.test_inspection_api import PLAN, SEED

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from gridmgr.api.access import caller_for
+from gridmgr.access import caller_for
 from gridmgr.cases import Action
-from gridmgr.services import act
+from gridmgr.services.actions import act
 from tests.test_dashboard import (  # noqa: F401 - fixtures
     OPERATOR,
     OTHER_CELL,

@@ -1,4 +1,4 @@
-"""Tests for gridmgr.datum: GCJ-02 / BD-09 conversions checked against the PRCoords oracle."""
+"""Tests for gridmgr.grid.datum: GCJ-02 / BD-09 conversions checked against the PRCoords oracle."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmgr.datum import (
+from gridmgr.errors import CoordinateError, DatumError
+from gridmgr.grid.datum import (
     Datum,
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -23,7 +24,6 @@ from gridmgr.datum import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from gridmgr.errors import CoordinateError, DatumError
 
 FloatArray = npt.NDArray[np.float64]
 Conversion = Callable[..., tuple[FloatArray, FloatArray]]

@@ -1,4 +1,4 @@
-"""Tests for gridmgr.demo_roster: the synthetic, deterministic staff of a grid."""
+"""Tests for gridmgr.responsibility.demo_roster: the synthetic, deterministic staff of a grid."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmgr.demo_roster import CITY_TEAMS, OPERATORS, generate_roster
-from gridmgr.grid import Grid
-from gridmgr.roster import (
+from gridmgr.grid.model import Grid
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.demo_roster import CITY_TEAMS, OPERATORS, generate_roster
+from gridmgr.responsibility.roster import (
     COMMAND_CENTER,
     PostKind,
     Role,
@@ -21,9 +22,8 @@ from gridmgr.roster import (
     field_post,
     find_conflicts,
 )
-from gridmgr.rosterfile import read_roster, write_roster
-from gridmgr.staffing import staffing_report
-from gridmgr.workcal import TZ
+from gridmgr.responsibility.roster_files import read_roster, write_roster
+from gridmgr.responsibility.staffing import staffing_report
 from tests.builders import tiny_roster
 
 AT = datetime(2026, 5, 1, tzinfo=TZ)

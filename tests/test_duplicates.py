@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from gridmgr.cases import Action, Actor, CaseState, Role
-from gridmgr.catalog import read_catalog
-from gridmgr.duplicates import (
+from gridmgr.intake.duplicates import (
     OpenCase,
     Probe,
     distance_m,
@@ -16,16 +15,18 @@ from gridmgr.duplicates import (
     score_duplicate,
     search_box,
 )
-from gridmgr.services import act, report_incident
-from gridmgr.store import CaseFilter, Store
-from gridmgr.triage import (
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.services.actions import act
+from gridmgr.services.reports import report_incident
+from gridmgr.services.triage import (
     TriageError,
     find_duplicates,
     merge_cases,
     merge_view,
     unmerge_case,
 )
-from gridmgr.workcal import TZ
+from gridmgr.store import CaseFilter, Store
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)
@@ -235,8 +236,8 @@ def test_a_dispatched_case_is_not_merged_as_a_duplicate(store: Store) -> None:
 
 
 def test_bad_duplicate_limits_in_the_catalog_are_refused_with_row_and_column() -> None:
-    from gridmgr.catalog import CATALOG_COLUMNS, parse_catalog
     from gridmgr.errors import CatalogError
+    from gridmgr.responsibility.catalog import CATALOG_COLUMNS, parse_catalog
     from gridmgr.tablefiles import parse_table
 
     base = "street_vending,占道经营,S,city_appearance,town,town_team,normal,working,2h,1d,1d"

@@ -29,12 +29,12 @@ from sqlalchemy import text
 
 from gridmgr import Grid
 from gridmgr.datafiles import load_roster
-from gridmgr.generations import store_generation
-from gridmgr.roster import COMMAND_CENTER
+from gridmgr.grid.generations import store_generation
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import COMMAND_CENTER
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
 from gridmgr.store.tokens import create_credential
-from gridmgr.workcal import TZ
 
 CYCLES = 10
 

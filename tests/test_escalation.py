@@ -6,10 +6,23 @@ from datetime import datetime
 
 import networkx as nx
 
-from gridmgr.escalation import Acting, acting_for, escalation_graph, escalation_path, owner_chain
-from gridmgr.grid import Grid
-from gridmgr.roster import COMMAND_CENTER, Absence, PostKind, Role, Roster, field_post
-from gridmgr.workcal import TZ
+from gridmgr.grid.model import Grid
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.chains import (
+    Acting,
+    acting_for,
+    escalation_graph,
+    escalation_path,
+    owner_chain,
+)
+from gridmgr.responsibility.roster import (
+    COMMAND_CENTER,
+    Absence,
+    PostKind,
+    Role,
+    Roster,
+    field_post,
+)
 from tests.builders import tiny_roster
 
 AT = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)

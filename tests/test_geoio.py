@@ -14,9 +14,9 @@ import pytest
 import shapely
 
 from gridmgr import Grid, GridFileError, GridMgrError, InvalidGridError
-from gridmgr.geoio import META_LAYER, read_grid, read_grid_source, write_grid
-from gridmgr.grid import grid_checksum
-from gridmgr.validate import Violation, validate_grid
+from gridmgr.grid.io import META_LAYER, read_grid, read_grid_source, write_grid
+from gridmgr.grid.model import grid_checksum
+from gridmgr.grid.validate import Violation, validate_grid
 from tests.builders import tiny_cells
 
 SUFFIXES = pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])

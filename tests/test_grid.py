@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridmgr import CellError, CoordinateError, Grid
-from gridmgr.codes import code_to_parent_code
-from gridmgr.datum import wgs84_to_gcj02
-from gridmgr.geoio import read_territory
-from gridmgr.partition import grid_quality, towns_outside_own_cell
+from gridmgr.grid.build import grid_quality, towns_outside_own_cell
+from gridmgr.grid.codes import code_to_parent_code
+from gridmgr.grid.datum import wgs84_to_gcj02
+from gridmgr.grid.io import read_territory
 
 # -- the shipped default ---------------------------------------------------------------------
 

@@ -13,14 +13,14 @@ from flask.testing import FlaskClient
 from gridmgr import Grid
 from gridmgr.api import create_app
 from gridmgr.api.inspections import InspectionCaller
-from gridmgr.inspection import service as svc
 from gridmgr.inspection.draw import Visit, commitment_of
-from gridmgr.roster import COMMAND_CENTER, Post, PostKind, field_post
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, field_post
+from gridmgr.services import inspections as svc
 from gridmgr.settings import Settings
 from gridmgr.store import Store
 from gridmgr.store import inspectionstore as istore
 from gridmgr.store.tokens import create_credential
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context, tiny_roster
 
 FIXED = datetime(2026, 4, 8, 10, 0, tzinfo=TZ)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gridmgr import Grid
-from gridmgr.generations import store_generation
+from gridmgr.grid.generations import store_generation
 from gridmgr.settings import Settings
 from tests.test_cli import flat, invoke, run_main
 

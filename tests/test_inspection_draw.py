@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 from gridmgr import Grid
-from gridmgr.demo_roster import ROSTER_START
 from gridmgr.inspection import DrawError, PlanError, VerificationError
 from gridmgr.inspection.draw import (
     DrawResult,
@@ -29,7 +28,8 @@ from gridmgr.inspection.draw import (
 from gridmgr.inspection.plan import Plan, parse_plan
 from gridmgr.inspection.pool import Officer, Pool, conflicts_of, generate_pool
 from gridmgr.inspection.registry import Registry, Target, generate_registry
-from gridmgr.roster import Role, field_post
+from gridmgr.responsibility.demo_roster import ROSTER_START
+from gridmgr.responsibility.roster import Role, field_post
 from tests.builders import tiny_grid, tiny_roster
 
 SEED = "5eed" * 16

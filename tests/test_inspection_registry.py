@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from gridmgr import Grid
-from gridmgr.demo_roster import ROSTER_START
 from gridmgr.errors import TableFileError
 from gridmgr.inspection.pool import (
     Officer,
@@ -31,7 +30,8 @@ from gridmgr.inspection.registry import (
     registry_to_csv_text,
     write_registry,
 )
-from gridmgr.roster import Role, field_post
+from gridmgr.responsibility.demo_roster import ROSTER_START
+from gridmgr.responsibility.roster import Role, field_post
 from tests.builders import tiny_roster
 
 

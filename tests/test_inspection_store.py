@@ -11,12 +11,12 @@ import pytest
 
 from gridmgr import Grid
 from gridmgr.inspection import DrawError, ResultError, UnknownInspectionError, VerificationError
-from gridmgr.inspection import service as svc
 from gridmgr.inspection.draw import commitment_of
 from gridmgr.inspection.registry import Registry
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.services import inspections as svc
 from gridmgr.store import Store
 from gridmgr.store import inspectionstore as istore
-from gridmgr.workcal import TZ
 from tests.builders import tiny_roster
 
 AT = datetime(2026, 3, 31, 9, 0, tzinfo=TZ)

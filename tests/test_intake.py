@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from gridmgr.cases import Action, Actor, Role
-from gridmgr.catalog import read_catalog
-from gridmgr.intake import Channel, IntakeError, read_intake_file
-from gridmgr.services import act, notifications_for
+from gridmgr.intake.channels import Channel, IntakeError, read_intake_file
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.services.actions import act
+from gridmgr.services.notices import notifications_for
+from gridmgr.services.triage import TriageError, import_intake, place_case, unlocated_queue
 from gridmgr.store import Store
 from gridmgr.store.schema import cases
-from gridmgr.triage import TriageError, import_intake, place_case, unlocated_queue
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)

@@ -8,10 +8,10 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from gridmgr.cases import Actor, Role
-from gridmgr.catalog import read_catalog
-from gridmgr.intake import Channel, parse_intake
+from gridmgr.intake.channels import Channel, parse_intake
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.services.triage import import_intake
 from gridmgr.store import Store
-from gridmgr.triage import import_intake
 from tests.builders import tiny_context
 from tests.test_api_v1 import FIXED, REPORT, URL, client, operator, worker, worker_id
 
@@ -150,8 +150,8 @@ def test_an_open311_reporter_of_a_merged_duplicate_sees_the_masters_outcome(
     store: Store, tmp_path: Path
 ) -> None:
     from gridmgr.cases import Action
-    from gridmgr.services import act
-    from gridmgr.triage import merge_cases
+    from gridmgr.services.actions import act
+    from gridmgr.services.triage import merge_cases
     from tests.test_open311 import (
         ROOT,
         Served,

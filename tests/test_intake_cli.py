@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gridmgr import Grid
-from gridmgr.generations import store_generation
+from gridmgr.grid.generations import store_generation
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
 from tests.test_cli import flat, run_main

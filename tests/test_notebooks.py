@@ -12,7 +12,7 @@ from nbclient import NotebookClient
 
 from gridmgr import Grid
 from gridmgr.datafiles import load_roster, routing_context
-from gridmgr.generations import store_generation
+from gridmgr.grid.generations import store_generation
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
 from tests.test_analytics import END, simulate

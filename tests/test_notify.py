@@ -15,7 +15,11 @@ import pytest
 from sqlalchemy import func, select
 
 from gridmgr.cases import Action, Actor, Role
-from gridmgr.delivery import (
+from gridmgr.notifications import COMMAND_CENTER_INBOX
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.routing import RoutingContext
+from gridmgr.services.actions import act
+from gridmgr.services.delivery import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     DeliveryWorker,
@@ -24,19 +28,11 @@ from gridmgr.delivery import (
     deliver_pending,
     verify_signature,
 )
-from gridmgr.notifications import COMMAND_CENTER_INBOX
-from gridmgr.routing import RoutingContext
-from gridmgr.services import (
-    act,
-    escalate_overdue,
-    mark_notifications_read,
-    notifications_for,
-    report_incident,
-    warn_due_soon,
-)
+from gridmgr.services.escalation import escalate_overdue, warn_due_soon
+from gridmgr.services.notices import mark_notifications_read, notifications_for
+from gridmgr.services.reports import report_incident
 from gridmgr.store import Store, open_store, outboxstore
 from gridmgr.store.schema import notification_attempts, notification_deliveries, notifications
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)

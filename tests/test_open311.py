@@ -25,13 +25,14 @@ from werkzeug.test import TestResponse
 from gridmgr.api import create_app
 from gridmgr.api.open311 import COMMAND_CENTER_NAME, MAX_RECORDS
 from gridmgr.cases import Action, Actor, Role, open_case
-from gridmgr.roster import COMMAND_CENTER
-from gridmgr.routing import RoutingContext, route_incident
-from gridmgr.services import Ingestor, act
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import COMMAND_CENTER
+from gridmgr.responsibility.routing import RoutingContext, route_incident
+from gridmgr.services.actions import act
+from gridmgr.services.reports import Ingestor
 from gridmgr.settings import Settings
 from gridmgr.store import Store, new_case_id, open_store
 from gridmgr.store.tokens import check_credential, create_credential, revoke_credential
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time

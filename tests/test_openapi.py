@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from gridmgr.api import create_app
-from gridmgr.roster import COMMAND_CENTER
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import COMMAND_CENTER
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
 from gridmgr.store.tokens import create_credential
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context, tiny_grid, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)

@@ -15,23 +15,23 @@ from flask.testing import FlaskClient
 
 from gridmgr import Grid
 from gridmgr.api import create_app
-from gridmgr.catalog import read_catalog
 from gridmgr.cli import main
 from gridmgr.datafiles import load_roster
-from gridmgr.generations import store_generation
+from gridmgr.grid.generations import store_generation
 from gridmgr.patrols import (
     blind_spots,
     duty_status,
     patrol_coverage,
     points_to_tracks,
 )
-from gridmgr.roster import COMMAND_CENTER, field_post
+from gridmgr.responsibility.calendar import TZ, WorkCalendar
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
 from gridmgr.store.patrolstore import PATROL_EVENT, PatrolBatch, read_points, record_batches
 from gridmgr.store.reference import sync_reference
 from gridmgr.store.tokens import create_credential
-from gridmgr.workcal import TZ, WorkCalendar
 from tests.builders import tiny_context, tiny_roster
 
 NOW = datetime(2026, 5, 6, 12, 0, tzinfo=TZ)  # a Wednesday

@@ -19,7 +19,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from gridmgr.cases import Actor, Role
 from gridmgr.errors import GridMgrError
-from gridmgr.photos import (
+from gridmgr.intake.photos import (
     MAX_PHOTO_BYTES,
     MAX_SIDE,
     Photo,
@@ -30,7 +30,8 @@ from gridmgr.photos import (
     is_far_from,
     sanitize_photo,
 )
-from gridmgr.services import report_incident
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.services.reports import report_incident
 from gridmgr.store import CaseNotFoundError, Store
 from gridmgr.store.attachments import (
     AttachmentIntegrityError,
@@ -39,7 +40,6 @@ from gridmgr.store.attachments import (
     read_attachment,
     save_attachment,
 )
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmgr.predicates import orientation_sign
+from gridmgr.grid.predicates import orientation_sign
 
 
 def _exact_sign(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from gridmgr.api import create_app
-from gridmgr.roster import COMMAND_CENTER
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import COMMAND_CENTER
 from gridmgr.settings import Settings, SettingsError
 from gridmgr.store import Store
 from gridmgr.store.tokens import create_credential
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context, tiny_grid, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)

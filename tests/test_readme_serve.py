@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from gridmgr.demo_roster import DEMO_PASSWORD
+from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

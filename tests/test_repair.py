@@ -8,9 +8,9 @@ import pytest
 import shapely
 from shapely import box
 
-from gridmgr.grid import grid_checksum
-from gridmgr.repair import DEFAULT_TOLERANCE_M, Change, repair_grid
-from gridmgr.validate import ViolationKind, validate_grid
+from gridmgr.grid.model import grid_checksum
+from gridmgr.grid.repair import DEFAULT_TOLERANCE_M, Change, repair_grid
+from gridmgr.grid.validate import ViolationKind, validate_grid
 from tests.builders import replace_geometry, tiny_cells
 
 NW = "320281001001"  # community, [120.0, 120.25] x [31.75, 32.0]

@@ -1,4 +1,4 @@
-"""Tests for gridmgr.roster: who holds a post at a time, absences, the duty rotation, conflicts."""
+"""Tests for gridmgr.responsibility.roster: who holds a post, absences, duty rotation, conflicts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridmgr.errors import CellError, RosterError, RowProblem, UnknownPersonError
-from gridmgr.grid import Grid
-from gridmgr.roster import (
+from gridmgr.grid.model import Grid
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import (
     COMMAND_CENTER,
     Absence,
     Assignment,
@@ -24,7 +25,6 @@ from gridmgr.roster import (
     field_post,
     find_conflicts,
 )
-from gridmgr.workcal import TZ
 from tests.builders import roster_from_csv
 
 WORKER_POST = field_post("320281001001001")

@@ -1,4 +1,4 @@
-"""Tests for gridmgr.rosterfile: roster folders on disk, and the roster's time text."""
+"""Tests for gridmgr.responsibility.roster_files: roster folders on disk, the roster's time text."""
 
 from __future__ import annotations
 
@@ -12,10 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridmgr.errors import RosterError, TableFileError, TimeError
-from gridmgr.grid import Grid
-from gridmgr.roster import Role, Roster, field_post
-from gridmgr.rosterfile import ROSTER_FILES, format_time, parse_time, read_roster, write_roster
-from gridmgr.workcal import TZ
+from gridmgr.grid.model import Grid
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import Role, Roster, field_post
+from gridmgr.responsibility.roster_files import (
+    ROSTER_FILES,
+    format_time,
+    parse_time,
+    read_roster,
+    write_roster,
+)
 from tests.builders import roster_from_csv, tiny_roster
 
 

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmgr.catalog import read_catalog
-from gridmgr.datum import wgs84_to_gcj02
 from gridmgr.errors import CellError, TimeError, UnknownCategoryError
-from gridmgr.escalation import Acting
-from gridmgr.grid import Grid
-from gridmgr.roster import PostKind, Role, Roster, UnitKind, field_post
-from gridmgr.routing import Queue, RoutingContext, route_incident
-from gridmgr.sla import Stage
-from gridmgr.workcal import TZ, WorkCalendar
+from gridmgr.grid.datum import wgs84_to_gcj02
+from gridmgr.grid.model import Grid
+from gridmgr.responsibility.calendar import TZ, WorkCalendar
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.chains import Acting
+from gridmgr.responsibility.roster import PostKind, Role, Roster, UnitKind, field_post
+from gridmgr.responsibility.routing import Queue, RoutingContext, route_incident
+from gridmgr.responsibility.sla import Stage
 from tests.builders import tiny_context, tiny_roster
 
 AT = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday, working time
@@ -190,7 +190,7 @@ def test_bad_requests_are_refused_with_a_message_naming_the_problem() -> None:
 
 
 def test_routing_answers_for_the_past_with_who_was_responsible_then(jiangyin: Grid) -> None:
-    from gridmgr.demo_roster import generate_roster
+    from gridmgr.responsibility.demo_roster import generate_roster
 
     roster = generate_roster(jiangyin)
     context = RoutingContext(jiangyin, roster, read_catalog(), WorkCalendar())

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from gridmgr.cases import Action, Actor, Role, open_case
-from gridmgr.roster import field_post
-from gridmgr.routing import route_incident
-from gridmgr.services import Ingestor, act, owner_now, report_incident
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import field_post
+from gridmgr.responsibility.routing import route_incident
+from gridmgr.services.actions import act, owner_now
+from gridmgr.services.reports import Ingestor, report_incident
 from gridmgr.store import Store
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)
@@ -171,7 +172,7 @@ def test_the_ingestor_preserves_report_order_within_one_thread(
 def test_a_failed_batch_is_retried_report_by_report() -> None:
     from concurrent.futures import Future
 
-    from gridmgr.services import _Pending
+    from gridmgr.services.reports import _Pending
 
     class Picky:
         """A store refusing any transaction that contains the case 'bad'."""

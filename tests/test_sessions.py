@@ -32,8 +32,9 @@ from gridmgr.api.sessions import (
 )
 from gridmgr.cli.accounts import account
 from gridmgr.errors import GridMgrError
-from gridmgr.generations import store_generation
-from gridmgr.roster import COMMAND_CENTER, field_post
+from gridmgr.grid.generations import store_generation
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
 from gridmgr.store.accounts import (
@@ -49,7 +50,6 @@ from gridmgr.store.accounts import (
 from gridmgr.store.ledgerstore import iter_rows
 from gridmgr.store.schema import accounts
 from gridmgr.store.tokens import create_credential
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time
@@ -652,7 +652,7 @@ def test_account_set_password_asks_twice_and_refuses_a_weak_one(
 def test_demo_mode_creates_one_login_per_role_once_and_keeps_changed_passwords(
     store: Store,
 ) -> None:
-    from gridmgr.demo_roster import DEMO_PASSWORD
+    from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
     from gridmgr.store.accounts import ensure_demo_logins
 
     logins = ensure_demo_logins(store, tiny_roster(), at=FIXED)

@@ -11,20 +11,20 @@ import pytest
 
 from gridmgr import Grid
 from gridmgr.cases import CaseState
-from gridmgr.catalog import read_catalog
 from gridmgr.cli import main
 from gridmgr.datafiles import load_roster
-from gridmgr.generations import store_generation
-from gridmgr.roster import Role, Roster, field_post
-from gridmgr.routing import RoutingContext
+from gridmgr.grid.generations import store_generation
+from gridmgr.responsibility.calendar import TZ, WorkCalendar
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.roster import Role, Roster, field_post
+from gridmgr.responsibility.routing import RoutingContext
+from gridmgr.responsibility.staffing import staffing_report
+from gridmgr.services.simulator import MARKER_KIND, Simulator, is_simulated, mark_database
 from gridmgr.settings import Settings
 from gridmgr.simulation.activity import ActivityModel
-from gridmgr.simulator import MARKER_KIND, Simulator, is_simulated, mark_database
-from gridmgr.staffing import staffing_report
 from gridmgr.store import Store, open_store
 from gridmgr.store.patrolstore import read_points
 from gridmgr.store.reference import sync_reference
-from gridmgr.workcal import TZ, WorkCalendar
 from tests.builders import tiny_roster
 
 END = datetime(2026, 5, 6, 11, 0, tzinfo=TZ)  # a Wednesday morning, working time
@@ -324,7 +324,7 @@ def test_the_live_loop_backfills_then_follows_the_clock_and_stops(
 ) -> None:
     import time
 
-    from gridmgr.simulator import SimulatorLoop
+    from gridmgr.services.simulator import SimulatorLoop
 
     store = open_store(f"sqlite:///{tmp_path / 'live.sqlite'}", create=True)
     context = context_for(tiny, tiny_roster())

@@ -1,4 +1,4 @@
-"""Tests for gridmgr.staffing: what a roster lacks for a grid at a given time."""
+"""Tests for gridmgr.responsibility.staffing: what a roster lacks for a grid at a given time."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from gridmgr.grid import Grid
-from gridmgr.roster import (
+from gridmgr.grid.model import Grid
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import (
     COMMAND_CENTER,
     Assignment,
     Person,
@@ -17,8 +18,7 @@ from gridmgr.roster import (
     Roster,
     field_post,
 )
-from gridmgr.staffing import KINDS, Finding, staffing_report
-from gridmgr.workcal import TZ
+from gridmgr.responsibility.staffing import KINDS, Finding, staffing_report
 from tests.builders import roster_from_csv, tiny_roster
 
 AT = datetime(2026, 5, 1, tzinfo=TZ)

@@ -11,11 +11,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gridmgr.cases import Action, Actor, CaseState, GuardError, IllegalTransitionError, Role
-from gridmgr.services import ESCALATOR, act, escalate_overdue, report_incident
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.services.actions import act
+from gridmgr.services.escalation import ESCALATOR, escalate_overdue
+from gridmgr.services.reports import report_incident
 from gridmgr.store import CaseFilter, Store, StoreError, open_store
 from gridmgr.store.engine import make_engine
 from gridmgr.store.migrate import check_schema
-from gridmgr.workcal import TZ
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)  # a Wednesday morning, working time

@@ -9,12 +9,12 @@ import shapely
 from sqlalchemy import func, select, text
 
 from gridmgr import Grid
-from gridmgr.catalog import read_catalog
-from gridmgr.roster import Roster
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.roster import Roster
 from gridmgr.store import Store
 from gridmgr.store.reference import roster_checksum, sync_reference
 from gridmgr.store.schema import assignments, cells, persons
-from gridmgr.workcal import TZ
 from tests.builders import tiny_roster
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)

@@ -10,9 +10,9 @@ import shapely
 from shapely import LineString, Point, Polygon, box
 
 from gridmgr import Grid, GridMgrError, InvalidGridError
-from gridmgr.geoio import read_territory
-from gridmgr.grid import generation_id_for, grid_checksum
-from gridmgr.validate import (
+from gridmgr.grid.io import read_territory
+from gridmgr.grid.model import generation_id_for, grid_checksum
+from gridmgr.grid.validate import (
     AREA_TOLERANCE_DEG2,
     Violation,
     ViolationKind,

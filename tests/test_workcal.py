@@ -1,4 +1,4 @@
-"""Tests for gridmgr.workcal: the working-time calendar SLA deadlines are counted in."""
+"""Tests for gridmgr.responsibility.calendar: the working time SLA deadlines are counted in."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridmgr.errors import CalendarError, TimeError
-from gridmgr.sla import Clock, parse_span
-from gridmgr.tablefiles import parse_table
-from gridmgr.workcal import (
+from gridmgr.responsibility.calendar import (
     DEFAULT_HOURS,
     TZ,
     DayOverride,
@@ -22,6 +20,8 @@ from gridmgr.workcal import (
     parse_working_hours,
     read_overrides,
 )
+from gridmgr.responsibility.sla import Clock, parse_span
+from gridmgr.tablefiles import parse_table
 
 CAL = WorkCalendar()
 
@@ -175,7 +175,7 @@ def test_working_hours_between_is_negative_backwards() -> None:
 
 
 def test_naive_datetime_is_refused_with_a_clear_message() -> None:
-    with pytest.raises(TimeError, match=r"no time zone; pass an aware datetime.*workcal\.TZ"):
+    with pytest.raises(TimeError, match=r"no time zone; pass an aware datetime.*calendar\.TZ"):
         CAL.add_working_hours(datetime(2026, 6, 5, 9), 1)
     with pytest.raises(TimeError, match="no time zone"):
         CAL.is_working_time(datetime(2026, 6, 5, 9))

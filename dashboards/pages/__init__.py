@@ -21,7 +21,7 @@ from dashboards.pages import (
     wall,
     worker,
 )
-from gridmgr.api.access import Caller
+from gridmgr.access import Caller
 from gridmgr.errors import ForbiddenError
 
 PREFIX = "/dashboard/"

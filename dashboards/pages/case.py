@@ -10,11 +10,11 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dashboards.data import CaseView, DashData
 from dashboards.figures import case_map
 from dashboards.i18n import t
-from gridmgr.api.access import Caller
+from gridmgr.access import Caller
 from gridmgr.cases import Action
 from gridmgr.errors import GridMgrError
+from gridmgr.responsibility.calendar import TZ
 from gridmgr.store import CaseNotFoundError
-from gridmgr.workcal import TZ
 
 
 def layout(caller: Caller, data: DashData, lang: str, *, case_id: str) -> Any:

@@ -19,7 +19,7 @@ from dashboards.data import DashData, FeedItem, Invariant, Kpis
 from dashboards.figures import labels_trace, map_figure, point_colour
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
-from gridmgr.api.access import Caller
+from gridmgr.access import Caller
 from gridmgr.cases import Action
 
 TICK_MS = 1000

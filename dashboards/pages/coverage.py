@@ -20,8 +20,8 @@ from dashboards.data import DashData, require_city_wide
 from dashboards.figures import map_layout
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
+from gridmgr.access import Caller
 from gridmgr.analytics import MIN_CASES
-from gridmgr.api.access import Caller
 from gridmgr.errors import ForbiddenError
 
 PERIODS = (7, 30, 90)

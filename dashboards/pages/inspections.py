@@ -11,7 +11,7 @@ from dashboards.data import DashData, require_city_wide
 from dashboards.figures import map_layout
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
-from gridmgr.api.access import Caller
+from gridmgr.access import Caller
 
 STATUS_COLOURS = {"planned": "#8896a5", "partial": "#d69e2e", "done": "#2f855a"}
 MAX_RESULTS = 200

@@ -9,8 +9,8 @@ from dash import Dash, Input, Output, dcc, html, no_update
 
 from dashboards.data import DashData
 from dashboards.i18n import t
-from gridmgr.api.access import Caller
-from gridmgr.workcal import TZ
+from gridmgr.access import Caller
+from gridmgr.responsibility.calendar import TZ
 
 
 def layout(caller: Caller, data: DashData, lang: str) -> Any:

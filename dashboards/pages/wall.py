@@ -10,7 +10,7 @@ from dash import Dash, Input, Output, dcc, html
 from dashboards.data import DashData
 from dashboards.i18n import t
 from dashboards.pages.case import deadline_text
-from gridmgr.api.access import Caller
+from gridmgr.access import Caller
 from gridmgr.cases import Case
 
 REFRESH_MS = 15_000

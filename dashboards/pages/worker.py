@@ -13,10 +13,10 @@ from dashboards.figures import map_layout
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from dashboards.pages.case import deadline_text
-from gridmgr.api.access import Caller
+from gridmgr.access import Caller
 from gridmgr.cases import Action, allowed_actions
 from gridmgr.errors import GridMgrError
-from gridmgr.photos import MAX_PHOTO_BYTES, sanitize_photo
+from gridmgr.intake.photos import MAX_PHOTO_BYTES, sanitize_photo
 
 WORKER_ACTIONS = (Action.ACCEPT, Action.START, Action.HANDLE)
 """What a worker does from his list: sign for, start, report back (the rest: case page)."""

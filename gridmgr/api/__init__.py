@@ -22,15 +22,15 @@ from gridmgr.api.open311 import open311_blueprint
 from gridmgr.api.patrols import patrols_blueprint
 from gridmgr.api.triage import triage_blueprint
 from gridmgr.api.v1 import token_key, v1_blueprint
-from gridmgr.grid import Grid
-from gridmgr.roster import Roster
-from gridmgr.services import Ingestor
+from gridmgr.grid.model import Grid
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import Roster
+from gridmgr.responsibility.staffing import staffing_report
+from gridmgr.services.reports import Ingestor
 from gridmgr.settings import Settings
-from gridmgr.staffing import staffing_report
-from gridmgr.workcal import TZ
 
 if TYPE_CHECKING:
-    from gridmgr.routing import RoutingContext
+    from gridmgr.responsibility.routing import RoutingContext
     from gridmgr.store import Store
 
 _STATUS_PAGE = """<!doctype html>

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridmgr.cases import GuardError, IllegalTransitionError
 from gridmgr.errors import ForbiddenError, GridMgrError, UnknownPersonError
-from gridmgr.photos import PhotoTooLargeError, UnsupportedPhotoError
+from gridmgr.intake.photos import PhotoTooLargeError, UnsupportedPhotoError
 from gridmgr.store.attachments import AttachmentFileError, AttachmentNotFoundError
 from gridmgr.store.casestore import CaseNotFoundError, ConcurrentUpdateError
 from gridmgr.store.engine import StoreError

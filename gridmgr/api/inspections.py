@@ -25,19 +25,19 @@ from flask.typing import ResponseReturnValue
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from gridmgr.api.access import caller_for
+from gridmgr.access import caller_for
 from gridmgr.api.errors import problem
 from gridmgr.cases import Role
-from gridmgr.codes import code_length
 from gridmgr.errors import ForbiddenError
+from gridmgr.grid.codes import code_length
 from gridmgr.inspection import UnknownInspectionError
-from gridmgr.inspection import service as svc
 from gridmgr.inspection.plan import parse_plan
-from gridmgr.roster import Roster
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import Roster
+from gridmgr.services import inspections as svc
 from gridmgr.store import Store
 from gridmgr.store import inspectionstore as istore
 from gridmgr.store.tokens import CredentialError, check_credential
-from gridmgr.workcal import TZ
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 TAG = Tag(name="inspections", description="Double-random inspections (双随机一公开)")

@@ -39,7 +39,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridmgr.cases import Actor, Case, CaseState, Role
 from gridmgr.errors import GridMgrError, UnknownCategoryError
-from gridmgr.georeport import (
+from gridmgr.intake.open311 import (
     CASE_ID_PATTERN,
     COMMAND_CENTER_NAME,
     ERRORS,
@@ -72,8 +72,8 @@ from gridmgr.georeport import (
     to_xml,
     w3,
 )
-from gridmgr.routing import RoutingContext, route_incident
-from gridmgr.services import Ingestor, report_incident
+from gridmgr.responsibility.routing import RoutingContext, route_incident
+from gridmgr.services.reports import Ingestor, report_incident
 from gridmgr.store import CaseFilter, CaseNotFoundError, Store, intakestore
 from gridmgr.store.engine import StoreError
 from gridmgr.store.tokens import Credential, CredentialError, check_credential

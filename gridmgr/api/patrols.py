@@ -18,11 +18,12 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gridmgr.api.access import Caller, current_caller
-from gridmgr.datum import to_wgs84
+from gridmgr.access import Caller
+from gridmgr.api.auth import current_caller
 from gridmgr.errors import ForbiddenError
+from gridmgr.grid.datum import to_wgs84
 from gridmgr.patrols import PATROL_DISTANCE_M, PatrolError, duty_status, patrol_coverage
-from gridmgr.routing import RoutingContext
+from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.store import Store
 from gridmgr.store.patrolstore import PatrolBatch, latest_points, read_points, record_batches
 

@@ -28,12 +28,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_user, logout_user  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect, generate_csrf  # type: ignore[import-untyped]
 
-from gridmgr.api.access import Caller, caller_for
+from gridmgr.access import Caller, caller_for
 from gridmgr.errors import ForbiddenError, GridMgrError
 from gridmgr.store.accounts import Account, check_password, get_account
 
 if TYPE_CHECKING:
-    from gridmgr.roster import Roster
+    from gridmgr.responsibility.roster import Roster
     from gridmgr.store import Store
 
 SECRET_KEY_ENV = "GRIDMGR_SECRET_KEY"

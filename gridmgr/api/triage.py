@@ -15,13 +15,14 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from gridmgr.api.access import Caller, current_caller
+from gridmgr.access import Caller
+from gridmgr.api.auth import current_caller
 from gridmgr.cases import Case, Role
 from gridmgr.errors import ForbiddenError
-from gridmgr.routing import RoutingContext
-from gridmgr.services import mark_notifications_read, notifications_for
-from gridmgr.store import CaseNotFoundError, Store, outboxstore
-from gridmgr.triage import (
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.routing import RoutingContext
+from gridmgr.services.notices import mark_notifications_read, notifications_for
+from gridmgr.services.triage import (
     find_duplicates,
     merge_cases,
     merge_view,
@@ -29,7 +30,7 @@ from gridmgr.triage import (
     unlocated_queue,
     unmerge_case,
 )
-from gridmgr.workcal import TZ
+from gridmgr.store import CaseNotFoundError, Store, outboxstore
 
 TAG = Tag(name="triage", description="Unlocated queue, duplicates and merges, notifications")
 

@@ -22,7 +22,8 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 
-from gridmgr.api.access import Caller, authenticate, check_report_scope, current_caller
+from gridmgr.access import Caller, check_report_scope
+from gridmgr.api.auth import authenticate, current_caller
 from gridmgr.api.errors import problem
 from gridmgr.api.schemas import (
     ActionIn,
@@ -39,12 +40,15 @@ from gridmgr.api.schemas import (
 )
 from gridmgr.cases import Action, Assignee, Case
 from gridmgr.errors import ForbiddenError
+from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
 from gridmgr.ledger import LedgerEvent
-from gridmgr.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
-from gridmgr.roster import Post, PostKind, field_post
-from gridmgr.routing import RoutingContext
-from gridmgr.services import Ingestor, act, report_incident
-from gridmgr.sla import parse_span
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import Post, PostKind, field_post
+from gridmgr.responsibility.routing import RoutingContext
+from gridmgr.responsibility.sla import parse_span
+from gridmgr.services.actions import act
+from gridmgr.services.reports import Ingestor, report_incident
+from gridmgr.services.triage import auto_merge, find_duplicates, merge_view
 from gridmgr.store import CaseFilter, CaseNotFoundError, Store
 from gridmgr.store.attachments import (
     AttachmentRow,
@@ -52,8 +56,6 @@ from gridmgr.store.attachments import (
     read_attachment,
     save_attachment,
 )
-from gridmgr.triage import auto_merge, find_duplicates, merge_view
-from gridmgr.workcal import TZ
 
 MAX_BODY = 64 * 1024
 MULTIPART_ENDPOINTS = frozenset({"api_v1.create_report_with_photo", "api_v1.upload_photo"})
@@ -367,7 +369,7 @@ def v1_blueprint(
             assignee = Assignee(person.person_id, post.key if post else "", person.name)
         approver = None
         if body.approver is not None:
-            from gridmgr.api.access import actor_for
+            from gridmgr.access import actor_for
 
             approver = actor_for(roster, body.approver, now)
         try:

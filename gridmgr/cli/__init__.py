@@ -104,8 +104,8 @@ def serve(
     """
     from gridmgr.api.sessions import SECRET_KEY_ENV, secret_key_for
     from gridmgr.datafiles import load_roster, routing_context
-    from gridmgr.demo_roster import DEMO_PASSWORD
-    from gridmgr.generations import load_current_grid
+    from gridmgr.grid.generations import load_current_grid
+    from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
     from gridmgr.server import (
         Prepared,
         is_new_database,

@@ -24,9 +24,9 @@ def token() -> None:
 def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: str | None) -> None:
     """Create a personal token for a person on the roster and print it (shown only once)."""
     from gridmgr.datafiles import load_roster
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.tokens import create_credential
-    from gridmgr.workcal import TZ
 
     if days < 1:
         raise click.BadParameter("a token must live at least one day", param_hint="--days")
@@ -56,9 +56,9 @@ def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: 
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: str, db: str | None) -> None:
     """Revoke a token or api_key by its id (the 16 hex digits after ``gm_``)."""
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.tokens import revoke_credential
-    from gridmgr.workcal import TZ
 
     store = open_store(db_url(ctx, db))
     try:
@@ -82,9 +82,9 @@ def apikey() -> None:
 @click.pass_context
 def apikey_create(ctx: click.Context, name: str, days: int, db: str | None) -> None:
     """Create an api_key for the partner system NAME and print it (shown only once)."""
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.tokens import create_credential
-    from gridmgr.workcal import TZ
 
     store = open_store(db_url(ctx, db), create=True)
     try:

@@ -38,9 +38,9 @@ def account_set_password(
     password end at once.
     """
     from gridmgr.datafiles import load_roster
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.accounts import check_password_policy, set_password
-    from gridmgr.workcal import TZ
 
     roster = load_roster(settings_of(ctx), load_grid(ctx, None))
     person = roster.person(person_id)
@@ -71,9 +71,9 @@ def account_set_password(
 @click.pass_context
 def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
     """Refuse a person's logins from now on; his open sessions end at once."""
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.accounts import disable_account
-    from gridmgr.workcal import TZ
 
     store = open_store(db_url(ctx, db))
     try:
@@ -89,9 +89,9 @@ def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
 @click.pass_context
 def account_enable(ctx: click.Context, person_id: str, db: str | None) -> None:
     """Allow a disabled account to log in again (with its existing password)."""
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.accounts import enable_account
-    from gridmgr.workcal import TZ
 
     store = open_store(db_url(ctx, db))
     try:

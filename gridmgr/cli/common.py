@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from gridmgr.errors import RowProblem
-    from gridmgr.grid import Grid
+    from gridmgr.grid.model import Grid
 
 # Data (names, paths) is never markup, and data lines never wrap (scripts parse them).
 console = Console(highlight=False, markup=False, soft_wrap=True)
@@ -37,8 +37,8 @@ grid_file_option = click.option(
 
 def load_grid(ctx: click.Context, grid_path: Path | None) -> Grid:
     """The grid file asked for, else the current generation; validated either way."""
-    from gridmgr.generations import load_current_grid
-    from gridmgr.geoio import read_grid
+    from gridmgr.grid.generations import load_current_grid
+    from gridmgr.grid.io import read_grid
 
     return read_grid(grid_path) if grid_path else load_current_grid(settings_of(ctx))
 

@@ -43,9 +43,9 @@ def grid() -> None:
 @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
 def grid_build(out: Path | None, territory: Path | None, seed: int) -> None:
     """Build the default 17 / 271 / 1557 grid from the territory, deterministically."""
-    from gridmgr.geoio import default_grid_path, read_territory, write_grid
-    from gridmgr.partition import BuildParams, build_grid, grid_quality, towns_outside_own_cell
-    from gridmgr.validate import format_report, validate_grid
+    from gridmgr.grid.build import BuildParams, build_grid, grid_quality, towns_outside_own_cell
+    from gridmgr.grid.io import default_grid_path, read_territory, write_grid
+    from gridmgr.grid.validate import format_report, validate_grid
 
     terr = read_territory(territory)
     with Progress(
@@ -81,9 +81,9 @@ def grid_build(out: Path | None, territory: Path | None, seed: int) -> None:
 @click.pass_context
 def grid_validate(ctx: click.Context, path: Path | None, crs: str | None) -> None:
     """Validate a grid file (default: the current grid) and report every violation."""
-    from gridmgr.generations import current_grid_path
-    from gridmgr.geoio import read_grid
-    from gridmgr.partition import grid_quality
+    from gridmgr.grid.build import grid_quality
+    from gridmgr.grid.generations import current_grid_path
+    from gridmgr.grid.io import read_grid
 
     target = path or current_grid_path(settings_of(ctx))
     loaded = read_grid(target, crs=crs)
@@ -122,10 +122,10 @@ def grid_import(
     """Import a grid (GeoPackage, GeoJSON or Shapefile) as a new, current generation."""
     from dataclasses import replace
 
-    from gridmgr.generations import store_generation
-    from gridmgr.geoio import grid_from_source, read_grid_source
-    from gridmgr.grid import generation_id_for
-    from gridmgr.repair import DEFAULT_TOLERANCE_M, repair_grid
+    from gridmgr.grid.generations import store_generation
+    from gridmgr.grid.io import grid_from_source, read_grid_source
+    from gridmgr.grid.model import generation_id_for
+    from gridmgr.grid.repair import DEFAULT_TOLERANCE_M, repair_grid
 
     if tolerance is not None and not repair:
         raise click.UsageError("--tolerance only applies with --repair")
@@ -156,7 +156,7 @@ def grid_import(
 @click.pass_context
 def grid_export(ctx: click.Context, path: Path, grid_path: Path | None) -> None:
     """Export the grid to PATH: .gpkg (layers tier1/tier2/tier3) or .geojson (RFC 7946)."""
-    from gridmgr.geoio import write_grid
+    from gridmgr.grid.io import write_grid
 
     source = load_grid(ctx, grid_path)
     write_grid(source, path)
@@ -224,7 +224,7 @@ def grid_locate(
 @click.pass_context
 def grid_info(ctx: click.Context, code: str | None, grid_path: Path | None) -> None:
     """Summarize the grid, or show one cell: its ancestors, children and neighbours."""
-    from gridmgr.partition import grid_quality
+    from gridmgr.grid.build import grid_quality
 
     current = load_grid(ctx, grid_path)
     if code is None:
@@ -267,7 +267,7 @@ def grid_info(ctx: click.Context, code: str | None, grid_path: Path | None) -> N
 @click.pass_context
 def grid_generations(ctx: click.Context) -> None:
     """List stored grid generations; the current one is marked."""
-    from gridmgr.generations import list_generations
+    from gridmgr.grid.generations import list_generations
 
     for gen in list_generations(settings_of(ctx)):
         mark = "*" if gen.current else " "

@@ -26,8 +26,8 @@ from rich.progress import (
 
 from gridmgr.cli.common import console, err_console, load_grid, settings_of
 from gridmgr.cli.store import db_option, db_url
+from gridmgr.responsibility.calendar import TZ
 from gridmgr.store import Store
-from gridmgr.workcal import TZ
 
 actor_option = click.option(
     "--by", "actor", default="cli:inspect", show_default=True, help="Who does this (ledgered)."
@@ -38,7 +38,7 @@ at_option = click.option(
 
 
 def _now(at_text: str | None) -> datetime:
-    from gridmgr.rosterfile import parse_time
+    from gridmgr.responsibility.roster_files import parse_time
 
     return parse_time(at_text) if at_text else datetime.now(TZ)
 
@@ -138,7 +138,7 @@ def registry_generate(
     ctx: click.Context, count: int, seed: int, db: str | None, actor: str, at_text: str | None
 ) -> None:
     """Generate the synthetic registry over the current grid and make it current."""
-    from gridmgr.inspection.service import generate_default_registry
+    from gridmgr.services.inspections import generate_default_registry
 
     if not 1 <= count <= 1_000_000:
         raise click.BadParameter("1..1,000,000 targets", param_hint="--n")
@@ -161,7 +161,7 @@ def registry_import(
 ) -> None:
     """Import a registry CSV (target_id, name, lon, lat, risk, departments …); every target is
     located in the current grid. A refused file lists every bad row."""
-    from gridmgr.inspection.service import import_registry
+    from gridmgr.services.inspections import import_registry
 
     grid = load_grid(ctx, None)
     with _store(ctx, db) as store, _working(f"importing {path.name}"):
@@ -175,7 +175,7 @@ def registry_import(
 @click.pass_context
 def registry_export(ctx: click.Context, path: Path, db: str | None) -> None:
     """Write the current registry as CSV."""
-    from gridmgr.inspection.service import export_registry
+    from gridmgr.services.inspections import export_registry
 
     with _store(ctx, db) as store:
         reg = export_registry(store, path)
@@ -201,7 +201,7 @@ def pool_generate(
 ) -> None:
     """Generate the synthetic pool from the roster (sized on the current registry)."""
     from gridmgr.datafiles import load_roster
-    from gridmgr.inspection.service import generate_default_pool
+    from gridmgr.services.inspections import generate_default_pool
 
     roster = load_roster(settings_of(ctx), load_grid(ctx, None))
     with _store(ctx, db) as store:
@@ -219,7 +219,7 @@ def pool_import(
     ctx: click.Context, path: Path, db: str | None, actor: str, at_text: str | None
 ) -> None:
     """Import a pool CSV (officer_id, name, department, team, towns, max_visits, conflicts)."""
-    from gridmgr.inspection.service import import_pool
+    from gridmgr.services.inspections import import_pool
 
     with _store(ctx, db) as store:
         made = import_pool(store, path, at=_now(at_text), actor=actor)
@@ -232,7 +232,7 @@ def pool_import(
 @click.pass_context
 def pool_export(ctx: click.Context, path: Path, db: str | None) -> None:
     """Write the current pool as CSV."""
-    from gridmgr.inspection.service import export_pool
+    from gridmgr.services.inspections import export_pool
 
     with _store(ctx, db) as store:
         made = export_pool(store, path)
@@ -257,7 +257,7 @@ def plan_create(
     ctx: click.Context, path: Path, db: str | None, actor: str, at_text: str | None
 ) -> None:
     """Store the plan in the JSON file PATH (see the README for its fields)."""
-    from gridmgr.inspection.service import read_plan_file
+    from gridmgr.services.inspections import read_plan_file
     from gridmgr.store import inspectionstore
 
     parsed = read_plan_file(path)
@@ -319,7 +319,7 @@ def draw_commit(
 ) -> None:
     """Fix the draw's inputs (registry and pool snapshots) and publish its seed's hash."""
     from gridmgr.datafiles import load_roster
-    from gridmgr.inspection.service import commit
+    from gridmgr.services.inspections import commit
 
     if (seed_out is None) == (commitment is None):
         raise click.UsageError("give exactly one of --seed-out FILE or --commitment HEX")
@@ -355,7 +355,7 @@ def draw_run(
     at_text: str | None,
 ) -> None:
     """Run a committed draw with its seed: targets by risk, officers, joint visits."""
-    from gridmgr.inspection.service import run
+    from gridmgr.services.inspections import run
 
     value = _read_seed(seed, seed_file)
     with _store(ctx, db) as store, _staffing(f"drawing {draw_id}") as progress:
@@ -394,7 +394,7 @@ def draw_reveal(
     at_text: str | None,
 ) -> None:
     """Publish the seed of a run draw (checked against its commitment)."""
-    from gridmgr.inspection.service import reveal
+    from gridmgr.services.inspections import reveal
 
     value = _read_seed(seed, seed_file)
     with _store(ctx, db) as store:
@@ -436,7 +436,7 @@ def draw_show(ctx: click.Context, draw_id: str, db: str | None) -> None:
 def draw_export(ctx: click.Context, draw_id: str, folder: Path, db: str | None) -> None:
     """Write the published inputs and result of a draw (plan.json, registry.csv, pool.csv,
     draw.json) so anyone can run `gridmgr inspect verify-draw --published FOLDER`."""
-    from gridmgr.inspection.service import export_published
+    from gridmgr.services.inspections import export_published
 
     with _store(ctx, db) as store:
         files = export_published(store, draw_id, folder)
@@ -466,7 +466,7 @@ def verify_draw_command(
     """Re-run a draw from its plan, registry and pool snapshots and revealed seed; exit 0 when
     the result is identical, else exit 1 naming what differs."""
     from gridmgr.inspection import VerificationError
-    from gridmgr.inspection.service import verify_published, verify_stored
+    from gridmgr.services.inspections import verify_published, verify_stored
 
     if (draw_id is None) == (published is None):
         raise click.UsageError("give a DRAW_ID (from the database) or --published FOLDER")
@@ -521,7 +521,7 @@ def results_record(
     at_text: str | None,
 ) -> None:
     """Record the finding of one item of one visit."""
-    from gridmgr.inspection.service import record_result
+    from gridmgr.services.inspections import record_result
 
     with _store(ctx, db) as store:
         record_result(
@@ -546,7 +546,7 @@ def results_record(
 def results_publish(ctx: click.Context, path: Path, draw_id: str | None, db: str | None) -> None:
     """Write the public list of results (no officers, no notes) as CSV."""
     from gridmgr.datafiles import cell_names
-    from gridmgr.inspection.service import publish_results
+    from gridmgr.services.inspections import publish_results
 
     names = cell_names(load_grid(ctx, None))
     with _store(ctx, db) as store:

@@ -12,7 +12,7 @@ import click
 
 from gridmgr.cli.common import console, err_console, load_grid, print_problems, settings_of
 from gridmgr.cli.store import db_option, db_url
-from gridmgr.intake import Channel
+from gridmgr.intake.channels import Channel
 
 if TYPE_CHECKING:
     from gridmgr.cases import Actor
@@ -29,8 +29,8 @@ def _operator(name: str | None) -> Actor:
 
 
 def _now(at_text: str | None) -> datetime:
-    from gridmgr.rosterfile import parse_time
-    from gridmgr.workcal import TZ
+    from gridmgr.responsibility.calendar import TZ
+    from gridmgr.responsibility.roster_files import parse_time
 
     return parse_time(at_text) if at_text else datetime.now(TZ)
 
@@ -77,9 +77,9 @@ def import_(
     to the unlocated queue. With any invalid record nothing is imported, unless --skip-bad.
     """
     from gridmgr.datafiles import routing_context
-    from gridmgr.intake import read_intake_file
+    from gridmgr.intake.channels import read_intake_file
+    from gridmgr.services.triage import import_intake
     from gridmgr.store import open_store
-    from gridmgr.triage import import_intake
 
     context = routing_context(settings_of(ctx), load_grid(ctx, None))
     batch = read_intake_file(path, catalog=context.catalog)
@@ -115,8 +115,8 @@ def import_(
 @click.pass_context
 def queue(ctx: click.Context, db: str | None) -> None:
     """List the unlocated queue: reports waiting for an operator to place them."""
+    from gridmgr.services.triage import unlocated_queue
     from gridmgr.store import open_store
-    from gridmgr.triage import unlocated_queue
 
     store = open_store(db_url(ctx, db))
     try:
@@ -154,8 +154,8 @@ def place(
 ) -> None:
     """Place an unlocated case on the map: it is routed to its cell and owner (a ledger event)."""
     from gridmgr.datafiles import routing_context
+    from gridmgr.services.triage import place_case
     from gridmgr.store import open_store
-    from gridmgr.triage import place_case
 
     context = routing_context(settings_of(ctx), load_grid(ctx, None))
     actor = _operator(operator)
@@ -198,8 +198,8 @@ def merge(
     db: str | None,
 ) -> None:
     """Merge DUPLICATE_ID into MASTER_ID (both keep their reports; both trails record it)."""
+    from gridmgr.services.triage import merge_cases
     from gridmgr.store import open_store
-    from gridmgr.triage import merge_cases
 
     actor = _operator(operator)
     store = open_store(db_url(ctx, db))
@@ -220,8 +220,8 @@ def unmerge(
     ctx: click.Context, duplicate_id: str, comment: str, operator: str | None, db: str | None
 ) -> None:
     """Split a merged duplicate off its master again."""
+    from gridmgr.services.triage import unmerge_case
     from gridmgr.store import open_store
-    from gridmgr.triage import unmerge_case
 
     actor = _operator(operator)
     store = open_store(db_url(ctx, db))

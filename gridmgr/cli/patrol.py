@@ -41,10 +41,10 @@ def patrol_import(
     import pandas as pd
 
     from gridmgr.patrols import gpx_to_points, rows_to_points
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch, record_batches
     from gridmgr.tablefiles import read_table
-    from gridmgr.workcal import TZ
 
     settings = settings_of(ctx)
     source = file.name
@@ -56,7 +56,7 @@ def patrol_import(
     store = open_store(db_url(ctx, db))
     try:
         from gridmgr.datafiles import load_roster
-        from gridmgr.generations import load_current_grid
+        from gridmgr.grid.generations import load_current_grid
 
         roster = load_roster(settings, load_current_grid(settings), create=False)
         roster.person(person_id)  # an unknown person is refused by name
@@ -118,11 +118,11 @@ def patrol_coverage_command(
     (cells nobody patrolled in that window)."""
     import pandas as pd
 
-    from gridmgr.generations import load_current_grid
+    from gridmgr.grid.generations import load_current_grid
     from gridmgr.patrols import blind_spots, patrol_coverage
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.patrolstore import read_points
-    from gridmgr.workcal import TZ
 
     now = at if at is not None else datetime.now(TZ)
     grid = load_current_grid(settings_of(ctx))

@@ -21,9 +21,9 @@ from gridmgr.cli.common import (
 from gridmgr.errors import TimeError
 
 if TYPE_CHECKING:
-    from gridmgr.grid import Grid
-    from gridmgr.roster import Roster
-    from gridmgr.staffing import StaffingReport
+    from gridmgr.grid.model import Grid
+    from gridmgr.responsibility.roster import Roster
+    from gridmgr.responsibility.staffing import StaffingReport
 
 
 class TimeParam(click.ParamType):  # type: ignore[type-arg,unused-ignore]
@@ -36,7 +36,7 @@ class TimeParam(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     ) -> datetime:
         if isinstance(value, datetime):
             return value
-        from gridmgr.rosterfile import parse_time
+        from gridmgr.responsibility.roster_files import parse_time
 
         try:
             return parse_time(str(value))
@@ -53,7 +53,7 @@ at_option = click.option(
 
 
 def _now(at: datetime | None) -> datetime:
-    from gridmgr.workcal import TZ
+    from gridmgr.responsibility.calendar import TZ
 
     return at if at is not None else datetime.now(TZ)
 
@@ -86,8 +86,8 @@ def roster_generate(
 ) -> None:
     """Generate the demo roster for the grid: synthetic names, every post filled since 2024."""
     from gridmgr.datafiles import cell_names, has_roster, store_roster
-    from gridmgr.demo_roster import generate_roster
-    from gridmgr.rosterfile import write_roster
+    from gridmgr.responsibility.demo_roster import generate_roster
+    from gridmgr.responsibility.roster_files import write_roster
 
     settings = settings_of(ctx)
     grid = load_grid(ctx, grid_path)
@@ -118,8 +118,8 @@ def roster_import(ctx: click.Context, folder: Path, grid_path: Path | None) -> N
     Vacancies and missing deputies do not stop an import; they are listed after it.
     """
     from gridmgr.datafiles import grid_cells, store_roster
-    from gridmgr.rosterfile import read_roster
-    from gridmgr.staffing import staffing_report
+    from gridmgr.responsibility.roster_files import read_roster
+    from gridmgr.responsibility.staffing import staffing_report
 
     grid = load_grid(ctx, grid_path)
     loaded = read_roster(folder, cells=grid_cells(grid))
@@ -138,7 +138,7 @@ def roster_import(ctx: click.Context, folder: Path, grid_path: Path | None) -> N
 def roster_export(ctx: click.Context, folder: Path, grid_path: Path | None) -> None:
     """Write the current roster as a folder of CSV files (UTF-8, opens in Excel and WPS)."""
     from gridmgr.datafiles import cell_names, load_roster
-    from gridmgr.rosterfile import write_roster
+    from gridmgr.responsibility.roster_files import write_roster
 
     grid = load_grid(ctx, grid_path)
     current = load_roster(settings_of(ctx), grid)
@@ -170,8 +170,8 @@ def roster_check(
     capacity and conflicting posts.
     """
     from gridmgr.datafiles import grid_cells, load_roster
-    from gridmgr.rosterfile import read_roster
-    from gridmgr.staffing import staffing_report
+    from gridmgr.responsibility.roster_files import read_roster
+    from gridmgr.responsibility.staffing import staffing_report
 
     grid = load_grid(ctx, grid_path)
     checked: Roster = (
@@ -229,9 +229,9 @@ def catalog_check(ctx: click.Context, path: Path | None) -> None:
     Every problem is listed with its row and column. Departments the catalog hands matters to
     are checked against the current roster's units.
     """
-    from gridmgr.catalog import read_catalog
     from gridmgr.datafiles import load_catalog
-    from gridmgr.sla import Stage
+    from gridmgr.responsibility.catalog import read_catalog
+    from gridmgr.responsibility.sla import Stage
 
     checked = read_catalog(path) if path is not None else load_catalog(settings_of(ctx))
     table = Table(title=f"{checked.source}: valid, {len(checked)} categories")
@@ -255,8 +255,8 @@ def catalog_check(ctx: click.Context, path: Path | None) -> None:
 
 
 def _warn_unknown_units(ctx: click.Context, checked: object) -> None:
-    from gridmgr.catalog import Catalog
     from gridmgr.datafiles import has_roster, load_roster, unknown_units
+    from gridmgr.responsibility.catalog import Catalog
 
     settings = settings_of(ctx)
     if not isinstance(checked, Catalog) or not has_roster(settings):
@@ -275,8 +275,8 @@ def _warn_unknown_units(ctx: click.Context, checked: object) -> None:
 @click.pass_context
 def catalog_import(ctx: click.Context, path: Path) -> None:
     """Check a catalog CSV and, if valid, make it the city's catalog (replacing the shipped one)."""
-    from gridmgr.catalog import read_catalog
     from gridmgr.datafiles import store_catalog
+    from gridmgr.responsibility.catalog import read_catalog
 
     checked = read_catalog(path)
     target = store_catalog(settings_of(ctx), checked)
@@ -289,8 +289,8 @@ def catalog_import(ctx: click.Context, path: Path) -> None:
 @click.pass_context
 def catalog_export(ctx: click.Context, path: Path) -> None:
     """Write the current catalog as CSV, to edit and import again."""
-    from gridmgr.catalog import write_catalog
     from gridmgr.datafiles import load_catalog
+    from gridmgr.responsibility.catalog import write_catalog
 
     current = load_catalog(settings_of(ctx))
     write_catalog(current, path)
@@ -336,7 +336,7 @@ def route(
     --at "2026-10-01 14:05"
     """
     from gridmgr.datafiles import routing_context
-    from gridmgr.routing import route_incident
+    from gridmgr.responsibility.routing import route_incident
 
     if (lon is None) != (lat is None):
         raise click.UsageError("give both --lon and --lat")
@@ -354,7 +354,7 @@ def route(
 
 
 def _print_decision(decision: object, grid: Grid) -> None:
-    from gridmgr.routing import Queue, RoutingDecision
+    from gridmgr.responsibility.routing import Queue, RoutingDecision
 
     assert isinstance(decision, RoutingDecision)
     kind = decision.category

@@ -58,14 +58,14 @@ def simulate(
     marked as holding synthetic data (a demo.simulator ledger event).
     """
     from gridmgr.datafiles import routing_context
-    from gridmgr.generations import load_current_grid
-    from gridmgr.rosterfile import parse_time
+    from gridmgr.grid.generations import load_current_grid
+    from gridmgr.responsibility.calendar import TZ
+    from gridmgr.responsibility.roster_files import parse_time
+    from gridmgr.services.simulator import SIMULATOR_ACTOR, Simulator, mark_database
     from gridmgr.simulation.activity import ActivityModel
-    from gridmgr.simulator import SIMULATOR_ACTOR, Simulator, mark_database
     from gridmgr.store import open_store
     from gridmgr.store.engine import redact
     from gridmgr.store.reference import sync_reference
-    from gridmgr.workcal import TZ
 
     if days <= 0:
         raise click.BadParameter("must be positive", param_hint="--days")

@@ -58,9 +58,9 @@ def db_sync(ctx: click.Context, db: str | None) -> None:
 def _sync(ctx: click.Context, db: str | None) -> None:
     from gridmgr.cli.common import load_grid
     from gridmgr.datafiles import routing_context
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
     from gridmgr.store.reference import sync_reference
-    from gridmgr.workcal import TZ
 
     grid = load_grid(ctx, None)
     context = routing_context(settings_of(ctx), grid)
@@ -201,8 +201,8 @@ def ledger_verify(ctx: click.Context, db: str | None, checkpoint_path: Path | No
 @click.pass_context
 def ledger_checkpoint(ctx: click.Context, path: Path, db: str | None) -> None:
     """Write the verified head of the ledger (sequence, hash, time) to PATH, to publish or sign."""
+    from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.workcal import TZ
 
     store = open_store(db_url(ctx, db), check=False)
     try:
@@ -229,10 +229,10 @@ def escalate(ctx: click.Context, db: str | None, at_text: str | None) -> None:
     """
     from gridmgr.cli.common import load_grid
     from gridmgr.datafiles import routing_context
-    from gridmgr.rosterfile import parse_time
-    from gridmgr.services import escalate_overdue
+    from gridmgr.responsibility.calendar import TZ
+    from gridmgr.responsibility.roster_files import parse_time
+    from gridmgr.services.escalation import escalate_overdue
     from gridmgr.store import open_store
-    from gridmgr.workcal import TZ
 
     now = parse_time(at_text) if at_text else datetime.now(TZ)
     context = routing_context(settings_of(ctx), load_grid(ctx, None))

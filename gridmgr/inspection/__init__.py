@@ -4,7 +4,7 @@ The package is pure: no file, session or clock. :mod:`~gridmgr.inspection.regist
 inspection targets, :mod:`~gridmgr.inspection.pool` the officers and their conflicts,
 :mod:`~gridmgr.inspection.plan` what is to be inspected, :mod:`~gridmgr.inspection.draw` the
 committed, reproducible draw of targets and officers, and :mod:`~gridmgr.inspection.results` the
-findings and their public list. :mod:`~gridmgr.inspection.service` (the only impure module)
+findings and their public list. :mod:`~gridmgr.services.inspections` (the only impure module)
 orchestrates them with the store.
 """
 

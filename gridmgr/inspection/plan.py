@@ -29,9 +29,9 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from gridmgr.catalog import DEPARTMENTS
 from gridmgr.inspection import PlanError, canonical_json, json_sha256
 from gridmgr.inspection.registry import RISK_CLASSES
+from gridmgr.responsibility.catalog import DEPARTMENTS
 
 MIN_OFFICERS = 2
 """Every visit has at least two officers (执法检查两人以上)."""

@@ -20,11 +20,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gridmgr.catalog import DEPARTMENTS
-from gridmgr.codes import code_length
 from gridmgr.errors import InvalidTableError, RowProblem
+from gridmgr.grid.codes import code_length
 from gridmgr.inspection import json_sha256
-from gridmgr.roster import Post, PostKind, Role, Roster
+from gridmgr.responsibility.catalog import DEPARTMENTS
+from gridmgr.responsibility.roster import Post, PostKind, Role, Roster
 from gridmgr.tablefiles import Table, read_table, write_table
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def generate_pool(
     supervises (at least 4), and about 3% of officers declare a conflict with a target.
 
     >>> from tests.builders import tiny_roster
-    >>> from gridmgr.demo_roster import ROSTER_START
+    >>> from gridmgr.responsibility.demo_roster import ROSTER_START
     >>> pool = generate_pool(tiny_roster(), at=ROSTER_START)
     >>> len(pool.of_department("scjg")), any(o.grid_cells for o in pool.of_department("cgj"))
     (5, True)

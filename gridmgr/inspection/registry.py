@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gridmgr.catalog import DEPARTMENTS
-from gridmgr.codes import code_length, code_to_tier, is_valid_code
 from gridmgr.errors import InvalidTableError, RowProblem
+from gridmgr.grid.codes import code_length, code_to_tier, is_valid_code
+from gridmgr.responsibility.catalog import DEPARTMENTS
 from gridmgr.tablefiles import Table, read_table, write_table
 
 if TYPE_CHECKING:
-    from gridmgr.grid import Grid
+    from gridmgr.grid.model import Grid
 
 RISK_CLASSES = ("A", "B", "C", "D")
 """Risk classes, highest first (A 高风险, B 较高风险, C 一般风险, D 低风险)."""
@@ -158,7 +158,8 @@ INDUSTRIES: Mapping[str, tuple[tuple[str, ...], tuple[float, float, float, float
     "住宿娱乐": (("xfjy", "gaj", "wjw"), (0.10, 0.30, 0.40, 0.20), 0.05),
     "市政环卫": (("cgj", "sthj"), (0.05, 0.20, 0.50, 0.25), 0.04),
 }
-"""The synthetic registry's industries (departments are :data:`gridmgr.catalog.DEPARTMENTS`)."""
+"""The synthetic registry's industries (departments are
+:data:`gridmgr.responsibility.catalog.DEPARTMENTS`)."""
 
 DEFAULT_TARGETS = 50_000
 """Jiangyin has over 50,000 registered enterprises."""

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gridmgr.catalog import DEPARTMENTS
 from gridmgr.inspection import ResultError
 from gridmgr.inspection.draw import Visit
 from gridmgr.inspection.registry import Target
-from gridmgr.workcal import TZ
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.catalog import DEPARTMENTS
 
 OUTCOMES: Mapping[str, str] = {
     "compliant": "未发现问题",

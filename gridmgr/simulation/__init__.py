@@ -1,6 +1,7 @@
 """Pure parts of the demo simulator: the activity model (arrivals, categories, delays) and walks.
 
-:mod:`gridmgr.simulator` drives them through the service layer; nothing here opens a session or
+:mod:`gridmgr.services.simulator` drives them through the service layer; nothing here opens a
+session or
 reads the clock.
 """
 

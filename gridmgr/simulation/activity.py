@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from gridmgr.datum import Datum
+from gridmgr.grid.datum import Datum
 
 if TYPE_CHECKING:
-    from gridmgr.catalog import Catalog
-    from gridmgr.grid import Grid
+    from gridmgr.grid.model import Grid
+    from gridmgr.responsibility.catalog import Catalog
 
 HOUR_PROFILE = np.array(
     [
@@ -152,7 +152,7 @@ def arrival_times(
     The interval is cut at whole hours; each piece draws a Poisson count at its hour's rate and
     places the arrivals uniformly (an exact non-homogeneous Poisson process, piecewise constant).
 
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> rng = np.random.default_rng(1)
     >>> t0 = datetime(2026, 10, 9, 0, 0, tzinfo=TZ)
     >>> times = arrival_times(rng, t0, t0 + timedelta(days=1), per_day=1000)

@@ -31,7 +31,7 @@ def walk_in_cell(
 ) -> tuple[list[datetime], np.ndarray, np.ndarray]:
     """Times, longitudes and latitudes of one walk inside ``polygon`` (EPSG:4326).
 
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> cell = shapely.box(120.0, 31.0, 120.01, 31.01)
     >>> t, lon, lat = walk_in_cell(np.random.default_rng(3), cell,
     ...     start=datetime(2026, 10, 9, 9, tzinfo=TZ), duration=timedelta(hours=1),

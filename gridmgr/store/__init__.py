@@ -28,10 +28,10 @@ from gridmgr.store.schema import case_events
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gridmgr.catalog import Catalog
-    from gridmgr.routing import RoutingDecision
-    from gridmgr.sla import Span
-    from gridmgr.workcal import WorkCalendar
+    from gridmgr.responsibility.calendar import WorkCalendar
+    from gridmgr.responsibility.catalog import Catalog
+    from gridmgr.responsibility.routing import RoutingDecision
+    from gridmgr.responsibility.sla import Span
 
 __all__ = [
     "CaseFilter",

@@ -23,7 +23,7 @@ from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import accounts
 
 if TYPE_CHECKING:
-    from gridmgr.roster import Person, Roster
+    from gridmgr.responsibility.roster import Person, Roster
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -229,7 +229,7 @@ def ensure_demo_logins(store: Store, roster: Roster, *, at: datetime) -> list[tu
 
     Existing accounts (a password someone changed) are left alone.
     """
-    from gridmgr.demo_roster import DEMO_PASSWORD, demo_logins
+    from gridmgr.responsibility.demo_roster import DEMO_PASSWORD, demo_logins
 
     logins = demo_logins(roster, at)
     for _, person in logins:

@@ -24,7 +24,7 @@ from typing import Any, Final
 from sqlalchemy import insert, select
 
 from gridmgr.errors import GridMgrError
-from gridmgr.photos import Photo, PhotoError, distance_m, is_far_from
+from gridmgr.intake.photos import Photo, PhotoError, distance_m, is_far_from
 from gridmgr.store import Store, casestore
 from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import attachments
@@ -119,7 +119,7 @@ def save_attachment(
     case_id
         The case the photo documents.
     photo
-        A photo from :func:`gridmgr.photos.sanitize_photo`.
+        A photo from :func:`gridmgr.intake.photos.sanitize_photo`.
     at
         When the photo was attached (aware).
     actor

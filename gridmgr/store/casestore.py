@@ -28,7 +28,7 @@ from sqlalchemy import case as sql_case
 
 from gridmgr.cases import Assignee, Case, CaseEvent, CaseState
 from gridmgr.errors import GridMgrError
-from gridmgr.sla import Stage
+from gridmgr.responsibility.sla import Stage
 from gridmgr.store.schema import case_events, cases
 
 
@@ -50,7 +50,7 @@ AWAITING_DISPATCH = (
 """States in which a case is with the command center (to register, dispatch or close), not
 with a field owner on a stage clock."""
 MERGED_QUEUE = "merged"
-"""The queue of duplicates merged into a master case (:mod:`gridmgr.triage`)."""
+"""The queue of duplicates merged into a master case (:mod:`gridmgr.services.triage`)."""
 
 
 def case_to_row(case: Case) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from gridmgr.codes import code_length
+from gridmgr.grid.codes import code_length
 from gridmgr.inspection import DrawError, ResultError, UnknownInspectionError
 from gridmgr.inspection.draw import DrawResult, Visit, commitment_of
 from gridmgr.inspection.plan import Plan, canonical_plan_json, parse_plan
@@ -28,6 +28,7 @@ from gridmgr.inspection.registry import (
     registry_to_csv_text,
 )
 from gridmgr.inspection.results import Finding
+from gridmgr.responsibility.calendar import TZ
 from gridmgr.store import ledgerstore
 from gridmgr.store.schema import (
     inspection_draws,
@@ -36,7 +37,6 @@ from gridmgr.store.schema import (
     inspection_snapshots,
     inspection_visits,
 )
-from gridmgr.workcal import TZ
 
 if TYPE_CHECKING:
     from gridmgr.store import Store

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, select, text, tuple_, update
 from sqlalchemy.sql.selectable import TextualSelect
 
 from gridmgr.cases import Action, CaseEvent
-from gridmgr.duplicates import OpenCase
+from gridmgr.intake.duplicates import OpenCase
 from gridmgr.store.casestore import MERGED_QUEUE, OPEN_STATES, row_to_case
 from gridmgr.store.schema import UTCDateTime, cases
 
@@ -32,7 +32,7 @@ def event_columns(event: CaseEvent) -> dict[str, Any]:
     """The intake columns an event sets (empty when it sets none).
 
     >>> from gridmgr.cases import Actor, CaseState, Role
-    >>> from gridmgr.workcal import TZ
+    >>> from gridmgr.responsibility.calendar import TZ
     >>> ev = CaseEvent("C1", Action.MERGE, Actor("P1", Role.OPERATOR),
     ...     datetime(2026, 10, 8, tzinfo=TZ), CaseState.REPORTED, CaseState.REPORTED, "dup",
     ...     {"master": "C0", "queue": "merged"}, 2)

@@ -19,9 +19,9 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, delete, insert, select, update
 
-from gridmgr.catalog import Catalog, catalog_to_rows
-from gridmgr.grid import Grid
-from gridmgr.roster import Roster
+from gridmgr.grid.model import Grid
+from gridmgr.responsibility.catalog import Catalog, catalog_to_rows
+from gridmgr.responsibility.roster import Roster
 from gridmgr.store import ledgerstore
 from gridmgr.store.schema import (
     absences,

@@ -1,0 +1,99 @@
+"""The territory under management: its outline, its county code and its real towns.
+
+Values only; :func:`gridmgr.grid.io.read_territory` reads them from ``data/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import NDArray
+
+WGS84 = "EPSG:4326"
+"""The exchange CRS: everything gridmgr stores and serves is longitude/latitude on WGS84."""
+
+JIANGYIN_METRIC_CRS = "EPSG:4549"
+"""CGCS2000 / 3-degree Gauss-Kruger CM 120E: Jiangyin sits on 120 E, scale error < 0.005 %."""
+
+
+@dataclass(frozen=True)
+class Town:
+    """A real tier-1 unit (镇 town or 街道 subdistrict) used to name and seed a tier-1 cell."""
+
+    code: str
+    name: str
+    name_en: str
+    kind: str
+    lon: float
+    lat: float
+
+    @property
+    def short_name(self) -> str:
+        """The name without its 街道/镇 suffix, used to name synthetic communities.
+
+        >>> Town("320281001", "澄江街道", "Chengjiang Jiedao", "subdistrict", 0, 0).short_name
+        '澄江'
+        """
+        for suffix in ("街道", "镇", "乡"):
+            if self.name.endswith(suffix) and len(self.name) > len(suffix):
+                return self.name[: -len(suffix)]
+        return self.name
+
+    @property
+    def short_name_en(self) -> str:
+        """The pinyin name without its Jiedao/Zhen suffix.
+
+        >>> Town("320281101", "璜土镇", "Huangtu Zhen", "town", 0, 0).short_name_en
+        'Huangtu'
+        """
+        return self.name_en.rsplit(" ", 1)[0] if " " in self.name_en else self.name_en
+
+
+@dataclass(frozen=True)
+class Territory:
+    """The area under management, in EPSG:4326, with its county code and its towns."""
+
+    name: str
+    county_code: str
+    polygon: shapely.Polygon
+    towns: tuple[Town, ...]
+    metric_crs: str = JIANGYIN_METRIC_CRS
+    source: str = ""
+
+    @property
+    def __geo_interface__(self) -> dict[str, object]:
+        return dict(shapely.geometry.mapping(self.polygon))
+
+    def area_km2(self) -> float:
+        """Area in the metric CRS, in square kilometres."""
+        return float(to_metric(self.polygon, self.metric_crs).area / 1e6)
+
+
+@cache
+def _transformer(src: str, dst: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(src, dst, always_xy=True)
+
+
+def _transform_fn(src: str, dst: str) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
+    tr = _transformer(src, dst)
+
+    def fn(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return fn
+
+
+def to_metric(geoms: shapely.Geometry | NDArray[np.object_], crs: str) -> shapely.Geometry:
+    """Reproject shapely geometries from EPSG:4326 to the metric ``crs``."""
+    return shapely.transform(geoms, _transform_fn(WGS84, crs))
+
+
+def to_wgs84(geoms: shapely.Geometry | NDArray[np.object_], crs: str) -> shapely.Geometry:
+    """Reproject shapely geometries from ``crs`` to EPSG:4326 (equal input vertices stay equal)."""
+    return shapely.transform(geoms, _transform_fn(crs, WGS84))

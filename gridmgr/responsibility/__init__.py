@@ -1,0 +1,1 @@
+"""Who answers for what, where and when: roster, catalog, calendar, SLA, chains, routing."""

@@ -1,0 +1,1 @@
+"""Use cases: the only package besides ``store`` that opens it; API, CLI and dashboard call them."""

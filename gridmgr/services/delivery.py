@@ -1,0 +1,322 @@
+"""Delivering notifications from the outbox: webhook (HMAC-signed), e-mail (SMTP), with retries.
+
+In-app notifications need no delivery: the outbox row *is* the in-app notice
+(``GET /api/v1/notifications``). The :class:`DeliveryWorker` thread delivers every notice to each
+external channel configured (:func:`channels_from_env`): it plans a delivery row per channel for
+new notices, sends what is due, and records every attempt. A failure is retried with exponential
+backoff (``base`` doubled per attempt, at most ``cap``) and never given up: a dead channel costs
+only its own retries, never a case transaction, and a notice committed before a crash is sent
+when the worker starts again.
+
+Environment (read by :func:`channels_from_env` in the serving process):
+
+- ``GRIDMGR_WEBHOOK_URL`` and ``GRIDMGR_WEBHOOK_SECRET`` (required with the URL): POST each
+  notice as JSON with ``X-Gridmgr-Timestamp`` and ``X-Gridmgr-Signature: sha256=<hex>``, the
+  HMAC-SHA256 of ``<timestamp>.<body>`` under the secret.
+- ``GRIDMGR_SMTP_HOST``, ``GRIDMGR_SMTP_PORT`` (25), ``GRIDMGR_SMTP_FROM``,
+  ``GRIDMGR_SMTP_TO`` (a template such as ``{person_id}@notify.jiangyin.gov.cn``),
+  ``GRIDMGR_SMTP_USER`` / ``GRIDMGR_SMTP_PASSWORD`` (optional), ``GRIDMGR_SMTP_STARTTLS`` (0/1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Protocol
+
+from gridmgr.errors import GridMgrError
+from gridmgr.notifications import COMMAND_CENTER_INBOX
+from gridmgr.services.loops import PeriodicLoop
+from gridmgr.store import Store, outboxstore
+from gridmgr.store.outboxstore import Delivery, Notification
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Gridmgr-Signature"
+TIMESTAMP_HEADER = "X-Gridmgr-Timestamp"
+
+
+class DeliveryError(GridMgrError, RuntimeError):
+    """A channel could not deliver a notice now (it will be retried)."""
+
+
+class NoAddressError(GridMgrError, LookupError):
+    """The channel has no address for the recipient (the delivery is skipped, not retried)."""
+
+
+class NotifyConfigError(GridMgrError, ValueError):
+    """A notification channel is configured wrongly."""
+
+
+class Channel(Protocol):
+    """A way out for notices: ``send`` returns when delivered, raises :class:`DeliveryError`."""
+
+    @property
+    def name(self) -> str: ...
+
+    def send(self, notification: Notification, *, delivery_id: int) -> None: ...
+
+
+def notification_payload(notification: Notification, *, delivery_id: int) -> dict[str, object]:
+    """The JSON a webhook receives."""
+    return {
+        "delivery_id": delivery_id,
+        "notification_id": notification.notification_id,
+        "case_id": notification.case_id,
+        "recipient": notification.recipient,
+        "trigger": notification.trigger,
+        "title": notification.title,
+        "body": notification.body,
+        "created_at": notification.created_at.isoformat(),
+    }
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header value: ``sha256=`` + HMAC-SHA256 of ``timestamp.body``.
+
+    >>> sign("s3cret", "1700000000", b"{}")[:15]
+    'sha256=97926816'
+    """
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> bool:
+    """Whether ``header`` is the right signature (for receivers; constant-time)."""
+    return hmac.compare_digest(sign(secret, timestamp, body), header)
+
+
+@dataclass(frozen=True)
+class WebhookChannel:
+    """POST each notice as signed JSON to ``url``; any 2xx answer is a delivery."""
+
+    url: str
+    secret: str
+    timeout: float = 5.0
+    name: str = "webhook"
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise NotifyConfigError(f"webhook URL {self.url!r} must start with http(s)://")
+        if len(self.secret) < 16:
+            raise NotifyConfigError(
+                "the webhook secret must have at least 16 characters (GRIDMGR_WEBHOOK_SECRET)"
+            )
+
+    def send(self, notification: Notification, *, delivery_id: int) -> None:
+        body = json.dumps(
+            notification_payload(notification, delivery_id=delivery_id), ensure_ascii=False
+        ).encode()
+        stamp = str(int(time.time()))
+        req = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                TIMESTAMP_HEADER: stamp,
+                SIGNATURE_HEADER: sign(self.secret, stamp, body),
+                "X-Gridmgr-Delivery": str(delivery_id),
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"webhook {self.url} answered {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DeliveryError(f"webhook {self.url} unreachable: {reason}") from None
+        if not 200 <= status < 300:
+            raise DeliveryError(f"webhook {self.url} answered {status}")
+
+
+@dataclass(frozen=True)
+class EmailChannel:
+    """Send each notice as a plain-text e-mail over SMTP to the recipient's address.
+
+    ``to`` maps a person id to an address: a template with ``{person_id}``, or a mapping.
+    """
+
+    host: str
+    sender: str
+    to: str | Mapping[str, str]
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout: float = 10.0
+    name: str = "email"
+
+    def address(self, recipient: str) -> str:
+        if isinstance(self.to, str):
+            if recipient == COMMAND_CENTER_INBOX and "{person_id}" in self.to:
+                return self.to.format(person_id="command-center")
+            return self.to.format(person_id=recipient)
+        found = self.to.get(recipient)
+        if not found:
+            raise NoAddressError(f"no e-mail address for {recipient}")
+        return found
+
+    def send(self, notification: Notification, *, delivery_id: int) -> None:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = self.address(notification.recipient)
+        message["Subject"] = notification.title
+        message["X-Gridmgr-Delivery"] = str(delivery_id)
+        lines = [notification.title, ""] + [f"{k}: {v}" for k, v in notification.body.items()]
+        message.set_content("\n".join(lines))
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from None
+
+
+def channels_from_env(env: Mapping[str, str]) -> list[Channel]:
+    """The external channels the environment configures (see the module docstring)."""
+    channels: list[Channel] = []
+    url = env.get("GRIDMGR_WEBHOOK_URL", "").strip()
+    if url:
+        secret = env.get("GRIDMGR_WEBHOOK_SECRET", "")
+        channels.append(WebhookChannel(url, secret))
+    host = env.get("GRIDMGR_SMTP_HOST", "").strip()
+    if host:
+        sender = env.get("GRIDMGR_SMTP_FROM", "").strip()
+        to = env.get("GRIDMGR_SMTP_TO", "").strip()
+        if not sender or "{person_id}" not in to:
+            raise NotifyConfigError(
+                "with GRIDMGR_SMTP_HOST set GRIDMGR_SMTP_FROM (the sender) and GRIDMGR_SMTP_TO, "
+                "a template such as {person_id}@notify.example.cn"
+            )
+        try:
+            port = int(env.get("GRIDMGR_SMTP_PORT", "25"))
+        except ValueError:
+            raise NotifyConfigError("GRIDMGR_SMTP_PORT must be a number") from None
+        channels.append(
+            EmailChannel(
+                host,
+                sender,
+                to,
+                port=port,
+                username=env.get("GRIDMGR_SMTP_USER") or None,
+                password=env.get("GRIDMGR_SMTP_PASSWORD") or None,
+                starttls=env.get("GRIDMGR_SMTP_STARTTLS", "0").strip().lower()
+                in ("1", "true", "yes", "on"),
+            )
+        )
+    return channels
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """What one delivery pass did."""
+
+    planned: int
+    delivered: int
+    failed: int
+    skipped: int
+
+
+def deliver_pending(
+    store: Store,
+    channels: Sequence[Channel],
+    *,
+    now: datetime,
+    base: timedelta = timedelta(seconds=10),
+    cap: timedelta = timedelta(hours=1),
+    horizon: timedelta = timedelta(days=7),
+    limit: int = 200,
+) -> PassReport:
+    """One pass: plan deliveries of new notices, send those due, record each attempt.
+
+    A channel that fails is not tried again in this pass (its other deliveries wait for the
+    next), so a dead channel costs at most one timeout per pass.
+    """
+    if not channels:
+        return PassReport(0, 0, 0, 0)
+    by_name = {c.name: c for c in channels}
+    with store.write() as conn:
+        planned = outboxstore.plan_deliveries(conn, list(by_name), now=now, horizon=now - horizon)
+    with store.engine.connect() as conn:
+        due = outboxstore.due_deliveries(conn, list(by_name), now=now, limit=limit)
+    delivered = failed = skipped = 0
+    down: set[str] = set()
+    for delivery in due:
+        if delivery.channel in down:
+            continue
+        error, skip = _attempt(by_name[delivery.channel], delivery)
+        if error is not None and not skip:
+            down.add(delivery.channel)
+        retry = now + backoff_for(delivery.attempts + 1, base=base, cap=cap)
+        with store.write() as conn:
+            outboxstore.record_attempt(
+                conn, delivery, at=now, error=error, retry_at=retry, skipped=skip
+            )
+        if skip:
+            skipped += 1
+        elif error is None:
+            delivered += 1
+        else:
+            failed += 1
+            log.warning(
+                "notice %s via %s failed: %s", delivery.delivery_id, delivery.channel, error
+            )
+    return PassReport(planned, delivered, failed, skipped)
+
+
+def backoff_for(attempts: int, *, base: timedelta, cap: timedelta) -> timedelta:
+    """The wait after ``attempts`` failures (see :func:`gridmgr.store.outboxstore.backoff`)."""
+    return outboxstore.backoff(attempts, base=base, cap=cap)
+
+
+def _attempt(channel: Channel, delivery: Delivery) -> tuple[str | None, bool]:
+    """(error or None, skipped) of one send."""
+    try:
+        channel.send(delivery.notification, delivery_id=delivery.delivery_id)
+    except NoAddressError as exc:
+        return str(exc), True
+    except DeliveryError as exc:
+        return str(exc), False
+    except Exception as exc:  # a channel bug must not stop the others
+        return f"{type(exc).__name__}: {exc}", False
+    return None, False
+
+
+class DeliveryWorker(PeriodicLoop):
+    """Runs :func:`deliver_pending` every ``every`` seconds in a daemon thread until stopped
+    (``wake()`` runs a pass at once).
+
+    The first pass runs at start, so notices committed before a crash or restart go out at once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        channels: Sequence[Channel],
+        *,
+        clock: Callable[[], datetime],
+        every: float = 5.0,
+        base: timedelta = timedelta(seconds=10),
+        cap: timedelta = timedelta(hours=1),
+    ) -> None:
+        chosen = list(channels)
+
+        def step() -> None:
+            deliver_pending(store, chosen, now=clock(), base=base, cap=cap)
+
+        super().__init__(step, every=every, name="gridmgr-notify", stop_timeout=60.0)

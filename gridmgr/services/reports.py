@@ -1,0 +1,153 @@
+"""Report an incident: route it once and open its case, alone or in a group commit."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from gridmgr.cases import (
+    Actor,
+    Case,
+    CaseEvent,
+    open_case,
+)
+from gridmgr.grid.datum import Datum
+from gridmgr.intake.channels import Channel
+from gridmgr.responsibility.routing import (
+    RoutingContext,
+    RoutingDecision,
+    route_incident,
+    route_unlocated,
+)
+from gridmgr.store import Store, new_case_id
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A report accepted into the store: the case, its number and how it was routed."""
+
+    case: Case
+    number: int
+    decision: RoutingDecision
+
+
+def report_incident(
+    store: Store,
+    context: RoutingContext,
+    *,
+    reporter: Actor,
+    category: str,
+    at: datetime,
+    description: str,
+    lon: float | None = None,
+    lat: float | None = None,
+    cell: str | None = None,
+    datum: str | Datum = Datum.WGS84,
+    ingestor: Ingestor | None = None,
+    case_id: str | None = None,
+    channel: str = "grid_worker",
+    source_id: str | None = None,
+    address: str | None = None,
+) -> Reported:
+    """Route a report and open its case (out-of-grid reports open a case in that queue).
+
+    Returns once the case is committed. With an ``ingestor`` the write joins a group commit.
+    ``case_id`` (default: 128 random bits) lets a seeded simulation be reproducible.
+    ``channel`` (a :class:`~gridmgr.intake.channels.Channel` value) and the sender's
+    ``source_id`` are
+    recorded on the case and in its report event; (channel, source id) is unique. Without
+    coordinates or a cell, an ``address`` opens the case in the *unlocated* queue.
+    """
+    channel = Channel.parse(channel).value
+    if lon is None and cell is None and address is not None:
+        decision = route_unlocated(context, category=category, at=at, address=address)
+    else:
+        decision = route_incident(
+            context, category=category, at=at, lon=lon, lat=lat, cell=cell, datum=datum
+        )
+    case, event = open_case(
+        case_id=case_id or new_case_id(),
+        decision=decision,
+        reporter=reporter,
+        description=description,
+        at=at,
+    )
+    intake = {"channel": channel, "source_id": source_id, "address": address}
+    if channel != "grid_worker" or source_id is not None or address is not None:
+        event = replace(event, details={**event.details, **intake})
+    if ingestor is not None:
+        case, number = ingestor.write(case, event, decision)
+    else:
+        case, number = store.report_opened([(case, event, decision)])[0]
+    return Reported(case, number, decision)
+
+
+class Ingestor:
+    """Group commit: reports from many request threads are written by one writer thread, many
+    per transaction, so one fsync acknowledges a whole batch.
+
+    :meth:`write` returns only after the report's transaction has committed (durable). If a
+    batch fails, its reports are retried one by one, so one bad report cannot sink the others.
+    """
+
+    def __init__(self, store: Store, *, max_batch: int = 256) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="gridmgr-ingest", daemon=True)
+        self._thread.start()
+
+    def write(
+        self, case: Case, event: CaseEvent, decision: RoutingDecision, *, timeout: float = 30.0
+    ) -> tuple[Case, int]:
+        """Store one opened case; block until it is committed."""
+        pending = _Pending((case, event, decision))
+        self._queue.put(pending)
+        return pending.future.result(timeout=timeout)
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread."""
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            results = self._store.report_opened([p.item for p in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].future.set_exception(exc)
+                return
+            for pending in batch:  # isolate the bad report
+                self._commit([pending])
+            return
+        for pending, result in zip(batch, results, strict=True):
+            pending.future.set_result(result)
+
+
+@dataclass
+class _Pending:
+    item: tuple[Case, CaseEvent, RoutingDecision]
+    future: Future[tuple[Case, int]] = field(default_factory=Future)
