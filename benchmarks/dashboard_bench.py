@@ -298,7 +298,7 @@ def _worker_cell(live: Live) -> tuple[str, float, float]:
 
 
 def _worker_token(live: Live) -> str:
-    from gridmgr.server import wall_clock
+    from gridmgr.services.context import wall_clock
     from gridmgr.store.tokens import create_credential
 
     person = live.logins["grid worker"]

@@ -1,7 +1,7 @@
 """The Dash app factory: the shell (navbar, page container), access rules, static geometry.
 
 Mounted on the API's Flask server under ``/dashboard/`` (one process, one port). Every page
-and every callback is for a logged-in person (the session of :mod:`gridmgr.api.sessions`);
+and every callback is for a logged-in person (the session of :mod:`gridmgr.web.sessions`);
 callbacks read who is asking on the server and pass that caller to the data module, which
 limits everything to his scope. Dash's POSTs carry the session's CSRF token: the dash renderer
 copies the ``_csrf_token`` cookie into the ``X-CSRFToken`` header, which the CSRF guard checks.
@@ -25,9 +25,9 @@ from dashboards import pages
 from dashboards.data import DashData
 from dashboards.i18n import DEFAULT_LANG, LANGS, lang_of, t
 from gridmgr.access import Caller
-from gridmgr.api.sessions import current_session_user
 from gridmgr.errors import GridMgrError
 from gridmgr.services.loops import PeriodicLoop
+from gridmgr.web.sessions import current_session_user
 
 PREFIX = "/dashboard/"
 LANG_COOKIE = "gridmgr_lang"

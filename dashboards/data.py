@@ -21,7 +21,7 @@ from dashboards.geo import MapGeometry
 from gridmgr import analytics
 from gridmgr.access import Caller, check_report_scope
 from gridmgr.cases import Action, Case, CaseState, Role, allowed_actions
-from gridmgr.errors import ForbiddenError
+from gridmgr.errors import CaseNotFoundError, ForbiddenError
 from gridmgr.grid.datum import Datum
 from gridmgr.grid.model import Grid
 from gridmgr.intake.duplicates import DuplicateMatch
@@ -42,7 +42,7 @@ from gridmgr.services.triage import (
     place_case,
     unlocated_queue,
 )
-from gridmgr.store import CaseFilter, CaseNotFoundError, Store, TrailEntry
+from gridmgr.store import CaseFilter, Store, TrailEntry
 from gridmgr.store.attachments import (
     AttachmentRow,
     list_attachments,

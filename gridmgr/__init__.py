@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gridmgr.errors import (
     CellError,
+    CellNotFoundError,
     CoordinateError,
     DatumError,
     GridError,
@@ -18,6 +19,7 @@ from gridmgr.grid.model import CellPath, Grid, GridMeta
 
 __all__ = [
     "CellError",
+    "CellNotFoundError",
     "CellPath",
     "CoordinateError",
     "DatumError",

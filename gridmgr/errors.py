@@ -32,7 +32,12 @@ class RepairError(GridError, ValueError):
 
 
 class CellError(GridError, ValueError):
-    """A cell code is malformed or names no cell of this grid."""
+    """A cell code is malformed, or of the wrong tier for what is asked."""
+
+
+class CellNotFoundError(GridError, LookupError):
+    """A well-formed cell code names no cell of this grid (for example one of an older
+    generation): a ``LookupError``, as h3 raises for an unknown cell."""
 
 
 class CoordinateError(GridError, ValueError):
@@ -105,3 +110,46 @@ class TimeError(GridMgrError, ValueError):
 
 class ForbiddenError(GridMgrError, PermissionError):
     """The caller is known but may not do this (outside his scope, or the wrong role)."""
+
+
+# -- the store's refusals (raised in store/, caught by every door) ------------------------------
+
+
+class AccountError(GridMgrError, ValueError):
+    """A password or account change was refused (weak password, no such account …)."""
+
+
+class UnknownAccountError(AccountError, LookupError):
+    """A person id names no account (``gridmgr account set-password`` creates one)."""
+
+
+class AttachmentNotFoundError(GridMgrError, LookupError):
+    """No attachment has this id."""
+
+
+class AttachmentFileError(GridMgrError, OSError):
+    """An attachment file cannot be written or read (missing, unwritable, damaged)."""
+
+
+class AttachmentIntegrityError(AttachmentFileError):
+    """An attachment file's content (or path) does not match its row: it was changed on disk."""
+
+
+class CaseNotFoundError(GridMgrError, LookupError):
+    """No case has this id."""
+
+
+class ConcurrentUpdateError(GridMgrError, RuntimeError):
+    """The case changed between reading and writing it; read it again and retry."""
+
+
+class StoreError(GridMgrError, RuntimeError):
+    """The database cannot be used as asked (unreachable, unsafe settings, wrong schema)."""
+
+
+class PatrolStoreError(GridMgrError, ValueError):
+    """A batch of patrol points cannot be stored as given."""
+
+
+class CredentialError(GridMgrError, PermissionError):
+    """A credential is missing, malformed, unknown, expired or revoked."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gridmgr.responsibility.calendar import TZ
+from gridmgr.services.context import wall_clock
 
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
@@ -38,11 +38,6 @@ SERVE_THREADS = 8
 DUE_WITHIN_ENV = "GRIDMGR_NOTIFY_DUE_WITHIN_HOURS"
 """Working hours before a stage's deadline at which its assignee is warned (default 2; 0: never).
 Webhook and e-mail channels are configured by environment too (:mod:`gridmgr.services.delivery`)."""
-
-
-def wall_clock() -> datetime:
-    """Now, in Beijing time."""
-    return datetime.now(TZ)
 
 
 @dataclass(frozen=True)
@@ -76,9 +71,9 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     import waitress
 
     from gridmgr.api import create_app, mount_dashboard
-    from gridmgr.api.sessions import init_sessions
     from gridmgr.services.escalation import EscalationLoop
     from gridmgr.store import open_store
+    from gridmgr.web.sessions import init_sessions
 
     store = open_store(prepared.db_url)
     context = prepared.context

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from gridmgr.api import create_app, mount_dashboard
-from gridmgr.api.sessions import init_sessions
 from gridmgr.datafiles import load_roster, routing_context
 from gridmgr.grid.generations import load_current_grid
 from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
-from gridmgr.server import wall_clock
+from gridmgr.services.context import wall_clock
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
 from gridmgr.store.accounts import ensure_demo_logins
 from gridmgr.store.reference import sync_reference
+from gridmgr.web.sessions import init_sessions
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page

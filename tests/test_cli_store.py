@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from gridmgr import Grid
 from gridmgr.cases import Action, Actor, CaseState, Role
+from gridmgr.errors import CredentialError
 from gridmgr.grid.generations import store_generation
 from gridmgr.ledger import Checkpoint
 from gridmgr.responsibility.calendar import TZ
@@ -22,7 +23,7 @@ from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
 from gridmgr.store.migrate import head_revision
-from gridmgr.store.tokens import CredentialError, check_credential
+from gridmgr.store.tokens import check_credential
 from tests.builders import tiny_context
 from tests.test_cli import flat, invoke, run_main
 from tests.test_store import drop_ledger_guards

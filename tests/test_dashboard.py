@@ -20,7 +20,6 @@ from dashboards.figures import map_figure
 from dashboards.geo import MapGeometry, build_tier
 from gridmgr import Grid
 from gridmgr.api import create_app, mount_dashboard
-from gridmgr.api.sessions import init_sessions
 from gridmgr.cases import Action, Actor, Role
 from gridmgr.responsibility.roster import COMMAND_CENTER, Roster, field_post
 from gridmgr.services.actions import act
@@ -29,6 +28,7 @@ from gridmgr.settings import Settings
 from gridmgr.store import Store
 from gridmgr.store.accounts import set_password
 from gridmgr.store.casestore import CellLoad
+from gridmgr.web.sessions import init_sessions
 from tests.builders import tiny_context
 from tests.test_sessions import FIXED, KEY, OWN_CELL, PASSWORD, Clock, log_in
 

@@ -8,7 +8,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridmgr import CellError, CoordinateError, Grid
+from gridmgr import CellError, CellNotFoundError, CoordinateError, Grid
 from gridmgr.grid.build import grid_quality, towns_outside_own_cell
 from gridmgr.grid.codes import code_to_parent_code
 from gridmgr.grid.datum import wgs84_to_gcj02
@@ -71,9 +71,11 @@ def test_cell_to_parent_children_and_ancestors_agree(tiny: Grid) -> None:
     assert len(tiny.cell_to_descendants("320281001", tier=3)) == 16
 
 
-def test_unknown_or_malformed_code_is_a_cell_error(tiny: Grid) -> None:
-    with pytest.raises(CellError, match="no cell '320281009'"):
+def test_unknown_code_is_a_lookup_error_and_malformed_code_a_cell_error(tiny: Grid) -> None:
+    with pytest.raises(CellNotFoundError, match="no cell '320281009'") as unknown:
         tiny.cell_to_parent("320281009")
+    assert isinstance(unknown.value, LookupError)
+    assert not isinstance(unknown.value, ValueError)
     with pytest.raises(CellError, match="malformed cell code"):
         tiny.cell_to_children("32028")
 

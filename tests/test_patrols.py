@@ -425,7 +425,7 @@ def test_coverage_and_status_are_read_in_the_callers_scope(api: FlaskClient, sto
 
 
 def test_points_of_a_person_not_in_the_database_are_refused_clearly(store: Store) -> None:
-    from gridmgr.store.patrolstore import PatrolStoreError
+    from gridmgr.errors import PatrolStoreError
 
     batch = PatrolBatch("P99999", [NOW], [120.05], [31.9])
     with pytest.raises(PatrolStoreError, match="gridmgr db sync"):

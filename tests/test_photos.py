@@ -18,7 +18,12 @@ from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
 
 from gridmgr.cases import Actor, Role
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import (
+    AttachmentIntegrityError,
+    AttachmentNotFoundError,
+    CaseNotFoundError,
+    GridMgrError,
+)
 from gridmgr.intake.photos import (
     MAX_PHOTO_BYTES,
     MAX_SIDE,
@@ -32,14 +37,8 @@ from gridmgr.intake.photos import (
 )
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.reports import report_incident
-from gridmgr.store import CaseNotFoundError, Store
-from gridmgr.store.attachments import (
-    AttachmentIntegrityError,
-    AttachmentNotFoundError,
-    list_attachments,
-    read_attachment,
-    save_attachment,
-)
+from gridmgr.store import Store
+from gridmgr.store.attachments import list_attachments, read_attachment, save_attachment
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)

@@ -20,26 +20,14 @@ from werkzeug.test import TestResponse
 
 from gridmgr import Grid
 from gridmgr.api import create_app
-from gridmgr.api.sessions import (
-    LOGIN_FAILED,
-    NO_POST,
-    SECRET_KEY_FILE,
-    SessionConfigError,
-    current_session_user,
-    init_sessions,
-    login_required_json,
-    secret_key_for,
-)
 from gridmgr.cli.accounts import account
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import AccountError, GridMgrError, UnknownAccountError
 from gridmgr.grid.generations import store_generation
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
 from gridmgr.store.accounts import (
-    AccountError,
-    UnknownAccountError,
     check_password,
     check_password_policy,
     disable_account,
@@ -50,6 +38,16 @@ from gridmgr.store.accounts import (
 from gridmgr.store.ledgerstore import iter_rows
 from gridmgr.store.schema import accounts
 from gridmgr.store.tokens import create_credential
+from gridmgr.web.sessions import (
+    LOGIN_FAILED,
+    NO_POST,
+    SECRET_KEY_FILE,
+    SessionConfigError,
+    current_session_user,
+    init_sessions,
+    login_required_json,
+    secret_key_for,
+)
 from tests.builders import tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time

@@ -11,11 +11,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gridmgr.cases import Action, Actor, CaseState, GuardError, IllegalTransitionError, Role
+from gridmgr.errors import StoreError
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.actions import act
 from gridmgr.services.escalation import ESCALATOR, escalate_overdue
 from gridmgr.services.reports import report_incident
-from gridmgr.store import CaseFilter, Store, StoreError, open_store
+from gridmgr.store import CaseFilter, Store, open_store
 from gridmgr.store.engine import make_engine
 from gridmgr.store.migrate import check_schema
 from tests.builders import tiny_context

@@ -12,9 +12,8 @@ from dashboards.figures import case_map
 from dashboards.i18n import t
 from gridmgr.access import Caller
 from gridmgr.cases import Action
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import CaseNotFoundError, GridMgrError
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.store import CaseNotFoundError
 
 
 def layout(caller: Caller, data: DashData, lang: str, *, case_id: str) -> Any:

@@ -8,9 +8,10 @@ from datetime import datetime
 from flask import g, request
 
 from gridmgr.access import Caller, caller_for
+from gridmgr.errors import CredentialError
 from gridmgr.responsibility.roster import Roster
 from gridmgr.store import Store
-from gridmgr.store.tokens import CredentialError, check_credential
+from gridmgr.store.tokens import check_credential
 
 
 def bearer_caller(store: Store, roster: Roster, *, now: datetime) -> Caller:

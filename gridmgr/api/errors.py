@@ -11,12 +11,18 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from gridmgr.cases import GuardError, IllegalTransitionError
-from gridmgr.errors import ForbiddenError, GridMgrError, UnknownPersonError
+from gridmgr.errors import (
+    AttachmentFileError,
+    AttachmentNotFoundError,
+    CaseNotFoundError,
+    ConcurrentUpdateError,
+    CredentialError,
+    ForbiddenError,
+    GridMgrError,
+    StoreError,
+    UnknownPersonError,
+)
 from gridmgr.intake.photos import PhotoTooLargeError, UnsupportedPhotoError
-from gridmgr.store.attachments import AttachmentFileError, AttachmentNotFoundError
-from gridmgr.store.casestore import CaseNotFoundError, ConcurrentUpdateError
-from gridmgr.store.engine import StoreError
-from gridmgr.store.tokens import CredentialError
 
 STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (CredentialError, 401),

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gridmgr.access import caller_for
 from gridmgr.api.errors import problem
 from gridmgr.cases import Role
-from gridmgr.errors import ForbiddenError
+from gridmgr.errors import CredentialError, ForbiddenError
 from gridmgr.grid.codes import code_length
 from gridmgr.inspection import UnknownInspectionError
 from gridmgr.inspection.plan import parse_plan
@@ -37,7 +37,7 @@ from gridmgr.responsibility.roster import Roster
 from gridmgr.services import inspections as svc
 from gridmgr.store import Store
 from gridmgr.store import inspectionstore as istore
-from gridmgr.store.tokens import CredentialError, check_credential
+from gridmgr.store.tokens import check_credential
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 TAG = Tag(name="inspections", description="Double-random inspections (双随机一公开)")

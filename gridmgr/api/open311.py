@@ -38,7 +38,13 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from gridmgr.cases import Actor, Case, CaseState, Role
-from gridmgr.errors import GridMgrError, UnknownCategoryError
+from gridmgr.errors import (
+    CaseNotFoundError,
+    CredentialError,
+    GridMgrError,
+    StoreError,
+    UnknownCategoryError,
+)
 from gridmgr.intake.open311 import (
     CASE_ID_PATTERN,
     COMMAND_CENTER_NAME,
@@ -74,9 +80,8 @@ from gridmgr.intake.open311 import (
 )
 from gridmgr.responsibility.routing import RoutingContext, route_incident
 from gridmgr.services.reports import Ingestor, report_incident
-from gridmgr.store import CaseFilter, CaseNotFoundError, Store, intakestore
-from gridmgr.store.engine import StoreError
-from gridmgr.store.tokens import Credential, CredentialError, check_credential
+from gridmgr.store import CaseFilter, Store, intakestore
+from gridmgr.store.tokens import Credential, check_credential
 
 _FORMAT = "<any(json, xml):format>"
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gridmgr.access import Caller
 from gridmgr.api.auth import current_caller
 from gridmgr.cases import Case, Role
-from gridmgr.errors import ForbiddenError
+from gridmgr.errors import CaseNotFoundError, ForbiddenError
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.services.notices import mark_notifications_read, notifications_for
@@ -30,7 +30,7 @@ from gridmgr.services.triage import (
     unlocated_queue,
     unmerge_case,
 )
-from gridmgr.store import CaseNotFoundError, Store, outboxstore
+from gridmgr.store import Store, outboxstore
 
 TAG = Tag(name="triage", description="Unlocated queue, duplicates and merges, notifications")
 

@@ -39,7 +39,7 @@ from gridmgr.api.schemas import (
     TierPath,
 )
 from gridmgr.cases import Action, Assignee, Case
-from gridmgr.errors import ForbiddenError
+from gridmgr.errors import CaseNotFoundError, ForbiddenError
 from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
 from gridmgr.ledger import LedgerEvent
 from gridmgr.responsibility.calendar import TZ
@@ -49,7 +49,7 @@ from gridmgr.responsibility.sla import parse_span
 from gridmgr.services.actions import act
 from gridmgr.services.reports import Ingestor, report_incident
 from gridmgr.services.triage import auto_merge, find_duplicates, merge_view
-from gridmgr.store import CaseFilter, CaseNotFoundError, Store
+from gridmgr.store import CaseFilter, Store
 from gridmgr.store.attachments import (
     AttachmentRow,
     list_attachments,

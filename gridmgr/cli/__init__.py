@@ -102,7 +102,6 @@ def serve(
     escalates overdue stages in the background. In demo mode on a new database the demo
     simulator brings the city to life: a few hours of history at once, then live activity.
     """
-    from gridmgr.api.sessions import SECRET_KEY_ENV, secret_key_for
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
@@ -110,13 +109,14 @@ def serve(
         Prepared,
         is_new_database,
         serve_forever,
-        wall_clock,
         wants_simulator,
     )
+    from gridmgr.services.context import wall_clock
     from gridmgr.store import open_store
     from gridmgr.store.accounts import ensure_demo_logins
     from gridmgr.store.engine import redact
     from gridmgr.store.reference import sync_reference
+    from gridmgr.web.sessions import SECRET_KEY_ENV, secret_key_for
 
     if workers < 1:
         raise click.BadParameter("at least one worker", param_hint="--workers")

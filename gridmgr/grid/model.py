@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from gridmgr.errors import CellError, CoordinateError
+from gridmgr.errors import CellError, CellNotFoundError, CoordinateError
 from gridmgr.grid.codes import TIERS, code_to_tier
 from gridmgr.grid.datum import Datum, parse_datum, to_wgs84
 from gridmgr.grid.locate import OUTSIDE, LocateIndex, build_locate_index
@@ -276,7 +276,7 @@ class Grid:
         try:
             return self._row[code]
         except KeyError:
-            raise CellError(
+            raise CellNotFoundError(
                 f"no cell {code!r} in grid {self.meta.generation_id}; "
                 "list codes with `gridmgr grid info` or Grid.codes(tier)"
             ) from None

@@ -14,6 +14,7 @@ from gridmgr.cases import (
     CaseError,
     Role,
 )
+from gridmgr.errors import ConcurrentUpdateError
 from gridmgr.notifications import due_soon_notice
 from gridmgr.responsibility.chains import acting_for, escalation_path
 from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind
@@ -22,7 +23,6 @@ from gridmgr.responsibility.routing import (
 )
 from gridmgr.services.loops import PeriodicLoop
 from gridmgr.store import Store, outboxstore
-from gridmgr.store.casestore import ConcurrentUpdateError
 
 log = logging.getLogger(__name__)
 

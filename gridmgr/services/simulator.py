@@ -39,6 +39,7 @@ from gridmgr.cases import (
     CaseState,
     Role,
 )
+from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError
 from gridmgr.grid.datum import Datum, wgs84_to_gcj02
 from gridmgr.intake.open311 import ServiceRequestForm
 from gridmgr.responsibility.roster import COMMAND_CENTER, PostKind, field_post
@@ -57,8 +58,7 @@ from gridmgr.simulation.activity import (
     response_fraction,
 )
 from gridmgr.simulation.walks import walk_in_cell
-from gridmgr.store import CaseFilter, CaseNotFoundError, Store
-from gridmgr.store.casestore import ConcurrentUpdateError
+from gridmgr.store import CaseFilter, Store
 from gridmgr.store.patrolstore import PatrolBatch, record_batches
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, func, select
 
 from gridmgr.cases import Action, Actor, Assignee, Case, CaseEvent, apply_action, open_case
+from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
 from gridmgr.ledger import Checkpoint, LedgerEvent, Verification, check_event
 from gridmgr.store import casestore, eventhooks, ledgerstore
-from gridmgr.store.casestore import CaseFilter, CaseNotFoundError, ConcurrentUpdateError
-from gridmgr.store.engine import StoreError, check_engine, database_url, make_engine, writing
+from gridmgr.store.casestore import CaseFilter
+from gridmgr.store.engine import check_engine, database_url, make_engine, writing
 from gridmgr.store.migrate import check_schema, upgrade
 from gridmgr.store.schema import case_events
 

@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, insert, select, update
 
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import AccountError, UnknownAccountError
 from gridmgr.store import Store
 from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import accounts
@@ -29,14 +29,6 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 """Longer passwords are refused when set (and fail at once when checked): argon2 would hash
 them, but nobody types 256 characters and a megabyte "password" is a way to burn CPU."""
-
-
-class AccountError(GridMgrError, ValueError):
-    """A password or account change was refused (weak password, no such account …)."""
-
-
-class UnknownAccountError(AccountError, LookupError):
-    """A person id names no account (``gridmgr account set-password`` creates one)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,7 @@ def check_password_policy(person_id: str, password: str) -> None:
     >>> check_password_policy("P00044", "1234567890")
     Traceback (most recent call last):
     ...
-    gridmgr.store.accounts.AccountError: the password is only digits; mix in letters or symbols
+    gridmgr.errors.AccountError: the password is only digits; mix in letters or symbols
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from sqlalchemy import insert, select
 
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import AttachmentFileError, AttachmentIntegrityError, AttachmentNotFoundError
 from gridmgr.intake.photos import Photo, PhotoError, distance_m, is_far_from
 from gridmgr.store import Store, casestore
 from gridmgr.store.ledgerstore import append
@@ -48,18 +48,6 @@ PHOTO_EVENT: Final = "case.photo"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ATTACHMENT_ID = re.compile(r"[0-9a-f]{32}")
-
-
-class AttachmentNotFoundError(GridMgrError, LookupError):
-    """No attachment has this id."""
-
-
-class AttachmentFileError(GridMgrError, OSError):
-    """An attachment file cannot be written or read (missing, unwritable, damaged)."""
-
-
-class AttachmentIntegrityError(AttachmentFileError):
-    """An attachment file's content (or path) does not match its row: it was changed on disk."""
 
 
 @dataclass(frozen=True)

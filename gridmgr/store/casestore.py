@@ -27,18 +27,9 @@ from sqlalchemy import (
 from sqlalchemy import case as sql_case
 
 from gridmgr.cases import Assignee, Case, CaseEvent, CaseState
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError
 from gridmgr.responsibility.sla import Stage
 from gridmgr.store.schema import case_events, cases
-
-
-class CaseNotFoundError(GridMgrError, LookupError):
-    """No case has this id."""
-
-
-class ConcurrentUpdateError(GridMgrError, RuntimeError):
-    """The case changed between reading and writing it; read it again and retry."""
-
 
 OPEN_STATES = tuple(s.value for s in CaseState if s.is_open)
 AWAITING_DISPATCH = (

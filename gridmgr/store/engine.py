@@ -21,16 +21,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import StoreError
 
 DB_ENV = "GRIDMGR_DB"
 SQLITE_FILE = "gridmgr.sqlite"
 BUSY_TIMEOUT_MS = 30_000
 LEDGER_LOCK_KEY = 0x6772_6964  # "grid": the advisory lock every ledger append takes on PostgreSQL
-
-
-class StoreError(GridMgrError, RuntimeError):
-    """The database cannot be used as asked (unreachable, unsafe settings, wrong schema)."""
 
 
 def database_url(db: str | None, *, data_dir: Path) -> str:

@@ -11,7 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from gridmgr.store.engine import StoreError, writing
+from gridmgr.errors import StoreError
+from gridmgr.store.engine import writing
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

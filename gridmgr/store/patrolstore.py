@@ -21,7 +21,7 @@ import shapely
 from sqlalchemy import Text, func, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import PatrolStoreError
 from gridmgr.store import Store
 from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import patrol_points
@@ -43,10 +43,6 @@ POINT_COLUMNS = ["person_id", "at", "lon", "lat", "accuracy_m"]
 
 MAX_BATCH = 10_000
 """The most points one batch may hold."""
-
-
-class PatrolStoreError(GridMgrError, ValueError):
-    """A batch of patrol points cannot be stored as given."""
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
 
-from gridmgr.errors import GridMgrError
+from gridmgr.errors import CredentialError
 from gridmgr.store.engine import writing
 from gridmgr.store.schema import api_tokens
 
 _FORMAT = re.compile(r"^gm_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})$")
-
-
-class CredentialError(GridMgrError, PermissionError):
-    """A credential is missing, malformed, unknown, expired or revoked."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,74 @@
+"""The one object every door holds: the store, the routing context, the settings and the clock.
+
+The API's blueprints, the dashboard's pages and the CLI's commands take what they need from a
+:class:`Services`; none of them opens the store, reads the environment or the wall clock itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gridmgr.responsibility.calendar import TZ
+
+if TYPE_CHECKING:
+    from gridmgr.grid.model import Grid
+    from gridmgr.responsibility.calendar import WorkCalendar
+    from gridmgr.responsibility.catalog import Catalog
+    from gridmgr.responsibility.roster import Roster
+    from gridmgr.responsibility.routing import RoutingContext
+    from gridmgr.services.reports import Ingestor
+    from gridmgr.settings import Settings
+    from gridmgr.store import Store
+
+
+def wall_clock() -> datetime:
+    """Now, in Beijing time: the clock of a real deployment."""
+    return datetime.now(TZ)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the use cases run on, built once at the entry point and shared by every door.
+
+    ``ingestor`` (a group-commit writer) is optional: without it every report is its own
+    transaction.
+    """
+
+    store: Store
+    context: RoutingContext
+    settings: Settings
+    clock: Callable[[], datetime] = wall_clock
+    ingestor: Ingestor | None = None
+
+    def now(self) -> datetime:
+        """The current time by this deployment's clock."""
+        return self.clock()
+
+    @property
+    def grid(self) -> Grid:
+        """The current grid generation."""
+        return self.context.grid
+
+    @property
+    def roster(self) -> Roster:
+        """Who holds which post."""
+        return self.context.roster
+
+    @property
+    def catalog(self) -> Catalog:
+        """The matter catalog."""
+        return self.context.catalog
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The working calendar deadlines are counted in."""
+        return self.context.calendar
+
+    @property
+    def data_dir(self) -> Path:
+        """The data folder (photos, keys, imported generations)."""
+        return self.settings.data_dir

@@ -1,0 +1,1 @@
+"""The web shell both doors share: logins, sessions and the headers every page gets."""
