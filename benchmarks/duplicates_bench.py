@@ -24,7 +24,7 @@ from benchmarks.grid_bench import benchmark_points
 from gridmgr import load_grid
 from gridmgr.cases import Actor, Role
 from gridmgr.responsibility.calendar import TZ, WorkCalendar
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.demo_roster import generate_roster
 from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.services.reports import report_incident

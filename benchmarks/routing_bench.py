@@ -21,7 +21,7 @@ from benchmarks.grid_bench import benchmark_points
 from gridmgr import load_grid
 from gridmgr.datafiles import cell_names, grid_cells
 from gridmgr.responsibility.calendar import TZ, WorkCalendar
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.demo_roster import generate_roster
 from gridmgr.responsibility.roster_files import read_roster, write_roster
 from gridmgr.responsibility.routing import RoutingContext, route_incident

@@ -48,7 +48,7 @@ from gridmgr import load_grid
 from gridmgr.cases import Actor, Role
 from gridmgr.ledger import GENESIS_HASH, event_hash, format_time
 from gridmgr.responsibility.calendar import TZ, WorkCalendar
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.demo_roster import generate_roster
 from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.services.reports import Ingestor, report_incident

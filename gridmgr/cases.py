@@ -393,7 +393,7 @@ def apply_action(
     Raises :class:`IllegalTransitionError` when the state does not admit the action, and
     :class:`GuardError` when a rule is broken (role, owner, verifier, comment, time order, inputs).
 
-    >>> from gridmgr.responsibility.catalog import read_catalog
+    >>> from gridmgr.responsibility.catalog_file import read_catalog
     >>> from gridmgr.responsibility.calendar import TZ, WorkCalendar
     >>> t = datetime(2026, 10, 1, 10, 0, tzinfo=TZ)
     >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REGISTERED,

@@ -19,7 +19,8 @@ from gridmgr.responsibility.calendar import (
     parse_working_hours,
     read_overrides,
 )
-from gridmgr.responsibility.catalog import Catalog, read_catalog, write_catalog
+from gridmgr.responsibility.catalog import Catalog
+from gridmgr.responsibility.catalog_file import read_catalog, write_catalog
 from gridmgr.responsibility.roster import Roster
 from gridmgr.responsibility.roster_files import read_roster, write_roster
 

@@ -121,7 +121,7 @@ def roster_from_csv(
 def tiny_context(roster: Roster | None = None, *, border_m: float = 30.0) -> RoutingContext:
     """A routing context over the tiny grid, the shipped catalog and the official calendar."""
     from gridmgr.responsibility.calendar import WorkCalendar
-    from gridmgr.responsibility.catalog import read_catalog
+    from gridmgr.responsibility.catalog_file import read_catalog
     from gridmgr.responsibility.routing import RoutingContext
 
     return RoutingContext(

@@ -34,7 +34,7 @@ from gridmgr.cases import (
 )
 from gridmgr.errors import GridMgrError, TimeError
 from gridmgr.responsibility.calendar import TZ, WorkCalendar
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.routing import RoutingDecision, route_incident
 from gridmgr.responsibility.sla import Span, Stage
 from tests.builders import tiny_context

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Collection
 from pathlib import Path
 
@@ -20,9 +24,11 @@ from gridmgr.responsibility.catalog import (
     PowerClass,
     Priority,
     catalog_to_rows,
+    parse_handler,
+)
+from gridmgr.responsibility.catalog_file import (
     default_catalog_path,
     parse_catalog,
-    parse_handler,
     read_catalog,
     write_catalog,
 )
@@ -81,6 +87,31 @@ def test_shipped_urgent_categories_run_on_the_natural_clock(shipped: Catalog) ->
 def test_shipped_catalog_file_is_in_canonical_form(shipped: Catalog, tmp_path: Path) -> None:
     written = write_catalog(shipped, tmp_path / "catalog.csv")
     assert written.read_bytes() == default_catalog_path().read_bytes()
+
+
+def test_reading_the_shipped_catalog_does_not_import_geopandas() -> None:
+    # A fresh interpreter: this test process has long imported the geospatial stack.
+    code = (
+        "import json, sys\n"
+        "from gridmgr.responsibility.catalog_file import read_catalog\n"
+        "catalog = read_catalog()\n"
+        "print(json.dumps([len(catalog), 'geopandas' in sys.modules]))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    categories, geopandas_imported = json.loads(done.stdout)
+    assert categories >= 30
+    assert not geopandas_imported, "reading a CSV catalog imported geopandas"
 
 
 def test_export_then_import_gives_an_equal_catalog(shipped: Catalog, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from gridmgr.intake.duplicates import (
     search_box,
 )
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.services.actions import act
 from gridmgr.services.reports import report_incident
 from gridmgr.services.triage import (
@@ -237,7 +237,8 @@ def test_a_dispatched_case_is_not_merged_as_a_duplicate(store: Store) -> None:
 
 def test_bad_duplicate_limits_in_the_catalog_are_refused_with_row_and_column() -> None:
     from gridmgr.errors import CatalogError
-    from gridmgr.responsibility.catalog import CATALOG_COLUMNS, parse_catalog
+    from gridmgr.responsibility.catalog import CATALOG_COLUMNS
+    from gridmgr.responsibility.catalog_file import parse_catalog
     from gridmgr.tablefiles import parse_table
 
     base = "street_vending,占道经营,S,city_appearance,town,town_team,normal,working,2h,1d,1d"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gridmgr.cases import Action, Actor, Role
 from gridmgr.intake.channels import Channel, IntakeError, read_intake_file
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.services.actions import act
 from gridmgr.services.notices import notifications_for
 from gridmgr.services.triage import TriageError, import_intake, place_case, unlocated_queue

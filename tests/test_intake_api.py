@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from gridmgr.cases import Actor, Role
 from gridmgr.intake.channels import Channel, parse_intake
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.services.triage import import_intake
 from gridmgr.store import Store
 from tests.builders import tiny_context

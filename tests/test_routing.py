@@ -12,7 +12,7 @@ from gridmgr.errors import CellError, TimeError, UnknownCategoryError
 from gridmgr.grid.datum import wgs84_to_gcj02
 from gridmgr.grid.model import Grid
 from gridmgr.responsibility.calendar import TZ, WorkCalendar
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.chains import Acting
 from gridmgr.responsibility.roster import PostKind, Role, Roster, UnitKind, field_post
 from gridmgr.responsibility.routing import Queue, RoutingContext, route_incident

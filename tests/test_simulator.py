@@ -15,7 +15,7 @@ from gridmgr.cli import main
 from gridmgr.datafiles import load_roster
 from gridmgr.grid.generations import store_generation
 from gridmgr.responsibility.calendar import TZ, WorkCalendar
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.roster import Role, Roster, field_post
 from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.responsibility.staffing import staffing_report

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from gridmgr import Grid
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.responsibility.catalog import read_catalog
+from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.roster import Roster
 from gridmgr.store import Store
 from gridmgr.store.reference import roster_checksum, sync_reference

@@ -230,7 +230,7 @@ def catalog_check(ctx: click.Context, path: Path | None) -> None:
     are checked against the current roster's units.
     """
     from gridmgr.datafiles import load_catalog
-    from gridmgr.responsibility.catalog import read_catalog
+    from gridmgr.responsibility.catalog_file import read_catalog
     from gridmgr.responsibility.sla import Stage
 
     checked = read_catalog(path) if path is not None else load_catalog(settings_of(ctx))
@@ -276,7 +276,7 @@ def _warn_unknown_units(ctx: click.Context, checked: object) -> None:
 def catalog_import(ctx: click.Context, path: Path) -> None:
     """Check a catalog CSV and, if valid, make it the city's catalog (replacing the shipped one)."""
     from gridmgr.datafiles import store_catalog
-    from gridmgr.responsibility.catalog import read_catalog
+    from gridmgr.responsibility.catalog_file import read_catalog
 
     checked = read_catalog(path)
     target = store_catalog(settings_of(ctx), checked)
@@ -290,7 +290,7 @@ def catalog_import(ctx: click.Context, path: Path) -> None:
 def catalog_export(ctx: click.Context, path: Path) -> None:
     """Write the current catalog as CSV, to edit and import again."""
     from gridmgr.datafiles import load_catalog
-    from gridmgr.responsibility.catalog import write_catalog
+    from gridmgr.responsibility.catalog_file import write_catalog
 
     current = load_catalog(settings_of(ctx))
     write_catalog(current, path)

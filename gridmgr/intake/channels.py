@@ -157,7 +157,7 @@ def parse_intake(
 ) -> IntakeBatch:
     """Check every record; the valid ones and a problem for each bad cell of the others.
 
-    >>> from gridmgr.responsibility.catalog import read_catalog
+    >>> from gridmgr.responsibility.catalog_file import read_catalog
     >>> batch = parse_intake([(2, {"source_id": "H-1", "category": "streetlight_out",
     ...     "description": "路灯不亮", "address": "澄江街道人民路 12 号"}),
     ...     (3, {"source_id": "H-2", "category": "nope", "description": "x", "lon": "120.3"})],

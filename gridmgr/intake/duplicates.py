@@ -136,7 +136,7 @@ def score_duplicate(
     """The score of ``case`` as a duplicate of ``probe`` under ``category``'s limits, or
     ``None`` when it is beyond the distance or the time window (both limits are inclusive).
 
-    >>> from gridmgr.responsibility.catalog import read_catalog
+    >>> from gridmgr.responsibility.catalog_file import read_catalog
     >>> from gridmgr.responsibility.calendar import TZ
     >>> t = datetime(2026, 10, 8, 9, 0, tzinfo=TZ)
     >>> light = read_catalog().category("streetlight_out")
