@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from flask import Response, g, request
-from flask_openapi3 import APIBlueprint, MediaType, Schema
+from flask_openapi3 import APIBlueprint, MediaType, Schema, Tag
 from flask_openapi3.models.data_type import DataType
 from pydantic import (
     BaseModel,
@@ -53,7 +53,6 @@ from gridmgr.intake.open311 import (
     MAX_RECORDS,
     PREFIX,
     SPECIFICATION,
-    TAG,
     CreatedList,
     CreatedOut,
     DiscoveryOut,
@@ -84,6 +83,7 @@ from gridmgr.store import CaseFilter, Store, intakestore
 from gridmgr.store.tokens import Credential, check_credential
 
 _FORMAT = "<any(json, xml):format>"
+TAG = Tag(name="open311", description="Open311 GeoReport v2 (partner systems, the 12345 hotline)")
 
 
 # -- the blueprint ---------------------------------------------------------------------------
