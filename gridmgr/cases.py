@@ -318,7 +318,7 @@ def open_case(
 
     >>> from gridmgr.responsibility.routing import route_incident
     >>> from gridmgr.responsibility.calendar import TZ
-    >>> from tests.builders import tiny_context
+    >>> from gridmgr.testing import tiny_context
     >>> at = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
     >>> decision = route_incident(tiny_context(), category="street_vending", at=at,
     ...                           lon=120.0625, lat=31.5625)

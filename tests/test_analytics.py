@@ -15,44 +15,12 @@ import pytest
 from gridmgr import Grid
 from gridmgr import analytics as an
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.responsibility.routing import RoutingContext
-from gridmgr.services.simulator import Simulator
-from gridmgr.simulation.activity import ActivityModel
 from gridmgr.store import CaseFilter, Store
-from gridmgr.store.reference import sync_reference
+from gridmgr.testing import simulate_activity as simulate  # also imported by other tests
 from tests.builders import tiny_context
 
 END = datetime(2026, 5, 6, 11, 0, tzinfo=TZ)  # a Wednesday morning
 Z = an.Z95
-
-
-def simulate(
-    store: Store,
-    context: RoutingContext,
-    *,
-    end: datetime = END,
-    days: float = 1.0,
-    per_day: float = 120.0,
-    seed: int = 5,
-) -> None:
-    """Fill ``store`` with ``days`` of simulated activity ending at ``end`` (hour by hour)."""
-    start = end - timedelta(days=days)
-    sync_reference(
-        store,
-        grid=context.grid,
-        roster=context.roster,
-        catalog=context.catalog,
-        at=start,
-        actor="system:simulator",
-    )
-    sim = Simulator(
-        store, context, seed=seed, start=start, model=ActivityModel(reports_per_day=per_day)
-    )
-    t = start
-    while t < end:
-        t = min(end, t + timedelta(hours=1))
-        sim.advance(t)
-    sim.flush()
 
 
 # -- fair ranking -------------------------------------------------------------------------------
@@ -323,7 +291,7 @@ def test_coverage_aggregates_area_weighted_to_communities_and_towns(tiny: Grid) 
 
 
 def test_case_facts_hold_each_cases_first_times_as_its_trail_does(store: Store) -> None:
-    simulate(store, tiny_context(), days=1.0, per_day=80)
+    simulate(store, tiny_context(), end=END, days=1.0, per_day=80)
     facts = store.case_facts(since=END - timedelta(days=1), until=END)
     assert list(facts.columns) == an.CASE_FACT_COLUMNS
     period = CaseFilter(reported_from=END - timedelta(days=1), reported_to=END)
@@ -353,7 +321,7 @@ def test_case_facts_hold_each_cases_first_times_as_its_trail_does(store: Store) 
 
 def test_performance_per_cell_and_owner_on_simulated_cases(store: Store) -> None:
     context = tiny_context()
-    simulate(store, context, days=1.0, per_day=80)
+    simulate(store, context, end=END, days=1.0, per_day=80)
     facts = store.case_facts()
     cells = an.performance(facts, by="cell", min_cases=3)
     assert set(cells["unit"]) <= set(context.grid.codes(3))

@@ -17,6 +17,7 @@ from gridmgr import Grid, GridFileError, GridMgrError, InvalidGridError
 from gridmgr.grid.io import META_LAYER, read_grid, read_grid_source, write_grid
 from gridmgr.grid.model import grid_checksum
 from gridmgr.grid.validate import Violation, validate_grid
+from gridmgr.testing import assert_grid_equal
 from tests.builders import tiny_cells
 
 SUFFIXES = pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
@@ -30,10 +31,7 @@ def coordinates_by_code(cells: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def assert_same_grid(read: Grid, original: Grid) -> None:
-    assert read.meta.checksum == original.meta.checksum
-    for tier in (1, 2, 3):
-        assert read.codes(tier) == original.codes(tier)
-    assert validate_grid(read.cells) == []
+    assert_grid_equal(read, original, check_valid=True)
 
 
 def write_quietly(frame: gpd.GeoDataFrame, path: Path, **kwargs: object) -> None:

@@ -22,6 +22,7 @@ from gridmgr.responsibility.roster_files import (
     read_roster,
     write_roster,
 )
+from gridmgr.testing import assert_roster_equal
 from tests.builders import roster_from_csv, tiny_roster
 
 
@@ -43,10 +44,7 @@ def write_rows(path: Path, rows: list[dict[str, str]], *, encoding: str = "utf-8
 
 
 def assert_same_roster(a: Roster, b: Roster) -> None:
-    assert a.persons == b.persons
-    assert a.units == b.units
-    assert a.assignments == b.assignments
-    assert a.absences == b.absences
+    assert_roster_equal(a, b)
 
 
 def absent_roster() -> Roster:

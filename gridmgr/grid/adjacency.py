@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def cells_to_graph(cells: gpd.GeoDataFrame, *, metric_crs: str) -> nx.Graph:
     """The adjacency graph of one tier's ``cells`` (EPSG:4326).
 
-    >>> from tests.builders import tiny_grid
+    >>> from gridmgr.testing import tiny_grid
     >>> g = tiny_grid().grid_to_graph(2)
     >>> sorted(d for _, d in g.degree())  # four quadrants: each has two edge-neighbours
     [2, 2, 2, 2]

@@ -191,7 +191,7 @@ def generate_pool(
     With ``registry``, a department gets one officer per :data:`TARGETS_PER_OFFICER` targets it
     supervises (at least 4), and about 3% of officers declare a conflict with a target.
 
-    >>> from tests.builders import tiny_roster
+    >>> from gridmgr.testing import tiny_roster
     >>> from gridmgr.responsibility.demo_roster import ROSTER_START
     >>> pool = generate_pool(tiny_roster(), at=ROSTER_START)
     >>> len(pool.of_department("scjg")), any(o.grid_cells for o in pool.of_department("cgj"))

@@ -186,7 +186,7 @@ def generate_registry(grid: Grid, *, n: int = DEFAULT_TARGETS, seed: int = 2026)
     town centre (Gaussian, σ ≈ 1.5 km) and the rest spread uniformly, so cells near town
     centres are denser. Names are synthetic (Faker ``zh_CN`` words, seeded).
 
-    >>> from tests.builders import tiny_grid
+    >>> from gridmgr.testing import tiny_grid
     >>> reg = generate_registry(tiny_grid(), n=200)
     >>> len(reg), sorted({t.risk for t in reg})
     (200, ['A', 'B', 'C', 'D'])

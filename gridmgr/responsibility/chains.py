@@ -61,7 +61,7 @@ class ChainLink:
 def escalation_graph(grid: Grid) -> nx.DiGraph:
     """The escalation graph of every field post of ``grid`` and the command center.
 
-    >>> from tests.builders import tiny_grid
+    >>> from gridmgr.testing import tiny_grid
     >>> g = escalation_graph(tiny_grid())
     >>> g.number_of_nodes(), g.number_of_edges()
     (22, 21)

@@ -53,7 +53,7 @@ _NUMERALS = "一二三四五六七八九十"
 def generate_roster(grid: Grid, *, seed: int = 2026) -> Roster:
     """A complete demo roster for ``grid``; the same grid and seed give the same roster.
 
-    >>> from tests.builders import tiny_grid
+    >>> from gridmgr.testing import tiny_grid
     >>> roster = generate_roster(tiny_grid())
     >>> len(roster.persons) > 21, len(roster.units)
     (True, 18)
@@ -152,7 +152,7 @@ DEMO_PASSWORD = "gridmgr-demo"
 def demo_logins(roster: Roster, at: datetime) -> list[tuple[str, Person]]:
     """One person per role to log in as in demo mode: (role label, person), in a fixed order.
 
-    >>> from tests.builders import tiny_grid
+    >>> from gridmgr.testing import tiny_grid
     >>> logins = demo_logins(generate_roster(tiny_grid()), ROSTER_START)
     >>> [label.split(" ")[-1] for label, _ in logins]
     ['值班员', '镇街负责人', '网格长', '网格员', '单位负责人']

@@ -96,7 +96,7 @@ def staffing_report(
 ) -> StaffingReport:
     """Everything ``roster`` lacks for ``grid`` at ``at``.
 
-    >>> from tests.builders import tiny_grid
+    >>> from gridmgr.testing import tiny_grid
     >>> from gridmgr.responsibility.demo_roster import generate_roster
     >>> from gridmgr.responsibility.calendar import TZ
     >>> grid = tiny_grid()
