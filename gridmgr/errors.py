@@ -108,6 +108,10 @@ class TimeError(GridMgrError, ValueError):
     """A time is unusable: naive (no timezone), malformed, or out of range."""
 
 
+class AnalyticsError(GridMgrError, ValueError):
+    """Data or parameters an analysis (:mod:`gridmgr.analytics`) cannot use as given."""
+
+
 class ForbiddenError(GridMgrError, PermissionError):
     """The caller is known but may not do this (outside his scope, or the wrong role)."""
 
