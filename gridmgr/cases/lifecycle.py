@@ -1,9 +1,10 @@
 """The case state machine of the closed loop, from 上报 reported to 结案 closed and 评价 evaluated.
 
-:func:`apply_action` is pure: from a :class:`Case`, an :class:`Action`, who acts and when, it
-checks every rule of the loop and returns the next case and the one :class:`CaseEvent` the store
-writes to the ledger in the same transaction. :func:`allowed_actions` answers "which buttons may
-this person press now" with the same checks, so the two never disagree; both read the one table
+:func:`apply_action` is pure: from a :class:`~gridmgr.cases.model.Case`, an
+:class:`~gridmgr.cases.model.Action`, who acts and when, it checks every rule of the loop and
+returns the next case and the one :class:`~gridmgr.cases.model.CaseEvent` the store writes to the
+ledger in the same transaction. :func:`allowed_actions` answers "which buttons may this person
+press now" with the same checks, so the two never disagree; both read the one table
 :data:`TRANSITIONS`. Each timed stage (签收 sign, 处置 handle, 核查 verify) runs on its category's
 SLA clock, counted on the official working calendar by
 :class:`gridmgr.responsibility.calendar.WorkCalendar`.
@@ -11,241 +12,33 @@ SLA clock, counted on the official working calendar by
 
 from __future__ import annotations
 
-import enum
-import math
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from gridmgr.errors import GridMgrError, TimeError
+from gridmgr.cases.model import (
+    MAX_COMMENT,
+    Action,
+    Actor,
+    Assignee,
+    Case,
+    CaseError,
+    CaseEvent,
+    CaseState,
+    GuardError,
+    IllegalTransitionError,
+    Role,
+    to_json_value,
+)
+from gridmgr.errors import TimeError
 from gridmgr.responsibility.sla import Span, Stage
 
 if TYPE_CHECKING:
     from gridmgr.responsibility.calendar import WorkCalendar
     from gridmgr.responsibility.catalog import Category
     from gridmgr.responsibility.routing import RoutingDecision
-
-MAX_COMMENT = 2000
-"""The longest comment (or report description) accepted, in characters."""
-
-
-class CaseError(GridMgrError, ValueError):
-    """A case cannot take this action, or a case value is malformed."""
-
-
-class IllegalTransitionError(CaseError):
-    """The action is not one the case's state admits (see :data:`TRANSITIONS`)."""
-
-    def __init__(self, message: str, *, state: CaseState, action: Action) -> None:
-        super().__init__(message)
-        self.state, self.action = state, action
-
-
-class GuardError(CaseError):
-    """The action exists for the state but breaks a rule; ``rule`` names the rule (a slug)."""
-
-    def __init__(self, message: str, *, rule: str) -> None:
-        super().__init__(message)
-        self.rule = rule
-
-
-class CaseState(enum.Enum):
-    """Where a case stands in the closed loop."""
-
-    REPORTED = "reported"
-    REGISTERED = "registered"
-    DISPATCHED = "dispatched"
-    ACCEPTED = "accepted"
-    IN_PROGRESS = "in_progress"
-    HANDLED = "handled"
-    VERIFIED = "verified"
-    CLOSED = "closed"
-    EVALUATED = "evaluated"
-    REJECTED = "rejected"
-    RETURNED = "returned"
-
-    @property
-    def label_zh(self) -> str:
-        """The state's Chinese name.
-
-        >>> CaseState.IN_PROGRESS.label_zh, CaseState.RETURNED.label_zh
-        ('处置中', '退回')
-        """
-        return _LABELS_ZH[self]
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the case still needs work (everything but closed, evaluated and rejected)."""
-        return self not in (CaseState.CLOSED, CaseState.EVALUATED, CaseState.REJECTED)
-
-    @property
-    def open311_status(self) -> str:
-        """The Open311 GeoReport v2 status: ``"open"`` or ``"closed"``.
-
-        >>> CaseState.VERIFIED.open311_status, CaseState.REJECTED.open311_status
-        ('open', 'closed')
-        """
-        return "open" if self.is_open else "closed"
-
-
-class Action(enum.Enum):
-    """What someone (or the escalator) does to a case; ``REPORT`` only opens one."""
-
-    REPORT = "report"
-    REGISTER = "register"
-    REJECT = "reject"
-    DISPATCH = "dispatch"
-    ACCEPT = "accept"
-    RETURN = "return"
-    START = "start"
-    DEFER = "defer"
-    HANDLE = "handle"
-    VERIFY = "verify"
-    REOPEN = "reopen"
-    CLOSE = "close"
-    EVALUATE = "evaluate"
-    SUPERVISE = "supervise"
-    ESCALATE = "escalate"
-    # events beside the loop (see :func:`record_side_event`): the state stays as it is
-    PLACE = "place"
-    MERGE = "merge"
-    UNMERGE = "unmerge"
-    ABSORB = "absorb"
-    RELEASE = "release"
-
-    @property
-    def label_zh(self) -> str:
-        """The action's Chinese name, as on the button.
-
-        >>> Action.ACCEPT.label_zh, Action.REOPEN.label_zh
-        ('签收', '重开')
-        """
-        return _LABELS_ZH[self]
-
-
-class Role(enum.Enum):
-    """The capacity in which an actor acts on a case."""
-
-    OPERATOR = "operator"
-    WORKER = "worker"
-    HEAD = "head"
-    LEADER = "leader"
-    MANAGER = "manager"
-    SYSTEM = "system"
-    CITIZEN = "citizen"
-    PARTNER = "partner"
-
-    @property
-    def label_zh(self) -> str:
-        """The role's Chinese name."""
-        return _LABELS_ZH[self]
-
-
-def _labels(members: Iterable[enum.Enum], words: str) -> dict[enum.Enum, str]:
-    """Members → Chinese names, given as words in member order."""
-    return dict(zip(members, words.split(), strict=True))
-
-
-_LABELS_ZH = {
-    **_labels(CaseState, "上报 立案 派遣 签收 处置中 已反馈 已核查 结案 已评价 不予立案 退回"),
-    **_labels(
-        Action,
-        "上报 立案 不予立案 派遣 签收 退回 开始处置 延期 反馈 核查通过 重开 结案 评价 督办 "
-        "超时升级 定位 并入主案 拆分 并案 拆案",
-    ),
-    **_labels(Role, "指挥中心值班员 网格员 网格长 镇街负责人 管理人员 系统 市民 合作系统"),
-}
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a person id, or e.g. ``"system:escalator"``, ``"apikey:…"``; and in what role."""
-
-    actor_id: str
-    role: Role
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.actor_id.strip():
-            raise CaseError("an actor needs a non-empty actor_id (a person id or e.g. system:…)")
-
-
-@dataclass(frozen=True)
-class Assignee:
-    """The person a case is dispatched to, and the post they take it for (``grid_worker:…``)."""
-
-    person_id: str
-    post: str
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        if not (self.person_id.strip() and self.post.strip()):
-            got = f"{self.person_id!r}, {self.post!r}"
-            raise CaseError(f"an assignee needs a person_id and a post key, got {got}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Case:
-    """A case as the store reconstructs it; ``version`` counts the events in its trail.
-
-    ``stage`` is the timed stage now running (sign after dispatch, handle after accept, verify
-    after handled) and ``due_at`` its deadline; ``stage_seq`` counts the stages started, so the
-    running stage was already escalated exactly when ``escalated_stage_seq == stage_seq``.
-    """
-
-    case_id: str
-    category: str
-    state: CaseState
-    reported_at: datetime
-    updated_at: datetime
-    reporter: str
-    description: str
-    generation_id: str
-    lon: float | None = None
-    lat: float | None = None
-    cell: str | None = None
-    assignee: Assignee | None = None
-    handler: str | None = None
-    stage: Stage | None = None
-    stage_started_at: datetime | None = None
-    due_at: datetime | None = None
-    escalation_level: int = 0
-    escalated_stage_seq: int | None = None
-    stage_seq: int = 0
-    reopen_count: int = 0
-    return_count: int = 0
-    deferrals: int = 0
-    rating: int | None = None
-    version: int = 0
-
-
-@dataclass(frozen=True)
-class CaseEvent:
-    """One transition of one case: what the ledger stores (see :meth:`to_payload`).
-
-    ``version`` is the case's version after the event; ``details`` holds JSON values only.
-    """
-
-    case_id: str
-    action: Action
-    actor: Actor
-    at: datetime
-    from_state: CaseState | None
-    to_state: CaseState
-    comment: str
-    details: Mapping[str, object] = field(hash=False)
-    version: int
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.details, Mapping):
-            raise CaseError(f"details must be a mapping, got {self.details!r}")
-        object.__setattr__(self, "details", MappingProxyType(_json(self.details, "details")))
-
-    def to_payload(self) -> dict[str, object]:
-        """A JSON-ready dict of the whole event (ISO 8601 times with offset, enum values)."""
-        return {f.name: _json(getattr(self, f.name), f.name) for f in fields(self)}
 
 
 def _transitions() -> Mapping[CaseState, Mapping[Action, CaseState]]:
@@ -347,7 +140,9 @@ def open_case(
         version=1,
     )
     details = {k: getattr(case, k) for k in ("category", "cell", "generation_id", "lon", "lat")}
-    suggested = _json(decision_to_assignee(decision)) or {"post": decision.responsible.post.key}
+    suggested = to_json_value(decision_to_assignee(decision)) or {
+        "post": decision.responsible.post.key
+    }
     chain = [link.post.key for link in decision.chain]
     details.update(queue=decision.queue.value, responsible=suggested, chain=chain)
     event = CaseEvent(case_id, Action.REPORT, reporter, at, None, case.state, text, details, 1)
@@ -437,27 +232,31 @@ def apply_action(
         changes["handler"] = actor.actor_id
         start(Stage.VERIFY)
     elif action is Action.RETURN:
-        details["returned_by"] = _json(case.assignee)
+        details["returned_by"] = to_json_value(case.assignee)
         changes.update(assignee=None, return_count=case.return_count + 1)
     elif action is Action.DEFER and case.due_at is not None and extend is not None:  # checked
-        details.update(approver=_json(approver), extend=str(extend), due_before=_json(case.due_at))
+        details.update(
+            approver=to_json_value(approver),
+            extend=str(extend),
+            due_before=to_json_value(case.due_at),
+        )
         due = calendar.deadline(case.due_at, extend, category.clock)
         # a deferral is a new commitment: its deadline is timed (and escalated) afresh
         changes.update(due_at=due, deferrals=case.deferrals + 1, stage_seq=case.stage_seq + 1)
     elif action is Action.ESCALATE and case.due_at is not None:  # checked by _refusal
         overdue = int((at - case.due_at).total_seconds())
-        details.update(stage=_json(case.stage), overdue_seconds=overdue)
-        details["escalate_to"] = _json(escalate_to)
+        details.update(stage=to_json_value(case.stage), overdue_seconds=overdue)
+        details["escalate_to"] = to_json_value(escalate_to)
         changes.update(escalation_level=case.escalation_level + 1)
         changes["escalated_stage_seq"] = case.stage_seq
     elif action is Action.SUPERVISE:
-        details["assignee"] = _json(case.assignee)
+        details["assignee"] = to_json_value(case.assignee)
     elif action is Action.EVALUATE:
         changes["rating"] = rating
     if to_state not in _TIMED_STAGE:
         changes.update(stage=None, stage_started_at=None, due_at=None)
     changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
-    details.update({k: _json(v) for k, v in changes.items()})
+    details.update({k: to_json_value(v) for k, v in changes.items()})
     new = replace(case, **changes, state=to_state, updated_at=at, version=case.version + 1)
     event = CaseEvent(
         case.case_id, action, actor, at, case.state, to_state, text, details, new.version
@@ -534,7 +333,7 @@ def record_side_event(
     text = _text(comment, "comment")
     changed = {k: v for k, v in (changes or {}).items() if getattr(case, k) != v}
     new = replace(case, **changed, updated_at=at, version=case.version + 1)
-    body = {**(details or {}), **{k: _json(v) for k, v in changed.items()}}
+    body = {**(details or {}), **{k: to_json_value(v) for k, v in changed.items()}}
     event = CaseEvent(
         case.case_id, action, actor, at, case.state, case.state, text, body, new.version
     )
@@ -645,25 +444,3 @@ def _aware(at: datetime, tz: tzinfo | None) -> datetime:
             "e.g. tzinfo=gridmgr.responsibility.calendar.TZ"
         )
     return at if tz is None else at.astimezone(tz)
-
-
-def _json(value: object, where: str = "value") -> Any:
-    """A JSON copy of ``value``: enums as values, times in ISO 8601, actors/assignees as dicts."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Actor | Assignee):
-        return _json(asdict(value), where)
-    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        return {k: _json(v, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v, f"{where}[]") for v in value]
-    raise CaseError(
-        f"{where}={value!r} is not a JSON value; use str, int, finite float, bool, None, "
-        "list, or dict with str keys"
-    )

@@ -1,0 +1,60 @@
+"""Cases: the closed loop of Chinese digital city management, from 上报 reported to 结案 closed.
+
+- :mod:`gridmgr.cases.model`: the values, :class:`CaseState`, :class:`Action`, :class:`Role`,
+  :class:`Actor`, :class:`Assignee`, :class:`Case` and the :class:`CaseEvent` the ledger keeps;
+- :mod:`gridmgr.cases.lifecycle`: the state machine, the one table :data:`TRANSITIONS`,
+  :func:`apply_action` and :func:`allowed_actions` (the same checks, so they never disagree),
+  :func:`open_case` and the side events beside the loop.
+
+Every public name of both is importable from here, ``from gridmgr.cases import apply_action``.
+"""
+
+from __future__ import annotations
+
+from gridmgr.cases.lifecycle import (
+    SIDE_ACTIONS,
+    TRANSITIONS,
+    allowed_actions,
+    apply_action,
+    decision_to_assignee,
+    is_overdue,
+    open_case,
+    record_side_event,
+)
+from gridmgr.cases.model import (
+    MAX_COMMENT,
+    Action,
+    Actor,
+    Assignee,
+    Case,
+    CaseError,
+    CaseEvent,
+    CaseState,
+    GuardError,
+    IllegalTransitionError,
+    Role,
+    to_json_value,
+)
+
+__all__ = [
+    "MAX_COMMENT",
+    "SIDE_ACTIONS",
+    "TRANSITIONS",
+    "Action",
+    "Actor",
+    "Assignee",
+    "Case",
+    "CaseError",
+    "CaseEvent",
+    "CaseState",
+    "GuardError",
+    "IllegalTransitionError",
+    "Role",
+    "allowed_actions",
+    "apply_action",
+    "decision_to_assignee",
+    "is_overdue",
+    "open_case",
+    "record_side_event",
+    "to_json_value",
+]
