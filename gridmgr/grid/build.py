@@ -113,6 +113,40 @@ def build_grid(
         raise GridError("coverage cleaning produced an invalid cell; change the seed")
 
     report("codes and names", 4, steps)
+    rows = _coded_rows(territory, tier2, tier3, leaves)
+
+    report("checksum", 5, steps)
+    cells = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=WGS84)
+    cells = cells.sort_values(["tier", "code"], kind="stable").reset_index(drop=True)
+    checksum = grid_checksum(cells)
+    grid_name = name or f"{territory.name} default"
+    meta = GridMeta(
+        generation_id=generation_id_for(grid_name, checksum),
+        name=grid_name,
+        checksum=checksum,
+        metric_crs=territory.metric_crs,
+        county_code=territory.county_code,
+        params=params.to_dict(),
+        source=f"gridmgr.grid.build.build_grid over {territory.source or territory.name}",
+    )
+    grid = Grid(cells, meta)
+    report("done", steps, steps)
+    return grid
+
+
+def _coded_rows(
+    territory: Territory,
+    tier2: list[list[shapely.Geometry]],
+    tier3: list[list[shapely.Geometry]],
+    leaves: np.ndarray,
+) -> list[dict[str, Any]]:
+    """One row per cell of every tier with its code, parent code and Chinese and English names.
+
+    ``tier2`` holds the communities of each town and ``tier3`` the unit cells of each community
+    (their count is all that is read); ``leaves`` are the cleaned unit-cell geometries in that
+    order. A community and a town are the union of their children, so the tiers nest exactly.
+    """
+    n1 = len(tier2)
     towns: list[Town | None] = [*territory.towns] or [None] * n1
     rows: list[dict[str, Any]] = []
     t2_geoms: list[shapely.Geometry] = []
@@ -154,24 +188,7 @@ def build_grid(
                 shapely.coverage_union_all(np.array(t1_children, dtype=object)),
             )
         )
-
-    report("checksum", 5, steps)
-    cells = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=WGS84)
-    cells = cells.sort_values(["tier", "code"], kind="stable").reset_index(drop=True)
-    checksum = grid_checksum(cells)
-    grid_name = name or f"{territory.name} default"
-    meta = GridMeta(
-        generation_id=generation_id_for(grid_name, checksum),
-        name=grid_name,
-        checksum=checksum,
-        metric_crs=territory.metric_crs,
-        county_code=territory.county_code,
-        params=params.to_dict(),
-        source=f"gridmgr.grid.build.build_grid over {territory.source or territory.name}",
-    )
-    grid = Grid(cells, meta)
-    report("done", steps, steps)
-    return grid
+    return rows
 
 
 def grid_quality(grid: Grid) -> pd.DataFrame:

@@ -283,108 +283,132 @@ def parse_registry(
     """
     src = table.source
     problems: list[RowProblem] = []
-    known = set(known_departments)
+    known = frozenset(known_departments)
     parsed: list[tuple[int, dict[str, object]]] = []
-    seen: dict[str, int] = {}
     coords: list[tuple[float, float]] = []
+    seen: dict[str, int] = {}
     for row, values in table.numbered():
         bad = len(problems)
-
-        def problem(column: str | None, message: str, row: int = row) -> None:
-            problems.append(RowProblem(src, row, column, message))
-
-        tid = values.get("target_id", "")
-        if not _ID.match(tid):
-            problem("target_id", f"{tid!r} is not an id: use letters, digits, '-', '_' or '.'")
-        elif tid in seen:
-            problem("target_id", f"{tid} already on row {seen[tid]}")
-        else:
-            seen[tid] = row
-        if not values.get("name"):
-            problem("name", "a target needs a name")
-        lon = lat = float("nan")
-        try:
-            lon, lat = float(values.get("lon", "")), float(values.get("lat", ""))
-            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                raise ValueError
-        except ValueError:
-            problem("lon", f"({values.get('lon')!r}, {values.get('lat')!r}) is not a lon/lat pair")
-        risk = values.get("risk", "").upper()
-        if risk not in RISK_CLASSES:
-            problem("risk", f"{values.get('risk')!r}: use one of {', '.join(RISK_CLASSES)}")
-        depts = tuple(sorted({d.strip() for d in values.get("departments", "").split(";") if d}))
-        if not depts:
-            problem("departments", "name at least one supervising department (ids, ';'-separated)")
-        unknown = [d for d in depts if d not in known]
-        if unknown:
-            problem("departments", f"unknown department(s) {', '.join(unknown)}")
-        last_on = None
-        if values.get("last_inspected_on"):
-            try:
-                last_on = date.fromisoformat(values["last_inspected_on"])
-            except ValueError:
-                problem("last_inspected_on", f"{values['last_inspected_on']!r}: write 2026-01-31")
-        cell = values.get("cell", "")
-        if cell and (not is_valid_code(cell) or code_to_tier(cell) != 3):
-            problem("cell", f"{cell!r} is not a tier-3 cell code")
-        elif not cell and grid is None:
-            problem("cell", "the cell column is needed when no grid is given")
+        fields, point = _row_to_fields(
+            src, row, values, problems, known=known, seen=seen, located=grid is not None
+        )
         if len(problems) == bad:
-            coords.append((lon, lat))
-            parsed.append(
-                (
-                    row,
-                    {
-                        "target_id": tid,
-                        "name": values["name"],
-                        "lon": round(lon, 6),
-                        "lat": round(lat, 6),
-                        "cell": cell,
-                        "industry": values.get("industry", ""),
-                        "risk": risk,
-                        "departments": depts,
-                        "last_inspected_on": last_on,
-                        "last_inspected_by": tuple(
-                            sorted(
-                                {o.strip() for o in values.get("last_inspected_by", "").split(";")}
-                                - {""}
-                            )
-                        ),
-                    },
-                )
-            )
+            parsed.append((row, fields))
+            coords.append(point)
     if grid is not None and parsed:
-        lon_a = np.array([c[0] for c in coords])
-        lat_a = np.array([c[1] for c in coords])
-        located = grid.points_to_cells(lon_a, lat_a)["tier3"].tolist()
-        for (row, fields), found in zip(parsed, located, strict=True):
-            if found is None:
-                problems.append(
-                    RowProblem(
-                        src,
-                        row,
-                        "lon",
-                        f"({fields['lon']}, {fields['lat']}) is outside "
-                        "the grid; check the coordinates (WGS84, lon first)",
-                    )
-                )
-            elif fields["cell"] and fields["cell"] != found:
-                problems.append(
-                    RowProblem(
-                        src,
-                        row,
-                        "cell",
-                        f"{fields['cell']} does not contain the point, "
-                        f"which is in {found}; leave the cell empty to locate it",
-                    )
-                )
-            else:
-                fields["cell"] = found
+        problems.extend(_locate_targets(src, parsed, coords, grid))
     if problems:
         raise RegistryError(
             f"registry {src} refused: {len(problems)} problem(s); first: {problems[0]}", problems
         )
     return Registry((Target(**f) for _, f in parsed), source=src)  # type: ignore[arg-type]
+
+
+def _row_to_fields(
+    src: str,
+    row: int,
+    values: Mapping[str, str],
+    problems: list[RowProblem],
+    *,
+    known: frozenset[str],
+    seen: dict[str, int],
+    located: bool,
+) -> tuple[dict[str, object], tuple[float, float]]:
+    """A target's fields from one row and its point as given, a problem appended to
+    ``problems`` for each bad cell (the fields are then not usable); ``seen`` maps ids to their
+    first row; ``located`` says the cells will be found from a grid."""
+
+    def problem(column: str | None, message: str) -> None:
+        problems.append(RowProblem(src, row, column, message))
+
+    tid = values.get("target_id", "")
+    if not _ID.match(tid):
+        problem("target_id", f"{tid!r} is not an id: use letters, digits, '-', '_' or '.'")
+    elif tid in seen:
+        problem("target_id", f"{tid} already on row {seen[tid]}")
+    else:
+        seen[tid] = row
+    if not values.get("name"):
+        problem("name", "a target needs a name")
+    lon = lat = float("nan")
+    try:
+        lon, lat = float(values.get("lon", "")), float(values.get("lat", ""))
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError
+    except ValueError:
+        problem("lon", f"({values.get('lon')!r}, {values.get('lat')!r}) is not a lon/lat pair")
+    risk = values.get("risk", "").upper()
+    if risk not in RISK_CLASSES:
+        problem("risk", f"{values.get('risk')!r}: use one of {', '.join(RISK_CLASSES)}")
+    depts = tuple(sorted({d.strip() for d in values.get("departments", "").split(";") if d}))
+    if not depts:
+        problem("departments", "name at least one supervising department (ids, ';'-separated)")
+    unknown = [d for d in depts if d not in known]
+    if unknown:
+        problem("departments", f"unknown department(s) {', '.join(unknown)}")
+    last_on = None
+    if values.get("last_inspected_on"):
+        try:
+            last_on = date.fromisoformat(values["last_inspected_on"])
+        except ValueError:
+            problem("last_inspected_on", f"{values['last_inspected_on']!r}: write 2026-01-31")
+    cell = values.get("cell", "")
+    if cell and (not is_valid_code(cell) or code_to_tier(cell) != 3):
+        problem("cell", f"{cell!r} is not a tier-3 cell code")
+    elif not cell and not located:
+        problem("cell", "the cell column is needed when no grid is given")
+    inspectors = {o.strip() for o in values.get("last_inspected_by", "").split(";")} - {""}
+    fields: dict[str, object] = {
+        "target_id": tid,
+        "name": values.get("name", ""),
+        "lon": round(lon, 6),
+        "lat": round(lat, 6),
+        "cell": cell,
+        "industry": values.get("industry", ""),
+        "risk": risk,
+        "departments": depts,
+        "last_inspected_on": last_on,
+        "last_inspected_by": tuple(sorted(inspectors)),
+    }
+    return fields, (lon, lat)
+
+
+def _locate_targets(
+    src: str,
+    parsed: list[tuple[int, dict[str, object]]],
+    coords: list[tuple[float, float]],
+    grid: Grid,
+) -> list[RowProblem]:
+    """Set each target's ``cell`` to the tier-3 cell of its point (``coords``, as given); the
+    problems of points outside the grid or in another cell than the row's ``cell`` column."""
+    problems: list[RowProblem] = []
+    lon_a = np.array([c[0] for c in coords])
+    lat_a = np.array([c[1] for c in coords])
+    located = grid.points_to_cells(lon_a, lat_a)["tier3"].tolist()
+    for (row, fields), found in zip(parsed, located, strict=True):
+        if found is None:
+            problems.append(
+                RowProblem(
+                    src,
+                    row,
+                    "lon",
+                    f"({fields['lon']}, {fields['lat']}) is outside "
+                    "the grid; check the coordinates (WGS84, lon first)",
+                )
+            )
+        elif fields["cell"] and fields["cell"] != found:
+            problems.append(
+                RowProblem(
+                    src,
+                    row,
+                    "cell",
+                    f"{fields['cell']} does not contain the point, "
+                    f"which is in {found}; leave the cell empty to locate it",
+                )
+            )
+        else:
+            fields["cell"] = found
+    return problems
 
 
 def read_registry(path: Path, *, grid: Grid | None = None) -> Registry:
