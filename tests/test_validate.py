@@ -22,7 +22,7 @@ from gridmgr.grid.validate import (
 )
 from tests.builders import TOWN, replace_geometry, tiny_cells
 
-# Cells of the tiny grid (tests/builders.py) that the defects below are built on.
+# Cells of the tiny grid (gridmgr.testing) that the defects below are built on.
 NW = "320281001001"  # community, [120.0, 120.25] x [31.75, 32.0]
 NE = "320281001002"  # community, [120.25, 120.5] x [31.75, 32.0]
 NW_SE = "320281001001004"  # unit cell, [120.125, 120.25] x [31.75, 31.875], touches no outline
