@@ -19,7 +19,6 @@ from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.services.simulator import Simulator
 from gridmgr.simulation.activity import ActivityModel
 from gridmgr.store import CaseFilter, Store
-from gridmgr.store.reference import sync_reference
 from tests.builders import tiny_context
 
 END = datetime(2026, 5, 6, 11, 0, tzinfo=TZ)  # a Wednesday morning
@@ -37,8 +36,7 @@ def simulate(
 ) -> None:
     """Fill ``store`` with ``days`` of simulated activity ending at ``end`` (hour by hour)."""
     start = end - timedelta(days=days)
-    sync_reference(
-        store,
+    store.sync_reference(
         grid=context.grid,
         roster=context.roster,
         catalog=context.catalog,
