@@ -299,12 +299,9 @@ def _worker_cell(live: Live) -> tuple[str, float, float]:
 
 def _worker_token(live: Live) -> str:
     from gridmgr.services.context import wall_clock
-    from gridmgr.store.tokens import create_credential
 
     person = live.logins["grid worker"]
-    return create_credential(
-        live.store.engine, kind="person", subject=person, now=wall_clock(), days=1
-    )
+    return live.store.create_credential(kind="person", subject=person, now=wall_clock(), days=1)
 
 
 def _page_offset_ms(page: Page) -> float:

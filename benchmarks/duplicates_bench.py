@@ -12,17 +12,17 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from sqlalchemy import insert
 
 from benchmarks.common import Row
 from benchmarks.grid_bench import benchmark_points
 from gridmgr import load_grid
-from gridmgr.cases import Actor, Role
+from gridmgr.cases import Actor, Case, CaseState, Role
 from gridmgr.responsibility.calendar import TZ, WorkCalendar
 from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.demo_roster import generate_roster
@@ -30,7 +30,6 @@ from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.services.reports import report_incident
 from gridmgr.services.triage import find_duplicates
 from gridmgr.store import open_store
-from gridmgr.store.schema import cases
 
 OPEN_CASES = 100_000
 BUDGET_P99_MS = 2.0
@@ -42,40 +41,28 @@ def load_open_cases(
     """Insert open cases in bulk (benchmark set-up: no events, no ledger)."""
     rng = np.random.default_rng(11)
     ages = rng.uniform(0, 3 * 24 * 3600, len(lon))
+
+    def bare_cases() -> Iterator[tuple[Case, str, str]]:
+        for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True)):
+            at = now - timedelta(seconds=float(ages[i]))
+            case = Case(
+                case_id=secrets.token_hex(16),
+                category=codes[i % len(codes)],
+                state=CaseState.REGISTERED,
+                reported_at=at,
+                updated_at=at,
+                reporter=f"P{i % 5000:05d}",
+                description="路灯不亮，晚上很黑" if i % 2 else "井盖缺失，有人摔倒",
+                generation_id="bench",
+                lon=x,
+                lat=y,
+                version=1,
+            )
+            yield case, "cell", "hotline" if i % 3 else "grid_worker"
+
     store = open_store(url, create=True)
     try:
-        with store.write() as conn:
-            rows = []
-            for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True)):
-                at = now - timedelta(seconds=float(ages[i]))
-                rows.append(
-                    {
-                        "case_id": secrets.token_hex(16),
-                        "number": i + 1,
-                        "category": codes[i % len(codes)],
-                        "state": "registered",
-                        "queue": "cell",
-                        "reported_at": at,
-                        "updated_at": at,
-                        "reporter": f"P{i % 5000:05d}",
-                        "description": "路灯不亮，晚上很黑" if i % 2 else "井盖缺失，有人摔倒",
-                        "lon": x,
-                        "lat": y,
-                        "generation_id": "bench",
-                        "stage_seq": 0,
-                        "escalation_level": 0,
-                        "reopen_count": 0,
-                        "return_count": 0,
-                        "deferrals": 0,
-                        "version": 1,
-                        "channel": "hotline" if i % 3 else "grid_worker",
-                    }
-                )
-                if len(rows) == 10_000:
-                    conn.execute(insert(cases), rows)
-                    rows = []
-            if rows:
-                conn.execute(insert(cases), rows)
+        store.insert_bare_cases_for_benchmarks(bare_cases())
     finally:
         store.close()
 

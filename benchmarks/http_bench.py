@@ -104,7 +104,6 @@ def _token(data_dir: Path) -> str:
     from gridmgr.responsibility.roster import COMMAND_CENTER
     from gridmgr.settings import Settings
     from gridmgr.store import database_url, open_store
-    from gridmgr.store.tokens import create_credential
 
     settings = Settings(data_dir=data_dir)
     now = datetime.now(TZ)
@@ -112,7 +111,7 @@ def _token(data_dir: Path) -> str:
     operator = sorted(a.person_id for a in roster.holders(COMMAND_CENTER, now))[0]
     store = open_store(database_url(None, data_dir=data_dir), create=True)
     try:
-        return create_credential(store.engine, kind="person", subject=operator, now=now, days=1)
+        return store.create_credential(kind="person", subject=operator, now=now, days=1)
     finally:
         store.close()
 

@@ -392,9 +392,7 @@ def ingest(
 
 def ledger_samples(store: Store) -> list[Sample]:
     """(kind, actor, subject, payload) of the ledger events the ingest wrote: real payloads."""
-    from gridmgr.store.ledgerstore import iter_rows
-
-    return [(str(r[2]), str(r[3]), str(r[4]), str(r[5])) for r in iter_rows(store.engine)]
+    return [(e.kind, e.actor, e.subject, e.payload) for e in store.ledger_events()]
 
 
 def ingest_rows(

@@ -43,15 +43,9 @@ from gridmgr.services.triage import (
     unlocated_queue,
 )
 from gridmgr.store import CaseFilter, Store, TrailEntry
-from gridmgr.store.attachments import (
-    AttachmentRow,
-    list_attachments,
-    read_attachment,
-    save_attachment,
-)
+from gridmgr.store.attachments import AttachmentRow
 from gridmgr.store.casestore import CaseStats, CellLoad
-from gridmgr.store.outboxstore import DeliveryStatus, Notification, case_deliveries
-from gridmgr.store.patrolstore import latest_points
+from gridmgr.store.outboxstore import DeliveryStatus, Notification
 
 METRICS = ("open", "overdue", "risk")
 """What the map can be coloured by: open cases, overdue cases, SLA risk."""
@@ -201,7 +195,7 @@ class DashData:
     def patrol_positions(self, caller: Caller, now: datetime) -> list[dict[str, Any]]:
         """Where the workers on patrol are: each one's latest point of the last
         :data:`ON_PATROL`, in the caller's scope (name for the hover)."""
-        latest = latest_points(self.store, since=now - ON_PATROL)
+        latest = self.store.latest_patrol_points(since=now - ON_PATROL)
         if latest.empty:
             return []
         lons = latest["lon"].to_numpy(dtype=float)
@@ -435,7 +429,7 @@ class DashData:
             chain,
             trail,
             actions,
-            list_attachments(self.store, case.case_id),
+            self.store.attachments_of(case.case_id),
             overdue,
             self.triage(caller, case),
         )
@@ -481,8 +475,7 @@ class DashData:
             ][:5]
         deliveries: list[DeliveryStatus] = []
         if caller.city_wide:
-            with self.store.engine.connect() as conn:
-                deliveries = case_deliveries(conn, case.case_id)
+            deliveries = self.store.deliveries_of(case.case_id)
         return TriageView(
             channel=None if info is None else info.channel,
             source_id=None if info is None else info.source_id,
@@ -552,7 +545,7 @@ class DashData:
 
     def photo(self, caller: Caller, attachment_id: str) -> bytes:
         """A photo of a case the caller may see."""
-        row, data = read_attachment(self.store, self.data_dir, attachment_id)
+        row, data = self.store.read_attachment(self.data_dir, attachment_id)
         self.visible_case(caller, row.case_id)
         return data
 
@@ -631,8 +624,7 @@ class DashData:
             ingestor=self.ingestor,
         )
         if photo is not None:
-            save_attachment(
-                self.store,
+            self.store.save_attachment(
                 self.data_dir,
                 result.case.case_id,
                 photo,
@@ -727,9 +719,8 @@ class DashData:
 
         def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
             from gridmgr.patrols import PATROL_DISTANCE_M, patrol_coverage
-            from gridmgr.store.patrolstore import read_points
 
-            points = read_points(self.store, since=now - timedelta(days=days), until=now)
+            points = self.store.patrol_points(since=now - timedelta(days=days), until=now)
             minx, miny, maxx, maxy = self.grid.tier(1).set_index("code").loc[town].geometry.bounds
             margin = 2 * PATROL_DISTANCE_M / 90_000  # degrees; generous at this latitude
             near = points[

@@ -172,7 +172,7 @@ def duty_status(
     """Each grid worker's status now, from his latest point and his shift (the working hours).
 
     ``latest`` has one row per person (``person_id``, ``at``, ``lon``, ``lat``), e.g.
-    :func:`gridmgr.store.patrolstore.latest_points`. Statuses: ``patrolling`` (a point within
+    :meth:`gridmgr.store.Store.latest_patrol_points`. Statuses: ``patrolling`` (a point within
     ``within``), ``on_duty`` (working hours, no recent point), ``absent`` (on leave),
     ``off_duty``. One row per primary grid-worker post held at ``now``.
     """

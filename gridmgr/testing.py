@@ -200,16 +200,13 @@ def simulate_activity(
     will do. Cases arrive at ``per_day`` a day and run through the closed loop with escalations
     and patrols, as ``gridmgr simulate`` makes them.
     """
-    # The store and the simulator are imported here, not at the top: the builders above are
-    # pure and must stay importable without the store (a notebook or a doctest of the pure
-    # packages imports this module); only this function needs a database.
+    # The simulator is imported here, not at the top: the builders above are pure and must
+    # stay importable without the services (a notebook or a doctest of the pure packages
+    # imports this module); only this function needs a database.
     from gridmgr.services.simulator import Simulator
     from gridmgr.simulation.activity import ActivityModel
-    from gridmgr.store.reference import sync_reference
-
     start = end - timedelta(days=days)
-    sync_reference(
-        store,
+    store.sync_reference(
         grid=context.grid,
         roster=context.roster,
         catalog=context.catalog,

@@ -24,8 +24,6 @@ from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
 from gridmgr.services.context import wall_clock
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
-from gridmgr.store.accounts import ensure_demo_logins
-from gridmgr.store.reference import sync_reference
 from gridmgr.web.sessions import init_sessions
 
 if TYPE_CHECKING:
@@ -58,13 +56,13 @@ def live_server(data_dir: Path) -> Iterator[Live]:
     context = routing_context(settings, grid).warm()
     store = open_store(f"sqlite:///{data_dir / 'gridmgr.sqlite'}", create=True)
     now = wall_clock()
-    sync_reference(
-        store, grid=grid, roster=context.roster, catalog=context.catalog, at=now, actor="test"
+    store.sync_reference(
+        grid=grid, roster=context.roster, catalog=context.catalog, at=now, actor="test"
     )
     # "grid worker 网格员" → "grid worker"
     logins = {
         " ".join(label.split()[:-1]): p.person_id
-        for label, p in ensure_demo_logins(store, context.roster, at=now)
+        for label, p in store.ensure_demo_logins(context.roster, at=now)
     }
     app = create_app(settings, grid, context.roster, store=store, context=context)
     init_sessions(

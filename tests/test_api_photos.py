@@ -16,7 +16,6 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from gridmgr.store.tokens import create_credential
 from tests.builders import tiny_context, tiny_grid, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
@@ -51,7 +50,7 @@ def client(store: Store, tmp_path: Path) -> Iterator[FlaskClient]:
 
 
 def bearer(store: Store, person_id: str) -> dict[str, str]:
-    token = create_credential(store.engine, kind="person", subject=person_id, now=FIXED, days=9)
+    token = store.create_credential(kind="person", subject=person_id, now=FIXED, days=9)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -24,7 +24,6 @@ from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.responsibility.routing import route_incident
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
-from gridmgr.store.tokens import create_credential, revoke_credential
 from tests.builders import tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time
@@ -65,7 +64,7 @@ def make_app(store: Store, data_dir: Path, *, now: datetime = FIXED) -> Flask:
 
 
 def token_for(store: Store, person_id: str, *, days: int = 30) -> str:
-    return create_credential(store.engine, kind="person", subject=person_id, now=FIXED, days=days)
+    return store.create_credential(kind="person", subject=person_id, now=FIXED, days=days)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -308,7 +307,7 @@ def test_a_token_still_works_the_day_before_it_expires(store: Store, tmp_path: P
 def test_a_revoked_token_is_401_and_says_so(client: FlaskClient, store: Store) -> None:
     token = token_for(store, operator_id())
     assert client.post(URL, json=REPORT, headers=bearer(token)).status_code == 201
-    assert revoke_credential(store.engine, token[3:19], now=FIXED)
+    assert store.revoke_credential(token[3:19], now=FIXED)
 
     reply = client.post(URL, json=REPORT, headers=bearer(token))
 
@@ -317,7 +316,7 @@ def test_a_revoked_token_is_401_and_says_so(client: FlaskClient, store: Store) -
 
 
 def test_an_api_key_is_not_a_bearer_token(client: FlaskClient, store: Store) -> None:
-    key = create_credential(store.engine, kind="apikey", subject="hotline", now=FIXED, days=30)
+    key = store.create_credential(kind="apikey", subject="hotline", now=FIXED, days=30)
 
     reply = client.post(URL, json=REPORT, headers=bearer(key))
 

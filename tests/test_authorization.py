@@ -22,7 +22,6 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from gridmgr.store.tokens import create_credential
 from tests.builders import tiny_context, tiny_grid, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
@@ -74,9 +73,7 @@ def setup(store: Store, tmp_path: Path) -> Iterator[tuple[FlaskClient, dict[str,
     client = app.test_client()
     root = {
         "Authorization": "Bearer "
-        + create_credential(
-            store.engine, kind="person", subject=callers()[3].person_id, now=FIXED, days=9
-        )
+        + store.create_credential(kind="person", subject=callers()[3].person_id, now=FIXED, days=9)
     }
     cases = {}
     for name, (lon, lat) in (("near", NEAR), ("far", FAR)):
@@ -170,9 +167,7 @@ def test_no_role_succeeds_outside_its_scope_and_every_allowed_call_succeeds(
     client, cases = setup
     unauthorized_successes, wrongly_refused, calls = [], [], 0
     for who in callers():
-        token = create_credential(
-            store.engine, kind="person", subject=who.person_id, now=FIXED, days=9
-        )
+        token = store.create_credential(kind="person", subject=who.person_id, now=FIXED, days=9)
         headers = {"Authorization": f"Bearer {token}"}
         for op_name, (operation, allowed) in OPERATIONS.items():
             for near in (True, False):
@@ -197,9 +192,7 @@ def test_a_case_list_shows_only_the_callers_cases(
 ) -> None:
     client, cases = setup
     for who in callers():
-        token = create_credential(
-            store.engine, kind="person", subject=who.person_id, now=FIXED, days=9
-        )
+        token = store.create_credential(kind="person", subject=who.person_id, now=FIXED, days=9)
         listed = client.get("/api/v1/cases?limit=200", headers={"Authorization": f"Bearer {token}"})
         seen = {c["case_id"] for c in listed.get_json()["cases"]}
         expected = {name for name, yes in (("near", who.sees_near), ("far", who.sees_far)) if yes}
@@ -211,7 +204,7 @@ def test_an_open311_api_key_is_not_a_native_api_credential(
     setup: tuple[FlaskClient, dict[str, str]], store: Store
 ) -> None:
     client, cases = setup
-    key = create_credential(store.engine, kind="apikey", subject="hotline", now=FIXED, days=9)
+    key = store.create_credential(kind="apikey", subject="hotline", now=FIXED, days=9)
 
     reply = client.get(f"/api/v1/cases/{cases['near']}", headers={"Authorization": f"Bearer {key}"})
 

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from gridmgr import Grid
 from gridmgr.cases import Action, Actor, CaseState, Role
@@ -23,7 +22,6 @@ from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
 from gridmgr.store.migrate import head_revision
-from gridmgr.store.tokens import check_credential
 from tests.builders import tiny_context
 from tests.test_cli import flat, invoke, run_main
 from tests.test_store import drop_ledger_guards
@@ -77,9 +75,8 @@ def tamper(url: str, *statements: str) -> None:
     store = open_store(url, check=False)
     try:
         drop_ledger_guards(store)
-        with store.engine.begin() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
+        for statement in statements:
+            store.execute_sql_for_tests(statement)
     finally:
         store.close()
 
@@ -450,9 +447,8 @@ def test_token_create_prints_exactly_one_gm_credential_line_on_stdout(
     assert "valid 90 days" in err
     store = open_store(sqlite_url(db_file))
     try:
-        credential = check_credential(store.engine, lines[0], now=datetime.now(TZ), kind="person")
-        with store.engine.connect() as conn:
-            stored = conn.execute(text("SELECT secret_hash FROM api_tokens")).scalars().all()
+        credential = store.check_credential(lines[0], now=datetime.now(TZ), kind="person")
+        stored = [c.secret_hash for c in store.list_credentials()]
     finally:
         store.close()
     assert credential.subject == "P00001"
@@ -480,7 +476,7 @@ def test_token_create_with_days_sets_the_expiry(
     store = open_store(sqlite_url(db_file))
     try:
         now = datetime.now(TZ)
-        credential = check_credential(store.engine, secret, now=now, kind="person")
+        credential = store.check_credential(secret, now=now, kind="person")
     finally:
         store.close()
     assert credential.expires_at is not None
@@ -548,7 +544,7 @@ def test_token_revoke_works_once_and_the_token_stops_working(
     store = open_store(sqlite_url(db_file))
     try:
         with pytest.raises(CredentialError, match="revoked"):
-            check_credential(store.engine, secret, now=datetime.now(TZ), kind="person")
+            store.check_credential(secret, now=datetime.now(TZ), kind="person")
     finally:
         store.close()
 
@@ -580,7 +576,7 @@ def test_apikey_create_prints_a_credential_for_the_partner(
     assert "api_key for hotline, valid 365 days" in err
     store = open_store(sqlite_url(db_file))
     try:
-        credential = check_credential(store.engine, lines[0], now=datetime.now(TZ), kind="apikey")
+        credential = store.check_credential(lines[0], now=datetime.now(TZ), kind="apikey")
     finally:
         store.close()
     assert (credential.kind, credential.subject, credential.label) == (

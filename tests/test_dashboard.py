@@ -26,7 +26,6 @@ from gridmgr.services.actions import act
 from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from gridmgr.store.accounts import set_password
 from gridmgr.store.casestore import CellLoad
 from gridmgr.web.sessions import init_sessions
 from tests.builders import tiny_context
@@ -72,7 +71,7 @@ def dashboard_app(
     )
     mount_dashboard(built, grid, store=store, context=context, clock=clock)
     for cell in logins:
-        set_password(store, person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
+        store.set_password(person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
     return built
 
 
@@ -518,13 +517,12 @@ def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tin
 
 def test_workers_on_patrol_are_shown_in_scope_only(app: Flask) -> None:
     from gridmgr.access import caller_for
-    from gridmgr.store.patrolstore import PatrolBatch, record_batches
-    from gridmgr.store.reference import sync_reference
+    from gridmgr.store.patrolstore import PatrolBatch
 
     data = data_of(app)
     roster = data.context.roster
-    sync_reference(
-        data.store, grid=data.grid, roster=roster, catalog=data.context.catalog, at=FIXED, actor="t"
+    data.store.sync_reference(
+        grid=data.grid, roster=roster, catalog=data.context.catalog, at=FIXED, actor="t"
     )
     mine, theirs = person_of(roster, OWN_CELL), person_of(roster, OTHER_CELL)
     batches = []
@@ -533,7 +531,7 @@ def test_workers_on_patrol_are_shown_in_scope_only(app: Flask) -> None:
         lon, lat = data.geometry.tier(3).centers[cell]
         when = FIXED - timedelta(minutes=minutes)
         batches.append(PatrolBatch(person, [when], [lon], [lat]))
-    record_batches(data.store, batches, at=FIXED, actor="test")
+    data.store.record_patrol_batches(batches, at=FIXED, actor="test")
     operator = caller_for(roster, person_of(roster, None), FIXED)
     assert sorted(p["name"] for p in data.patrol_positions(operator, FIXED)) == sorted(
         roster.persons[p].name for p in (mine, theirs)

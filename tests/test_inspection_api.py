@@ -19,8 +19,6 @@ from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, field_
 from gridmgr.services import inspections as svc
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from gridmgr.store import inspectionstore as istore
-from gridmgr.store.tokens import create_credential
 from tests.builders import tiny_context, tiny_roster
 
 FIXED = datetime(2026, 4, 8, 10, 0, tzinfo=TZ)
@@ -42,9 +40,7 @@ class World:
     visits: tuple[Visit, ...]
 
     def auth(self, person_id: str) -> dict[str, str]:
-        token = create_credential(
-            self.store.engine, kind="person", subject=person_id, now=FIXED, days=30
-        )
+        token = self.store.create_credential(kind="person", subject=person_id, now=FIXED, days=30)
         return {"Authorization": f"Bearer {token}"}
 
 
@@ -151,7 +147,7 @@ def test_an_officer_of_the_visit_records_a_result_others_cannot(world: World) ->
     assert world.client.post(url, json=body, headers=world.auth(outsider)).status_code == 404
     leader = world.auth(holder(Post(PostKind.TOWN_LEADER, "320281001")))
     assert world.client.post(url, json=body, headers=leader).status_code == 403
-    assert istore.list_findings(world.store) == []
+    assert world.store.list_findings() == []
     done = world.client.post(url, json=body, headers=world.auth(visit.officers[0]))
     assert done.status_code == 201, done.get_json()
     assert done.get_json()["outcome"] == "compliant"
@@ -159,7 +155,7 @@ def test_an_officer_of_the_visit_records_a_result_others_cannot(world: World) ->
         url, json={**body, "outcome": "great"}, headers=world.auth(visit.officers[1])
     )
     assert bad.status_code == 400
-    findings = istore.list_findings(world.store)
+    findings = world.store.list_findings()
     assert [(f.recorded_by, f.outcome) for f in findings] == [(visit.officers[0], "compliant")]
 
 

@@ -16,7 +16,6 @@ from gridmgr.inspection.registry import Registry
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services import inspections as svc
 from gridmgr.store import Store
-from gridmgr.store import inspectionstore as istore
 from tests.builders import tiny_roster
 
 AT = datetime(2026, 3, 31, 9, 0, tzinfo=TZ)
@@ -60,32 +59,32 @@ def drawn(store: Store, tiny: Grid) -> Drawn:
 
 def test_snapshots_round_trip_and_the_newest_is_current(store: Store, tiny: Grid) -> None:
     reg = svc.generate_default_registry(store, tiny, at=AT, actor="m1", n=500, seed=1)
-    assert istore.current_snapshot(store, "registry") == reg.snapshot_hash
-    assert istore.load_registry(store, reg.snapshot_hash).snapshot_hash == reg.snapshot_hash
+    assert store.current_snapshot("registry") == reg.snapshot_hash
+    assert store.load_registry(reg.snapshot_hash).snapshot_hash == reg.snapshot_hash
     other = svc.generate_default_registry(store, tiny, at=AT, actor="m1", n=400, seed=2)
-    assert istore.current_snapshot(store, "registry") == other.snapshot_hash
-    istore.save_registry(store, reg, at=AT, actor="m1")  # an older snapshot made current again
-    assert istore.current_snapshot(store, "registry") == reg.snapshot_hash
+    assert store.current_snapshot("registry") == other.snapshot_hash
+    store.save_registry(reg, at=AT, actor="m1")  # an older snapshot made current again
+    assert store.current_snapshot("registry") == reg.snapshot_hash
     pool = svc.generate_default_pool(store, tiny_roster(), at=AT, actor="m1")
-    assert istore.load_pool(store, pool.snapshot_hash).snapshot_hash == pool.snapshot_hash
+    assert store.load_pool(pool.snapshot_hash).snapshot_hash == pool.snapshot_hash
     assert ledger_kinds(store).count("inspection.registry.loaded") == 3
 
 
 def test_a_plan_round_trips_and_is_refused_twice(store: Store) -> None:
     record = svc.create_plan(store, PLAN, at=AT, actor="m1")
-    loaded = istore.load_plan(store, record.plan_id)
+    loaded = store.load_plan(record.plan_id)
     assert loaded.plan == record.plan
     assert loaded.plan_hash == record.plan.plan_hash
-    assert [p.plan_id for p in istore.list_plans(store)] == [record.plan_id]
+    assert [p.plan_id for p in store.list_plans()] == [record.plan_id]
     with pytest.raises(DrawError, match="already exists"):
         svc.create_plan(store, PLAN, at=AT, actor="m1")
     with pytest.raises(UnknownInspectionError):
-        istore.load_plan(store, "plan-nosuch")
+        store.load_plan("plan-nosuch")
 
 
 def test_commit_run_reveal_each_write_one_ledger_event(drawn: Drawn) -> None:
     store = drawn.store
-    draw = istore.load_draw(store, drawn.draw_id)
+    draw = store.load_draw(drawn.draw_id)
     assert draw.state == "drawn"
     assert draw.seed is None  # not revealed yet
     assert draw.result is not None
@@ -94,10 +93,10 @@ def test_commit_run_reveal_each_write_one_ledger_event(drawn: Drawn) -> None:
         draw.registry_hash,
         draw.pool_hash,
     )
-    visits = istore.list_visits(store, drawn.draw_id)
+    visits = store.list_visits(drawn.draw_id)
     assert [v.visit for v in visits] == list(draw.result.visits)
     svc.reveal(store, drawn.draw_id, drawn.seed, at=AT + timedelta(hours=2), actor="m1")
-    assert istore.load_draw(store, drawn.draw_id).seed == drawn.seed
+    assert store.load_draw(drawn.draw_id).seed == drawn.seed
     kinds = ledger_kinds(store)
     assert kinds[-3:] == [
         "inspection.seed.committed",
@@ -130,12 +129,12 @@ def test_a_committed_draw_refuses_a_seed_other_than_its_own(store: Store, tiny: 
         svc.run(store, made.draw.draw_id, "11" * 32, at=AT, actor="m1")
     with pytest.raises(DrawError, match="not been run"):
         svc.reveal(store, made.draw.draw_id, made.seed, at=AT, actor="m1")
-    assert istore.load_draw(store, made.draw.draw_id).state == "committed"
+    assert store.load_draw(made.draw.draw_id).state == "committed"
 
 
 def test_findings_are_recorded_once_and_published_without_officers(drawn: Drawn) -> None:
     store = drawn.store
-    draw = istore.load_draw(store, drawn.draw_id)
+    draw = store.load_draw(drawn.draw_id)
     assert draw.result is not None
     visit = draw.result.visits[0]
     dept, item = visit.items[0]
@@ -165,7 +164,7 @@ def test_findings_are_recorded_once_and_published_without_officers(drawn: Drawn)
 
 def test_the_next_commit_remembers_who_inspected_last(drawn: Drawn) -> None:
     store = drawn.store
-    draw = istore.load_draw(store, drawn.draw_id)
+    draw = store.load_draw(drawn.draw_id)
     assert draw.result is not None
     visit = draw.result.visits[0]
     for dept, item in visit.items:
@@ -189,7 +188,7 @@ def test_a_published_draw_verifies_and_a_tampered_one_does_not(
     folder = tmp_path / "published"
     svc.export_published(store, drawn.draw_id, folder)
     result = svc.verify_published(folder)
-    assert result.result_hash == istore.load_draw(store, drawn.draw_id).to_public()["result_hash"]
+    assert result.result_hash == store.load_draw(drawn.draw_id).to_public()["result_hash"]
     registry = folder / "registry.csv"
     text = registry.read_text(encoding="utf-8-sig")
     registry.write_text(text.replace(",A,", ",B,", 1), encoding="utf-8")

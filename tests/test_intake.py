@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from gridmgr.cases import Action, Actor, Role
 from gridmgr.intake.channels import Channel, IntakeError, read_intake_file
@@ -17,7 +16,6 @@ from gridmgr.services.actions import act
 from gridmgr.services.notices import notifications_for
 from gridmgr.services.triage import TriageError, import_intake, place_case, unlocated_queue
 from gridmgr.store import Store
-from gridmgr.store.schema import cases
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)
@@ -57,8 +55,8 @@ def test_a_reimported_file_creates_nothing_twice(store: Store, tmp_path: Path) -
     assert again.created == []
     assert again.existing == first.created
     assert store.count_cases() == 3
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(cases.c.channel, cases.c.source_id, cases.c.queue)).all()
+    infos = store.intake_info(c.case_id for c in store.cases())
+    rows = [(i.channel, i.source_id, i.queue) for i in infos.values()]
     assert sorted(rows) == [
         ("hotline", "H-001", "cell"),
         ("hotline", "H-002", "unlocated"),
@@ -149,11 +147,8 @@ def test_an_unlocated_report_waits_visible_until_an_operator_places_it(
     assert last.details["cell"] == "320281001003003"
     assert last.details["responsible"]["person_id"] is not None
     assert store.verify_ledger().ok
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(cases.c.queue, cases.c.tier2).where(cases.c.case_id == case_id)
-        ).one()
-    assert tuple(row) == ("cell", "320281001003")
+    facts = store.case_facts().set_index("case_id")
+    assert (facts.loc[case_id, "queue"], facts.loc[case_id, "tier2"]) == ("cell", "320281001003")
     with pytest.raises(TriageError, match="not the unlocated one"):
         place_case(store, context, case_id, lon=120.0625, lat=31.5625, actor=OPERATOR, at=AT)
 
@@ -168,18 +163,16 @@ def test_an_unlocated_report_waits_visible_until_an_operator_places_it(
 def test_a_concurrent_import_of_the_same_record_counts_it_as_existing(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gridmgr.store import intakestore
-
     path = write(tmp_path, CSV)
     first = run_import(store, path)
-    real = intakestore.existing_sources
+    real = store.existing_sources
     calls = []
 
     def stale(*args: object, **kw: object) -> dict[str, str]:
         calls.append(args)
         return {} if len(calls) == 1 else real(*args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(intakestore, "existing_sources", stale)  # the other import won the race
+    monkeypatch.setattr(store, "existing_sources", stale)  # the other import won the race
     again = run_import(store, path)
 
     assert again.created == []

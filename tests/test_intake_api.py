@@ -180,10 +180,7 @@ def test_an_open311_reporter_of_a_merged_duplicate_sees_the_masters_outcome(
 
 
 def _infos(store: Store, ids: list[str]) -> list[Any]:
-    from gridmgr.store import intakestore
-
-    with store.engine.connect() as conn:
-        found = intakestore.intake_info(conn, ids)
+    found = store.intake_info(ids)
     return [found[i] for i in ids]
 
 

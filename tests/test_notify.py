@@ -12,7 +12,6 @@ from email import message_from_bytes
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from gridmgr.cases import Action, Actor, Role
 from gridmgr.notifications import COMMAND_CENTER_INBOX
@@ -31,8 +30,7 @@ from gridmgr.services.delivery import (
 from gridmgr.services.escalation import escalate_overdue, warn_due_soon
 from gridmgr.services.notices import mark_notifications_read, notifications_for
 from gridmgr.services.reports import report_incident
-from gridmgr.store import Store, open_store, outboxstore
-from gridmgr.store.schema import notification_attempts, notification_deliveries, notifications
+from gridmgr.store import Store, open_store
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)
@@ -80,8 +78,8 @@ def test_an_event_that_fails_writes_no_notice(store: Store) -> None:
     case_id, _ = dispatched_case(store, context)
     with pytest.raises(Exception, match="dispatch"):
         act(store, context, case_id, Action.DISPATCH, actor=OPERATOR, at=AT, comment="again")
-    with store.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(notifications)).scalar_one() == 1
+    notices = [s for s in store.deliveries_of(case_id) if s.channel == "in_app"]
+    assert len(notices) == 1
 
 
 def test_escalation_notifies_the_worker_and_the_one_above(store: Store) -> None:
@@ -91,12 +89,11 @@ def test_escalation_notifies_the_worker_and_the_one_above(store: Store) -> None:
 
     assert len(escalate_overdue(store, context, now=late)) == 1
 
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(notifications.c.recipient, notifications.c.trigger).where(
-                notifications.c.trigger == "escalated"
-            )
-        ).all()
+    rows = [
+        s
+        for s in store.deliveries_of(case_id)
+        if s.channel == "in_app" and s.trigger == "escalated"
+    ]
     trail = store.trail(case_id)
     above = trail[-1].details["escalate_to"]["person_id"]
     assert {r.recipient for r in rows} == {worker, above}
@@ -196,8 +193,7 @@ def test_a_notice_reaches_the_webhook_signed(store: Store, receiver: Receiver) -
     assert case_id.encode() in body
     assert worker.encode() in body
     assert deliver_pending(store, [hook], now=AT).delivered == 0  # delivered once
-    with store.engine.connect() as conn:
-        statuses = outboxstore.case_deliveries(conn, case_id)
+    statuses = store.deliveries_of(case_id)
     assert {(s.channel, s.status) for s in statuses} == {
         ("in_app", "delivered"),
         ("webhook", "delivered"),
@@ -217,12 +213,10 @@ def test_a_dead_webhook_blocks_nothing_and_is_retried_with_backoff(
     assert deliver_pending(store, [dead], now=AT + timedelta(seconds=5)).failed == 0  # backing off
     second = deliver_pending(store, [dead], now=AT + timedelta(seconds=10))
     assert second.failed == 1
-    with store.engine.connect() as conn:
-        row = conn.execute(select(notification_deliveries)).one()
-        attempts = conn.execute(
-            select(func.count()).select_from(notification_attempts)
-        ).scalar_one()
+    [row] = [s for s in store.deliveries_of(case_id) if s.channel != "in_app"]
+    attempts = len(store.delivery_attempts_of(case_id))
     assert (row.status, row.attempts, attempts) == ("pending", 2, 2)
+    assert row.next_attempt_at is not None
     assert row.next_attempt_at == (AT + timedelta(seconds=30)).astimezone(
         row.next_attempt_at.tzinfo
     )

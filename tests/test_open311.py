@@ -32,7 +32,6 @@ from gridmgr.services.actions import act
 from gridmgr.services.reports import Ingestor
 from gridmgr.settings import Settings
 from gridmgr.store import Store, new_case_id, open_store
-from gridmgr.store.tokens import check_credential, create_credential, revoke_credential
 from tests.builders import tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time
@@ -77,7 +76,7 @@ def make_app(store: Store, context: RoutingContext, data_dir: Path) -> tuple[Ope
 
 
 def new_api_key(store: Store, *, subject: str = "hotline", days: int = 30) -> str:
-    return create_credential(store.engine, kind="apikey", subject=subject, now=FIXED, days=days)
+    return store.create_credential(kind="apikey", subject=subject, now=FIXED, days=days)
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +259,7 @@ def test_a_form_encoded_report_opens_a_case_reported_by_the_partner(served: Serv
         REPORT["description"],
     )
     assert (case.lat, case.lon) == (31.9375, 120.0625)
-    credential = check_credential(served.store.engine, served.api_key, now=FIXED, kind="apikey")
+    credential = served.store.check_credential(served.api_key, now=FIXED, kind="apikey")
     assert case.reporter == f"apikey:{credential.token_id}"
     trail = served.store.trail(case.case_id)
     assert [e.action for e in trail] == ["report"]
@@ -351,7 +350,7 @@ def test_a_missing_or_invalid_api_key_is_refused_403_and_nothing_is_stored(
 def test_a_revoked_api_key_is_refused_403(shared: Served) -> None:
     before = snapshot(shared.store)
     key = new_api_key(shared.store)
-    assert revoke_credential(shared.store.engine, key.split("_")[1], now=FIXED)
+    assert shared.store.revoke_credential(key.split("_")[1], now=FIXED)
 
     reply = shared.client.post(f"{ROOT}/requests.json", data={**REPORT, "api_key": key})
 
@@ -362,8 +361,8 @@ def test_a_revoked_api_key_is_refused_403(shared: Served) -> None:
 
 def test_a_personal_token_is_not_an_api_key(shared: Served) -> None:
     before = snapshot(shared.store)
-    person = create_credential(
-        shared.store.engine, kind="person", subject=operator().actor_id, now=FIXED, days=30
+    person = shared.store.create_credential(
+        kind="person", subject=operator().actor_id, now=FIXED, days=30
     )
 
     reply = shared.client.post(f"{ROOT}/requests.json", data={**REPORT, "api_key": person})

@@ -21,7 +21,6 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
-from gridmgr.store.tokens import create_credential
 from tests.builders import tiny_context, tiny_grid, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
@@ -35,8 +34,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
     store = open_store(f"sqlite:///{folder / 'gridmgr.sqlite'}", create=True)
     roster = tiny_roster()
     operator = sorted(a.person_id for a in roster.holders(COMMAND_CENTER, FIXED))[0]
-    TOKEN["header"] = "Bearer " + create_credential(
-        store.engine, kind="person", subject=operator, now=FIXED, days=30
+    TOKEN["header"] = "Bearer " + store.create_credential(
+        kind="person", subject=operator, now=FIXED, days=30
     )
     app = create_app(
         Settings(data_dir=folder),

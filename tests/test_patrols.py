@@ -29,9 +29,7 @@ from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
-from gridmgr.store.patrolstore import PATROL_EVENT, PatrolBatch, read_points, record_batches
-from gridmgr.store.reference import sync_reference
-from gridmgr.store.tokens import create_credential
+from gridmgr.store.patrolstore import PATROL_EVENT, PatrolBatch
 from tests.builders import tiny_context, tiny_roster
 
 NOW = datetime(2026, 5, 6, 12, 0, tzinfo=TZ)  # a Wednesday
@@ -167,8 +165,7 @@ def test_duty_status_from_latest_points_and_working_hours() -> None:
 
 def synced(store: Store) -> Store:
     context = tiny_context()
-    sync_reference(
-        store,
+    store.sync_reference(
         grid=context.grid,
         roster=tiny_roster(),
         catalog=read_catalog(),
@@ -184,13 +181,13 @@ def test_a_batch_is_stored_with_one_ledger_event_and_read_back(store: Store) -> 
     times = [NOW - timedelta(minutes=10 - i) for i in range(10)]
     batch = PatrolBatch(person, times, [120.05 + i * 1e-4 for i in range(10)], [31.9] * 10)
     before = store.ledger_head()
-    assert record_batches(store, [batch], at=NOW, actor=person) == 10
+    assert store.record_patrol_batches([batch], at=NOW, actor=person) == 10
     head = store.ledger_head()
     assert head is not None
     assert head.seq == (before.seq if before else 0) + 1
     assert head.kind == PATROL_EVENT
     assert json.loads(head.payload)["count"] == 10
-    back = read_points(store, since=NOW - timedelta(hours=1))
+    back = store.patrol_points(since=NOW - timedelta(hours=1))
     assert list(back["lon"]) == pytest.approx(batch.lon)
     assert back["at"].iloc[0] == pd.Timestamp(times[0])
     assert store.verify_ledger().ok
@@ -258,7 +255,7 @@ def test_a_csv_track_with_bad_rows_is_refused_whole_with_row_numbers(
     assert "row 2" not in err
     store = open_store(f"sqlite:///{db}")
     try:
-        assert read_points(store).empty
+        assert store.patrol_points().empty
     finally:
         store.close()
 
@@ -356,7 +353,7 @@ def api(store: Store, tmp_path: Path) -> FlaskClient:
 
 
 def header(store: Store, person_id: str) -> dict[str, str]:
-    token = create_credential(store.engine, kind="person", subject=person_id, now=NOW, days=1)
+    token = store.create_credential(kind="person", subject=person_id, now=NOW, days=1)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -387,7 +384,7 @@ def test_a_worker_posts_his_own_points_and_only_his(api: FlaskClient, store: Sto
     naive = body()
     naive["points"][0]["at"] = "2026-05-06T11:00:00"  # type: ignore[index]
     assert api.post("/api/v1/patrols/points", json=naive, headers=me).status_code == 400
-    stored = read_points(store)
+    stored = store.patrol_points()
     assert set(stored["person_id"]) == {worker.person_id}
     assert len(stored) == 5
     assert store.verify_ledger().ok
@@ -429,5 +426,5 @@ def test_points_of_a_person_not_in_the_database_are_refused_clearly(store: Store
 
     batch = PatrolBatch("P99999", [NOW], [120.05], [31.9])
     with pytest.raises(PatrolStoreError, match="gridmgr db sync"):
-        record_batches(store, [batch], at=NOW, actor="P99999")
-    assert read_points(store).empty
+        store.record_patrol_batches([batch], at=NOW, actor="P99999")
+    assert store.patrol_points().empty

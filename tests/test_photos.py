@@ -38,7 +38,6 @@ from gridmgr.intake.photos import (
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.reports import report_incident
 from gridmgr.store import Store
-from gridmgr.store.attachments import list_attachments, read_attachment, save_attachment
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)
@@ -336,11 +335,11 @@ def _files(data_dir: Path) -> list[Path]:
 def test_saved_photo_round_trips_with_its_ledger_event(store: Store, tmp_path: Path) -> None:
     case_id = _case(store)
     photo = sanitize_photo(jpeg_from(SITE))
-    row = save_attachment(store, tmp_path, case_id, photo, at=AT, actor="op-1")
+    row = store.save_attachment(tmp_path, case_id, photo, at=AT, actor="op-1")
     assert row.path == f"attachments/{photo.sha256[:2]}/{photo.sha256}.jpg"
     assert (tmp_path / row.path).read_bytes() == photo.data
-    assert list_attachments(store, case_id) == [row]
-    read_row, data = read_attachment(store, tmp_path, row.attachment_id)
+    assert store.attachments_of(case_id) == [row]
+    read_row, data = store.read_attachment(tmp_path, row.attachment_id)
     assert (read_row, data) == (row, photo.data)
     assert read_row.gps == pytest.approx(SITE, abs=1e-5)
     assert (read_row.width, read_row.height, read_row.size_bytes) == (64, 48, len(photo.data))
@@ -357,7 +356,7 @@ def test_saved_photo_round_trips_with_its_ledger_event(store: Store, tmp_path: P
 def test_photo_far_from_the_case_is_flagged_in_the_ledger(store: Store, tmp_path: Path) -> None:
     case_id = _case(store)
     photo = sanitize_photo(jpeg_from((SITE[0], SITE[1] + 0.01)))  # ~1.1 km north
-    save_attachment(store, tmp_path, case_id, photo, at=AT, actor="op-1")
+    store.save_attachment(tmp_path, case_id, photo, at=AT, actor="op-1")
     head = store.ledger_head()
     assert head is not None
     details = json.loads(head.payload)
@@ -369,14 +368,14 @@ def test_photo_far_from_the_case_is_flagged_in_the_ledger(store: Store, tmp_path
 def test_identical_photos_share_one_file(store: Store, tmp_path: Path) -> None:
     case_id = _case(store)
     photo = sanitize_photo(jpeg_from(SITE))
-    first = save_attachment(store, tmp_path, case_id, photo, at=AT, actor="op-1")
-    second = save_attachment(
-        store, tmp_path, case_id, photo, at=AT + timedelta(minutes=1), actor="op-2"
+    first = store.save_attachment(tmp_path, case_id, photo, at=AT, actor="op-1")
+    second = store.save_attachment(
+        tmp_path, case_id, photo, at=AT + timedelta(minutes=1), actor="op-2"
     )
     assert first.attachment_id != second.attachment_id
     assert first.path == second.path
     assert _files(tmp_path) == [tmp_path / first.path]  # and no temporary file left behind
-    assert [r.attachment_id for r in list_attachments(store, case_id)] == [
+    assert [r.attachment_id for r in store.attachments_of(case_id)] == [
         first.attachment_id,
         second.attachment_id,
     ]
@@ -385,15 +384,15 @@ def test_identical_photos_share_one_file(store: Store, tmp_path: Path) -> None:
 
 def test_tampered_file_is_detected_on_read(store: Store, tmp_path: Path) -> None:
     case_id = _case(store)
-    row = save_attachment(
-        store, tmp_path, case_id, sanitize_photo(jpeg_from(SITE)), at=AT, actor="op-1"
+    row = store.save_attachment(
+        tmp_path, case_id, sanitize_photo(jpeg_from(SITE)), at=AT, actor="op-1"
     )
     path = tmp_path / row.path
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
     with pytest.raises(AttachmentIntegrityError, match="changed on disk"):
-        read_attachment(store, tmp_path, row.attachment_id)
+        store.read_attachment(tmp_path, row.attachment_id)
 
 
 def test_damaged_file_is_replaced_when_the_same_photo_is_saved_again(
@@ -401,10 +400,10 @@ def test_damaged_file_is_replaced_when_the_same_photo_is_saved_again(
 ) -> None:
     case_id = _case(store)
     photo = sanitize_photo(jpeg_from(SITE))
-    row = save_attachment(store, tmp_path, case_id, photo, at=AT, actor="op-1")
+    row = store.save_attachment(tmp_path, case_id, photo, at=AT, actor="op-1")
     (tmp_path / row.path).write_bytes(b"damaged")
-    save_attachment(store, tmp_path, case_id, photo, at=AT, actor="op-1")
-    assert read_attachment(store, tmp_path, row.attachment_id)[1] == photo.data
+    store.save_attachment(tmp_path, case_id, photo, at=AT, actor="op-1")
+    assert store.read_attachment(tmp_path, row.attachment_id)[1] == photo.data
 
 
 def test_photo_for_an_unknown_case_is_refused_and_no_file_is_written(
@@ -412,22 +411,22 @@ def test_photo_for_an_unknown_case_is_refused_and_no_file_is_written(
 ) -> None:
     photo = sanitize_photo(jpeg_from(SITE))
     with pytest.raises(CaseNotFoundError):
-        save_attachment(store, tmp_path, "0" * 32, photo, at=AT, actor="op-1")
+        store.save_attachment(tmp_path, "0" * 32, photo, at=AT, actor="op-1")
     assert not (tmp_path / "attachments").exists()
     with pytest.raises(CaseNotFoundError):
-        list_attachments(store, "0" * 32)
+        store.attachments_of("0" * 32)
 
 
 def test_unknown_or_malformed_attachment_id_is_not_found(store: Store, tmp_path: Path) -> None:
     with pytest.raises(AttachmentNotFoundError, match="no attachment"):
-        read_attachment(store, tmp_path, "f" * 32)
+        store.read_attachment(tmp_path, "f" * 32)
     with pytest.raises(AttachmentNotFoundError, match="32 lower-case hex"):
-        read_attachment(store, tmp_path, "../../etc/passwd")
+        store.read_attachment(tmp_path, "../../etc/passwd")
 
 
 def test_photo_whose_hash_does_not_match_its_data_is_refused(store: Store, tmp_path: Path) -> None:
     case_id = _case(store)
     forged: Photo = dataclasses.replace(sanitize_photo(jpeg_from(SITE)), data=b"raw upload")
     with pytest.raises(PhotoError, match="sanitize_photo"):
-        save_attachment(store, tmp_path, case_id, forged, at=AT, actor="op-1")
+        store.save_attachment(tmp_path, case_id, forged, at=AT, actor="op-1")
     assert not (tmp_path / "attachments").exists()

@@ -13,7 +13,6 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER
 from gridmgr.settings import Settings, SettingsError
 from gridmgr.store import Store
-from gridmgr.store.tokens import create_credential
 from tests.builders import tiny_context, tiny_grid, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
@@ -31,8 +30,7 @@ def make(store: Store, tmp_path: Path, **limits: str):  # type: ignore[no-untype
     )
     operators = sorted(a.person_id for a in tiny_roster().holders(COMMAND_CENTER, FIXED))
     tokens = [
-        create_credential(store.engine, kind="person", subject=p, now=FIXED, days=9)
-        for p in operators[:2]
+        store.create_credential(kind="person", subject=p, now=FIXED, days=9) for p in operators[:2]
     ]
     return app, [{"Authorization": f"Bearer {t}"} for t in tokens]
 

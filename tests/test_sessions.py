@@ -15,7 +15,6 @@ from argon2 import PasswordHasher
 from click.testing import CliRunner, Result
 from flask import Blueprint, Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
 from gridmgr import Grid
@@ -27,17 +26,7 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from gridmgr.store.accounts import (
-    check_password,
-    check_password_policy,
-    disable_account,
-    enable_account,
-    get_account,
-    set_password,
-)
-from gridmgr.store.ledgerstore import iter_rows
-from gridmgr.store.schema import accounts
-from gridmgr.store.tokens import create_credential
+from gridmgr.store.accounts import check_password_policy
 from gridmgr.web.sessions import (
     LOGIN_FAILED,
     NO_POST,
@@ -160,7 +149,7 @@ def error_message(response: TestResponse) -> str:
 
 def ledger_payloads(store: Store) -> list[tuple[str, dict[str, object]]]:
     """(kind, payload) of every ledger event."""
-    return [(str(r[2]), json.loads(str(r[5]))) for r in iter_rows(store.engine)]
+    return [(e.kind, json.loads(e.payload)) for e in store.ledger_events()]
 
 
 # -- accounts -------------------------------------------------------------------------------
@@ -194,22 +183,23 @@ def test_password_policy_refuses_the_person_id_itself_in_any_case() -> None:
 
 def test_a_refused_password_stores_nothing(store: Store) -> None:
     with pytest.raises(AccountError):
-        set_password(store, worker_id(), "123456789012", now=FIXED)
-    assert get_account(store, worker_id()) is None
+        store.set_password(worker_id(), "123456789012", now=FIXED)
+    assert store.account(worker_id()) is None
     assert store.ledger_head() is None
 
 
 def test_set_password_stores_an_argon2id_hash_with_default_parameters_never_the_password(
     store: Store, real_argon2: None
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
-    with store.engine.connect() as conn:
-        stored = conn.execute(select(accounts.c.password_hash)).scalar_one()
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
+    stored_account = store.account(worker_id())
+    assert stored_account is not None
+    stored = stored_account.password_hash
     assert stored.startswith("$argon2id$")
     assert not PasswordHasher().check_needs_rehash(stored)
-    assert check_password(store, worker_id(), PASSWORD, now=FIXED)
+    assert store.check_password(worker_id(), PASSWORD, now=FIXED)
     assert PASSWORD not in stored
-    account_ = get_account(store, worker_id())
+    account_ = store.account(worker_id())
     assert account_ is not None
     assert PASSWORD not in repr(account_)
     assert stored not in repr(account_)
@@ -218,9 +208,9 @@ def test_set_password_stores_an_argon2id_hash_with_default_parameters_never_the_
 def test_the_ledger_records_each_password_change_without_the_password_or_hash(
     store: Store,
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED, actor="cli:account")
-    set_password(store, worker_id(), "another good password", now=FIXED + timedelta(days=1))
-    account_ = get_account(store, worker_id())
+    store.set_password(worker_id(), PASSWORD, now=FIXED, actor="cli:account")
+    store.set_password(worker_id(), "another good password", now=FIXED + timedelta(days=1))
+    account_ = store.account(worker_id())
     assert account_ is not None
     events = ledger_payloads(store)
     assert [kind for kind, _ in events] == ["account.password_set", "account.password_set"]
@@ -236,33 +226,33 @@ def test_the_ledger_records_each_password_change_without_the_password_or_hash(
 def test_check_password_accepts_only_the_current_password_of_an_enabled_account(
     store: Store,
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
-    assert check_password(store, worker_id(), PASSWORD, now=FIXED)
-    assert not check_password(store, worker_id(), PASSWORD + "!", now=FIXED)
-    assert not check_password(store, "nobody", PASSWORD, now=FIXED)
-    assert not check_password(store, "", PASSWORD, now=FIXED)
-    disable_account(store, worker_id(), now=FIXED)
-    assert not check_password(store, worker_id(), PASSWORD, now=FIXED)
-    enable_account(store, worker_id(), now=FIXED)
-    assert check_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
+    assert store.check_password(worker_id(), PASSWORD, now=FIXED)
+    assert not store.check_password(worker_id(), PASSWORD + "!", now=FIXED)
+    assert not store.check_password("nobody", PASSWORD, now=FIXED)
+    assert not store.check_password("", PASSWORD, now=FIXED)
+    store.disable_account(worker_id(), now=FIXED)
+    assert not store.check_password(worker_id(), PASSWORD, now=FIXED)
+    store.enable_account(worker_id(), now=FIXED)
+    assert store.check_password(worker_id(), PASSWORD, now=FIXED)
     kinds = [kind for kind, _ in ledger_payloads(store)]
     assert kinds == ["account.password_set", "account.disabled", "account.enabled"]
 
 
 def test_disabling_an_unknown_account_says_how_to_create_one(store: Store) -> None:
     with pytest.raises(UnknownAccountError, match="set-password"):
-        disable_account(store, "nobody", now=FIXED)
+        store.disable_account("nobody", now=FIXED)
 
 
 def test_a_hash_with_old_parameters_is_replaced_at_the_next_good_login(
     store: Store, real_argon2: None
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     weak = FAST_ARGON2.hash(PASSWORD)
-    with store.engine.begin() as conn:
-        conn.execute(update(accounts).values(password_hash=weak))
-    assert check_password(store, worker_id(), PASSWORD, now=FIXED)
-    account_ = get_account(store, worker_id())
+    # as if the hash had been made with older parameters (written behind the store's back)
+    store.execute_sql_for_tests("UPDATE accounts SET password_hash = :weak", {"weak": weak})
+    assert store.check_password(worker_id(), PASSWORD, now=FIXED)
+    account_ = store.account(worker_id())
     assert account_ is not None
     assert account_.password_hash != weak
     assert not PasswordHasher().check_needs_rehash(account_.password_hash)
@@ -275,7 +265,7 @@ def test_a_hash_with_old_parameters_is_replaced_at_the_next_good_login(
 def test_a_login_with_the_csrf_token_opens_a_session_and_me_shows_the_role(
     store: Store, client: FlaskClient
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     response = log_in(client, worker_id())
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
@@ -290,7 +280,7 @@ def test_a_login_with_the_csrf_token_opens_a_session_and_me_shows_the_role(
 
 
 def test_an_operator_is_city_wide_in_me(store: Store, client: FlaskClient) -> None:
-    set_password(store, operator_id(), PASSWORD, now=FIXED)
+    store.set_password(operator_id(), PASSWORD, now=FIXED)
     assert log_in(client, operator_id()).status_code == 303
     body = client.get("/me").get_json()
     assert (body["role"], body["scope"]) == ("operator", None)
@@ -305,7 +295,7 @@ def test_me_without_a_session_answers_401_in_json(client: FlaskClient) -> None:
 def test_a_wrong_password_and_an_unknown_person_get_the_same_answer(
     store: Store, client: FlaskClient
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     wrong = log_in(client, worker_id(), "not the password")
     unknown = log_in(client, "P99999", PASSWORD)
     assert wrong.status_code == unknown.status_code == 401
@@ -323,7 +313,7 @@ def test_a_wrong_password_and_an_unknown_person_get_the_same_answer(
 def test_login_without_the_csrf_token_is_refused_with_400(
     store: Store, client: FlaskClient
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     client.get("/login")  # a session exists, but the form is sent without its token
     response = client.post("/login", data={"person_id": worker_id(), "password": PASSWORD})
     assert response.status_code == 400
@@ -334,7 +324,7 @@ def test_login_without_the_csrf_token_is_refused_with_400(
 def test_logout_requires_the_csrf_token_and_then_ends_the_session(
     store: Store, client: FlaskClient
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     log_in(client, worker_id())
     refused = client.post("/logout")
     assert refused.status_code == 400
@@ -348,7 +338,7 @@ def test_logout_requires_the_csrf_token_and_then_ends_the_session(
 def test_the_session_cookie_is_httponly_samesite_lax_and_not_secure_over_http(
     store: Store, client: FlaskClient
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     cookie = log_in(client, worker_id()).headers["Set-Cookie"]
     assert cookie.startswith("gridmgr_session=")
     assert "HttpOnly" in cookie
@@ -363,7 +353,7 @@ def test_secure_cookies_marks_the_session_cookie_secure(
     app = make_app(store, tiny, tmp_path, secure_cookies=True)
     try:
         client = app.test_client()
-        set_password(store, worker_id(), PASSWORD, now=FIXED)
+        store.set_password(worker_id(), PASSWORD, now=FIXED)
         page = client.get("/login", base_url="https://localhost")
         token = CSRF_INPUT.search(page.get_data(as_text=True))
         assert token is not None
@@ -385,7 +375,7 @@ def test_secure_cookies_marks_the_session_cookie_secure(
 def test_a_logged_in_session_cookie_does_not_authenticate_api_reports(
     store: Store, client: FlaskClient
 ) -> None:
-    set_password(store, operator_id(), PASSWORD, now=FIXED)
+    store.set_password(operator_id(), PASSWORD, now=FIXED)
     log_in(client, operator_id())
     token = client.get("/me").get_json()["csrf_token"]
     for headers in ({}, {"X-CSRFToken": token}):
@@ -396,9 +386,7 @@ def test_a_logged_in_session_cookie_does_not_authenticate_api_reports(
 
 
 def test_the_token_api_needs_no_csrf_token(store: Store, client: FlaskClient) -> None:
-    secret = create_credential(
-        store.engine, kind="person", subject=operator_id(), now=FIXED, days=30
-    )
+    secret = store.create_credential(kind="person", subject=operator_id(), now=FIXED, days=30)
     response = client.post(
         "/api/v1/reports", json=REPORT, headers={"Authorization": f"Bearer {secret}"}
     )
@@ -425,10 +413,10 @@ def test_token_blueprints_registered_after_init_are_exempt_and_others_are_not(
 def test_a_disabled_account_cannot_log_in_and_its_open_session_ends(
     store: Store, client: FlaskClient
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     log_in(client, worker_id())
     assert client.get("/me").status_code == 200
-    disable_account(store, worker_id(), now=FIXED)
+    store.disable_account(worker_id(), now=FIXED)
     assert client.get("/me").status_code == 401
     response = log_in(client, worker_id())
     assert response.status_code == 401
@@ -438,9 +426,9 @@ def test_a_disabled_account_cannot_log_in_and_its_open_session_ends(
 def test_a_new_password_ends_the_sessions_opened_with_the_old_one(
     store: Store, client: FlaskClient
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     log_in(client, worker_id())
-    set_password(store, worker_id(), "a brand new password", now=FIXED)
+    store.set_password(worker_id(), "a brand new password", now=FIXED)
     assert client.get("/me").status_code == 401
 
 
@@ -451,7 +439,7 @@ def test_a_session_ends_twelve_hours_after_the_login(
     app = make_app(store, tiny, tmp_path, clock=clock)
     try:
         client = app.test_client()
-        set_password(store, worker_id(), PASSWORD, now=FIXED)
+        store.set_password(worker_id(), PASSWORD, now=FIXED)
         log_in(client, worker_id())
         clock.now = FIXED + timedelta(hours=11, minutes=59)
         assert client.get("/me").status_code == 200
@@ -468,7 +456,7 @@ def test_a_person_holding_no_post_now_is_told_so_only_with_the_right_password(
     app = make_app(store, tiny, tmp_path, clock=lambda: before_posts)
     try:
         client = app.test_client()
-        set_password(store, worker_id(), PASSWORD, now=before_posts)
+        store.set_password(worker_id(), PASSWORD, now=before_posts)
         assert LOGIN_FAILED in log_in(client, worker_id(), "wrong password").get_data(True)
         response = log_in(client, worker_id())
         assert response.status_code == 403
@@ -491,7 +479,7 @@ def test_a_person_holding_no_post_now_is_told_so_only_with_the_right_password(
 def test_login_goes_back_only_to_a_path_on_this_site(
     store: Store, client: FlaskClient, asked: str, goes_to: str
 ) -> None:
-    set_password(store, worker_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
     data = {
         "person_id": worker_id(),
         "password": PASSWORD,
@@ -527,7 +515,7 @@ def test_login_required_json_guards_a_dashboard_endpoint(
     try:
         client = app.test_client()
         assert client.get("/dashboard/data").status_code == 401
-        set_password(store, worker_id(), PASSWORD, now=FIXED)
+        store.set_password(worker_id(), PASSWORD, now=FIXED)
         log_in(client, worker_id())
         assert client.get("/dashboard/data").get_json() == {"person": worker_id()}
     finally:
@@ -613,7 +601,7 @@ def test_account_set_password_from_stdin_then_disable(tiny_dir: Path, tmp_path: 
     assert run_account(tiny_dir, "disable", "--person", person, "--db", db).exit_code == 0
     store = open_store(f"sqlite:///{db}")
     try:
-        assert not check_password(store, person, PASSWORD, now=FIXED)
+        assert not store.check_password(person, PASSWORD, now=FIXED)
         assert [k for k, _ in ledger_payloads(store)][-2:] == [
             "account.password_set",
             "account.disabled",
@@ -642,7 +630,7 @@ def test_account_set_password_asks_twice_and_refuses_a_weak_one(
     assert "only digits" in str(weak.exception)
     store = open_store(f"sqlite:///{db}")
     try:
-        assert check_password(store, worker_id(), PASSWORD, now=FIXED)
+        assert store.check_password(worker_id(), PASSWORD, now=FIXED)
     finally:
         store.close()
 
@@ -651,12 +639,11 @@ def test_demo_mode_creates_one_login_per_role_once_and_keeps_changed_passwords(
     store: Store,
 ) -> None:
     from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
-    from gridmgr.store.accounts import ensure_demo_logins
 
-    logins = ensure_demo_logins(store, tiny_roster(), at=FIXED)
+    logins = store.ensure_demo_logins(tiny_roster(), at=FIXED)
     worker = next(p for label, p in logins if "网格员" in label)
-    set_password(store, worker.person_id, "a-private-password", now=FIXED)
-    again = ensure_demo_logins(store, tiny_roster(), at=FIXED)
+    store.set_password(worker.person_id, "a-private-password", now=FIXED)
+    again = store.ensure_demo_logins(tiny_roster(), at=FIXED)
 
     assert [label.split(" ")[-1] for label, _ in logins] == [
         "值班员",
@@ -668,5 +655,5 @@ def test_demo_mode_creates_one_login_per_role_once_and_keeps_changed_passwords(
     assert again == logins
     for _, person in logins:
         expected = person.person_id != worker.person_id
-        assert check_password(store, person.person_id, DEMO_PASSWORD, now=FIXED) is expected
-    assert check_password(store, worker.person_id, "a-private-password", now=FIXED)
+        assert store.check_password(person.person_id, DEMO_PASSWORD, now=FIXED) is expected
+    assert store.check_password(worker.person_id, "a-private-password", now=FIXED)

@@ -23,8 +23,6 @@ from gridmgr.services.simulator import MARKER_KIND, Simulator, is_simulated, mar
 from gridmgr.settings import Settings
 from gridmgr.simulation.activity import ActivityModel
 from gridmgr.store import Store, open_store
-from gridmgr.store.patrolstore import read_points
-from gridmgr.store.reference import sync_reference
 from tests.builders import tiny_roster
 
 END = datetime(2026, 5, 6, 11, 0, tzinfo=TZ)  # a Wednesday morning, working time
@@ -57,8 +55,7 @@ def context_for(grid: Grid, roster: Roster) -> RoutingContext:
 
 def run_simulation(store: Store, context: RoutingContext) -> tuple[Simulator, set[str]]:
     """Two busy days, hour by hour; the states seen at each hour."""
-    sync_reference(
-        store,
+    store.sync_reference(
         grid=context.grid,
         roster=context.roster,
         catalog=context.catalog,
@@ -133,7 +130,7 @@ def test_a_short_simulation_reaches_every_lifecycle_state(
         assert sum(c.deferrals > 0 for c in cases) > 5
         assert sum(c.cell is None for c in cases) > 0  # out of the grid
         assert sum(c.reporter.startswith("apikey:") for c in cases) > 50  # Open311 partner
-        assert len(read_points(store)) > 300  # workers walked (May 4-5 are Labour Day holidays)
+        assert len(store.patrol_points()) > 300  # workers walked (May 4-5 are Labour Day holidays)
         states = Counter(c.state.value for c in cases)
         assert states["closed"] + states["evaluated"] > 20
     finally:
@@ -232,14 +229,9 @@ def simulate(data_dir: Path, db: str, seed: int, capsys: pytest.CaptureFixture[s
 
 
 def ledger_hashes(db: str) -> list[str]:
-    from sqlalchemy import select
-
-    from gridmgr.store.schema import ledger
-
     store = open_store(f"sqlite:///{db}")
     try:
-        with store.engine.connect() as conn:
-            return list(conn.execute(select(ledger.c.hash).order_by(ledger.c.seq)).scalars())
+        return [e.hash for e in store.ledger_events()]
     finally:
         store.close()
 
@@ -305,7 +297,7 @@ def test_serve_simulates_a_new_or_simulated_database_in_demo_mode_only(
     mark_database(store, at=END, details={})
     assert wants_simulator(demo, store, fresh=False)  # a demo keeps living across restarts
     assert is_new_database(f"sqlite:///{tmp_path / 'none.sqlite'}")
-    assert not is_new_database(str(store.engine.url))
+    assert not is_new_database(store.url)
 
 
 def test_simulator_settings_come_from_the_environment(tmp_path: Path) -> None:
@@ -328,8 +320,8 @@ def test_the_live_loop_backfills_then_follows_the_clock_and_stops(
 
     store = open_store(f"sqlite:///{tmp_path / 'live.sqlite'}", create=True)
     context = context_for(tiny, tiny_roster())
-    sync_reference(
-        store, grid=tiny, roster=context.roster, catalog=context.catalog, at=START, actor="t"
+    store.sync_reference(
+        grid=tiny, roster=context.roster, catalog=context.catalog, at=START, actor="t"
     )
     now = [END]
     loop = SimulatorLoop(

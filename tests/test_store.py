@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gridmgr.cases import Action, Actor, CaseState, GuardError, IllegalTransitionError, Role
@@ -64,12 +63,11 @@ def dispatched(store: Store, *, at: datetime = AT) -> str:
 
 def drop_ledger_guards(store: Store) -> None:
     """What an attacker with database-admin rights would do first."""
-    with store.engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("DROP TRIGGER ledger_no_update")
-            conn.exec_driver_sql("DROP TRIGGER ledger_no_delete")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER ledger_no_update_delete ON ledger")
+    if store.backend == "sqlite":
+        store.execute_sql_for_tests("DROP TRIGGER ledger_no_update")
+        store.execute_sql_for_tests("DROP TRIGGER ledger_no_delete")
+    else:
+        store.execute_sql_for_tests("DROP TRIGGER ledger_no_update_delete ON ledger")
 
 
 def test_a_report_opens_a_case_with_its_event_and_ledger_entry_in_one_transaction(
@@ -180,8 +178,8 @@ def test_a_refused_action_changes_nothing_and_writes_no_event(store: Store) -> N
 def test_the_database_refuses_update_and_delete_on_the_ledger(store: Store) -> None:
     reported(store)
     for statement in ("UPDATE ledger SET kind = 'forged'", "DELETE FROM ledger"):
-        with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
-            conn.execute(text(statement))
+        with pytest.raises(DBAPIError, match="append-only"):
+            store.execute_sql_for_tests(statement)
     assert store.verify_ledger().ok
 
 
@@ -210,9 +208,8 @@ def test_tampering_in_the_database_is_detected_and_names_the_event(
         reported(store, at=AT + timedelta(minutes=minute))
     checkpoint = store.checkpoint(at=AT + timedelta(hours=1))
     drop_ledger_guards(store)
-    with store.engine.begin() as conn:
-        for statement in tamper.split(";"):
-            conn.execute(text(statement))
+    for statement in tamper.split(";"):
+        store.execute_sql_for_tests(statement)
 
     plain = store.verify_ledger()
     against = store.verify_ledger(checkpoint=checkpoint)
@@ -231,17 +228,14 @@ def test_swapping_two_events_is_detected(store: Store) -> None:
     for minute in range(3):
         reported(store, at=AT + timedelta(minutes=minute))
     drop_ledger_guards(store)
-    with store.engine.begin() as conn:
-        rows = {r.seq: r for r in conn.execute(text("SELECT * FROM ledger WHERE seq IN (1, 2)"))}
-        for seq, other in ((1, 2), (2, 1)):
-            src = rows[other]
-            conn.execute(
-                text(
-                    "UPDATE ledger SET at=:at, kind=:kind, actor=:actor, subject=:subject, "
-                    "payload=:payload, prev_hash=:prev_hash, hash=:hash WHERE seq=:seq"
-                ),
-                {**src._mapping, "seq": seq},
-            )
+    found = store.execute_sql_for_tests("SELECT * FROM ledger WHERE seq IN (1, 2)")
+    rows = {r["seq"]: r for r in found}
+    for seq, other in ((1, 2), (2, 1)):
+        store.execute_sql_for_tests(
+            "UPDATE ledger SET at=:at, kind=:kind, actor=:actor, subject=:subject, "
+            "payload=:payload, prev_hash=:prev_hash, hash=:hash WHERE seq=:seq",
+            {**rows[other], "seq": seq},
+        )
 
     result = store.verify_ledger()
 
@@ -256,25 +250,17 @@ def test_a_rewritten_chain_with_recomputed_hashes_is_caught_by_the_checkpoint(st
         reported(store, at=AT + timedelta(minutes=minute))
     checkpoint = store.checkpoint(at=AT + timedelta(hours=1))
     drop_ledger_guards(store)
-    with store.engine.begin() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM ledger ORDER BY seq"))]
-        rows[0]["actor"] = "forger"
-        prev = GENESIS_HASH
-        for row in rows:
-            row["prev_hash"] = prev
-            row["hash"] = prev = event_hash(
-                **{
-                    k: row[k]
-                    for k in ("seq", "at", "kind", "actor", "subject", "payload", "prev_hash")
-                }
-            )
-            conn.execute(
-                text(
-                    "UPDATE ledger SET actor=:actor, prev_hash=:prev_hash, hash=:hash "
-                    "WHERE seq=:seq"
-                ),
-                row,
-            )
+    rows = store.execute_sql_for_tests("SELECT * FROM ledger ORDER BY seq")
+    rows[0]["actor"] = "forger"
+    prev = GENESIS_HASH
+    for row in rows:
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_hash(
+            **{k: row[k] for k in ("seq", "at", "kind", "actor", "subject", "payload", "prev_hash")}
+        )
+        store.execute_sql_for_tests(
+            "UPDATE ledger SET actor=:actor, prev_hash=:prev_hash, hash=:hash WHERE seq=:seq", row
+        )
 
     assert store.verify_ledger().ok  # internally consistent ...
     result = store.verify_ledger(checkpoint=checkpoint)

@@ -11,7 +11,6 @@ from gridmgr.access import Caller, caller_for
 from gridmgr.errors import CredentialError
 from gridmgr.responsibility.roster import Roster
 from gridmgr.store import Store
-from gridmgr.store.tokens import check_credential
 
 
 def bearer_caller(store: Store, roster: Roster, *, now: datetime) -> Caller:
@@ -23,7 +22,7 @@ def bearer_caller(store: Store, roster: Roster, *, now: datetime) -> Caller:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise CredentialError("send Authorization: Bearer <token> (gridmgr token create)")
-    credential = check_credential(store.engine, token, now=now, kind="person")
+    credential = store.check_credential(token, now=now, kind="person")
     return caller_for(roster, credential.subject, now)
 
 

@@ -37,7 +37,6 @@ from gridmgr.responsibility.roster import Roster
 from gridmgr.services import inspections as svc
 from gridmgr.store import Store
 from gridmgr.store import inspectionstore as istore
-from gridmgr.store.tokens import check_credential
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 TAG = Tag(name="inspections", description="Double-random inspections (双随机一公开)")
@@ -109,7 +108,7 @@ def inspection_caller(store: Store, roster: Roster, *, now: datetime) -> Inspect
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise CredentialError("send Authorization: Bearer <token> (gridmgr token create)")
-    subject = check_credential(store.engine, token, now=now, kind="person").subject
+    subject = store.check_credential(token, now=now, kind="person").subject
     if subject in roster.persons and roster.posts_of(subject, now):
         caller = caller_for(roster, subject, now)
         towns = tuple(caller.scope or ()) if caller.actor.role is Role.LEADER else ()
@@ -156,15 +155,15 @@ def inspections_blueprint(
     def list_plans() -> Response:
         """Every plan, newest first (managers and operators)."""
         city_wide()
-        return jsonify({"plans": [_plan_json(p) for p in istore.list_plans(store)]})
+        return jsonify({"plans": [_plan_json(p) for p in store.list_plans()]})
 
     @bp.get("/plans/<plan_id>", tags=[TAG])
     def get_plan(path: PlanPath) -> Response:
         """One plan, with its draws (managers and operators)."""
         city_wide()
-        record = istore.load_plan(store, path.plan_id)
+        record = store.load_plan(path.plan_id)
         body = _plan_json(record)
-        body["draws"] = [d.to_public() for d in istore.list_draws(store, record.plan_id)]
+        body["draws"] = [d.to_public() for d in store.list_draws(record.plan_id)]
         return jsonify(body)
 
     @bp.post("/plans", tags=[TAG], responses={201: None})
@@ -172,7 +171,7 @@ def inspections_blueprint(
         """Create a plan (managers and operators); ledgered."""
         who = city_wide()
         plan = parse_plan(body.model_dump(mode="json"))
-        record = istore.create_plan(store, plan, at=clock(), actor=who.person_id)
+        record = store.create_plan(plan, at=clock(), actor=who.person_id)
         response = jsonify(_plan_json(record))
         response.status_code = 201
         response.headers["Location"] = f"/api/v1/inspections/plans/{record.plan_id}"
@@ -182,7 +181,7 @@ def inspections_blueprint(
     def get_draw(path: DrawPath) -> Response:
         """A draw's public record: commitment, input hashes, result hash, seed once revealed."""
         caller()
-        return jsonify(istore.load_draw(store, path.draw_id).to_public())
+        return jsonify(store.load_draw(path.draw_id).to_public())
 
     @bp.get("/draws/<draw_id>/visits", tags=[TAG])
     def list_visits(path: DrawPath) -> Response:
@@ -190,7 +189,7 @@ def inspections_blueprint(
         who = caller()
         visits = [
             v
-            for v in istore.list_visits(store, path.draw_id)
+            for v in store.list_visits(path.draw_id)
             if who.may_see(v.visit.officers, v.cell[: code_length(1)])
         ]
         return jsonify({"draw_id": path.draw_id, "visits": [_visit_json(v) for v in visits]})
@@ -200,11 +199,7 @@ def inspections_blueprint(
         """Record the finding of one item (an officer of the visit, or a city-wide role)."""
         who = caller()
         visit = next(
-            (
-                v
-                for v in istore.list_visits(store, path.draw_id)
-                if v.visit.visit_no == path.visit_no
-            ),
+            (v for v in store.list_visits(path.draw_id) if v.visit.visit_no == path.visit_no),
             None,
         )
         if visit is None or not who.may_see(visit.visit.officers, visit.cell[: code_length(1)]):

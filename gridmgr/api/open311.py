@@ -79,8 +79,8 @@ from gridmgr.intake.open311 import (
 )
 from gridmgr.responsibility.routing import RoutingContext, route_incident
 from gridmgr.services.reports import Ingestor, report_incident
-from gridmgr.store import CaseFilter, Store, intakestore
-from gridmgr.store.tokens import Credential, check_credential
+from gridmgr.store import CaseFilter, Store
+from gridmgr.store.tokens import Credential
 
 _FORMAT = "<any(json, xml):format>"
 TAG = Tag(name="open311", description="Open311 GeoReport v2 (partner systems, the 12345 hotline)")
@@ -164,7 +164,7 @@ def open311_blueprint(
         if not key:
             raise Open311Error(403, "api_key was not provided")
         try:
-            return check_credential(store.engine, key, now=clock(), kind="apikey")
+            return store.check_credential(key, now=clock(), kind="apikey")
         except CredentialError as exc:
             raise Open311Error(403, f"api_key is invalid: {exc}") from None
 
@@ -340,12 +340,11 @@ def open311_blueprint(
 
     def requests_reply(found: Sequence[Case], extensions: bool) -> Response:
         cache: dict[tuple[str, str], str] = {}
-        with store.engine.connect() as conn:
-            merged = {
-                i.case_id: i.merged_into
-                for i in intakestore.intake_info(conn, [c.case_id for c in found]).values()
-                if i.merged_into is not None
-            }
+        merged = {
+            i.case_id: i.merged_into
+            for i in store.intake_info([c.case_id for c in found]).values()
+            if i.merged_into is not None
+        }
         masters = {m: store.case(m) for m in set(merged.values())}
         requests = []
         for c in found:

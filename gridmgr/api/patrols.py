@@ -25,7 +25,7 @@ from gridmgr.grid.datum import to_wgs84
 from gridmgr.patrols import PATROL_DISTANCE_M, PatrolError, duty_status, patrol_coverage
 from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.store import Store
-from gridmgr.store.patrolstore import PatrolBatch, latest_points, read_points, record_batches
+from gridmgr.store.patrolstore import PatrolBatch
 
 MAX_POINTS = 500
 """The most points one upload may carry (a phone uploads every few minutes)."""
@@ -102,7 +102,7 @@ def patrols_blueprint(
             [p.accuracy_m for p in body.points],
             source="api",
         )
-        written = record_batches(store, [batch], at=now, actor=me)
+        written = store.record_patrol_batches([batch], at=now, actor=me)
         response = jsonify(
             {
                 "person_id": me,
@@ -120,7 +120,7 @@ def patrols_blueprint(
         caller = current_caller()
         now = clock()
         cells = _cells_in_scope(caller, grid.codes(3), query.subtree)
-        points = read_points(store, since=now - timedelta(days=query.days), until=now)
+        points = store.patrol_points(since=now - timedelta(days=query.days), until=now)
         frame = patrol_coverage(
             grid, points, now=now, days=query.days, distance_m=query.distance_m, cells=cells
         )
@@ -152,7 +152,7 @@ def patrols_blueprint(
         """Each grid worker in your scope: patrolling, on duty, absent or off duty, and where."""
         caller = current_caller()
         now = clock()
-        frame = duty_status(context.roster, context.calendar, latest_points(store), now=now)
+        frame = duty_status(context.roster, context.calendar, store.latest_patrol_points(), now=now)
         keep = [caller.covers(str(c)) for c in frame["cell"]]
         frame = frame[keep]
         return jsonify(

@@ -30,7 +30,7 @@ from gridmgr.services.triage import (
     unlocated_queue,
     unmerge_case,
 )
-from gridmgr.store import Store, outboxstore
+from gridmgr.store import Store
 
 TAG = Tag(name="triage", description="Unlocated queue, duplicates and merges, notifications")
 
@@ -200,8 +200,7 @@ def triage_blueprint(
     def case_notifications(path: CaseIdPath) -> Response:
         """Who was notified of this case, and the delivery status on each channel."""
         case = visible(path.case_id)
-        with store.engine.connect() as conn:
-            rows = outboxstore.case_deliveries(conn, case.case_id)
+        rows = store.deliveries_of(case.case_id)
         return jsonify(
             {
                 "case_id": case.case_id,

@@ -50,12 +50,7 @@ from gridmgr.services.actions import act
 from gridmgr.services.reports import Ingestor, report_incident
 from gridmgr.services.triage import auto_merge, find_duplicates, merge_view
 from gridmgr.store import CaseFilter, Store
-from gridmgr.store.attachments import (
-    AttachmentRow,
-    list_attachments,
-    read_attachment,
-    save_attachment,
-)
+from gridmgr.store.attachments import AttachmentRow
 
 MAX_BODY = 64 * 1024
 MULTIPART_ENDPOINTS = frozenset({"api_v1.create_report_with_photo", "api_v1.upload_photo"})
@@ -251,8 +246,8 @@ def v1_blueprint(
         )
         response = _report(caller, report)
         case = store.case(response.get_json()["case_id"])
-        row = save_attachment(
-            store, data_dir, case.case_id, photo, at=clock(), actor=caller.actor.actor_id
+        row = store.save_attachment(
+            data_dir, case.case_id, photo, at=clock(), actor=caller.actor.actor_id
         )
         body = response.get_json()
         body["photo"] = photo_json(row, case)
@@ -267,8 +262,8 @@ def v1_blueprint(
         caller = current_caller()
         case = visible_case(path.case_id)
         photo = read_photo(form.photo)
-        row = save_attachment(
-            store, data_dir, case.case_id, photo, at=clock(), actor=caller.actor.actor_id
+        row = store.save_attachment(
+            data_dir, case.case_id, photo, at=clock(), actor=caller.actor.actor_id
         )
         out = jsonify(photo_json(row, case))
         out.status_code = 201
@@ -279,13 +274,13 @@ def v1_blueprint(
         """The photos of a case."""
         case = visible_case(path.case_id)
         return jsonify(
-            {"photos": [photo_json(r, case) for r in list_attachments(store, case.case_id)]}
+            {"photos": [photo_json(r, case) for r in store.attachments_of(case.case_id)]}
         )
 
     @bp.get("/photos/<attachment_id>", tags=[TAG_CASES])
     def get_photo(path: AttachmentPath) -> Response:
         """One photo (JPEG, re-encoded without EXIF) of a case in your scope."""
-        row, data = read_attachment(store, data_dir, path.attachment_id)
+        row, data = store.read_attachment(data_dir, path.attachment_id)
         visible_case(row.case_id)
         return Response(
             data,

@@ -113,9 +113,7 @@ def serve(
     )
     from gridmgr.services.context import wall_clock
     from gridmgr.store import open_store
-    from gridmgr.store.accounts import ensure_demo_logins
     from gridmgr.store.engine import redact
-    from gridmgr.store.reference import sync_reference
     from gridmgr.web.sessions import SECRET_KEY_ENV, secret_key_for
 
     if workers < 1:
@@ -137,15 +135,14 @@ def serve(
     fresh = is_new_database(url)
     store = open_store(url, create=True)
     try:
-        sync_reference(
-            store,
+        store.sync_reference(
             grid=grid,
             roster=context.roster,
             catalog=context.catalog,
             at=wall_clock(),
             actor="system:serve",
         )
-        logins = ensure_demo_logins(store, context.roster, at=wall_clock()) if settings.demo else []
+        logins = store.ensure_demo_logins(context.roster, at=wall_clock()) if settings.demo else []
         simulating = wants_simulator(settings, store, fresh=fresh)
     finally:
         store.close()  # each worker opens its own connections

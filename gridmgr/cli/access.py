@@ -26,7 +26,6 @@ def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: 
     from gridmgr.datafiles import load_roster
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.tokens import create_credential
 
     if days < 1:
         raise click.BadParameter("a token must live at least one day", param_hint="--days")
@@ -34,8 +33,7 @@ def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: 
     person = roster.person(person_id)
     store = open_store(db_url(ctx, db), create=True)
     try:
-        secret = create_credential(
-            store.engine,
+        secret = store.create_credential(
             kind="person",
             subject=person.person_id,
             now=datetime.now(TZ),
@@ -58,11 +56,10 @@ def token_revoke(ctx: click.Context, token_id: str, db: str | None) -> None:
     """Revoke a token or api_key by its id (the 16 hex digits after ``gm_``)."""
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.tokens import revoke_credential
 
     store = open_store(db_url(ctx, db))
     try:
-        done = revoke_credential(store.engine, token_id, now=datetime.now(TZ))
+        done = store.revoke_credential(token_id, now=datetime.now(TZ))
     finally:
         store.close()
     if not done:
@@ -84,12 +81,11 @@ def apikey_create(ctx: click.Context, name: str, days: int, db: str | None) -> N
     """Create an api_key for the partner system NAME and print it (shown only once)."""
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.tokens import create_credential
 
     store = open_store(db_url(ctx, db), create=True)
     try:
-        secret = create_credential(
-            store.engine, kind="apikey", subject=name, now=datetime.now(TZ), days=days, label=name
+        secret = store.create_credential(
+            kind="apikey", subject=name, now=datetime.now(TZ), days=days, label=name
         )
     finally:
         store.close()

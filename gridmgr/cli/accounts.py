@@ -40,7 +40,7 @@ def account_set_password(
     from gridmgr.datafiles import load_roster
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.accounts import check_password_policy, set_password
+    from gridmgr.store.accounts import check_password_policy
 
     roster = load_roster(settings_of(ctx), load_grid(ctx, None))
     person = roster.person(person_id)
@@ -56,8 +56,8 @@ def account_set_password(
     check_password_policy(person.person_id, password)  # before opening the database
     store = open_store(db_url(ctx, db), create=True)
     try:
-        done = set_password(
-            store, person.person_id, password, now=datetime.now(TZ), actor="cli:account"
+        done = store.set_password(
+            person.person_id, password, now=datetime.now(TZ), actor="cli:account"
         )
     finally:
         store.close()
@@ -73,11 +73,10 @@ def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
     """Refuse a person's logins from now on; his open sessions end at once."""
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.accounts import disable_account
 
     store = open_store(db_url(ctx, db))
     try:
-        disable_account(store, person_id, now=datetime.now(TZ), actor="cli:account")
+        store.disable_account(person_id, now=datetime.now(TZ), actor="cli:account")
     finally:
         store.close()
     console.print(f"account of {person_id} disabled")
@@ -91,11 +90,10 @@ def account_enable(ctx: click.Context, person_id: str, db: str | None) -> None:
     """Allow a disabled account to log in again (with its existing password)."""
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.accounts import enable_account
 
     store = open_store(db_url(ctx, db))
     try:
-        enable_account(store, person_id, now=datetime.now(TZ), actor="cli:account")
+        store.enable_account(person_id, now=datetime.now(TZ), actor="cli:account")
     finally:
         store.close()
     console.print(f"account of {person_id} enabled")

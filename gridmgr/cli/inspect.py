@@ -258,11 +258,10 @@ def plan_create(
 ) -> None:
     """Store the plan in the JSON file PATH (see the README for its fields)."""
     from gridmgr.services.inspections import read_plan_file
-    from gridmgr.store import inspectionstore
 
     parsed = read_plan_file(path)
     with _store(ctx, db) as store:
-        record = inspectionstore.create_plan(store, parsed, at=_now(at_text), actor=actor)
+        record = store.create_plan(parsed, at=_now(at_text), actor=actor)
     console.print(f"plan {record.plan_id} created: {parsed.name} (hash {record.plan_hash})")
 
 
@@ -272,16 +271,14 @@ def plan_create(
 @click.pass_context
 def plan_show(ctx: click.Context, plan_id: str | None, db: str | None) -> None:
     """List the plans, or show one as JSON."""
-    from gridmgr.store import inspectionstore
-
     with _store(ctx, db) as store:
         if plan_id is None:
-            for p in inspectionstore.list_plans(store):
+            for p in store.list_plans():
                 console.print(
                     f"{p.plan_id}  {p.plan.period_start}..{p.plan.period_end}  {p.plan.name}"
                 )
             return
-        record = inspectionstore.load_plan(store, plan_id)
+        record = store.load_plan(plan_id)
     console.print(json.dumps(record.plan.to_dict(), ensure_ascii=False, indent=2))
 
 
@@ -407,10 +404,8 @@ def draw_reveal(
 @click.pass_context
 def draw_list(ctx: click.Context, db: str | None) -> None:
     """The draws, newest first."""
-    from gridmgr.store import inspectionstore
-
     with _store(ctx, db) as store:
-        for d in inspectionstore.list_draws(store):
+        for d in store.list_draws():
             visits = "-" if d.result is None else f"{len(d.result.visits)} visits"
             console.print(f"{d.draw_id}  {d.state:<9}  {d.plan_id}  {visits}")
 
@@ -421,10 +416,8 @@ def draw_list(ctx: click.Context, db: str | None) -> None:
 @click.pass_context
 def draw_show(ctx: click.Context, draw_id: str, db: str | None) -> None:
     """A draw's public record as JSON: commitment, input hashes, result hash, seed once revealed."""
-    from gridmgr.store import inspectionstore
-
     with _store(ctx, db) as store:
-        record = inspectionstore.load_draw(store, draw_id)
+        record = store.load_draw(draw_id)
     console.print(json.dumps(record.to_public(), ensure_ascii=False, indent=2))
 
 

@@ -43,7 +43,7 @@ def patrol_import(
     from gridmgr.patrols import gpx_to_points, rows_to_points
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch, record_batches
+    from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch
     from gridmgr.tablefiles import read_table
 
     settings = settings_of(ctx)
@@ -71,8 +71,8 @@ def patrol_import(
             )
             for part in (points.iloc[i : i + MAX_BATCH] for i in range(0, len(points), MAX_BATCH))
         ]
-        written = record_batches(
-            store, batches, at=datetime.now(TZ), actor=f"cli:patrol:{person_id}"
+        written = store.record_patrol_batches(
+            batches, at=datetime.now(TZ), actor=f"cli:patrol:{person_id}"
         )
     finally:
         store.close()
@@ -122,13 +122,12 @@ def patrol_coverage_command(
     from gridmgr.patrols import blind_spots, patrol_coverage
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.patrolstore import read_points
 
     now = at if at is not None else datetime.now(TZ)
     grid = load_current_grid(settings_of(ctx))
     store = open_store(db_url(ctx, db))
     try:
-        points = read_points(store, since=now - pd.Timedelta(days=days), until=now)
+        points = store.patrol_points(since=now - pd.Timedelta(days=days), until=now)
     finally:
         store.close()
     began = time.perf_counter()

@@ -65,7 +65,6 @@ def simulate(
     from gridmgr.simulation.activity import ActivityModel
     from gridmgr.store import open_store
     from gridmgr.store.engine import redact
-    from gridmgr.store.reference import sync_reference
 
     if days <= 0:
         raise click.BadParameter("must be positive", param_hint="--days")
@@ -83,8 +82,7 @@ def simulate(
     store = open_store(url, create=True)
     began = time.perf_counter()
     try:
-        sync_reference(
-            store,
+        store.sync_reference(
             grid=grid,
             roster=context.roster,
             catalog=context.catalog,

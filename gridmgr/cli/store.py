@@ -60,14 +60,12 @@ def _sync(ctx: click.Context, db: str | None) -> None:
     from gridmgr.datafiles import routing_context
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.store import open_store
-    from gridmgr.store.reference import sync_reference
 
     grid = load_grid(ctx, None)
     context = routing_context(settings_of(ctx), grid)
     store = open_store(db_url(ctx, db))
     try:
-        result = sync_reference(
-            store,
+        result = store.sync_reference(
             grid=grid,
             roster=context.roster,
             catalog=context.catalog,

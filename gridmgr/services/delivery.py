@@ -37,8 +37,8 @@ from typing import Protocol
 from gridmgr.errors import GridMgrError
 from gridmgr.notifications import COMMAND_CENTER_INBOX
 from gridmgr.services.loops import PeriodicLoop
-from gridmgr.store import Store, outboxstore
-from gridmgr.store.outboxstore import Delivery, Notification
+from gridmgr.store import Delivery, Notification, Store
+from gridmgr.store.outboxstore import backoff
 
 log = logging.getLogger(__name__)
 
@@ -250,10 +250,8 @@ def deliver_pending(
     if not channels:
         return PassReport(0, 0, 0, 0)
     by_name = {c.name: c for c in channels}
-    with store.write() as conn:
-        planned = outboxstore.plan_deliveries(conn, list(by_name), now=now, horizon=now - horizon)
-    with store.engine.connect() as conn:
-        due = outboxstore.due_deliveries(conn, list(by_name), now=now, limit=limit)
+    planned = store.plan_deliveries(list(by_name), now=now, horizon=now - horizon)
+    due = store.due_deliveries(list(by_name), now=now, limit=limit)
     delivered = failed = skipped = 0
     down: set[str] = set()
     for delivery in due:
@@ -263,10 +261,7 @@ def deliver_pending(
         if error is not None and not skip:
             down.add(delivery.channel)
         retry = now + backoff_for(delivery.attempts + 1, base=base, cap=cap)
-        with store.write() as conn:
-            outboxstore.record_attempt(
-                conn, delivery, at=now, error=error, retry_at=retry, skipped=skip
-            )
+        store.record_delivery_attempt(delivery, at=now, error=error, retry_at=retry, skipped=skip)
         if skip:
             skipped += 1
         elif error is None:
@@ -281,7 +276,7 @@ def deliver_pending(
 
 def backoff_for(attempts: int, *, base: timedelta, cap: timedelta) -> timedelta:
     """The wait after ``attempts`` failures (see :func:`gridmgr.store.outboxstore.backoff`)."""
-    return outboxstore.backoff(attempts, base=base, cap=cap)
+    return backoff(attempts, base=base, cap=cap)
 
 
 def _attempt(channel: Channel, delivery: Delivery) -> tuple[str | None, bool]:

@@ -22,7 +22,7 @@ from gridmgr.responsibility.routing import (
     RoutingContext,
 )
 from gridmgr.services.loops import PeriodicLoop
-from gridmgr.store import Store, outboxstore
+from gridmgr.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +90,9 @@ def warn_due_soon(
     """Notify each assignee whose running stage falls due within ``within_hours`` working
     hours (once per stage); returns how many notices were new."""
     end = context.calendar.add_working_hours(now, within_hours)
-    with store.engine.connect() as conn:
-        soon = outboxstore.select_due_between(conn, now, end)
+    soon = store.cases_due_between(now, end)
     notices = [due_soon_notice(c, within_hours=within_hours, now=now) for c in soon]
-    with store.write() as conn:
-        return outboxstore.insert_notices(conn, [(n, now) for n in notices if n is not None])
+    return store.add_notices([(n, now) for n in notices if n is not None])
 
 
 class EscalationLoop(PeriodicLoop):

@@ -1,7 +1,7 @@
 """Inspection use cases: load inputs, commit, draw, reveal, verify, record and publish results.
 
-This is the imperative shell over the pure :mod:`gridmgr.inspection` modules and
-:mod:`gridmgr.store.inspectionstore`: it reads and writes files and the store, and makes seeds.
+This is the imperative shell over the pure :mod:`gridmgr.inspection` modules and the store's
+inspection methods: it reads and writes files and the store, and makes seeds.
 Times are passed in; nothing here reads the clock.
 """
 
@@ -36,8 +36,7 @@ from gridmgr.inspection.results import (
     public_rows,
 )
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.store import inspectionstore as istore
-from gridmgr.store.inspectionstore import DrawRecord, PlanRecord
+from gridmgr.store import DrawRecord, PlanRecord
 from gridmgr.tablefiles import write_table
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ def new_seed() -> str:
 
 def registry_snapshot(store: Store, digest: str | None = None) -> Registry:
     """A stored registry (default: the current one); decoded once per process and hash."""
-    digest = digest or istore.current_snapshot(store, "registry")
+    digest = digest or store.current_snapshot("registry")
     if digest is None:
         raise UnknownInspectionError(
             "no inspection registry yet: run `gridmgr inspect registry generate` or "
@@ -70,7 +69,7 @@ def registry_snapshot(store: Store, digest: str | None = None) -> Registry:
 
 def pool_snapshot(store: Store, digest: str | None = None) -> Pool:
     """A stored pool (default: the current one); decoded once per process and hash."""
-    digest = digest or istore.current_snapshot(store, "pool")
+    digest = digest or store.current_snapshot("pool")
     if digest is None:
         raise UnknownInspectionError(
             "no inspector pool yet: run `gridmgr inspect pool generate` or "
@@ -92,11 +91,9 @@ def _snapshot(store: Store, kind: str, digest: str) -> Registry | Pool:
         found = _DECODED.get(key)
     if found is not None:
         return found
-    loaded: Registry | Pool
-    if kind == "registry":
-        loaded = istore.load_registry(store, digest)
-    else:
-        loaded = istore.load_pool(store, digest)
+    loaded: Registry | Pool = (
+        store.load_registry(digest) if kind == "registry" else store.load_pool(digest)
+    )
     with _DECODED_LOCK:
         while len(_DECODED) >= _DECODED_MAX:
             _DECODED.pop(next(iter(_DECODED)))
@@ -109,14 +106,14 @@ def generate_default_registry(
 ) -> Registry:
     """Generate the synthetic registry for ``grid`` and make it current."""
     registry = generate_registry(grid, n=n, seed=seed)
-    istore.save_registry(store, registry, at=at, actor=actor)
+    store.save_registry(registry, at=at, actor=actor)
     return registry
 
 
 def import_registry(store: Store, path: Path, grid: Grid, *, at: datetime, actor: str) -> Registry:
     """Read a registry CSV (every target located in ``grid``) and make it current."""
     registry = read_registry(path, grid=grid)
-    istore.save_registry(store, registry, at=at, actor=actor)
+    store.save_registry(registry, at=at, actor=actor)
     return registry
 
 
@@ -131,17 +128,17 @@ def generate_default_pool(
     store: Store, roster: Roster, *, at: datetime, actor: str, seed: int = 2026
 ) -> Pool:
     """Generate the synthetic pool (sized on the current registry, if any) and make it current."""
-    digest = istore.current_snapshot(store, "registry")
+    digest = store.current_snapshot("registry")
     registry = None if digest is None else registry_snapshot(store, digest)
     pool = generate_pool(roster, at=at, registry=registry, seed=seed)
-    istore.save_pool(store, pool, at=at, actor=actor)
+    store.save_pool(pool, at=at, actor=actor)
     return pool
 
 
 def import_pool(store: Store, path: Path, *, at: datetime, actor: str) -> Pool:
     """Read a pool CSV and make it current."""
     pool = read_pool(path)
-    istore.save_pool(store, pool, at=at, actor=actor)
+    store.save_pool(pool, at=at, actor=actor)
     return pool
 
 
@@ -159,7 +156,7 @@ def create_plan(
     store: Store, source: str | Mapping[str, Any], *, at: datetime, actor: str
 ) -> PlanRecord:
     """Parse a plan (JSON text or value) and store it."""
-    return istore.create_plan(store, parse_plan(source), at=at, actor=actor)
+    return store.create_plan(parse_plan(source), at=at, actor=actor)
 
 
 def read_plan_file(path: Path) -> Plan:
@@ -177,10 +174,10 @@ def last_inspections(store: Store) -> dict[str, tuple[date, tuple[str, ...]]]:
     """Each target's latest visit that has findings: (date, officers)."""
     out: dict[str, tuple[date, tuple[str, ...]]] = {}
     visits: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
-    for f in istore.list_findings(store):
+    for f in store.list_findings():
         key = (f.draw_id, f.visit_no)
         if key not in visits:
-            draw = istore.load_draw(store, f.draw_id)
+            draw = store.load_draw(f.draw_id)
             assert draw.result is not None
             for v in draw.result.visits:
                 visits[(f.draw_id, v.visit_no)] = (v.target_id, v.officers)
@@ -215,7 +212,7 @@ def commit(
     stored, and the draw commits to their hashes. With no ``commitment`` a new seed is made and
     returned (keep it secret until the draw is run).
     """
-    record = istore.load_plan(store, plan_id)
+    record = store.load_plan(plan_id)
     seed = None
     if commitment is None:
         seed = new_seed()
@@ -225,12 +222,11 @@ def commit(
     registry = with_last_inspections(registry_snapshot(store), last_inspections(store))
     start = datetime.combine(record.plan.period_start, datetime.min.time(), tzinfo=TZ)
     pool = with_grid_duties(pool_snapshot(store), roster, start)
-    if registry.snapshot_hash != istore.current_snapshot(store, "registry"):
-        istore.save_registry(store, registry, at=at, actor=actor)
-    if pool.snapshot_hash != istore.current_snapshot(store, "pool"):
-        istore.save_pool(store, pool, at=at, actor=actor)
-    draw = istore.commit_draw(
-        store,
+    if registry.snapshot_hash != store.current_snapshot("registry"):
+        store.save_registry(registry, at=at, actor=actor)
+    if pool.snapshot_hash != store.current_snapshot("pool"):
+        store.save_pool(pool, at=at, actor=actor)
+    draw = store.commit_draw(
         plan_id=plan_id,
         commitment=commitment.lower(),
         registry_hash=registry.snapshot_hash,
@@ -251,13 +247,13 @@ def run(
     progress: Callable[[int, int], None] | None = None,
 ) -> DrawRecord:
     """Run a committed draw with its seed (checked against the commitment) and store it."""
-    draw = istore.load_draw(store, draw_id)
+    draw = store.load_draw(draw_id)
     if commitment_of(seed) != draw.commitment:
         raise DrawError(
             f"this seed does not match draw {draw_id}'s commitment {draw.commitment[:16]}…; "
             "use the seed file written by `inspect draw commit`"
         )
-    plan = istore.load_plan(store, draw.plan_id).plan
+    plan = store.load_plan(draw.plan_id).plan
     registry = registry_snapshot(store, draw.registry_hash)
     pool = pool_snapshot(store, draw.pool_hash)
     result = run_draw(plan, registry, pool, seed, progress=progress)
@@ -269,13 +265,13 @@ def run(
         )
         for v in result.visits
     }
-    return istore.save_draw_result(store, draw_id, result, places=places, at=at, actor=actor)
+    return store.save_draw_result(draw_id, result, places=places, at=at, actor=actor)
 
 
 def reveal(store: Store, draw_id: str, seed: str, *, at: datetime, actor: str) -> DrawRecord:
     """Publish a run draw's seed."""
     parse_seed(seed)
-    return istore.reveal_seed(store, draw_id, seed, at=at, actor=actor)
+    return store.reveal_seed(draw_id, seed, at=at, actor=actor)
 
 
 def verify_stored(
@@ -286,13 +282,13 @@ def verify_stored(
     progress: Callable[[int, int], None] | None = None,
 ) -> DrawResult:
     """Re-run a stored draw from its stored inputs and revealed seed (or ``seed``)."""
-    draw = istore.load_draw(store, draw_id)
+    draw = store.load_draw(draw_id)
     if draw.result is None:
         raise DrawError(f"draw {draw_id} has not been run yet; nothing to verify")
     seed = seed or draw.seed
     if seed is None:
         raise DrawError(f"the seed of draw {draw_id} is not revealed yet; pass --seed to check")
-    plan = istore.load_plan(store, draw.plan_id).plan
+    plan = store.load_plan(draw.plan_id).plan
     return verify_draw(
         plan,
         registry_snapshot(store, draw.registry_hash),
@@ -305,10 +301,10 @@ def verify_stored(
 
 def export_published(store: Store, draw_id: str, folder: Path) -> list[Path]:
     """Write a draw's public inputs and result into ``folder`` (see :data:`PUBLISHED_FILES`)."""
-    draw = istore.load_draw(store, draw_id)
+    draw = store.load_draw(draw_id)
     if draw.result is None:
         raise DrawError(f"draw {draw_id} has not been run yet; publish it after the draw")
-    plan = istore.load_plan(store, draw.plan_id)
+    plan = store.load_plan(draw.plan_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "plan.json").write_text(canonical_plan_json(plan.plan) + "\n", encoding="utf-8")
     write_registry(registry_snapshot(store, draw.registry_hash), folder / "registry.csv")
@@ -366,7 +362,7 @@ def record_result(
     actor: str,
 ) -> Finding:
     """Record the finding of one item of one visit."""
-    draw = istore.load_draw(store, draw_id)
+    draw = store.load_draw(draw_id)
     if draw.result is None:
         raise DrawError(f"draw {draw_id} has not been run; it has no visits yet")
     visit = next((v for v in draw.result.visits if v.visit_no == visit_no), None)
@@ -376,7 +372,7 @@ def record_result(
         )
     check_finding(visit, department=department, item=item, outcome=outcome)
     finding = Finding(draw_id, visit_no, department, item, outcome, note, at, actor)
-    return istore.record_finding(store, finding)
+    return store.record_finding(finding)
 
 
 def public_results(
@@ -384,14 +380,14 @@ def public_results(
 ) -> list[dict[str, object]]:
     """The public list (一公开) of recorded findings, of one draw or of all."""
     out: list[dict[str, object]] = []
-    draws = [istore.load_draw(store, draw_id)] if draw_id else istore.list_draws(store)
+    draws = [store.load_draw(draw_id)] if draw_id else store.list_draws()
     for draw in draws:
         if draw.result is None:
             continue
-        findings = istore.list_findings(store, draw.draw_id)
+        findings = store.list_findings(draw.draw_id)
         if not findings:
             continue
-        plan = istore.load_plan(store, draw.plan_id)
+        plan = store.load_plan(draw.plan_id)
         registry = registry_snapshot(store, draw.registry_hash)
         out += public_rows(
             draw_id=draw.draw_id,
@@ -420,8 +416,8 @@ def publish_results(
 def inspection_page(store: Store, *, draw_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """What a dashboard page shows (see :func:`gridmgr.inspection.results.page_data`): every
     plan and draw, and the visits and results of ``draw_id`` (default: the newest run draw)."""
-    plans = istore.list_plans(store)
-    draws = istore.list_draws(store)
+    plans = store.list_plans()
+    draws = store.list_draws()
     chosen = next((d for d in draws if d.result is not None and draw_id in (None, d.draw_id)), None)
     visits: list[tuple[str, Any]] = []
     targets: dict[str, Any] = {}
@@ -429,7 +425,7 @@ def inspection_page(store: Store, *, draw_id: str | None = None) -> dict[str, li
     if chosen is not None and chosen.result is not None:
         visits = [(chosen.draw_id, v) for v in chosen.result.visits]
         targets = registry_snapshot(store, chosen.registry_hash).targets
-        findings = istore.list_findings(store, chosen.draw_id)
+        findings = store.list_findings(chosen.draw_id)
     return page_data(
         plans=[
             {"plan_id": p.plan_id, "created_at": p.created_at.isoformat(), **p.plan.to_dict()}

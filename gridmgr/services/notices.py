@@ -9,7 +9,7 @@ from gridmgr.cases import (
     Role,
 )
 from gridmgr.notifications import COMMAND_CENTER_INBOX
-from gridmgr.store import Store, outboxstore
+from gridmgr.store import Notification, Store
 
 
 def notifications_for(
@@ -19,13 +19,12 @@ def notifications_for(
     after_id: int = 0,
     unread_only: bool = False,
     limit: int = 100,
-) -> list[outboxstore.Notification]:
+) -> list[Notification]:
     """The in-app notifications of ``actor`` (operators also see the command center's),
     newest first — what the worker page and the dashboard show."""
-    with store.engine.connect() as conn:
-        return outboxstore.select_notifications(
-            conn, inbox_of(actor), after_id=after_id, unread_only=unread_only, limit=limit
-        )
+    return store.notifications(
+        inbox_of(actor), after_id=after_id, unread_only=unread_only, limit=limit
+    )
 
 
 def inbox_of(actor: Actor) -> list[str]:
@@ -35,5 +34,4 @@ def inbox_of(actor: Actor) -> list[str]:
 
 def mark_notifications_read(store: Store, actor: Actor, ids: list[int], *, at: datetime) -> int:
     """Mark some of ``actor``'s notifications read; how many were unread."""
-    with store.write() as conn:
-        return outboxstore.mark_read(conn, inbox_of(actor), ids, at=at)
+    return store.mark_notifications_read(inbox_of(actor), ids, at=at)

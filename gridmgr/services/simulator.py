@@ -9,7 +9,7 @@ realistic delay measured against the stage's SLA (a share of stages finish late)
 escalation pass every ``escalate_every``, and writes workers' patrol walks
 (:mod:`gridmgr.simulation.walks`) as they happen. Every change goes through
 :func:`gridmgr.services.act`, :func:`gridmgr.services.escalate_overdue`, the report path of
-:func:`gridmgr.services.report_incident` and :func:`gridmgr.store.patrolstore.record_batches`,
+:func:`gridmgr.services.report_incident` and :meth:`gridmgr.store.Store.record_patrol_batches`,
 with roster persons as actors, so the ledger stays valid and every rule of the loop holds.
 
 The simulator never reads the clock: :meth:`advance` is told what time it is. The same seed,
@@ -58,8 +58,7 @@ from gridmgr.simulation.activity import (
     response_fraction,
 )
 from gridmgr.simulation.walks import walk_in_cell
-from gridmgr.store import CaseFilter, Store
-from gridmgr.store.patrolstore import PatrolBatch, record_batches
+from gridmgr.store import CaseFilter, PatrolBatch, Store
 
 log = logging.getLogger(__name__)
 
@@ -465,8 +464,8 @@ class Simulator:
         self._walks = keep
         self._last_flush = until
         if batches:
-            self.tally["patrol_points"] += record_batches(
-                self.store, batches, at=until, actor=SIMULATOR_ACTOR
+            self.tally["patrol_points"] += self.store.record_patrol_batches(
+                batches, at=until, actor=SIMULATOR_ACTOR
             )
 
 
@@ -504,13 +503,7 @@ def mark_database(store: Store, *, at: datetime, details: dict[str, object]) -> 
 
 def is_simulated(store: Store) -> bool:
     """Whether the simulator has ever written into this database (its ledger marker)."""
-    from sqlalchemy import select
-
-    from gridmgr.store.schema import ledger
-
-    with store.engine.connect() as conn:
-        row = conn.execute(select(ledger.c.seq).where(ledger.c.kind == MARKER_KIND).limit(1))
-        return row.first() is not None
+    return store.has_ledger_event(MARKER_KIND)
 
 
 class SimulatorLoop:

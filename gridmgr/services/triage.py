@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gridmgr.cases import (
@@ -35,8 +34,8 @@ from gridmgr.intake.channels import Channel, IntakeBatch, IntakeRecord, batch_er
 from gridmgr.intake.duplicates import DuplicateMatch, Probe, rank_duplicates, search_box, window_of
 from gridmgr.responsibility.routing import Queue, RoutingContext, route_incident
 from gridmgr.services.reports import Reported, report_incident
-from gridmgr.store import Store, intakestore
-from gridmgr.store.intakestore import MERGED, UNLOCATED, IntakeInfo
+from gridmgr.store import IntakeInfo, IntakeReads, Store
+from gridmgr.store.intakestore import MERGED, UNLOCATED
 
 MERGEABLE = (CaseState.REPORTED, CaseState.REGISTERED, CaseState.RETURNED)
 """States a duplicate can be merged from: still with the command center (no stage running)."""
@@ -77,10 +76,7 @@ def import_intake(
     (channel, source id). A record without ``reported_at`` is dated ``now``."""
     if batch.problems and not skip_bad:
         raise batch_error(batch)
-    with store.engine.connect() as conn:
-        known = intakestore.existing_sources(
-            conn, channel.value, [r.source_id for r in batch.records]
-        )
+    known = store.existing_sources(channel.value, [r.source_id for r in batch.records])
     result = ImportResult(refused=list(batch.problems))
     for record in batch.records:
         if record.source_id in known:
@@ -89,8 +85,7 @@ def import_intake(
         try:
             reported = _report_record(store, context, record, channel=channel, actor=actor, now=now)
         except IntegrityError:  # imported meanwhile by a concurrent import of the same batch
-            with store.engine.connect() as conn:
-                again = intakestore.existing_sources(conn, channel.value, [record.source_id])
+            again = store.existing_sources(channel.value, [record.source_id])
             if record.source_id not in again:
                 raise
             result.existing.append((record.row, again[record.source_id]))
@@ -146,8 +141,7 @@ class Unlocated:
 
 def unlocated_queue(store: Store, *, limit: int = 200) -> list[Unlocated]:
     """Open cases of the unlocated queue, oldest first (for the dashboard and the CLI)."""
-    with store.engine.connect() as conn:
-        return [Unlocated(*row) for row in intakestore.select_unlocated(conn, limit=limit)]
+    return [Unlocated(*row) for row in store.unlocated_cases(limit=limit)]
 
 
 def place_case(
@@ -165,9 +159,9 @@ def place_case(
     """Place an unlocated case at (lon, lat): routed to its cell (or the out-of-grid queue),
     written as a ``place`` event naming the cell and its responsible person."""
 
-    def build(conn: Connection, found: list[Case]) -> list[tuple[Case, CaseEvent]]:
+    def build(reads: IntakeReads, found: list[Case]) -> list[tuple[Case, CaseEvent]]:
         [case] = found
-        info = intakestore.intake_info(conn, [case_id])[case_id]
+        info = reads.intake_info([case_id])[case_id]
         if info.queue != UNLOCATED or case.lon is not None:
             raise TriageError(
                 f"case {case_id} is in the {info.queue} queue, not the unlocated one; "
@@ -233,14 +227,12 @@ def find_duplicates(
         channel,
         case.case_id,
     )
-    with store.engine.connect() as conn:
-        near = intakestore.open_near(
-            conn,
-            categories=catalog.related(case.category),
-            box=search_box(case.lon, case.lat, category.dup_distance_m),
-            since=case.reported_at - window,
-            until=case.reported_at + window,
-        )
+    near = store.open_cases_near(
+        categories=catalog.related(case.category),
+        box=search_box(case.lon, case.lat, category.dup_distance_m),
+        since=case.reported_at - window,
+        until=case.reported_at + window,
+    )
     return rank_duplicates(probe, near, catalog=catalog)
 
 
@@ -253,11 +245,11 @@ def merge_cases(
     if duplicate_id == master_id:
         raise TriageError(f"case {duplicate_id} cannot be merged into itself")
 
-    def build(conn: Connection, found: list[Case]) -> list[tuple[Case, CaseEvent]]:
+    def build(reads: IntakeReads, found: list[Case]) -> list[tuple[Case, CaseEvent]]:
         dup, master = found
-        info = intakestore.intake_info(conn, [duplicate_id, master_id])
+        info = reads.intake_info([duplicate_id, master_id])
         _check_mergeable(dup, master, info[duplicate_id], info[master_id])
-        if intakestore.merged_into(conn, duplicate_id):
+        if reads.duplicates_of(duplicate_id):
             raise TriageError(
                 f"cases are merged into {duplicate_id}; unmerge them first, or merge them into "
                 f"{master_id} directly"
@@ -337,16 +329,15 @@ def unmerge_case(
 ) -> tuple[Case, Case]:
     """Split a merged duplicate off its master again (it returns to its queue, in its own
     state); both trails record it. Returns (duplicate, master)."""
-    with store.engine.connect() as conn:
-        info = intakestore.intake_info(conn, [duplicate_id])
+    info = store.intake_info([duplicate_id])
     if duplicate_id not in info or info[duplicate_id].merged_into is None:
         raise TriageError(f"case {duplicate_id} is not merged into another case")
     master_id = info[duplicate_id].merged_into
     assert master_id is not None
 
-    def build(conn: Connection, found: list[Case]) -> list[tuple[Case, CaseEvent]]:
+    def build(reads: IntakeReads, found: list[Case]) -> list[tuple[Case, CaseEvent]]:
         dup, master = found
-        now_info = intakestore.intake_info(conn, [duplicate_id])[duplicate_id]
+        now_info = reads.intake_info([duplicate_id])[duplicate_id]
         if now_info.merged_into != master_id:
             raise TriageError(f"case {duplicate_id} changed meanwhile; read it again")
         queue = (
@@ -389,8 +380,7 @@ class MergeView:
 def merge_view(store: Store, case_id: str) -> MergeView:
     """What a reader of ``case_id`` needs to see the outcome: a duplicate's reporters see the
     master's state, a master lists the reports merged into it."""
-    with store.engine.connect() as conn:
-        info = intakestore.intake_info(conn, [case_id]).get(case_id)
-        dup_ids = intakestore.merged_into(conn, case_id)
+    info = store.intake_info([case_id]).get(case_id)
+    dup_ids = store.duplicates_of(case_id)
     master = None if info is None or info.merged_into is None else store.case(info.merged_into)
     return MergeView(master, [store.case(i) for i in dup_ids], info)

@@ -1,9 +1,10 @@
 """Dashboard accounts: a password (argon2id hash, never the password) for a roster person.
 
-An account is a row of the ``accounts`` table keyed by the roster person id. Setting a password,
-disabling and enabling an account each write their ledger event in the same transaction; the
-event never carries the password or its hash. :func:`check_password` spends the same work on an
-unknown or disabled account as on a real one, so its timing does not tell who has an account.
+An account is a row of the ``accounts`` table keyed by the roster person id; the store's
+:class:`AccountMethods` read and change them. Setting a password, disabling and enabling an
+account each write their ledger event in the same transaction; the event never carries the
+password or its hash. :meth:`~AccountMethods.check_password` spends the same work on an unknown
+or disabled account as on a real one, so its timing does not tell who has an account.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, insert, select, update
 
 from gridmgr.errors import AccountError, UnknownAccountError
-from gridmgr.store import Store
 from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import accounts
+from gridmgr.store.transactions import StoreBase
 
 if TYPE_CHECKING:
     from gridmgr.responsibility.roster import Person, Roster
@@ -76,128 +77,6 @@ def check_password_policy(person_id: str, password: str) -> None:
         raise AccountError("the password is the person id; choose something else")
 
 
-def get_account(store: Store, person_id: str) -> Account | None:
-    """The account of ``person_id``, or ``None`` when he has none."""
-    with store.engine.connect() as conn:
-        return _load(conn, person_id)
-
-
-def set_password(
-    store: Store, person_id: str, password: str, *, now: datetime, actor: str | None = None
-) -> Account:
-    """Set (or create the account with) ``password`` for ``person_id``, after the policy check.
-
-    ``actor`` is who did it, for the ledger (default: the person himself). A disabled account
-    stays disabled (see :func:`enable_account`).
-    """
-    check_password_policy(person_id, password)
-    password_hash = _hasher().hash(password)
-    with store.write() as conn:
-        before = _load(conn, person_id)
-        if before is None:
-            conn.execute(
-                insert(accounts).values(
-                    person_id=person_id,
-                    password_hash=password_hash,
-                    created_at=now,
-                    updated_at=now,
-                    disabled=False,
-                )
-            )
-        else:
-            _update(conn, person_id, password_hash=password_hash, updated_at=now)
-        append(
-            conn,
-            at=now,
-            kind="account.password_set",
-            actor=actor or person_id,
-            subject=f"person:{person_id}",
-            details={"person_id": person_id, "created": before is None, "scheme": "argon2id"},
-        )
-        after = _load(conn, person_id)
-    assert after is not None
-    return after
-
-
-def check_password(store: Store, person_id: str, password: str, *, now: datetime) -> bool:
-    """Whether ``password`` is the password of the enabled account of ``person_id``.
-
-    Unknown and disabled accounts cost one verification too. A hash made with older argon2
-    parameters is replaced on success (with its ledger event, ``account.password_rehashed``).
-    """
-    if len(password) > MAX_PASSWORD_LENGTH:
-        return False  # never a valid password (see MAX_PASSWORD_LENGTH); says nothing of who
-    hasher = _hasher()
-    account = get_account(store, person_id) if person_id else None
-    stored = _dummy_hash() if account is None else account.password_hash
-    try:
-        hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
-    if account is None or account.disabled:
-        return False
-    if hasher.check_needs_rehash(stored):
-        _rehash(store, account, hasher.hash(password), now=now)
-    return True
-
-
-def disable_account(
-    store: Store, person_id: str, *, now: datetime, actor: str = "cli:account"
-) -> Account:
-    """Refuse every further login of ``person_id`` (sessions already open end at once)."""
-    return _set_disabled(store, person_id, disabled=True, now=now, actor=actor)
-
-
-def enable_account(
-    store: Store, person_id: str, *, now: datetime, actor: str = "cli:account"
-) -> Account:
-    """Allow ``person_id`` to log in again with his existing password."""
-    return _set_disabled(store, person_id, disabled=False, now=now, actor=actor)
-
-
-def _set_disabled(
-    store: Store, person_id: str, *, disabled: bool, now: datetime, actor: str
-) -> Account:
-    kind = "account.disabled" if disabled else "account.enabled"
-    with store.write() as conn:
-        before = _load(conn, person_id)
-        if before is None:
-            raise UnknownAccountError(
-                f"{person_id} has no account; create one with "
-                f"`gridmgr account set-password --person {person_id}`"
-            )
-        if before.disabled == disabled:
-            return before  # nothing changes, so nothing is recorded
-        _update(conn, person_id, disabled=disabled, updated_at=now)
-        append(
-            conn,
-            at=now,
-            kind=kind,
-            actor=actor,
-            subject=f"person:{person_id}",
-            details={"person_id": person_id},
-        )
-        after = _load(conn, person_id)
-    assert after is not None
-    return after
-
-
-def _rehash(store: Store, account: Account, password_hash: str, *, now: datetime) -> None:
-    with store.write() as conn:
-        current = _load(conn, account.person_id)
-        if current is None or current.password_hash != account.password_hash:
-            return  # changed meanwhile: the newer password wins
-        _update(conn, account.person_id, password_hash=password_hash, updated_at=now)
-        append(
-            conn,
-            at=now,
-            kind="account.password_rehashed",
-            actor="system:login",
-            subject=f"person:{account.person_id}",
-            details={"person_id": account.person_id, "scheme": "argon2id"},
-        )
-
-
 def _load(conn: Connection, person_id: str) -> Account | None:
     row = conn.execute(select(accounts).where(accounts.c.person_id == person_id)).first()
     if row is None:
@@ -216,15 +95,134 @@ def _update(conn: Connection, person_id: str, **values: object) -> None:
     conn.execute(update(accounts).where(accounts.c.person_id == person_id).values(**values))
 
 
-def ensure_demo_logins(store: Store, roster: Roster, *, at: datetime) -> list[tuple[str, Person]]:
-    """In demo mode: one account per role with the public demo password, created once.
+class AccountMethods(StoreBase):
+    """The store's dashboard accounts: passwords set, checked, disabled and enabled."""
 
-    Existing accounts (a password someone changed) are left alone.
-    """
-    from gridmgr.responsibility.demo_roster import DEMO_PASSWORD, demo_logins
+    def account(self, person_id: str) -> Account | None:
+        """The account of ``person_id``, or ``None`` when he has none."""
+        with self._read() as conn:
+            return _load(conn, person_id)
 
-    logins = demo_logins(roster, at)
-    for _, person in logins:
-        if get_account(store, person.person_id) is None:
-            set_password(store, person.person_id, DEMO_PASSWORD, now=at, actor="system:demo")
-    return logins
+    def set_password(
+        self, person_id: str, password: str, *, now: datetime, actor: str | None = None
+    ) -> Account:
+        """Set (or create the account with) ``password`` for ``person_id``, after the policy
+        check.
+
+        ``actor`` is who did it, for the ledger (default: the person himself). A disabled
+        account stays disabled (see :meth:`enable_account`).
+        """
+        check_password_policy(person_id, password)
+        password_hash = _hasher().hash(password)
+        with self._write() as conn:
+            before = _load(conn, person_id)
+            if before is None:
+                conn.execute(
+                    insert(accounts).values(
+                        person_id=person_id,
+                        password_hash=password_hash,
+                        created_at=now,
+                        updated_at=now,
+                        disabled=False,
+                    )
+                )
+            else:
+                _update(conn, person_id, password_hash=password_hash, updated_at=now)
+            append(
+                conn,
+                at=now,
+                kind="account.password_set",
+                actor=actor or person_id,
+                subject=f"person:{person_id}",
+                details={"person_id": person_id, "created": before is None, "scheme": "argon2id"},
+            )
+            after = _load(conn, person_id)
+        assert after is not None
+        return after
+
+    def check_password(self, person_id: str, password: str, *, now: datetime) -> bool:
+        """Whether ``password`` is the password of the enabled account of ``person_id``.
+
+        Unknown and disabled accounts cost one verification too. A hash made with older argon2
+        parameters is replaced on success (with its ledger event, ``account.password_rehashed``).
+        """
+        if len(password) > MAX_PASSWORD_LENGTH:
+            return False  # never a valid password (see MAX_PASSWORD_LENGTH); says nothing of who
+        hasher = _hasher()
+        account = self.account(person_id) if person_id else None
+        stored = _dummy_hash() if account is None else account.password_hash
+        try:
+            hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if account is None or account.disabled:
+            return False
+        if hasher.check_needs_rehash(stored):
+            self._rehash(account, hasher.hash(password), now=now)
+        return True
+
+    def disable_account(
+        self, person_id: str, *, now: datetime, actor: str = "cli:account"
+    ) -> Account:
+        """Refuse every further login of ``person_id`` (sessions already open end at once)."""
+        return self._set_disabled(person_id, disabled=True, now=now, actor=actor)
+
+    def enable_account(
+        self, person_id: str, *, now: datetime, actor: str = "cli:account"
+    ) -> Account:
+        """Allow ``person_id`` to log in again with his existing password."""
+        return self._set_disabled(person_id, disabled=False, now=now, actor=actor)
+
+    def ensure_demo_logins(self, roster: Roster, *, at: datetime) -> list[tuple[str, Person]]:
+        """In demo mode: one account per role with the public demo password, created once.
+
+        Existing accounts (a password someone changed) are left alone.
+        """
+        from gridmgr.responsibility.demo_roster import DEMO_PASSWORD, demo_logins
+
+        logins = demo_logins(roster, at)
+        for _, person in logins:
+            if self.account(person.person_id) is None:
+                self.set_password(person.person_id, DEMO_PASSWORD, now=at, actor="system:demo")
+        return logins
+
+    def _set_disabled(
+        self, person_id: str, *, disabled: bool, now: datetime, actor: str
+    ) -> Account:
+        kind = "account.disabled" if disabled else "account.enabled"
+        with self._write() as conn:
+            before = _load(conn, person_id)
+            if before is None:
+                raise UnknownAccountError(
+                    f"{person_id} has no account; create one with "
+                    f"`gridmgr account set-password --person {person_id}`"
+                )
+            if before.disabled == disabled:
+                return before  # nothing changes, so nothing is recorded
+            _update(conn, person_id, disabled=disabled, updated_at=now)
+            append(
+                conn,
+                at=now,
+                kind=kind,
+                actor=actor,
+                subject=f"person:{person_id}",
+                details={"person_id": person_id},
+            )
+            after = _load(conn, person_id)
+        assert after is not None
+        return after
+
+    def _rehash(self, account: Account, password_hash: str, *, now: datetime) -> None:
+        with self._write() as conn:
+            current = _load(conn, account.person_id)
+            if current is None or current.password_hash != account.password_hash:
+                return  # changed meanwhile: the newer password wins
+            _update(conn, account.person_id, password_hash=password_hash, updated_at=now)
+            append(
+                conn,
+                at=now,
+                kind="account.password_rehashed",
+                actor="system:login",
+                subject=f"person:{account.person_id}",
+                details={"person_id": account.person_id, "scheme": "argon2id"},
+            )

@@ -6,6 +6,7 @@ a crash never leaves half a file under a final name. Its row in the ``attachment
 ``case.photo`` ledger event are written in one transaction, after the file: a crash in between
 leaves at worst an unreferenced file, never a row without its file. Files are never deleted
 here, since another row may share them. Reads re-hash the file and refuse one that changed.
+:class:`AttachmentMethods` are the store's doors to attachments.
 """
 
 from __future__ import annotations
@@ -25,20 +26,19 @@ from sqlalchemy import insert, select
 
 from gridmgr.errors import AttachmentFileError, AttachmentIntegrityError, AttachmentNotFoundError
 from gridmgr.intake.photos import Photo, PhotoError, distance_m, is_far_from
-from gridmgr.store import Store, casestore
+from gridmgr.store.casestore import load_case
 from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import attachments
+from gridmgr.store.transactions import StoreBase
 
 __all__ = [
     "ATTACHMENTS_DIR",
     "AttachmentFileError",
     "AttachmentIntegrityError",
+    "AttachmentMethods",
     "AttachmentNotFoundError",
     "AttachmentRow",
     "attachment_path",
-    "list_attachments",
-    "read_attachment",
-    "save_attachment",
 ]
 
 ATTACHMENTS_DIR: Final = "attachments"
@@ -87,151 +87,137 @@ def attachment_path(sha256: str) -> str:
     return f"{ATTACHMENTS_DIR}/{sha256[:2]}/{sha256}.jpg"
 
 
-def save_attachment(
-    store: Store, data_dir: Path, case_id: str, photo: Photo, *, at: datetime, actor: str
-) -> AttachmentRow:
-    """Store ``photo`` as an attachment of case ``case_id``.
+class AttachmentMethods(StoreBase):
+    """The store's case photos: saved with their ledger event, listed, read back checked."""
 
-    Writes the file (once per distinct photo), then in one transaction the ``attachments`` row
-    and a ``case.photo`` ledger event whose details hold the hash, size, format and whether the
-    photo's GPS position is more than 500 m from the case's location (``gps_far``; ``None`` when
-    either position is unknown). The ledger holds that flag and the distance, not the
-    coordinates, which stay in the row.
+    def save_attachment(
+        self, data_dir: Path, case_id: str, photo: Photo, *, at: datetime, actor: str
+    ) -> AttachmentRow:
+        """Store ``photo`` as an attachment of case ``case_id``.
 
-    Parameters
-    ----------
-    store
-        The open store.
-    data_dir
-        The data directory (``Settings.data_dir``); files go under ``attachments/`` in it.
-    case_id
-        The case the photo documents.
-    photo
-        A photo from :func:`gridmgr.intake.photos.sanitize_photo`.
-    at
-        When the photo was attached (aware).
-    actor
-        Who attached it (an actor id, as in the ledger).
+        Writes the file (once per distinct photo), then in one transaction the ``attachments`` row
+        and a ``case.photo`` ledger event whose details hold the hash, size, format and whether the
+        photo's GPS position is more than 500 m from the case's location (``gps_far``; ``None`` when
+        either position is unknown). The ledger holds that flag and the distance, not the
+        coordinates, which stay in the row.
 
-    Raises
-    ------
-    CaseNotFoundError
-        No case has ``case_id``.
-    PhotoError
-        ``photo.sha256`` is not the hash of ``photo.data``.
-    AttachmentFileError
-        The file cannot be written.
-    """
-    if hashlib.sha256(photo.data).hexdigest() != photo.sha256:
-        raise PhotoError(
-            "photo.sha256 is not the SHA-256 of photo.data; build photos with sanitize_photo"
+        Parameters
+        ----------
+        data_dir
+            The data directory (``Settings.data_dir``); files go under ``attachments/`` in it.
+        case_id
+            The case the photo documents.
+        photo
+            A photo from :func:`gridmgr.intake.photos.sanitize_photo`.
+        at
+            When the photo was attached (aware).
+        actor
+            Who attached it (an actor id, as in the ledger).
+
+        Raises
+        ------
+        CaseNotFoundError
+            No case has ``case_id``.
+        PhotoError
+            ``photo.sha256`` is not the hash of ``photo.data``.
+        AttachmentFileError
+            The file cannot be written.
+        """
+        if hashlib.sha256(photo.data).hexdigest() != photo.sha256:
+            raise PhotoError(
+                "photo.sha256 is not the SHA-256 of photo.data; build photos with sanitize_photo"
+            )
+        with self._read() as conn:
+            load_case(conn, case_id)  # refuse an unknown case before writing its file
+        rel = attachment_path(photo.sha256)
+        _write_file(data_dir / rel, photo.data, photo.sha256)
+        row = AttachmentRow(
+            attachment_id=secrets.token_hex(16),
+            case_id=case_id,
+            sha256=photo.sha256,
+            content_type=photo.content_type,
+            size_bytes=photo.size_bytes,
+            width=photo.width,
+            height=photo.height,
+            gps_lon=None if photo.gps is None else photo.gps[0],
+            gps_lat=None if photo.gps is None else photo.gps[1],
+            path=rel,
+            created_at=at,
         )
-    store.case(case_id)  # refuse an unknown case before writing its file
-    rel = attachment_path(photo.sha256)
-    _write_file(data_dir / rel, photo.data, photo.sha256)
-    row = AttachmentRow(
-        attachment_id=secrets.token_hex(16),
-        case_id=case_id,
-        sha256=photo.sha256,
-        content_type=photo.content_type,
-        size_bytes=photo.size_bytes,
-        width=photo.width,
-        height=photo.height,
-        gps_lon=None if photo.gps is None else photo.gps[0],
-        gps_lat=None if photo.gps is None else photo.gps[1],
-        path=rel,
-        created_at=at,
-    )
-    with store.write() as conn:
-        case = casestore.load_case(conn, case_id)
-        conn.execute(insert(attachments).values(**asdict(row)))
-        far: bool | None = None
-        distance: int | None = None
-        if photo.gps is not None and case.lon is not None and case.lat is not None:
-            far = is_far_from(photo, case.lon, case.lat)
-            distance = round(distance_m(photo.gps, (case.lon, case.lat)))
-        append(
-            conn,
-            at=at,
-            kind=PHOTO_EVENT,
-            actor=actor,
-            subject=f"case:{case_id}",
-            details={
-                "attachment_id": row.attachment_id,
-                "sha256": row.sha256,
-                "size": row.size_bytes,
-                "width": row.width,
-                "height": row.height,
-                "original_format": photo.original_format,
-                "has_gps": photo.gps is not None,
-                "gps_far": far,
-                "gps_distance_m": distance,
-            },
-        )
-    return row
+        with self._write() as conn:
+            case = load_case(conn, case_id)
+            conn.execute(insert(attachments).values(**asdict(row)))
+            append(
+                conn,
+                at=at,
+                kind=PHOTO_EVENT,
+                actor=actor,
+                subject=f"case:{case_id}",
+                details=_photo_details(row, photo, case.lon, case.lat),
+            )
+        return row
 
+    def attachments_of(self, case_id: str) -> list[AttachmentRow]:
+        """The attachments of case ``case_id``, oldest first (:class:`CaseNotFoundError` if there
+        is no such case)."""
+        with self._read() as conn:
+            load_case(conn, case_id)
+            rows = conn.execute(
+                select(attachments)
+                .where(attachments.c.case_id == case_id)
+                .order_by(attachments.c.created_at, attachments.c.attachment_id)
+            ).mappings()
+            return [_to_row(r) for r in rows]
 
-def list_attachments(store: Store, case_id: str) -> list[AttachmentRow]:
-    """The attachments of case ``case_id``, oldest first (:class:`CaseNotFoundError` if none)."""
-    with store.engine.connect() as conn:
-        casestore.load_case(conn, case_id)
-        rows = conn.execute(
-            select(attachments)
-            .where(attachments.c.case_id == case_id)
-            .order_by(attachments.c.created_at, attachments.c.attachment_id)
-        ).mappings()
-        return [_to_row(r) for r in rows]
+    def read_attachment(self, data_dir: Path, attachment_id: str) -> tuple[AttachmentRow, bytes]:
+        """An attachment's row and its file's bytes, checked against the hash and size in the row.
 
-
-def read_attachment(
-    store: Store, data_dir: Path, attachment_id: str
-) -> tuple[AttachmentRow, bytes]:
-    """An attachment's row and its file's bytes, checked against the hash and size in the row.
-
-    Raises
-    ------
-    AttachmentNotFoundError
-        No attachment has this id.
-    AttachmentIntegrityError
-        The file's content, size or path differs from its row (changed on disk, or the row was).
-    AttachmentFileError
-        The file is missing or unreadable.
-    """
-    if not _ATTACHMENT_ID.fullmatch(attachment_id):
-        raise AttachmentNotFoundError(
-            f"no attachment {attachment_id!r}: attachment ids are 32 lower-case hex digits"
-        )
-    with store.engine.connect() as conn:
-        found = (
-            conn.execute(select(attachments).where(attachments.c.attachment_id == attachment_id))
-            .mappings()
-            .first()
-        )
-    if found is None:
-        raise AttachmentNotFoundError(f"no attachment {attachment_id!r}")
-    row = _to_row(found)
-    # The path is derived from the hash, never taken from the row as is: a row pointing
-    # elsewhere (``../``) is refused rather than followed.
-    if attachment_path(row.sha256) != row.path:
-        raise AttachmentIntegrityError(
-            f"attachment {attachment_id}: its path {row.path!r} is not the one its hash gives; "
-            "the attachments table was altered"
-        )
-    try:
-        data = (data_dir / row.path).read_bytes()
-    except OSError as exc:
-        raise AttachmentFileError(
-            f"attachment {attachment_id}: cannot read {row.path} under {data_dir} ({exc}); "
-            "check the data directory and restore the file from a backup"
-        ) from exc
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != row.sha256 or len(data) != row.size_bytes:
-        raise AttachmentIntegrityError(
-            f"attachment {attachment_id}: {row.path} has SHA-256 {digest} and {len(data)} bytes, "
-            f"but was stored with {row.sha256} and {row.size_bytes} bytes; the file was changed "
-            "on disk, restore it from a backup"
-        )
-    return row, data
+        Raises
+        ------
+        AttachmentNotFoundError
+            No attachment has this id.
+        AttachmentIntegrityError
+            The file's content, size or path differs from its row (changed on disk, or the row was).
+        AttachmentFileError
+            The file is missing or unreadable.
+        """
+        if not _ATTACHMENT_ID.fullmatch(attachment_id):
+            raise AttachmentNotFoundError(
+                f"no attachment {attachment_id!r}: attachment ids are 32 lower-case hex digits"
+            )
+        with self._read() as conn:
+            found = (
+                conn.execute(
+                    select(attachments).where(attachments.c.attachment_id == attachment_id)
+                )
+                .mappings()
+                .first()
+            )
+        if found is None:
+            raise AttachmentNotFoundError(f"no attachment {attachment_id!r}")
+        row = _to_row(found)
+        # The path is derived from the hash, never taken from the row as is: a row pointing
+        # elsewhere (``../``) is refused rather than followed.
+        if attachment_path(row.sha256) != row.path:
+            raise AttachmentIntegrityError(
+                f"attachment {attachment_id}: its path {row.path!r} is not the one its hash gives; "
+                "the attachments table was altered"
+            )
+        try:
+            data = (data_dir / row.path).read_bytes()
+        except OSError as exc:
+            raise AttachmentFileError(
+                f"attachment {attachment_id}: cannot read {row.path} under {data_dir} ({exc}); "
+                "check the data directory and restore the file from a backup"
+            ) from exc
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != row.sha256 or len(data) != row.size_bytes:
+            raise AttachmentIntegrityError(
+                f"attachment {attachment_id}: {row.path} has SHA-256 {digest} and "
+                f"{len(data)} bytes, but was stored with {row.sha256} and {row.size_bytes} "
+                "bytes; the file was changed on disk, restore it from a backup"
+            )
+        return row, data
 
 
 # -- files and rows -----------------------------------------------------------------------------
@@ -263,6 +249,29 @@ def _write_file(target: Path, data: bytes, sha256: str) -> None:
             f"cannot write attachment file {target} ({exc}); check that the data directory "
             "exists, is writable and has free space"
         ) from exc
+
+
+def _photo_details(
+    row: AttachmentRow, photo: Photo, lon: float | None, lat: float | None
+) -> dict[str, object]:
+    """The ``case.photo`` ledger event's details: the file, and whether the photo was taken far
+    from the case's place (``None`` when either position is unknown) — not the coordinates."""
+    far: bool | None = None
+    distance: int | None = None
+    if photo.gps is not None and lon is not None and lat is not None:
+        far = is_far_from(photo, lon, lat)
+        distance = round(distance_m(photo.gps, (lon, lat)))
+    return {
+        "attachment_id": row.attachment_id,
+        "sha256": row.sha256,
+        "size": row.size_bytes,
+        "width": row.width,
+        "height": row.height,
+        "original_format": photo.original_format,
+        "has_gps": photo.gps is not None,
+        "gps_far": far,
+        "gps_distance_m": distance,
+    }
 
 
 def _file_sha256(path: Path) -> str | None:

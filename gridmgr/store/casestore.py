@@ -1,35 +1,29 @@
 """Case rows: converting between :class:`gridmgr.cases.Case` and the ``cases`` table, and queries.
 
-The conversion is the only place that knows both shapes; the store's methods (in
-:mod:`gridmgr.store`) wrap these in transactions with their ledger events.
+The conversion is the only place that knows both shapes. :class:`CaseMethods` are the store's
+reads of cases (lists, counts, the command center's figures, analytics facts); the writes, each
+with its case event and ledger event, are in :mod:`gridmgr.store.caseevents`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import shapely
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    bindparam,
-    false,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Select, false, func, or_, select
 from sqlalchemy import case as sql_case
 
-from gridmgr.cases import Assignee, Case, CaseEvent, CaseState
-from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError
+from gridmgr.cases import Assignee, Case, CaseState
+from gridmgr.errors import CaseNotFoundError
 from gridmgr.responsibility.sla import Stage
 from gridmgr.store.schema import case_events, cases
+from gridmgr.store.transactions import StoreBase
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OPEN_STATES = tuple(s.value for s in CaseState if s.is_open)
 AWAITING_DISPATCH = (
@@ -112,68 +106,6 @@ def row_to_case(row: Mapping[Any, Any]) -> Case:
         deferrals=row["deferrals"],
         rating=row["rating"],
         version=row["version"],
-    )
-
-
-def insert_cases(
-    conn: Connection, rows: Sequence[tuple[Case, str, str | None, str | None]]
-) -> list[int]:
-    """Insert new cases ``(case, queue, tier1, tier2)`` in one statement; returns their numbers
-    (1, 2, 3 … in report order)."""
-    first = int(conn.execute(_NEXT_NUMBER).scalar_one()) + 1
-    numbers = list(range(first, first + len(rows)))
-    conn.execute(
-        _INSERT_CASE,
-        [
-            {**case_to_row(case), "number": n, "queue": queue, "tier1": t1, "tier2": t2}
-            for n, (case, queue, t1, t2) in zip(numbers, rows, strict=True)
-        ],
-    )
-    return numbers
-
-
-# statements built once: parameters travel separately, so SQLAlchemy's compiled cache is hit
-_NEXT_NUMBER = select(func.coalesce(func.max(cases.c.number), 0))
-_INSERT_CASE = insert(cases)
-_UPDATE_CASE = (
-    update(cases)
-    .where(cases.c.case_id == bindparam("where_case_id"))
-    .where(cases.c.version == bindparam("where_version"))
-)
-_INSERT_EVENT = insert(case_events)
-
-
-def update_case(conn: Connection, before: Case, after: Case) -> None:
-    """Write ``after`` over ``before``, only if nobody changed the case meanwhile."""
-    values = case_to_row(after)
-    del values["case_id"]
-    values.update(where_case_id=before.case_id, where_version=before.version)
-    result = conn.execute(_UPDATE_CASE, values)
-    if result.rowcount != 1:
-        raise ConcurrentUpdateError(
-            f"case {before.case_id} changed while it was being updated (version {before.version}); "
-            "read it again and retry"
-        )
-
-
-def insert_events(conn: Connection, events: Sequence[tuple[CaseEvent, int]]) -> None:
-    """Record case events ``(event, ledger_seq)`` beside the ledger events that prove them."""
-    conn.execute(
-        _INSERT_EVENT,
-        [
-            {
-                "case_id": event.case_id,
-                "ledger_seq": seq,
-                "action": event.action.value,
-                "actor": event.actor.actor_id,
-                "at": event.at,
-                "from_state": None if event.from_state is None else event.from_state.value,
-                "to_state": event.to_state.value,
-                "comment": event.comment,
-                "details": dict(event.details),
-            }
-            for event, seq in events
-        ],
     )
 
 
@@ -391,3 +323,103 @@ def select_case_facts(
     if until is not None:
         query = query.where(c.reported_at < until)
     return _scoped(query, scope)
+
+
+class CaseMethods(StoreBase):
+    """The store's reads of cases."""
+
+    def case(self, case_id: str) -> Case:
+        """One case by id (:class:`CaseNotFoundError` if there is none)."""
+        with self._read() as conn:
+            return load_case(conn, case_id)
+
+    def cases(
+        self, where: CaseFilter | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[Case]:
+        """Cases matching ``where`` (default: all), newest first."""
+        query = select_cases(where or CaseFilter()).limit(limit).offset(offset)
+        with self._read() as conn:
+            return [row_to_case(r) for r in conn.execute(query).mappings()]
+
+    def count_cases(self, where: CaseFilter | None = None) -> int:
+        """How many cases match ``where``."""
+        query = select_cases(where or CaseFilter()).order_by(None).subquery()
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(query)).scalar_one())
+
+    def cell_load(
+        self, now: datetime, *, soon: timedelta, scope: tuple[str, ...] | None = None
+    ) -> list[CellLoad]:
+        """Open cases per tier-3 cell in ``scope``: open, overdue, due within ``soon``,
+        escalated (the out-of-grid queue is the row with ``cell`` ``None``)."""
+        query = select_cell_load(now, now + soon, scope)
+        with self._read() as conn:
+            return [
+                CellLoad(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0))
+                for r in conn.execute(query)
+            ]
+
+    def case_stats(
+        self,
+        now: datetime,
+        *,
+        since: datetime,
+        window: timedelta,
+        scope: tuple[str, ...] | None = None,
+    ) -> CaseStats:
+        """Key figures of the cases in ``scope`` (see :class:`CaseStats`)."""
+        query = select_case_stats(now, since, now - window, scope)
+        with self._read() as conn:
+            row = conn.execute(query).one()
+        return CaseStats(*(int(v or 0) for v in row))
+
+    def case_facts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scope: tuple[str, ...] | None = None,
+    ) -> pd.DataFrame:
+        """One row per case reported in ``[since, until)`` in ``scope``, for analytics
+        (:mod:`gridmgr.analytics`): its place, owner, state and counts, and the first time it
+        was dispatched, accepted (signed for), handled and closed, and how often a stage of it
+        was escalated. Columns: :data:`gridmgr.analytics.CASE_FACT_COLUMNS` (times aware, UTC)."""
+        import pandas as pd
+
+        from gridmgr.analytics import CASE_FACT_COLUMNS
+
+        query = select_case_facts(since, until, scope)
+        with self._read() as conn:
+            rows = [tuple(r) for r in conn.execute(query)]
+        frame = pd.DataFrame(rows, columns=CASE_FACT_COLUMNS)
+        for col in ("reported_at", *CASE_FACT_ACTIONS):
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+        for col in ("number", "escalations", "escalation_level", "return_count", "reopen_count"):
+            frame[col] = frame[col].astype("int64")
+        for col in ("lon", "lat"):
+            frame[col] = frame[col].astype(float)
+        return frame
+
+    def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
+        """Open cases whose running stage is due by ``now`` and not escalated yet."""
+        with self._read() as conn:
+            rows = conn.execute(select_to_escalate(now).limit(limit)).mappings()
+            return [row_to_case(r) for r in rows]
+
+    def cases_due_between(self, start: datetime, end: datetime, *, limit: int = 5000) -> list[Case]:
+        """Open, assigned cases whose running stage falls due in ``(start, end]``, soonest
+        first (whom to warn that a deadline is near)."""
+        query = (
+            select(cases)
+            .where(
+                cases.c.state.in_(OPEN_STATES),
+                cases.c.stage.is_not(None),
+                cases.c.assignee_id.is_not(None),
+                cases.c.due_at > start,
+                cases.c.due_at <= end,
+            )
+            .order_by(cases.c.due_at)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [row_to_case(r) for r in conn.execute(query).mappings()]

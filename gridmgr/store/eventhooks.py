@@ -1,8 +1,8 @@
 """What every case event also writes, in its own transaction: intake columns and notifications.
 
 The store calls :func:`after_case_events` from the one place every case event is logged
-(:meth:`gridmgr.store.Store._log_many`), so reports, lifecycle actions, escalations, placements
-and merges all pass through it and none can forget its side effects.
+(:meth:`gridmgr.store.caseevents.CaseEventMethods._log_many`), so reports, lifecycle actions,
+escalations, placements and merges all pass through it and none can forget its side effects.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Every change is one transaction with its ledger event (kinds ``inspection.regist
 ``inspection.draw.run``, ``inspection.seed.revealed``, ``inspection.result.recorded``), so the
 ledger proves which inputs a draw committed to and when its seed was revealed. Snapshots are
 content-addressed by their hash and stored as compressed canonical CSV.
+:class:`InspectionMethods` are the store's doors to them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -37,9 +38,7 @@ from gridmgr.store.schema import (
     inspection_snapshots,
     inspection_visits,
 )
-
-if TYPE_CHECKING:
-    from gridmgr.store import Store
+from gridmgr.store.transactions import StoreBase
 
 
 @dataclass(frozen=True)
@@ -93,240 +92,15 @@ def _local(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(TZ).isoformat()
 
 
-# -- snapshots ------------------------------------------------------------------------------
-
-
-def save_registry(store: Store, registry: Registry, *, at: datetime, actor: str) -> str:
-    """Store ``registry`` as the current registry snapshot (ledgered); returns its hash."""
-    text = registry_to_csv_text(registry)
-    return _save_snapshot(
-        store,
-        "registry",
-        registry.snapshot_hash,
-        text,
-        len(registry),
-        registry.source,
-        at=at,
-        actor=actor,
-    )
-
-
-def save_pool(store: Store, pool: Pool, *, at: datetime, actor: str) -> str:
-    """Store ``pool`` as the current pool snapshot (ledgered); returns its hash."""
-    text = pool_to_csv_text(pool)
-    return _save_snapshot(
-        store, "pool", pool.snapshot_hash, text, len(pool), pool.source, at=at, actor=actor
-    )
-
-
-def _save_snapshot(
-    store: Store,
-    kind: str,
-    digest: str,
-    text: str,
-    rows: int,
-    source: str,
-    *,
-    at: datetime,
-    actor: str,
-) -> str:
-    with store.write() as conn:
-        top = conn.execute(select(func.max(inspection_snapshots.c.generation))).scalar()
-        generation = int(top or 0) + 1
-        known = conn.execute(
-            select(inspection_snapshots.c.kind).where(
-                inspection_snapshots.c.snapshot_hash == digest
-            )
-        ).first()
-        if known is None:
-            conn.execute(
-                insert(inspection_snapshots).values(
-                    snapshot_hash=digest,
-                    kind=kind,
-                    generation=generation,
-                    rows=rows,
-                    source=source[:300],
-                    created_at=at,
-                    content=zlib.compress(text.encode(), 6),
-                )
-            )
-        else:
-            conn.execute(
-                update(inspection_snapshots)
-                .where(inspection_snapshots.c.snapshot_hash == digest)
-                .values(generation=generation)
-            )
-        ledgerstore.append(
-            conn,
-            at=at,
-            kind=f"inspection.{kind}.loaded",
-            actor=actor,
-            subject=f"inspection-{kind}:{digest}",
-            details={"hash": digest, "rows": rows, "source": source},
-        )
-    return digest
-
-
-def current_snapshot(store: Store, kind: str) -> str | None:
-    """The hash of the current registry or pool snapshot, or ``None`` when there is none."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(inspection_snapshots.c.snapshot_hash)
-            .where(inspection_snapshots.c.kind == kind)
-            .order_by(inspection_snapshots.c.generation.desc())
-            .limit(1)
-        ).first()
-    return None if row is None else str(row[0])
-
-
-def snapshot_text(store: Store, digest: str, *, kind: str) -> str:
-    """The canonical CSV text of a stored snapshot."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(inspection_snapshots.c.content).where(
-                inspection_snapshots.c.snapshot_hash == digest,
-                inspection_snapshots.c.kind == kind,
-            )
-        ).first()
-    if row is None:
-        raise UnknownInspectionError(
-            f"no {kind} snapshot {digest[:16]}… in this database; "
-            f"load one with `gridmgr inspect {kind} generate` or `… import`"
-        )
-    return zlib.decompress(bytes(row[0])).decode()
-
-
-def load_registry(store: Store, digest: str) -> Registry:
-    """A stored registry snapshot."""
-    return registry_from_csv_text(
-        snapshot_text(store, digest, kind="registry"), source=f"registry {digest[:12]}"
-    )
-
-
-def load_pool(store: Store, digest: str) -> Pool:
-    """A stored pool snapshot."""
-    return pool_from_csv_text(
-        snapshot_text(store, digest, kind="pool"), source=f"pool {digest[:12]}"
-    )
-
-
-# -- plans ----------------------------------------------------------------------------------
-
-
 def plan_id_for(plan: Plan) -> str:
     """A plan's id: ``plan-`` and the first 12 hex digits of its hash."""
     return f"plan-{plan.plan_hash[:12]}"
-
-
-def create_plan(store: Store, plan: Plan, *, at: datetime, actor: str) -> PlanRecord:
-    """Store a plan (ledgered); the same plan twice is refused."""
-    plan_id = plan_id_for(plan)
-    with store.write() as conn:
-        if conn.execute(
-            select(inspection_plans.c.plan_id).where(inspection_plans.c.plan_id == plan_id)
-        ).first():
-            raise DrawError(f"this plan already exists as {plan_id}; change its name or period")
-        conn.execute(
-            insert(inspection_plans).values(
-                plan_id=plan_id,
-                name=plan.name,
-                plan_hash=plan.plan_hash,
-                body=plan.to_dict(),
-                created_at=at,
-                created_by=actor,
-            )
-        )
-        ledgerstore.append(
-            conn,
-            at=at,
-            kind="inspection.plan.created",
-            actor=actor,
-            subject=f"inspection-plan:{plan_id}",
-            details={"plan_hash": plan.plan_hash, "plan": canonical_plan_json(plan)},
-        )
-    return PlanRecord(plan_id, plan, plan.plan_hash, at, actor)
 
 
 def _plan_record(row: Any) -> PlanRecord:
     return PlanRecord(
         row.plan_id, parse_plan(dict(row.body)), row.plan_hash, row.created_at, row.created_by
     )
-
-
-def load_plan(store: Store, plan_id: str) -> PlanRecord:
-    """One stored plan."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(inspection_plans).where(inspection_plans.c.plan_id == plan_id)
-        ).first()
-    if row is None:
-        raise UnknownInspectionError(f"no plan {plan_id!r}; `gridmgr inspect plan show` lists them")
-    return _plan_record(row)
-
-
-def list_plans(store: Store) -> list[PlanRecord]:
-    """Every stored plan, newest first."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(inspection_plans).order_by(
-                inspection_plans.c.created_at.desc(), inspection_plans.c.plan_id
-            )
-        ).all()
-    return [_plan_record(r) for r in rows]
-
-
-# -- draws ----------------------------------------------------------------------------------
-
-
-def commit_draw(
-    store: Store,
-    *,
-    plan_id: str,
-    commitment: str,
-    registry_hash: str,
-    pool_hash: str,
-    at: datetime,
-    actor: str,
-) -> DrawRecord:
-    """Record a seed commitment for a plan and the input snapshots it binds (ledgered)."""
-    draw_id = f"draw-{commitment[:12]}"
-    plan = load_plan(store, plan_id)
-    with store.write() as conn:
-        used = conn.execute(
-            select(inspection_draws.c.draw_id).where(
-                (inspection_draws.c.commitment == commitment)
-                | (inspection_draws.c.draw_id == draw_id)
-            )
-        ).first()
-        if used is not None:
-            raise DrawError(f"commitment {commitment[:16]}… is already used; make a new seed")
-        conn.execute(
-            insert(inspection_draws).values(
-                draw_id=draw_id,
-                plan_id=plan_id,
-                commitment=commitment,
-                registry_hash=registry_hash,
-                pool_hash=pool_hash,
-                state="committed",
-                committed_at=at,
-                committed_by=actor,
-            )
-        )
-        ledgerstore.append(
-            conn,
-            at=at,
-            kind="inspection.seed.committed",
-            actor=actor,
-            subject=f"inspection-draw:{draw_id}",
-            details={
-                "plan_id": plan_id,
-                "plan_hash": plan.plan_hash,
-                "commitment": commitment,
-                "registry_hash": registry_hash,
-                "pool_hash": pool_hash,
-            },
-        )
-    return load_draw(store, draw_id)
 
 
 def _draw_record(row: Any) -> DrawRecord:
@@ -346,119 +120,6 @@ def _draw_record(row: Any) -> DrawRecord:
     )
 
 
-def load_draw(store: Store, draw_id: str) -> DrawRecord:
-    """One stored draw."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(inspection_draws).where(inspection_draws.c.draw_id == draw_id)
-        ).first()
-    if row is None:
-        raise UnknownInspectionError(f"no draw {draw_id!r}; `gridmgr inspect draw list` names them")
-    return _draw_record(row)
-
-
-def list_draws(store: Store, plan_id: str | None = None) -> list[DrawRecord]:
-    """Stored draws (of one plan), newest first."""
-    query = select(inspection_draws).order_by(
-        inspection_draws.c.committed_at.desc(), inspection_draws.c.draw_id
-    )
-    if plan_id is not None:
-        query = query.where(inspection_draws.c.plan_id == plan_id)
-    with store.engine.connect() as conn:
-        return [_draw_record(r) for r in conn.execute(query).all()]
-
-
-def save_draw_result(
-    store: Store,
-    draw_id: str,
-    result: DrawResult,
-    *,
-    places: Mapping[str, tuple[str, float, float]],
-    at: datetime,
-    actor: str,
-) -> DrawRecord:
-    """Store a committed draw's result and its visits (``places``: target → cell, lon, lat)."""
-    with store.write() as conn:
-        draw = _locked_draw(conn, draw_id)
-        if draw.state != "committed":
-            raise DrawError(f"draw {draw_id} was already run; a draw runs once")
-        if (result.commitment, result.registry_hash, result.pool_hash) != (
-            draw.commitment,
-            draw.registry_hash,
-            draw.pool_hash,
-        ):
-            raise DrawError(f"this result is not of draw {draw_id}'s committed inputs")
-        conn.execute(
-            update(inspection_draws)
-            .where(inspection_draws.c.draw_id == draw_id)
-            .values(
-                state="drawn", drawn_at=at, result=result.to_dict(), result_hash=result.result_hash
-            )
-        )
-        if result.visits:
-            conn.execute(
-                insert(inspection_visits),
-                [
-                    {
-                        "draw_id": draw_id,
-                        "visit_no": v.visit_no,
-                        "target_id": v.target_id,
-                        "cell": places[v.target_id][0],
-                        "tier1": places[v.target_id][0][: code_length(1)],
-                        "lon": places[v.target_id][1],
-                        "lat": places[v.target_id][2],
-                        "departments": ";".join(v.departments),
-                        "officers": ";".join(v.officers),
-                    }
-                    for v in result.visits
-                ],
-            )
-        ledgerstore.append(
-            conn,
-            at=at,
-            kind="inspection.draw.run",
-            actor=actor,
-            subject=f"inspection-draw:{draw_id}",
-            details={
-                "result_hash": result.result_hash,
-                "visits": len(result.visits),
-                "visits_saved": result.visits_saved,
-                "unstaffed": len(result.unstaffed),
-            },
-        )
-    return load_draw(store, draw_id)
-
-
-def reveal_seed(store: Store, draw_id: str, seed: str, *, at: datetime, actor: str) -> DrawRecord:
-    """Publish a drawn draw's seed after checking it against the commitment (ledgered)."""
-    commitment = commitment_of(seed)
-    with store.write() as conn:
-        draw = _locked_draw(conn, draw_id)
-        if draw.state == "committed":
-            raise DrawError(f"draw {draw_id} has not been run; reveal the seed after the draw")
-        if draw.state == "revealed":
-            raise DrawError(f"the seed of draw {draw_id} is already revealed")
-        if commitment != draw.commitment:
-            raise DrawError(
-                f"this seed does not match draw {draw_id}'s commitment "
-                f"{draw.commitment[:16]}…; reveal the seed that was committed"
-            )
-        conn.execute(
-            update(inspection_draws)
-            .where(inspection_draws.c.draw_id == draw_id)
-            .values(state="revealed", seed=seed.strip().lower(), revealed_at=at)
-        )
-        ledgerstore.append(
-            conn,
-            at=at,
-            kind="inspection.seed.revealed",
-            actor=actor,
-            subject=f"inspection-draw:{draw_id}",
-            details={"seed": seed.strip().lower(), "commitment": commitment},
-        )
-    return load_draw(store, draw_id)
-
-
 def _locked_draw(conn: Connection, draw_id: str) -> DrawRecord:
     row = conn.execute(
         select(inspection_draws).where(inspection_draws.c.draw_id == draw_id)
@@ -466,9 +127,6 @@ def _locked_draw(conn: Connection, draw_id: str) -> DrawRecord:
     if row is None:
         raise UnknownInspectionError(f"no draw {draw_id!r}")
     return _draw_record(row)
-
-
-# -- visits and findings --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -482,92 +140,419 @@ class VisitRecord:
     lat: float
 
 
-def list_visits(
-    store: Store, draw_id: str, *, town: str | None = None, officer: str | None = None
-) -> list[VisitRecord]:
-    """The visits of a draw (in one town, or of one officer), by number."""
-    draw = load_draw(store, draw_id)
-    if draw.result is None:
-        return []
-    by_no = {v.visit_no: v for v in draw.result.visits}
-    query = (
-        select(inspection_visits)
-        .where(inspection_visits.c.draw_id == draw_id)
-        .order_by(inspection_visits.c.visit_no)
-    )
-    if town is not None:
-        query = query.where(inspection_visits.c.tier1 == town)
-    with store.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    out = [VisitRecord(draw_id, by_no[r.visit_no], r.cell, r.lon, r.lat) for r in rows]
-    if officer is not None:
-        out = [v for v in out if officer in v.visit.officers]
-    return out
+class InspectionMethods(StoreBase):
+    """The store's double-random inspections: registry and pool snapshots, plans, draws
+    (committed, run, revealed), their visits and findings."""
 
+    # -- snapshots and plans -------------------------------------------------------------------
 
-def record_finding(store: Store, finding: Finding) -> Finding:
-    """Store one finding with its ledger event; a second finding for the same item is refused."""
-    with store.write() as conn:
-        exists = conn.execute(
-            select(inspection_results.c.id).where(
-                inspection_results.c.draw_id == finding.draw_id,
-                inspection_results.c.visit_no == finding.visit_no,
-                inspection_results.c.department == finding.department,
-                inspection_results.c.item == finding.item,
-            )
-        ).first()
-        if exists is not None:
-            raise ResultError(
-                f"visit {finding.visit_no} of {finding.draw_id} already has a finding for "
-                f"{finding.department}/{finding.item}; findings are not overwritten"
-            )
-        event = ledgerstore.append(
-            conn,
-            at=finding.recorded_at,
-            kind="inspection.result.recorded",
-            actor=finding.recorded_by,
-            subject=f"inspection-draw:{finding.draw_id}",
-            details={
-                "visit_no": finding.visit_no,
-                "department": finding.department,
-                "item": finding.item,
-                "outcome": finding.outcome,
-                "note": finding.note,
-            },
+    def save_registry(self, registry: Registry, *, at: datetime, actor: str) -> str:
+        """Store ``registry`` as the current registry snapshot (ledgered); returns its hash."""
+        text = registry_to_csv_text(registry)
+        return self._save_snapshot(
+            "registry",
+            registry.snapshot_hash,
+            text,
+            len(registry),
+            registry.source,
+            at=at,
+            actor=actor,
         )
-        conn.execute(
-            insert(inspection_results).values(
-                draw_id=finding.draw_id,
-                visit_no=finding.visit_no,
-                department=finding.department,
-                item=finding.item,
-                outcome=finding.outcome,
-                note=finding.note,
-                recorded_at=finding.recorded_at,
-                recorded_by=finding.recorded_by,
-                ledger_seq=event.seq,
+
+    def save_pool(self, pool: Pool, *, at: datetime, actor: str) -> str:
+        """Store ``pool`` as the current pool snapshot (ledgered); returns its hash."""
+        text = pool_to_csv_text(pool)
+        return self._save_snapshot(
+            "pool", pool.snapshot_hash, text, len(pool), pool.source, at=at, actor=actor
+        )
+
+    def _save_snapshot(
+        self,
+        kind: str,
+        digest: str,
+        text: str,
+        rows: int,
+        source: str,
+        *,
+        at: datetime,
+        actor: str,
+    ) -> str:
+        with self._write() as conn:
+            top = conn.execute(select(func.max(inspection_snapshots.c.generation))).scalar()
+            generation = int(top or 0) + 1
+            known = conn.execute(
+                select(inspection_snapshots.c.kind).where(
+                    inspection_snapshots.c.snapshot_hash == digest
+                )
+            ).first()
+            if known is None:
+                conn.execute(
+                    insert(inspection_snapshots).values(
+                        snapshot_hash=digest,
+                        kind=kind,
+                        generation=generation,
+                        rows=rows,
+                        source=source[:300],
+                        created_at=at,
+                        content=zlib.compress(text.encode(), 6),
+                    )
+                )
+            else:
+                conn.execute(
+                    update(inspection_snapshots)
+                    .where(inspection_snapshots.c.snapshot_hash == digest)
+                    .values(generation=generation)
+                )
+            ledgerstore.append(
+                conn,
+                at=at,
+                kind=f"inspection.{kind}.loaded",
+                actor=actor,
+                subject=f"inspection-{kind}:{digest}",
+                details={"hash": digest, "rows": rows, "source": source},
             )
-        )
-    return finding
+        return digest
 
+    def current_snapshot(self, kind: str) -> str | None:
+        """The hash of the current registry or pool snapshot, or ``None`` when there is none."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(inspection_snapshots.c.snapshot_hash)
+                .where(inspection_snapshots.c.kind == kind)
+                .order_by(inspection_snapshots.c.generation.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else str(row[0])
 
-def list_findings(store: Store, draw_id: str | None = None) -> list[Finding]:
-    """Stored findings (of one draw), in recording order."""
-    query = select(inspection_results).order_by(inspection_results.c.id)
-    if draw_id is not None:
-        query = query.where(inspection_results.c.draw_id == draw_id)
-    with store.engine.connect() as conn:
-        rows: Sequence[Any] = conn.execute(query).all()
-    return [
-        Finding(
-            r.draw_id,
-            r.visit_no,
-            r.department,
-            r.item,
-            r.outcome,
-            r.note,
-            r.recorded_at,
-            r.recorded_by,
+    def snapshot_text(self, digest: str, *, kind: str) -> str:
+        """The canonical CSV text of a stored snapshot."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(inspection_snapshots.c.content).where(
+                    inspection_snapshots.c.snapshot_hash == digest,
+                    inspection_snapshots.c.kind == kind,
+                )
+            ).first()
+        if row is None:
+            raise UnknownInspectionError(
+                f"no {kind} snapshot {digest[:16]}… in this database; "
+                f"load one with `gridmgr inspect {kind} generate` or `… import`"
+            )
+        return zlib.decompress(bytes(row[0])).decode()
+
+    def load_registry(self, digest: str) -> Registry:
+        """A stored registry snapshot."""
+        return registry_from_csv_text(
+            self.snapshot_text(digest, kind="registry"), source=f"registry {digest[:12]}"
         )
-        for r in rows
-    ]
+
+    def load_pool(self, digest: str) -> Pool:
+        """A stored pool snapshot."""
+        return pool_from_csv_text(
+            self.snapshot_text(digest, kind="pool"), source=f"pool {digest[:12]}"
+        )
+
+    def create_plan(self, plan: Plan, *, at: datetime, actor: str) -> PlanRecord:
+        """Store a plan (ledgered); the same plan twice is refused."""
+        plan_id = plan_id_for(plan)
+        with self._write() as conn:
+            if conn.execute(
+                select(inspection_plans.c.plan_id).where(inspection_plans.c.plan_id == plan_id)
+            ).first():
+                raise DrawError(f"this plan already exists as {plan_id}; change its name or period")
+            conn.execute(
+                insert(inspection_plans).values(
+                    plan_id=plan_id,
+                    name=plan.name,
+                    plan_hash=plan.plan_hash,
+                    body=plan.to_dict(),
+                    created_at=at,
+                    created_by=actor,
+                )
+            )
+            ledgerstore.append(
+                conn,
+                at=at,
+                kind="inspection.plan.created",
+                actor=actor,
+                subject=f"inspection-plan:{plan_id}",
+                details={"plan_hash": plan.plan_hash, "plan": canonical_plan_json(plan)},
+            )
+        return PlanRecord(plan_id, plan, plan.plan_hash, at, actor)
+
+    def load_plan(self, plan_id: str) -> PlanRecord:
+        """One stored plan."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(inspection_plans).where(inspection_plans.c.plan_id == plan_id)
+            ).first()
+        if row is None:
+            raise UnknownInspectionError(
+                f"no plan {plan_id!r}; `gridmgr inspect plan show` lists them"
+            )
+        return _plan_record(row)
+
+    def list_plans(self) -> list[PlanRecord]:
+        """Every stored plan, newest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(inspection_plans).order_by(
+                    inspection_plans.c.created_at.desc(), inspection_plans.c.plan_id
+                )
+            ).all()
+        return [_plan_record(r) for r in rows]
+
+    # -- draws, visits and findings ------------------------------------------------------------
+
+    def commit_draw(
+        self,
+        *,
+        plan_id: str,
+        commitment: str,
+        registry_hash: str,
+        pool_hash: str,
+        at: datetime,
+        actor: str,
+    ) -> DrawRecord:
+        """Record a seed commitment for a plan and the input snapshots it binds (ledgered)."""
+        draw_id = f"draw-{commitment[:12]}"
+        plan = self.load_plan(plan_id)
+        with self._write() as conn:
+            used = conn.execute(
+                select(inspection_draws.c.draw_id).where(
+                    (inspection_draws.c.commitment == commitment)
+                    | (inspection_draws.c.draw_id == draw_id)
+                )
+            ).first()
+            if used is not None:
+                raise DrawError(f"commitment {commitment[:16]}… is already used; make a new seed")
+            conn.execute(
+                insert(inspection_draws).values(
+                    draw_id=draw_id,
+                    plan_id=plan_id,
+                    commitment=commitment,
+                    registry_hash=registry_hash,
+                    pool_hash=pool_hash,
+                    state="committed",
+                    committed_at=at,
+                    committed_by=actor,
+                )
+            )
+            ledgerstore.append(
+                conn,
+                at=at,
+                kind="inspection.seed.committed",
+                actor=actor,
+                subject=f"inspection-draw:{draw_id}",
+                details={
+                    "plan_id": plan_id,
+                    "plan_hash": plan.plan_hash,
+                    "commitment": commitment,
+                    "registry_hash": registry_hash,
+                    "pool_hash": pool_hash,
+                },
+            )
+        return self.load_draw(draw_id)
+
+    def load_draw(self, draw_id: str) -> DrawRecord:
+        """One stored draw."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(inspection_draws).where(inspection_draws.c.draw_id == draw_id)
+            ).first()
+        if row is None:
+            raise UnknownInspectionError(
+                f"no draw {draw_id!r}; `gridmgr inspect draw list` names them"
+            )
+        return _draw_record(row)
+
+    def list_draws(self, plan_id: str | None = None) -> list[DrawRecord]:
+        """Stored draws (of one plan), newest first."""
+        query = select(inspection_draws).order_by(
+            inspection_draws.c.committed_at.desc(), inspection_draws.c.draw_id
+        )
+        if plan_id is not None:
+            query = query.where(inspection_draws.c.plan_id == plan_id)
+        with self._read() as conn:
+            return [_draw_record(r) for r in conn.execute(query).all()]
+
+    def save_draw_result(
+        self,
+        draw_id: str,
+        result: DrawResult,
+        *,
+        places: Mapping[str, tuple[str, float, float]],
+        at: datetime,
+        actor: str,
+    ) -> DrawRecord:
+        """Store a committed draw's result and its visits (``places``: target → cell, lon, lat)."""
+        with self._write() as conn:
+            draw = _locked_draw(conn, draw_id)
+            if draw.state != "committed":
+                raise DrawError(f"draw {draw_id} was already run; a draw runs once")
+            if (result.commitment, result.registry_hash, result.pool_hash) != (
+                draw.commitment,
+                draw.registry_hash,
+                draw.pool_hash,
+            ):
+                raise DrawError(f"this result is not of draw {draw_id}'s committed inputs")
+            conn.execute(
+                update(inspection_draws)
+                .where(inspection_draws.c.draw_id == draw_id)
+                .values(
+                    state="drawn",
+                    drawn_at=at,
+                    result=result.to_dict(),
+                    result_hash=result.result_hash,
+                )
+            )
+            if result.visits:
+                conn.execute(
+                    insert(inspection_visits),
+                    [
+                        {
+                            "draw_id": draw_id,
+                            "visit_no": v.visit_no,
+                            "target_id": v.target_id,
+                            "cell": places[v.target_id][0],
+                            "tier1": places[v.target_id][0][: code_length(1)],
+                            "lon": places[v.target_id][1],
+                            "lat": places[v.target_id][2],
+                            "departments": ";".join(v.departments),
+                            "officers": ";".join(v.officers),
+                        }
+                        for v in result.visits
+                    ],
+                )
+            ledgerstore.append(
+                conn,
+                at=at,
+                kind="inspection.draw.run",
+                actor=actor,
+                subject=f"inspection-draw:{draw_id}",
+                details={
+                    "result_hash": result.result_hash,
+                    "visits": len(result.visits),
+                    "visits_saved": result.visits_saved,
+                    "unstaffed": len(result.unstaffed),
+                },
+            )
+        return self.load_draw(draw_id)
+
+    def reveal_seed(self, draw_id: str, seed: str, *, at: datetime, actor: str) -> DrawRecord:
+        """Publish a drawn draw's seed after checking it against the commitment (ledgered)."""
+        commitment = commitment_of(seed)
+        with self._write() as conn:
+            draw = _locked_draw(conn, draw_id)
+            if draw.state == "committed":
+                raise DrawError(f"draw {draw_id} has not been run; reveal the seed after the draw")
+            if draw.state == "revealed":
+                raise DrawError(f"the seed of draw {draw_id} is already revealed")
+            if commitment != draw.commitment:
+                raise DrawError(
+                    f"this seed does not match draw {draw_id}'s commitment "
+                    f"{draw.commitment[:16]}…; reveal the seed that was committed"
+                )
+            conn.execute(
+                update(inspection_draws)
+                .where(inspection_draws.c.draw_id == draw_id)
+                .values(state="revealed", seed=seed.strip().lower(), revealed_at=at)
+            )
+            ledgerstore.append(
+                conn,
+                at=at,
+                kind="inspection.seed.revealed",
+                actor=actor,
+                subject=f"inspection-draw:{draw_id}",
+                details={"seed": seed.strip().lower(), "commitment": commitment},
+            )
+        return self.load_draw(draw_id)
+
+    def list_visits(
+        self, draw_id: str, *, town: str | None = None, officer: str | None = None
+    ) -> list[VisitRecord]:
+        """The visits of a draw (in one town, or of one officer), by number."""
+        draw = self.load_draw(draw_id)
+        if draw.result is None:
+            return []
+        by_no = {v.visit_no: v for v in draw.result.visits}
+        query = (
+            select(inspection_visits)
+            .where(inspection_visits.c.draw_id == draw_id)
+            .order_by(inspection_visits.c.visit_no)
+        )
+        if town is not None:
+            query = query.where(inspection_visits.c.tier1 == town)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        out = [VisitRecord(draw_id, by_no[r.visit_no], r.cell, r.lon, r.lat) for r in rows]
+        if officer is not None:
+            out = [v for v in out if officer in v.visit.officers]
+        return out
+
+    def record_finding(self, finding: Finding) -> Finding:
+        """Store one finding with its ledger event; a second finding for the same item is
+        refused."""
+        with self._write() as conn:
+            exists = conn.execute(
+                select(inspection_results.c.id).where(
+                    inspection_results.c.draw_id == finding.draw_id,
+                    inspection_results.c.visit_no == finding.visit_no,
+                    inspection_results.c.department == finding.department,
+                    inspection_results.c.item == finding.item,
+                )
+            ).first()
+            if exists is not None:
+                raise ResultError(
+                    f"visit {finding.visit_no} of {finding.draw_id} already has a finding for "
+                    f"{finding.department}/{finding.item}; findings are not overwritten"
+                )
+            event = ledgerstore.append(
+                conn,
+                at=finding.recorded_at,
+                kind="inspection.result.recorded",
+                actor=finding.recorded_by,
+                subject=f"inspection-draw:{finding.draw_id}",
+                details={
+                    "visit_no": finding.visit_no,
+                    "department": finding.department,
+                    "item": finding.item,
+                    "outcome": finding.outcome,
+                    "note": finding.note,
+                },
+            )
+            conn.execute(
+                insert(inspection_results).values(
+                    draw_id=finding.draw_id,
+                    visit_no=finding.visit_no,
+                    department=finding.department,
+                    item=finding.item,
+                    outcome=finding.outcome,
+                    note=finding.note,
+                    recorded_at=finding.recorded_at,
+                    recorded_by=finding.recorded_by,
+                    ledger_seq=event.seq,
+                )
+            )
+        return finding
+
+    def list_findings(self, draw_id: str | None = None) -> list[Finding]:
+        """Stored findings (of one draw), in recording order."""
+        query = select(inspection_results).order_by(inspection_results.c.id)
+        if draw_id is not None:
+            query = query.where(inspection_results.c.draw_id == draw_id)
+        with self._read() as conn:
+            rows: Sequence[Any] = conn.execute(query).all()
+        return [
+            Finding(
+                r.draw_id,
+                r.visit_no,
+                r.department,
+                r.item,
+                r.outcome,
+                r.note,
+                r.recorded_at,
+                r.recorded_by,
+            )
+            for r in rows
+        ]

@@ -3,6 +3,8 @@
 The columns beside the case's own (``channel``, ``source_id``, ``address``, ``queue``, tier
 codes, ``merged_into``) are written from the case's events by :func:`apply_event_columns`,
 inside the event's transaction — the ledger holds the same values, so the row can be rebuilt.
+:class:`IntakeMethods` are the store's reads of them; :class:`IntakeReads` the same reads inside
+a side event's transaction (:meth:`gridmgr.store.Store.record_side_events`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, select, text, tuple_, update
 from sqlalchemy.sql.selectable import TextualSelect
 
-from gridmgr.cases import Action, CaseEvent
+from gridmgr.cases import Action, Case, CaseEvent
 from gridmgr.intake.duplicates import OpenCase
 from gridmgr.store.casestore import MERGED_QUEUE, OPEN_STATES, row_to_case
 from gridmgr.store.schema import UTCDateTime, cases
+from gridmgr.store.transactions import StoreBase
 
 UNLOCATED = "unlocated"
 MERGED = MERGED_QUEUE
@@ -102,16 +105,19 @@ def existing_sources(conn: Connection, channel: str, source_ids: Sequence[str]) 
     return out
 
 
-def merged_into(conn: Connection, master_id: str) -> list[str]:
-    """The case ids merged into ``master_id``."""
+def duplicates_of(conn: Connection, master_id: str) -> list[str]:
+    """The ids of the cases merged into ``master_id``, in report order."""
     rows = conn.execute(
         select(cases.c.case_id).where(cases.c.merged_into == master_id).order_by(cases.c.number)
     )
     return [r.case_id for r in rows]
 
 
-def select_unlocated(conn: Connection, *, limit: int = 200) -> list[Any]:
-    """Open cases waiting in the unlocated queue, oldest first (cases with their address)."""
+def select_unlocated(
+    conn: Connection, *, limit: int = 200
+) -> list[tuple[Case, str | None, str, str | None]]:
+    """Open cases waiting in the unlocated queue, oldest first: (case, address, channel,
+    source id)."""
     rows = conn.execute(
         select(cases)
         .where(and_(cases.c.queue == UNLOCATED, cases.c.state.in_(OPEN_STATES)))
@@ -175,3 +181,62 @@ def _near(table: str) -> TextualSelect:
 # NULL) over the range on lon: name the index. PostgreSQL's planner has statistics.
 _OPEN_NEAR_SQLITE = _near("cases INDEXED BY ix_cases_category_lon_lat")
 _OPEN_NEAR = _near("cases")
+
+
+class IntakeReads:
+    """The intake columns as one write transaction sees them: what a side event's ``build``
+    reads before it decides (see :meth:`gridmgr.store.Store.record_side_events`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def intake_info(self, case_ids: Iterable[str]) -> dict[str, IntakeInfo]:
+        """The intake columns of these cases, by case id."""
+        return intake_info(self._conn, case_ids)
+
+    def duplicates_of(self, master_id: str) -> list[str]:
+        """The ids of the cases merged into ``master_id``, in report order."""
+        return duplicates_of(self._conn, master_id)
+
+
+class IntakeMethods(StoreBase):
+    """The store's reads of intake columns: sources, the unlocated queue, duplicates."""
+
+    def intake_info(self, case_ids: Iterable[str]) -> dict[str, IntakeInfo]:
+        """The intake columns of these cases, by case id (unknown ids are left out)."""
+        with self._read() as conn:
+            return intake_info(conn, case_ids)
+
+    def existing_sources(self, channel: str, source_ids: Sequence[str]) -> dict[str, str]:
+        """Source id → case id of the cases of ``channel`` already imported with these ids."""
+        with self._read() as conn:
+            return existing_sources(conn, channel, source_ids)
+
+    def duplicates_of(self, master_id: str) -> list[str]:
+        """The ids of the cases merged into ``master_id``, in report order."""
+        with self._read() as conn:
+            return duplicates_of(conn, master_id)
+
+    def unlocated_cases(
+        self, *, limit: int = 200
+    ) -> list[tuple[Case, str | None, str, str | None]]:
+        """Open cases waiting in the unlocated queue, oldest first: (case, address as reported,
+        channel, source id)."""
+        with self._read() as conn:
+            return select_unlocated(conn, limit=limit)
+
+    def open_cases_near(
+        self,
+        *,
+        categories: Sequence[str],
+        box: tuple[float, float, float, float],
+        since: datetime,
+        until: datetime,
+        limit: int = 200,
+    ) -> list[OpenCase]:
+        """Open, unmerged cases of ``categories`` inside ``box`` (lon_min, lon_max, lat_min,
+        lat_max) reported in ``[since, until]``: the duplicate lookup's prefilter."""
+        with self._read() as conn:
+            return open_near(
+                conn, categories=categories, box=box, since=since, until=until, limit=limit
+            )

@@ -1,9 +1,10 @@
 """The ledger table: append one event inside the caller's transaction, stream the chain to verify.
 
 Appends are serialized: on SQLite every write transaction begins ``IMMEDIATE`` (the write lock
-is taken at once), on PostgreSQL :func:`lock_ledger` takes a transaction-level advisory lock,
-so two writers never read the same head and the sequence has no gaps. The table has append and
-read operations only; the database refuses UPDATE, DELETE and TRUNCATE (migration 0001).
+is taken at once), on PostgreSQL the store's write transaction takes a transaction-level
+advisory lock (:mod:`gridmgr.store.transactions`), so two writers never read the same head and
+the sequence has no gaps. The table has append and read operations only; the database refuses
+UPDATE, DELETE and TRUNCATE (migration 0001). :class:`LedgerMethods` are the store's doors to it.
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select
 
-from gridmgr.ledger import Checkpoint, LedgerEvent, Verification, next_event, verify_chain
-from gridmgr.store.engine import LEDGER_LOCK_KEY
+from gridmgr.ledger import (
+    Checkpoint,
+    LedgerError,
+    LedgerEvent,
+    Verification,
+    format_time,
+    next_event,
+    verify_chain,
+)
 from gridmgr.store.schema import LEDGER_COLUMNS, ledger
+from gridmgr.store.transactions import StoreBase
 
 FETCH = 20_000
-
-
-def lock_ledger(conn: Connection) -> None:
-    """Serialize ledger appends for the rest of this transaction (a no-op on SQLite)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
 
 
 def head(conn: Connection) -> LedgerEvent | None:
@@ -102,22 +105,6 @@ def verify(
     return verify_chain(iter_rows(engine), checkpoint=checkpoint, progress=progress)
 
 
-def take_checkpoint(engine: Engine, *, at: datetime) -> Checkpoint:
-    """The verified head of the ledger as a checkpoint (refused if the chain does not verify)."""
-    result = verify(engine)
-    if not result.ok:
-        from gridmgr.ledger import LedgerError
-
-        raise LedgerError(
-            f"the ledger does not verify, so no checkpoint was taken: {result.problem}"
-        )
-    from gridmgr.ledger import format_time
-
-    return Checkpoint(
-        seq=result.head_seq, hash=result.head_hash, at=format_time(at), count=result.count
-    )
-
-
 def events_by_seq(conn: Connection, seqs: list[int]) -> dict[int, LedgerEvent]:
     """The ledger events with these sequence numbers."""
     if not seqs:
@@ -126,8 +113,59 @@ def events_by_seq(conn: Connection, seqs: list[int]) -> dict[int, LedgerEvent]:
     return {int(r.seq): LedgerEvent(*(r._mapping[c] for c in LEDGER_COLUMNS)) for r in rows}
 
 
-def events_after(engine: Engine, since: int, *, limit: int) -> list[LedgerEvent]:
-    """Up to ``limit`` events with ``seq > since``, in order (for pollers)."""
-    query = select(ledger).where(ledger.c.seq > since).order_by(ledger.c.seq).limit(limit)
-    with engine.connect() as conn:
-        return [LedgerEvent(*(r._mapping[c] for c in LEDGER_COLUMNS)) for r in conn.execute(query)]
+class LedgerMethods(StoreBase):
+    """The store's ledger: record a change that is not a case's, read, verify, checkpoint."""
+
+    def record(
+        self, *, at: datetime, kind: str, actor: str, subject: str, details: Mapping[str, object]
+    ) -> LedgerEvent:
+        """Record a state change that is not a case's (a roster import, a grid import …)."""
+        with self._write() as conn:
+            return append(conn, at=at, kind=kind, actor=actor, subject=subject, details=details)
+
+    def verify_ledger(
+        self,
+        *,
+        checkpoint: Checkpoint | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Verification:
+        """Verify the ledger end to end (and against ``checkpoint``)."""
+        return verify(self._engine, checkpoint=checkpoint, progress=progress)
+
+    def checkpoint(self, *, at: datetime) -> Checkpoint:
+        """The verified head of the ledger, to publish or sign (refused if the chain does not
+        verify)."""
+        result = verify(self._engine)
+        if not result.ok:
+            raise LedgerError(
+                f"the ledger does not verify, so no checkpoint was taken: {result.problem}"
+            )
+        return Checkpoint(
+            seq=result.head_seq, hash=result.head_hash, at=format_time(at), count=result.count
+        )
+
+    def ledger_since(self, since: int, *, limit: int = 500) -> list[LedgerEvent]:
+        """Up to ``limit`` ledger events with a sequence number above ``since``, oldest first
+        (for pollers)."""
+        query = select(ledger).where(ledger.c.seq > since).order_by(ledger.c.seq).limit(limit)
+        with self._read() as conn:
+            return [
+                LedgerEvent(*(r._mapping[c] for c in LEDGER_COLUMNS)) for r in conn.execute(query)
+            ]
+
+    def ledger_events(self, *, start: int = 1) -> Iterator[LedgerEvent]:
+        """Every ledger event from sequence number ``start`` on, in order, streamed (a million
+        events do not sit in memory at once)."""
+        for row in iter_rows(self._engine, start=start):
+            yield LedgerEvent(*row)  # type: ignore[arg-type]
+
+    def ledger_head(self) -> LedgerEvent | None:
+        """The newest ledger event."""
+        with self._read() as conn:
+            return head(conn)
+
+    def has_ledger_event(self, kind: str) -> bool:
+        """Whether the ledger holds any event of ``kind``."""
+        with self._read() as conn:
+            row = conn.execute(select(ledger.c.seq).where(ledger.c.kind == kind).limit(1))
+            return row.first() is not None

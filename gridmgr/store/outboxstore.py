@@ -1,10 +1,11 @@
 """The notification outbox: notices written with the events that cause them, and their deliveries.
 
 :func:`enqueue_for_events` is called by the store inside the very transaction that writes case
-events (:meth:`gridmgr.store.Store._log_many`), so a notice exists exactly when its event does:
+events (:mod:`gridmgr.store.eventhooks`), so a notice exists exactly when its event does:
 a crash after the commit loses nothing, because the delivery worker reads pending rows from
 here whenever it starts. Each notice is delivered once per configured channel; every attempt is
 recorded (``notification_attempts``) and a failed one is retried later with backoff.
+:class:`OutboxMethods` are the store's doors to the outbox.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, insert, select, update
 
-from gridmgr.cases import Assignee, Case, CaseEvent
+from gridmgr.cases import Assignee, CaseEvent
 from gridmgr.notifications import TRIGGER_ACTIONS, Notice, notices_for_event
-from gridmgr.store.casestore import OPEN_STATES, row_to_case
 from gridmgr.store.schema import (
     cases,
     notification_attempts,
     notification_deliveries,
     notifications,
 )
+from gridmgr.store.transactions import StoreBase
 
 PENDING, DELIVERED, SKIPPED = "pending", "delivered", "skipped"
 
@@ -242,6 +243,8 @@ class DeliveryStatus:
     attempts: int
     last_error: str | None
     delivered_at: datetime | None
+    next_attempt_at: datetime | None = None
+    """When a pending delivery is tried next (``None`` in-app)."""
 
 
 def case_deliveries(conn: Connection, case_id: str) -> list[DeliveryStatus]:
@@ -249,7 +252,7 @@ def case_deliveries(conn: Connection, case_id: str) -> list[DeliveryStatus]:
     n, d = notifications.c, notification_deliveries.c
     rows = conn.execute(
         select(n.id, n.recipient, n.trigger, n.created_at, d.channel, d.status, d.attempts)
-        .add_columns(d.last_error, d.delivered_at)
+        .add_columns(d.last_error, d.delivered_at, d.next_attempt_at)
         .select_from(notifications.outerjoin(notification_deliveries, d.notification_id == n.id))
         .where(n.case_id == case_id)
         .order_by(n.id, d.channel)
@@ -275,9 +278,41 @@ def case_deliveries(conn: Connection, case_id: str) -> list[DeliveryStatus]:
                     int(r.attempts),
                     r.last_error,
                     r.delivered_at,
+                    r.next_attempt_at,
                 )
             )
     return out
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One recorded attempt to deliver a notice on a channel."""
+
+    delivery_id: int
+    notification_id: int
+    channel: str
+    at: datetime
+    ok: bool
+    error: str | None
+
+
+def case_delivery_attempts(conn: Connection, case_id: str) -> list[DeliveryAttempt]:
+    """Every attempt to deliver a notice of a case, in the order they were made."""
+    n, d, a = notifications.c, notification_deliveries.c, notification_attempts.c
+    rows = conn.execute(
+        select(a.delivery_id, d.notification_id, d.channel, a.at, a.ok, a.error)
+        .select_from(
+            notification_attempts.join(notification_deliveries, d.id == a.delivery_id).join(
+                notifications, n.id == d.notification_id
+            )
+        )
+        .where(n.case_id == case_id)
+        .order_by(a.id)
+    ).all()
+    return [
+        DeliveryAttempt(int(r.delivery_id), int(r.notification_id), r.channel, r.at, r.ok, r.error)
+        for r in rows
+    ]
 
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta) -> timedelta:
@@ -291,20 +326,70 @@ def backoff(attempts: int, *, base: timedelta, cap: timedelta) -> timedelta:
     return min(cap, wait)
 
 
-def select_due_between(
-    conn: Connection, start: datetime, end: datetime, *, limit: int = 5000
-) -> list[Case]:
-    """Open, assigned cases whose running stage falls due in ``(start, end]``."""
-    query = (
-        select(cases)
-        .where(
-            cases.c.state.in_(OPEN_STATES),
-            cases.c.stage.is_not(None),
-            cases.c.assignee_id.is_not(None),
-            cases.c.due_at > start,
-            cases.c.due_at <= end,
-        )
-        .order_by(cases.c.due_at)
-        .limit(limit)
-    )
-    return [row_to_case(r) for r in conn.execute(query).mappings()]
+class OutboxMethods(StoreBase):
+    """The store's notification outbox: inboxes, deliveries and their attempts."""
+
+    def add_notices(self, notices: Sequence[tuple[Notice, datetime]]) -> int:
+        """Add notices ``(notice, created at)`` not written before (by ``dedup_key``), in one
+        transaction; how many were new."""
+        with self._write() as conn:
+            return insert_notices(conn, notices)
+
+    def notifications(
+        self,
+        recipients: Sequence[str],
+        *,
+        after_id: int = 0,
+        unread_only: bool = False,
+        limit: int = 100,
+    ) -> list[Notification]:
+        """The notices of ``recipients`` (an inbox), newest first (ids above ``after_id``)."""
+        with self._read() as conn:
+            return select_notifications(
+                conn, recipients, after_id=after_id, unread_only=unread_only, limit=limit
+            )
+
+    def mark_notifications_read(
+        self, recipients: Sequence[str], ids: Sequence[int], *, at: datetime
+    ) -> int:
+        """Mark the notices ``ids`` of ``recipients`` read; how many were unread."""
+        with self._write() as conn:
+            return mark_read(conn, recipients, ids, at=at)
+
+    def plan_deliveries(self, channels: Sequence[str], *, now: datetime, horizon: datetime) -> int:
+        """A pending delivery per channel for each notice since ``horizon`` that has none yet
+        (see :func:`plan_deliveries`); how many were planned."""
+        with self._write() as conn:
+            return plan_deliveries(conn, channels, now=now, horizon=horizon)
+
+    def due_deliveries(
+        self, channels: Sequence[str], *, now: datetime, limit: int = 200
+    ) -> list[Delivery]:
+        """Pending deliveries on ``channels`` whose next attempt is due by ``now``, oldest
+        first."""
+        with self._read() as conn:
+            return due_deliveries(conn, channels, now=now, limit=limit)
+
+    def record_delivery_attempt(
+        self,
+        delivery: Delivery,
+        *,
+        at: datetime,
+        error: str | None,
+        retry_at: datetime | None,
+        skipped: bool = False,
+    ) -> None:
+        """Record one attempt: delivered (``error`` None), skipped, or failed and retried at
+        ``retry_at``."""
+        with self._write() as conn:
+            record_attempt(conn, delivery, at=at, error=error, retry_at=retry_at, skipped=skipped)
+
+    def deliveries_of(self, case_id: str) -> list[DeliveryStatus]:
+        """Every notice of a case with its status per channel (in-app: always delivered)."""
+        with self._read() as conn:
+            return case_deliveries(conn, case_id)
+
+    def delivery_attempts_of(self, case_id: str) -> list[DeliveryAttempt]:
+        """Every attempt to deliver a notice of a case, in the order they were made."""
+        with self._read() as conn:
+            return case_delivery_attempts(conn, case_id)

@@ -1,5 +1,5 @@
 """Patrol points in the ``patrol_points`` table: written in batches with their ledger event, read
-back as frames for :mod:`gridmgr.patrols`.
+back as frames for :mod:`gridmgr.patrols` (:class:`PatrolMethods`).
 
 A batch is one person's points (a phone's upload, a GPX file, a stretch of a simulated walk).
 One call stores some batches and one ``patrol.points`` ledger event for them — the count, the
@@ -22,19 +22,17 @@ from sqlalchemy import Text, func, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from gridmgr.errors import PatrolStoreError
-from gridmgr.store import Store
 from gridmgr.store.ledgerstore import append
-from gridmgr.store.schema import patrol_points
+from gridmgr.store.schema import patrol_points as points_table
+from gridmgr.store.transactions import StoreBase
 
 __all__ = [
     "PATROL_EVENT",
     "POINT_COLUMNS",
     "PatrolBatch",
+    "PatrolMethods",
     "PatrolStoreError",
     "batch_digest",
-    "latest_points",
-    "read_points",
-    "record_batches",
 ]
 
 PATROL_EVENT = "patrol.points"
@@ -79,98 +77,102 @@ def batch_digest(batches: Sequence[PatrolBatch]) -> str:
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
-def record_batches(
-    store: Store, batches: Iterable[PatrolBatch], *, at: datetime, actor: str
-) -> int:
-    """Store the batches' points and one ``patrol.points`` ledger event for them all (count,
-    persons, time span, :func:`batch_digest`), in one transaction.
+class PatrolMethods(StoreBase):
+    """The store's patrol points: batches written with their ledger event, read as frames."""
 
-    Returns the number of points written. Empty batches are skipped.
-    """
-    todo = [b for b in batches if len(b.at)]
-    if not todo:
-        return 0
-    rows: list[dict[str, object]] = []
-    for b in todo:
-        acc = b.accuracy_m if b.accuracy_m is not None else [None] * len(b.at)
-        points = shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
-        rows.extend(
-            {
-                "person_id": b.person_id,
-                "at": t,
-                "lon": float(x),
-                "lat": float(y),
-                "accuracy_m": None if a is None else float(a),
-                "location": p,
-            }
-            for t, x, y, a, p in zip(b.at, b.lon, b.lat, acc, points, strict=True)
+    def record_patrol_batches(
+        self, batches: Iterable[PatrolBatch], *, at: datetime, actor: str
+    ) -> int:
+        """Store the batches' points and one ``patrol.points`` ledger event for them all (count,
+        persons, time span, :func:`batch_digest`), in one transaction.
+
+        Returns the number of points written. Empty batches are skipped.
+        """
+        todo = [b for b in batches if len(b.at)]
+        if not todo:
+            return 0
+        rows: list[dict[str, object]] = []
+        for b in todo:
+            acc = b.accuracy_m if b.accuracy_m is not None else [None] * len(b.at)
+            points = shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
+            rows.extend(
+                {
+                    "person_id": b.person_id,
+                    "at": t,
+                    "lon": float(x),
+                    "lat": float(y),
+                    "accuracy_m": None if a is None else float(a),
+                    "location": p,
+                }
+                for t, x, y, a, p in zip(b.at, b.lon, b.lat, acc, points, strict=True)
+            )
+        persons = sorted({b.person_id for b in todo})
+        details: dict[str, object] = {
+            "count": len(rows),
+            "persons": len(persons),
+            "first": min(min(b.at) for b in todo).isoformat(),
+            "last": max(max(b.at) for b in todo).isoformat(),
+            "sha256": batch_digest(todo),
+            "source": ",".join(sorted({b.source for b in todo})),
+        }
+        subject = f"person:{persons[0]}" if len(persons) == 1 else "patrols"
+        try:
+            with self._write() as conn:
+                conn.execute(points_table.insert(), rows)
+                append(
+                    conn, at=at, kind=PATROL_EVENT, actor=actor, subject=subject, details=details
+                )
+        except IntegrityError:
+            raise PatrolStoreError(
+                f"{', '.join(persons[:5])}: not on the database's roster; "
+                "load the current roster first (gridmgr db sync)"
+            ) from None
+        return len(rows)
+
+    def patrol_points(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        persons: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Patrol points with ``since <= at < until`` (of ``persons`` if given), by person then
+        time, as a frame of :data:`POINT_COLUMNS`."""
+        t = points_table.c
+        # times as the driver gives them (text on SQLite), converted at once by pandas: reading
+        # half a million points row by row through the column type takes seconds
+        at = type_coerce(t.at, Text)
+        query = select(t.person_id, at, t.lon, t.lat, t.accuracy_m).order_by(t.person_id, t.at)
+        if since is not None:
+            query = query.where(t.at >= since)
+        if until is not None:
+            query = query.where(t.at < until)
+        if persons is not None:
+            query = query.where(t.person_id.in_(list(persons)))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return _frame(rows)
+
+    def latest_patrol_points(
+        self, *, persons: Sequence[str] | None = None, since: datetime | None = None
+    ) -> pd.DataFrame:
+        """Each person's latest patrol point (of those at or after ``since``, when given)."""
+        t = points_table.c
+        newest = select(t.person_id, func.max(t.at).label("at")).group_by(t.person_id)
+        if persons is not None:
+            newest = newest.where(t.person_id.in_(list(persons)))
+        if since is not None:
+            newest = newest.where(t.at >= since)
+        sub = newest.subquery()
+        query = (
+            select(t.person_id, t.at, t.lon, t.lat, t.accuracy_m)
+            .join(sub, (sub.c.person_id == t.person_id) & (sub.c.at == t.at))
+            .order_by(t.person_id)
         )
-    persons = sorted({b.person_id for b in todo})
-    details: dict[str, object] = {
-        "count": len(rows),
-        "persons": len(persons),
-        "first": min(min(b.at) for b in todo).isoformat(),
-        "last": max(max(b.at) for b in todo).isoformat(),
-        "sha256": batch_digest(todo),
-        "source": ",".join(sorted({b.source for b in todo})),
-    }
-    subject = f"person:{persons[0]}" if len(persons) == 1 else "patrols"
-    try:
-        with store.write() as conn:
-            conn.execute(patrol_points.insert(), rows)
-            append(conn, at=at, kind=PATROL_EVENT, actor=actor, subject=subject, details=details)
-    except IntegrityError:
-        raise PatrolStoreError(
-            f"{', '.join(persons[:5])}: not on the database's roster; "
-            "load the current roster first (gridmgr db sync)"
-        ) from None
-    return len(rows)
-
-
-def read_points(
-    store: Store,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    persons: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Points with ``since <= at < until`` (of ``persons`` if given), by person then time."""
-    t = patrol_points.c
-    # times as the driver gives them (text on SQLite), converted at once by pandas: reading
-    # half a million points row by row through the column type takes seconds
-    at = type_coerce(t.at, Text)
-    query = select(t.person_id, at, t.lon, t.lat, t.accuracy_m).order_by(t.person_id, t.at)
-    if since is not None:
-        query = query.where(t.at >= since)
-    if until is not None:
-        query = query.where(t.at < until)
-    if persons is not None:
-        query = query.where(t.person_id.in_(list(persons)))
-    with store.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return _frame(rows)
-
-
-def latest_points(
-    store: Store, *, persons: Sequence[str] | None = None, since: datetime | None = None
-) -> pd.DataFrame:
-    """Each person's latest point (of those at or after ``since``, when given)."""
-    t = patrol_points.c
-    newest = select(t.person_id, func.max(t.at).label("at")).group_by(t.person_id)
-    if persons is not None:
-        newest = newest.where(t.person_id.in_(list(persons)))
-    if since is not None:
-        newest = newest.where(t.at >= since)
-    sub = newest.subquery()
-    query = (
-        select(t.person_id, t.at, t.lon, t.lat, t.accuracy_m)
-        .join(sub, (sub.c.person_id == t.person_id) & (sub.c.at == t.at))
-        .order_by(t.person_id)
-    )
-    with store.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = _frame(rows)
-    return frame.drop_duplicates("person_id", keep="last").reset_index(drop=True)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        frame = _frame(rows)
+        return frame.drop_duplicates("person_id", keep="last").reset_index(drop=True)
 
 
 def _frame(rows: Sequence[object]) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Reference data in SQL: the grid generations and their cells, the roster and the catalog.
 
-The data folder's files stay the way people edit them (GeoPackage, CSV); :func:`sync_reference`
+The data folder's files stay the way people edit them (GeoPackage, CSV);
+:meth:`ReferenceMethods.sync_reference`
 copies what is current into the database whenever it changed, in one transaction with a ledger
 event naming its checksum — so GIS staff can open the cells beside the cases in QGIS (PostGIS),
 SQL reports can join cases to owners, and the ledger proves which grid, roster and catalog were
@@ -13,11 +14,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from gridmgr.grid.model import Grid
 from gridmgr.responsibility.catalog import Catalog, catalog_to_rows
@@ -33,14 +34,13 @@ from gridmgr.store.schema import (
     persons,
     units,
 )
-
-if TYPE_CHECKING:
-    from gridmgr.store import Store
+from gridmgr.store.transactions import StoreBase
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    """What :func:`sync_reference` changed (each False when the database was already current)."""
+    """What :meth:`~ReferenceMethods.sync_reference` changed (each False when the database was
+    already current)."""
 
     grid: bool
     roster: bool
@@ -79,17 +79,6 @@ def _last_checksum(conn: Connection, kind: str) -> str | None:
         select(ledger.c.payload).where(ledger.c.kind == kind).order_by(ledger.c.seq.desc()).limit(1)
     ).first()
     return None if row is None else str(json.loads(row[0]).get("checksum"))
-
-
-def sync_reference(
-    store: Store, *, grid: Grid, roster: Roster, catalog: Catalog, at: datetime, actor: str
-) -> SyncResult:
-    """Bring the database's grid, roster and catalog up to date with these; ledger each change."""
-    with store.write() as conn:
-        changed_grid = _sync_grid(conn, grid, at=at, actor=actor)
-        changed_roster = _sync_roster(conn, roster, at=at, actor=actor)
-        changed_catalog = _sync_catalog(conn, catalog, at=at, actor=actor)
-    return SyncResult(changed_grid, changed_roster, changed_catalog)
 
 
 def _sync_grid(conn: Connection, grid: Grid, *, at: datetime, actor: str) -> bool:
@@ -260,3 +249,62 @@ def _sync_catalog(conn: Connection, catalog: Catalog, *, at: datetime, actor: st
         },
     )
     return True
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """What reference data the database holds: the current grid generation and row counts."""
+
+    generation_id: str | None
+    """The current grid generation (``None`` before the first sync)."""
+    cells: int
+    """Cells of the current generation, all tiers."""
+    units: int
+    persons: int
+    assignments: int
+    absences: int
+    categories: int
+
+
+class ReferenceMethods(StoreBase):
+    """The store's copy of the grid, roster and catalog: synced with its ledger events, read."""
+
+    def sync_reference(
+        self, *, grid: Grid, roster: Roster, catalog: Catalog, at: datetime, actor: str
+    ) -> SyncResult:
+        """Bring the database's grid, roster and catalog up to date with these; ledger each
+        change."""
+        with self._write() as conn:
+            changed_grid = _sync_grid(conn, grid, at=at, actor=actor)
+            changed_roster = _sync_roster(conn, roster, at=at, actor=actor)
+            changed_catalog = _sync_catalog(conn, catalog, at=at, actor=actor)
+        return SyncResult(changed_grid, changed_roster, changed_catalog)
+
+    def stored_reference(self) -> StoredReference:
+        """The current grid generation and how many rows of each kind of reference data the
+        database holds."""
+        g = grid_generations.c
+        with self._read() as conn:
+            current = conn.execute(select(g.generation_id).where(g.is_current)).scalar()
+            counts = [
+                int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in (units, persons, assignments, absences, categories)
+            ]
+            n_cells = conn.execute(
+                select(func.count()).select_from(cells).where(cells.c.generation_id == current)
+            ).scalar_one()
+        return StoredReference(current, int(n_cells), *counts)
+
+    def current_cells(self, *, tier: int | None = None) -> dict[str, Any]:
+        """The cells of the current grid generation (of ``tier``), as stored: code → shapely
+        (multi)polygon, EPSG:4326."""
+        query = (
+            select(cells.c.code, cells.c.geom)
+            .join(grid_generations, grid_generations.c.generation_id == cells.c.generation_id)
+            .where(grid_generations.c.is_current)
+            .order_by(cells.c.code)
+        )
+        if tier is not None:
+            query = query.where(cells.c.tier == tier)
+        with self._read() as conn:
+            return {str(r.code): r.geom for r in conn.execute(query)}

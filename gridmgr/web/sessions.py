@@ -30,7 +30,7 @@ from flask_wtf.csrf import CSRFProtect, generate_csrf  # type: ignore[import-unt
 
 from gridmgr.access import Caller, caller_for
 from gridmgr.errors import ForbiddenError, GridMgrError
-from gridmgr.store.accounts import Account, check_password, get_account
+from gridmgr.store.accounts import Account
 
 if TYPE_CHECKING:
     from gridmgr.responsibility.roster import Roster
@@ -186,7 +186,7 @@ def init_sessions(
 
     def load_user(user_id: str) -> User | None:
         person_id, _, stamp = user_id.rpartition(":")
-        account = get_account(store, person_id)
+        account = store.account(person_id)
         if account is None or account.disabled:
             return None
         if not hmac.compare_digest(stamp, _stamp(key, account)):
@@ -249,7 +249,7 @@ def _sessions_blueprint(
         next_url = _safe_next(request.form.get("next"))
         now = clock()
         # one answer for an unknown person, a disabled account and a wrong password
-        if not check_password(store, person_id, password, now=now):
+        if not store.check_password(person_id, password, now=now):
             return _login_page(
                 next_url=next_url, person_id=person_id, message=LOGIN_FAILED, status=401
             )
@@ -257,7 +257,7 @@ def _sessions_blueprint(
             caller = caller_for(roster_provider(), person_id, now)
         except ForbiddenError:  # only ever told to someone who knows the password
             return _login_page(next_url=next_url, person_id=person_id, message=NO_POST, status=403)
-        account = get_account(store, person_id)
+        account = store.account(person_id)
         if account is None:  # pragma: no cover - deleted between the two reads
             return _login_page(next_url=next_url, message=LOGIN_FAILED, status=401)
         flask_session.clear()  # nothing of the anonymous session survives the login

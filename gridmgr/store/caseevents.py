@@ -1,0 +1,294 @@
+"""Case events: every change to a case written with its event and its ledger event in one
+transaction, and a case's trail read back with the proof of each event.
+
+:class:`CaseEventMethods` is the one door for a case's changes — reports
+(:meth:`~CaseEventMethods.report`), lifecycle actions (:meth:`~CaseEventMethods.apply`) and side
+events such as placing and merging (:meth:`~CaseEventMethods.record_side_events`) — so no caller
+can forget the ledger and no crash can separate a change from its event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from gridmgr.cases import Action, Actor, Assignee, Case, CaseEvent, apply_action, open_case
+from gridmgr.errors import ConcurrentUpdateError
+from gridmgr.ledger import LedgerEvent, check_event
+from gridmgr.store import eventhooks, ledgerstore
+from gridmgr.store.casestore import case_to_row, load_case
+from gridmgr.store.intakestore import IntakeReads
+from gridmgr.store.schema import case_events, cases
+from gridmgr.store.transactions import StoreBase
+
+if TYPE_CHECKING:
+    from gridmgr.responsibility.calendar import WorkCalendar
+    from gridmgr.responsibility.catalog import Catalog
+    from gridmgr.responsibility.routing import RoutingDecision
+    from gridmgr.responsibility.sla import Span
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One event of a case's trail, with its ledger event and whether that event verifies."""
+
+    action: str
+    actor: str
+    at: datetime
+    from_state: str | None
+    to_state: str
+    comment: str
+    details: Mapping[str, Any]
+    ledger: LedgerEvent
+    verified: bool
+    problem: str | None
+
+
+def new_case_id() -> str:
+    """A new case id: 128 random bits in hex, so ids cannot be guessed."""
+    return secrets.token_hex(16)
+
+
+def insert_cases(
+    conn: Connection, rows: Sequence[tuple[Case, str, str | None, str | None]]
+) -> list[int]:
+    """Insert new cases ``(case, queue, tier1, tier2)`` in one statement; returns their numbers
+    (1, 2, 3 … in report order)."""
+    first = int(conn.execute(_NEXT_NUMBER).scalar_one()) + 1
+    numbers = list(range(first, first + len(rows)))
+    conn.execute(
+        _INSERT_CASE,
+        [
+            {**case_to_row(case), "number": n, "queue": queue, "tier1": t1, "tier2": t2}
+            for n, (case, queue, t1, t2) in zip(numbers, rows, strict=True)
+        ],
+    )
+    return numbers
+
+
+# statements built once: parameters travel separately, so SQLAlchemy's compiled cache is hit
+_NEXT_NUMBER = select(func.coalesce(func.max(cases.c.number), 0))
+_INSERT_CASE = insert(cases)
+_UPDATE_CASE = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("where_case_id"))
+    .where(cases.c.version == bindparam("where_version"))
+)
+_INSERT_EVENT = insert(case_events)
+
+
+def update_case(conn: Connection, before: Case, after: Case) -> None:
+    """Write ``after`` over ``before``, only if nobody changed the case meanwhile."""
+    values = case_to_row(after)
+    del values["case_id"]
+    values.update(where_case_id=before.case_id, where_version=before.version)
+    result = conn.execute(_UPDATE_CASE, values)
+    if result.rowcount != 1:
+        raise ConcurrentUpdateError(
+            f"case {before.case_id} changed while it was being updated (version {before.version}); "
+            "read it again and retry"
+        )
+
+
+def insert_events(conn: Connection, events: Sequence[tuple[CaseEvent, int]]) -> None:
+    """Record case events ``(event, ledger_seq)`` beside the ledger events that prove them."""
+    conn.execute(
+        _INSERT_EVENT,
+        [
+            {
+                "case_id": event.case_id,
+                "ledger_seq": seq,
+                "action": event.action.value,
+                "actor": event.actor.actor_id,
+                "at": event.at,
+                "from_state": None if event.from_state is None else event.from_state.value,
+                "to_state": event.to_state.value,
+                "comment": event.comment,
+                "details": dict(event.details),
+            }
+            for event, seq in events
+        ],
+    )
+
+
+class CaseEventMethods(StoreBase):
+    """The store's writes of cases, each with its case event and ledger event, and trails."""
+
+    def report(
+        self,
+        decision: RoutingDecision,
+        *,
+        reporter: Actor,
+        description: str,
+        at: datetime,
+        case_id: str | None = None,
+    ) -> tuple[Case, int]:
+        """Open a case from a routing decision: the case, its event and its ledger event in one
+        transaction. Returns the case and its number."""
+        case_id = case_id or new_case_id()
+        case, event = open_case(
+            case_id=case_id, decision=decision, reporter=reporter, description=description, at=at
+        )
+        return self.report_opened([(case, event, decision)])[0]
+
+    def report_opened(
+        self, opened: Sequence[tuple[Case, CaseEvent, RoutingDecision]]
+    ) -> list[tuple[Case, int]]:
+        """Store cases already opened by :func:`gridmgr.cases.open_case`, in one transaction
+        (group commit): each with its case event and its ledger event. Returns (case, number)."""
+        if not opened:
+            return []
+        with self._write() as conn:
+            numbers = insert_cases(
+                conn,
+                [
+                    (
+                        case,
+                        decision.queue.value,
+                        None if decision.cell_path is None else decision.cell_path.tier1,
+                        None if decision.cell_path is None else decision.cell_path.tier2,
+                    )
+                    for case, _, decision in opened
+                ],
+            )
+            self._log_many(conn, [event for _, event, _ in opened])
+        return [(case, n) for (case, _, _), n in zip(opened, numbers, strict=True)]
+
+    def apply(
+        self,
+        case_id: str,
+        action: Action,
+        *,
+        actor: Actor,
+        at: datetime,
+        comment: str,
+        calendar: WorkCalendar,
+        catalog: Catalog,
+        assignee: Assignee | None = None,
+        approver: Actor | None = None,
+        extend: Span | None = None,
+        rating: int | None = None,
+        escalate_to: Assignee | None = None,
+    ) -> Case:
+        """Apply one lifecycle action to a case, with its events, in one transaction."""
+        with self._write() as conn:
+            before = load_case(conn, case_id)
+            after, event = apply_action(
+                before,
+                action,
+                actor=actor,
+                at=at,
+                comment=comment,
+                calendar=calendar,
+                category=catalog.category(before.category),
+                assignee=assignee,
+                approver=approver,
+                extend=extend,
+                rating=rating,
+                escalate_to=escalate_to,
+            )
+            update_case(conn, before, after)
+            self._log_many(conn, [event])
+        return after
+
+    def record_side_events(
+        self,
+        case_ids: Sequence[str],
+        build: Callable[[IntakeReads, list[Case]], Sequence[tuple[Case, CaseEvent]]],
+    ) -> list[Case]:
+        """Side events (placing, merging: :func:`gridmgr.cases.record_side_event`) on
+        ``case_ids`` in one transaction: ``build`` gets the intake columns as this transaction
+        sees them and the cases as stored, and returns each changed case with its event; cases
+        and events are written with their ledger events."""
+        with self._write() as conn:
+            before = {i: load_case(conn, i) for i in case_ids}
+            built = build(IntakeReads(conn), [before[i] for i in case_ids])
+            for after, _ in built:
+                update_case(conn, before[after.case_id], after)
+            self._log_many(conn, [event for _, event in built])
+        return [after for after, _ in built]
+
+    def _log_many(self, conn: Connection, events: Sequence[CaseEvent]) -> list[LedgerEvent]:
+        entries = ledgerstore.append_many(
+            conn,
+            [
+                (
+                    e.at,
+                    f"case.{e.action.value}",
+                    e.actor.actor_id,
+                    f"case:{e.case_id}",
+                    e.to_payload(),
+                )
+                for e in events
+            ],
+        )
+        insert_events(conn, [(e, x.seq) for e, x in zip(events, entries, strict=True)])
+        eventhooks.after_case_events(conn, events)  # intake columns, notification outbox
+        return entries
+
+    def trail(self, case_id: str) -> list[TrailEntry]:
+        """A case's events in order, each with its ledger event and whether that event verifies
+        (its hash matches its contents and links to the ledger event before it)."""
+        with self._read() as conn:
+            load_case(conn, case_id)
+            rows = (
+                conn.execute(
+                    select(case_events)
+                    .where(case_events.c.case_id == case_id)
+                    .order_by(case_events.c.id)
+                )
+                .mappings()
+                .all()
+            )
+            seqs = [int(r["ledger_seq"]) for r in rows]
+            events = ledgerstore.events_by_seq(conn, seqs + [s - 1 for s in seqs if s > 1])
+        out = []
+        for r in rows:
+            ev = events[int(r["ledger_seq"])]
+            ok, problem = check_event(ev, events.get(ev.seq - 1))
+            out.append(
+                TrailEntry(
+                    r["action"],
+                    r["actor"],
+                    r["at"],
+                    r["from_state"],
+                    r["to_state"],
+                    r["comment"],
+                    r["details"],
+                    ev,
+                    ok,
+                    problem,
+                )
+            )
+        return out
+
+    def insert_bare_cases_for_benchmarks(
+        self, rows: Iterable[tuple[Case, str, str]], *, batch: int = 10_000
+    ) -> int:
+        """Insert cases ``(case, queue, channel)`` as bare rows — numbered in order, **without
+        events or ledger entries**; how many.
+
+        **For benchmark set-up only** — gridmgr never calls it: it fills a database with many
+        cases fast, and breaks the rule that every case has its trail.
+        """
+        count = 0
+        with self._write() as conn:
+            first = int(conn.execute(_NEXT_NUMBER).scalar_one()) + 1
+            values: list[dict[str, Any]] = []
+            for case, queue, channel in rows:
+                row = case_to_row(case)
+                # no geometry: the set-up benchmarks read lon/lat, and points cost time here
+                row.update(number=first + count, queue=queue, channel=channel, location=None)
+                values.append(row)
+                count += 1
+                if len(values) == batch:
+                    conn.execute(_INSERT_CASE, values)
+                    values = []
+            if values:
+                conn.execute(_INSERT_CASE, values)
+        return count

@@ -1,0 +1,84 @@
+"""The store's engine and its transactions: reads, and writes that hold the ledger lock.
+
+:class:`StoreBase` owns the SQLAlchemy engine, which never leaves ``gridmgr.store``: each area
+of the store (cases, ledger, intake, outbox, …) adds its methods in a mixin over this class, and
+:class:`gridmgr.store.Store` assembles them. Callers outside the package see methods only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from gridmgr.store.engine import LEDGER_LOCK_KEY, writing
+
+
+class StoreBase:
+    """The engine and the two kinds of transaction every area of the store uses."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        # SQLite's busy handler makes waiting writers sleep in growing steps (unfair, long
+        # tails); writers of this process queue on a lock instead. Other processes still
+        # serialize on BEGIN IMMEDIATE, PostgreSQL on its advisory lock.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._writer = writing(engine)
+
+    def __repr__(self) -> str:
+        return f"<Store {self._engine.url.render_as_string(hide_password=True)}>"
+
+    @property
+    def url(self) -> str:
+        """The database's URL, with its password hidden."""
+        return str(self._engine.url)
+
+    @property
+    def backend(self) -> str:
+        """The database's kind: ``"sqlite"`` or ``"postgresql"``."""
+        return str(self._engine.dialect.name)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction (on SQLite it begins DEFERRED and never waits for the writer)."""
+        with self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction holding the ledger lock; committed when the block ends."""
+        if self._write_lock is None:
+            with self._engine.begin() as conn:
+                _lock_ledger(conn)
+                yield conn
+            return
+        with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    def execute_sql_for_tests(
+        self, statement: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run one raw SQL statement in its own transaction; the rows it returns, as dicts.
+
+        **For tests only** — gridmgr never calls it. It does what someone with direct database
+        access would do behind the store's back (edit the ledger, weaken a password hash, read
+        PostGIS columns as a GIS client), so tests can prove the database refuses it or the
+        store detects it.
+        """
+        with self._engine.begin() as conn:
+            result = conn.execute(text(statement), dict(params or {}))
+            return [dict(r) for r in result.mappings()] if result.returns_rows else []
+
+
+def _lock_ledger(conn: Connection) -> None:
+    """Serialize ledger appends for the rest of this transaction (on PostgreSQL; SQLite
+    serializes writers with ``BEGIN IMMEDIATE`` instead)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
