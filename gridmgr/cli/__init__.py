@@ -6,7 +6,6 @@ user (``--debug`` shows one).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -116,20 +115,15 @@ def serve(
     from gridmgr.store.accounts import ensure_demo_logins
     from gridmgr.store.engine import redact
     from gridmgr.store.reference import sync_reference
-    from gridmgr.web.sessions import SECRET_KEY_ENV, secret_key_for
+    from gridmgr.web.sessions import secret_key_for
 
     if workers < 1:
         raise click.BadParameter("at least one worker", param_hint="--workers")
-    settings = Settings.from_env(
-        data_dir=settings_of(ctx).data_dir,
-        host=host,
-        port=port,
-        demo=demo,
-        simulate=simulate,
-        simulate_speed=simulate_speed,
+    settings = settings_of(ctx).with_overrides(
+        host=host, port=port, demo=demo, simulate=simulate, simulate_speed=simulate_speed
     )
     # a missing session key outside demo mode fails here, before anything is started
-    secret = secret_key_for(settings.data_dir, os.environ.get(SECRET_KEY_ENV), demo=settings.demo)
+    secret = secret_key_for(settings.data_dir, settings.secret_key, demo=settings.demo)
     grid = load_current_grid(settings)
     roster = load_roster(settings, grid)  # the demo roster is generated on first start
     context = routing_context(settings, grid).warm()

@@ -20,10 +20,11 @@ db_option = click.option(
 
 
 def db_url(ctx: click.Context, db: str | None) -> str:
-    """The database URL for ``--db`` in this context."""
+    """The database URL for ``--db`` in this context (else the ``GRIDMGR_DB`` setting)."""
     from gridmgr.store import database_url
 
-    return database_url(db, data_dir=settings_of(ctx).data_dir)
+    settings = settings_of(ctx)
+    return database_url(db or settings.db, data_dir=settings.data_dir)
 
 
 # -- db -------------------------------------------------------------------------------------
