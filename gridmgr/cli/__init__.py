@@ -21,7 +21,7 @@ from gridmgr.cli.intake import intake
 from gridmgr.cli.patrol import patrol
 from gridmgr.cli.responsibility import catalog, roster, route
 from gridmgr.cli.simulate import simulate
-from gridmgr.cli.store import db, db_option, db_url, escalate, ledger
+from gridmgr.cli.store import db, db_option, db_url, escalate, ledger, opened_store
 from gridmgr.errors import GridMgrError, InvalidTableError
 from gridmgr.settings import Settings
 
@@ -104,17 +104,11 @@ def serve(
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
-    from gridmgr.server import (
-        Prepared,
-        is_new_database,
-        serve_forever,
-        wants_simulator,
-    )
+    from gridmgr.server import Prepared, serve_forever, wants_simulator
     from gridmgr.services.context import wall_clock
-    from gridmgr.store import open_store
-    from gridmgr.store.accounts import ensure_demo_logins
-    from gridmgr.store.engine import redact
-    from gridmgr.store.reference import sync_reference
+    from gridmgr.services.database import is_new_database, redact
+    from gridmgr.services.logins import ensure_demo_logins
+    from gridmgr.services.reference import sync_reference
     from gridmgr.web.sessions import secret_key_for
 
     if workers < 1:
@@ -129,20 +123,10 @@ def serve(
     context = routing_context(settings, grid).warm()
     url = db_url(ctx, db)
     fresh = is_new_database(url)
-    store = open_store(url, create=True)
-    try:
-        sync_reference(
-            store,
-            grid=grid,
-            roster=context.roster,
-            catalog=context.catalog,
-            at=wall_clock(),
-            actor="system:serve",
-        )
+    with opened_store(ctx, db, create=True) as store:  # closed: each worker opens its own
+        sync_reference(store, grid=grid, context=context, at=wall_clock(), actor="system:serve")
         logins = ensure_demo_logins(store, context.roster, at=wall_clock()) if settings.demo else []
         simulating = wants_simulator(settings, store, fresh=fresh)
-    finally:
-        store.close()  # each worker opens its own connections
     console.print(
         f"gridmgr serving grid {grid.generation_id} "
         f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells), roster of "

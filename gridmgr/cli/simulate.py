@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from gridmgr.cli.common import console, settings_of
-from gridmgr.cli.store import db_option, db_url
+from gridmgr.cli.store import db_option, db_url, opened_store
 
 
 @click.command()
@@ -61,11 +61,10 @@ def simulate(
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.responsibility.roster_files import parse_time
+    from gridmgr.services.database import redact
+    from gridmgr.services.reference import sync_reference
     from gridmgr.services.simulator import SIMULATOR_ACTOR, Simulator, mark_database
     from gridmgr.simulation.activity import ActivityModel
-    from gridmgr.store import open_store
-    from gridmgr.store.engine import redact
-    from gridmgr.store.reference import sync_reference
 
     if days <= 0:
         raise click.BadParameter("must be positive", param_hint="--days")
@@ -80,17 +79,9 @@ def simulate(
     grid = load_current_grid(settings)
     context = routing_context(settings, grid).warm()
     url = db_url(ctx, db)
-    store = open_store(url, create=True)
-    began = time.perf_counter()
-    try:
-        sync_reference(
-            store,
-            grid=grid,
-            roster=context.roster,
-            catalog=context.catalog,
-            at=start,
-            actor=SIMULATOR_ACTOR,
-        )
+    with opened_store(ctx, db, create=True) as store:
+        began = time.perf_counter()
+        sync_reference(store, grid=grid, context=context, at=start, actor=SIMULATOR_ACTOR)
         before = store.ledger_head()
         mark_database(
             store,
@@ -135,8 +126,6 @@ def simulate(
         states = Counter(
             c.state.value for c in store.cases(limit=10**9) if start <= c.reported_at < end
         )
-    finally:
-        store.close()
     took = time.perf_counter() - began
     events = (head.seq if head else 0) - (before.seq if before else 0)
     tally = sim.tally
