@@ -152,6 +152,22 @@ def test_db_without_db_option_uses_gridmgr_sqlite_in_the_data_folder(
     assert (tiny_dir / "gridmgr.sqlite").is_file()
 
 
+def test_without_data_dir_option_the_data_folder_is_gridmgr_data_dir(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gridmgr.cli import cli
+
+    monkeypatch.delenv("GRIDMGR_DB", raising=False)
+    monkeypatch.setenv("GRIDMGR_DATA_DIR", str(tiny_dir))
+
+    result = CliRunner().invoke(cli, ["db", "init"])
+
+    assert result.exit_code == 0, result.output
+    assert (tiny_dir / "gridmgr.sqlite").is_file()
+
+
 def test_db_without_db_option_uses_the_gridmgr_db_setting(
     tiny_dir: Path, db_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

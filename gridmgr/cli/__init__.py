@@ -32,7 +32,6 @@ __all__ = ["cli", "main"]
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
-    envvar="GRIDMGR_DATA_DIR",
     help="Where gridmgr keeps its data (default: the user data folder).",
 )
 @click.option("--debug", is_flag=True, help="Show a stack trace on errors.")
