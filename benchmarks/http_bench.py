@@ -109,7 +109,8 @@ def _token(data_dir: Path) -> str:
     now = datetime.now(TZ)
     roster = load_roster(settings, load_current_grid(settings))
     operator = sorted(a.person_id for a in roster.holders(COMMAND_CENTER, now))[0]
-    store = open_store(database_url(None, data_dir=data_dir), create=True)
+    db = Settings.from_env(data_dir=data_dir).db  # GRIDMGR_DB, as the server it starts reads
+    store = open_store(database_url(db, data_dir=data_dir), create=True)
     try:
         return store.create_credential(kind="person", subject=operator, now=now, days=1)
     finally:

@@ -35,9 +35,6 @@ LEDGER_VERIFY_EVERY = 300.0
 """Seconds between the end-to-end ledger verifications each worker runs for the dashboard."""
 SERVE_THREADS = 8
 """Request threads per worker (writes are serialized by the database anyway)."""
-DUE_WITHIN_ENV = "GRIDMGR_NOTIFY_DUE_WITHIN_HOURS"
-"""Working hours before a stage's deadline at which its assignee is warned (default 2; 0: never).
-Webhook and e-mail channels are configured by environment too (:mod:`gridmgr.services.delivery`)."""
 
 
 @dataclass(frozen=True)
@@ -109,14 +106,14 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
             context,
             every=prepared.escalate_every,
             clock=prepared.clock,
-            due_within_hours=float(os.environ.get(DUE_WITHIN_ENV, "2")),
+            due_within_hours=prepared.settings.due_within_hours,
         )
         loop.start()
     notifier = None
     if index == 0:  # notices are delivered by one process; the outbox keeps them meanwhile
-        from gridmgr.services.delivery import DeliveryWorker, channels_from_env
+        from gridmgr.services.delivery import DeliveryWorker, channels_from_settings
 
-        channels = channels_from_env(os.environ)
+        channels = channels_from_settings(prepared.settings)
         if channels:
             notifier = DeliveryWorker(store, channels, clock=prepared.clock)
             notifier.start()

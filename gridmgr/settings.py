@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import platformdirs
@@ -18,13 +18,69 @@ class SettingsError(GridMgrError, ValueError):
     """A setting has a value gridmgr cannot use."""
 
 
+MIN_WEBHOOK_SECRET_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Where notices are POSTed as signed JSON (``GRIDMGR_WEBHOOK_URL``), and the secret that signs
+    them (``GRIDMGR_WEBHOOK_SECRET``, at least 16 characters; kept out of repr)."""
+
+    url: str
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"GRIDMGR_WEBHOOK_URL={self.url!r} must start with http:// or https://"
+            )
+        if len(self.secret) < MIN_WEBHOOK_SECRET_LENGTH:
+            raise SettingsError(
+                f"the webhook secret must have at least {MIN_WEBHOOK_SECRET_LENGTH} characters "
+                f"(GRIDMGR_WEBHOOK_SECRET, required with GRIDMGR_WEBHOOK_URL); it has "
+                f"{len(self.secret)}"
+            )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The SMTP server notices are e-mailed through (``GRIDMGR_SMTP_HOST``, ``GRIDMGR_SMTP_PORT``
+    (25), ``GRIDMGR_SMTP_FROM``, ``GRIDMGR_SMTP_TO`` (a template with ``{person_id}``), optional
+    ``GRIDMGR_SMTP_USER`` / ``GRIDMGR_SMTP_PASSWORD``, ``GRIDMGR_SMTP_STARTTLS``)."""
+
+    host: str
+    sender: str
+    to: str
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.sender or "{person_id}" not in self.to:
+            raise SettingsError(
+                "with GRIDMGR_SMTP_HOST set GRIDMGR_SMTP_FROM (the sender) and GRIDMGR_SMTP_TO, "
+                "a template such as {person_id}@notify.example.cn"
+            )
+        _port(self.port, "GRIDMGR_SMTP_PORT")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """The external channels notices are delivered to; none by default (in-app notices only)."""
+
+    webhook: WebhookSettings | None = None
+    smtp: SmtpSettings | None = None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where gridmgr keeps its data and how it serves.
 
-    Built from the environment by :meth:`from_env`; ``GRIDMGR_DATA_DIR``, ``GRIDMGR_HOST``,
-    ``GRIDMGR_PORT`` and ``GRIDMGR_WORKING_HOURS`` (e.g. ``08:30-12:00,13:30-17:30``, the
-    default) override the defaults.
+    Built once from the environment by :meth:`from_env` (the only place gridmgr reads it);
+    ``GRIDMGR_DATA_DIR``, ``GRIDMGR_HOST``, ``GRIDMGR_PORT`` and ``GRIDMGR_WORKING_HOURS`` (e.g.
+    ``08:30-12:00,13:30-17:30``, the default) override the defaults; the other variables are
+    named with their fields.
     """
 
     data_dir: Path
@@ -51,10 +107,24 @@ class Settings:
     tile_url: str | None = None
     """A raster tile URL for the dashboard's basemap (``GRIDMGR_TILE_URL``, with ``{z}``,
     ``{x}``, ``{y}``); unset, the map shows only our own layers and needs no internet."""
+    db: str | None = field(default=None, repr=False)
+    """The database (``GRIDMGR_DB``): a SQLite file or a SQLAlchemy URL; unset, ``gridmgr.sqlite``
+    in the data folder. A command's ``--db`` wins over it. Kept out of repr (a URL may hold a
+    password)."""
+    secret_key: str | None = field(default=None, repr=False)
+    """The key that signs session cookies (``GRIDMGR_SECRET_KEY``); unset, demo mode keeps a
+    generated one in the data folder and ``serve --no-demo`` refuses to start."""
+    due_within_hours: float = 2.0
+    """Working hours before a stage's deadline at which its assignee is warned
+    (``GRIDMGR_NOTIFY_DUE_WITHIN_HOURS``, default 2; 0: never)."""
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    """The webhook and e-mail channels notices are delivered to (``GRIDMGR_WEBHOOK_*``,
+    ``GRIDMGR_SMTP_*``; see :class:`WebhookSettings`, :class:`SmtpSettings`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``env`` (default: ``os.environ``), then explicit ``overrides``."""
+        """Settings from ``env`` (default: ``os.environ``), then explicit ``overrides`` (``None``
+        values are ignored); :class:`SettingsError` names a bad value and how to fix it."""
         env = os.environ if env is None else env
         values: dict[str, object] = {
             "data_dir": Path(env.get("GRIDMGR_DATA_DIR") or platformdirs.user_data_dir("gridmgr")),
@@ -69,14 +139,29 @@ class Settings:
             "simulate": env.get("GRIDMGR_SIMULATE") or None,
             "simulate_speed": env.get("GRIDMGR_SIMULATE_SPEED", "1"),
             "auto_merge_score": env.get("GRIDMGR_AUTO_MERGE_SCORE") or None,
+            "db": env.get("GRIDMGR_DB", "").strip() or None,
+            "secret_key": env.get("GRIDMGR_SECRET_KEY", "").strip() or None,
+            "due_within_hours": env.get("GRIDMGR_NOTIFY_DUE_WITHIN_HOURS", "2"),
+            "delivery": _delivery(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            port = int(str(values["port"]))
-        except ValueError:
-            raise SettingsError(f"port must be a number, got {values['port']!r}") from None
-        if not 0 < port < 65536:
-            raise SettingsError(f"port must be 1..65535, got {port}")
+        return cls._checked(values)
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """These settings with ``overrides`` (a command's options; ``None`` keeps the value),
+        checked as :meth:`from_env` checks the environment.
+
+        >>> Settings(data_dir=Path("/d")).with_overrides(port=8080, host=None).port
+        8080
+        """
+        values: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return type(self)._checked(values)
+
+    @classmethod
+    def _checked(cls, values: Mapping[str, object]) -> Settings:
+        """Settings from raw ``values`` (text from the environment, or typed), each checked."""
+        port = _port(values["port"], "port")
         try:
             speed = float(str(values["simulate_speed"]))
         except ValueError:
@@ -91,6 +176,10 @@ class Settings:
             hours = str(parse_working_hours(str(values["working_hours"])))
         except GridMgrError as exc:
             raise SettingsError(f"GRIDMGR_WORKING_HOURS: {exc}") from None
+        delivery = values.get("delivery") or DeliverySettings()
+        if not isinstance(delivery, DeliverySettings):
+            raise SettingsError(f"delivery must be DeliverySettings, got {type(delivery).__name__}")
+        db, secret_key = values.get("db"), values.get("secret_key")
         return cls(
             data_dir=Path(str(values["data_dir"])).expanduser(),
             host=str(values["host"]),
@@ -104,6 +193,10 @@ class Settings:
             simulate=None if simulate is None else _flag(simulate, "GRIDMGR_SIMULATE"),
             simulate_speed=speed,
             auto_merge_score=_score(values.get("auto_merge_score")),
+            db=None if db is None else str(db),
+            secret_key=None if secret_key is None else str(secret_key),
+            due_within_hours=_due_within(values.get("due_within_hours", 2.0)),
+            delivery=delivery,
         )
 
     @property
@@ -193,3 +286,68 @@ def _tile_url(value: object) -> str | None:
             f"https://tile.example.org/{{z}}/{{x}}/{{y}}.png; got {url!r}"
         )
     return url
+
+
+def _port(value: object, name: str) -> int:
+    """A checked TCP port.
+
+    >>> _port("8050", "port")
+    8050
+    >>> _port("0", "GRIDMGR_SMTP_PORT")
+    Traceback (most recent call last):
+    ...
+    gridmgr.settings.SettingsError: GRIDMGR_SMTP_PORT must be 1..65535, got 0
+    """
+    try:
+        port = int(str(value))
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {value!r}") from None
+    if not 0 < port < 65536:
+        raise SettingsError(f"{name} must be 1..65535, got {port}")
+    return port
+
+
+def _due_within(value: object) -> float:
+    """A checked ``GRIDMGR_NOTIFY_DUE_WITHIN_HOURS``: working hours, 0 for never.
+
+    >>> _due_within("2"), _due_within("0"), _due_within(1.5)
+    (2.0, 0.0, 1.5)
+    """
+    try:
+        hours = float(str(value))
+    except ValueError:
+        hours = float("nan")
+    if not 0 <= hours < 1e6:
+        raise SettingsError(
+            "GRIDMGR_NOTIFY_DUE_WITHIN_HOURS must be a number of working hours, e.g. 2 "
+            f"(0: never warn); got {value!r}"
+        )
+    return hours
+
+
+def _delivery(env: Mapping[str, str]) -> DeliverySettings:
+    """The notification channels ``env`` configures (``GRIDMGR_WEBHOOK_*``, ``GRIDMGR_SMTP_*``).
+
+    >>> _delivery({})
+    DeliverySettings(webhook=None, smtp=None)
+    >>> _delivery({"GRIDMGR_SMTP_HOST": "mail", "GRIDMGR_SMTP_FROM": "gm@x.cn",
+    ...            "GRIDMGR_SMTP_TO": "{person_id}@x.cn"}).smtp.port
+    25
+    """
+    webhook = None
+    url = env.get("GRIDMGR_WEBHOOK_URL", "").strip()
+    if url:
+        webhook = WebhookSettings(url, env.get("GRIDMGR_WEBHOOK_SECRET", ""))
+    smtp = None
+    host = env.get("GRIDMGR_SMTP_HOST", "").strip()
+    if host:
+        smtp = SmtpSettings(
+            host,
+            env.get("GRIDMGR_SMTP_FROM", "").strip(),
+            env.get("GRIDMGR_SMTP_TO", "").strip(),
+            port=_port(env.get("GRIDMGR_SMTP_PORT", "25"), "GRIDMGR_SMTP_PORT"),
+            username=env.get("GRIDMGR_SMTP_USER") or None,
+            password=env.get("GRIDMGR_SMTP_PASSWORD") or None,
+            starttls=_flag(env.get("GRIDMGR_SMTP_STARTTLS", "0"), "GRIDMGR_SMTP_STARTTLS"),
+        )
+    return DeliverySettings(webhook, smtp)

@@ -205,6 +205,7 @@ def simulate_activity(
     # imports this module); only this function needs a database.
     from gridmgr.services.simulator import Simulator
     from gridmgr.simulation.activity import ActivityModel
+
     start = end - timedelta(days=days)
     store.sync_reference(
         grid=context.grid,

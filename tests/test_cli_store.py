@@ -149,6 +149,51 @@ def test_db_without_db_option_uses_gridmgr_sqlite_in_the_data_folder(
     assert (tiny_dir / "gridmgr.sqlite").is_file()
 
 
+def test_without_data_dir_option_the_data_folder_is_gridmgr_data_dir(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gridmgr.cli import cli
+
+    monkeypatch.delenv("GRIDMGR_DB", raising=False)
+    monkeypatch.setenv("GRIDMGR_DATA_DIR", str(tiny_dir))
+
+    result = CliRunner().invoke(cli, ["db", "init"])
+
+    assert result.exit_code == 0, result.output
+    assert (tiny_dir / "gridmgr.sqlite").is_file()
+
+
+def test_db_without_db_option_uses_the_gridmgr_db_setting(
+    tiny_dir: Path, db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDMGR_DB", str(db_file))
+
+    result = invoke(tiny_dir, "db", "init")
+
+    assert result.exit_code == 0, result.output
+    assert db_file.is_file()
+    assert not (tiny_dir / "gridmgr.sqlite").exists()
+
+
+def test_a_bad_setting_in_the_environment_exits_1_naming_the_variable(
+    tiny_dir: Path,
+    db_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GRIDMGR_NOTIFY_DUE_WITHIN_HOURS", "soon")
+
+    code, out, err = run_main(tiny_dir, "db", "init", "--db", str(db_file), capsys=capsys)
+
+    assert code == 1
+    assert "GRIDMGR_NOTIFY_DUE_WITHIN_HOURS" in flat(err)
+    assert "Traceback" not in err
+    assert out == ""
+    assert not db_file.exists()
+
+
 def test_db_accepts_a_url_on_each_backend_and_hides_the_password(
     tiny_dir: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,12 +25,14 @@ from gridmgr.services.delivery import (
     DeliveryWorker,
     EmailChannel,
     WebhookChannel,
+    channels_from_settings,
     deliver_pending,
     verify_signature,
 )
 from gridmgr.services.escalation import escalate_overdue, warn_due_soon
 from gridmgr.services.notices import mark_notifications_read, notifications_for
 from gridmgr.services.reports import report_incident
+from gridmgr.settings import DeliverySettings, Settings, SmtpSettings, WebhookSettings
 from gridmgr.store import Store, open_store
 from tests.builders import tiny_context
 
@@ -288,3 +291,37 @@ def test_an_email_without_an_address_is_skipped_not_retried(store: Store) -> Non
     report = deliver_pending(store, [mail], now=AT)
     assert (report.skipped, report.failed) == (1, 0)
     assert deliver_pending(store, [mail], now=AT + timedelta(days=1)).skipped == 0
+
+
+def test_the_settings_configure_no_channel_by_default(tmp_path: Path) -> None:
+    assert channels_from_settings(Settings(data_dir=tmp_path)) == []
+
+
+def test_the_settings_configure_the_webhook_and_the_email_channels(tmp_path: Path) -> None:
+    delivery = DeliverySettings(
+        webhook=WebhookSettings("https://hooks.jiangyin.test/gm", SECRET),
+        smtp=SmtpSettings(
+            "mail.jiangyin.test",
+            "gridmgr@jiangyin.test",
+            "{person_id}@notify.jiangyin.test",
+            port=587,
+            username="gm",
+            password="pw",
+            starttls=True,
+        ),
+    )
+
+    channels = channels_from_settings(Settings(data_dir=tmp_path, delivery=delivery))
+
+    assert channels == [
+        WebhookChannel("https://hooks.jiangyin.test/gm", SECRET),
+        EmailChannel(
+            "mail.jiangyin.test",
+            "gridmgr@jiangyin.test",
+            "{person_id}@notify.jiangyin.test",
+            port=587,
+            username="gm",
+            password="pw",
+            starttls=True,
+        ),
+    ]

@@ -6,7 +6,6 @@ user (``--debug`` shows one).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from gridmgr.cli.intake import intake
 from gridmgr.cli.patrol import patrol
 from gridmgr.cli.responsibility import catalog, roster, route
 from gridmgr.cli.simulate import simulate
-from gridmgr.cli.store import db, db_option, db_url, escalate, ledger
+from gridmgr.cli.store import db, db_option, db_url, escalate, ledger, opened_store
 from gridmgr.errors import GridMgrError, InvalidTableError
 from gridmgr.settings import Settings
 
@@ -33,7 +32,6 @@ __all__ = ["cli", "main"]
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
-    envvar="GRIDMGR_DATA_DIR",
     help="Where gridmgr keeps its data (default: the user data folder).",
 )
 @click.option("--debug", is_flag=True, help="Show a stack trace on errors.")
@@ -105,47 +103,29 @@ def serve(
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
-    from gridmgr.server import (
-        Prepared,
-        is_new_database,
-        serve_forever,
-        wants_simulator,
-    )
+    from gridmgr.server import Prepared, serve_forever, wants_simulator
     from gridmgr.services.context import wall_clock
-    from gridmgr.store import open_store
-    from gridmgr.store.engine import redact
-    from gridmgr.web.sessions import SECRET_KEY_ENV, secret_key_for
+    from gridmgr.services.database import is_new_database, redact
+    from gridmgr.services.logins import ensure_demo_logins
+    from gridmgr.services.reference import sync_reference
+    from gridmgr.web.sessions import secret_key_for
 
     if workers < 1:
         raise click.BadParameter("at least one worker", param_hint="--workers")
-    settings = Settings.from_env(
-        data_dir=settings_of(ctx).data_dir,
-        host=host,
-        port=port,
-        demo=demo,
-        simulate=simulate,
-        simulate_speed=simulate_speed,
+    settings = settings_of(ctx).with_overrides(
+        host=host, port=port, demo=demo, simulate=simulate, simulate_speed=simulate_speed
     )
     # a missing session key outside demo mode fails here, before anything is started
-    secret = secret_key_for(settings.data_dir, os.environ.get(SECRET_KEY_ENV), demo=settings.demo)
+    secret = secret_key_for(settings.data_dir, settings.secret_key, demo=settings.demo)
     grid = load_current_grid(settings)
     roster = load_roster(settings, grid)  # the demo roster is generated on first start
     context = routing_context(settings, grid).warm()
     url = db_url(ctx, db)
     fresh = is_new_database(url)
-    store = open_store(url, create=True)
-    try:
-        store.sync_reference(
-            grid=grid,
-            roster=context.roster,
-            catalog=context.catalog,
-            at=wall_clock(),
-            actor="system:serve",
-        )
-        logins = store.ensure_demo_logins(context.roster, at=wall_clock()) if settings.demo else []
+    with opened_store(ctx, db, create=True) as store:  # closed: each worker opens its own
+        sync_reference(store, grid=grid, context=context, at=wall_clock(), actor="system:serve")
+        logins = ensure_demo_logins(store, context.roster, at=wall_clock()) if settings.demo else []
         simulating = wants_simulator(settings, store, fresh=fresh)
-    finally:
-        store.close()  # each worker opens its own connections
     console.print(
         f"gridmgr serving grid {grid.generation_id} "
         f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells), roster of "

@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 
 from gridmgr.cli.common import console, err_console, load_grid, settings_of
-from gridmgr.cli.store import db_option, db_url
+from gridmgr.cli.store import db_option, opened_store
 
 
 @click.group()
@@ -25,23 +25,14 @@ def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: 
     """Create a personal token for a person on the roster and print it (shown only once)."""
     from gridmgr.datafiles import load_roster
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
+    from gridmgr.services.tokens import create_token
 
     if days < 1:
         raise click.BadParameter("a token must live at least one day", param_hint="--days")
     roster = load_roster(settings_of(ctx), load_grid(ctx, None))
     person = roster.person(person_id)
-    store = open_store(db_url(ctx, db), create=True)
-    try:
-        secret = store.create_credential(
-            kind="person",
-            subject=person.person_id,
-            now=datetime.now(TZ),
-            days=days,
-            label=label,
-        )
-    finally:
-        store.close()
+    with opened_store(ctx, db, create=True) as store:
+        secret = create_token(store, person.person_id, now=datetime.now(TZ), days=days, label=label)
     click.echo(secret)
     err_console.print(
         f"token for {person.name} ({person.person_id}), valid {days} days", markup=False
@@ -55,13 +46,10 @@ def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: 
 def token_revoke(ctx: click.Context, token_id: str, db: str | None) -> None:
     """Revoke a token or api_key by its id (the 16 hex digits after ``gm_``)."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
+    from gridmgr.services.tokens import revoke
 
-    store = open_store(db_url(ctx, db))
-    try:
-        done = store.revoke_credential(token_id, now=datetime.now(TZ))
-    finally:
-        store.close()
+    with opened_store(ctx, db) as store:
+        done = revoke(store, token_id, now=datetime.now(TZ))
     if not done:
         raise click.UsageError(f"no live credential with id {token_id}")
     console.print(f"revoked {token_id}")
@@ -80,14 +68,9 @@ def apikey() -> None:
 def apikey_create(ctx: click.Context, name: str, days: int, db: str | None) -> None:
     """Create an api_key for the partner system NAME and print it (shown only once)."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
+    from gridmgr.services.tokens import create_api_key
 
-    store = open_store(db_url(ctx, db), create=True)
-    try:
-        secret = store.create_credential(
-            kind="apikey", subject=name, now=datetime.now(TZ), days=days, label=name
-        )
-    finally:
-        store.close()
+    with opened_store(ctx, db, create=True) as store:
+        secret = create_api_key(store, name, now=datetime.now(TZ), days=days)
     click.echo(secret)
     err_console.print(f"api_key for {name}, valid {days} days", markup=False)

@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from gridmgr.cli.common import console, load_grid, settings_of
-from gridmgr.cli.store import db_option, db_url
+from gridmgr.cli.store import db_option, opened_store
 
 person_option = click.option(
     "--person", "person_id", required=True, help="Roster person id, e.g. P00044."
@@ -39,8 +39,7 @@ def account_set_password(
     """
     from gridmgr.datafiles import load_roster
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
-    from gridmgr.store.accounts import check_password_policy
+    from gridmgr.services.logins import check_password_policy, set_login_password
 
     roster = load_roster(settings_of(ctx), load_grid(ctx, None))
     person = roster.person(person_id)
@@ -54,13 +53,10 @@ def account_set_password(
             err=True,
         )
     check_password_policy(person.person_id, password)  # before opening the database
-    store = open_store(db_url(ctx, db), create=True)
-    try:
-        done = store.set_password(
-            person.person_id, password, now=datetime.now(TZ), actor="cli:account"
+    with opened_store(ctx, db, create=True) as store:
+        done = set_login_password(
+            store, person.person_id, password, now=datetime.now(TZ), actor="cli:account"
         )
-    finally:
-        store.close()
     note = " (the account is disabled: `gridmgr account enable`)" if done.disabled else ""
     console.print(f"password set for {person.name} ({person.person_id}){note}")
 
@@ -72,13 +68,10 @@ def account_set_password(
 def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
     """Refuse a person's logins from now on; his open sessions end at once."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
+    from gridmgr.services.logins import disable_login
 
-    store = open_store(db_url(ctx, db))
-    try:
-        store.disable_account(person_id, now=datetime.now(TZ), actor="cli:account")
-    finally:
-        store.close()
+    with opened_store(ctx, db) as store:
+        disable_login(store, person_id, now=datetime.now(TZ), actor="cli:account")
     console.print(f"account of {person_id} disabled")
 
 
@@ -89,11 +82,8 @@ def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
 def account_enable(ctx: click.Context, person_id: str, db: str | None) -> None:
     """Allow a disabled account to log in again (with its existing password)."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
+    from gridmgr.services.logins import enable_login
 
-    store = open_store(db_url(ctx, db))
-    try:
-        store.enable_account(person_id, now=datetime.now(TZ), actor="cli:account")
-    finally:
-        store.close()
+    with opened_store(ctx, db) as store:
+        enable_login(store, person_id, now=datetime.now(TZ), actor="cli:account")
     console.print(f"account of {person_id} enabled")

@@ -25,9 +25,8 @@ from rich.progress import (
 )
 
 from gridmgr.cli.common import console, err_console, load_grid, settings_of
-from gridmgr.cli.store import db_option, db_url
+from gridmgr.cli.store import db_option, opened_store
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.store import Store
 
 actor_option = click.option(
     "--by", "actor", default="cli:inspect", show_default=True, help="Who does this (ledgered)."
@@ -41,17 +40,6 @@ def _now(at_text: str | None) -> datetime:
     from gridmgr.responsibility.roster_files import parse_time
 
     return parse_time(at_text) if at_text else datetime.now(TZ)
-
-
-@contextmanager
-def _store(ctx: click.Context, db: str | None) -> Iterator[Store]:
-    from gridmgr.store import open_store
-
-    store = open_store(db_url(ctx, db))
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @contextmanager
@@ -143,7 +131,7 @@ def registry_generate(
     if not 1 <= count <= 1_000_000:
         raise click.BadParameter("1..1,000,000 targets", param_hint="--n")
     grid = load_grid(ctx, None)
-    with _store(ctx, db) as store, _working(f"generating {count:,} targets"):
+    with opened_store(ctx, db) as store, _working(f"generating {count:,} targets"):
         reg = generate_default_registry(
             store, grid, at=_now(at_text), actor=actor, n=count, seed=seed
         )
@@ -164,7 +152,7 @@ def registry_import(
     from gridmgr.services.inspections import import_registry
 
     grid = load_grid(ctx, None)
-    with _store(ctx, db) as store, _working(f"importing {path.name}"):
+    with opened_store(ctx, db) as store, _working(f"importing {path.name}"):
         reg = import_registry(store, path, grid, at=_now(at_text), actor=actor)
     console.print(f"registry: {len(reg):,} targets from {path}, snapshot {reg.snapshot_hash}")
 
@@ -177,7 +165,7 @@ def registry_export(ctx: click.Context, path: Path, db: str | None) -> None:
     """Write the current registry as CSV."""
     from gridmgr.services.inspections import export_registry
 
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         reg = export_registry(store, path)
     console.print(f"{len(reg):,} targets written to {path} (snapshot {reg.snapshot_hash})")
 
@@ -204,7 +192,7 @@ def pool_generate(
     from gridmgr.services.inspections import generate_default_pool
 
     roster = load_roster(settings_of(ctx), load_grid(ctx, None))
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         made = generate_default_pool(store, roster, at=_now(at_text), actor=actor, seed=seed)
     console.print(f"pool: {len(made):,} officers, snapshot {made.snapshot_hash}")
 
@@ -221,7 +209,7 @@ def pool_import(
     """Import a pool CSV (officer_id, name, department, team, towns, max_visits, conflicts)."""
     from gridmgr.services.inspections import import_pool
 
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         made = import_pool(store, path, at=_now(at_text), actor=actor)
     console.print(f"pool: {len(made):,} officers from {path}, snapshot {made.snapshot_hash}")
 
@@ -234,7 +222,7 @@ def pool_export(ctx: click.Context, path: Path, db: str | None) -> None:
     """Write the current pool as CSV."""
     from gridmgr.services.inspections import export_pool
 
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         made = export_pool(store, path)
     console.print(f"{len(made):,} officers written to {path} (snapshot {made.snapshot_hash})")
 
@@ -257,11 +245,11 @@ def plan_create(
     ctx: click.Context, path: Path, db: str | None, actor: str, at_text: str | None
 ) -> None:
     """Store the plan in the JSON file PATH (see the README for its fields)."""
-    from gridmgr.services.inspections import read_plan_file
+    from gridmgr.services.inspections import create_plan, read_plan_file
 
     parsed = read_plan_file(path)
-    with _store(ctx, db) as store:
-        record = store.create_plan(parsed, at=_now(at_text), actor=actor)
+    with opened_store(ctx, db) as store:
+        record = create_plan(store, parsed, at=_now(at_text), actor=actor)
     console.print(f"plan {record.plan_id} created: {parsed.name} (hash {record.plan_hash})")
 
 
@@ -271,14 +259,16 @@ def plan_create(
 @click.pass_context
 def plan_show(ctx: click.Context, plan_id: str | None, db: str | None) -> None:
     """List the plans, or show one as JSON."""
-    with _store(ctx, db) as store:
+    from gridmgr.services.inspections import list_plans, load_plan
+
+    with opened_store(ctx, db) as store:
         if plan_id is None:
-            for p in store.list_plans():
+            for p in list_plans(store):
                 console.print(
                     f"{p.plan_id}  {p.plan.period_start}..{p.plan.period_end}  {p.plan.name}"
                 )
             return
-        record = store.load_plan(plan_id)
+        record = load_plan(store, plan_id)
     console.print(json.dumps(record.plan.to_dict(), ensure_ascii=False, indent=2))
 
 
@@ -321,7 +311,7 @@ def draw_commit(
     if (seed_out is None) == (commitment is None):
         raise click.UsageError("give exactly one of --seed-out FILE or --commitment HEX")
     roster = load_roster(settings_of(ctx), load_grid(ctx, None))
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         made = commit(store, plan_id, roster, at=_now(at_text), actor=actor, commitment=commitment)
     if made.seed is not None and seed_out is not None:
         seed_out.parent.mkdir(parents=True, exist_ok=True)
@@ -355,7 +345,7 @@ def draw_run(
     from gridmgr.services.inspections import run
 
     value = _read_seed(seed, seed_file)
-    with _store(ctx, db) as store, _staffing(f"drawing {draw_id}") as progress:
+    with opened_store(ctx, db) as store, _staffing(f"drawing {draw_id}") as progress:
         done = run(store, draw_id, value, at=_now(at_text), actor=actor, progress=progress)
     result = done.result
     assert result is not None
@@ -394,7 +384,7 @@ def draw_reveal(
     from gridmgr.services.inspections import reveal
 
     value = _read_seed(seed, seed_file)
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         reveal(store, draw_id, value, at=_now(at_text), actor=actor)
     console.print(f"draw {draw_id}: seed revealed {value}")
 
@@ -404,8 +394,10 @@ def draw_reveal(
 @click.pass_context
 def draw_list(ctx: click.Context, db: str | None) -> None:
     """The draws, newest first."""
-    with _store(ctx, db) as store:
-        for d in store.list_draws():
+    from gridmgr.services.inspections import list_draws
+
+    with opened_store(ctx, db) as store:
+        for d in list_draws(store):
             visits = "-" if d.result is None else f"{len(d.result.visits)} visits"
             console.print(f"{d.draw_id}  {d.state:<9}  {d.plan_id}  {visits}")
 
@@ -416,8 +408,10 @@ def draw_list(ctx: click.Context, db: str | None) -> None:
 @click.pass_context
 def draw_show(ctx: click.Context, draw_id: str, db: str | None) -> None:
     """A draw's public record as JSON: commitment, input hashes, result hash, seed once revealed."""
-    with _store(ctx, db) as store:
-        record = store.load_draw(draw_id)
+    from gridmgr.services.inspections import load_draw
+
+    with opened_store(ctx, db) as store:
+        record = load_draw(store, draw_id)
     console.print(json.dumps(record.to_public(), ensure_ascii=False, indent=2))
 
 
@@ -431,7 +425,7 @@ def draw_export(ctx: click.Context, draw_id: str, folder: Path, db: str | None) 
     draw.json) so anyone can run `gridmgr inspect verify-draw --published FOLDER`."""
     from gridmgr.services.inspections import export_published
 
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         files = export_published(store, draw_id, folder)
     for path in files:
         console.print(str(path))
@@ -470,7 +464,7 @@ def verify_draw_command(
                 result = verify_published(published, seed=value, progress=progress)
             else:
                 assert draw_id is not None
-                with _store(ctx, db) as store:
+                with opened_store(ctx, db) as store:
                     result = verify_stored(store, draw_id, seed=value, progress=progress)
     except VerificationError as exc:
         err_console.print(f"DRAW DOES NOT VERIFY: {exc}", markup=False)
@@ -516,7 +510,7 @@ def results_record(
     """Record the finding of one item of one visit."""
     from gridmgr.services.inspections import record_result
 
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         record_result(
             store,
             draw_id,
@@ -542,6 +536,6 @@ def results_publish(ctx: click.Context, path: Path, draw_id: str | None, db: str
     from gridmgr.services.inspections import publish_results
 
     names = cell_names(load_grid(ctx, None))
-    with _store(ctx, db) as store:
+    with opened_store(ctx, db) as store:
         count = publish_results(store, path, draw_id=draw_id, town_names=names)
     console.print(f"{count} result row(s) written to {path}")

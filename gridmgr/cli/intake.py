@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gridmgr.cli.common import console, err_console, load_grid, print_problems, settings_of
-from gridmgr.cli.store import db_option, db_url
+from gridmgr.cli.store import db_option, opened_store
 from gridmgr.intake.channels import Channel
 
 if TYPE_CHECKING:
@@ -79,13 +79,11 @@ def import_(
     from gridmgr.datafiles import routing_context
     from gridmgr.intake.channels import read_intake_file
     from gridmgr.services.triage import import_intake
-    from gridmgr.store import open_store
 
     context = routing_context(settings_of(ctx), load_grid(ctx, None))
     batch = read_intake_file(path, catalog=context.catalog)
-    store = open_store(db_url(ctx, db))
     actor = _operator(operator)
-    try:
+    with opened_store(ctx, db) as store:
         result = import_intake(
             store,
             context,
@@ -95,8 +93,6 @@ def import_(
             now=_now(None),
             skip_bad=skip_bad,
         )
-    finally:
-        store.close()
     console.print(
         f"{path.name}: {len(result.created)} case(s) created "
         f"({len(result.unlocated)} in the unlocated queue), {len(result.existing)} already "
@@ -116,13 +112,9 @@ def import_(
 def queue(ctx: click.Context, db: str | None) -> None:
     """List the unlocated queue: reports waiting for an operator to place them."""
     from gridmgr.services.triage import unlocated_queue
-    from gridmgr.store import open_store
 
-    store = open_store(db_url(ctx, db))
-    try:
+    with opened_store(ctx, db) as store:
         waiting = unlocated_queue(store, limit=10_000)
-    finally:
-        store.close()
     console.print(f"{len(waiting)} unlocated case(s)")
     for u in waiting:
         console.print(
@@ -155,12 +147,10 @@ def place(
     """Place an unlocated case on the map: it is routed to its cell and owner (a ledger event)."""
     from gridmgr.datafiles import routing_context
     from gridmgr.services.triage import place_case
-    from gridmgr.store import open_store
 
     context = routing_context(settings_of(ctx), load_grid(ctx, None))
     actor = _operator(operator)
-    store = open_store(db_url(ctx, db))
-    try:
+    with opened_store(ctx, db) as store:
         case = place_case(
             store,
             context,
@@ -173,8 +163,6 @@ def place(
             comment=comment,
         )
         last = store.trail(case_id)[-1]
-    finally:
-        store.close()
     who = last.details.get("responsible") or {}
     console.print(
         f"placed {case_id} in {case.cell or 'out of grid'} "
@@ -199,14 +187,10 @@ def merge(
 ) -> None:
     """Merge DUPLICATE_ID into MASTER_ID (both keep their reports; both trails record it)."""
     from gridmgr.services.triage import merge_cases
-    from gridmgr.store import open_store
 
     actor = _operator(operator)
-    store = open_store(db_url(ctx, db))
-    try:
+    with opened_store(ctx, db) as store:
         merge_cases(store, duplicate_id, master_id, actor=actor, at=_now(None), comment=comment)
-    finally:
-        store.close()
     console.print(f"merged {duplicate_id} into {master_id}")
 
 
@@ -221,12 +205,8 @@ def unmerge(
 ) -> None:
     """Split a merged duplicate off its master again."""
     from gridmgr.services.triage import unmerge_case
-    from gridmgr.store import open_store
 
     actor = _operator(operator)
-    store = open_store(db_url(ctx, db))
-    try:
+    with opened_store(ctx, db) as store:
         _, master = unmerge_case(store, duplicate_id, actor=actor, at=_now(None), comment=comment)
-    finally:
-        store.close()
     console.print(f"split {duplicate_id} off {master.case_id}")

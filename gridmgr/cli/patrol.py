@@ -10,7 +10,7 @@ import click
 
 from gridmgr.cli.common import console, settings_of
 from gridmgr.cli.responsibility import TimeParam
-from gridmgr.cli.store import db_option, db_url
+from gridmgr.cli.store import db_option, opened_store
 
 
 @click.group()
@@ -38,12 +38,11 @@ def patrol_import(
 
     A file with any bad row is refused whole, every problem listed with its row.
     """
-    import pandas as pd
-
+    from gridmgr.datafiles import load_roster
+    from gridmgr.grid.generations import load_current_grid
     from gridmgr.patrols import gpx_to_points, rows_to_points
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
-    from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch
+    from gridmgr.services.tracks import import_track
     from gridmgr.tablefiles import read_table
 
     settings = settings_of(ctx)
@@ -53,29 +52,17 @@ def patrol_import(
     else:
         table = read_table(file, required=["at", "lon", "lat"], optional=["accuracy_m"])
         points = rows_to_points(table.numbered(), source=source, datum=datum)
-    store = open_store(db_url(ctx, db))
-    try:
-        from gridmgr.datafiles import load_roster
-        from gridmgr.grid.generations import load_current_grid
-
+    with opened_store(ctx, db) as store:
         roster = load_roster(settings, load_current_grid(settings), create=False)
         roster.person(person_id)  # an unknown person is refused by name
-        batches = [
-            PatrolBatch(
-                person_id,
-                [t.to_pydatetime() for t in part["at"]],
-                part["lon"].tolist(),
-                part["lat"].tolist(),
-                [None if pd.isna(a) else float(a) for a in part["accuracy_m"]],
-                source=f"file:{source}",
-            )
-            for part in (points.iloc[i : i + MAX_BATCH] for i in range(0, len(points), MAX_BATCH))
-        ]
-        written = store.record_patrol_batches(
-            batches, at=datetime.now(TZ), actor=f"cli:patrol:{person_id}"
+        written = import_track(
+            store,
+            person_id,
+            points,
+            source=source,
+            at=datetime.now(TZ),
+            actor=f"cli:patrol:{person_id}",
         )
-    finally:
-        store.close()
     if written:
         first, last = points["at"].iloc[0], points["at"].iloc[-1]
         console.print(
@@ -121,15 +108,12 @@ def patrol_coverage_command(
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.patrols import blind_spots, patrol_coverage
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
+    from gridmgr.services.tracks import track_points
 
     now = at if at is not None else datetime.now(TZ)
     grid = load_current_grid(settings_of(ctx))
-    store = open_store(db_url(ctx, db))
-    try:
-        points = store.patrol_points(since=now - pd.Timedelta(days=days), until=now)
-    finally:
-        store.close()
+    with opened_store(ctx, db) as store:
+        points = track_points(store, since=now - pd.Timedelta(days=days), until=now)
     began = time.perf_counter()
     coverage = patrol_coverage(grid, points, now=now, days=days, distance_m=distance)
     took = time.perf_counter() - began

@@ -5,12 +5,21 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from gridmgr.cli.common import console, settings_of
-from gridmgr.cli.store import db_option, db_url
+from gridmgr.cli.store import db_option, db_url, opened_store
+
+if TYPE_CHECKING:
+    from gridmgr.grid.model import Grid
+    from gridmgr.ledger import LedgerEvent
+    from gridmgr.responsibility.routing import RoutingContext
+    from gridmgr.services.database import Store
+    from gridmgr.services.simulator import Simulator
+    from gridmgr.simulation.activity import ActivityModel
 
 
 @click.command()
@@ -59,88 +68,40 @@ def simulate(
     """
     from gridmgr.datafiles import routing_context
     from gridmgr.grid.generations import load_current_grid
-    from gridmgr.responsibility.calendar import TZ
-    from gridmgr.responsibility.roster_files import parse_time
-    from gridmgr.services.simulator import SIMULATOR_ACTOR, Simulator, mark_database
+    from gridmgr.services.database import redact
     from gridmgr.simulation.activity import ActivityModel
-    from gridmgr.store import open_store
-    from gridmgr.store.engine import redact
 
     if days <= 0:
         raise click.BadParameter("must be positive", param_hint="--days")
     if speed is not None and speed <= 0:
         raise click.BadParameter("must be positive", param_hint="--speed")
-    if end_text:
-        end = parse_time(end_text)
-    else:
-        end = datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = end - timedelta(days=days)
+    start, end = _period(days, end_text)
     settings = settings_of(ctx)
     grid = load_current_grid(settings)
     context = routing_context(settings, grid).warm()
-    url = db_url(ctx, db)
-    store = open_store(url, create=True)
-    began = time.perf_counter()
-    try:
-        store.sync_reference(
-            grid=grid,
-            roster=context.roster,
-            catalog=context.catalog,
-            at=start,
-            actor=SIMULATOR_ACTOR,
-        )
-        before = store.ledger_head()
-        mark_database(
+    with opened_store(ctx, db, create=True) as store:
+        began = time.perf_counter()
+        before, sim = _start(
             store,
-            at=start,
-            details={"seed": seed, "days": days, "per_day": per_day, "end": end.isoformat()},
-        )
-        sim = Simulator(
-            store,
+            grid,
             context,
-            seed=seed,
             start=start,
+            seed=seed,
             model=ActivityModel(reports_per_day=per_day),
             patrols=patrols,
+            details={"seed": seed, "days": days, "per_day": per_day, "end": end.isoformat()},
         )
-        hours = max(1, int((end - start) / timedelta(hours=1) + 0.999))
-        with Progress(
-            TextColumn("simulating"),
-            BarColumn(),
-            TextColumn("{task.fields[when]}  {task.fields[cases]} cases"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        ) as bar:
-            task = bar.add_task("simulate", total=hours, when="", cases=0)
-            paced = time.monotonic()
-            for h in range(hours):
-                target = min(end, start + timedelta(hours=h + 1))
-                if speed is not None:
-                    wait = paced + (target - start).total_seconds() / speed - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
-                sim.advance(target)
-                bar.update(
-                    task,
-                    advance=1,
-                    when=f"{target:%Y-%m-%d %H:%M}",
-                    cases=sim.tally["report"],
-                )
-            sim.flush()
+        _replay(sim, start=start, end=end, speed=speed)
         head = store.ledger_head()
         states = Counter(
             c.state.value for c in store.cases(limit=10**9) if start <= c.reported_at < end
         )
-    finally:
-        store.close()
     took = time.perf_counter() - began
     events = (head.seq if head else 0) - (before.seq if before else 0)
     tally = sim.tally
     console.print(
         f"simulated {days:g} days ({start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}, seed {seed}) "
-        f"into {redact(url)} in {took:.1f} s"
+        f"into {redact(db_url(ctx, db))} in {took:.1f} s"
     )
     console.print(
         f"  {tally['report']} reports ({tally['report:open311']} by Open311, "
@@ -152,3 +113,64 @@ def simulate(
     console.print(
         f"  head of the ledger: seq {head.seq if head else 0} {head.hash if head else ''}"
     )
+
+
+def _period(days: float, end_text: str | None) -> tuple[datetime, datetime]:
+    """(start, end) of the simulated period: ``days`` days up to ``end_text``, else up to
+    today 00:00 in Beijing time."""
+    from gridmgr.responsibility.calendar import TZ
+    from gridmgr.responsibility.roster_files import parse_time
+
+    if end_text:
+        end = parse_time(end_text)
+    else:
+        end = datetime.now(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    return end - timedelta(days=days), end
+
+
+def _start(
+    store: Store,
+    grid: Grid,
+    context: RoutingContext,
+    *,
+    start: datetime,
+    seed: int,
+    model: ActivityModel,
+    patrols: bool,
+    details: dict[str, object],
+) -> tuple[LedgerEvent | None, Simulator]:
+    """Copy the reference data in, mark the database as simulated (with ``details``), and make
+    the simulator; returns the head of the ledger before the mark, and the simulator."""
+    from gridmgr.services.reference import sync_reference
+    from gridmgr.services.simulator import SIMULATOR_ACTOR, Simulator, mark_database
+
+    sync_reference(store, grid=grid, context=context, at=start, actor=SIMULATOR_ACTOR)
+    before = store.ledger_head()
+    mark_database(store, at=start, details=details)
+    return before, Simulator(store, context, seed=seed, start=start, model=model, patrols=patrols)
+
+
+def _replay(sim: Simulator, *, start: datetime, end: datetime, speed: float | None) -> None:
+    """Advance ``sim`` hour by hour from ``start`` to ``end`` with a progress bar; paced at
+    ``speed`` times real time when given, else at full speed."""
+    hours = max(1, int((end - start) / timedelta(hours=1) + 0.999))
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.fields[when]}  {task.fields[cases]} cases"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("simulate", total=hours, when="", cases=0)
+        paced = time.monotonic()
+        for h in range(hours):
+            target = min(end, start + timedelta(hours=h + 1))
+            if speed is not None:
+                wait = paced + (target - start).total_seconds() / speed - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            sim.advance(target)
+            bar.update(task, advance=1, when=f"{target:%Y-%m-%d %H:%M}", cases=sim.tally["report"])
+        sim.flush()

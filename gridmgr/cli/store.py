@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gridmgr.cli.common import console, err_console, settings_of
+
+if TYPE_CHECKING:
+    from gridmgr.services.database import Store
 
 db_option = click.option(
     "--db",
@@ -20,10 +26,25 @@ db_option = click.option(
 
 
 def db_url(ctx: click.Context, db: str | None) -> str:
-    """The database URL for ``--db`` in this context."""
-    from gridmgr.store import database_url
+    """The database URL for ``--db`` in this context (else the ``GRIDMGR_DB`` setting)."""
+    from gridmgr.services.database import database_url
 
-    return database_url(db, data_dir=settings_of(ctx).data_dir)
+    return database_url(settings_of(ctx), db)
+
+
+@contextmanager
+def opened_store(
+    ctx: click.Context, db: str | None, *, create: bool = False, check: bool = True
+) -> Iterator[Store]:
+    """The database for ``--db`` in this context, open for the block (see
+    :func:`gridmgr.services.database.open_database`)."""
+    from gridmgr.services.database import open_database
+
+    store = open_database(settings_of(ctx), db=db, create=create, check=check)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 # -- db -------------------------------------------------------------------------------------
@@ -59,21 +80,14 @@ def _sync(ctx: click.Context, db: str | None) -> None:
     from gridmgr.cli.common import load_grid
     from gridmgr.datafiles import routing_context
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
+    from gridmgr.services.reference import sync_reference
 
     grid = load_grid(ctx, None)
     context = routing_context(settings_of(ctx), grid)
-    store = open_store(db_url(ctx, db))
-    try:
-        result = store.sync_reference(
-            grid=grid,
-            roster=context.roster,
-            catalog=context.catalog,
-            at=datetime.now(TZ),
-            actor="cli:db",
+    with opened_store(ctx, db) as store:
+        result = sync_reference(
+            store, grid=grid, context=context, at=datetime.now(TZ), actor="cli:db"
         )
-    finally:
-        store.close()
     for name, changed in (
         ("grid", result.grid),
         ("roster", result.roster),
@@ -91,22 +105,16 @@ def db_upgrade(ctx: click.Context, db: str | None) -> None:
 
 
 def _upgrade(ctx: click.Context, db: str | None, *, verb: str) -> None:
-    from gridmgr.store.engine import check_engine, make_engine, redact
-    from gridmgr.store.migrate import upgrade
+    from gridmgr.services.database import redact, upgrade_database
 
     url = db_url(ctx, db)
-    engine = make_engine(url)
-    try:
-        settings = check_engine(engine)
-        before, after = upgrade(engine)
-    finally:
-        engine.dispose()
+    done = upgrade_database(url)
     shown = redact(url)
-    if before == after:
-        console.print(f"{shown}: schema already at {after}")
+    if not done.changed:
+        console.print(f"{shown}: schema already at {done.after}")
     else:
-        console.print(f"{shown}: schema {verb} ({before or 'empty'} → {after})")
-    console.print("durability: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+        console.print(f"{shown}: schema {verb} ({done.before or 'empty'} → {done.after})")
+    console.print("durability: " + ", ".join(f"{k}={v}" for k, v in done.durability.items()))
 
 
 @db.command("check")
@@ -114,19 +122,13 @@ def _upgrade(ctx: click.Context, db: str | None, *, verb: str) -> None:
 @click.pass_context
 def db_check(ctx: click.Context, db: str | None) -> None:
     """Check that the database is reachable, safely configured and at the current schema."""
-    from gridmgr.store.engine import check_engine, make_engine, redact
-    from gridmgr.store.migrate import check_schema
+    from gridmgr.services.database import check_database, redact
 
     url = db_url(ctx, db)
-    engine = make_engine(url)
-    try:
-        settings = check_engine(engine)
-        revision = check_schema(engine)
-    finally:
-        engine.dispose()
+    checked = check_database(url)
     console.print(
-        f"{redact(url)}: schema {revision} (current); "
-        + ", ".join(f"{k}={v}" for k, v in settings.items())
+        f"{redact(url)}: schema {checked.revision} (current); "
+        + ", ".join(f"{k}={v}" for k, v in checked.durability.items())
     )
 
 
@@ -154,7 +156,6 @@ def ledger_verify(ctx: click.Context, db: str | None, checkpoint_path: Path | No
     Otherwise exit 1 and name the first bad event and what is wrong with it.
     """
     from gridmgr.ledger import Checkpoint, LedgerError
-    from gridmgr.store import open_store
 
     checkpoint = None
     if checkpoint_path is not None:
@@ -166,8 +167,7 @@ def ledger_verify(ctx: click.Context, db: str | None, checkpoint_path: Path | No
                 "`gridmgr ledger checkpoint`)"
             ) from None
         checkpoint = Checkpoint.from_json(text)
-    store = open_store(db_url(ctx, db), check=False)
-    try:
+    with opened_store(ctx, db, check=False) as store:
         head = store.ledger_head()
         total = 0 if head is None else head.seq
         with Progress(
@@ -183,8 +183,6 @@ def ledger_verify(ctx: click.Context, db: str | None, checkpoint_path: Path | No
             result = store.verify_ledger(
                 checkpoint=checkpoint, progress=lambda n: bar.update(task, completed=n)
             )
-    finally:
-        store.close()
     if result.ok:
         console.print(str(result))
         return
@@ -200,13 +198,9 @@ def ledger_verify(ctx: click.Context, db: str | None, checkpoint_path: Path | No
 def ledger_checkpoint(ctx: click.Context, path: Path, db: str | None) -> None:
     """Write the verified head of the ledger (sequence, hash, time) to PATH, to publish or sign."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.store import open_store
 
-    store = open_store(db_url(ctx, db), check=False)
-    try:
+    with opened_store(ctx, db, check=False) as store:
         checkpoint = store.checkpoint(at=datetime.now(TZ))
-    finally:
-        store.close()
     path.write_text(checkpoint.to_json() + "\n", encoding="utf-8")
     console.print(
         f"checkpoint at event {checkpoint.seq} ({checkpoint.hash[:16]}…) written to {path}"
@@ -230,15 +224,11 @@ def escalate(ctx: click.Context, db: str | None, at_text: str | None) -> None:
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.responsibility.roster_files import parse_time
     from gridmgr.services.escalation import escalate_overdue
-    from gridmgr.store import open_store
 
     now = parse_time(at_text) if at_text else datetime.now(TZ)
     context = routing_context(settings_of(ctx), load_grid(ctx, None))
-    store = open_store(db_url(ctx, db))
-    try:
+    with opened_store(ctx, db) as store:
         done = escalate_overdue(store, context, now=now)
-    finally:
-        store.close()
     console.print(f"escalated {len(done)} overdue stage(s) as of {now:%Y-%m-%d %H:%M}")
     for case in done:
         console.print(f"  - {case.case_id} {case.category} level {case.escalation_level}")

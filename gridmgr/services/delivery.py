@@ -2,13 +2,14 @@
 
 In-app notifications need no delivery: the outbox row *is* the in-app notice
 (``GET /api/v1/notifications``). The :class:`DeliveryWorker` thread delivers every notice to each
-external channel configured (:func:`channels_from_env`): it plans a delivery row per channel for
-new notices, sends what is due, and records every attempt. A failure is retried with exponential
-backoff (``base`` doubled per attempt, at most ``cap``) and never given up: a dead channel costs
-only its own retries, never a case transaction, and a notice committed before a crash is sent
-when the worker starts again.
+external channel configured (:func:`channels_from_settings`): it plans a delivery row per channel
+for new notices, sends what is due, and records every attempt. A failure is retried with
+exponential backoff (``base`` doubled per attempt, at most ``cap``) and never given up: a dead
+channel costs only its own retries, never a case transaction, and a notice committed before a
+crash is sent when the worker starts again.
 
-Environment (read by :func:`channels_from_env` in the serving process):
+The channels are configured by :attr:`gridmgr.settings.Settings.delivery`, read once from the
+environment by :class:`~gridmgr.settings.Settings`:
 
 - ``GRIDMGR_WEBHOOK_URL`` and ``GRIDMGR_WEBHOOK_SECRET`` (required with the URL): POST each
   notice as JSON with ``X-Gridmgr-Timestamp`` and ``X-Gridmgr-Signature: sha256=<hex>``, the
@@ -32,13 +33,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gridmgr.errors import GridMgrError
 from gridmgr.notifications import COMMAND_CENTER_INBOX
 from gridmgr.services.loops import PeriodicLoop
 from gridmgr.store import Delivery, Notification, Store
 from gridmgr.store.outboxstore import backoff
+
+if TYPE_CHECKING:
+    from gridmgr.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -187,36 +191,22 @@ class EmailChannel:
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from None
 
 
-def channels_from_env(env: Mapping[str, str]) -> list[Channel]:
-    """The external channels the environment configures (see the module docstring)."""
+def channels_from_settings(settings: Settings) -> list[Channel]:
+    """The external channels ``settings.delivery`` configures (none: in-app notices only)."""
     channels: list[Channel] = []
-    url = env.get("GRIDMGR_WEBHOOK_URL", "").strip()
-    if url:
-        secret = env.get("GRIDMGR_WEBHOOK_SECRET", "")
-        channels.append(WebhookChannel(url, secret))
-    host = env.get("GRIDMGR_SMTP_HOST", "").strip()
-    if host:
-        sender = env.get("GRIDMGR_SMTP_FROM", "").strip()
-        to = env.get("GRIDMGR_SMTP_TO", "").strip()
-        if not sender or "{person_id}" not in to:
-            raise NotifyConfigError(
-                "with GRIDMGR_SMTP_HOST set GRIDMGR_SMTP_FROM (the sender) and GRIDMGR_SMTP_TO, "
-                "a template such as {person_id}@notify.example.cn"
-            )
-        try:
-            port = int(env.get("GRIDMGR_SMTP_PORT", "25"))
-        except ValueError:
-            raise NotifyConfigError("GRIDMGR_SMTP_PORT must be a number") from None
+    webhook, smtp = settings.delivery.webhook, settings.delivery.smtp
+    if webhook is not None:
+        channels.append(WebhookChannel(webhook.url, webhook.secret))
+    if smtp is not None:
         channels.append(
             EmailChannel(
-                host,
-                sender,
-                to,
-                port=port,
-                username=env.get("GRIDMGR_SMTP_USER") or None,
-                password=env.get("GRIDMGR_SMTP_PASSWORD") or None,
-                starttls=env.get("GRIDMGR_SMTP_STARTTLS", "0").strip().lower()
-                in ("1", "true", "yes", "on"),
+                smtp.host,
+                smtp.sender,
+                smtp.to,
+                port=smtp.port,
+                username=smtp.username,
+                password=smtp.password,
+                starttls=smtp.starttls,
             )
         )
     return channels

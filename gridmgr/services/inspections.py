@@ -153,10 +153,31 @@ def export_pool(store: Store, path: Path) -> Pool:
 
 
 def create_plan(
-    store: Store, source: str | Mapping[str, Any], *, at: datetime, actor: str
+    store: Store, source: Plan | str | Mapping[str, Any], *, at: datetime, actor: str
 ) -> PlanRecord:
-    """Parse a plan (JSON text or value) and store it."""
-    return store.create_plan(parse_plan(source), at=at, actor=actor)
+    """Store a plan (parsed first when given as JSON text or value)."""
+    plan = source if isinstance(source, Plan) else parse_plan(source)
+    return store.create_plan(plan, at=at, actor=actor)
+
+
+def list_plans(store: Store) -> list[PlanRecord]:
+    """Every stored plan, newest first."""
+    return store.list_plans()
+
+
+def load_plan(store: Store, plan_id: str) -> PlanRecord:
+    """One stored plan by id."""
+    return store.load_plan(plan_id)
+
+
+def list_draws(store: Store, plan_id: str | None = None) -> list[DrawRecord]:
+    """The draws (of ``plan_id`` when given), newest first."""
+    return store.list_draws(plan_id)
+
+
+def load_draw(store: Store, draw_id: str) -> DrawRecord:
+    """One draw's record by id."""
+    return store.load_draw(draw_id)
 
 
 def read_plan_file(path: Path) -> Plan:

@@ -11,7 +11,6 @@ refuses anything else and says why.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -23,22 +22,21 @@ from sqlalchemy.pool import NullPool
 
 from gridmgr.errors import StoreError
 
-DB_ENV = "GRIDMGR_DB"
 SQLITE_FILE = "gridmgr.sqlite"
 BUSY_TIMEOUT_MS = 30_000
 LEDGER_LOCK_KEY = 0x6772_6964  # "grid": the advisory lock every ledger append takes on PostgreSQL
 
 
 def database_url(db: str | None, *, data_dir: Path) -> str:
-    """The SQLAlchemy URL for ``--db``: a URL, a SQLite file path, or (default) ``GRIDMGR_DB``
-    and else ``gridmgr.sqlite`` in the data folder.
+    """The SQLAlchemy URL for ``db`` (``--db``, else the ``GRIDMGR_DB`` setting): a URL, a SQLite
+    file path, or (``None``) ``gridmgr.sqlite`` in the data folder.
 
     >>> database_url("/tmp/x.sqlite", data_dir=Path("/d"))
     'sqlite:////tmp/x.sqlite'
     >>> database_url("postgresql+psycopg://u:p@h/db", data_dir=Path("/d"))
     'postgresql+psycopg://u:p@h/db'
     """
-    value = db or os.environ.get(DB_ENV) or str(data_dir / SQLITE_FILE)
+    value = db or str(data_dir / SQLITE_FILE)
     if re.match(r"^[a-z][a-z0-9+]*://", value):
         if value.startswith("postgresql://") or value.startswith("postgres://"):
             value = "postgresql+psycopg://" + value.split("://", 1)[1]
