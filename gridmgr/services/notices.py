@@ -10,6 +10,7 @@ from gridmgr.cases import (
 )
 from gridmgr.notifications import COMMAND_CENTER_INBOX
 from gridmgr.store import Store, outboxstore
+from gridmgr.store.outboxstore import Notification as Notification  # for the doors' types
 
 
 def notifications_for(
