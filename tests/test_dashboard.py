@@ -417,6 +417,47 @@ def test_a_vacant_cell_turns_the_owner_invariant_red(app: Flask, tiny: Grid) -> 
     assert any(OWN_CELL in d for d in panel["owners"].details)
 
 
+def relocate_to_an_older_generation(app: Flask, case_id: str, cell: str, **more: Any) -> None:
+    """Make ``case_id`` a case located in ``cell`` of an older grid generation (a cell the
+    current grid does not have), as a case reported before a new generation would be; ``more``
+    sets other columns."""
+    from sqlalchemy import update
+
+    from gridmgr.store.schema import cases
+
+    with services_of(app).store.engine.begin() as conn:
+        conn.execute(
+            update(cases)
+            .where(cases.c.case_id == case_id)
+            .values(
+                cell=cell, tier2=cell[:12], tier1=cell[:9], generation_id="older-generation", **more
+            )
+        )
+
+
+def test_a_case_of_a_cell_the_grid_no_longer_has_keeps_the_feed_and_its_pages_alive(
+    app: Flask,
+) -> None:
+    gone = "320281002001001"  # well-formed, but no such town in the current grid
+    assert gone[:9] not in board_of(app).services.grid.codes(1)
+    case_id = report(app, OWN_CELL, "旧网格里的案件")
+    late = FIXED - timedelta(hours=1)  # overdue: on the wall too
+    relocate_to_an_older_generation(app, case_id, gone, due_at=late)
+    client = logged_in(app, None)
+    update = tick(client, 7, 0)  # the live feed, from the start of the ledger
+    assert update.status_code == 200, update.get_data(as_text=True)[:300]
+    feed = json.dumps(update.get_json()["response"]["cc-feed"], ensure_ascii=False)
+    assert "旧网格里的案件" in feed
+    assert gone in feed  # the place is named by its code
+    opened = texts(render(client, "/dashboard/"))  # a fresh command center reads the feed too
+    assert "旧网格里的案件" in opened
+    page = texts(render(client, f"/dashboard/case/{case_id}"))
+    assert "旧网格里的案件" in page
+    assert gone in page  # the case page's place line
+    wall = texts(render(client, "/dashboard/wall"))
+    assert f"{gone} · 1" in wall  # grouped under its code: its town is not in the grid either
+
+
 def test_the_ledger_invariant_reports_the_last_verification(app: Flask) -> None:
     board = board_of(app)
     report(app, OWN_CELL)
