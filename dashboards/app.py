@@ -70,7 +70,7 @@ def create_dash_app(server: Flask, board: Dashboard) -> Dash:
     app.layout = shell
     pages.register(app)
     app.callback(Output("page", "children"), Input("url", "pathname"))(render)
-    add_routes(server, board)
+    add_routes(server)
     check_callback_requests(server, app)
     return app
 

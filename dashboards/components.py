@@ -9,12 +9,13 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboards.context import PREFIX
 from dashboards.figures import map_layout
 from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
 from gridmgr.cases import Action, CaseState
 
-CASE_HREF = "/dashboard/case/"
+CASE_HREF = PREFIX + "case/"
 
 
 def notice(text: str) -> Any:
@@ -91,7 +92,7 @@ def pick_map(
     )
     outline = {
         "type": "choroplethmap",
-        "geojson": geometry.url(3, "/dashboard/"),
+        "geojson": geometry.url(3, PREFIX),
         "featureidkey": "properties.code",
         "locations": list(cells),
         "z": [1] * len(cells),

@@ -59,11 +59,6 @@ def dashboard() -> Dashboard:
     return dashboard_of(current_app)
 
 
-def services() -> Services:
-    """The services of this server (store, routing context, settings, clock)."""
-    return dashboard().services
-
-
 def current_caller() -> Caller | None:
     """The logged-in person making this request, as a caller (``None``: nobody)."""
     user = current_session_user()

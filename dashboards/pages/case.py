@@ -17,7 +17,7 @@ from dashboards.components import (
     pick_widget,
     state_label,
 )
-from dashboards.context import Dashboard, current_lang, dashboard, require_caller
+from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
 from dashboards.figures import case_map
 from dashboards.i18n import t
 from dashboards.reads.case import CaseView, TriageView, case_view
@@ -51,7 +51,7 @@ def body(board: Dashboard, view: CaseView, lang: str) -> list[Any]:
     case = view.case
     title = f"{t('case', lang)} {case.case_id[:8]} · {category_name(services, case.category, lang)}"
     map_figure = case_map(
-        lon=case.lon, lat=case.lat, cell=case.cell, geojson_url=board.geometry.url(3, "/dashboard/")
+        lon=case.lon, lat=case.lat, cell=case.cell, geojson_url=board.geometry.url(3, PREFIX)
     )
     return [
         html.H1(title, className="casetitle"),
@@ -95,7 +95,7 @@ def facts_column(services: Services, view: CaseView, lang: str) -> list[Any]:
         html.Dd(place(services.grid, case.cell)),
     ]
     photos = [
-        html.Img(src=f"/dashboard/photo/{p.attachment_id}", className="photo") for p in view.photos
+        html.Img(src=f"{PREFIX}photo/{p.attachment_id}", className="photo") for p in view.photos
     ]
     return [
         html.Dl(facts, className="facts" + (" late" if view.overdue else "")),

@@ -15,8 +15,8 @@ from typing import Any
 from dash import Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboards.components import action_label, case_link
-from dashboards.context import Dashboard, current_lang, dashboard, require_caller
+from dashboards.components import action_label, case_href, case_link
+from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
 from dashboards.figures import Trace, labels_trace, map_figure, point_colour
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
@@ -142,7 +142,7 @@ def view_figure(
     for p in points:
         p["label"] = category_name(services, p["category"], lang)
     return map_figure(
-        geojson_url=geometry.url(tier, "/dashboard/"),
+        geojson_url=geometry.url(tier, PREFIX),
         codes=codes,
         values=reads.values(services, caller, codes, metric, now),
         owners=reads.owners(services, codes, now),
@@ -150,7 +150,7 @@ def view_figure(
         center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
         zoom=zoom_for(bounds, width_px=860, height_px=580),
         points=points,
-        outline_url=geometry.url(1, "/dashboard/"),
+        outline_url=geometry.url(1, PREFIX),
         lang=lang,
         tile_url=board.tile_url,
         labels=town_labels(board) if parent is None and with_labels else [],
@@ -291,7 +291,7 @@ def navigate(click: Any, _up: Any, metric: str, view: dict[str, Any]) -> Any:
         return no_update, no_update
     hit = click["points"][0]
     if hit.get("curveNumber") == Trace.CASES and isinstance(hit.get("customdata"), str):
-        return no_update, f"/dashboard/case/{hit['customdata']}"
+        return no_update, case_href(hit["customdata"])
     code = hit.get("location")
     if hit.get("curveNumber") == Trace.LABELS and isinstance(hit.get("customdata"), str):
         code = hit["customdata"]  # a town's name: into that town

@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboards.components import forbidden
-from dashboards.context import Dashboard, current_lang, dashboard, require_caller
+from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
 from dashboards.figures import map_layout
 from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
@@ -413,8 +413,8 @@ def update(days: Any, by: Any, town: Any, min_cases: Any, view: Any) -> Any:
         summary += " " + t("coverage.map_cells", lang)
     figure = performance_map(
         table,
-        geojson_url=board.geometry.url(MAP_TIER[by], "/dashboard/"),
-        outline_url=board.geometry.url(1, "/dashboard/"),
+        geojson_url=board.geometry.url(MAP_TIER[by], PREFIX),
+        outline_url=board.geometry.url(1, PREFIX),
         bounds=_bounds(board.geometry, town),
         lang=lang,
     )

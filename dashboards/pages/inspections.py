@@ -7,7 +7,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, dcc, html, no_update
 
-from dashboards.context import Dashboard, current_lang, dashboard, require_caller
+from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
 from dashboards.figures import map_layout
 from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
@@ -128,7 +128,7 @@ def visits_map(geometry: MapGeometry, visits: list[dict[str, Any]], lang: str) -
         center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
         zoom=zoom_for(bounds, width_px=900, height_px=480),
         height=520,
-        outline_url=geometry.url(1, "/dashboard/"),
+        outline_url=geometry.url(1, PREFIX),
     )
     layout.update(showlegend=True, legend={"orientation": "h", "y": 1.02})
     return {"data": traces, "layout": layout}
