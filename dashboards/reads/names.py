@@ -49,7 +49,8 @@ def town_of(grid: Grid, cell: str | None) -> str:
     if cell is None:
         return OUT_OF_GRID
     try:
-        return cell_name(grid, ([*grid.cell_to_ancestors(cell), cell])[0])
+        path = [*grid.cell_to_ancestors(cell), cell]
+        return cell_name(grid, path[0])
     except LookupError:
         return cell
 
