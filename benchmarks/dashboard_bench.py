@@ -90,8 +90,9 @@ PAINT_PROBE_JS = """(() => {
                 const original = value[name];
                 value[name] = function (gd, data, ...rest) {
                     const fig = (data && data.data) ? data.data : data;
-                    const first = paint.call === null && Array.isArray(fig) && fig[0]
-                        && fig[0].locations && fig[0].locations.length === cells;
+                    // the cells' trace, wherever the figure puts it (the anchor has only it)
+                    const first = paint.call === null && Array.isArray(fig) && fig.some(
+                        (trace) => trace && trace.locations && trace.locations.length === cells);
                     if (first) { paint.call = performance.now(); }
                     const result = original.call(this, gd, data, ...rest);
                     if (first) {
@@ -108,14 +109,15 @@ PAINT_PROBE_JS = """(() => {
 })();""".replace("__CELLS__", str(CELLS))
 
 # One report: each frame, has the feed shown ``text`` and has ``code``'s z risen above ``before``?
+# (__TRACE__: the cells' trace, :attr:`dashboards.figures.Trace.CELLS`)
 REPORT_PROBE_JS = """([code, text, before]) => {
     const el = document.querySelector('#cc-map .js-plotly-plot');
     const feed = document.querySelector('#cc-feed');
     const b = {feed: null, z: null};
     window.__seen = b;
     const zOf = () => {
-        const i = el._fullData[0].locations.indexOf(code);
-        return i < 0 ? null : el._fullData[0].z[i];
+        const i = el._fullData[__TRACE__].locations.indexOf(code);
+        return i < 0 ? null : el._fullData[__TRACE__].z[i];
     };
     const loop = () => {
         const now = performance.now();
@@ -227,10 +229,10 @@ def _mount_anchor(live: Live) -> None:
     """Serve the anchor page and the plotly package's plotly.min.js from the live server."""
     from flask import Response, request
 
+    from dashboards import dashboard_of
     from dashboards.geo import zoom_for
 
-    data = live.app.extensions["gridmgr_dash_data"]
-    geometry = data.geometry
+    geometry = dashboard_of(live.app).geometry
     codes = list(geometry.tier(3).codes)
     z = [int(v) for v in np.random.default_rng(5).integers(0, 6, len(codes))]
     bounds = geometry.territory_bounds
@@ -284,13 +286,14 @@ def _paints(context: BrowserContext, url: str, loads: int) -> Paint:
 
 
 def _worker_cell(live: Live) -> tuple[str, float, float]:
+    from dashboards import dashboard_of
     from gridmgr.responsibility.roster import field_post
 
-    data = live.app.extensions["gridmgr_dash_data"]
+    board = dashboard_of(live.app)
     person = live.logins["grid worker"]
-    tier = data.geometry.tier(3)
+    tier = board.geometry.tier(3)
     for code in tier.codes:
-        owner = data.context.roster.owner(field_post(code), data.clock())
+        owner = board.services.roster.owner(field_post(code), board.services.now())
         if owner is not None and owner.person_id == person:
             lon, lat = tier.centers[code]
             return str(code), float(lon), float(lat)
@@ -319,8 +322,10 @@ def _page_offset_ms(page: Page) -> float:
 
 def _reports(live: Live, page: Page, count: int, console: Console) -> list[Update]:
     """Post ``count`` reports through the HTTP API and time each until the operator sees it."""
+    from dashboards.figures import Trace
     from tests.live import Z_OF_JS
 
+    report_probe = REPORT_PROBE_JS.replace("__TRACE__", str(int(Trace.CELLS)))
     code, lon, lat = _worker_cell(live)
     token = _worker_token(live)
     host = urlsplit(live.url)
@@ -339,7 +344,7 @@ def _reports(live: Live, page: Page, count: int, console: Console) -> list[Updat
         text = f"dashboard bench report {k} {rng.getrandbits(32):08x}"
         before = page.evaluate(Z_OF_JS, code) or 0
         offset = _page_offset_ms(page)
-        page.evaluate(REPORT_PROBE_JS, [code, text, before])
+        page.evaluate(report_probe, [code, text, before])
         answers.clear()
         body = {"lon": lon, "lat": lat, "category": "street_vending", "description": text}
         conn.request("POST", "/api/v1/reports", body=json.dumps(body), headers=headers)
@@ -406,6 +411,7 @@ def run(*, repeats: int, console: Console, reports: int = REPORTS) -> list[Row]:
     if path is None:
         console.print("dashboard: no Chromium (GRIDMGR_CHROMIUM or /usr/bin/chromium): skipped")
         return [Row("dashboard (headless Chromium)", "skipped: no Chromium", "", "", "", "")]
+    from dashboards import dashboard_of
     from tests.live import live_server, log_in, new_context
 
     loads = max(repeats, 3)
@@ -415,7 +421,7 @@ def run(*, repeats: int, console: Console, reports: int = REPORTS) -> list[Row]:
             console.print("dashboard: starting the live command center ...")
             with live_server(Path(folder)) as live:
                 _mount_anchor(live)
-                geometry = live.app.extensions["gridmgr_dash_data"].geometry
+                geometry = dashboard_of(live.app).geometry
                 tiers = {
                     t: (len(geometry.tier(t).geojson), len(geometry.tier(t).gzipped))
                     for t in (1, 2, 3)

@@ -1,12 +1,13 @@
 """The command-center dashboard (Dash), served by ``gridmgr serve`` on the API's server.
 
-``create_dash_app(server, data)`` mounts it under ``/dashboard/``; pages live in
-:mod:`dashboards.pages`, pure figures in :mod:`dashboards.figures`, and everything shown comes
-through :mod:`dashboards.data`.
+:func:`mount_dashboard` builds it under ``/dashboard/`` from the deployment's
+:class:`~gridmgr.services.context.Services`. Pages live in :mod:`dashboards.pages`, what they
+show comes from :mod:`dashboards.reads` (one module a page), what they change goes through
+:mod:`dashboards.actions`, and pure figures are in :mod:`dashboards.figures`.
 """
 
-from dashboards.app import PREFIX, create_dash_app
-from dashboards.data import DashData
+from dashboards.app import mount_dashboard
+from dashboards.context import PREFIX, Dashboard, dashboard_of
 from dashboards.geo import MapGeometry
 
-__all__ = ["PREFIX", "DashData", "MapGeometry", "create_dash_app"]
+__all__ = ["PREFIX", "Dashboard", "MapGeometry", "dashboard_of", "mount_dashboard"]

@@ -1,15 +1,16 @@
 """Pure figure builders: view-model values in, Plotly figures (as dicts) out.
 
-The map is two traces — trace 0 the cells (a ``choroplethmap`` whose GeoJSON is a *URL*, so
-the polygons travel once and the browser caches them), trace 1 the case points, trace 2 the
-workers on patrol, trace 3 (city view) the town names — over our own
-layers (territory and town borders), on a blank style: no tile server is needed. Live updates
-patch ``data[0].z`` and extend ``data[1]``; nothing here re-sends a polygon.
+The command center's map is up to four traces, named by :class:`Trace`: the cells (a
+``choroplethmap`` whose GeoJSON is a *URL*, so the polygons travel once and the browser caches
+them), the case points, the workers on patrol and, in the city view, the town names — over our
+own layers (territory and town borders), on a blank style: no tile server is needed. Live
+updates patch the cells' ``z`` and extend the case points; nothing here re-sends a polygon.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import IntEnum
 from typing import Any
 
 from dashboards.i18n import t
@@ -23,6 +24,23 @@ COLOURS = {
 POINT_COLOURS = {"open": "#3b6ea5", "overdue": "#d9480f", "escalated": "#a50f15"}
 BORDER = "#59636e"
 PATROL_COLOUR = "#2f855a"
+
+
+class Trace(IntEnum):
+    """The traces of the command center's map, by their place in ``figure["data"]``.
+
+    Live updates address a trace by this place (``Patch()["data"][Trace.CELLS]["z"]``) and a
+    click names it (``curveNumber``), so the order is fixed here and nowhere else.
+    """
+
+    CELLS = 0
+    """The cells, coloured by the chosen metric."""
+    CASES = 1
+    """Open cases worth a point: overdue ones and recent ones."""
+    PATROLS = 2
+    """The workers on patrol now."""
+    LABELS = 3
+    """The town names (city view only; they follow the first paint)."""
 
 
 def map_figure(
@@ -48,7 +66,8 @@ def map_figure(
     >>> fig = map_figure(geojson_url="/g.json", codes=["1", "2"], values=[0, 3],
     ...     owners={"1": "张三"}, metric="open",
     ...     center=(120.3, 31.8), zoom=9, points=[], outline_url="/t.json", lang="zh")
-    >>> fig["data"][0]["geojson"], fig["data"][0]["z"], fig["data"][0]["text"]
+    >>> cells = fig["data"][Trace.CELLS]
+    >>> cells["geojson"], cells["z"], cells["text"]
     ('/g.json', [0, 3], ['张三', '—'])
     """
     zmax = max([v for v in values if v is not None] + [1])
@@ -79,13 +98,14 @@ def map_figure(
         center=center, zoom=zoom, height=height, outline_url=outline_url, tile_url=tile_url
     )
     layout.update(uirevision="map", clickmode="event")
-    figure: dict[str, Any] = {
-        "data": [cells, points_trace(points, lang), patrols_trace(patrols, lang)],
-        "layout": layout,
+    traces = {
+        Trace.CELLS: cells,
+        Trace.CASES: points_trace(points, lang),
+        Trace.PATROLS: patrols_trace(patrols, lang),
     }
     if labels:
-        figure["data"].append(labels_trace(labels, label_codes))
-    return figure
+        traces[Trace.LABELS] = labels_trace(labels, label_codes)
+    return {"data": [traces[k] for k in sorted(traces)], "layout": layout}
 
 
 def points_trace(points: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
@@ -104,7 +124,7 @@ def points_trace(points: Sequence[Mapping[str, Any]], lang: str) -> dict[str, An
 
 
 def patrols_trace(patrols: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
-    """Workers on patrol now (trace 2): small green dots, the name on hover."""
+    """Workers on patrol now (:attr:`Trace.PATROLS`): small green dots, the name on hover."""
     return {
         "type": "scattermap",
         "mode": "markers",
@@ -128,8 +148,8 @@ def point_colour(p: Mapping[str, Any]) -> str:
 def labels_trace(
     labels: Sequence[tuple[str, float, float]], codes: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """Place names at fixed points (the towns at city zoom); ``codes`` make a click on a name
-    drill into that place."""
+    """Place names at fixed points (the towns at city zoom, :attr:`Trace.LABELS`); ``codes``
+    make a click on a name drill into that place."""
     return {
         "type": "scattermap",
         "mode": "text",

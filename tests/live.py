@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from gridmgr.api import create_app, mount_dashboard
+from dashboards import dashboard_of, mount_dashboard
+from dashboards.figures import Trace
+from gridmgr.api import create_app
 from gridmgr.datafiles import load_roster, routing_context
 from gridmgr.grid.generations import load_current_grid
 from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
-from gridmgr.services.context import wall_clock
+from gridmgr.services.context import Services, wall_clock
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
 from gridmgr.web.sessions import init_sessions
@@ -73,8 +75,9 @@ def live_server(data_dir: Path) -> Iterator[Live]:
         clock=wall_clock,
         secure_cookies=False,
     )
-    mount_dashboard(app, grid, store=store, context=context, clock=wall_clock)
-    app.extensions["gridmgr_dash_data"].verify_ledger()
+    ingestor = app.extensions["gridmgr_ingestor"]
+    mount_dashboard(app, Services(store, context, settings, wall_clock, ingestor))
+    dashboard_of(app).ledger.verify()
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -118,17 +121,17 @@ def screenshot(page: Page, name: str) -> Path:
 
 MAP_CELLS_JS = """() => {
     const el = document.querySelector('#cc-map .js-plotly-plot');
-    if (!el || !el._fullData || !el._fullData[0]) { return -1; }
+    if (!el || !el._fullData || !el._fullData[CELLS]) { return -1; }
     const canvas = el.querySelector('canvas');
-    return canvas ? el._fullData[0].locations.length : -1;
-}"""
+    return canvas ? el._fullData[CELLS].locations.length : -1;
+}""".replace("CELLS", str(int(Trace.CELLS)))
 """How many cells the command center's map draws (-1 until the map is up)."""
 
 Z_OF_JS = """(code) => {
     const el = document.querySelector('#cc-map .js-plotly-plot');
-    const i = el._fullData[0].locations.indexOf(code);
-    return i < 0 ? null : el.data[0].z[i];
-}"""
+    const i = el._fullData[CELLS].locations.indexOf(code);
+    return i < 0 ? null : el.data[CELLS].z[i];
+}""".replace("CELLS", str(int(Trace.CELLS)))
 
 
 def new_context(browser: object, **kwargs: object) -> BrowserContext:

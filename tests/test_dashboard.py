@@ -15,18 +15,21 @@ import shapely
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dashboards.data import DashData, values_for
-from dashboards.figures import map_figure
+from dashboards import Dashboard, dashboard_of, mount_dashboard
+from dashboards.figures import Trace, map_figure
 from dashboards.geo import MapGeometry, build_tier
+from dashboards.reads import command as reads
+from dashboards.reads.command import values_for
 from gridmgr import Grid
-from gridmgr.api import create_app, mount_dashboard
+from gridmgr.api import create_app
 from gridmgr.cases import Action, Actor, Role
 from gridmgr.responsibility.roster import COMMAND_CENTER, Roster, field_post
 from gridmgr.services.actions import act
+from gridmgr.services.context import Services
+from gridmgr.services.queries import CellLoad
 from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from gridmgr.store.casestore import CellLoad
 from gridmgr.web.sessions import init_sessions
 from tests.builders import tiny_context
 from tests.test_sessions import FIXED, KEY, OWN_CELL, PASSWORD, Clock, log_in
@@ -58,9 +61,8 @@ def dashboard_app(
     """The whole app (API, sessions, dashboard) on the tiny roster; the people of ``logins``
     (cells, ``None`` for the command center) get the test password. Close its ingestor."""
     context = tiny_context()
-    built = create_app(
-        Settings(data_dir=data_dir), grid, context.roster, store=store, context=context, clock=clock
-    )
+    settings = Settings(data_dir=data_dir)
+    built = create_app(settings, grid, context.roster, store=store, context=context, clock=clock)
     init_sessions(
         built,
         store=store,
@@ -69,7 +71,8 @@ def dashboard_app(
         clock=clock,
         secure_cookies=False,
     )
-    mount_dashboard(built, grid, store=store, context=context, clock=clock)
+    ingestor = built.extensions["gridmgr_ingestor"]
+    mount_dashboard(built, Services(store, context, settings, clock, ingestor))
     for cell in logins:
         store.set_password(person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
     return built
@@ -82,20 +85,22 @@ def app(store: Store, tiny: Grid, tmp_path: Path, clock: Clock) -> Iterator[Flas
     built.extensions["gridmgr_ingestor"].close()
 
 
-def data_of(app: Flask) -> DashData:
-    found = app.extensions["gridmgr_dash_data"]
-    assert isinstance(found, DashData)
-    return found
+def board_of(app: Flask) -> Dashboard:
+    """The dashboard mounted on ``app``."""
+    return dashboard_of(app)
+
+
+def services_of(app: Flask) -> Services:
+    """The services the dashboard on ``app`` runs on."""
+    return dashboard_of(app).services
 
 
 def report(app: Flask, cell: str, text: str = "路灯不亮") -> str:
-    data = data_of(app)
-    grid = data.grid
-    x, y = data.geometry.tier(3).centers[cell]
-    del grid
+    board = board_of(app)
+    x, y = board.geometry.tier(3).centers[cell]
     result = report_incident(
-        data.store,
-        data.context,
+        board.services.store,
+        board.services.context,
         reporter=OPERATOR,
         category="street_vending",
         at=FIXED,
@@ -108,7 +113,7 @@ def report(app: Flask, cell: str, text: str = "路灯不亮") -> str:
 
 def logged_in(app: Flask, cell: str | None) -> FlaskClient:
     client = app.test_client()
-    assert log_in(client, person_of(data_of(app).context.roster, cell)).status_code == 303
+    assert log_in(client, person_of(services_of(app).roster, cell)).status_code == 303
     assert client.get("/dashboard/").status_code == 200  # sets the CSRF cookie
     return client
 
@@ -230,7 +235,7 @@ def test_a_worker_never_sees_a_case_outside_his_cells_nor_acts_on_it(app: Flask)
     client = logged_in(app, OWN_CELL)
     page = render(client, f"/dashboard/case/{theirs}")
     assert "没有找到该案件，或您无权查看。" in texts(page)
-    before = data_of(app).store.case(theirs)
+    before = services_of(app).store.case(theirs)
     response = callback(
         client,
         [("case-body", "children")],
@@ -239,7 +244,7 @@ def test_a_worker_never_sees_a_case_outside_his_cells_nor_acts_on_it(app: Flask)
     )
     assert response.status_code == 200
     assert "没有找到该案件" in json.dumps(response.get_json(), ensure_ascii=False)
-    assert data_of(app).store.case(theirs).version == before.version
+    assert services_of(app).store.case(theirs).version == before.version
 
 
 def test_the_operator_registers_a_case_from_its_page_and_the_trail_shows_it(app: Flask) -> None:
@@ -254,7 +259,7 @@ def test_the_operator_registers_a_case_from_its_page_and_the_trail_shows_it(app:
         [("case-comment", "value", "属实，立案"), ("case-id", "data", case_id)],
     )
     words = texts(done.get_json()["response"]["case-body"]["children"])
-    assert data_of(app).store.case(case_id).state.value == "registered"
+    assert services_of(app).store.case(case_id).state.value == "registered"
     assert "属实，立案" in words
     assert "已完成" in words
     assert sum(w.endswith("已验证") for w in words) == 2  # both events verify
@@ -271,7 +276,7 @@ def test_a_refused_action_says_why_and_changes_nothing(app: Flask) -> None:
     )
     words = " ".join(texts(done.get_json()["response"]["case-body"]["children"]))
     assert "comment" in words
-    assert data_of(app).store.case(case_id).state.value == "reported"
+    assert services_of(app).store.case(case_id).state.value == "reported"
 
 
 def test_pages_for_managers_are_refused_to_a_worker(app: Flask) -> None:
@@ -325,7 +330,7 @@ def tick(client: FlaskClient, n: int, seq: int) -> Any:
 
 def test_a_quiet_tick_sends_nothing_and_a_report_sends_a_small_patch(app: Flask) -> None:
     client = logged_in(app, None)
-    head = data_of(app).store.ledger_head()
+    head = services_of(app).store.ledger_head()
     seq = 0 if head is None else head.seq
     quiet = tick(client, 7, seq)
     assert quiet.status_code == 204, quiet.get_data(as_text=True)[:300]
@@ -337,8 +342,8 @@ def test_a_quiet_tick_sends_nothing_and_a_report_sends_a_small_patch(app: Flask)
     patch = body["cc-map"]["figure"]
     assert patch["__dash_patch_update"]
     operations = {json.dumps(op["location"]): op["params"]["value"] for op in patch["operations"]}
-    index = data_of(app).geometry.tier(3).codes.index(OTHER_CELL)
-    assert operations[json.dumps(["data", 0, "z", index])] == 1
+    index = board_of(app).geometry.tier(3).codes.index(OTHER_CELL)
+    assert operations[json.dumps(["data", Trace.CELLS, "z", index])] == 1
     assert "geojson" not in json.dumps(patch)
     assert body["cc-cursor"]["data"]["seq"] > seq
     assert "井盖缺失" in json.dumps(body["cc-feed"], ensure_ascii=False)
@@ -347,32 +352,40 @@ def test_a_quiet_tick_sends_nothing_and_a_report_sends_a_small_patch(app: Flask)
 def test_a_grid_worker_sees_only_his_cells_values(app: Flask) -> None:
     report(app, OTHER_CELL)
     report(app, OWN_CELL)
-    data = data_of(app)
+    services = services_of(app)
     from gridmgr.access import caller_for
 
-    worker = caller_for(data.context.roster, person_of(data.context.roster, OWN_CELL), FIXED)
-    codes = list(data.geometry.tier(3).codes)
-    values = data.values(worker, codes, "open", FIXED)
+    worker = caller_for(services.roster, person_of(services.roster, OWN_CELL), FIXED)
+    codes = list(board_of(app).geometry.tier(3).codes)
+    values = reads.values(services, worker, codes, "open", FIXED)
     assert values[codes.index(OWN_CELL)] == 1
     assert values[codes.index(OTHER_CELL)] is None
-    assert data.kpis(worker, FIXED).open == 1
+    assert reads.kpis(services, worker, FIXED).open == 1
 
 
 def test_the_invariants_turn_red_on_an_overdue_stage_not_escalated(
     app: Flask, clock: Clock
 ) -> None:
     case_id = report(app, OWN_CELL)
-    data = data_of(app)
+    services = services_of(app)
     for action in (Action.REGISTER, Action.DISPATCH):
-        act(data.store, data.context, case_id, action, actor=OPERATOR, at=FIXED, comment="ok")
+        act(
+            services.store,
+            services.context,
+            case_id,
+            action,
+            actor=OPERATOR,
+            at=FIXED,
+            comment="ok",
+        )
     from gridmgr.access import caller_for
 
-    operator = caller_for(data.context.roster, person_of(data.context.roster, None), FIXED)
-    panel = {i.key: i for i in data.invariants(operator, FIXED)}
+    operator = caller_for(services.roster, person_of(services.roster, None), FIXED)
+    panel = {i.key: i for i in reads.invariants(services, operator, FIXED, verified={})}
     assert all(i.ok for i in panel.values() if i.key != "ledger")
     later = FIXED + timedelta(days=3)
     clock.now = later
-    panel = {i.key: i for i in data.invariants(operator, later)}
+    panel = {i.key: i for i in reads.invariants(services, operator, later, verified={})}
     assert not panel["escalated"].ok
     assert panel["escalated"].link == f"/dashboard/case/{case_id}"
     assert panel["owned_cases"].ok
@@ -380,8 +393,8 @@ def test_the_invariants_turn_red_on_an_overdue_stage_not_escalated(
 
 
 def test_a_vacant_cell_turns_the_owner_invariant_red(app: Flask, tiny: Grid) -> None:
-    data = data_of(app)
-    roster = data.context.roster
+    services = services_of(app)
+    roster = services.roster
     from dataclasses import replace
 
     from gridmgr.access import caller_for
@@ -394,20 +407,60 @@ def test_a_vacant_cell_turns_the_owner_invariant_red(app: Flask, tiny: Grid) -> 
         assignments=[a for a in roster.assignments if a not in gone],
         absences=roster.absences,
     )
-    context = RoutingContext(tiny, thinned, data.context.catalog, data.context.calendar)
-    vacant = replace(data, context=context)
+    context = RoutingContext(tiny, thinned, services.catalog, services.calendar)
+    vacant = replace(services, context=context)
     operator = caller_for(thinned, person_of(thinned, None), FIXED)
-    panel = {i.key: i for i in vacant.invariants(operator, FIXED)}
+    panel = {i.key: i for i in reads.invariants(vacant, operator, FIXED, verified={})}
     assert not panel["owners"].ok
     assert panel["owners"].value == "15/16"
     assert any(OWN_CELL in d for d in panel["owners"].details)
 
 
+def relocate_to_an_older_generation(app: Flask, case_id: str, cell: str, **more: Any) -> None:
+    """Make ``case_id`` a case located in ``cell`` of an older grid generation (a cell the
+    current grid does not have), as a case reported before a new generation would be; ``more``
+    sets other columns."""
+    from sqlalchemy import update
+
+    from gridmgr.store.schema import cases
+
+    services_of(app).store.execute_sql_for_tests(
+        update(cases)
+        .where(cases.c.case_id == case_id)
+        .values(
+            cell=cell, tier2=cell[:12], tier1=cell[:9], generation_id="older-generation", **more
+        )
+    )
+
+
+def test_a_case_of_a_cell_the_grid_no_longer_has_keeps_the_feed_and_its_pages_alive(
+    app: Flask,
+) -> None:
+    gone = "320281002001001"  # well-formed, but no such town in the current grid
+    assert gone[:9] not in board_of(app).services.grid.codes(1)
+    case_id = report(app, OWN_CELL, "旧网格里的案件")
+    late = FIXED - timedelta(hours=1)  # overdue: on the wall too
+    relocate_to_an_older_generation(app, case_id, gone, due_at=late)
+    client = logged_in(app, None)
+    update = tick(client, 7, 0)  # the live feed, from the start of the ledger
+    assert update.status_code == 200, update.get_data(as_text=True)[:300]
+    feed = json.dumps(update.get_json()["response"]["cc-feed"], ensure_ascii=False)
+    assert "旧网格里的案件" in feed
+    assert gone in feed  # the place is named by its code
+    opened = texts(render(client, "/dashboard/"))  # a fresh command center reads the feed too
+    assert "旧网格里的案件" in opened
+    page = texts(render(client, f"/dashboard/case/{case_id}"))
+    assert "旧网格里的案件" in page
+    assert gone in page  # the case page's place line
+    wall = texts(render(client, "/dashboard/wall"))
+    assert f"{gone} · 1" in wall  # grouped under its code: its town is not in the grid either
+
+
 def test_the_ledger_invariant_reports_the_last_verification(app: Flask) -> None:
-    data = data_of(app)
+    board = board_of(app)
     report(app, OWN_CELL)
-    data.verify_ledger()
-    status = data.ledger_status()
+    board.ledger.verify()
+    status = board.ledger.status()
     assert status["ok"] is True
     assert status["events"] >= 1
 
@@ -471,7 +524,7 @@ def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> No
         outline_url="/dashboard/geo/g1/tier1.json",
         lang="en",
     )
-    cells, points = fig["data"][:2]
+    cells, points = fig["data"][Trace.CELLS], fig["data"][Trace.CASES]
     assert cells["geojson"] == "/dashboard/geo/g1/tier3.json"
     assert cells["text"] == ["张三", "—"]  # names come from the GeoJSON's properties
     assert "%{properties.name}" in cells["hovertemplate"]
@@ -491,7 +544,11 @@ def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tin
             client,
             outputs,
             [
-                ("cc-map", "clickData", {"points": [{"curveNumber": 0, "location": where}]}),
+                (
+                    "cc-map",
+                    "clickData",
+                    {"points": [{"curveNumber": Trace.CELLS, "location": where}]},
+                ),
                 ("cc-up", "n_clicks", 0),
                 ("cc-metric", "value", "open"),
             ],
@@ -510,8 +567,8 @@ def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tin
         )
         assert drawn.status_code == 200, drawn.get_data(as_text=True)[:300]
         figure = drawn.get_json()["response"]["cc-map"]["figure"]
-        assert figure["data"][0]["locations"] == tiny.cell_to_children("320281001")
-        assert figure["data"][0]["geojson"].endswith("tier2.json")
+        assert figure["data"][Trace.CELLS]["locations"] == tiny.cell_to_children("320281001")
+        assert figure["data"][Trace.CELLS]["geojson"].endswith("tier2.json")
     assert view["parent"] == "320281001001"
 
 
@@ -519,27 +576,32 @@ def test_workers_on_patrol_are_shown_in_scope_only(app: Flask) -> None:
     from gridmgr.access import caller_for
     from gridmgr.store.patrolstore import PatrolBatch
 
-    data = data_of(app)
-    roster = data.context.roster
-    data.store.sync_reference(
-        grid=data.grid, roster=roster, catalog=data.context.catalog, at=FIXED, actor="t"
+    services, geometry = services_of(app), board_of(app).geometry
+    roster = services.roster
+    services.store.sync_reference(
+        grid=services.grid,
+        roster=roster,
+        catalog=services.catalog,
+        at=FIXED,
+        actor="t",
     )
     mine, theirs = person_of(roster, OWN_CELL), person_of(roster, OTHER_CELL)
     batches = []
     walks = ((mine, OWN_CELL, 5), (theirs, OTHER_CELL, 90), (theirs, OTHER_CELL, 5))
     for person, cell, minutes in walks:
-        lon, lat = data.geometry.tier(3).centers[cell]
+        lon, lat = geometry.tier(3).centers[cell]
         when = FIXED - timedelta(minutes=minutes)
         batches.append(PatrolBatch(person, [when], [lon], [lat]))
-    data.store.record_patrol_batches(batches, at=FIXED, actor="test")
+    services.store.record_patrol_batches(batches, at=FIXED, actor="test")
     operator = caller_for(roster, person_of(roster, None), FIXED)
-    assert sorted(p["name"] for p in data.patrol_positions(operator, FIXED)) == sorted(
+    assert sorted(p["name"] for p in reads.patrol_positions(services, operator, FIXED)) == sorted(
         roster.persons[p].name for p in (mine, theirs)
     )
     worker = caller_for(roster, mine, FIXED)
-    assert [p["name"] for p in data.patrol_positions(worker, FIXED)] == [roster.persons[mine].name]
+    walking = reads.patrol_positions(services, worker, FIXED)
+    assert [p["name"] for p in walking] == [roster.persons[mine].name]
     later = FIXED + timedelta(minutes=30)  # 35 min after the last point: no longer on patrol
-    assert data.patrol_positions(operator, later) == []
+    assert reads.patrol_positions(services, operator, later) == []
 
 
 def test_a_malformed_callback_request_gets_400_saying_what_is_wrong(app: Flask) -> None:

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from dashboards import dashboard_of
 from gridmgr.responsibility.roster import field_post
 from tests.live import (
     MAP_CELLS_JS,
@@ -33,10 +34,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def worker_cell(live: Live) -> str:
-    data = live.app.extensions["gridmgr_dash_data"]
+    board = dashboard_of(live.app)
     person = live.logins["grid worker"]
-    for code in data.geometry.tier(3).codes:
-        owner = data.context.roster.owner(field_post(code), data.clock())
+    for code in board.geometry.tier(3).codes:
+        owner = board.services.roster.owner(field_post(code), board.services.now())
         if owner is not None and owner.person_id == person:
             return str(code)
     raise AssertionError("the demo grid worker holds no cell")
@@ -55,8 +56,7 @@ def test_a_worker_report_with_a_photo_reaches_the_operator_map_and_feed(
     before = room.evaluate(Z_OF_JS, cell)
     screenshot(room, "command-center")
 
-    data = live.app.extensions["gridmgr_dash_data"]
-    lon, lat = data.geometry.tier(3).centers[cell]
+    lon, lat = dashboard_of(live.app).geometry.tier(3).centers[cell]
     phone = new_context(
         chromium_browser,
         viewport={"width": 390, "height": 844},

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from dashboards.data import DashData
+from dashboards.reads import coverage as reads
 from gridmgr import Grid, analytics
 from gridmgr.access import Caller
 from gridmgr.cases import Actor, Role
@@ -21,9 +21,9 @@ from gridmgr.store import open_store
 from tests.builders import tiny_context
 from tests.test_analytics import simulate
 from tests.test_dashboard import (
+    board_of,
     callback,
     dashboard_app,
-    data_of,
     logged_in,
     render,
     texts,
@@ -75,8 +75,8 @@ def table_rows(answer: Any) -> list[list[str]]:
 
 
 def expected(app: Flask, by: str, min_cases: int) -> Any:
-    data = data_of(app)
-    facts = data.store.case_facts(since=FIXED - timedelta(days=7), until=FIXED)
+    store = board_of(app).services.store
+    facts = store.case_facts(since=FIXED - timedelta(days=7), until=FIXED)
     return analytics.performance(facts, by=by, min_cases=min_cases)
 
 
@@ -101,7 +101,7 @@ def test_the_table_ranks_only_cells_with_enough_closed_cases(app: Flask) -> None
     assert [r[0] for r in rows[: len(ranked)]] == [str(int(x)) for x in ranked["rank"]]
     assert all(r[0] == "—" for r in rows[len(ranked) :])  # the rest are listed, unranked
     for row, (_, unit) in zip(rows, want.iterrows(), strict=False):
-        assert row[1] == str(data_of(app).grid.cell(unit["unit"])["name"])
+        assert row[1] == str(board_of(app).services.grid.cell(unit["unit"])["name"])
         assert row[2] == str(unit["cases"])
     assert "参与排名" in answer["cov-summary"]["children"]
     assert answer["cov-map-box"]["style"] == {"display": "none"}
@@ -170,9 +170,11 @@ def test_patrol_coverage_of_a_town_comes_from_the_patrol_analytics(app: Flask) -
     response = callback(client, [("cov-patrols", "children")], [("cov-patrol-town", "value", TOWN)])
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     words = texts(response.get_json()["response"]["cov-patrols"]["children"])
-    data = data_of(app)
+    board = board_of(app)
     operator = Caller(Actor("system:test", Role.OPERATOR), None)
-    coverage, communities = data.review_patrols(operator, FIXED, town=TOWN)
+    coverage, communities = reads.review_patrols(
+        board.services, board.reviews, operator, FIXED, town=TOWN
+    )
     assert len(communities) == 4
     summary = words[0]
     assert summary.startswith("巡查覆盖率: ")
@@ -186,16 +188,16 @@ def test_patrol_coverage_of_a_town_comes_from_the_patrol_analytics(app: Flask) -
 def test_review_figures_are_computed_once_a_minute(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data: DashData = data_of(app)
+    services = board_of(app).services
     calls = []
-    original = data.store.case_facts
+    original = services.store.case_facts
 
     def counting(**kwargs: Any) -> Any:
         calls.append(kwargs)
         return original(**kwargs)
 
-    monkeypatch.setattr(data.store, "case_facts", counting)
-    clock = data.clock
+    monkeypatch.setattr(services.store, "case_facts", counting)
+    clock = services.clock
     assert isinstance(clock, Clock)
     client = logged_in(app, None)
     update(client, min_cases=2)

@@ -8,17 +8,28 @@ from datetime import timedelta
 
 from flask import Flask
 
+from dashboards.reads.inspections import inspections
 from gridmgr import Grid
+from gridmgr.access import Caller
+from gridmgr.cases import Actor, Role
 from gridmgr.inspection.draw import commitment_of
 from gridmgr.services import inspections as svc
 from tests.builders import tiny_roster
-from tests.test_dashboard import app, callback, clock, data_of, logged_in, render, texts  # noqa: F401
+from tests.test_dashboard import (  # noqa: F401 - fixtures
+    app,
+    callback,
+    clock,
+    logged_in,
+    render,
+    services_of,
+    texts,
+)
 from tests.test_inspection_api import PLAN, SEED
 from tests.test_sessions import FIXED, OWN_CELL
 
 
 def drawn(app: Flask, tiny: Grid) -> str:  # noqa: F811
-    store = data_of(app).store
+    store = services_of(app).store
     at = FIXED - timedelta(days=8)
     svc.generate_default_registry(store, tiny, at=at, actor="m", n=600, seed=5)
     svc.generate_default_pool(store, tiny_roster(), at=at, actor="m")
@@ -42,7 +53,8 @@ def test_the_operator_sees_plans_draws_and_the_visits_on_the_map(
     assert "二季度抽查" in words
     assert draw_id in words
     raw = json.dumps(page, ensure_ascii=False)
-    visits = data_of(app).inspections()["visits"]
+    operator = Caller(Actor("system:test", Role.OPERATOR), None)
+    visits = inspections(services_of(app), operator)["visits"]
     assert visits
     assert f"待检查 {len(visits)}" in " ".join(words)  # nothing recorded yet: all planned
     assert SEED not in raw  # the seed is not shown before it is revealed

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from dashboards.reads.notifications import notifications, unread
 from gridmgr.access import caller_for
 from gridmgr.cases import Action
 from gridmgr.services.actions import act
@@ -14,13 +15,14 @@ from tests.test_dashboard import (  # noqa: F401 - fixtures
     OPERATOR,
     OTHER_CELL,
     app,
+    board_of,
     callback,
     clock,
-    data_of,
     logged_in,
     person_of,
     render,
     report,
+    services_of,
     texts,
 )
 from tests.test_intake import CSV, run_import, write
@@ -48,7 +50,7 @@ def test_an_operator_sees_a_probable_duplicate_and_merges_it(app: Flask) -> None
     assert "已完成" in texts(answer.get_json()["response"]["case-body"]["children"])  # type: ignore[attr-defined]
     page = texts(render(client, f"/dashboard/case/{second}"))
     assert "已并入案件 " in page
-    actions = [e.action for e in data_of(app).store.trail(second)]
+    actions = [e.action for e in services_of(app).store.trail(second)]
     assert "merge" in actions
 
 
@@ -58,19 +60,19 @@ def test_a_grid_worker_cannot_merge(app: Flask) -> None:  # noqa: F811
     client = logged_in(app, OWN_CELL)
     answer = merge(client, second, first)
     assert "only the command center's operators" in str(answer.get_json())  # type: ignore[attr-defined]
-    assert "merge" not in [e.action for e in data_of(app).store.trail(second)]
+    assert "merge" not in [e.action for e in services_of(app).store.trail(second)]
 
 
 def test_an_operator_places_an_unlocated_case_from_its_page(
     app: Flask,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    data = data_of(app)
-    result = run_import(data.store, write(tmp_path, CSV))
+    services = services_of(app)
+    result = run_import(services.store, write(tmp_path, CSV))
     [(_, case_id)] = result.unlocated
     client = logged_in(app, None)
     assert "待落图(无坐标) · 1" in texts(render(client, "/dashboard/wall"))
-    lon, lat = data.geometry.tier(3).centers[OWN_CELL]
+    lon, lat = board_of(app).geometry.tier(3).centers[OWN_CELL]
     pinned = callback(
         client,
         [("case-lon", "value"), ("case-lat", "value")],
@@ -93,19 +95,27 @@ def test_an_operator_places_an_unlocated_case_from_its_page(
         ],
     )
     assert placed.status_code == 200, placed.get_data(as_text=True)[:500]
-    assert data.store.case(case_id).cell == OWN_CELL
+    assert services.store.case(case_id).cell == OWN_CELL
 
 
 def test_the_notices_page_lists_a_dispatch_and_marks_it_read(app: Flask) -> None:  # noqa: F811
     case_id = report(app, OWN_CELL)
-    data = data_of(app)
+    services = services_of(app)
     for action in (Action.REGISTER, Action.DISPATCH):
-        act(data.store, data.context, case_id, action, actor=OPERATOR, at=FIXED, comment="ok")
+        act(
+            services.store,
+            services.context,
+            case_id,
+            action,
+            actor=OPERATOR,
+            at=FIXED,
+            comment="ok",
+        )
     client = logged_in(app, OWN_CELL)
-    worker = caller_for(data.context.roster, person_of(data.context.roster, OWN_CELL), FIXED)
-    [notice] = data.notifications(worker)
-    assert data.unread(worker) == 1
+    worker = caller_for(services.roster, person_of(services.roster, OWN_CELL), FIXED)
+    [notice] = notifications(services, worker)
+    assert unread(services, worker) == 1
     assert notice.title in texts(render(client, "/dashboard/notifications"))
     read = callback(client, [("notif-list", "children")], [("notif-read", "n_clicks", 1)])
     assert read.status_code == 200
-    assert data.unread(worker) == 0
+    assert unread(services, worker) == 0

@@ -1,17 +1,20 @@
 """The dashboard's pages, one module each; ``render`` picks the page for a path.
 
-Every page's ``layout`` takes the caller (who is asking) and builds only what he may see;
-every page's callbacks are registered once, by ``register``, and check the caller again.
+Every page's ``layout`` takes the :class:`~dashboards.context.Dashboard` and the caller (who is
+asking) and builds only what he may see; every page's callbacks are module-level functions,
+registered once on the Dash app by ``register``, that take the dashboard and the caller from
+:mod:`dashboards.context` and check the caller again. Pages import neither the app nor each
+other: shared pieces are in :mod:`dashboards.components`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash, html
+from dash import Dash
 
-from dashboards.data import DashData
-from dashboards.i18n import t
+from dashboards.components import forbidden, notice
+from dashboards.context import PREFIX, Dashboard
 from dashboards.pages import (
     case,
     command,
@@ -24,34 +27,32 @@ from dashboards.pages import (
 from gridmgr.access import Caller
 from gridmgr.errors import ForbiddenError
 
-PREFIX = "/dashboard/"
 
-
-def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
+def register(app: Dash) -> None:
     """Register every page's callbacks on ``app``."""
     for page in (command, case, wall, coverage, worker, inspections, notifications):
-        page.register(app, data, tile_url=tile_url)
+        page.register(app)
 
 
-def render(path: str, caller: Caller, data: DashData, lang: str, *, tile_url: str | None) -> Any:
+def render(path: str, board: Dashboard, caller: Caller, lang: str) -> Any:
     """The page at ``path`` for ``caller`` (workers land on their own page)."""
     rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path.lstrip("/")
     rest = rest.strip("/")
     try:
         if rest.startswith("case/"):
-            return case.layout(caller, data, lang, case_id=rest.removeprefix("case/"))
+            return case.layout(board, caller, lang, case_id=rest.removeprefix("case/"))
         if rest == "wall":
-            return wall.layout(caller, data, lang)
+            return wall.layout(board, caller, lang)
         if rest == "coverage":
-            return coverage.layout(caller, data, lang)
+            return coverage.layout(board, caller, lang)
         if rest == "notifications":
-            return notifications.layout(caller, data, lang)
+            return notifications.layout(board, caller, lang)
         if rest == "inspections":
-            return inspections.layout(caller, data, lang)
+            return inspections.layout(board, caller, lang)
         if rest == "worker" or (rest == "" and caller.actor.role.value == "worker"):
-            return worker.layout(caller, data, lang)
+            return worker.layout(board, caller, lang)
         if rest == "":
-            return command.layout(caller, data, lang, tile_url=tile_url)
+            return command.layout(board, caller, lang)
     except ForbiddenError:
-        return html.P(t("forbidden", lang), className="notice")
-    return html.P(f"404: {path}", className="notice")
+        return forbidden(lang)
+    return notice(f"404: {path}")

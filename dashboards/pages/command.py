@@ -15,12 +15,18 @@ from typing import Any
 from dash import Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboards.data import DashData, FeedItem, Invariant, Kpis
-from dashboards.figures import labels_trace, map_figure, point_colour
+from dashboards.components import action_label, case_href, case_link
+from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
+from dashboards.figures import Trace, labels_trace, map_figure, point_colour
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
+from dashboards.reads import command as reads
+from dashboards.reads.command import METRICS, Changes, FeedItem, Invariant, Kpis
+from dashboards.reads.names import category_name, cell_name
 from gridmgr.access import Caller
 from gridmgr.cases import Action
+from gridmgr.grid.model import Grid
+from gridmgr.services.context import Services
 
 TICK_MS = 1000
 FULL_VALUES_EVERY = 60
@@ -29,149 +35,143 @@ FULL_POINTS_EVERY = 300
 INVARIANTS_EVERY = 10
 PATROLS_EVERY = 10
 """Ticks between moves of the workers on patrol."""
+FULL_FEED_EVERY = 60
+"""Ticks between full refreshes of the feed."""
 
 
-def layout(caller: Caller, data: DashData, lang: str, *, tile_url: str | None = None) -> Any:
-    now = data.clock()
+def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
+    services = board.services
+    now = services.now()
     view: dict[str, Any] = {"parent": None, "metric": "open"}
-    figure = view_figure(caller, data, view, lang, now, tile_url=tile_url, with_labels=False)
-    seq, feed = data.recent_feed(caller, now)
+    figure = view_figure(board, caller, view, lang, now, with_labels=False)
+    seq, feed = reads.recent_feed(services, caller, now)
+    zmax = figure["data"][Trace.CELLS]["zmax"]
+    kpis = kpi_tiles(reads.kpis(services, caller, now), lang)
     return html.Div(
         [
             dcc.Store(id="cc-view", data=view),
             dcc.Location(id="cc-go", refresh=True),  # a click on a case point opens its page
-            dcc.Store(
-                id="cc-cursor",
-                data={"seq": seq, "zmax": figure["data"][0]["zmax"], "drawn": view},
-            ),
+            dcc.Store(id="cc-cursor", data={"seq": seq, "zmax": zmax, "drawn": view}),
             dcc.Interval(id="cc-tick", interval=TICK_MS),
-            html.Section(kpi_tiles(data.kpis(caller, now), lang), id="cc-kpis", className="kpis"),
+            html.Section(kpis, id="cc-kpis", className="kpis"),
             html.Div(
-                [
-                    html.Section(
-                        [
-                            html.Div(
-                                [
-                                    html.Div(
-                                        [
-                                            html.Span(crumbs(data, None, lang), id="cc-crumbs"),
-                                            # static, never re-rendered: a callback input must not
-                                            # sit inside another callback's output
-                                            html.Button(
-                                                "↑ " + t("up", lang),
-                                                id="cc-up",
-                                                className="up",
-                                                n_clicks=0,
-                                                hidden=True,
-                                            ),
-                                        ]
-                                    ),
-                                    dcc.RadioItems(
-                                        id="cc-metric",
-                                        options=[
-                                            {"label": t(f"metric.{m}", lang), "value": m}
-                                            for m in ("open", "overdue", "risk")
-                                        ],
-                                        value="open",
-                                        inline=True,
-                                        className="metric",
-                                    ),
-                                ],
-                                className="maphead",
-                            ),
-                            dcc.Graph(
-                                id="cc-map",
-                                figure=figure,
-                                config={"displaylogo": False, "scrollZoom": True},
-                                className="map",
-                            ),
-                        ],
-                        className="mapcol",
-                    ),
-                    html.Aside(
-                        [
-                            html.H2(t("invariants", lang)),
-                            html.Div(
-                                invariant_rows(data.invariants(caller, now), lang),
-                                id="cc-invariants",
-                            ),
-                            html.H2(t("feed", lang)),
-                            html.Ul(feed_rows(data, feed, lang), id="cc-feed", className="feed"),
-                        ],
-                        className="side",
-                    ),
-                ],
+                [map_column(board, figure, lang), side_column(board, caller, now, feed, lang)],
                 className="cc",
             ),
         ]
     )
 
 
+def map_column(board: Dashboard, figure: dict[str, Any], lang: str) -> Any:
+    """The map under its head: the way back up, and the metric the cells are coloured by."""
+    head = html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(crumbs(board, None, lang), id="cc-crumbs"),
+                    # static, never re-rendered: a callback input must not sit inside another
+                    # callback's output
+                    html.Button(
+                        "↑ " + t("up", lang), id="cc-up", className="up", n_clicks=0, hidden=True
+                    ),
+                ]
+            ),
+            dcc.RadioItems(
+                id="cc-metric",
+                options=[{"label": t(f"metric.{m}", lang), "value": m} for m in METRICS],
+                value="open",
+                inline=True,
+                className="metric",
+            ),
+        ],
+        className="maphead",
+    )
+    graph = dcc.Graph(
+        id="cc-map",
+        figure=figure,
+        config={"displaylogo": False, "scrollZoom": True},
+        className="map",
+    )
+    return html.Section([head, graph], className="mapcol")
+
+
+def side_column(
+    board: Dashboard, caller: Caller, now: datetime, feed: list[FeedItem], lang: str
+) -> Any:
+    """The invariants panel and the live feed."""
+    return html.Aside(
+        [
+            html.H2(t("invariants", lang)),
+            html.Div(invariant_rows(invariants(board, caller, now), lang), id="cc-invariants"),
+            html.H2(t("feed", lang)),
+            html.Ul(feed_rows(board.services, feed, lang), id="cc-feed", className="feed"),
+        ],
+        className="side",
+    )
+
+
+def invariants(board: Dashboard, caller: Caller, now: datetime) -> list[Invariant]:
+    """The invariant panel's lines, with the dashboard's latest ledger verification."""
+    return reads.invariants(board.services, caller, now, verified=board.ledger.status())
+
+
 def view_figure(
+    board: Dashboard,
     caller: Caller,
-    data: DashData,
     view: dict[str, Any],
     lang: str,
     now: datetime,
     *,
-    tile_url: str | None = None,
     with_labels: bool = True,
 ) -> dict[str, Any]:
     """The map for a view (``parent``: None for the whole city, or a town or community).
 
     The first paint goes ``with_labels=False``: a text trace costs ~0.45 s to draw in a
     software-rendered browser, so the town names follow with the first tick."""
+    services, geometry = board.services, board.geometry
     parent = view.get("parent")
-    tier, codes = data.view_codes(parent)
-    geometry = data.geometry
-    values = data.values(caller, codes, view.get("metric", "open"), now)
-    tiergeo = geometry.tier(tier)
-    owners = data.owners(codes, now)
+    metric = view.get("metric", "open")
+    tier, codes = reads.view_codes(geometry, parent)
     if parent is None:
         bounds = geometry.territory_bounds
     else:
-        b = geometry.tier(int(data.grid.cell(parent)["tier"])).bounds[parent]
+        b = geometry.tier(int(services.grid.cell(parent)["tier"])).bounds[parent]
         bounds = (b[0], b[1], b[2], b[3])
-    center = ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
     towns = geometry.tier(1)
-    labels = town_labels(data) if parent is None and with_labels else []
-    points = data.open_points(caller, now)
+    points = reads.open_points(services, caller, now)
     for p in points:
-        p["label"] = data.category_name(p["category"], lang)
+        p["label"] = category_name(services, p["category"], lang)
     return map_figure(
-        geojson_url=geometry.url(tier, "/dashboard/"),
+        geojson_url=geometry.url(tier, PREFIX),
         codes=codes,
-        values=values,
-        owners=owners,
-        metric=view.get("metric", "open"),
-        center=center,
+        values=reads.values(services, caller, codes, metric, now),
+        owners=reads.owners(services, codes, now),
+        metric=metric,
+        center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
         zoom=zoom_for(bounds, width_px=860, height_px=580),
         points=points,
-        outline_url=geometry.url(1, "/dashboard/"),
+        outline_url=geometry.url(1, PREFIX),
         lang=lang,
-        tile_url=tile_url,
-        labels=labels,
+        tile_url=board.tile_url,
+        labels=town_labels(board) if parent is None and with_labels else [],
         label_codes=list(towns.codes) if parent is None else [],
-        patrols=data.patrol_positions(caller, now),
+        patrols=reads.patrol_positions(services, caller, now),
     )
-    del tiergeo
 
 
-def town_labels(data: DashData) -> list[tuple[str, float, float]]:
-    towns = data.geometry.tier(1)
-    return [(names_of(data, c), *towns.centers[c]) for c in towns.codes]
+def town_labels(board: Dashboard) -> list[tuple[str, float, float]]:
+    towns = board.geometry.tier(1)
+    grid = board.services.grid
+    return [(cell_name(grid, c), *towns.centers[c]) for c in towns.codes]
 
 
-def names_of(data: DashData, code: str) -> str:
-    return str(data.grid.cell(code)["name"])
-
-
-def crumbs(data: DashData, parent: str | None, lang: str) -> list[Any]:
+def crumbs(board: Dashboard, parent: str | None, lang: str) -> list[Any]:
     """The way back up: 江阴市 › town › community."""
-    path = [] if parent is None else [*data.grid.cell_to_ancestors(parent), parent]
+    grid = board.services.grid
+    path = [] if parent is None else [*grid.cell_to_ancestors(parent), parent]
     out: list[Any] = [html.Span(t("city", lang), className="crumb")]
     for code in path:
-        out += [" › ", html.Span(names_of(data, code), className="crumb")]
+        out += [" › ", html.Span(cell_name(grid, code), className="crumb")]
     return out
 
 
@@ -217,20 +217,17 @@ def invariant_rows(rows: list[Invariant], lang: str) -> list[Any]:
     return out
 
 
-def feed_rows(data: DashData, items: list[FeedItem], lang: str) -> list[Any]:
-    return [feed_row(data, item, lang) for item in items]
+def feed_rows(services: Services, items: list[FeedItem], lang: str) -> list[Any]:
+    return [feed_row(services, item, lang) for item in items]
 
 
-def feed_row(data: DashData, item: FeedItem, lang: str) -> Any:
+def feed_row(services: Services, item: FeedItem, lang: str) -> Any:
     kind = item.kind
-    label = _action_label(kind, lang)
     return html.Li(
         [
             html.Span(item.at, className="at"),
-            html.Span(label, className=f"kind k-{kind}"),
-            dcc.Link(
-                data.category_name(item.category, lang), href=f"/dashboard/case/{item.case_id}"
-            ),
+            html.Span(_kind_label(kind, lang), className=f"kind k-{kind}"),
+            case_link(category_name(services, item.category, lang), str(item.case_id)),
             html.Span(item.place, className="place"),
             html.Span(item.text, className="text"),  # citizen text: a text node, never HTML
         ],
@@ -238,18 +235,19 @@ def feed_row(data: DashData, item: FeedItem, lang: str) -> Any:
     )
 
 
-def _action_label(kind: str, lang: str) -> str:
+def _kind_label(kind: str, lang: str) -> str:
     try:
         action = Action(kind)
     except ValueError:
         return t(f"kind.{kind}", lang)
-    return action.label_zh if lang == "zh" else action.value
+    return action_label(action, lang)
 
 
-def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
-    from dashboards.app import current_lang, require_caller
+# -- callbacks --------------------------------------------------------------------------------
 
-    @app.callback(
+
+def register(app: Dash) -> None:
+    app.callback(
         Output("cc-view", "data"),
         Output("cc-go", "href"),
         Input("cc-map", "clickData"),
@@ -257,40 +255,10 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         Input("cc-metric", "value"),
         State("cc-view", "data"),
         prevent_initial_call=True,
-    )
-    def navigate(click: Any, _up: Any, metric: str, view: dict[str, Any]) -> Any:
-        require_caller()
-        view = dict(view or {})
-        trigger = ctx.triggered_id
-        if trigger == "cc-metric":
-            view["metric"] = metric if metric in ("open", "overdue", "risk") else "open"
-            return view, no_update
-        if trigger == "cc-up":
-            parent = view.get("parent")
-            view["parent"] = None if parent is None else data.grid.cell_to_parent(parent)
-            return view, no_update
-        if not click or not click.get("points"):
-            return no_update, no_update
-        hit = click["points"][0]
-        if hit.get("curveNumber") == 1 and isinstance(hit.get("customdata"), str):
-            return no_update, f"/dashboard/case/{hit['customdata']}"
-        code = hit.get("location")
-        if hit.get("curveNumber") == 3 and isinstance(hit.get("customdata"), str):
-            code = hit["customdata"]  # a town's name: into that town
-        if not isinstance(code, str) or not _known(data, code):
-            return no_update, no_update
-        parent = view.get("parent")
-        if parent is None:
-            view["parent"] = data.grid.cell_to_ancestors(code)[0] if len(code) > 9 else code
-        elif int(data.grid.cell(code)["tier"]) < 3:
-            view["parent"] = code
-        else:
-            return no_update, no_update
-        return view, no_update
-
+    )(navigate)
     # One callback owns the map figure: a view change and a tick in two callbacks would race
     # (dash-renderer drops the older answer for the same output, so a redraw could be lost).
-    @app.callback(
+    app.callback(
         Output("cc-map", "figure"),
         Output("cc-feed", "children"),
         Output("cc-kpis", "children"),
@@ -302,99 +270,181 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         Input("cc-view", "data"),
         State("cc-cursor", "data"),
         prevent_initial_call=True,
-    )
-    def tick(n: int | None, view: dict[str, Any], cursor: dict[str, Any]) -> Any:
-        caller = require_caller()
-        lang = current_lang()
-        now = data.clock()
-        cursor = dict(cursor or {})
-        # drill down or up, or another colour: redraw. Compared with what was drawn, not by the
-        # trigger: a tick fired just after a view change carries the new view, and
-        # dash-renderer then keeps only the newer answer.
-        if ctx.triggered_id == "cc-view" or cursor.get("drawn") != (view or {}):
-            drawn = view_figure(caller, data, view or {}, lang, now, tile_url=tile_url)
-            cursor["zmax"] = drawn["data"][0]["zmax"]
-            cursor["drawn"] = view or {}
-            crumbs_now = crumbs(data, (view or {}).get("parent"), lang)
-            top = (view or {}).get("parent") is None
-            return drawn, no_update, no_update, no_update, cursor, crumbs_now, top
-        n = n or 0
-        since = int(cursor.get("seq", 0))
-        changes = data.changes(caller, since, now)
-        invariants = (
-            invariant_rows(data.invariants(caller, now), lang)
-            if n % INVARIANTS_EVERY == 0 or changes.items
-            else no_update
-        )
-        full_values = n % FULL_VALUES_EVERY == 0
-        full_points = n % FULL_POINTS_EVERY == 0
-        first = n == 1 and (view or {}).get("parent") is None
-        busy = changes.items or full_values or full_points or n % PATROLS_EVERY == 0
-        quiet = not first and not busy
-        if quiet and changes.seq == since and invariants is no_update:
-            raise PreventUpdate  # nothing is sent (HTTP 204)
-        cursor["seq"] = changes.seq
-        figure = Patch()
-        _, codes = data.view_codes((view or {}).get("parent"))
-        metric = (view or {}).get("metric", "open")
-        if full_values:
-            values = data.values(caller, codes, metric, now)
-            figure["data"][0]["z"] = values
-            zmax = max([v for v in values if v is not None] + [1])
-            figure["data"][0]["zmax"] = zmax
-            cursor["zmax"] = zmax
-        elif changes.cells:
-            index = {c: i for i, c in enumerate(codes)}
-            width = len(codes[0]) if codes else 0
-            touched = sorted({c[:width] for c in changes.cells if c[:width] in index})
-            if touched:
-                for code, value in zip(
-                    touched, data.values(caller, touched, metric, now), strict=True
-                ):
-                    figure["data"][0]["z"][index[code]] = value
-                    if value is not None and value > cursor.get("zmax", 1):
-                        cursor["zmax"] = value
-                        figure["data"][0]["zmax"] = value
-        if full_points:
-            points = data.open_points(caller, now)
-            figure["data"][1]["lon"] = [p["lon"] for p in points]
-            figure["data"][1]["lat"] = [p["lat"] for p in points]
-            figure["data"][1]["customdata"] = [p["id"] for p in points]
-            figure["data"][1]["text"] = [data.category_name(p["category"], lang) for p in points]
-            figure["data"][1]["marker"]["color"] = [point_colour(p) for p in points]
-        elif changes.points:
-            figure["data"][1]["lon"].extend([p["lon"] for p in changes.points])
-            figure["data"][1]["lat"].extend([p["lat"] for p in changes.points])
-            figure["data"][1]["customdata"].extend([p["id"] for p in changes.points])
-            figure["data"][1]["text"].extend(
-                [data.category_name(p["category"], lang) for p in changes.points]
-            )
-            figure["data"][1]["marker"]["color"].extend([point_colour(p) for p in changes.points])
-        if first:  # the town names, after the first paint
-            towns = data.geometry.tier(1).codes
-            figure["data"].append(labels_trace(town_labels(data), list(towns)))
-        if n % PATROLS_EVERY == 0:
-            walkers = data.patrol_positions(caller, now)
-            figure["data"][2]["lon"] = [w["lon"] for w in walkers]
-            figure["data"][2]["lat"] = [w["lat"] for w in walkers]
-            figure["data"][2]["text"] = [w["name"] for w in walkers]
-        feed: Any = no_update
-        if changes.items:
-            feed = Patch()
-            for item in reversed(changes.items):
-                feed.prepend(feed_row(data, item, lang))
-        if n % 60 == 0:
-            _, items = data.recent_feed(caller, now)
-            feed = feed_rows(data, items, lang)
-        kpis = (
-            kpi_tiles(data.kpis(caller, now), lang) if changes.items or full_values else no_update
-        )
-        return figure, feed, kpis, invariants, cursor, no_update, no_update
+    )(tick)
 
 
-def _known(data: DashData, code: str) -> bool:
+def navigate(click: Any, _up: Any, metric: str, view: dict[str, Any]) -> Any:
+    """A click on a cell or a town's name drills in, on a case point opens the case; the up
+    button climbs one tier; the metric picker recolours."""
+    require_caller()
+    grid = dashboard().services.grid
+    view = dict(view or {})
+    trigger = ctx.triggered_id
+    if trigger == "cc-metric":
+        view["metric"] = metric if metric in METRICS else "open"
+        return view, no_update
+    if trigger == "cc-up":
+        parent = view.get("parent")
+        view["parent"] = None if parent is None else grid.cell_to_parent(parent)
+        return view, no_update
+    if not click or not click.get("points"):
+        return no_update, no_update
+    hit = click["points"][0]
+    if hit.get("curveNumber") == Trace.CASES and isinstance(hit.get("customdata"), str):
+        return no_update, case_href(hit["customdata"])
+    code = hit.get("location")
+    if hit.get("curveNumber") == Trace.LABELS and isinstance(hit.get("customdata"), str):
+        code = hit["customdata"]  # a town's name: into that town
+    if not isinstance(code, str) or not _known(grid, code):
+        return no_update, no_update
+    parent = view.get("parent")
+    if parent is None:
+        view["parent"] = grid.cell_to_ancestors(code)[0] if len(code) > 9 else code
+    elif int(grid.cell(code)["tier"]) < 3:
+        view["parent"] = code
+    else:
+        return no_update, no_update
+    return view, no_update
+
+
+def tick(n: int | None, view: dict[str, Any] | None, cursor: dict[str, Any] | None) -> Any:
+    """Redraw the map for a new view, or bring the page up to date with the ledger."""
+    caller = require_caller()
+    board = dashboard()
+    lang = current_lang()
+    now = board.services.now()
+    view = view or {}
+    cursor = dict(cursor or {})
+    # drill down or up, or another colour: redraw. Compared with what was drawn, not by the
+    # trigger: a tick fired just after a view change carries the new view, and
+    # dash-renderer then keeps only the newer answer.
+    if ctx.triggered_id == "cc-view" or cursor.get("drawn") != view:
+        drawn = view_figure(board, caller, view, lang, now)
+        cursor["zmax"] = drawn["data"][Trace.CELLS]["zmax"]
+        cursor["drawn"] = view
+        top = view.get("parent") is None
+        return (
+            drawn,
+            no_update,
+            no_update,
+            no_update,
+            cursor,
+            crumbs(board, view.get("parent"), lang),
+            top,
+        )
+    return live_update(board, caller, n or 0, view, cursor, lang, now)
+
+
+def live_update(
+    board: Dashboard,
+    caller: Caller,
+    n: int,
+    view: dict[str, Any],
+    cursor: dict[str, Any],
+    lang: str,
+    now: datetime,
+) -> Any:
+    """Tick ``n``: what changed since the cursor, as patches; nothing at all when quiet."""
+    services = board.services
+    since = int(cursor.get("seq", 0))
+    changes = reads.changes(services, caller, since, now)
+    invariant_panel: Any = no_update
+    if n % INVARIANTS_EVERY == 0 or changes.items:
+        invariant_panel = invariant_rows(invariants(board, caller, now), lang)
+    full_values = n % FULL_VALUES_EVERY == 0
+    first = n == 1 and view.get("parent") is None
+    busy = changes.items or full_values or n % FULL_POINTS_EVERY == 0 or n % PATROLS_EVERY == 0
+    if not first and not busy and changes.seq == since and invariant_panel is no_update:
+        raise PreventUpdate  # nothing is sent (HTTP 204)
+    cursor["seq"] = changes.seq
+    figure = map_patch(board, caller, n, view, cursor, changes, lang, now)
+    feed: Any = no_update
+    if changes.items:
+        feed = Patch()
+        for item in reversed(changes.items):
+            feed.prepend(feed_row(services, item, lang))
+    if n % FULL_FEED_EVERY == 0:
+        _, items = reads.recent_feed(services, caller, now)
+        feed = feed_rows(services, items, lang)
+    kpis: Any = no_update
+    if changes.items or full_values:
+        kpis = kpi_tiles(reads.kpis(services, caller, now), lang)
+    return figure, feed, kpis, invariant_panel, cursor, no_update, no_update
+
+
+def map_patch(
+    board: Dashboard,
+    caller: Caller,
+    n: int,
+    view: dict[str, Any],
+    cursor: dict[str, Any],
+    changes: Changes,
+    lang: str,
+    now: datetime,
+) -> Patch:
+    """The map's changes at tick ``n``: values (all, each minute; else the changed cells'),
+    case points (all, every five minutes; else the new ones), the town names after the first
+    paint, the workers on patrol. ``cursor["zmax"]`` follows the colour scale's top."""
+    services = board.services
+    figure = Patch()
+    cells = figure["data"][Trace.CELLS]
+    _, codes = reads.view_codes(board.geometry, view.get("parent"))
+    metric = view.get("metric", "open")
+    if n % FULL_VALUES_EVERY == 0:
+        values = reads.values(services, caller, codes, metric, now)
+        zmax = max([v for v in values if v is not None] + [1])
+        cells["z"] = values
+        cells["zmax"] = zmax
+        cursor["zmax"] = zmax
+    elif changes.cells:
+        index = {c: i for i, c in enumerate(codes)}
+        width = len(codes[0]) if codes else 0
+        touched = sorted({c[:width] for c in changes.cells if c[:width] in index})
+        for code, value in zip(
+            touched, reads.values(services, caller, touched, metric, now), strict=True
+        ):
+            cells["z"][index[code]] = value
+            if value is not None and value > cursor.get("zmax", 1):
+                cursor["zmax"] = value
+                cells["zmax"] = value
+    if n % FULL_POINTS_EVERY == 0:
+        _set_points(services, figure, reads.open_points(services, caller, now), lang)
+    elif changes.points:
+        _add_points(services, figure, changes.points, lang)
+    if n == 1 and view.get("parent") is None:  # the town names, after the first paint
+        towns = board.geometry.tier(1).codes
+        figure["data"].append(labels_trace(town_labels(board), list(towns)))  # Trace.LABELS
+    if n % PATROLS_EVERY == 0:
+        walkers = reads.patrol_positions(services, caller, now)
+        patrols = figure["data"][Trace.PATROLS]
+        patrols["lon"] = [w["lon"] for w in walkers]
+        patrols["lat"] = [w["lat"] for w in walkers]
+        patrols["text"] = [w["name"] for w in walkers]
+    return figure
+
+
+def _set_points(services: Services, figure: Patch, points: list[dict[str, Any]], lang: str) -> None:
+    trace = figure["data"][Trace.CASES]
+    trace["lon"] = [p["lon"] for p in points]
+    trace["lat"] = [p["lat"] for p in points]
+    trace["customdata"] = [p["id"] for p in points]
+    trace["text"] = [category_name(services, p["category"], lang) for p in points]
+    trace["marker"]["color"] = [point_colour(p) for p in points]
+
+
+def _add_points(services: Services, figure: Patch, points: list[dict[str, Any]], lang: str) -> None:
+    trace = figure["data"][Trace.CASES]
+    trace["lon"].extend([p["lon"] for p in points])
+    trace["lat"].extend([p["lat"] for p in points])
+    trace["customdata"].extend([p["id"] for p in points])
+    trace["text"].extend([category_name(services, p["category"], lang) for p in points])
+    trace["marker"]["color"].extend([point_colour(p) for p in points])
+
+
+def _known(grid: Grid, code: str) -> bool:
+    """Whether ``code`` names a cell of the current grid (a click may carry anything)."""
     try:
-        data.grid.cell(code)
-    except (KeyError, IndexError):
+        grid.cell(code)
+    except (LookupError, ValueError):  # unknown (an older generation), or not a cell code
         return False
     return True

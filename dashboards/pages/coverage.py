@@ -16,10 +16,13 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards.data import DashData, require_city_wide
+from dashboards.components import forbidden
+from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
 from dashboards.figures import map_layout
-from dashboards.geo import zoom_for
+from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
+from dashboards.permissions import require_city_wide
+from dashboards.reads import coverage as reads
 from gridmgr.access import Caller
 from gridmgr.analytics import MIN_CASES
 from gridmgr.errors import ForbiddenError
@@ -46,71 +49,16 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
-def layout(caller: Caller, data: DashData, lang: str) -> Any:
+def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
     require_city_wide(caller)
-    now = data.clock()
-    vacancies = data.review_vacancies(caller, now)
-    towns = data.towns()
+    services = board.services
+    vacancies = reads.review_vacancies(services, caller, services.now())
+    towns = reads.towns(services)
     town_options = [{"label": name, "value": code} for code, name in towns]
     return html.Div(
         [
             html.H1(t("coverage.title", lang)),
-            html.Div(
-                [
-                    _labelled(
-                        t("coverage.period", lang),
-                        dcc.Dropdown(
-                            id="cov-days",
-                            options=[
-                                {"label": f"{d} {t('coverage.days', lang)}", "value": d}
-                                for d in PERIODS
-                            ],
-                            value=30,
-                            clearable=False,
-                        ),
-                    ),
-                    _labelled(
-                        t("coverage.by", lang),
-                        dcc.RadioItems(
-                            id="cov-by",
-                            options=[{"label": t(f"coverage.{b}", lang), "value": b} for b in BY],
-                            value="cell",
-                            inline=True,
-                        ),
-                    ),
-                    _labelled(
-                        t("coverage.town", lang),
-                        dcc.Dropdown(
-                            id="cov-town",
-                            options=town_options,
-                            value=None,
-                            placeholder=t("city", lang),
-                        ),
-                    ),
-                    _labelled(
-                        t("coverage.min_n", lang),
-                        dcc.Input(
-                            id="cov-min", type="number", min=1, max=1000, step=1, value=MIN_CASES
-                        ),
-                    ),
-                    _labelled(
-                        t("coverage.view", lang),
-                        dcc.RadioItems(
-                            id="cov-view",
-                            options=[
-                                {"label": t("coverage.map", lang), "value": "map"},
-                                {"label": t("coverage.table", lang), "value": "table"},
-                            ],
-                            value="table",
-                            inline=True,
-                        ),
-                    ),
-                    html.Button(t("coverage.export", lang), id="cov-export", n_clicks=0),
-                    dcc.Download(id="cov-download"),
-                ],
-                className="covcontrols",
-                style=CONTROLS,
-            ),
+            html.Div(controls(town_options, lang), className="covcontrols", style=CONTROLS),
             html.P(id="cov-summary", className="covsummary"),
             html.Div(
                 dcc.Graph(
@@ -141,6 +89,46 @@ def layout(caller: Caller, data: DashData, lang: str) -> Any:
         ],
         className="coverage",
     )
+
+
+def controls(town_options: list[dict[str, str]], lang: str) -> list[Any]:
+    """The ranking's controls: period, unit, town, minimum sample, view, and the export."""
+    periods = [{"label": f"{d} {t('coverage.days', lang)}", "value": d} for d in PERIODS]
+    views = [
+        {"label": t("coverage.map", lang), "value": "map"},
+        {"label": t("coverage.table", lang), "value": "table"},
+    ]
+    return [
+        _labelled(
+            t("coverage.period", lang),
+            dcc.Dropdown(id="cov-days", options=periods, value=30, clearable=False),
+        ),
+        _labelled(
+            t("coverage.by", lang),
+            dcc.RadioItems(
+                id="cov-by",
+                options=[{"label": t(f"coverage.{b}", lang), "value": b} for b in BY],
+                value="cell",
+                inline=True,
+            ),
+        ),
+        _labelled(
+            t("coverage.town", lang),
+            dcc.Dropdown(
+                id="cov-town", options=town_options, value=None, placeholder=t("city", lang)
+            ),
+        ),
+        _labelled(
+            t("coverage.min_n", lang),
+            dcc.Input(id="cov-min", type="number", min=1, max=1000, step=1, value=MIN_CASES),
+        ),
+        _labelled(
+            t("coverage.view", lang),
+            dcc.RadioItems(id="cov-view", options=views, value="table", inline=True),
+        ),
+        html.Button(t("coverage.export", lang), id="cov-export", n_clicks=0),
+        dcc.Download(id="cov-download"),
+    ]
 
 
 def _labelled(label: str, control: Any) -> Any:
@@ -343,39 +331,15 @@ def _choice(value: Any, allowed: tuple[Any, ...], default: Any) -> Any:
     return value if value in allowed else default
 
 
-def _bounds(data: DashData, town: str | None) -> tuple[float, float, float, float]:
+def _bounds(geometry: MapGeometry, town: str | None) -> tuple[float, float, float, float]:
     if town is None:
-        return data.geometry.territory_bounds
-    b = data.geometry.tier(1).bounds[town]
+        return geometry.territory_bounds
+    b = geometry.tier(1).bounds[town]
     return (b[0], b[1], b[2], b[3])
 
 
-def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
-    from dashboards.app import current_lang, require_caller
-
-    del tile_url
-
-    def checked() -> Caller:
-        caller = require_caller()
-        require_city_wide(caller)
-        return caller
-
-    def table_for(
-        caller: Caller, now: datetime, days: Any, by: Any, town: Any, min_cases: Any
-    ) -> tuple[pd.DataFrame, str, str | None]:
-        by = _choice(by, BY, "cell")
-        town = town if town in {c for c, _ in data.towns()} else None
-        table = data.review_performance(
-            caller,
-            now,
-            by=by,
-            days=_choice(days, PERIODS, 30),
-            min_cases=clean_min(min_cases),
-            town=town,
-        )
-        return table, by, town
-
-    @app.callback(
+def register(app: Dash) -> None:
+    app.callback(
         Output("cov-table", "children"),
         Output("cov-map", "figure"),
         Output("cov-map-box", "style"),
@@ -385,39 +349,8 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         Input("cov-town", "value"),
         Input("cov-min", "value"),
         Input("cov-view", "value"),
-    )
-    def update(days: Any, by: Any, town: Any, min_cases: Any, view: Any) -> Any:
-        lang = current_lang()
-        try:
-            caller = checked()
-        except ForbiddenError:
-            return html.P(t("forbidden", lang), className="notice"), {}, {"display": "none"}, ""
-        now = data.clock()
-        table, by, town = table_for(caller, now, days, by, town, min_cases)
-        prior = table.attrs.get("prior")
-        summary = t("coverage.summary", lang).format(
-            units=len(table),
-            ranked=int(table["ranked"].sum()),
-            min=clean_min(min_cases),
-            mean=percent(None if prior is None else prior.mean),
-            strength=0 if prior is None else round(prior.strength),
-        )
-        if view != "map":
-            return performance_table(table, lang), {}, {"display": "none"}, summary
-        if by == "assignee":  # owners have no polygon: the map shows their cells
-            table, _, _ = table_for(caller, now, days, "cell", town, min_cases)
-            summary += " " + t("coverage.map_cells", lang)
-        tier = MAP_TIER[by]
-        figure = performance_map(
-            table,
-            geojson_url=data.geometry.url(tier, "/dashboard/"),
-            outline_url=data.geometry.url(1, "/dashboard/"),
-            bounds=_bounds(data, town),
-            lang=lang,
-        )
-        return [], figure, {"display": "block"}, summary
-
-    @app.callback(
+    )(update)
+    app.callback(
         Output("cov-download", "data"),
         Input("cov-export", "n_clicks"),
         State("cov-days", "value"),
@@ -425,34 +358,100 @@ def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
         State("cov-town", "value"),
         State("cov-min", "value"),
         prevent_initial_call=True,
-    )
-    def export(n_clicks: Any, days: Any, by: Any, town: Any, min_cases: Any) -> Any:
-        try:
-            caller = checked()
-        except ForbiddenError:
-            raise PreventUpdate from None
-        if not n_clicks:
-            raise PreventUpdate
-        now = data.clock()
-        table, by, town = table_for(caller, now, days, by, town, min_cases)
-        name = f"coverage-{by}-{town or 'city'}-{now:%Y%m%d-%H%M}.csv"
-        columns = [c for c in CSV_COLUMNS if c in table.columns]
-        if "name" in table.columns:
-            columns.insert(2, "name")
-        # a BOM so that Excel reads the Chinese names as UTF-8
-        text = "\ufeff" + table[columns].to_csv(index=False)
-        return {"content": text, "filename": name, "type": "text/csv", "base64": False}
+    )(export)
+    app.callback(Output("cov-patrols", "children"), Input("cov-patrol-town", "value"))(patrols)
 
-    @app.callback(Output("cov-patrols", "children"), Input("cov-patrol-town", "value"))
-    def patrols(town: Any) -> Any:
-        lang = current_lang()
-        try:
-            caller = checked()
-        except ForbiddenError:
-            return html.P(t("forbidden", lang), className="notice")
-        if town not in {c for c, _ in data.towns()}:
-            return html.P(t("none", lang))
-        coverage, communities = data.review_patrols(
-            caller, data.clock(), town=town, days=PATROL_DAYS
-        )
-        return patrol_view(coverage, communities, lang)
+
+def _checked() -> Caller:
+    """The caller of a review callback, who must see the whole city."""
+    caller = require_caller()
+    require_city_wide(caller)
+    return caller
+
+
+def table_for(
+    board: Dashboard, caller: Caller, now: datetime, days: Any, by: Any, town: Any, min_cases: Any
+) -> tuple[pd.DataFrame, str, str | None]:
+    """The ranking for the controls' values (each checked; a bad one falls back)."""
+    by = _choice(by, BY, "cell")
+    town = town if town in {c for c, _ in reads.towns(board.services)} else None
+    table = reads.review_performance(
+        board.services,
+        board.reviews,
+        caller,
+        now,
+        by=by,
+        days=_choice(days, PERIODS, 30),
+        min_cases=clean_min(min_cases),
+        town=town,
+    )
+    return table, by, town
+
+
+def update(days: Any, by: Any, town: Any, min_cases: Any, view: Any) -> Any:
+    """The ranking as a table or a map, and its summary line."""
+    lang = current_lang()
+    try:
+        caller = _checked()
+    except ForbiddenError:
+        return forbidden(lang), {}, {"display": "none"}, ""
+    board = dashboard()
+    now = board.services.now()
+    table, by, town = table_for(board, caller, now, days, by, town, min_cases)
+    prior = table.attrs.get("prior")
+    summary = t("coverage.summary", lang).format(
+        units=len(table),
+        ranked=int(table["ranked"].sum()),
+        min=clean_min(min_cases),
+        mean=percent(None if prior is None else prior.mean),
+        strength=0 if prior is None else round(prior.strength),
+    )
+    if view != "map":
+        return performance_table(table, lang), {}, {"display": "none"}, summary
+    if by == "assignee":  # owners have no polygon: the map shows their cells
+        table, _, _ = table_for(board, caller, now, days, "cell", town, min_cases)
+        summary += " " + t("coverage.map_cells", lang)
+    figure = performance_map(
+        table,
+        geojson_url=board.geometry.url(MAP_TIER[by], PREFIX),
+        outline_url=board.geometry.url(1, PREFIX),
+        bounds=_bounds(board.geometry, town),
+        lang=lang,
+    )
+    return [], figure, {"display": "block"}, summary
+
+
+def export(n_clicks: Any, days: Any, by: Any, town: Any, min_cases: Any) -> Any:
+    """The whole ranking as a CSV file Excel opens."""
+    try:
+        caller = _checked()
+    except ForbiddenError:
+        raise PreventUpdate from None
+    if not n_clicks:
+        raise PreventUpdate
+    board = dashboard()
+    now = board.services.now()
+    table, by, town = table_for(board, caller, now, days, by, town, min_cases)
+    name = f"coverage-{by}-{town or 'city'}-{now:%Y%m%d-%H%M}.csv"
+    columns = [c for c in CSV_COLUMNS if c in table.columns]
+    if "name" in table.columns:
+        columns.insert(2, "name")
+    # a BOM so that Excel reads the Chinese names as UTF-8
+    text = "\ufeff" + table[columns].to_csv(index=False)
+    return {"content": text, "filename": name, "type": "text/csv", "base64": False}
+
+
+def patrols(town: Any) -> Any:
+    """A town's patrol coverage, per community."""
+    lang = current_lang()
+    try:
+        caller = _checked()
+    except ForbiddenError:
+        return forbidden(lang)
+    board = dashboard()
+    if town not in {c for c, _ in reads.towns(board.services)}:
+        return html.P(t("none", lang))
+    coverage, communities = reads.review_patrols(
+        board.services, board.reviews, caller, board.services.now(), town=town, days=PATROL_DAYS
+    )
+    return patrol_view(coverage, communities, lang)

@@ -7,19 +7,19 @@ from typing import Any
 
 from dash import Dash, Input, Output, dcc, html, no_update
 
-from dashboards.data import DashData, require_city_wide
+from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
 from dashboards.figures import map_layout
-from dashboards.geo import zoom_for
+from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
+from dashboards.reads.inspections import inspections
 from gridmgr.access import Caller
 
 STATUS_COLOURS = {"planned": "#8896a5", "partial": "#d69e2e", "done": "#2f855a"}
 MAX_RESULTS = 200
 
 
-def layout(caller: Caller, data: DashData, lang: str) -> Any:
-    require_city_wide(caller)
-    page = data.inspections()
+def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
+    page = inspections(board.services, caller)
     run = [d for d in page["draws"] if d.get("visits") is not None]
     chosen = run[0]["draw_id"] if run else None
     return html.Div(
@@ -41,7 +41,7 @@ def layout(caller: Caller, data: DashData, lang: str) -> Any:
                     ),
                 ]
             ),
-            html.Div(draw_body(data, page, lang), id="insp-body"),
+            html.Div(draw_body(board.geometry, page, lang), id="insp-body"),
         ]
     )
 
@@ -91,21 +91,21 @@ def draws_table(draws: list[dict[str, Any]], lang: str) -> Any:
     )
 
 
-def draw_body(data: DashData, page: dict[str, list[dict[str, Any]]], lang: str) -> list[Any]:
+def draw_body(geometry: MapGeometry, page: dict[str, list[dict[str, Any]]], lang: str) -> list[Any]:
     visits = [v for v in page["visits"] if v.get("lon") is not None and v.get("lat") is not None]
     counts = {s: sum(v["status"] == s for v in visits) for s in STATUS_COLOURS}
     summary = " · ".join(f"{t('insp.' + s, lang)} {n}" for s, n in counts.items())
     return [
         html.P(summary, className="summary"),
-        dcc.Graph(figure=visits_map(data, visits, lang), config={"displayModeBar": False}),
+        dcc.Graph(figure=visits_map(geometry, visits, lang), config={"displayModeBar": False}),
         html.H2(t("insp.results", lang)),
         results_table(page["results"][-MAX_RESULTS:], lang),
     ]
 
 
-def visits_map(data: DashData, visits: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+def visits_map(geometry: MapGeometry, visits: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     """The draw's visits by status over the town borders (trace per status, for the legend)."""
-    bounds = data.geometry.territory_bounds
+    bounds = geometry.territory_bounds
     traces = []
     for status, colour in STATUS_COLOURS.items():
         rows = [v for v in visits if v["status"] == status]
@@ -128,7 +128,7 @@ def visits_map(data: DashData, visits: list[dict[str, Any]], lang: str) -> dict[
         center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
         zoom=zoom_for(bounds, width_px=900, height_px=480),
         height=520,
-        outline_url=data.geometry.url(1, "/dashboard/"),
+        outline_url=geometry.url(1, PREFIX),
     )
     layout.update(showlegend=True, legend={"orientation": "h", "y": 1.02})
     return {"data": traces, "layout": layout}
@@ -156,17 +156,19 @@ def results_table(results: list[dict[str, Any]], lang: str) -> Any:
     )
 
 
-def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
-    from dashboards.app import current_lang, require_caller
-
-    @app.callback(
+def register(app: Dash) -> None:
+    app.callback(
         Output("insp-body", "children"),
         Input("insp-draw", "value"),
         prevent_initial_call=True,
-    )
-    def choose(draw_id: Any) -> Any:
-        caller = require_caller()
-        require_city_wide(caller)
-        if not isinstance(draw_id, str):
-            return no_update
-        return draw_body(data, data.inspections(draw_id=draw_id), current_lang())
+    )(choose)
+
+
+def choose(draw_id: Any) -> Any:
+    """Another draw: its visits and results (city-wide roles only)."""
+    caller = require_caller()
+    board = dashboard()
+    if not isinstance(draw_id, str):
+        return no_update
+    page = inspections(board.services, caller, draw_id=draw_id)
+    return draw_body(board.geometry, page, current_lang())

@@ -2,125 +2,108 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
 
-from dashboards.data import DashData
+from dashboards.components import case_link, deadline_text
+from dashboards.context import Dashboard, current_lang, dashboard, require_caller
 from dashboards.i18n import t
-from dashboards.pages.case import deadline_text
+from dashboards.reads import wall as reads
+from dashboards.reads.names import category_name, place
 from gridmgr.access import Caller
 from gridmgr.cases import Case
+from gridmgr.services.context import Services
 
 REFRESH_MS = 15_000
+COLUMNS = ("late_by", "category", "place", "owner", "escalated")
 
 
-def layout(caller: Caller, data: DashData, lang: str) -> Any:
+def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
     return html.Div(
         [
             dcc.Interval(id="wall-tick", interval=REFRESH_MS),
-            html.Div(content(caller, data, lang), id="wall-body"),
+            html.Div(content(board.services, caller, lang), id="wall-body"),
         ],
         className="wall",
     )
 
 
-def groups(data: DashData, cases: list[Case]) -> list[tuple[str, list[Case]]]:
-    """Cases by town (towns with the latest case first), each town's latest first."""
-    by_town: dict[str, list[Case]] = defaultdict(list)
-    for case in cases:
-        town = "网格外 out of grid"
-        if case.cell is not None:
-            code = data.grid.cell_to_ancestors(case.cell)[0]
-            town = str(data.grid.cell(code)["name"])
-        by_town[town].append(case)
-    far = {town: min(c.due_at for c in rows if c.due_at) for town, rows in by_town.items()}
-    return sorted(by_town.items(), key=lambda kv: far[kv[0]])
-
-
-def content(caller: Caller, data: DashData, lang: str) -> list[Any]:
-    now = data.clock()
-    cases = [c for c in data.overdue(caller, now) if c.due_at is not None]
+def content(services: Services, caller: Caller, lang: str) -> list[Any]:
+    now = services.now()
+    cases = [c for c in reads.overdue(services, caller, now) if c.due_at is not None]
     out: list[Any] = [html.H1(f"{t('wall.title', lang)} · {len(cases)}")]
     if not cases:
         out.append(html.P(t("wall.none", lang), className="calm"))
-    for town, rows in groups(data, cases):
+    for town, rows in reads.by_town(services.grid, cases):
         out.append(html.H2(f"{town} · {len(rows)}"))
-        out.append(
-            html.Table(
-                [
-                    html.Tr(
-                        [
-                            html.Th(t(k, lang))
-                            for k in ("late_by", "category", "place", "owner", "escalated")
-                        ]
-                    )
-                ]
-                + [
-                    html.Tr(
-                        [
-                            html.Td(deadline_text(c.due_at, now, lang), className="late"),
-                            html.Td(
-                                dcc.Link(
-                                    data.category_name(c.category, lang),
-                                    href=f"/dashboard/case/{c.case_id}",
-                                )
-                            ),
-                            html.Td(data.place(c.cell)),
-                            html.Td(c.assignee.name if c.assignee else "—"),
-                            html.Td("↑" * c.escalation_level or "—"),
-                        ]
-                    )
-                    for c in rows
-                ],
-                className="walltable",
-            )
-        )
-    unlocated = data.unlocated(caller)
-    if unlocated:
-        out.append(html.H2(f"{t('unlocated', lang)} · {len(unlocated)}", id="unlocated"))
-        out.append(
-            html.Ul(
-                [
-                    html.Li(
-                        dcc.Link(
-                            f"{data.category_name(u.case.category, lang)} · {u.address or '—'}",
-                            href=f"/dashboard/case/{u.case.case_id}",
-                        )
-                    )
-                    for u in unlocated
-                ]
-            )
-        )
-    queue = data.out_of_grid(caller)
-    if queue:
-        out.append(html.H2(f"{t('out_of_grid', lang)} · {len(queue)}", id="out-of-grid"))
-        out.append(
-            html.Ul(
-                [
-                    html.Li(
-                        dcc.Link(
-                            f"{data.category_name(c.category, lang)} ({c.lon:.5f}, {c.lat:.5f})"
-                            if c.lon is not None and c.lat is not None
-                            else data.category_name(c.category, lang),
-                            href=f"/dashboard/case/{c.case_id}",
-                        )
-                    )
-                    for c in queue
-                ]
-            )
-        )
+        out.append(town_table(services, rows, now, lang))
+    out += unlocated_list(services, caller, lang)
+    out += out_of_grid_list(services, caller, lang)
     return out
 
 
-def register(app: Dash, data: DashData, *, tile_url: str | None) -> None:
-    from dashboards.app import current_lang, require_caller
+def town_table(services: Services, rows: list[Case], now: datetime, lang: str) -> Any:
+    head = html.Tr([html.Th(t(k, lang)) for k in COLUMNS])
+    return html.Table(
+        [head]
+        + [
+            html.Tr(
+                [
+                    html.Td(deadline_text(c.due_at, now, lang), className="late"),
+                    html.Td(case_link(category_name(services, c.category, lang), c.case_id)),
+                    html.Td(place(services.grid, c.cell)),
+                    html.Td(c.assignee.name if c.assignee else "—"),
+                    html.Td("↑" * c.escalation_level or "—"),
+                ]
+            )
+            for c in rows
+        ],
+        className="walltable",
+    )
 
-    @app.callback(
+
+def unlocated_list(services: Services, caller: Caller, lang: str) -> list[Any]:
+    """The reports waiting for a pin (city-wide roles)."""
+    queue = reads.unlocated(services, caller)
+    if not queue:
+        return []
+    items = [
+        html.Li(
+            case_link(
+                f"{category_name(services, u.case.category, lang)} · {u.address or '—'}",
+                u.case.case_id,
+            )
+        )
+        for u in queue
+    ]
+    return [html.H2(f"{t('unlocated', lang)} · {len(queue)}", id="unlocated"), html.Ul(items)]
+
+
+def out_of_grid_list(services: Services, caller: Caller, lang: str) -> list[Any]:
+    """The reports outside the grid (city-wide roles), with where they were made."""
+    queue = reads.out_of_grid(services, caller)
+    if not queue:
+        return []
+    items = []
+    for c in queue:
+        name = category_name(services, c.category, lang)
+        if c.lon is not None and c.lat is not None:
+            name = f"{name} ({c.lon:.5f}, {c.lat:.5f})"
+        items.append(html.Li(case_link(name, c.case_id)))
+    return [html.H2(f"{t('out_of_grid', lang)} · {len(queue)}", id="out-of-grid"), html.Ul(items)]
+
+
+def register(app: Dash) -> None:
+    app.callback(
         Output("wall-body", "children"),
         Input("wall-tick", "n_intervals"),
         prevent_initial_call=True,
-    )
-    def refresh(_n: Any) -> Any:
-        return content(require_caller(), data, current_lang())
+    )(refresh)
+
+
+def refresh(_n: Any) -> Any:
+    """The wall again, every :data:`REFRESH_MS`."""
+    caller = require_caller()
+    return content(dashboard().services, caller, current_lang())

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, jsonify, redirect, render_template_string
+from flask import Flask, Response, jsonify, render_template_string
 from flask_limiter import Limit, Limiter
 from flask_limiter.util import get_remote_address
 from flask_openapi3 import Info, OpenAPI, SecurityScheme
@@ -152,22 +152,15 @@ def mount_dashboard(
     tile_url: str | None = None,
     verify_every: float = 0.0,
 ) -> None:
-    """Serve the Dash dashboard under ``/dashboard/`` on ``app`` (after :func:`init_sessions`);
-    ``/`` then leads there (the status page stays at ``/status``). ``verify_every`` > 0 runs
-    the ledger verification the invariant panel shows (at once, then every so many seconds)."""
-    from dashboards import DashData, MapGeometry, create_dash_app
+    """Serve the Dash dashboard under ``/dashboard/`` on ``app`` (after :func:`init_sessions`):
+    :func:`dashboards.mount_dashboard` with these as :class:`~gridmgr.services.context.Services`
+    (``grid`` is ``context``'s)."""
+    from dashboards import mount_dashboard as mount
+    from gridmgr.services.context import Services
 
-    settings: Settings = app.config["GRIDMGR_SETTINGS"]
-    data = DashData(
-        store=store,
-        context=context,
-        clock=clock,
-        data_dir=settings.data_dir,
-        geometry=MapGeometry(grid),
-        ingestor=app.extensions.get("gridmgr_ingestor"),
-    )
-    create_dash_app(app, data, tile_url=tile_url, verify_every=verify_every)
-    app.view_functions["status"] = lambda: redirect("/dashboard/", code=302)
+    ingestor = app.extensions.get("gridmgr_ingestor")
+    services = Services(store, context, app.config["GRIDMGR_SETTINGS"], clock, ingestor)
+    mount(app, services, tile_url=tile_url, verify_every=verify_every)
 
 
 def _version() -> str:

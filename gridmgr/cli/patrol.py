@@ -42,7 +42,7 @@ def patrol_import(
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.patrols import gpx_to_points, rows_to_points
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.tracks import import_track
+    from gridmgr.services.patrols import import_track
     from gridmgr.tablefiles import read_table
 
     settings = settings_of(ctx)
@@ -108,12 +108,12 @@ def patrol_coverage_command(
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.patrols import blind_spots, patrol_coverage
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.tracks import track_points
+    from gridmgr.services.patrols import patrol_points
 
     now = at if at is not None else datetime.now(TZ)
     grid = load_current_grid(settings_of(ctx))
     with opened_store(ctx, db) as store:
-        points = track_points(store, since=now - pd.Timedelta(days=days), until=now)
+        points = patrol_points(store, since=now - pd.Timedelta(days=days), until=now)
     began = time.perf_counter()
     coverage = patrol_coverage(grid, points, now=now, days=days, distance_m=distance)
     took = time.perf_counter() - began

@@ -9,7 +9,8 @@ from gridmgr.cases import (
     Role,
 )
 from gridmgr.notifications import COMMAND_CENTER_INBOX
-from gridmgr.store import Notification, Store
+from gridmgr.store import Notification as Notification  # re-exported for the doors
+from gridmgr.store import Store
 
 
 def notifications_for(

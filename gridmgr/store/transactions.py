@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Executable, text
 
 from gridmgr.store.engine import LEDGER_LOCK_KEY, writing
 
@@ -63,9 +63,11 @@ class StoreBase:
             yield conn
 
     def execute_sql_for_tests(
-        self, statement: str, params: Mapping[str, Any] | None = None
+        self, statement: str | Executable, params: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Run one raw SQL statement in its own transaction; the rows it returns, as dicts.
+        """Run one raw SQL statement (text, or a SQLAlchemy statement over
+        :mod:`gridmgr.store.schema`'s tables, which types its values) in its own transaction;
+        the rows it returns, as dicts.
 
         **For tests only** — gridmgr never calls it. It does what someone with direct database
         access would do behind the store's back (edit the ledger, weaken a password hash, read
@@ -73,7 +75,8 @@ class StoreBase:
         store detects it.
         """
         with self._engine.begin() as conn:
-            result = conn.execute(text(statement), dict(params or {}))
+            sql = text(statement) if isinstance(statement, str) else statement
+            result = conn.execute(sql, dict(params or {}))
             return [dict(r) for r in result.mappings()] if result.returns_rows else []
 
 

@@ -1,8 +1,8 @@
-"""Patrol tracks as files bring them: a person's points stored in batches, and points read back.
+"""Patrol tracks: storing a track read from a file, the points walked in a period, and where
+each worker was last seen.
 
-A track read from a GPX or CSV file (:func:`gridmgr.patrols.gpx_to_points`,
-:func:`gridmgr.patrols.rows_to_points`) is stored by :func:`import_track` in one transaction with
-one ledger event, however many batches it takes.
+The figures made from them (coverage, who is on patrol) are pure functions of
+:mod:`gridmgr.patrols` and :mod:`gridmgr.analytics`; only the reads are here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["import_track", "track_points"]
+
+def patrol_points(store: Store, *, since: datetime, until: datetime) -> pd.DataFrame:
+    """Every patrol point with ``since <= at < until``, by person then time (columns
+    ``person_id``, ``at``, ``lon``, ``lat``, ``accuracy_m``)."""
+    return store.patrol_points(since=since, until=until)
+
+
+def latest_positions(store: Store, *, since: datetime) -> pd.DataFrame:
+    """Each person's latest patrol point at or after ``since`` (same columns, one row each)."""
+    return store.latest_patrol_points(since=since)
 
 
 def import_track(
@@ -38,8 +47,3 @@ def import_track(
         for part in (points.iloc[i : i + MAX_BATCH] for i in range(0, len(points), MAX_BATCH))
     ]
     return store.record_patrol_batches(batches, at=at, actor=actor)
-
-
-def track_points(store: Store, *, since: datetime, until: datetime) -> pd.DataFrame:
-    """Every person's points with ``since <= at < until``, by person then time."""
-    return store.patrol_points(since=since, until=until)

@@ -1,0 +1,112 @@
+"""Everything the dashboard changes, as the caller: each write is one use case of
+:mod:`gridmgr.services`, applied to a case the caller may see (its ledger event is written
+with it, in the store)."""
+
+from __future__ import annotations
+
+from dashboards.permissions import require_operator
+from gridmgr.access import Caller, check_report_scope
+from gridmgr.cases import Action, Case
+from gridmgr.grid.datum import Datum
+from gridmgr.intake.photos import Photo
+from gridmgr.services import actions as case_actions
+from gridmgr.services.cases import visible_case
+from gridmgr.services.context import Services
+from gridmgr.services.notices import mark_notifications_read
+from gridmgr.services.photos import attach_photo
+from gridmgr.services.reports import report_incident
+from gridmgr.services.triage import merge_cases, place_case
+
+
+def act(services: Services, caller: Caller, case_id: str, action: Action, comment: str) -> Case:
+    """Apply ``action`` to a case as the caller (the state machine's guards decide)."""
+    case = visible_case(services.store, caller, case_id)
+    return case_actions.act(
+        services.store,
+        services.context,
+        case.case_id,
+        action,
+        actor=caller.actor,
+        at=services.now(),
+        comment=comment,
+    )
+
+
+def place(
+    services: Services, caller: Caller, case_id: str, *, lon: float, lat: float, comment: str
+) -> Case:
+    """Place an unlocated case (operators only; a ledger event routes it)."""
+    require_operator(caller)
+    case = visible_case(services.store, caller, case_id)
+    return place_case(
+        services.store,
+        services.context,
+        case.case_id,
+        lon=lon,
+        lat=lat,
+        actor=caller.actor,
+        at=services.now(),
+        comment=comment,
+    )
+
+
+def merge(
+    services: Services, caller: Caller, duplicate_id: str, master_id: str, comment: str
+) -> None:
+    """Merge a duplicate into its master (operators only; both trails record it)."""
+    require_operator(caller)
+    duplicate = visible_case(services.store, caller, duplicate_id)
+    master = visible_case(services.store, caller, master_id)
+    merge_cases(
+        services.store,
+        duplicate.case_id,
+        master.case_id,
+        actor=caller.actor,
+        at=services.now(),
+        comment=comment,
+    )
+
+
+def report(
+    services: Services,
+    caller: Caller,
+    *,
+    lon: float,
+    lat: float,
+    category: str,
+    description: str,
+    photo: Photo | None,
+    datum: Datum = Datum.WGS84,
+) -> Case:
+    """Report an incident as the caller (in his cells unless city-wide), with a photo."""
+    now = services.now()
+    check_report_scope(
+        services.context, caller, category=category, lon=lon, lat=lat, datum=datum, at=now
+    )
+    result = report_incident(
+        services.store,
+        services.context,
+        reporter=caller.actor,
+        category=category,
+        at=now,
+        description=description,
+        lon=lon,
+        lat=lat,
+        datum=datum,
+        ingestor=services.ingestor,
+    )
+    if photo is not None:
+        attach_photo(
+            services.store,
+            services.data_dir,
+            result.case.case_id,
+            photo,
+            at=services.now(),
+            actor=caller.actor.actor_id,
+        )
+    return result.case
+
+
+def mark_read(services: Services, caller: Caller, ids: list[int]) -> int:
+    """Mark the caller's notices read; how many were unread."""
+    return mark_notifications_read(services.store, caller.actor, ids, at=services.now())

@@ -1,0 +1,80 @@
+"""What a page's code asks about the request it serves: who is asking, in which language, and
+the :class:`Dashboard` of this server (its services, map geometry and background state).
+
+Pages import this module, never the app factory: the app puts its :class:`Dashboard` on the
+Flask server (:func:`install`) and every callback takes it back from there (:func:`dashboard`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dash.exceptions import PreventUpdate
+from flask import Flask, current_app, request
+
+from dashboards.geo import MapGeometry
+from dashboards.i18n import DEFAULT_LANG, lang_of
+from dashboards.reads.command import LedgerWatch
+from dashboards.reads.coverage import MinuteCache
+from gridmgr.access import Caller
+from gridmgr.services.context import Services
+from gridmgr.web.sessions import current_session_user
+
+PREFIX = "/dashboard/"
+"""Where the dashboard is mounted."""
+LANG_COOKIE = "gridmgr_lang"
+_EXTENSION = "gridmgr_dashboard"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """One mounted dashboard: the deployment's services, the grid's map geometry (built once
+    per generation), the basemap, and the state kept between requests on the server (the
+    latest ledger verification, the review figures of this minute). Nothing here is per user."""
+
+    services: Services
+    geometry: MapGeometry
+    tile_url: str | None = None
+    ledger: LedgerWatch = field(init=False)
+    reviews: MinuteCache = field(default_factory=MinuteCache)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ledger", LedgerWatch(self.services))
+
+
+def install(server: Flask, board: Dashboard) -> None:
+    """Make ``board`` the dashboard of ``server`` (what :func:`dashboard` answers)."""
+    server.extensions[_EXTENSION] = board
+
+
+def dashboard_of(server: Flask) -> Dashboard:
+    """The dashboard mounted on ``server``."""
+    board = server.extensions[_EXTENSION]
+    assert isinstance(board, Dashboard)
+    return board
+
+
+def dashboard() -> Dashboard:
+    """The dashboard of the server handling this request."""
+    return dashboard_of(current_app)
+
+
+def current_caller() -> Caller | None:
+    """The logged-in person making this request, as a caller (``None``: nobody)."""
+    user = current_session_user()
+    return None if user is None else user.caller
+
+
+def require_caller() -> Caller:
+    """The caller of a callback; nobody logged in stops the callback (nothing is sent)."""
+    caller = current_caller()
+    if caller is None:
+        raise PreventUpdate
+    return caller
+
+
+def current_lang() -> str:
+    """The UI language of this request (cookie; Chinese by default)."""
+    if not request:
+        return DEFAULT_LANG  # outside a request (layout validation)
+    return lang_of(request.cookies.get(LANG_COOKIE, DEFAULT_LANG))

@@ -1,0 +1,139 @@
+"""What the case page shows: the case, where and whose it is, its photos and verified trail,
+what the caller may do now, and its intake, merge and delivery facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dashboards.reads.names import cell_name, post_label
+from gridmgr.access import Caller
+from gridmgr.cases import Action, Case, allowed_actions
+from gridmgr.grid.model import Grid
+from gridmgr.intake.duplicates import DuplicateMatch
+from gridmgr.responsibility.roster import PostKind, Roster
+from gridmgr.services.cases import visible_case
+from gridmgr.services.context import Services
+from gridmgr.services.photos import AttachmentRow, case_photos
+from gridmgr.services.queries import DeliveryStatus, TrailEntry, case_trail, deliveries_of
+from gridmgr.services.triage import find_duplicates, merge_view
+
+PAGE_ACTIONS_HIDDEN = (Action.ESCALATE, Action.REPORT)
+"""Actions the system takes (escalation) or that open a case (report): never a button."""
+CANDIDATES = 5
+"""Probable duplicates shown at most."""
+
+
+@dataclass(frozen=True)
+class TriageView:
+    """A case's intake and merge facts for its page."""
+
+    channel: str | None
+    source_id: str | None
+    address: str | None
+    unlocated: bool
+    master: Case | None
+    duplicates: list[Case]
+    candidates: list[DuplicateMatch]
+    deliveries: list[DeliveryStatus]
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """Everything the case page shows."""
+
+    case: Case
+    number: int | None
+    path: list[tuple[str, str]]
+    """(code, name) from the town down to the cell (empty for a cell the grid does not have)."""
+    chain: list[dict[str, str]]
+    """The owner chain at the time of the report: post, who held it then."""
+    trail: list[TrailEntry]
+    actions: list[Action]
+    photos: list[AttachmentRow]
+    overdue: bool
+    triage: TriageView | None = None
+
+
+def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -> CaseView:
+    """A case the caller may see (else :class:`~gridmgr.errors.CaseNotFoundError`, as for a
+    missing one)."""
+    store = services.store
+    case = visible_case(store, caller, case_id)
+    trail = case_trail(store, case.case_id)
+    number: int | None = None
+    chain: list[dict[str, str]] = []
+    if trail:
+        details = trail[0].details
+        number = details.get("number") if isinstance(details.get("number"), int) else None
+        keys = details.get("chain", []) or []
+        chain = owner_chain(services.grid, services.roster, keys, trail[0].at)
+    actions = [
+        a for a in allowed_actions(case, caller.actor, at=now) if a not in PAGE_ACTIONS_HIDDEN
+    ]
+    overdue = case.state.is_open and case.due_at is not None and case.due_at <= now
+    return CaseView(
+        case,
+        number,
+        cell_path(services.grid, case.cell),
+        chain,
+        trail,
+        actions,
+        case_photos(store, case.case_id),
+        overdue,
+        triage(services, caller, case),
+    )
+
+
+def cell_path(grid: Grid, cell: str | None) -> list[tuple[str, str]]:
+    """(code, name) from the town down to ``cell``; empty out of grid, and for a cell of an
+    older grid generation (the place line then shows its code)."""
+    if cell is None:
+        return []
+    try:
+        return [(code, cell_name(grid, code)) for code in [*grid.cell_to_ancestors(cell), cell]]
+    except LookupError:
+        return []
+
+
+def owner_chain(grid: Grid, roster: Roster, keys: list[Any], at: datetime) -> list[dict[str, str]]:
+    """The posts of a case's owner chain (as recorded at its report) and who held each then."""
+    posts = {p.key: p for p in roster.posts}
+    chain = []
+    for key in keys:
+        post = posts.get(key)
+        person = None if post is None else roster.owner(post, at)
+        if post is not None and post.kind is PostKind.OPERATOR:
+            who = "值班组 duty crew"  # the duty crew of the moment, not one named person
+        else:
+            who = person.name if person is not None else "空缺 vacant"
+        chain.append({"post": str(key), "label": post_label(grid, post, key), "person": who})
+    return chain
+
+
+def triage(services: Services, caller: Caller, case: Case) -> TriageView:
+    """Where a case came from, its merge links, probable duplicates (open cases, for the
+    command center) and its notices' delivery (city-wide roles)."""
+    store = services.store
+    merges = merge_view(store, case.case_id)
+    info = merges.info
+    candidates: list[DuplicateMatch] = []
+    if caller.city_wide and case.state.is_open and merges.master is None:
+        channel = info.channel if info is not None else "grid_worker"
+        candidates = [
+            m
+            for m in find_duplicates(store, services.context, case, channel=channel)
+            if m.case_id != case.case_id
+        ][:CANDIDATES]
+    deliveries = deliveries_of(store, case.case_id) if caller.city_wide else []
+    return TriageView(
+        channel=None if info is None else info.channel,
+        source_id=None if info is None else info.source_id,
+        address=None if info is None else info.address,
+        unlocated=info is not None and info.queue == "unlocated" and case.lon is None,
+        master=merges.master,
+        duplicates=merges.duplicates,
+        candidates=candidates,
+        deliveries=deliveries,
+    )

@@ -1,0 +1,143 @@
+"""What the coverage review shows: performance per cell, community, town or owner, fairly
+ranked; vacant posts; a town's patrol coverage — for callers who see the whole city only.
+
+The figures come from :mod:`gridmgr.analytics` and :mod:`gridmgr.patrols` over the case facts
+and patrol points read through :mod:`gridmgr.services`. Case facts and patrol coverage are kept
+*per minute* (:class:`MinuteCache`, one per dashboard, keyed by the arguments), so re-ranking,
+switching views or exporting does not read the database again; patrol coverage (≈ 9 s
+city-wide for 7 days) is computed for one town at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from dashboards.permissions import require_city_wide
+from gridmgr import analytics
+from gridmgr.access import Caller
+from gridmgr.errors import ForbiddenError
+from gridmgr.patrols import PATROL_DISTANCE_M, patrol_coverage
+from gridmgr.services import patrols, queries
+from gridmgr.services.context import Services
+
+T = TypeVar("T")
+
+CACHE_SIZE = 32
+"""Entries a review cache keeps (older minutes' entries are dropped when it is full)."""
+DEGREES_PER_METRE = 1 / 90_000
+"""Generous at Jiangyin's latitude: a margin in metres as degrees of longitude or latitude."""
+
+
+@dataclass
+class MinuteCache:
+    """Values computed at most once a minute per key (the review's figures change slowly)."""
+
+    size: int = CACHE_SIZE
+    _entries: dict[Hashable, tuple[datetime, Any]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def get(self, key: Hashable, now: datetime, compute: Callable[[], T]) -> T:
+        """The value of ``key`` this minute: remembered, or computed now."""
+        minute = now.replace(second=0, microsecond=0)
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and hit[0] == minute:
+            return hit[1]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            if len(self._entries) >= self.size:
+                for old in [k for k, (m, _) in self._entries.items() if m != minute]:
+                    self._entries.pop(old, None)
+            self._entries[key] = (minute, value)
+        return value
+
+
+def towns(services: Services) -> list[tuple[str, str]]:
+    """(code, name) of the tier-1 cells (towns), by code."""
+    tier1 = services.grid.tier(1)
+    return [(str(c), str(n)) for c, n in zip(tier1["code"], tier1["name"], strict=True)]
+
+
+def review_facts(
+    services: Services, cache: MinuteCache, caller: Caller, now: datetime, *, days: int
+) -> pd.DataFrame:
+    """One row per case reported in the last ``days`` days in the caller's scope."""
+    require_city_wide(caller)
+    since = now - timedelta(days=days)
+    return cache.get(
+        ("facts", days, caller.scope),
+        now,
+        lambda: queries.case_facts(services.store, caller, since=since, until=now),
+    )
+
+
+def review_performance(
+    services: Services,
+    cache: MinuteCache,
+    caller: Caller,
+    now: datetime,
+    *,
+    by: str,
+    days: int,
+    min_cases: int,
+    town: str | None = None,
+) -> pd.DataFrame:
+    """Key figures per cell, community, town or owner, fairly ranked
+    (:func:`gridmgr.analytics.performance`), with a ``label`` column to show."""
+    facts = review_facts(services, cache, caller, now, days=days)
+    if town:
+        facts = facts[facts["tier1"] == town]
+    table = analytics.performance(facts, by=by, min_cases=min_cases)
+    if by == "assignee":
+        labels = [f"{n} ({u})" for u, n in zip(table["unit"], table["name"], strict=True)]
+    else:
+        names = analytics.names_of(services.grid, [str(u) for u in table["unit"]])
+        labels = [names[str(u)] for u in table["unit"]]
+    table.insert(1, "label", labels)
+    return table
+
+
+def review_vacancies(services: Services, caller: Caller, now: datetime) -> pd.DataFrame:
+    """Vacant posts now (:func:`gridmgr.analytics.vacancies`)."""
+    require_city_wide(caller)
+    return analytics.vacancies(services.grid, services.roster, now)
+
+
+def review_patrols(
+    services: Services,
+    cache: MinuteCache,
+    caller: Caller,
+    now: datetime,
+    *,
+    town: str,
+    days: int = 7,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Patrol coverage of ``town``'s cells over the last ``days`` days, and of its
+    communities (area-weighted): :func:`gridmgr.patrols.patrol_coverage` and
+    :func:`gridmgr.analytics.coverage_by_tier`. Only the points within the town's bounds
+    (plus a margin) are read into the computation."""
+    require_city_wide(caller)
+    grid = services.grid
+    if town not in set(grid.codes(1)):
+        raise ForbiddenError(f"no town {town!r} in the current grid")
+
+    def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
+        points = patrols.patrol_points(services.store, since=now - timedelta(days=days), until=now)
+        minx, miny, maxx, maxy = grid.tier(1).set_index("code").loc[town].geometry.bounds
+        margin = 2 * PATROL_DISTANCE_M * DEGREES_PER_METRE
+        near = points[
+            points["lon"].between(minx - margin, maxx + margin)
+            & points["lat"].between(miny - margin, maxy + margin)
+        ]
+        cells = grid.cell_to_descendants(town, 3)
+        coverage = patrol_coverage(grid, near, now=now, days=days, cells=cells)
+        communities = analytics.coverage_by_tier(grid, coverage, tier=2, now=now, days=days)
+        return coverage, communities
+
+    return cache.get(("patrols", town, days), now, compute)

@@ -1,0 +1,34 @@
+"""What the grid worker's page shows: his open cases and his cells."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dashboards.reads.names import cell_name
+from gridmgr.access import Caller
+from gridmgr.cases import Case
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.services import queries
+from gridmgr.services.context import Services
+
+MY_CASES = 100
+MY_CELLS = 200
+
+
+def my_cases(services: Services, caller: Caller, *, limit: int = MY_CASES) -> list[Case]:
+    """The caller's open cases (assigned to him), soonest deadline first."""
+    found = queries.assigned_cases(services.store, caller, limit=limit)
+    far = datetime.max.replace(tzinfo=TZ)
+    return sorted(found, key=lambda c: c.due_at or far)
+
+
+def my_cells(services: Services, caller: Caller) -> list[tuple[str, str]]:
+    """(code, name) of the tier-3 cells the caller acts in (workers: his own cells)."""
+    if caller.scope is None:
+        return []
+    grid = services.grid
+    out = []
+    for prefix in caller.scope:
+        for code in grid.cell_to_descendants(prefix, 3) or [prefix]:
+            out.append((code, cell_name(grid, code)))
+    return out[:MY_CELLS]

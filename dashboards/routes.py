@@ -1,0 +1,196 @@
+"""The dashboard's plain Flask side: who may reach its pages and callbacks, the CSRF cookie the
+callbacks send back, malformed callback requests, and the rules that are not Dash pages (the
+grid geometry, the language switch, case photos).
+
+Every page and every callback is for a logged-in person (the session of
+:mod:`gridmgr.web.sessions`). Dash's POSTs carry the session's CSRF token: the dash renderer
+copies the ``_csrf_token`` cookie into the ``X-CSRFToken`` header, which the CSRF guard checks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from dash import Dash
+from flask import Flask, Response, current_app, redirect, request
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf, validate_csrf  # type: ignore[import-untyped]
+from wtforms import ValidationError  # type: ignore[import-untyped]
+
+from dashboards.context import LANG_COOKIE, PREFIX, current_caller, dashboard
+from dashboards.i18n import LANGS
+from gridmgr.errors import GridMgrError
+from gridmgr.services.photos import read_photo
+from gridmgr.web.sessions import current_session_user
+
+CSRF_COOKIE = "_csrf_token"
+_GEO = re.compile(r"^tier([123])\.json$")
+_DASH_API = ("_dash-update-component", "_dash-layout", "_dash-dependencies")
+
+
+def check_callback_requests(server: Flask, app: Dash) -> None:
+    """Answer a malformed callback request with 400 and what is wrong (Dash would fail with
+    a 500): the body must be the JSON object dash-renderer sends, for a callback that exists."""
+    endpoint = f"{PREFIX}_dash-update-component"
+
+    def check() -> ResponseReturnValue | None:
+        if request.path != endpoint or request.method != "POST":
+            return None
+        body = request.get_json(silent=True)
+        problem = _callback_problem(body, app.callback_map)
+        if problem is None:
+            return None
+        return Response(
+            json.dumps({"error": {"status": 400, "message": problem}}),
+            status=400,
+            mimetype="application/json",
+        )
+
+    server.before_request(check)
+
+
+def _callback_problem(body: object, callbacks: dict[str, Any]) -> str | None:
+    """What is wrong with a callback request body (``None``: nothing).
+
+    >>> _callback_problem([], {})
+    'send a JSON object: {"output": ..., "outputs": ..., "inputs": [...], "state": [...]}'
+    >>> _callback_problem({"output": "x.children", "inputs": []}, {})
+    'no callback has the output x.children'
+    """
+    if not isinstance(body, dict):
+        return (
+            'send a JSON object: {"output": ..., "outputs": ..., "inputs": [...], "state": [...]}'
+        )
+    output = body.get("output")
+    if not isinstance(output, str):
+        return '"output" must be a string naming the callback\'s outputs'
+    if output not in callbacks:
+        return f"no callback has the output {output[:200]}"
+    for key in ("inputs", "state", "changedPropIds"):
+        if key in body and not isinstance(body[key], list):
+            return f'"{key}" must be a list'
+    if not isinstance(body.get("outputs"), dict | list):
+        return '"outputs" must be an object or a list of objects'
+    return None
+
+
+def _valid_csrf(token: str | None) -> bool:
+    """Whether the browser's CSRF cookie still holds a valid token for this session (then it
+    is kept: cookies that do not change let the browser cache what varies by cookie)."""
+    if not token:
+        return False
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, for a form (empty outside a request)."""
+    try:
+        return str(generate_csrf())
+    except (RuntimeError, KeyError):  # outside a request (layout validation)
+        return ""
+
+
+def add_routes(server: Flask) -> None:
+    """Logins for the dashboard's pages and callbacks, the CSRF cookie, and the plain Flask
+    rules (not part of the API's OpenAPI document): the grid geometry, the language switch,
+    case photos."""
+    # before the CSRF guard: a visitor is told to log in, not that a token is missing
+    server.before_request_funcs.setdefault(None, []).insert(0, dashboard_login)
+    server.after_request(csrf_cookie)
+    server.add_url_rule(f"{PREFIX}geo/<generation>/<name>", "dash_geometry", geometry)
+    server.add_url_rule(f"{PREFIX}lang/<lang>", "dash_language", switch_language)
+    server.add_url_rule(f"{PREFIX}photo/<attachment_id>", "dash_photo", photo)
+
+
+def dashboard_login() -> ResponseReturnValue | None:
+    """Send a visitor of a page to the login; answer a callback without a login with 401."""
+    path = request.path
+    if not path.startswith(PREFIX):
+        return None
+    rest = path[len(PREFIX) :]
+    if rest.startswith(("_dash-component-suites/", "assets/", "_favicon", "geo/")):
+        return None  # code, styles and the (public) grid geometry
+    if current_session_user() is not None:
+        return None
+    if rest.startswith(_DASH_API) or request.method != "GET":
+        return Response(
+            '{"error": {"status": 401, "message": "not logged in: log in at /login"}}',
+            status=401,
+            mimetype="application/json",
+        )
+    return redirect(f"/login?next={request.full_path.rstrip('?')}", code=303)
+
+
+def csrf_cookie(response: Response) -> Response:
+    """Set the CSRF cookie with a page, and cache Dash's fingerprinted scripts for good.
+
+    The dash renderer sends this cookie back as X-CSRFToken on every callback; it is set only
+    when missing or stale: unchanging cookies let the browser cache what varies by cookie (the
+    geometry, the scripts).
+    """
+    path = request.path
+    suites = path.startswith(f"{PREFIX}_dash-component-suites/")
+    if suites and response.status_code in (200, 304):
+        # dash fingerprints these URLs (".v<version>m<mtime>."): a new file, a new URL
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    page = path.startswith(PREFIX) and response.mimetype == "text/html"
+    if page and not _valid_csrf(request.cookies.get(CSRF_COOKIE)) and current_session_user():
+        response.set_cookie(
+            CSRF_COOKIE,
+            str(generate_csrf()),
+            samesite="Strict",
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=False,
+        )
+    return response
+
+
+def geometry(generation: str, name: str) -> Response:
+    """A tier's GeoJSON of the current grid generation (gzipped when the browser accepts it);
+    cacheable for good, since a new generation has new URLs."""
+    shapes = dashboard().geometry
+    match = _GEO.match(name)
+    if match is None or generation != shapes.generation:
+        return Response("no such geometry (the grid changed: reload the page)", status=404)
+    tier = shapes.tier(int(match.group(1)))
+    gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = Response(tier.gzipped if gzip_ok else tier.geojson, mimetype="application/geo+json")
+    if gzip_ok:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+def switch_language(lang: str) -> Response:
+    """Set the language cookie and go back to the page (of this site only)."""
+    back = request.referrer or PREFIX
+    if not back.startswith(request.host_url):
+        back = PREFIX  # only ever back to a page of this site
+    response = Response(status=303, headers={"Location": back})
+    if lang in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, samesite="Lax", max_age=365 * 86400)
+    return response
+
+
+def photo(attachment_id: str) -> Response:
+    """A photo of a case the logged-in caller may see."""
+    caller = current_caller()
+    if caller is None:
+        return Response(status=401)
+    services = dashboard().services
+    try:
+        body = read_photo(services.store, services.data_dir, caller, attachment_id)
+    except GridMgrError:
+        return Response("no such photo, or not yours to see", status=404)
+    return Response(
+        body,
+        mimetype="image/jpeg",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
+    )

@@ -1,0 +1,137 @@
+"""Reading cases, their load and the ledger as a caller: lists, counts and trails limited to
+what the caller may see, for the dashboard's pages (and any other door that shows them).
+
+Each function is one read of the store, through a :class:`~gridmgr.store.Store` method where the
+store has one; the types they return are re-exported here, so a door never imports the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from gridmgr.access import Caller
+from gridmgr.cases import Case
+from gridmgr.ledger import LedgerEvent, Verification
+from gridmgr.store import CaseFilter, Store, TrailEntry
+from gridmgr.store.casestore import CaseStats, CellLoad
+from gridmgr.store.outboxstore import DeliveryStatus
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "CaseStats",
+    "CellLoad",
+    "DeliveryStatus",
+    "LedgerEvent",
+    "TrailEntry",
+    "Verification",
+    "assigned_cases",
+    "case_facts",
+    "case_stats",
+    "case_trail",
+    "cases_by_id",
+    "cell_load",
+    "deliveries_of",
+    "late_escalations",
+    "ledger_head",
+    "ledger_since",
+    "out_of_grid_cases",
+    "overdue_cases",
+    "recent_open_cases",
+    "verify_ledger",
+]
+
+
+# -- cases as a caller ------------------------------------------------------------------------
+
+
+def overdue_cases(store: Store, caller: Caller, *, now: datetime, limit: int) -> list[Case]:
+    """Open cases the caller may see whose running stage was due by ``now``, newest first."""
+    where = CaseFilter(overdue_at=now, scope=caller.scope, visible_to=caller.actor.actor_id)
+    return store.cases(where, limit=limit)
+
+
+def recent_open_cases(store: Store, caller: Caller, *, since: datetime, limit: int) -> list[Case]:
+    """Open cases the caller may see reported at or after ``since``, newest first."""
+    where = CaseFilter(
+        open_only=True, reported_from=since, scope=caller.scope, visible_to=caller.actor.actor_id
+    )
+    return store.cases(where, limit=limit)
+
+
+def cases_by_id(store: Store, caller: Caller, case_ids: Sequence[str]) -> list[Case]:
+    """Those of ``case_ids`` the caller may see (unknown ids are left out)."""
+    wanted = sorted(set(case_ids))
+    if not wanted:
+        return []
+    where = CaseFilter(case_ids=wanted, scope=caller.scope, visible_to=caller.actor.actor_id)
+    return store.cases(where, limit=len(wanted))
+
+
+def assigned_cases(store: Store, caller: Caller, *, limit: int) -> list[Case]:
+    """The open cases assigned to the caller himself, newest first."""
+    where = CaseFilter(open_only=True, assignee_id=caller.actor.actor_id)
+    return store.cases(where, limit=limit)
+
+
+def out_of_grid_cases(store: Store, caller: Caller, *, limit: int) -> list[Case]:
+    """The open cases of the out-of-grid queue (city-wide callers only: others get none)."""
+    if not caller.city_wide:
+        return []
+    return store.cases(CaseFilter(open_only=True, queue="out_of_grid"), limit=limit)
+
+
+def late_escalations(store: Store, caller: Caller, *, due_by: datetime, limit: int) -> list[Case]:
+    """Open cases the caller may see whose running stage was due by ``due_by`` and is still
+    not escalated (the escalation loop should have climbed them)."""
+    return [c for c in store.to_escalate(due_by, limit=limit) if caller.may_see(c)]
+
+
+def cell_load(store: Store, caller: Caller, *, now: datetime, soon: timedelta) -> list[CellLoad]:
+    """Open, overdue, due-soon and escalated cases per tier-3 cell in the caller's scope."""
+    return store.cell_load(now, soon=soon, scope=caller.scope)
+
+
+def case_stats(
+    store: Store, caller: Caller, *, now: datetime, since: datetime, window: timedelta
+) -> CaseStats:
+    """The key figures of the cases in the caller's scope (see :class:`CaseStats`)."""
+    return store.case_stats(now, since=since, window=window, scope=caller.scope)
+
+
+def case_facts(store: Store, caller: Caller, *, since: datetime, until: datetime) -> pd.DataFrame:
+    """One row per case reported in ``[since, until)`` in the caller's scope, for
+    :mod:`gridmgr.analytics` (columns: :data:`gridmgr.analytics.CASE_FACT_COLUMNS`)."""
+    return store.case_facts(since=since, until=until, scope=caller.scope)
+
+
+def case_trail(store: Store, case_id: str) -> list[TrailEntry]:
+    """A case's events in order, each with its ledger event and whether it verifies (check
+    the caller's right to see the case first: :func:`~gridmgr.services.cases.visible_case`)."""
+    return store.trail(case_id)
+
+
+def deliveries_of(store: Store, case_id: str) -> list[DeliveryStatus]:
+    """Every notice of a case with its delivery status per channel."""
+    return store.deliveries_of(case_id)
+
+
+# -- the ledger -------------------------------------------------------------------------------
+
+
+def ledger_since(store: Store, since: int, *, limit: int) -> list[LedgerEvent]:
+    """Ledger events with a sequence number above ``since``, oldest first."""
+    return store.ledger_since(since, limit=limit)
+
+
+def ledger_head(store: Store) -> LedgerEvent | None:
+    """The newest ledger event (``None``: the ledger is empty)."""
+    return store.ledger_head()
+
+
+def verify_ledger(store: Store) -> Verification:
+    """Verify the ledger end to end."""
+    return store.verify_ledger()
