@@ -96,6 +96,14 @@ def check_report_scope(
     if caller.city_wide:
         return
     decision = route_incident(context, category=category, at=at, lon=lon, lat=lat, datum=datum)
-    cell = None if decision.cell_path is None else decision.cell_path.tier3
+    check_report_cell(caller, None if decision.cell_path is None else decision.cell_path.tier3)
+
+
+def check_report_cell(caller: Caller, cell: str | None) -> None:
+    """Refuse a report routed to ``cell`` (``None``: out of grid) outside the caller's cells.
+
+    Field staff report in their own cells; a place elsewhere goes to the command center.
+    City-wide callers report anywhere.
+    """
     if not caller.covers(cell):
         raise ForbiddenError("this location is outside your cells; report it to the command center")

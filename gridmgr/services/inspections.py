@@ -37,7 +37,9 @@ from gridmgr.inspection.results import (
 )
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.store import inspectionstore as istore
-from gridmgr.store.inspectionstore import DrawRecord, PlanRecord
+from gridmgr.store.inspectionstore import DrawRecord as DrawRecord
+from gridmgr.store.inspectionstore import PlanRecord as PlanRecord
+from gridmgr.store.inspectionstore import VisitRecord as VisitRecord
 from gridmgr.tablefiles import write_table
 
 if TYPE_CHECKING:
@@ -440,3 +442,31 @@ def inspection_page(store: Store, *, draw_id: str | None = None) -> dict[str, li
         targets=targets,
         findings=findings,
     )
+
+
+# -- reads for the doors ----------------------------------------------------------------------
+
+
+def list_plans(store: Store) -> list[PlanRecord]:
+    """Every plan, newest first."""
+    return istore.list_plans(store)
+
+
+def load_plan(store: Store, plan_id: str) -> PlanRecord:
+    """One plan (:class:`~gridmgr.inspection.UnknownInspectionError` if there is none)."""
+    return istore.load_plan(store, plan_id)
+
+
+def list_draws(store: Store, plan_id: str | None = None) -> list[DrawRecord]:
+    """The draws of one plan (default: of every plan)."""
+    return istore.list_draws(store, plan_id)
+
+
+def load_draw(store: Store, draw_id: str) -> DrawRecord:
+    """One draw (:class:`~gridmgr.inspection.UnknownInspectionError` if there is none)."""
+    return istore.load_draw(store, draw_id)
+
+
+def list_visits(store: Store, draw_id: str) -> list[VisitRecord]:
+    """The visits of a draw, by number (none before it is run)."""
+    return istore.list_visits(store, draw_id)

@@ -1,4 +1,4 @@
-"""In-app notifications: what a person's inbox holds and marking it read."""
+"""In-app notifications: what a person's inbox holds, marking it read, and a case's deliveries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ from gridmgr.cases import (
 )
 from gridmgr.notifications import COMMAND_CENTER_INBOX
 from gridmgr.store import Store, outboxstore
+from gridmgr.store.outboxstore import DeliveryStatus, Notification
+
+__all__ = [
+    "DeliveryStatus",
+    "Notification",
+    "case_deliveries",
+    "inbox_of",
+    "mark_notifications_read",
+    "notifications_for",
+]
 
 
 def notifications_for(
@@ -37,3 +47,9 @@ def mark_notifications_read(store: Store, actor: Actor, ids: list[int], *, at: d
     """Mark some of ``actor``'s notifications read; how many were unread."""
     with store.write() as conn:
         return outboxstore.mark_read(conn, inbox_of(actor), ids, at=at)
+
+
+def case_deliveries(store: Store, case_id: str) -> list[DeliveryStatus]:
+    """Who was notified of case ``case_id``, and the delivery status on each channel."""
+    with store.engine.connect() as conn:
+        return outboxstore.case_deliveries(conn, case_id)
