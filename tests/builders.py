@@ -1,10 +1,12 @@
-"""Builders for test objects: a tiny hand-checkable 1 / 4 / 16-cell grid, and ways to break it."""
+"""Builders for test objects: a tiny hand-checkable 1 / 4 / 16-cell grid, and ways to break it;
+the whole app over a store, as ``gridmgr serve`` composes it."""
 
 from __future__ import annotations
 
 import functools
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -15,8 +17,13 @@ from gridmgr.grid.model import Grid
 from gridmgr.grid.validate import validated_grid
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from gridmgr.responsibility.roster import Roster
     from gridmgr.responsibility.routing import RoutingContext
+    from gridmgr.services.context import Services
+    from gridmgr.settings import Settings
+    from gridmgr.store import Store
 
 COUNTY = "320281"
 TOWN = "320281001"
@@ -136,3 +143,57 @@ def tiny_context(roster: Roster | None = None, *, border_m: float = 30.0) -> Rou
 @functools.cache
 def _tiny_grid_cached() -> Grid:
     return tiny_grid()
+
+
+def app_services(
+    store: Store,
+    settings: Settings,
+    context: RoutingContext | None = None,
+    *,
+    clock: Callable[[], datetime],
+) -> Services:
+    """The services a worker of ``gridmgr serve`` builds, over ``store`` and ``context`` (default:
+    :func:`tiny_context`), with a group-commit ingestor: close it (``services.ingestor.close()``,
+    or :func:`close_app`)."""
+    from gridmgr.services.context import Services
+    from gridmgr.services.reports import Ingestor
+
+    return Services(
+        store,
+        context if context is not None else tiny_context(),
+        settings,
+        clock,
+        Ingestor(store),
+    )
+
+
+def api_app(
+    store: Store,
+    settings: Settings,
+    context: RoutingContext | None = None,
+    *,
+    clock: Callable[[], datetime],
+    grid: Grid | None = None,
+    roster: Roster | None = None,
+) -> Flask:
+    """The app with the API over :func:`app_services` (the status page shows ``grid``, default
+    the context's, and ``roster``'s staffing, default the tiny roster's). Close it with
+    :func:`close_app`."""
+    from gridmgr.api import create_app
+
+    services = app_services(store, settings, context, clock=clock)
+    return create_app(
+        settings,
+        grid if grid is not None else services.grid,
+        roster if roster is not None else tiny_roster(),
+        services=services,
+    )
+
+
+def close_app(app: Flask) -> None:
+    """Write what the app's ingestor holds and stop its thread (the store stays open)."""
+    from gridmgr.web.deps import services_of
+
+    ingestor = services_of(app).ingestor
+    assert ingestor is not None
+    ingestor.close()

@@ -17,16 +17,19 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from gridmgr.api import create_app, mount_dashboard
+from dashboards import mount_dashboard
+from gridmgr.api import create_app
 from gridmgr.datafiles import load_roster, routing_context
 from gridmgr.grid.generations import load_current_grid
 from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
-from gridmgr.services.context import wall_clock
+from gridmgr.services.context import Services, wall_clock
+from gridmgr.services.reports import Ingestor
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
 from gridmgr.store.accounts import ensure_demo_logins
 from gridmgr.store.reference import sync_reference
 from gridmgr.web.sessions import init_sessions
+from tests.builders import close_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -66,16 +69,10 @@ def live_server(data_dir: Path) -> Iterator[Live]:
         " ".join(label.split()[:-1]): p.person_id
         for label, p in ensure_demo_logins(store, context.roster, at=now)
     }
-    app = create_app(settings, grid, context.roster, store=store, context=context)
-    init_sessions(
-        app,
-        store=store,
-        roster_provider=lambda: context.roster,
-        secret_key=SECRET,
-        clock=wall_clock,
-        secure_cookies=False,
-    )
-    mount_dashboard(app, grid, store=store, context=context, clock=wall_clock)
+    services = Services(store, context, settings, wall_clock, Ingestor(store))
+    app = create_app(settings, grid, context.roster, services=services)
+    init_sessions(app, secret_key=SECRET, secure_cookies=False)
+    mount_dashboard(app, services)
     app.extensions["gridmgr_dash_data"].verify_ledger()
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -85,7 +82,7 @@ def live_server(data_dir: Path) -> Iterator[Live]:
     finally:
         server.close()
         thread.join(timeout=10)
-        app.extensions["gridmgr_ingestor"].close()
+        close_app(app)
         store.close()
 
 

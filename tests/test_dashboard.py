@@ -15,11 +15,12 @@ import shapely
 from flask import Flask
 from flask.testing import FlaskClient
 
+from dashboards import mount_dashboard
 from dashboards.data import DashData, values_for
 from dashboards.figures import map_figure
 from dashboards.geo import MapGeometry, build_tier
 from gridmgr import Grid
-from gridmgr.api import create_app, mount_dashboard
+from gridmgr.api import create_app
 from gridmgr.cases import Action, Actor, Role
 from gridmgr.responsibility.roster import COMMAND_CENTER, Roster, field_post
 from gridmgr.services.actions import act
@@ -29,7 +30,7 @@ from gridmgr.store import Store
 from gridmgr.store.accounts import set_password
 from gridmgr.store.casestore import CellLoad
 from gridmgr.web.sessions import init_sessions
-from tests.builders import tiny_context
+from tests.builders import app_services, close_app, tiny_context
 from tests.test_sessions import FIXED, KEY, OWN_CELL, PASSWORD, Clock, log_in
 
 OTHER_CELL = "320281001004004"  # the SE corner cell of the tiny grid
@@ -59,18 +60,11 @@ def dashboard_app(
     """The whole app (API, sessions, dashboard) on the tiny roster; the people of ``logins``
     (cells, ``None`` for the command center) get the test password. Close its ingestor."""
     context = tiny_context()
-    built = create_app(
-        Settings(data_dir=data_dir), grid, context.roster, store=store, context=context, clock=clock
-    )
-    init_sessions(
-        built,
-        store=store,
-        roster_provider=lambda: context.roster,
-        secret_key=KEY,
-        clock=clock,
-        secure_cookies=False,
-    )
-    mount_dashboard(built, grid, store=store, context=context, clock=clock)
+    settings = Settings(data_dir=data_dir)
+    services = app_services(store, settings, context, clock=clock)
+    built = create_app(settings, grid, context.roster, services=services)
+    init_sessions(built, secret_key=KEY, secure_cookies=False)
+    mount_dashboard(built, services)
     for cell in logins:
         set_password(store, person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
     return built
@@ -80,7 +74,7 @@ def dashboard_app(
 def app(store: Store, tiny: Grid, tmp_path: Path, clock: Clock) -> Iterator[Flask]:
     built = dashboard_app(store, tiny, tmp_path, clock)
     yield built
-    built.extensions["gridmgr_ingestor"].close()
+    close_app(built)
 
 
 def data_of(app: Flask) -> DashData:

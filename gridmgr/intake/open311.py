@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Literal
 
-from flask_openapi3 import Tag
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,7 +39,6 @@ MAX_RECORDS = 1000
 """The most requests one ``GET requests`` returns (the spec's response volume)."""
 MAX_BODY = 64 * 1024
 MAX_DESCRIPTION = 2000
-TAG = Tag(name="open311", description="Open311 GeoReport v2 (partner systems, the 12345 hotline)")
 
 Format = Literal["json", "xml"]
 CASE_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -69,7 +67,7 @@ class Open311Error(GridMgrError):
         self.descriptions = descriptions or ("error",)
 
 
-# -- input models (documented by flask-openapi3, validated by ``_open311``) ------------------
+# -- input models (documented by flask-openapi3, validated by gridmgr.api.open311) ----------
 
 
 class _Input(BaseModel):
