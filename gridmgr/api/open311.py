@@ -78,7 +78,7 @@ _FORMAT = "<any(json, xml):format>"
 JURISDICTION_ID = "320281"
 """The one jurisdiction served: another named in a call is answered 404."""
 TAG = Tag(name="open311", description="Open311 GeoReport v2 (partner systems, the 12345 hotline)")
-_CHANGESET = "gridmgr_open311_changeset"
+_CHANGESET = "GRIDMGR_OPEN311_CHANGESET"
 
 bp = APIBlueprint("open311", __name__, url_prefix=PREFIX, abp_tags=[TAG], abp_responses=ERRORS)
 
