@@ -29,6 +29,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the architecture contracts in pyproject.toml
 
 ## bench: print the benchmark table (figures next to their anchors, measured in the same run)
 bench: $(STAMP)

@@ -5,7 +5,7 @@ with it, in the store)."""
 from __future__ import annotations
 
 from dashboards.permissions import require_operator
-from gridmgr.access import Caller, check_report_scope
+from gridmgr.access import Caller
 from gridmgr.cases import Action, Case
 from gridmgr.grid.datum import Datum
 from gridmgr.intake.photos import Photo
@@ -13,8 +13,7 @@ from gridmgr.services import actions as case_actions
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
 from gridmgr.services.notices import mark_notifications_read
-from gridmgr.services.photos import attach_photo
-from gridmgr.services.reports import report_incident
+from gridmgr.services.submissions import submit_report
 from gridmgr.services.triage import merge_cases, place_case
 
 
@@ -78,33 +77,18 @@ def report(
     photo: Photo | None,
     datum: Datum = Datum.WGS84,
 ) -> Case:
-    """Report an incident as the caller (in his cells unless city-wide), with a photo."""
-    now = services.now()
-    check_report_scope(
-        services.context, caller, category=category, lon=lon, lat=lat, datum=datum, at=now
-    )
-    result = report_incident(
-        services.store,
-        services.context,
-        reporter=caller.actor,
+    """Report an incident as the caller (in his cells unless city-wide), with a photo: the one
+    report use case, routed once."""
+    return submit_report(
+        services,
+        caller,
         category=category,
-        at=now,
         description=description,
         lon=lon,
         lat=lat,
         datum=datum,
-        ingestor=services.ingestor,
-    )
-    if photo is not None:
-        attach_photo(
-            services.store,
-            services.data_dir,
-            result.case.case_id,
-            photo,
-            at=services.now(),
-            actor=caller.actor.actor_id,
-        )
-    return result.case
+        photo=photo,
+    ).case
 
 
 def mark_read(services: Services, caller: Caller, ids: list[int]) -> int:

@@ -186,7 +186,7 @@ def photo(attachment_id: str) -> Response:
         return Response(status=401)
     services = dashboard().services
     try:
-        body = read_photo(services.store, services.data_dir, caller, attachment_id)
+        _, body = read_photo(services, caller, attachment_id)
     except GridMgrError:
         return Response("no such photo, or not yours to see", status=404)
     return Response(

@@ -7,9 +7,7 @@ from datetime import datetime
 
 from gridmgr.cases import Actor, Case, Role
 from gridmgr.errors import ForbiddenError
-from gridmgr.grid.datum import Datum
 from gridmgr.responsibility.roster import FIELD_POSTS, PostKind, Roster
-from gridmgr.responsibility.routing import RoutingContext, route_incident
 
 _ROLE_OF_POST = (
     (PostKind.OPERATOR, Role.OPERATOR),
@@ -79,23 +77,11 @@ def caller_for(roster: Roster, person_id: str, at: datetime) -> Caller:
     return Caller(actor, scope_of(roster, actor, at))
 
 
-def check_report_scope(
-    context: RoutingContext,
-    caller: Caller,
-    *,
-    category: str,
-    lon: float,
-    lat: float,
-    datum: str | Datum,
-    at: datetime,
-) -> None:
-    """Refuse a report outside the caller's cells (city-wide callers report anywhere).
+def check_report_cell(caller: Caller, cell: str | None) -> None:
+    """Refuse a report routed to ``cell`` (``None``: out of grid) outside the caller's cells.
 
     Field staff report in their own cells; a place elsewhere goes to the command center.
+    City-wide callers report anywhere.
     """
-    if caller.city_wide:
-        return
-    decision = route_incident(context, category=category, at=at, lon=lon, lat=lat, datum=datum)
-    cell = None if decision.cell_path is None else decision.cell_path.tier3
     if not caller.covers(cell):
         raise ForbiddenError("this location is outside your cells; report it to the command center")

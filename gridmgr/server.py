@@ -15,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -28,8 +29,9 @@ from gridmgr.services.context import wall_clock
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
     from gridmgr.responsibility.routing import RoutingContext
+    from gridmgr.services.context import Services
+    from gridmgr.services.serving import Store
     from gridmgr.settings import Settings
-    from gridmgr.store import Store
 
 LEDGER_VERIFY_EVERY = 300.0
 """Seconds between the end-to-end ledger verifications each worker runs for the dashboard."""
@@ -64,85 +66,65 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
-    """Serve from ``sock`` until stopped: this process's store, app, threads and writer."""
+    """Serve from ``sock`` until stopped: this process's services, app, threads and writer."""
     import waitress
 
-    from gridmgr.api import create_app, mount_dashboard
-    from gridmgr.services.escalation import EscalationLoop
-    from gridmgr.store import open_store
+    from dashboards import mount_dashboard
+    from gridmgr.api import create_app
+    from gridmgr.services.serving import close_services, open_services
     from gridmgr.web.sessions import init_sessions
 
-    store = open_store(prepared.db_url)
-    context = prepared.context
-    app = create_app(
-        prepared.settings,
-        prepared.grid,
-        context.roster,
-        store=store,
-        context=context,
-        clock=prepared.clock,
-    )
-    init_sessions(
-        app,
-        store=store,
-        roster_provider=lambda: context.roster,
-        secret_key=prepared.secret_key,
-        clock=prepared.clock,
-        secure_cookies=prepared.settings.secure_cookies,
-    )
-    mount_dashboard(
-        app,
-        prepared.grid,
-        store=store,
-        context=context,
-        clock=prepared.clock,
-        tile_url=prepared.settings.tile_url,
-        verify_every=LEDGER_VERIFY_EVERY,
-    )
-    loop = None
+    settings = prepared.settings
+    services = open_services(prepared.db_url, prepared.context, settings, clock=prepared.clock)
+    try:
+        app = create_app(settings, prepared.grid, services.roster, services=services)
+        init_sessions(app, secret_key=prepared.secret_key, secure_cookies=settings.secure_cookies)
+        mount_dashboard(app, services, tile_url=settings.tile_url, verify_every=LEDGER_VERIFY_EVERY)
+        with _background(prepared, index, services):
+            # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
+            waitress.serve(app, sockets=[sock], threads=SERVE_THREADS, ident="gridmgr", _quiet=True)
+    finally:
+        close_services(services)
+
+
+@contextlib.contextmanager
+def _background(prepared: Prepared, index: int, services: Services) -> Iterator[None]:
+    """Worker 0's background work while the block runs: escalation, notice delivery (the outbox
+    keeps notices meanwhile) and, in a demo, the simulator; the simulator stops first."""
+    from gridmgr.services.delivery import DeliveryWorker, channels_from_settings
+    from gridmgr.services.escalation import EscalationLoop
+
+    escalation = notifier = simulator = None
     if index == 0 and prepared.escalate_every > 0:
-        loop = EscalationLoop(
-            store,
-            context,
+        escalation = EscalationLoop(
+            services.store,
+            services.context,
             every=prepared.escalate_every,
-            clock=prepared.clock,
+            clock=services.clock,
             due_within_hours=prepared.settings.due_within_hours,
         )
-        loop.start()
-    notifier = None
-    if index == 0:  # notices are delivered by one process; the outbox keeps them meanwhile
-        from gridmgr.services.delivery import DeliveryWorker, channels_from_settings
-
-        channels = channels_from_settings(prepared.settings)
-        if channels:
-            notifier = DeliveryWorker(store, channels, clock=prepared.clock)
-            notifier.start()
-    simulator = None
+    channels = channels_from_settings(prepared.settings) if index == 0 else []
+    if channels:
+        notifier = DeliveryWorker(services.store, channels, clock=services.clock)
     if index == 0 and prepared.simulate:
-        import secrets
-
         from gridmgr.services.simulator import SimulatorLoop
 
         simulator = SimulatorLoop(
-            store,
-            context,
-            clock=prepared.clock,
+            services.store,
+            services.context,
+            clock=services.clock,
             seed=secrets.randbits(32),  # a new seed each start: new case ids, no collision
             speed=prepared.settings.simulate_speed,
         )
-        simulator.start()
-    try:
-        # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
-        waitress.serve(app, sockets=[sock], threads=SERVE_THREADS, ident="gridmgr", _quiet=True)
-    finally:
-        if simulator is not None:
-            simulator.stop()
+    for loop in (escalation, notifier, simulator):
         if loop is not None:
-            loop.stop()
-        if notifier is not None:
-            notifier.stop()
-        app.extensions["gridmgr_ingestor"].close()
-        store.close()
+            loop.start()
+    try:
+        yield
+    finally:
+        for loop in (simulator, escalation, notifier):
+            if loop is not None:
+                loop.stop()
 
 
 def serve_forever(prepared: Prepared, *, workers: int) -> None:
@@ -175,19 +157,9 @@ def serve_forever(prepared: Prepared, *, workers: int) -> None:
 
 def is_new_database(url: str) -> bool:
     """Whether the database at ``url`` has no schema yet (``serve`` is about to create it)."""
-    from gridmgr.store.engine import make_engine
-    from gridmgr.store.migrate import current_revision
+    from gridmgr.services.serving import is_new_database as is_new
 
-    try:
-        engine = make_engine(url, pool=False)
-    except Exception:  # open_store reports the problem properly right after
-        return False
-    try:
-        return current_revision(engine) is None
-    except Exception:
-        return False
-    finally:
-        engine.dispose()
+    return is_new(url)
 
 
 def wants_simulator(settings: Settings, store: Store, *, fresh: bool) -> bool:

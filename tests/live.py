@@ -24,9 +24,11 @@ from gridmgr.datafiles import load_roster, routing_context
 from gridmgr.grid.generations import load_current_grid
 from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
 from gridmgr.services.context import Services, wall_clock
+from gridmgr.services.reports import Ingestor
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
 from gridmgr.web.sessions import init_sessions
+from tests.builders import close_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -66,17 +68,10 @@ def live_server(data_dir: Path) -> Iterator[Live]:
         " ".join(label.split()[:-1]): p.person_id
         for label, p in store.ensure_demo_logins(context.roster, at=now)
     }
-    app = create_app(settings, grid, context.roster, store=store, context=context)
-    init_sessions(
-        app,
-        store=store,
-        roster_provider=lambda: context.roster,
-        secret_key=SECRET,
-        clock=wall_clock,
-        secure_cookies=False,
-    )
-    ingestor = app.extensions["gridmgr_ingestor"]
-    mount_dashboard(app, Services(store, context, settings, wall_clock, ingestor))
+    services = Services(store, context, settings, wall_clock, Ingestor(store))
+    app = create_app(settings, grid, context.roster, services=services)
+    init_sessions(app, secret_key=SECRET, secure_cookies=False)
+    mount_dashboard(app, services)
     dashboard_of(app).ledger.verify()
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -86,7 +81,7 @@ def live_server(data_dir: Path) -> Iterator[Live]:
     finally:
         server.close()
         thread.join(timeout=10)
-        app.extensions["gridmgr_ingestor"].close()
+        close_app(app)
         store.close()
 
 

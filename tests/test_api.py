@@ -15,7 +15,8 @@ from gridmgr.grid.validate import validated_grid
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import Person, Roster, field_post
 from gridmgr.settings import Settings
-from tests.builders import tiny_cells, tiny_roster
+from gridmgr.store import Store
+from tests.builders import api_app, app_services, close_app, tiny_cells, tiny_roster
 
 
 @pytest.fixture
@@ -124,3 +125,29 @@ def test_gridmgr_serve_answers_on_its_port(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_an_app_without_services_serves_no_api_and_says_why_when_asked_for_them(
+    tiny: Grid, tmp_path: Path
+) -> None:
+    from gridmgr.web.deps import services_of
+
+    app = create_app(Settings(data_dir=tmp_path), tiny)
+    assert app.test_client().post("/api/v1/reports", json={}).status_code == 404
+    with pytest.raises(RuntimeError, match="services"):
+        services_of(app)
+
+
+def test_an_app_keeps_the_services_it_was_built_with(store: Store, tmp_path: Path) -> None:
+    from gridmgr.web.deps import install_services, services_of
+
+    app = api_app(store, Settings(data_dir=tmp_path), clock=lambda: datetime.now(TZ))
+    try:
+        other = app_services(store, Settings(data_dir=tmp_path), clock=lambda: datetime.now(TZ))
+        with pytest.raises(RuntimeError, match="already has its services"):
+            install_services(app, other)
+        assert other.ingestor is not None
+        other.ingestor.close()
+        install_services(app, services_of(app))  # the same services again: nothing changes
+    finally:
+        close_app(app)

@@ -11,12 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
-from gridmgr.api import create_app
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from tests.builders import tiny_context, tiny_grid, tiny_roster
+from tests.builders import api_app, close_app, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
 FORM = {"lon": "120.0625", "lat": "31.9375", "category": "street_vending", "description": "占道"}
@@ -37,16 +36,9 @@ def jpeg(with_gps: tuple[float, float] | None = None) -> bytes:
 
 @pytest.fixture
 def client(store: Store, tmp_path: Path) -> Iterator[FlaskClient]:
-    app = create_app(
-        Settings(data_dir=tmp_path),
-        tiny_grid(),
-        tiny_roster(),
-        store=store,
-        context=tiny_context(),
-        clock=lambda: FIXED,
-    )
+    app = api_app(store, Settings(data_dir=tmp_path), clock=lambda: FIXED)
     yield app.test_client()
-    app.extensions["gridmgr_ingestor"].close()
+    close_app(app)
 
 
 def bearer(store: Store, person_id: str) -> dict[str, str]:

@@ -17,14 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
-from gridmgr.api import create_app
 from gridmgr.api.v1 import MAX_BODY
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.responsibility.routing import route_incident
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
-from tests.builders import tiny_context, tiny_roster
+from tests.builders import api_app, tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time
 URL = "/api/v1/reports"
@@ -52,15 +51,7 @@ def worker_id() -> str:
 
 
 def make_app(store: Store, data_dir: Path, *, now: datetime = FIXED) -> Flask:
-    context = tiny_context()
-    return create_app(
-        Settings(data_dir=data_dir),
-        context.grid,
-        tiny_roster(),
-        store=store,
-        context=context,
-        clock=lambda: now,
-    )
+    return api_app(store, Settings(data_dir=data_dir), clock=lambda: now)
 
 
 def token_for(store: Store, person_id: str, *, days: int = 30) -> str:

@@ -17,12 +17,11 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
-from gridmgr.api import create_app
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from tests.builders import tiny_context, tiny_grid, tiny_roster
+from tests.builders import api_app, close_app, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
 NEAR = (120.0625, 31.9375)  # cell 320281001001001 (community 001)
@@ -62,14 +61,7 @@ def callers() -> list[Who]:
 
 @pytest.fixture
 def setup(store: Store, tmp_path: Path) -> Iterator[tuple[FlaskClient, dict[str, str]]]:
-    app = create_app(
-        Settings(data_dir=tmp_path),
-        tiny_grid(),
-        tiny_roster(),
-        store=store,
-        context=tiny_context(),
-        clock=lambda: FIXED,
-    )
+    app = api_app(store, Settings(data_dir=tmp_path), clock=lambda: FIXED)
     client = app.test_client()
     root = {
         "Authorization": "Bearer "
@@ -85,7 +77,7 @@ def setup(store: Store, tmp_path: Path) -> Iterator[tuple[FlaskClient, dict[str,
         assert reply.status_code == 201
         cases[name] = reply.get_json()["case_id"]
     yield client, cases
-    app.extensions["gridmgr_ingestor"].close()
+    close_app(app)
 
 
 def jpeg() -> bytes:

@@ -31,7 +31,7 @@ from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import Store
 from gridmgr.web.sessions import init_sessions
-from tests.builders import tiny_context
+from tests.builders import app_services, close_app, tiny_context
 from tests.test_sessions import FIXED, KEY, OWN_CELL, PASSWORD, Clock, log_in
 
 OTHER_CELL = "320281001004004"  # the SE corner cell of the tiny grid
@@ -62,17 +62,10 @@ def dashboard_app(
     (cells, ``None`` for the command center) get the test password. Close its ingestor."""
     context = tiny_context()
     settings = Settings(data_dir=data_dir)
-    built = create_app(settings, grid, context.roster, store=store, context=context, clock=clock)
-    init_sessions(
-        built,
-        store=store,
-        roster_provider=lambda: context.roster,
-        secret_key=KEY,
-        clock=clock,
-        secure_cookies=False,
-    )
-    ingestor = built.extensions["gridmgr_ingestor"]
-    mount_dashboard(built, Services(store, context, settings, clock, ingestor))
+    services = app_services(store, settings, context, clock=clock)
+    built = create_app(settings, grid, context.roster, services=services)
+    init_sessions(built, secret_key=KEY, secure_cookies=False)
+    mount_dashboard(built, services)
     for cell in logins:
         store.set_password(person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
     return built
@@ -82,7 +75,7 @@ def dashboard_app(
 def app(store: Store, tiny: Grid, tmp_path: Path, clock: Clock) -> Iterator[Flask]:
     built = dashboard_app(store, tiny, tmp_path, clock)
     yield built
-    built.extensions["gridmgr_ingestor"].close()
+    close_app(built)
 
 
 def board_of(app: Flask) -> Dashboard:

@@ -18,7 +18,7 @@ from gridmgr import Grid, analytics
 from gridmgr.access import Caller
 from gridmgr.cases import Actor, Role
 from gridmgr.store import open_store
-from tests.builders import tiny_context
+from tests.builders import close_app, tiny_context
 from tests.test_analytics import simulate
 from tests.test_dashboard import (
     board_of,
@@ -47,7 +47,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, tiny: Grid) -> Iterator[Flask]
     simulate(store, tiny_context(), end=FIXED, days=2.0, per_day=120, seed=9)
     built = dashboard_app(store, tiny, folder, Clock(FIXED), logins=(None, OWN_CELL))
     yield built
-    built.extensions["gridmgr_ingestor"].close()
+    close_app(built)
     store.close()
 
 

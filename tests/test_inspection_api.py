@@ -11,7 +11,6 @@ import pytest
 from flask.testing import FlaskClient
 
 from gridmgr import Grid
-from gridmgr.api import create_app
 from gridmgr.api.inspections import InspectionCaller
 from gridmgr.inspection.draw import Visit, commitment_of
 from gridmgr.responsibility.calendar import TZ
@@ -19,7 +18,7 @@ from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, field_
 from gridmgr.services import inspections as svc
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from tests.builders import tiny_context, tiny_roster
+from tests.builders import api_app, tiny_context, tiny_roster
 
 FIXED = datetime(2026, 4, 8, 10, 0, tzinfo=TZ)
 SEED = "a1" * 32  # a fixed seed, so every run draws the same visits
@@ -63,10 +62,7 @@ def world(store: Store, tiny: Grid, tmp_path: Path) -> World:
     draw = svc.run(store, made.draw.draw_id, SEED, at=at, actor="m")
     assert draw.result is not None
     context = tiny_context()
-    app = create_app(
-        Settings(data_dir=tmp_path), tiny, tiny_roster(), store=store, context=context,
-        clock=lambda: FIXED,
-    )  # fmt: skip
+    app = api_app(store, Settings(data_dir=tmp_path), context, clock=lambda: FIXED, grid=tiny)
     return World(app.test_client(), store, draw.draw_id, draw.result.visits)
 
 

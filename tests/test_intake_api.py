@@ -187,19 +187,13 @@ def _infos(store: Store, ids: list[str]) -> list[Any]:
 def test_an_identical_report_is_merged_automatically_only_when_configured(
     store: Store, tmp_path: Path
 ) -> None:
-    from gridmgr.api import create_app
     from gridmgr.settings import Settings
-    from tests.builders import tiny_roster
+    from tests.builders import api_app, close_app
     from tests.test_api_v1 import bearer, token_for
 
     context = tiny_context()
-    app = create_app(
-        Settings(data_dir=tmp_path, auto_merge_score=0.8),
-        context.grid,
-        tiny_roster(),
-        store=store,
-        context=context,
-        clock=lambda: FIXED,
+    app = api_app(
+        store, Settings(data_dir=tmp_path, auto_merge_score=0.8), context, clock=lambda: FIXED
     )
     try:
         client = app.test_client()
@@ -215,4 +209,4 @@ def test_an_identical_report_is_merged_automatically_only_when_configured(
         other = client.post(URL, json={**REPORT, "description": "另一件事：井盖"}, headers=me)
         assert other.get_json()["merged_into"] is None  # below the threshold: suggested only
     finally:
-        app.extensions["gridmgr_ingestor"].close()
+        close_app(app)

@@ -32,7 +32,7 @@ from gridmgr.services.actions import act
 from gridmgr.services.reports import Ingestor
 from gridmgr.settings import Settings
 from gridmgr.store import Store, new_case_id, open_store
-from tests.builders import tiny_context, tiny_roster
+from tests.builders import app_services, tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time
 ROOT = "/open311/v2"
@@ -61,16 +61,12 @@ class Served(NamedTuple):
 
 
 def make_app(store: Store, context: RoutingContext, data_dir: Path) -> tuple[OpenAPI, Ingestor]:
-    app = create_app(
-        Settings(data_dir=data_dir),
-        context.grid,  # the tiny grid (tiny_grid(), built once)
-        tiny_roster(),
-        store=store,
-        context=context,
-        clock=lambda: FIXED,
-    )
+    settings = Settings(data_dir=data_dir)
+    services = app_services(store, settings, context, clock=lambda: FIXED)
+    app = create_app(settings, context.grid, tiny_roster(), services=services)
     assert isinstance(app, OpenAPI)
-    ingestor: Ingestor = app.extensions["gridmgr_ingestor"]
+    ingestor = services.ingestor
+    assert ingestor is not None
     assert "open311" in app.blueprints  # create_app mounts Open311 beside the native API
     return app, ingestor
 

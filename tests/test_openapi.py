@@ -16,12 +16,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from gridmgr.api import create_app
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
-from tests.builders import tiny_context, tiny_grid, tiny_roster
+from tests.builders import api_app, close_app, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
 TOKEN: dict[str, str] = {}
@@ -37,16 +36,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
     TOKEN["header"] = "Bearer " + store.create_credential(
         kind="person", subject=operator, now=FIXED, days=30
     )
-    app = create_app(
-        Settings(data_dir=folder),
-        tiny_grid(),
-        roster,
-        store=store,
-        context=tiny_context(),
-        clock=lambda: FIXED,
-    )
+    app = api_app(store, Settings(data_dir=folder), clock=lambda: FIXED, roster=roster)
     yield schemathesis.openapi.from_wsgi("/api/openapi.json", app)
-    app.extensions["gridmgr_ingestor"].close()
+    close_app(app)
     store.close()
 
 

@@ -14,7 +14,6 @@ import shapely
 from flask.testing import FlaskClient
 
 from gridmgr import Grid
-from gridmgr.api import create_app
 from gridmgr.cli import main
 from gridmgr.datafiles import load_roster
 from gridmgr.grid.generations import store_generation
@@ -30,7 +29,7 @@ from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
 from gridmgr.store.patrolstore import PATROL_EVENT, PatrolBatch
-from tests.builders import tiny_context, tiny_roster
+from tests.builders import api_app, tiny_context, tiny_roster
 
 NOW = datetime(2026, 5, 6, 12, 0, tzinfo=TZ)  # a Wednesday
 CELL = "320281001001001"  # NW corner cell: [120.0, 120.125] x [31.875, 32.0]
@@ -341,14 +340,7 @@ def test_a_gpx_point_without_time_is_refused_with_its_position(
 def api(store: Store, tmp_path: Path) -> FlaskClient:
     synced(store)
     context = tiny_context()
-    app = create_app(
-        Settings(data_dir=tmp_path),
-        context.grid,
-        tiny_roster(),
-        store=store,
-        context=context,
-        clock=lambda: NOW,
-    )
+    app = api_app(store, Settings(data_dir=tmp_path), context, clock=lambda: NOW)
     return app.test_client()
 
 

@@ -8,26 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from gridmgr.api import create_app
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER
 from gridmgr.settings import Settings, SettingsError
 from gridmgr.store import Store
-from tests.builders import tiny_context, tiny_grid, tiny_roster
+from tests.builders import api_app, close_app, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
 
 
 def make(store: Store, tmp_path: Path, **limits: str):  # type: ignore[no-untyped-def]
     settings = replace(Settings(data_dir=tmp_path), **limits)
-    app = create_app(
-        settings,
-        tiny_grid(),
-        tiny_roster(),
-        store=store,
-        context=tiny_context(),
-        clock=lambda: FIXED,
-    )
+    app = api_app(store, settings, clock=lambda: FIXED)
     operators = sorted(a.person_id for a in tiny_roster().holders(COMMAND_CENTER, FIXED))
     tokens = [
         store.create_credential(kind="person", subject=p, now=FIXED, days=9) for p in operators[:2]
@@ -49,7 +41,7 @@ def test_one_token_is_limited_and_another_is_not(store: Store, tmp_path: Path) -
     assert other.status_code == 200
     assert limited.get_json()["error"]["status"] == 429
     assert "Retry-After" in limited.headers
-    app.extensions["gridmgr_ingestor"].close()
+    close_app(app)
 
 
 def test_one_address_is_limited_across_its_tokens(store: Store, tmp_path: Path) -> None:
@@ -62,7 +54,7 @@ def test_one_address_is_limited_across_its_tokens(store: Store, tmp_path: Path) 
     ]
 
     assert codes == [200, 200, 200, 200, 429]
-    app.extensions["gridmgr_ingestor"].close()
+    close_app(app)
 
 
 def test_a_bad_rate_limit_setting_is_refused_with_an_example() -> None:

@@ -37,7 +37,7 @@ from gridmgr.web.sessions import (
     login_required_json,
     secret_key_for,
 )
-from tests.builders import tiny_context, tiny_roster
+from tests.builders import api_app, close_app, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time
 KEY = "k" * 16 + "-test-secret-key-of-enough-length"
@@ -92,22 +92,8 @@ def make_app(
     clock: Callable[[], datetime] = lambda: FIXED,
     secure_cookies: bool = False,
 ) -> Flask:
-    app = create_app(
-        Settings(data_dir=data_dir),
-        tiny,
-        tiny_roster(),
-        store=store,
-        context=tiny_context(),
-        clock=clock,
-    )
-    init_sessions(
-        app,
-        store=store,
-        roster_provider=tiny_roster,
-        secret_key=KEY,
-        clock=clock,
-        secure_cookies=secure_cookies,
-    )
+    app = api_app(store, Settings(data_dir=data_dir), clock=clock, grid=tiny)
+    init_sessions(app, secret_key=KEY, secure_cookies=secure_cookies)
     return app
 
 
@@ -115,7 +101,7 @@ def make_app(
 def app(store: Store, tiny: Grid, tmp_path: Path) -> Iterator[Flask]:
     built = make_app(store, tiny, tmp_path)
     yield built
-    built.extensions["gridmgr_ingestor"].close()
+    close_app(built)
 
 
 @pytest.fixture
@@ -369,7 +355,7 @@ def test_secure_cookies_marks_the_session_cookie_secure(
             assert flag in cookie
         assert app.config["REMEMBER_COOKIE_SECURE"] is True
     finally:
-        app.extensions["gridmgr_ingestor"].close()
+        close_app(app)
 
 
 def test_a_logged_in_session_cookie_does_not_authenticate_api_reports(
@@ -407,7 +393,7 @@ def test_token_blueprints_registered_after_init_are_exempt_and_others_are_not(
         assert client.post("/open311/v2/requests.json", data={"x": "1"}).status_code == 403
         assert client.post("/dashboard_actions/post").status_code == 400
     finally:
-        app.extensions["gridmgr_ingestor"].close()
+        close_app(app)
 
 
 def test_a_disabled_account_cannot_log_in_and_its_open_session_ends(
@@ -446,7 +432,7 @@ def test_a_session_ends_twelve_hours_after_the_login(
         clock.now = FIXED + timedelta(hours=12)
         assert client.get("/me").status_code == 401
     finally:
-        app.extensions["gridmgr_ingestor"].close()
+        close_app(app)
 
 
 def test_a_person_holding_no_post_now_is_told_so_only_with_the_right_password(
@@ -463,7 +449,7 @@ def test_a_person_holding_no_post_now_is_told_so_only_with_the_right_password(
         assert NO_POST in response.get_data(as_text=True)
         assert client.get("/me").status_code == 401
     finally:
-        app.extensions["gridmgr_ingestor"].close()
+        close_app(app)
 
 
 @pytest.mark.parametrize(
@@ -519,7 +505,7 @@ def test_login_required_json_guards_a_dashboard_endpoint(
         log_in(client, worker_id())
         assert client.get("/dashboard/data").get_json() == {"person": worker_id()}
     finally:
-        app.extensions["gridmgr_ingestor"].close()
+        close_app(app)
 
 
 # -- the secret key -------------------------------------------------------------------------
@@ -563,14 +549,7 @@ def test_without_a_secret_key_outside_demo_mode_sessions_refuse_to_start(tmp_pat
 def test_init_sessions_refuses_a_weak_key(store: Store, tiny: Grid, tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path), tiny, tiny_roster())
     with pytest.raises(SessionConfigError):
-        init_sessions(
-            app,
-            store=store,
-            roster_provider=tiny_roster,
-            secret_key="short",
-            clock=lambda: FIXED,
-            secure_cookies=False,
-        )
+        init_sessions(app, secret_key="short", secure_cookies=False)
 
 
 # -- gridmgr account ------------------------------------------------------------------------

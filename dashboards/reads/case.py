@@ -61,7 +61,7 @@ def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -
     missing one)."""
     store = services.store
     case = visible_case(store, caller, case_id)
-    trail = case_trail(store, case.case_id)
+    trail = case_trail(services, caller, case.case_id)
     number: int | None = None
     chain: list[dict[str, str]] = []
     if trail:
@@ -80,7 +80,7 @@ def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -
         chain,
         trail,
         actions,
-        case_photos(store, case.case_id),
+        case_photos(services, caller, case.case_id)[1],
         overdue,
         triage(services, caller, case),
     )

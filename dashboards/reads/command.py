@@ -289,7 +289,7 @@ def changes(services: Services, caller: Caller, since: int, now: datetime) -> Ch
     events = queries.ledger_since(store, since, limit=FEED_EVENTS)
     seq = events[-1].seq if events else since
     case_ids = [e.subject.removeprefix("case:") for e in events if e.subject.startswith("case:")]
-    cases = {c.case_id: c for c in queries.cases_by_id(store, caller, case_ids)}
+    cases = {c.case_id: c for c in queries.visible_cases_by_id(store, caller, case_ids)}
     items: list[FeedItem] = []
     cells: set[str] = set()
     points: list[dict[str, Any]] = []

@@ -1,37 +1,31 @@
-"""The HTTP shell: one Flask application carrying the API, Open311 and the Dash dashboard.
+"""The HTTP shell: one Flask application carrying the status page, the API and Open311.
 
-It serves a status page of the current grid and its owners, a health check, and — given a store
-— the native API (``/api/v1``) and Open311 (``/open311/v2``); :func:`mount_dashboard` adds the
-dashboard (``/dashboard/``) once sessions are set up.
+It serves a status page of the current grid and its owners, a health check, and — given the
+:class:`~gridmgr.services.context.Services` — the native API (``/api/v1``), the inspections API
+and Open311 (``/open311/v2``). Sessions (:func:`gridmgr.web.sessions.init_sessions`) and the
+dashboard (:func:`dashboards.mount_dashboard`) are added by the composition root,
+:mod:`gridmgr.server`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from flask import Flask, Response, jsonify, render_template_string
 from flask_limiter import Limit, Limiter
 from flask_limiter.util import get_remote_address
 from flask_openapi3 import Info, OpenAPI, SecurityScheme
 
-from gridmgr.api.errors import register_error_handlers, validation_problem
-from gridmgr.api.inspections import inspections_blueprint
-from gridmgr.api.open311 import open311_blueprint
-from gridmgr.api.patrols import patrols_blueprint
-from gridmgr.api.triage import triage_blueprint
-from gridmgr.api.v1 import token_key, v1_blueprint
+from gridmgr.api import inspections, open311, v1
+from gridmgr.api.auth import token_key
+from gridmgr.api.errors import VALIDATION_STATUS, register_error_handlers, validation_problem
 from gridmgr.grid.model import Grid
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import Roster
 from gridmgr.responsibility.staffing import staffing_report
-from gridmgr.services.reports import Ingestor
+from gridmgr.services.context import Services
 from gridmgr.settings import Settings
-
-if TYPE_CHECKING:
-    from gridmgr.responsibility.routing import RoutingContext
-    from gridmgr.store import Store
+from gridmgr.web.deps import install_services
 
 _STATUS_PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>gridmgr</title></head>
@@ -61,14 +55,13 @@ def create_app(
     grid: Grid,
     roster: Roster | None = None,
     *,
-    store: Store | None = None,
-    context: RoutingContext | None = None,
-    clock: Callable[[], datetime] | None = None,
+    services: Services | None = None,
 ) -> Flask:
     """The Flask application for ``settings``, serving ``grid`` (and ``roster``'s staffing).
 
-    With a ``store`` and a routing ``context`` it also serves the native API (``/api/v1``).
-    ``clock`` gives "now" (default: the wall clock, Beijing time). Nothing is created at import.
+    With ``services`` it also serves the native API (``/api/v1``, inspections) and Open311;
+    every controller reads them from the app (:func:`gridmgr.web.deps.services`). Whoever built
+    the services closes them. Nothing is created at import.
     """
     app = OpenAPI(
         "gridmgr",
@@ -79,14 +72,13 @@ def create_app(
         doc_prefix="/api",
         doc_url="/openapi.json",
         doc_ui=True,  # serves /api/openapi.json (no UI plugin is installed)
-        validation_error_status=400,
+        validation_error_status=VALIDATION_STATUS,
         validation_error_callback=validation_problem,
     )
     app.config["GRIDMGR_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
-    now = clock or (lambda: datetime.now(TZ))
     register_error_handlers(app)
-    limiter = Limiter(
+    app.extensions["gridmgr_limiter"] = Limiter(
         key_func=token_key,
         app=app,
         default_limits=[
@@ -98,24 +90,16 @@ def create_app(
         storage_uri="memory://",
         headers_enabled=True,
     )
-    app.extensions["gridmgr_limiter"] = limiter
-    if store is not None and context is not None:
-        ingestor = Ingestor(store)
-        app.extensions["gridmgr_ingestor"] = ingestor  # closed by whoever runs the app
-        v1 = v1_blueprint(
-            store,
-            context,
-            clock=now,
-            data_dir=settings.data_dir,
-            ingestor=ingestor,
-            auto_merge_score=settings.auto_merge_score,
-        )
-        v1.register_api(patrols_blueprint(store, context, clock=now))  # /api/v1/patrols
-        v1.register_api(triage_blueprint(store, context, clock=now))  # place, merge, inbox
-        app.register_api(v1)
-        app.register_api(open311_blueprint(store, context, clock=now, ingestor=ingestor))
-        app.register_api(inspections_blueprint(store, context.roster, clock=now))
+    if services is not None:
+        install_services(app, services)
+        app.register_api(v1.bp)  # with patrols, triage and notifications nested
+        app.register_api(open311.bp)
+        app.register_api(inspections.bp)
+    _add_status_pages(app, grid, roster)
+    return app
 
+
+def _add_status_pages(app: Flask, grid: Grid, roster: Roster | None) -> None:
     towns = [
         {
             "code": c,
@@ -138,29 +122,6 @@ def create_app(
     @app.get("/healthz", doc_ui=False)
     def healthz() -> Response:
         return jsonify(status="ok", grid=grid.generation_id, cells=grid.counts)
-
-    return app
-
-
-def mount_dashboard(
-    app: Flask,
-    grid: Grid,
-    *,
-    store: Store,
-    context: RoutingContext,
-    clock: Callable[[], datetime],
-    tile_url: str | None = None,
-    verify_every: float = 0.0,
-) -> None:
-    """Serve the Dash dashboard under ``/dashboard/`` on ``app`` (after :func:`init_sessions`):
-    :func:`dashboards.mount_dashboard` with these as :class:`~gridmgr.services.context.Services`
-    (``grid`` is ``context``'s)."""
-    from dashboards import mount_dashboard as mount
-    from gridmgr.services.context import Services
-
-    ingestor = app.extensions.get("gridmgr_ingestor")
-    services = Services(store, context, app.config["GRIDMGR_SETTINGS"], clock, ingestor)
-    mount(app, services, tile_url=tile_url, verify_every=verify_every)
 
 
 def _version() -> str:

@@ -1,29 +1,33 @@
-"""Who is asking over HTTP: the bearer token of a request, authenticated into ``g``."""
+"""Who is asking over HTTP: the bearer token of a request, authenticated into ``g``.
+
+A session cookie is never accepted here: API writes authenticate with a token only. The token
+is checked, and the caller's role and cells resolved, by :mod:`gridmgr.services.credentials`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import hashlib
 
 from flask import g, request
 
-from gridmgr.access import Caller, caller_for
+from gridmgr.access import Caller
 from gridmgr.errors import CredentialError
-from gridmgr.responsibility.roster import Roster
-from gridmgr.store import Store
+from gridmgr.services.credentials import caller_for_token
+from gridmgr.web.deps import services
 
 
-def bearer_caller(store: Store, roster: Roster, *, now: datetime) -> Caller:
-    """The caller named by this request's ``Authorization: Bearer`` personal token.
-
-    A session cookie is never accepted here: API writes authenticate with a token only.
-    """
+def bearer_token() -> str:
+    """The token of this request's ``Authorization: Bearer`` header (401 without one)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise CredentialError("send Authorization: Bearer <token> (gridmgr token create)")
-    credential = store.check_credential(token, now=now, kind="person")
-    return caller_for(roster, credential.subject, now)
+    return token
+
+
+def authenticate() -> None:
+    """A ``before_request`` hook: authenticate the caller into ``g`` (401 otherwise)."""
+    g.gridmgr_caller = caller_for_token(services(), bearer_token())
 
 
 def current_caller() -> Caller:
@@ -32,6 +36,9 @@ def current_caller() -> Caller:
     return caller
 
 
-def authenticate(store: Store, roster: Roster, clock: Callable[[], datetime]) -> None:
-    """A ``before_request`` hook: authenticate the caller into ``g`` (401 otherwise)."""
-    g.gridmgr_caller = bearer_caller(store, roster, now=clock())
+def token_key() -> str:
+    """A rate-limit key: the presented token's hash, else the client address."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "t:" + hashlib.sha256(header.encode()).hexdigest()[:24]
+    return "ip:" + (request.remote_addr or "unknown")

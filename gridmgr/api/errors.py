@@ -1,11 +1,21 @@
-"""Errors as HTTP: the one place where gridmgr's exceptions become status codes and JSON bodies."""
+"""Statuses as HTTP: the one place where gridmgr's outcomes become status codes and bodies.
+
+The native API answers errors as ``{"error": {"status", "message", …}}`` (:func:`problem`),
+Open311 in its spec's list format, JSON or XML (:func:`open311_errors`). Controllers raise
+gridmgr's exceptions (or the request errors below) and return :func:`created` or
+:func:`not_modified` for the statuses other than 200; they never build an error response.
+Open311 calls raise :class:`~gridmgr.intake.open311.Open311Error`, whose code is part of the
+spec's error body.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_openapi3 import APIBlueprint
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
@@ -20,9 +30,28 @@ from gridmgr.errors import (
     ForbiddenError,
     GridMgrError,
     StoreError,
+    UnknownCategoryError,
     UnknownPersonError,
 )
+from gridmgr.inspection import UnknownInspectionError
+from gridmgr.intake.open311 import Open311Error, to_xml
 from gridmgr.intake.photos import PhotoTooLargeError, UnsupportedPhotoError
+
+
+class RequestError(GridMgrError, ValueError):
+    """A request the API cannot read: not a JSON object, or the wrong kind of body (400)."""
+
+
+class BodyTooLargeError(RequestError):
+    """A request body over the endpoint's limit (413)."""
+
+
+class UnsupportedMediaError(RequestError):
+    """A body of a media type the endpoint does not read (415)."""
+
+
+VALIDATION_STATUS = 400
+"""The status of a request whose parameters or body fail their pydantic model."""
 
 STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (CredentialError, 401),
@@ -30,7 +59,10 @@ STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (GuardError, 403),
     (CaseNotFoundError, 404),
     (AttachmentNotFoundError, 404),
+    (UnknownInspectionError, 404),
+    (BodyTooLargeError, 413),
     (PhotoTooLargeError, 413),
+    (UnsupportedMediaError, 415),
     (UnsupportedPhotoError, 415),
     (AttachmentFileError, 500),
     (UnknownPersonError, 404),
@@ -52,6 +84,9 @@ GUARD_STATUS = {
 """Status of a broken case rule by its name; any other rule is bad input (422)."""
 
 
+# -- the native API ------------------------------------------------------------------------
+
+
 def problem(status: int, message: str, **extra: Any) -> Response:
     """A JSON error body ``{"error": {"status", "message", …}}``."""
     body = {"error": {"status": status, "message": message, **extra}}
@@ -62,6 +97,30 @@ def problem(status: int, message: str, **extra: Any) -> Response:
     return response
 
 
+def status_of(exc: GridMgrError) -> int:
+    """The HTTP status of a gridmgr error."""
+    if isinstance(exc, GuardError):
+        return GUARD_STATUS.get(exc.rule, 422)
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400  # pragma: no cover - GridMgrError is in STATUS
+
+
+def created(body: Any, *, location: str | None = None) -> Response:
+    """A 201 with ``body`` as JSON (and a ``Location`` of the new resource)."""
+    response = jsonify(body)
+    response.status_code = 201
+    if location is not None:
+        response.headers["Location"] = location
+    return response
+
+
+def not_modified(etag: str) -> Response:
+    """A 304: the client's copy (``If-None-Match: etag``) is current."""
+    return Response(status=304, headers={"ETag": etag})
+
+
 def validation_problem(exc: ValidationError) -> Response:
     """A 400 listing every field that is wrong and why."""
     fields = [
@@ -69,7 +128,7 @@ def validation_problem(exc: ValidationError) -> Response:
         for e in exc.errors(include_url=False, include_input=False)
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return problem(400, f"invalid request: {summary}", fields=fields)
+    return problem(VALIDATION_STATUS, f"invalid request: {summary}", fields=fields)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -77,18 +136,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(GridMgrError)
     def _gridmgr(exc: GridMgrError) -> ResponseReturnValue:
-        if isinstance(exc, GuardError):
-            return problem(GUARD_STATUS.get(exc.rule, 422), str(exc), rule=exc.rule)
-        for cls, status in STATUS:
-            if isinstance(exc, cls):
-                return problem(status, str(exc))
-        return problem(400, str(exc))  # pragma: no cover - GridMgrError is in STATUS
+        extra = {"rule": exc.rule} if isinstance(exc, GuardError) else {}
+        return problem(status_of(exc), str(exc), **extra)
 
     @app.errorhandler(DataError)
     def _refused_value(exc: DataError) -> ResponseReturnValue:
-        # the database refused a value validation let through: bad input, never a 500
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
-        return problem(400, f"the database refused a value: {first}")
+        return problem(400, _refused(exc))
 
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError) -> ResponseReturnValue:
@@ -97,3 +150,74 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:
         return problem(exc.code or 500, exc.description or exc.name)
+
+
+def _refused(exc: DataError) -> str:
+    # the database refused a value validation let through: bad input, never a 500
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+    return f"the database refused a value: {first}"
+
+
+# -- Open311 ---------------------------------------------------------------------------------
+
+
+def open311_reply(root: str, body: object, status: int = 200) -> Response:
+    """``body`` in the format the path asked for, ``.json`` or ``.xml`` (``root`` names its XML
+    document element)."""
+    if request.path.endswith(".xml"):
+        data, mimetype = to_xml(root, body), "text/xml"
+    else:
+        data, mimetype = json.dumps(body, ensure_ascii=False).encode(), "application/json"
+    response = Response(data, status=status, content_type=f"{mimetype}; charset=utf-8")
+    response.headers["X-Content-Type-Options"] = "nosniff"  # never sniffed into HTML
+    return response
+
+
+def open311_errors(status: int, *descriptions: str) -> Response:
+    """The spec's error list, ``[{"code": status, "description": …}, …]``."""
+    body = [{"code": status, "description": d} for d in descriptions]
+    return open311_reply("errors", body, status)
+
+
+def open311_problems(exc: ValidationError) -> list[str]:
+    """One description per invalid parameter, in the spec's words (``x was not provided``)."""
+    out = []
+    for e in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in e["loc"])
+        message = str(e["msg"]).removeprefix("Value error, ")
+        if e["type"] == "missing":
+            out.append(f"{field} was not provided")
+        else:
+            out.append(f"{field}: {message}" if field else message)
+    return out
+
+
+def register_open311_error_handlers(bp: APIBlueprint) -> None:
+    """Every error of the Open311 blueprint in the spec's format, with statuses 400/403/404
+    for input (so the native API's format is untouched)."""
+
+    @bp.errorhandler(Open311Error)
+    def _open311(exc: Open311Error) -> Response:
+        return open311_errors(exc.status, *exc.descriptions)
+
+    @bp.errorhandler(GridMgrError)
+    def _gridmgr(exc: GridMgrError) -> Response:
+        if isinstance(exc, CredentialError):
+            return open311_errors(403, str(exc))
+        if isinstance(exc, CaseNotFoundError | UnknownCategoryError):
+            return open311_errors(404, str(exc))
+        if isinstance(exc, StoreError):  # retry later: the report was not acknowledged
+            return open311_errors(503, f"the store is unavailable: {exc}")
+        return open311_errors(400, str(exc))
+
+    @bp.errorhandler(ValidationError)
+    def _invalid(exc: ValidationError) -> Response:
+        return open311_errors(400, *open311_problems(exc))
+
+    @bp.errorhandler(DataError)
+    def _refused_value(exc: DataError) -> Response:
+        return open311_errors(400, _refused(exc))
+
+    @bp.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        return open311_errors(exc.code or 500, exc.description or exc.name)

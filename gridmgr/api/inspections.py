@@ -15,28 +15,26 @@ subject is his officer id). Who sees what:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 from flask import Response, g, jsonify, request
-from flask.typing import ResponseReturnValue
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridmgr.access import caller_for
-from gridmgr.api.errors import problem
+from gridmgr.api.auth import bearer_token
+from gridmgr.api.errors import created
 from gridmgr.cases import Role
-from gridmgr.errors import CredentialError, ForbiddenError
+from gridmgr.errors import ForbiddenError
 from gridmgr.grid.codes import code_length
 from gridmgr.inspection import UnknownInspectionError
-from gridmgr.inspection.plan import parse_plan
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.responsibility.roster import Roster
 from gridmgr.services import inspections as svc
-from gridmgr.store import Store
-from gridmgr.store import inspectionstore as istore
+from gridmgr.services.context import Services
+from gridmgr.services.credentials import person_for_token
+from gridmgr.web.deps import services
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 TAG = Tag(name="inspections", description="Double-random inspections (双随机一公开)")
@@ -102,19 +100,17 @@ class PublicQuery(BaseModel):
     draw_id: str | None = Field(default=None, max_length=40)
 
 
-def inspection_caller(store: Store, roster: Roster, *, now: datetime) -> InspectionCaller:
-    """The caller named by this request's Bearer token: a roster person or a pool officer."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise CredentialError("send Authorization: Bearer <token> (gridmgr token create)")
-    subject = store.check_credential(token, now=now, kind="person").subject
+def inspection_caller(services: Services, token: str) -> InspectionCaller:
+    """The caller a Bearer token names: a roster person holding a post, or a pool officer."""
+    now = services.now()
+    roster = services.roster
+    subject = person_for_token(services.store, token, now=now)
     if subject in roster.persons and roster.posts_of(subject, now):
         caller = caller_for(roster, subject, now)
         towns = tuple(caller.scope or ()) if caller.actor.role is Role.LEADER else ()
         return InspectionCaller(subject, caller.city_wide, towns)
     try:
-        pool = svc.pool_snapshot(store)
+        pool = svc.pool_snapshot(services.store)
     except UnknownInspectionError:
         pool = None
     if pool is not None and subject in pool.officers:
@@ -122,125 +118,119 @@ def inspection_caller(store: Store, roster: Roster, *, now: datetime) -> Inspect
     raise ForbiddenError(f"{subject} holds no post now and is not an inspection officer")
 
 
-def inspections_blueprint(
-    store: Store, roster: Roster, *, clock: Callable[[], datetime]
-) -> APIBlueprint:
-    """The ``/api/v1/inspections`` blueprint over ``store`` (callers resolved in ``roster``)."""
-    bp = APIBlueprint(
-        "api_inspections", __name__, url_prefix="/api/v1/inspections", abp_security=BEARER
+bp = APIBlueprint(
+    "api_inspections", __name__, url_prefix="/api/v1/inspections", abp_security=BEARER
+)
+
+
+@bp.before_request
+def _gate() -> None:
+    if request.endpoint != PUBLIC_ENDPOINT:
+        g.gridmgr_inspection_caller = inspection_caller(services(), bearer_token())
+
+
+def _caller() -> InspectionCaller:
+    who: InspectionCaller = g.gridmgr_inspection_caller
+    return who
+
+
+def _city_wide() -> InspectionCaller:
+    who = _caller()
+    if not who.city_wide:
+        raise ForbiddenError("plans are for managers and command-center operators")
+    return who
+
+
+@bp.get("/plans", tags=[TAG])
+def list_plans() -> Response:
+    """Every plan, newest first (managers and operators)."""
+    _city_wide()
+    return jsonify({"plans": [_plan_json(p) for p in svc.list_plans(services().store)]})
+
+
+@bp.get("/plans/<plan_id>", tags=[TAG])
+def get_plan(path: PlanPath) -> Response:
+    """One plan, with its draws (managers and operators)."""
+    _city_wide()
+    store = services().store
+    record = svc.load_plan(store, path.plan_id)
+    body = _plan_json(record)
+    body["draws"] = [d.to_public() for d in svc.list_draws(store, record.plan_id)]
+    return jsonify(body)
+
+
+@bp.post("/plans", tags=[TAG], responses={201: None})
+def create_plan(body: PlanIn) -> Response:
+    """Create a plan (managers and operators); ledgered."""
+    who = _city_wide()
+    record = svc.create_plan(
+        services().store, body.model_dump(mode="json"), at=services().now(), actor=who.person_id
+    )
+    return created(_plan_json(record), location=f"/api/v1/inspections/plans/{record.plan_id}")
+
+
+@bp.get("/draws/<draw_id>", tags=[TAG])
+def get_draw(path: DrawPath) -> Response:
+    """A draw's public record: commitment, input hashes, result hash, seed once revealed."""
+    _caller()
+    return jsonify(svc.load_draw(services().store, path.draw_id).to_public())
+
+
+@bp.get("/draws/<draw_id>/visits", tags=[TAG])
+def list_visits(path: DrawPath) -> Response:
+    """The visits of a draw you may see (all, your town's, or your own)."""
+    who = _caller()
+    visits = [
+        v
+        for v in svc.list_visits(services().store, path.draw_id)
+        if who.may_see(v.visit.officers, v.cell[: code_length(1)])
+    ]
+    return jsonify({"draw_id": path.draw_id, "visits": [_visit_json(v) for v in visits]})
+
+
+@bp.post("/draws/<draw_id>/visits/<int:visit_no>/results", tags=[TAG], responses={201: None})
+def record_result(path: VisitPath, body: FindingIn) -> Response:
+    """Record the finding of one item (an officer of the visit, or a city-wide role)."""
+    who = _caller()
+    store = services().store
+    visit = next(
+        (v for v in svc.list_visits(store, path.draw_id) if v.visit.visit_no == path.visit_no),
+        None,
+    )
+    if visit is None or not who.may_see(visit.visit.officers, visit.cell[: code_length(1)]):
+        raise UnknownInspectionError(f"no visit {path.visit_no} of {path.draw_id} visible to you")
+    if not (who.city_wide or who.person_id in visit.visit.officers):
+        raise ForbiddenError("only an officer of the visit, an operator or a manager records")
+    finding = svc.record_result(
+        store,
+        path.draw_id,
+        path.visit_no,
+        department=body.department,
+        item=body.item,
+        outcome=body.outcome,
+        note=body.note,
+        at=services().now(),
+        actor=who.person_id,
+    )
+    return created(
+        {
+            "draw_id": finding.draw_id,
+            "visit_no": finding.visit_no,
+            "department": finding.department,
+            "item": finding.item,
+            "outcome": finding.outcome,
+            "recorded_at": finding.recorded_at.astimezone(TZ).isoformat(),
+        }
     )
 
-    @bp.before_request
-    def _gate() -> ResponseReturnValue | None:
-        if request.endpoint == PUBLIC_ENDPOINT:
-            return None
-        g.gridmgr_inspection_caller = inspection_caller(store, roster, now=clock())
-        return None
 
-    @bp.errorhandler(UnknownInspectionError)
-    def _unknown(exc: UnknownInspectionError) -> ResponseReturnValue:
-        return problem(404, str(exc))
-
-    def caller() -> InspectionCaller:
-        who: InspectionCaller = g.gridmgr_inspection_caller
-        return who
-
-    def city_wide() -> InspectionCaller:
-        who = caller()
-        if not who.city_wide:
-            raise ForbiddenError("plans are for managers and command-center operators")
-        return who
-
-    @bp.get("/plans", tags=[TAG])
-    def list_plans() -> Response:
-        """Every plan, newest first (managers and operators)."""
-        city_wide()
-        return jsonify({"plans": [_plan_json(p) for p in store.list_plans()]})
-
-    @bp.get("/plans/<plan_id>", tags=[TAG])
-    def get_plan(path: PlanPath) -> Response:
-        """One plan, with its draws (managers and operators)."""
-        city_wide()
-        record = store.load_plan(path.plan_id)
-        body = _plan_json(record)
-        body["draws"] = [d.to_public() for d in store.list_draws(record.plan_id)]
-        return jsonify(body)
-
-    @bp.post("/plans", tags=[TAG], responses={201: None})
-    def create_plan(body: PlanIn) -> Response:
-        """Create a plan (managers and operators); ledgered."""
-        who = city_wide()
-        plan = parse_plan(body.model_dump(mode="json"))
-        record = store.create_plan(plan, at=clock(), actor=who.person_id)
-        response = jsonify(_plan_json(record))
-        response.status_code = 201
-        response.headers["Location"] = f"/api/v1/inspections/plans/{record.plan_id}"
-        return response
-
-    @bp.get("/draws/<draw_id>", tags=[TAG])
-    def get_draw(path: DrawPath) -> Response:
-        """A draw's public record: commitment, input hashes, result hash, seed once revealed."""
-        caller()
-        return jsonify(store.load_draw(path.draw_id).to_public())
-
-    @bp.get("/draws/<draw_id>/visits", tags=[TAG])
-    def list_visits(path: DrawPath) -> Response:
-        """The visits of a draw you may see (all, your town's, or your own)."""
-        who = caller()
-        visits = [
-            v
-            for v in store.list_visits(path.draw_id)
-            if who.may_see(v.visit.officers, v.cell[: code_length(1)])
-        ]
-        return jsonify({"draw_id": path.draw_id, "visits": [_visit_json(v) for v in visits]})
-
-    @bp.post("/draws/<draw_id>/visits/<int:visit_no>/results", tags=[TAG], responses={201: None})
-    def record_result(path: VisitPath, body: FindingIn) -> Response:
-        """Record the finding of one item (an officer of the visit, or a city-wide role)."""
-        who = caller()
-        visit = next(
-            (v for v in store.list_visits(path.draw_id) if v.visit.visit_no == path.visit_no),
-            None,
-        )
-        if visit is None or not who.may_see(visit.visit.officers, visit.cell[: code_length(1)]):
-            raise UnknownInspectionError(
-                f"no visit {path.visit_no} of {path.draw_id} visible to you"
-            )
-        if not (who.city_wide or who.person_id in visit.visit.officers):
-            raise ForbiddenError("only an officer of the visit, an operator or a manager records")
-        finding = svc.record_result(
-            store,
-            path.draw_id,
-            path.visit_no,
-            department=body.department,
-            item=body.item,
-            outcome=body.outcome,
-            note=body.note,
-            at=clock(),
-            actor=who.person_id,
-        )
-        response = jsonify(
-            {
-                "draw_id": finding.draw_id,
-                "visit_no": finding.visit_no,
-                "department": finding.department,
-                "item": finding.item,
-                "outcome": finding.outcome,
-                "recorded_at": finding.recorded_at.astimezone(TZ).isoformat(),
-            }
-        )
-        response.status_code = 201
-        return response
-
-    @bp.get("/public/results", tags=[TAG], security=[])
-    def public_results(query: PublicQuery) -> Response:
-        """The public list of results (一公开): no authentication, no officers, no notes."""
-        return jsonify({"results": svc.public_results(store, draw_id=query.draw_id)})
-
-    return bp
+@bp.get("/public/results", tags=[TAG], security=[])
+def public_results(query: PublicQuery) -> Response:
+    """The public list of results (一公开): no authentication, no officers, no notes."""
+    return jsonify({"results": svc.public_results(services().store, draw_id=query.draw_id)})
 
 
-def _plan_json(record: istore.PlanRecord) -> dict[str, Any]:
+def _plan_json(record: svc.PlanRecord) -> dict[str, Any]:
     return {
         "plan_id": record.plan_id,
         "plan_hash": record.plan_hash,
@@ -250,7 +240,7 @@ def _plan_json(record: istore.PlanRecord) -> dict[str, Any]:
     }
 
 
-def _visit_json(v: istore.VisitRecord) -> dict[str, Any]:
+def _visit_json(v: svc.VisitRecord) -> dict[str, Any]:
     return {
         "visit_no": v.visit.visit_no,
         "target_id": v.visit.target_id,

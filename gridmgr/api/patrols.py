@@ -9,7 +9,6 @@ managers the city).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -18,19 +17,14 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gridmgr.access import Caller
 from gridmgr.api.auth import current_caller
-from gridmgr.errors import ForbiddenError
-from gridmgr.grid.datum import to_wgs84
-from gridmgr.patrols import PATROL_DISTANCE_M, PatrolError, duty_status, patrol_coverage
-from gridmgr.responsibility.routing import RoutingContext
-from gridmgr.store import Store
-from gridmgr.store.patrolstore import PatrolBatch
+from gridmgr.api.errors import created
+from gridmgr.patrols import PATROL_DISTANCE_M
+from gridmgr.services.patrols import coverage_in_scope, duty_in_scope, record_own_points
+from gridmgr.web.deps import services
 
 MAX_POINTS = 500
 """The most points one upload may carry (a phone uploads every few minutes)."""
-FUTURE_SLACK = timedelta(minutes=5)
-"""How far ahead of the server's clock a point's time may be (phone clocks drift)."""
 TAG = Tag(name="patrols", description="GPS tracks, patrol coverage, on-duty status")
 
 
@@ -72,117 +66,93 @@ class CoverageQuery(BaseModel):
     subtree: str | None = Field(default=None, pattern=r"^[0-9]{6,15}$")
 
 
-def patrols_blueprint(
-    store: Store, context: RoutingContext, *, clock: Callable[[], datetime]
-) -> APIBlueprint:
-    """The patrols blueprint (register it on the ``/api/v1`` blueprint)."""
-    bp = APIBlueprint("patrols", __name__, url_prefix="/patrols", abp_tags=[TAG])
-    grid = context.grid
+bp = APIBlueprint("patrols", __name__, url_prefix="/patrols", abp_tags=[TAG])
 
-    @bp.post("/points", responses={201: None})
-    def post_points(body: PatrolPointsIn) -> Response:
-        """Upload your own GPS points (a batch of up to 500), acknowledged once durable."""
-        caller = current_caller()
-        me = caller.actor.actor_id
-        if body.person_id is not None and body.person_id != me:
-            raise ForbiddenError(f"you are {me}; post your own points only, not {body.person_id}")
-        now = clock()
-        late = [i for i, p in enumerate(body.points) if p.at > now + FUTURE_SLACK]
-        if late:
-            raise PatrolError(
-                f"points {late[:10]} are in the future (server time {now.isoformat()}); "
-                "check the phone's clock"
-            )
-        lon, lat = to_wgs84([p.lon for p in body.points], [p.lat for p in body.points], body.datum)
-        batch = PatrolBatch(
-            me,
-            [p.at for p in body.points],
-            [float(x) for x in lon],
-            [float(y) for y in lat],
-            [p.accuracy_m for p in body.points],
-            source="api",
+
+@bp.post("/points", responses={201: None})
+def post_points(body: PatrolPointsIn) -> Response:
+    """Upload your own GPS points (a batch of up to 500), acknowledged once durable."""
+    caller = current_caller()
+    written = record_own_points(
+        services(),
+        caller,
+        at=[p.at for p in body.points],
+        lon=[p.lon for p in body.points],
+        lat=[p.lat for p in body.points],
+        accuracy_m=[p.accuracy_m for p in body.points],
+        datum=body.datum,
+        person_id=body.person_id,
+    )
+    return created(
+        {
+            "person_id": caller.actor.actor_id,
+            "accepted": written,
+            "first": min(p.at for p in body.points).isoformat(),
+            "last": max(p.at for p in body.points).isoformat(),
+        }
+    )
+
+
+@bp.get("/coverage")
+def coverage(query: CoverageQuery) -> Response:
+    """Coverage of the unit cells in your scope (optionally a subtree) over the last days."""
+    now = services().now()
+    frame = coverage_in_scope(
+        services(),
+        current_caller(),
+        now=now,
+        days=query.days,
+        distance_m=query.distance_m,
+        subtree=query.subtree,
+    )
+    since = pd.Timestamp(now) - timedelta(days=query.days)
+    rows = [
+        {
+            "cell": str(c),
+            "coverage": round(float(v), 4),
+            "points": int(n),
+            "last_seen": None if pd.isna(t) else pd.Timestamp(t).isoformat(),
+            "blind_spot": bool(pd.isna(t) or t < since),
+        }
+        for c, v, n, t in zip(
+            frame["cell"], frame["coverage"], frame["points"], frame["last_seen"], strict=True
         )
-        written = store.record_patrol_batches([batch], at=now, actor=me)
-        response = jsonify(
-            {
-                "person_id": me,
-                "accepted": written,
-                "first": min(batch.at).isoformat(),
-                "last": max(batch.at).isoformat(),
-            }
-        )
-        response.status_code = 201
-        return response
-
-    @bp.get("/coverage")
-    def coverage(query: CoverageQuery) -> Response:
-        """Coverage of the unit cells in your scope (optionally a subtree) over the last days."""
-        caller = current_caller()
-        now = clock()
-        cells = _cells_in_scope(caller, grid.codes(3), query.subtree)
-        points = store.patrol_points(since=now - timedelta(days=query.days), until=now)
-        frame = patrol_coverage(
-            grid, points, now=now, days=query.days, distance_m=query.distance_m, cells=cells
-        )
-        since = pd.Timestamp(now) - timedelta(days=query.days)
-        rows = [
-            {
-                "cell": str(c),
-                "coverage": round(float(v), 4),
-                "points": int(n),
-                "last_seen": None if pd.isna(t) else pd.Timestamp(t).isoformat(),
-                "blind_spot": bool(pd.isna(t) or t < since),
-            }
-            for c, v, n, t in zip(
-                frame["cell"], frame["coverage"], frame["points"], frame["last_seen"], strict=True
-            )
-        ]
-        return jsonify(
-            {
-                "as_of": now.isoformat(),
-                "days": query.days,
-                "distance_m": query.distance_m,
-                "cells": rows,
-                "blind_spots": sum(r["blind_spot"] for r in rows),
-            }
-        )
-
-    @bp.get("/status")
-    def status() -> Response:
-        """Each grid worker in your scope: patrolling, on duty, absent or off duty, and where."""
-        caller = current_caller()
-        now = clock()
-        frame = duty_status(context.roster, context.calendar, store.latest_patrol_points(), now=now)
-        keep = [caller.covers(str(c)) for c in frame["cell"]]
-        frame = frame[keep]
-        return jsonify(
-            {
-                "as_of": now.isoformat(),
-                "workers": [
-                    {
-                        "person_id": p,
-                        "name": n,
-                        "cell": c,
-                        "status": s,
-                        "last_seen": None if pd.isna(t) else pd.Timestamp(t).isoformat(),
-                    }
-                    for p, n, c, s, t in zip(
-                        frame["person_id"],
-                        frame["name"],
-                        frame["cell"],
-                        frame["status"],
-                        frame["last_seen"],
-                        strict=True,
-                    )
-                ],
-            }
-        )
-
-    return bp
+    ]
+    return jsonify(
+        {
+            "as_of": now.isoformat(),
+            "days": query.days,
+            "distance_m": query.distance_m,
+            "cells": rows,
+            "blind_spots": sum(r["blind_spot"] for r in rows),
+        }
+    )
 
 
-def _cells_in_scope(caller: Caller, codes: list[str], subtree: str | None) -> list[str]:
-    cells = [c for c in codes if caller.covers(c)]
-    if subtree is not None:
-        cells = [c for c in cells if c.startswith(subtree)]
-    return cells
+@bp.get("/status")
+def status() -> Response:
+    """Each grid worker in your scope: patrolling, on duty, absent or off duty, and where."""
+    now = services().now()
+    frame = duty_in_scope(services(), current_caller(), now=now)
+    return jsonify(
+        {
+            "as_of": now.isoformat(),
+            "workers": [
+                {
+                    "person_id": p,
+                    "name": n,
+                    "cell": c,
+                    "status": s,
+                    "last_seen": None if pd.isna(t) else pd.Timestamp(t).isoformat(),
+                }
+                for p, n, c, s, t in zip(
+                    frame["person_id"],
+                    frame["name"],
+                    frame["cell"],
+                    frame["status"],
+                    frame["last_seen"],
+                    strict=True,
+                )
+            ],
+        }
+    )

@@ -7,7 +7,6 @@ and the notification delivery status of a case he may see.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -18,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from gridmgr.access import Caller
 from gridmgr.api.auth import current_caller
 from gridmgr.cases import Case, Role
-from gridmgr.errors import CaseNotFoundError, ForbiddenError
+from gridmgr.errors import ForbiddenError
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.responsibility.routing import RoutingContext
-from gridmgr.services.notices import mark_notifications_read, notifications_for
+from gridmgr.services.cases import visible_case
+from gridmgr.services.notices import case_deliveries, mark_notifications_read, notifications_for
+from gridmgr.services.queries import case_trail
 from gridmgr.services.triage import (
     find_duplicates,
     merge_cases,
@@ -30,7 +30,7 @@ from gridmgr.services.triage import (
     unlocated_queue,
     unmerge_case,
 )
-from gridmgr.store import Store
+from gridmgr.web.deps import services
 
 TAG = Tag(name="triage", description="Unlocated queue, duplicates and merges, notifications")
 
@@ -93,164 +93,170 @@ def _brief(case: Case) -> dict[str, Any]:
     }
 
 
-def triage_blueprint(
-    store: Store, context: RoutingContext, *, clock: Callable[[], datetime]
-) -> APIBlueprint:
-    """The triage and notification endpoints (register on the ``/api/v1`` blueprint)."""
-    bp = APIBlueprint("triage", __name__, abp_tags=[TAG])
+bp = APIBlueprint("triage", __name__, abp_tags=[TAG])
 
-    def operator() -> Caller:
-        caller = current_caller()
-        if caller.actor.role is not Role.OPERATOR:
-            raise ForbiddenError("placing, merging and the unlocated queue are for operators")
-        return caller
 
-    def visible(case_id: str) -> Case:
-        try:
-            case = store.case(case_id)
-        except CaseNotFoundError:
-            case = None
-        if case is None or not current_caller().may_see(case):
-            raise CaseNotFoundError(f"no case {case_id} visible to you")
-        return case
+def _operator() -> Caller:
+    caller = current_caller()
+    if caller.actor.role is not Role.OPERATOR:
+        raise ForbiddenError("placing, merging and the unlocated queue are for operators")
+    return caller
 
-    @bp.post("/cases/<case_id>/place")
-    def place(path: CaseIdPath, body: PlaceIn) -> Response:
-        """Place an unlocated case on the map (operators): routed to its cell and owner."""
-        caller = operator()
-        case = place_case(
-            store,
-            context,
-            path.case_id,
-            lon=body.lon,
-            lat=body.lat,
-            datum=body.datum,
-            actor=caller.actor,
-            at=clock(),
-            comment=body.comment,
-        )
-        last = store.trail(case.case_id)[-1]
-        return jsonify(
-            {
-                **_brief(case),
-                "cell": case.cell,
-                "location": {"lon": case.lon, "lat": case.lat},
-                "queue": last.details.get("queue"),
-                "responsible": last.details.get("responsible"),
-                "version": case.version,
-            }
-        )
 
-    @bp.get("/unlocated")
-    def unlocated() -> Response:
-        """The unlocated queue (operators): reports waiting for a pin, oldest first."""
-        operator()
-        return jsonify(
-            {
-                "cases": [
-                    {
-                        **_brief(u.case),
-                        "category": u.case.category,
-                        "address": u.address,
-                        "channel": u.channel,
-                        "source_id": u.source_id,
-                    }
-                    for u in unlocated_queue(store)
-                ]
-            }
-        )
+@bp.post("/cases/<case_id>/place")
+def place(path: CaseIdPath, body: PlaceIn) -> Response:
+    """Place an unlocated case on the map (operators): routed to its cell and owner."""
+    caller = _operator()
+    found = services()
+    case = place_case(
+        found.store,
+        found.context,
+        path.case_id,
+        lon=body.lon,
+        lat=body.lat,
+        datum=body.datum,
+        actor=caller.actor,
+        at=found.now(),
+        comment=body.comment,
+    )
+    last = case_trail(found, caller, case.case_id)[-1]
+    return jsonify(
+        {
+            **_brief(case),
+            "cell": case.cell,
+            "location": {"lon": case.lon, "lat": case.lat},
+            "queue": last.details.get("queue"),
+            "responsible": last.details.get("responsible"),
+            "version": case.version,
+        }
+    )
 
-    @bp.get("/cases/<case_id>/duplicates")
-    def duplicates(path: CaseIdPath) -> Response:
-        """Probable duplicates of a case (scored, explained), its master and merged reports."""
-        case = visible(path.case_id)
-        view = merge_view(store, case.case_id)
-        channel = "grid_worker" if view.info is None else view.info.channel
-        return jsonify(
-            {
-                "case_id": case.case_id,
-                "probable_duplicates": [
-                    m.to_dict() for m in find_duplicates(store, context, case, channel=channel)
-                ],
-                "merged_into": None if view.master is None else _brief(view.master),
-                "merged": [_brief(c) for c in view.duplicates],
-            }
-        )
 
-    @bp.post("/cases/<case_id>/merge")
-    def merge(path: CaseIdPath, body: MergeIn) -> Response:
-        """Merge this case into ``master_id`` as its duplicate (operators)."""
-        caller = operator()
-        at, comment = clock(), body.comment
-        dup, master = merge_cases(
-            store, path.case_id, body.master_id, actor=caller.actor, at=at, comment=comment
-        )
-        return jsonify({"duplicate": _brief(dup), "master": _brief(master)})
+@bp.get("/unlocated")
+def unlocated() -> Response:
+    """The unlocated queue (operators): reports waiting for a pin, oldest first."""
+    _operator()
+    return jsonify(
+        {
+            "cases": [
+                {
+                    **_brief(u.case),
+                    "category": u.case.category,
+                    "address": u.address,
+                    "channel": u.channel,
+                    "source_id": u.source_id,
+                }
+                for u in unlocated_queue(services().store)
+            ]
+        }
+    )
 
-    @bp.post("/cases/<case_id>/unmerge")
-    def unmerge(path: CaseIdPath, body: UnmergeIn) -> Response:
-        """Split a merged duplicate off its master again (operators)."""
-        caller = operator()
-        dup, master = unmerge_case(
-            store, path.case_id, actor=caller.actor, at=clock(), comment=body.comment
-        )
-        return jsonify({"duplicate": _brief(dup), "master": _brief(master)})
 
-    @bp.get("/cases/<case_id>/notifications")
-    def case_notifications(path: CaseIdPath) -> Response:
-        """Who was notified of this case, and the delivery status on each channel."""
-        case = visible(path.case_id)
-        rows = store.deliveries_of(case.case_id)
-        return jsonify(
-            {
-                "case_id": case.case_id,
-                "deliveries": [
-                    {
-                        "notification_id": r.notification_id,
-                        "recipient": r.recipient,
-                        "trigger": r.trigger,
-                        "channel": r.channel,
-                        "status": r.status,
-                        "attempts": r.attempts,
-                        "last_error": r.last_error,
-                        "delivered_at": _t(r.delivered_at),
-                    }
-                    for r in rows
-                ],
-            }
-        )
+@bp.get("/cases/<case_id>/duplicates")
+def duplicates(path: CaseIdPath) -> Response:
+    """Probable duplicates of a case (scored, explained), its master and merged reports."""
+    found = services()
+    case = visible_case(found.store, current_caller(), path.case_id)
+    view = merge_view(found.store, case.case_id)
+    channel = "grid_worker" if view.info is None else view.info.channel
+    return jsonify(
+        {
+            "case_id": case.case_id,
+            "probable_duplicates": [
+                m.to_dict()
+                for m in find_duplicates(found.store, found.context, case, channel=channel)
+            ],
+            "merged_into": None if view.master is None else _brief(view.master),
+            "merged": [_brief(c) for c in view.duplicates],
+        }
+    )
 
-    @bp.get("/notifications")
-    def my_notifications(query: NotificationsQuery) -> Response:
-        """Your in-app notifications, newest first (operators also see the command center's)."""
-        found = notifications_for(
-            store,
-            current_caller().actor,
-            after_id=query.after_id,
-            unread_only=query.unread,
-            limit=query.limit,
-        )
-        return jsonify(
-            {
-                "notifications": [
-                    {
-                        "id": n.notification_id,
-                        "case_id": n.case_id,
-                        "trigger": n.trigger,
-                        "title": n.title,
-                        "body": n.body,
-                        "created_at": _t(n.created_at),
-                        "read": n.read_at is not None,
-                    }
-                    for n in found
-                ]
-            }
-        )
 
-    @bp.post("/notifications/read")
-    def read(body: ReadIn) -> Response:
-        """Mark some of your notifications read."""
-        count = mark_notifications_read(store, current_caller().actor, body.ids, at=clock())
-        return jsonify({"marked": count})
+@bp.post("/cases/<case_id>/merge")
+def merge(path: CaseIdPath, body: MergeIn) -> Response:
+    """Merge this case into ``master_id`` as its duplicate (operators)."""
+    caller = _operator()
+    dup, master = merge_cases(
+        services().store,
+        path.case_id,
+        body.master_id,
+        actor=caller.actor,
+        at=services().now(),
+        comment=body.comment,
+    )
+    return jsonify({"duplicate": _brief(dup), "master": _brief(master)})
 
-    return bp
+
+@bp.post("/cases/<case_id>/unmerge")
+def unmerge(path: CaseIdPath, body: UnmergeIn) -> Response:
+    """Split a merged duplicate off its master again (operators)."""
+    caller = _operator()
+    dup, master = unmerge_case(
+        services().store,
+        path.case_id,
+        actor=caller.actor,
+        at=services().now(),
+        comment=body.comment,
+    )
+    return jsonify({"duplicate": _brief(dup), "master": _brief(master)})
+
+
+@bp.get("/cases/<case_id>/notifications")
+def case_notifications(path: CaseIdPath) -> Response:
+    """Who was notified of this case, and the delivery status on each channel."""
+    case = visible_case(services().store, current_caller(), path.case_id)
+    return jsonify(
+        {
+            "case_id": case.case_id,
+            "deliveries": [
+                {
+                    "notification_id": r.notification_id,
+                    "recipient": r.recipient,
+                    "trigger": r.trigger,
+                    "channel": r.channel,
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "last_error": r.last_error,
+                    "delivered_at": _t(r.delivered_at),
+                }
+                for r in case_deliveries(services().store, case.case_id)
+            ],
+        }
+    )
+
+
+@bp.get("/notifications")
+def my_notifications(query: NotificationsQuery) -> Response:
+    """Your in-app notifications, newest first (operators also see the command center's)."""
+    found = notifications_for(
+        services().store,
+        current_caller().actor,
+        after_id=query.after_id,
+        unread_only=query.unread,
+        limit=query.limit,
+    )
+    return jsonify(
+        {
+            "notifications": [
+                {
+                    "id": n.notification_id,
+                    "case_id": n.case_id,
+                    "trigger": n.trigger,
+                    "title": n.title,
+                    "body": n.body,
+                    "created_at": _t(n.created_at),
+                    "read": n.read_at is not None,
+                }
+                for n in found
+            ]
+        }
+    )
+
+
+@bp.post("/notifications/read")
+def read(body: ReadIn) -> Response:
+    """Mark some of your notifications read."""
+    count = mark_notifications_read(
+        services().store, current_caller().actor, body.ids, at=services().now()
+    )
+    return jsonify({"marked": count})

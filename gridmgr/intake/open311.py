@@ -67,7 +67,7 @@ class Open311Error(GridMgrError):
         self.descriptions = descriptions or ("error",)
 
 
-# -- input models (documented by flask-openapi3, validated by ``_open311``) ------------------
+# -- input models (documented by flask-openapi3, validated by gridmgr.api.open311) ----------
 
 
 class _Input(BaseModel):

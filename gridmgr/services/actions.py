@@ -1,9 +1,14 @@
-"""Act on a case: one lifecycle action through the state machine and one store transaction."""
+"""Act on a case: one lifecycle action through the state machine and one store transaction.
+
+:func:`act` applies an action; :func:`act_as` is what a door calls for a person: the case must
+be visible to him, the people he names are resolved on the roster, and his version is checked.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from gridmgr.access import Caller, actor_for
 from gridmgr.cases import (
     Action,
     Actor,
@@ -12,12 +17,15 @@ from gridmgr.cases import (
     CaseError,
     decision_to_assignee,
 )
-from gridmgr.responsibility.roster import COMMAND_CENTER
+from gridmgr.errors import ConcurrentUpdateError
+from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, Roster
 from gridmgr.responsibility.routing import (
     RoutingContext,
     route_incident,
 )
-from gridmgr.responsibility.sla import Span
+from gridmgr.responsibility.sla import Span, parse_span
+from gridmgr.services.cases import visible_case
+from gridmgr.services.context import Services
 from gridmgr.store import Store
 
 
@@ -68,3 +76,70 @@ def owner_now(store: Store, context: RoutingContext, case_id: str, at: datetime)
             raise CaseError(f"case {case_id}: nobody to dispatch to; name an assignee")
         return Assignee(crew[0].person_id, COMMAND_CENTER.key, crew[0].name)
     return assignee
+
+
+def act_as(
+    services: Services,
+    caller: Caller,
+    case_id: str,
+    action: Action,
+    *,
+    comment: str,
+    version: int | None = None,
+    assignee_id: str | None = None,
+    approver_id: str | None = None,
+    extend: str | None = None,
+    rating: int | None = None,
+) -> Case:
+    """Apply ``action`` to a case the caller may see, as the caller (the state machine's guards
+    decide whether he may).
+
+    ``version``, when given, must be the case's current version
+    (:class:`~gridmgr.errors.ConcurrentUpdateError` otherwise: read it again). ``assignee_id``
+    and ``approver_id`` name people on the roster; ``extend`` is a span such as ``3d``.
+    """
+    case = visible_case(services.store, caller, case_id)
+    if version is not None and version != case.version:
+        raise ConcurrentUpdateError(
+            f"case {case.case_id} is at version {case.version}, not {version}; read it again"
+        )
+    now = services.now()
+    roster = services.roster
+    assignee = None if assignee_id is None else assignee_for(roster, assignee_id, case.cell, now)
+    approver = None if approver_id is None else actor_for(roster, approver_id, now)
+    return act(
+        services.store,
+        services.context,
+        case.case_id,
+        action,
+        actor=caller.actor,
+        at=now,
+        comment=comment,
+        assignee=assignee,
+        approver=approver,
+        extend=None if extend is None else parse_span(extend),
+        rating=rating,
+    )
+
+
+def assignee_for(roster: Roster, person_id: str, cell: str | None, at: datetime) -> Assignee:
+    """A person named as assignee, under the post by which he answers for ``cell``.
+
+    Raises :class:`~gridmgr.cases.CaseError` when he is not on the roster.
+    """
+    person = roster.persons.get(person_id)
+    if person is None:
+        raise CaseError(f"assignee {person_id!r} is not on the roster")
+    post = _post_for([a.post for a in roster.posts_of(person.person_id, at)], cell)
+    return Assignee(person.person_id, post.key if post else "", person.name)
+
+
+def _post_for(posts: list[Post], cell: str | None) -> Post | None:
+    """The post that answers for ``cell`` (else the first post held)."""
+    if cell is not None:
+        for post in posts:
+            if post.kind in (PostKind.GRID_WORKER, PostKind.GRID_HEAD, PostKind.TOWN_LEADER) and (
+                cell.startswith(post.place)
+            ):
+                return post
+    return posts[0] if posts else None

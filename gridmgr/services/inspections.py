@@ -36,7 +36,9 @@ from gridmgr.inspection.results import (
     public_rows,
 )
 from gridmgr.responsibility.calendar import TZ
-from gridmgr.store import DrawRecord, PlanRecord
+from gridmgr.store import DrawRecord as DrawRecord
+from gridmgr.store import PlanRecord as PlanRecord
+from gridmgr.store.inspectionstore import VisitRecord as VisitRecord
 from gridmgr.tablefiles import write_table
 
 if TYPE_CHECKING:
@@ -457,3 +459,11 @@ def inspection_page(store: Store, *, draw_id: str | None = None) -> dict[str, li
         targets=targets,
         findings=findings,
     )
+
+
+# -- reads for the doors ----------------------------------------------------------------------
+
+
+def list_visits(store: Store, draw_id: str) -> list[VisitRecord]:
+    """The visits of a draw, by number (none before it is run)."""
+    return store.list_visits(draw_id)

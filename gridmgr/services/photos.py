@@ -1,41 +1,55 @@
-"""Photos of cases: attaching one (with its ledger event) and reading them as a caller.
+"""Photos of cases: stored with a ledger event, listed and read only within the caller's scope.
 
-A photo is kept under the data folder and named by its hash; its row and its ``case.photo``
-ledger event are written in one transaction (:mod:`gridmgr.store.attachments`).
+A photo arrives already checked and cleaned (:func:`gridmgr.intake.photos.sanitize_photo`);
+here it is stored under the data folder beside its case, and read back checked against its hash.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
-
 from gridmgr.access import Caller
-from gridmgr.intake.photos import Photo
+from gridmgr.cases import Case
+from gridmgr.intake.photos import Photo, sanitize_photo
 from gridmgr.services.cases import visible_case
-from gridmgr.store import Store
+from gridmgr.services.context import Services
 from gridmgr.store.attachments import AttachmentRow
 
-__all__ = ["AttachmentRow", "attach_photo", "case_photos", "read_photo"]
+__all__ = ["AttachmentRow", "attach_photo", "case_photos", "read_photo", "store_photo"]
+
+
+def store_photo(services: Services, case_id: str, photo: Photo, *, actor: str) -> AttachmentRow:
+    """Store ``photo`` as an attachment of case ``case_id`` (file, row and ledger event)."""
+    return services.store.save_attachment(
+        services.data_dir, case_id, photo, at=services.now(), actor=actor
+    )
 
 
 def attach_photo(
-    store: Store, data_dir: Path, case_id: str, photo: Photo, *, at: datetime, actor: str
-) -> AttachmentRow:
-    """Keep ``photo`` (from :func:`gridmgr.intake.photos.sanitize_photo`) as a photo of the case."""
-    return store.save_attachment(data_dir, case_id, photo, at=at, actor=actor)
+    services: Services, caller: Caller, case_id: str, data: bytes
+) -> tuple[Case, AttachmentRow]:
+    """Attach an uploaded photo (its bytes) to a case the caller may see, e.g. the handler's
+    photo of the result: the case is checked first, then the photo is checked and cleaned
+    (:class:`~gridmgr.intake.photos.PhotoError` naming the problem), then stored."""
+    case = visible_case(services.store, caller, case_id)
+    photo = sanitize_photo(data)
+    return case, store_photo(services, case.case_id, photo, actor=caller.actor.actor_id)
 
 
-def case_photos(store: Store, case_id: str) -> list[AttachmentRow]:
-    """The photos of a case, oldest first (the caller's right to see it is checked before)."""
-    return store.attachments_of(case_id)
+def case_photos(
+    services: Services, caller: Caller, case_id: str
+) -> tuple[Case, list[AttachmentRow]]:
+    """A case the caller may see, and its photos, oldest first."""
+    case = visible_case(services.store, caller, case_id)
+    return case, services.store.attachments_of(case.case_id)
 
 
-def read_photo(store: Store, data_dir: Path, caller: Caller, attachment_id: str) -> bytes:
-    """The bytes of a photo of a case the caller may see.
+def read_photo(
+    services: Services, caller: Caller, attachment_id: str
+) -> tuple[AttachmentRow, bytes]:
+    """A photo's row and its bytes (checked against its hash), if the caller may see its case.
 
-    A missing photo and a photo of a case out of the caller's scope are refused alike (a
-    :class:`~gridmgr.errors.GridMgrError`), so an id reveals nothing.
+    A photo of a case out of the caller's scope is refused as its case would be, with
+    :class:`~gridmgr.errors.CaseNotFoundError` (404), so ids reveal nothing.
     """
-    row, data = store.read_attachment(data_dir, attachment_id)
-    visible_case(store, caller, row.case_id)
-    return data
+    row, data = services.store.read_attachment(services.data_dir, attachment_id)
+    visible_case(services.store, caller, row.case_id)
+    return row, data

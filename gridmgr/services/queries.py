@@ -1,5 +1,9 @@
-"""Reading cases, their load and the ledger as a caller: lists, counts and trails limited to
-what the caller may see, for the dashboard's pages (and any other door that shows them).
+"""Reading cases, their load and the ledger as a caller: lists, counts, trails and the event
+stream limited to what the caller may see, for every door that shows them.
+
+The scope rules live here and in :mod:`gridmgr.access`, not in the doors: a list asked by a
+caller is always cut to his cells (and the cases he reported or is assigned), and only city-wide
+callers read the ledger's event stream.
 
 Each function is one read of the store, through a :class:`~gridmgr.store.Store` method where the
 store has one; the types they return are re-exported here, so a door never imports the store.
@@ -7,13 +11,17 @@ store has one; the types they return are re-exported here, so a door never impor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from gridmgr.access import Caller
 from gridmgr.cases import Case
+from gridmgr.errors import CaseNotFoundError, ForbiddenError
 from gridmgr.ledger import LedgerEvent, Verification
+from gridmgr.services.cases import visible_case
+from gridmgr.services.context import Services
 from gridmgr.store import CaseFilter, Store, TrailEntry
 from gridmgr.store.casestore import CaseStats, CellLoad
 from gridmgr.store.outboxstore import DeliveryStatus
@@ -22,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CaseFilter",
     "CaseStats",
     "CellLoad",
     "DeliveryStatus",
@@ -35,13 +44,18 @@ __all__ = [
     "cases_by_id",
     "cell_load",
     "deliveries_of",
+    "find_cases",
     "late_escalations",
+    "ledger_events",
     "ledger_head",
     "ledger_since",
+    "masters_of",
     "out_of_grid_cases",
     "overdue_cases",
     "recent_open_cases",
     "verify_ledger",
+    "visible_cases",
+    "visible_cases_by_id",
 ]
 
 
@@ -62,7 +76,7 @@ def recent_open_cases(store: Store, caller: Caller, *, since: datetime, limit: i
     return store.cases(where, limit=limit)
 
 
-def cases_by_id(store: Store, caller: Caller, case_ids: Sequence[str]) -> list[Case]:
+def visible_cases_by_id(store: Store, caller: Caller, case_ids: Sequence[str]) -> list[Case]:
     """Those of ``case_ids`` the caller may see (unknown ids are left out)."""
     wanted = sorted(set(case_ids))
     if not wanted:
@@ -108,12 +122,6 @@ def case_facts(store: Store, caller: Caller, *, since: datetime, until: datetime
     return store.case_facts(since=since, until=until, scope=caller.scope)
 
 
-def case_trail(store: Store, case_id: str) -> list[TrailEntry]:
-    """A case's events in order, each with its ledger event and whether it verifies (check
-    the caller's right to see the case first: :func:`~gridmgr.services.cases.visible_case`)."""
-    return store.trail(case_id)
-
-
 def deliveries_of(store: Store, case_id: str) -> list[DeliveryStatus]:
     """Every notice of a case with its delivery status per channel."""
     return store.deliveries_of(case_id)
@@ -135,3 +143,56 @@ def ledger_head(store: Store) -> LedgerEvent | None:
 def verify_ledger(store: Store) -> Verification:
     """Verify the ledger end to end."""
     return store.verify_ledger()
+
+
+# -- for the doors, through the one Services object --------------------------------------------
+
+
+def visible_cases(
+    services: Services, caller: Caller, where: CaseFilter, *, limit: int, offset: int = 0
+) -> tuple[list[Case], int]:
+    """A page of the cases matching ``where`` that the caller may see (newest first), and how
+    many such cases there are in all."""
+    scoped = replace(where, scope=caller.scope, visible_to=caller.actor.actor_id)
+    store = services.store
+    return store.cases(scoped, limit=limit, offset=offset), store.count_cases(scoped)
+
+
+def find_cases(services: Services, where: CaseFilter, *, limit: int) -> list[Case]:
+    """Cases matching ``where``, newest first, whoever asks (Open311's public list)."""
+    return services.store.cases(where, limit=limit)
+
+
+def cases_by_id(services: Services, case_ids: Iterable[str]) -> list[Case]:
+    """The cases of these ids, in the order given, once each; unknown ids are left out."""
+    found = []
+    for case_id in dict.fromkeys(case_ids):
+        try:
+            found.append(services.store.case(case_id))
+        except CaseNotFoundError:
+            continue
+    return found
+
+
+def masters_of(services: Services, case_ids: Iterable[str]) -> dict[str, Case]:
+    """For each of these cases that was merged as a duplicate: the case it was merged into."""
+    ids = list(case_ids)
+    infos = services.store.intake_info(ids)
+    merged = {i.case_id: i.merged_into for i in infos.values() if i.merged_into is not None}
+    masters = {m: services.store.case(m) for m in set(merged.values())}
+    return {case_id: masters[master] for case_id, master in merged.items()}
+
+
+def case_trail(services: Services, caller: Caller, case_id: str) -> list[TrailEntry]:
+    """The events of a case the caller may see, in order, each checked against the ledger."""
+    visible_case(services.store, caller, case_id)
+    return services.store.trail(case_id)
+
+
+def ledger_events(
+    services: Services, caller: Caller, *, since: int, limit: int
+) -> list[LedgerEvent]:
+    """Ledger events after sequence ``since`` (city-wide callers only): what changed since."""
+    if not caller.city_wide:
+        raise ForbiddenError("the event stream is for city-wide roles (operators, managers)")
+    return services.store.ledger_since(since, limit=limit)

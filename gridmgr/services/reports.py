@@ -62,12 +62,65 @@ def report_incident(
     coordinates or a cell, an ``address`` opens the case in the *unlocated* queue.
     """
     channel = Channel.parse(channel).value
+    decision = route_report(
+        context,
+        category=category,
+        at=at,
+        lon=lon,
+        lat=lat,
+        cell=cell,
+        datum=datum,
+        address=address,
+    )
+    return open_report(
+        store,
+        decision,
+        reporter=reporter,
+        at=at,
+        description=description,
+        ingestor=ingestor,
+        case_id=case_id,
+        channel=channel,
+        source_id=source_id,
+        address=address,
+    )
+
+
+def route_report(
+    context: RoutingContext,
+    *,
+    category: str,
+    at: datetime,
+    lon: float | None = None,
+    lat: float | None = None,
+    cell: str | None = None,
+    datum: str | Datum = Datum.WGS84,
+    address: str | None = None,
+) -> RoutingDecision:
+    """Where a report goes: its cell and owner chain, the out-of-grid queue, or (with only an
+    ``address``) the unlocated queue."""
     if lon is None and cell is None and address is not None:
-        decision = route_unlocated(context, category=category, at=at, address=address)
-    else:
-        decision = route_incident(
-            context, category=category, at=at, lon=lon, lat=lat, cell=cell, datum=datum
-        )
+        return route_unlocated(context, category=category, at=at, address=address)
+    return route_incident(
+        context, category=category, at=at, lon=lon, lat=lat, cell=cell, datum=datum
+    )
+
+
+def open_report(
+    store: Store,
+    decision: RoutingDecision,
+    *,
+    reporter: Actor,
+    at: datetime,
+    description: str,
+    ingestor: Ingestor | None = None,
+    case_id: str | None = None,
+    channel: str = "grid_worker",
+    source_id: str | None = None,
+    address: str | None = None,
+) -> Reported:
+    """Open the case of a report routed by ``decision`` (see :func:`report_incident`)."""
+    channel = Channel.parse(channel).value
     case, event = open_case(
         case_id=case_id or new_case_id(),
         decision=decision,

@@ -19,10 +19,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec
+from typing import ParamSpec
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, jsonify, redirect, render_template_string, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+)
 from flask import session as flask_session
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_user, logout_user  # type: ignore[import-untyped]
@@ -30,11 +39,8 @@ from flask_wtf.csrf import CSRFProtect, generate_csrf  # type: ignore[import-unt
 
 from gridmgr.access import Caller, caller_for
 from gridmgr.errors import ForbiddenError, GridMgrError
-from gridmgr.store.accounts import Account
-
-if TYPE_CHECKING:
-    from gridmgr.responsibility.roster import Roster
-    from gridmgr.store import Store
+from gridmgr.services.accounts import Account, account_of, is_password_of
+from gridmgr.web.deps import services
 
 SECRET_KEY_ENV = "GRIDMGR_SECRET_KEY"
 SECRET_KEY_FILE = "secret_key"
@@ -133,22 +139,19 @@ def secret_key_for(data_dir: Path, env_value: str | None, *, demo: bool) -> str:
 def init_sessions(
     app: Flask,
     *,
-    store: Store,
-    roster_provider: Callable[[], Roster],
     secret_key: str,
-    clock: Callable[[], datetime],
     secure_cookies: bool,
     csrf_exempt: Iterable[str] = DEFAULT_CSRF_EXEMPT,
 ) -> None:
     """Add logins to ``app``: ``GET/POST /login``, ``POST /logout``, ``GET /me``, and CSRF.
 
-    ``roster_provider`` gives the current roster at each request (roles and cells follow it);
-    ``csrf_exempt`` names the token-authenticated blueprints (top-level names; those registered
-    later count too). ``secure_cookies`` sends the cookies over HTTPS only: set it whenever the
-    dashboard is served over HTTPS.
+    Accounts, the roster (roles and cells follow it at each request) and the clock come from the
+    app's services (:func:`gridmgr.web.deps.services`). ``csrf_exempt`` names the
+    token-authenticated blueprints (top-level names; those registered later count too).
+    ``secure_cookies`` sends the cookies over HTTPS only: set it whenever the dashboard is
+    served over HTTPS.
     """
-    key = _checked_key(secret_key, source="secret_key")
-    app.secret_key = key
+    app.secret_key = _checked_key(secret_key, source="secret_key")
     app.config.update(
         SESSION_COOKIE_NAME="gridmgr_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -183,27 +186,9 @@ def init_sessions(
     login_manager.session_protection = "strong"
     login_manager.login_view = f"{BLUEPRINT}.login_form"
     login_manager.login_message = None
-
-    def load_user(user_id: str) -> User | None:
-        person_id, _, stamp = user_id.rpartition(":")
-        account = store.account(person_id)
-        if account is None or account.disabled:
-            return None
-        if not hmac.compare_digest(stamp, _stamp(key, account)):
-            return None  # the password changed since this login
-        now = clock()
-        if not _login_is_current(flask_session.get(_LOGIN_AT), now):
-            return None
-        try:
-            return User(caller_for(roster_provider(), person_id, now), stamp)
-        except ForbiddenError:
-            return None  # no longer on the roster, or holds no post now
-
-    login_manager.user_loader(load_user)
+    login_manager.user_loader(_load_user)
     login_manager.init_app(app)
-    app.register_blueprint(
-        _sessions_blueprint(store, roster_provider=roster_provider, clock=clock, key=key)
-    )
+    app.register_blueprint(bp)
 
 
 def current_session_user() -> User | None:
@@ -229,69 +214,81 @@ def login_required_json(
     return wrapper
 
 
-def _sessions_blueprint(
-    store: Store,
-    *,
-    roster_provider: Callable[[], Roster],
-    clock: Callable[[], datetime],
-    key: str,
-) -> Blueprint:
-    bp = Blueprint(BLUEPRINT, __name__)
+def _load_user(user_id: str) -> User | None:
+    """The user a session names, if his account, password, login and post are all current."""
+    person_id, _, stamp = user_id.rpartition(":")
+    found = services()
+    account = account_of(found, person_id)
+    if account is None or account.disabled:
+        return None
+    if not hmac.compare_digest(stamp, _stamp(_key(), account)):
+        return None  # the password changed since this login
+    now = found.now()
+    if not _login_is_current(flask_session.get(_LOGIN_AT), now):
+        return None
+    try:
+        return User(caller_for(found.roster, person_id, now), stamp)
+    except ForbiddenError:
+        return None  # no longer on the roster, or holds no post now
 
-    @bp.get("/login")
-    def login_form() -> ResponseReturnValue:
-        return _login_page(next_url=_safe_next(request.args.get("next")))
 
-    @bp.post("/login")
-    def login_submit() -> ResponseReturnValue:
-        person_id = request.form.get("person_id", "").strip()
-        password = request.form.get("password", "")
-        next_url = _safe_next(request.form.get("next"))
-        now = clock()
-        # one answer for an unknown person, a disabled account and a wrong password
-        if not store.check_password(person_id, password, now=now):
-            return _login_page(
-                next_url=next_url, person_id=person_id, message=LOGIN_FAILED, status=401
-            )
-        try:
-            caller = caller_for(roster_provider(), person_id, now)
-        except ForbiddenError:  # only ever told to someone who knows the password
-            return _login_page(next_url=next_url, person_id=person_id, message=NO_POST, status=403)
-        account = store.account(person_id)
-        if account is None:  # pragma: no cover - deleted between the two reads
-            return _login_page(next_url=next_url, message=LOGIN_FAILED, status=401)
-        flask_session.clear()  # nothing of the anonymous session survives the login
-        flask_session.permanent = True
-        flask_session[_LOGIN_AT] = now.isoformat()
-        login_user(User(caller, _stamp(key, account)), remember=False, fresh=True)
-        return redirect(next_url, code=303)
+bp = Blueprint(BLUEPRINT, __name__)
 
-    @bp.post("/logout")
-    def logout() -> ResponseReturnValue:
-        logout_user()
-        flask_session.clear()
-        return redirect("/login", code=303)
 
-    @bp.get("/me")
-    @login_required_json
-    def me() -> ResponseReturnValue:
-        user = current_session_user()
-        assert user is not None
-        actor = user.caller.actor
-        response = jsonify(
-            {
-                "person_id": actor.actor_id,
-                "name": actor.name,
-                "role": actor.role.value,
-                "role_zh": actor.role.label_zh,
-                "scope": None if user.caller.scope is None else list(user.caller.scope),
-                "csrf_token": generate_csrf(),
-            }
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
+@bp.get("/login")
+def login_form() -> ResponseReturnValue:
+    return _login_page(next_url=_safe_next(request.args.get("next")))
 
-    return bp
+
+@bp.post("/login")
+def login_submit() -> ResponseReturnValue:
+    person_id = request.form.get("person_id", "").strip()
+    password = request.form.get("password", "")
+    next_url = _safe_next(request.form.get("next"))
+    found = services()
+    now = found.now()
+    # one answer for an unknown person, a disabled account and a wrong password
+    if not is_password_of(found, person_id, password, now=now):
+        return _login_page(next_url=next_url, person_id=person_id, message=LOGIN_FAILED, status=401)
+    try:
+        caller = caller_for(found.roster, person_id, now)
+    except ForbiddenError:  # only ever told to someone who knows the password
+        return _login_page(next_url=next_url, person_id=person_id, message=NO_POST, status=403)
+    account = account_of(found, person_id)
+    if account is None:  # pragma: no cover - deleted between the two reads
+        return _login_page(next_url=next_url, message=LOGIN_FAILED, status=401)
+    flask_session.clear()  # nothing of the anonymous session survives the login
+    flask_session.permanent = True
+    flask_session[_LOGIN_AT] = now.isoformat()
+    login_user(User(caller, _stamp(_key(), account)), remember=False, fresh=True)
+    return redirect(next_url, code=303)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    logout_user()
+    flask_session.clear()
+    return redirect("/login", code=303)
+
+
+@bp.get("/me")
+@login_required_json
+def me() -> ResponseReturnValue:
+    user = current_session_user()
+    assert user is not None
+    actor = user.caller.actor
+    response = jsonify(
+        {
+            "person_id": actor.actor_id,
+            "name": actor.name,
+            "role": actor.role.value,
+            "role_zh": actor.role.label_zh,
+            "scope": None if user.caller.scope is None else list(user.caller.scope),
+            "csrf_token": generate_csrf(),
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _login_page(
@@ -336,6 +333,12 @@ def _safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc:
         return "/"
     return target
+
+
+def _key() -> str:
+    key = current_app.secret_key
+    assert isinstance(key, str), "init_sessions sets the key"
+    return key
 
 
 def _stamp(key: str, account: Account) -> str:
