@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from gridmgr.access import Caller, caller_for
 from gridmgr.errors import ForbiddenError
@@ -22,7 +21,6 @@ from gridmgr.services.context import Services
 from gridmgr.services.submissions import submit_report
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from gridmgr.store.schema import attachments
 from tests.builders import tiny_context, tiny_roster
 from tests.test_api_photos import jpeg
 
@@ -120,6 +118,7 @@ def test_a_report_with_its_photo_stores_both_and_returns_the_photo(
     assert done.photo is not None
     assert done.photo.case_id == done.case.case_id
     assert (tmp_path / done.photo.path).is_file()
-    with store.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(attachments)).scalar() == 1
+    assert [row.attachment_id for row in store.attachments_of(done.case.case_id)] == [
+        done.photo.attachment_id
+    ]
     assert store.verify_ledger().ok
