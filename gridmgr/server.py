@@ -29,8 +29,7 @@ from gridmgr.services.context import wall_clock
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
     from gridmgr.responsibility.routing import RoutingContext
-    from gridmgr.services.context import Services
-    from gridmgr.services.serving import Store
+    from gridmgr.services.context import Services, Store
     from gridmgr.settings import Settings
 
 LEDGER_VERIFY_EVERY = 300.0
@@ -71,7 +70,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
 
     from dashboards import mount_dashboard
     from gridmgr.api import create_app
-    from gridmgr.services.serving import close_services, open_services
+    from gridmgr.services.context import close_services, open_services
     from gridmgr.web.sessions import init_sessions
 
     settings = prepared.settings
@@ -153,13 +152,6 @@ def serve_forever(prepared: Prepared, *, workers: int) -> None:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         sock.close()
-
-
-def is_new_database(url: str) -> bool:
-    """Whether the database at ``url`` has no schema yet (``serve`` is about to create it)."""
-    from gridmgr.services.serving import is_new_database as is_new
-
-    return is_new(url)
 
 
 def wants_simulator(settings: Settings, store: Store, *, fresh: bool) -> bool:

@@ -286,7 +286,8 @@ def test_a_database_is_not_simulated_until_marked(store: Store) -> None:
 def test_serve_simulates_a_new_or_simulated_database_in_demo_mode_only(
     store: Store, tmp_path: Path
 ) -> None:
-    from gridmgr.server import is_new_database, wants_simulator
+    from gridmgr.server import wants_simulator
+    from gridmgr.services.database import is_new_database
 
     demo, real = Settings(data_dir=tmp_path), Settings(data_dir=tmp_path, demo=False)
     assert wants_simulator(demo, store, fresh=True)

@@ -104,9 +104,9 @@ def serve(
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
     from gridmgr.server import Prepared, serve_forever, wants_simulator
+    from gridmgr.services.accounts import ensure_demo_logins
     from gridmgr.services.context import wall_clock
     from gridmgr.services.database import is_new_database, redact
-    from gridmgr.services.logins import ensure_demo_logins
     from gridmgr.services.reference import sync_reference
     from gridmgr.web.sessions import secret_key_for
 

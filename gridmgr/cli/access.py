@@ -25,7 +25,7 @@ def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: 
     """Create a personal token for a person on the roster and print it (shown only once)."""
     from gridmgr.datafiles import load_roster
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.tokens import create_token
+    from gridmgr.services.credentials import create_token
 
     if days < 1:
         raise click.BadParameter("a token must live at least one day", param_hint="--days")
@@ -46,7 +46,7 @@ def token_create(ctx: click.Context, person_id: str, days: int, label: str, db: 
 def token_revoke(ctx: click.Context, token_id: str, db: str | None) -> None:
     """Revoke a token or api_key by its id (the 16 hex digits after ``gm_``)."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.tokens import revoke
+    from gridmgr.services.credentials import revoke
 
     with opened_store(ctx, db) as store:
         done = revoke(store, token_id, now=datetime.now(TZ))
@@ -68,7 +68,7 @@ def apikey() -> None:
 def apikey_create(ctx: click.Context, name: str, days: int, db: str | None) -> None:
     """Create an api_key for the partner system NAME and print it (shown only once)."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.tokens import create_api_key
+    from gridmgr.services.credentials import create_api_key
 
     with opened_store(ctx, db, create=True) as store:
         secret = create_api_key(store, name, now=datetime.now(TZ), days=days)

@@ -39,7 +39,7 @@ def account_set_password(
     """
     from gridmgr.datafiles import load_roster
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.logins import check_password_policy, set_login_password
+    from gridmgr.services.accounts import check_password_policy, set_login_password
 
     roster = load_roster(settings_of(ctx), load_grid(ctx, None))
     person = roster.person(person_id)
@@ -68,7 +68,7 @@ def account_set_password(
 def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
     """Refuse a person's logins from now on; his open sessions end at once."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.logins import disable_login
+    from gridmgr.services.accounts import disable_login
 
     with opened_store(ctx, db) as store:
         disable_login(store, person_id, now=datetime.now(TZ), actor="cli:account")
@@ -82,7 +82,7 @@ def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
 def account_enable(ctx: click.Context, person_id: str, db: str | None) -> None:
     """Allow a disabled account to log in again (with its existing password)."""
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.logins import enable_login
+    from gridmgr.services.accounts import enable_login
 
     with opened_store(ctx, db) as store:
         enable_login(store, person_id, now=datetime.now(TZ), actor="cli:account")

@@ -1,16 +1,33 @@
-"""Dashboard accounts as the login page reads them: a person's account, and his password checked.
+"""Dashboard accounts: the login page reads an account and checks a password; an administrator
+sets a password, disables and enables a login, and (in demo mode) creates the demo logins.
 
-The web session layer (:mod:`gridmgr.web.sessions`) reads accounts only through here.
+Each change writes its ledger event in the store's transaction (:mod:`gridmgr.store.accounts`);
+the password policy is checked before the database is touched. The web session layer
+(:mod:`gridmgr.web.sessions`) and the CLI reach accounts only through here.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from gridmgr.services.context import Services
-from gridmgr.store.accounts import Account
+from gridmgr.store import Store
+from gridmgr.store.accounts import Account, check_password_policy
 
-__all__ = ["Account", "account_of", "is_password_of"]
+if TYPE_CHECKING:
+    from gridmgr.responsibility.roster import Person, Roster
+
+__all__ = [
+    "Account",
+    "account_of",
+    "check_password_policy",
+    "disable_login",
+    "enable_login",
+    "ensure_demo_logins",
+    "is_password_of",
+    "set_login_password",
+]
 
 
 def account_of(services: Services, person_id: str) -> Account | None:
@@ -24,3 +41,27 @@ def is_password_of(services: Services, person_id: str, password: str, *, now: da
     Unknown and disabled accounts cost the same work, so the timing tells nobody who has one.
     """
     return services.store.check_password(person_id, password, now=now)
+
+
+def set_login_password(
+    store: Store, person_id: str, password: str, *, now: datetime, actor: str
+) -> Account:
+    """Set ``person_id``'s dashboard password (creating his account) after the policy check;
+    sessions logged in with the old password end. A disabled account stays disabled."""
+    return store.set_password(person_id, password, now=now, actor=actor)
+
+
+def disable_login(store: Store, person_id: str, *, now: datetime, actor: str) -> Account:
+    """Refuse ``person_id``'s logins from now on; his open sessions end at once."""
+    return store.disable_account(person_id, now=now, actor=actor)
+
+
+def enable_login(store: Store, person_id: str, *, now: datetime, actor: str) -> Account:
+    """Let a disabled account log in again, with its existing password."""
+    return store.enable_account(person_id, now=now, actor=actor)
+
+
+def ensure_demo_logins(store: Store, roster: Roster, *, at: datetime) -> list[tuple[str, Person]]:
+    """In demo mode: one login per role with the public demo password, created once; returns
+    (role label, person) of each."""
+    return store.ensure_demo_logins(roster, at=at)

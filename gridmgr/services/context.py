@@ -2,6 +2,9 @@
 
 The API's blueprints, the dashboard's pages and the CLI's commands take what they need from a
 :class:`Services`; none of them opens the store, reads the environment or the wall clock itself.
+``gridmgr serve`` prepares once and forks; each worker then opens its services with
+:func:`open_services` (never before the fork: connections and threads do not survive one) and
+closes them with :func:`close_services` on exit.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gridmgr.responsibility.calendar import TZ
+from gridmgr.services.reports import Ingestor
+from gridmgr.store import Store, open_store
 
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
@@ -20,9 +25,9 @@ if TYPE_CHECKING:
     from gridmgr.responsibility.catalog import Catalog
     from gridmgr.responsibility.roster import Roster
     from gridmgr.responsibility.routing import RoutingContext
-    from gridmgr.services.reports import Ingestor
     from gridmgr.settings import Settings
-    from gridmgr.store import Store
+
+__all__ = ["Services", "Store", "close_services", "open_services", "wall_clock"]
 
 
 def wall_clock() -> datetime:
@@ -72,3 +77,23 @@ class Services:
     def data_dir(self) -> Path:
         """The data folder (photos, keys, imported generations)."""
         return self.settings.data_dir
+
+
+def open_services(
+    url: str,
+    context: RoutingContext,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = wall_clock,
+) -> Services:
+    """The services of one worker: the database at ``url`` (which must exist and be current)
+    and a group-commit writer for reports. Close them with :func:`close_services`."""
+    store = open_store(url)
+    return Services(store, context, settings, clock, Ingestor(store))
+
+
+def close_services(services: Services) -> None:
+    """Write the reports still queued, then close the store's connections."""
+    if services.ingestor is not None:
+        services.ingestor.close()
+    services.store.close()

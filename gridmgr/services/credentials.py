@@ -1,7 +1,9 @@
-"""Credentials at the doors: a person's bearer token or a partner's api_key, checked in the store.
+"""API credentials: an administrator hands out personal tokens and partner api_keys and revokes
+them; the doors check a presented one.
 
-The API reads the header or the form field; whom it speaks for, and whether it is still valid,
-is decided here, so no door touches the token table.
+A credential is shown in full once, when it is created; the database keeps only its hash
+(:mod:`gridmgr.store.tokens`). The API reads the header or the form field; whom it speaks for,
+and whether it is still valid, is decided here, so no door touches the token table.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from gridmgr.services.context import Services
 from gridmgr.store import Store
 from gridmgr.store.tokens import Credential
 
-__all__ = ["Credential", "caller_for_token", "partner_for_key", "person_for_token"]
+__all__ = [
+    "Credential",
+    "caller_for_token",
+    "create_api_key",
+    "create_token",
+    "partner_for_key",
+    "person_for_token",
+    "revoke",
+]
 
 
 def person_for_token(store: Store, token: str, *, now: datetime) -> str:
@@ -41,3 +51,22 @@ def partner_for_key(services: Services, key: str) -> Credential:
 
 def _check(store: Store, presented: str, *, now: datetime, kind: str) -> Credential:
     return store.check_credential(presented, now=now, kind=kind)
+
+
+def create_token(store: Store, person_id: str, *, now: datetime, days: int, label: str = "") -> str:
+    """A new personal token (``Authorization: Bearer …``) for ``person_id``, valid ``days``
+    days; returned in full, the only time it is shown."""
+    return store.create_credential(
+        kind="person", subject=person_id, now=now, days=days, label=label
+    )
+
+
+def create_api_key(store: Store, name: str, *, now: datetime, days: int) -> str:
+    """A new Open311 api_key for the partner system ``name``, valid ``days`` days; returned in
+    full, the only time it is shown."""
+    return store.create_credential(kind="apikey", subject=name, now=now, days=days, label=name)
+
+
+def revoke(store: Store, token_id: str, *, now: datetime) -> bool:
+    """Revoke a token or api_key by its id; ``False`` when there is no such live credential."""
+    return store.revoke_credential(token_id, now=now)
