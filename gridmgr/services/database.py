@@ -9,17 +9,20 @@ the command's ``--db``, else the ``GRIDMGR_DB`` setting, else the data folder
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gridmgr.store import Store, open_store
-from gridmgr.store.engine import check_engine, make_engine, redact
 from gridmgr.store.engine import database_url as _database_url
-from gridmgr.store.migrate import check_schema, current_revision, upgrade
+from gridmgr.store.engine import redact
+from gridmgr.store.migrate import (
+    DatabaseCheck,
+    SchemaUpgrade,
+    check_database,
+    is_new_database,
+    upgrade_database,
+)
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from gridmgr.settings import Settings
 
 __all__ = [
@@ -33,28 +36,6 @@ __all__ = [
     "redact",
     "upgrade_database",
 ]
-
-
-@dataclass(frozen=True)
-class SchemaUpgrade:
-    """What :func:`upgrade_database` did: the schema revision before (``None``: the database was
-    empty) and after, and the durability settings in force."""
-
-    before: str | None
-    after: str
-    durability: dict[str, str]
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
-
-
-@dataclass(frozen=True)
-class DatabaseCheck:
-    """A database found fit to use: its (current) schema revision and durability settings."""
-
-    revision: str
-    durability: dict[str, str]
 
 
 def database_url(settings: Settings, db: str | None = None) -> str:
@@ -80,44 +61,3 @@ def open_database(
     ``check`` refuses unsafe durability settings.
     """
     return open_store(database_url(settings, db), create=create, check=check)
-
-
-# -- engine-level operations: the schema and the connection settings, without a Store -----------
-
-
-def upgrade_database(url: str) -> SchemaUpgrade:
-    """Create the schema, or upgrade it to this gridmgr's newest (a no-op when current), after
-    checking the durability settings."""
-    engine = make_engine(url)
-    try:
-        durability = check_engine(engine)
-        before, after = upgrade(engine)
-    finally:
-        engine.dispose()
-    return SchemaUpgrade(before, after, durability)
-
-
-def check_database(url: str) -> DatabaseCheck:
-    """Check that the database is reachable, safely configured and at the current schema;
-    :class:`~gridmgr.errors.StoreError` says what is wrong and how to fix it."""
-    engine = make_engine(url)
-    try:
-        durability = check_engine(engine)
-        revision = check_schema(engine)
-    finally:
-        engine.dispose()
-    return DatabaseCheck(revision, durability)
-
-
-def is_new_database(url: str) -> bool:
-    """Whether the database at ``url`` has no schema yet (``serve`` is about to create it)."""
-    try:
-        engine: Engine = make_engine(url, pool=False)
-    except Exception:  # open_database reports the problem properly right after
-        return False
-    try:
-        return current_revision(engine) is None
-    except Exception:
-        return False
-    finally:
-        engine.dispose()

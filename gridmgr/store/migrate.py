@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from gridmgr.errors import StoreError
-from gridmgr.store.engine import writing
+from gridmgr.store.engine import check_engine, make_engine, writing
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -69,3 +70,66 @@ def check_schema(engine: Engine) -> str:
             f"the database schema is at {current}, gridmgr needs {head}: run `gridmgr db upgrade`"
         )
     return current
+
+
+@dataclass(frozen=True)
+class SchemaUpgrade:
+    """What :func:`upgrade_database` did: the schema revision before (``None``: the database was
+    empty) and after, and the durability settings in force."""
+
+    before: str | None
+    after: str
+    durability: dict[str, str]
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class DatabaseCheck:
+    """A database found fit to use: its (current) schema revision and durability settings."""
+
+    revision: str
+    durability: dict[str, str]
+
+
+# -- by URL, for the doors (through gridmgr.services.database): no engine leaves the store ----
+
+
+def upgrade_database(url: str) -> SchemaUpgrade:
+    """Create the schema, or upgrade it to this gridmgr's newest (a no-op when current), after
+    checking the durability settings."""
+    engine = make_engine(url)
+    try:
+        durability = check_engine(engine)
+        before, after = upgrade(engine)
+    finally:
+        engine.dispose()
+    return SchemaUpgrade(before, after, durability)
+
+
+def check_database(url: str) -> DatabaseCheck:
+    """Check that the database is reachable, safely configured and at the current schema;
+    :class:`~gridmgr.errors.StoreError` says what is wrong and how to fix it."""
+    engine = make_engine(url)
+    try:
+        durability = check_engine(engine)
+        revision = check_schema(engine)
+    finally:
+        engine.dispose()
+    return DatabaseCheck(revision, durability)
+
+
+def is_new_database(url: str) -> bool:
+    """Whether the database at ``url`` has no schema yet (``serve`` is about to create it)."""
+    try:
+        engine: Engine = make_engine(url, pool=False)
+    except Exception:  # opening the store reports the problem properly right after
+        return False
+    try:
+        return current_revision(engine) is None
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
