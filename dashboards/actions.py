@@ -18,17 +18,9 @@ from gridmgr.services.triage import merge_cases, place_case
 
 
 def act(services: Services, caller: Caller, case_id: str, action: Action, comment: str) -> Case:
-    """Apply ``action`` to a case as the caller (the state machine's guards decide)."""
-    case = visible_case(services.store, caller, case_id)
-    return case_actions.act(
-        services.store,
-        services.context,
-        case.case_id,
-        action,
-        actor=caller.actor,
-        at=services.now(),
-        comment=comment,
-    )
+    """Apply ``action`` to a case as the caller (the state machine's guards decide): the same
+    action use case as the API's."""
+    return case_actions.act_as(services, caller, case_id, action, comment=comment)
 
 
 def place(
