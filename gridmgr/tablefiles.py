@@ -126,7 +126,9 @@ def sniff_text(data: bytes, *, source: str) -> None:
         )
 
 
-def read_limited(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
+def read_limited(
+    path: Path, *, max_bytes: int = MAX_BYTES, fix: str = "split it into smaller files"
+) -> bytes:
     """The bytes of ``path``, refused (:class:`TableFileError`) when larger than ``max_bytes``,
     missing, unreadable or not text (see :func:`sniff_text`)."""
     try:
@@ -134,7 +136,7 @@ def read_limited(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
         if size > max_bytes:
             raise TableFileError(
                 f"{path.name} is {size / 1e6:.1f} MB; files are limited to "
-                f"{max_bytes / 1e6:.1f} MB (split it, or raise the limit)"
+                f"{max_bytes / 1e6:.1f} MB; {fix}"
             )
         data = path.read_bytes()
     except FileNotFoundError:
