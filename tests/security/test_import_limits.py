@@ -12,14 +12,24 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import shapely
+from shapely import box
 
 from gridmgr import Grid
-from gridmgr.errors import TableFileError
+from gridmgr.errors import InvalidGridError, TableFileError
 from gridmgr.grid.generations import store_generation
+from gridmgr.grid.io import read_grid
+from gridmgr.grid.validate import (
+    MAX_CELL_VERTICES,
+    MAX_TOTAL_VERTICES,
+    ViolationKind,
+    validate_grid,
+)
 from gridmgr.settings import Settings
 from gridmgr.store import open_store
 from gridmgr.tablefiles import read_table
-from tests.test_cli import flat, run_main
+from tests.builders import replace_geometry, tiny_cells
+from tests.test_cli import NW_SE, flat, run_main, stored_files, write_cells
 
 HEADER = "source_id,category,description\n"
 
@@ -145,3 +155,73 @@ def test_a_roster_import_of_a_zip_exits_1_in_one_line(
         (folder / name).write_bytes(zip_bytes())
     code, _, err = run_main(tiny_dir, "roster", "check", str(folder), capsys=capsys)
     assert_one_line_refusal(code, err, "is a ZIP archive")
+
+
+# -- finding 6: grid size -----------------------------------------------------------------------
+
+
+def million_vertex_cells() -> object:
+    """The tiny grid whose unit cell NW_SE has the same square outline in 1,000,001 vertices."""
+    square = box(120.125, 31.75, 120.25, 31.875)
+    dense = shapely.segmentize(square, max_segment_length=0.5 / 1_000_000)
+    assert shapely.get_num_coordinates(dense) > 1_000_000
+    return replace_geometry(tiny_cells(), NW_SE, dense)
+
+
+def test_the_default_limits_are_far_above_the_real_jiangyin_grid() -> None:
+    jiangyin = read_grid()
+    counts = shapely.get_num_coordinates(jiangyin.cells.geometry.values)
+    assert counts.max() * 20 < MAX_CELL_VERTICES  # 358 in its largest town
+    assert counts.sum() * 50 < MAX_TOTAL_VERTICES  # 20,091 in all
+
+
+def test_a_cell_of_a_million_vertices_is_refused_before_validation_with_its_code() -> None:
+    violations = validate_grid(million_vertex_cells())  # type: ignore[arg-type]
+    assert [v.kind for v in violations] == [ViolationKind.TOO_MANY_VERTICES]
+    text = str(violations[0])
+    assert f"[{NW_SE}]" in text
+    assert "1,000,00" in text
+    assert "at most 20,000" in text
+    assert "simplify it in QGIS" in text
+    assert "lon 120.187500, lat 31.812500" in text
+
+
+def test_the_total_vertex_limit_and_both_limits_can_be_set(tiny: Grid) -> None:
+    assert validate_grid(tiny.cells) == []
+    per_cell = validate_grid(tiny.cells, max_cell_vertices=4)
+    assert per_cell
+    assert all(v.kind is ViolationKind.TOO_MANY_VERTICES for v in per_cell)
+    (total,) = validate_grid(tiny.cells, max_total_vertices=10)
+    assert "vertices in all; at most 10 are allowed" in str(total)
+    assert not total.codes
+
+
+def test_grid_import_of_a_million_vertex_cell_exits_1_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "data"
+    path = write_cells(million_vertex_cells(), tmp_path / "dense.gpkg")
+    code, _, err = run_main(data_dir, "grid", "import", str(path), "--repair", capsys=capsys)
+    assert code == 1
+    text = flat(err)
+    assert "dense.gpkg is too large to import" in text
+    assert f"too_many_vertices: tier 3 [{NW_SE}]" in text
+    assert "--max-cell-vertices" in text
+    assert "repair" not in text.split("too large")[0]  # refused before the repair ran
+    assert stored_files(data_dir) == []
+
+
+def test_grid_validate_takes_the_limits_as_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "data"
+    path = write_cells(tiny_cells(), tmp_path / "tiny.gpkg")
+    code, _, err = run_main(data_dir, "grid", "validate", str(path), capsys=capsys)
+    assert code == 0, err
+    code, _, err = run_main(
+        data_dir, "grid", "validate", str(path), "--max-total-vertices", "10", capsys=capsys
+    )
+    assert code == 1
+    assert "at most 10 are allowed" in flat(err)
+    with pytest.raises(InvalidGridError, match="too_many_vertices"):
+        read_grid(path, max_cell_vertices=4)
