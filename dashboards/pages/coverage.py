@@ -26,6 +26,7 @@ from dashboards.reads import coverage as reads
 from gridmgr.access import Caller
 from gridmgr.analytics import MIN_CASES
 from gridmgr.errors import ForbiddenError
+from gridmgr.tablefiles import neutralise_frame
 
 PERIODS = (7, 30, 90)
 """Days of cases the review covers (a picker)."""
@@ -437,7 +438,7 @@ def export(n_clicks: Any, days: Any, by: Any, town: Any, min_cases: Any) -> Any:
     if "name" in table.columns:
         columns.insert(2, "name")
     # a BOM so that Excel reads the Chinese names as UTF-8
-    text = "\ufeff" + table[columns].to_csv(index=False)
+    text = "\ufeff" + neutralise_frame(table[columns]).to_csv(index=False)
     return {"content": text, "filename": name, "type": "text/csv", "base64": False}
 
 

@@ -22,6 +22,22 @@ if TYPE_CHECKING:
 # -- grid -----------------------------------------------------------------------------------
 
 
+def vertex_limit_options(command: Any) -> Any:
+    """``--max-cell-vertices`` and ``--max-total-vertices``: a grid over them is refused."""
+    command = click.option(
+        "--max-total-vertices",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Refuse a grid with more vertices in all (default 2,000,000).",
+    )(command)
+    return click.option(
+        "--max-cell-vertices",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Refuse a grid with a cell of more vertices (default 20,000).",
+    )(command)
+
+
 @click.group()
 def grid() -> None:
     """Build, validate, import, export and query grids."""
@@ -78,15 +94,27 @@ def grid_build(out: Path | None, territory: Path | None, seed: int) -> None:
 @grid.command("validate")
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--crs", default=None, help="CRS of layers that declare none, e.g. EPSG:4549.")
+@vertex_limit_options
 @click.pass_context
-def grid_validate(ctx: click.Context, path: Path | None, crs: str | None) -> None:
+def grid_validate(
+    ctx: click.Context,
+    path: Path | None,
+    crs: str | None,
+    max_cell_vertices: int | None,
+    max_total_vertices: int | None,
+) -> None:
     """Validate a grid file (default: the current grid) and report every violation."""
     from gridmgr.grid.build import grid_quality
     from gridmgr.grid.generations import current_grid_path
     from gridmgr.grid.io import read_grid
 
     target = path or current_grid_path(settings_of(ctx))
-    loaded = read_grid(target, crs=crs)
+    loaded = read_grid(
+        target,
+        crs=crs,
+        max_cell_vertices=max_cell_vertices,
+        max_total_vertices=max_total_vertices,
+    )
     _print_quality(grid_quality(loaded))
     n = loaded.counts
     console.print(
@@ -110,6 +138,7 @@ def grid_validate(ctx: click.Context, path: Path | None, crs: str | None) -> Non
     "--tolerance", type=float, default=None, help="Repair tolerance in metres (default 0.5)."
 )
 @click.option("--name", default=None, help="A name for the new generation.")
+@vertex_limit_options
 @click.pass_context
 def grid_import(
     ctx: click.Context,
@@ -118,6 +147,8 @@ def grid_import(
     repair: bool,
     tolerance: float | None,
     name: str | None,
+    max_cell_vertices: int | None,
+    max_total_vertices: int | None,
 ) -> None:
     """Import a grid (GeoPackage, GeoJSON or Shapefile) as a new, current generation."""
     from dataclasses import replace
@@ -126,17 +157,24 @@ def grid_import(
     from gridmgr.grid.io import grid_from_source, read_grid_source
     from gridmgr.grid.model import generation_id_for
     from gridmgr.grid.repair import DEFAULT_TOLERANCE_M, repair_grid
+    from gridmgr.grid.validate import MAX_CELL_VERTICES, MAX_TOTAL_VERTICES, refuse_oversized
 
     if tolerance is not None and not repair:
         raise click.UsageError("--tolerance only applies with --repair")
     source = read_grid_source(path, crs=crs)
+    limits = {
+        "max_cell_vertices": max_cell_vertices or MAX_CELL_VERTICES,
+        "max_total_vertices": max_total_vertices or MAX_TOTAL_VERTICES,
+    }
+    # before the repair too: repairing a million-vertex cell would take as long as validating it
+    refuse_oversized(source.cells, label=str(path), **limits)
     if repair:
         tol = DEFAULT_TOLERANCE_M if tolerance is None else tolerance
         source.cells, changes = repair_grid(source.cells, tolerance_m=tol)
         console.print(f"repair (tolerance {tol} m): {len(changes)} cell(s) changed")
         for change in changes:
             console.print(f"  {change}")
-    imported = grid_from_source(source)
+    imported = grid_from_source(source, **limits)
     if name:
         meta = replace(
             imported.meta, name=name, generation_id=generation_id_for(name, imported.meta.checksum)

@@ -12,7 +12,7 @@ import click
 
 from gridmgr.cli.common import console, err_console, load_grid, print_problems, settings_of
 from gridmgr.cli.store import db_option, opened_store
-from gridmgr.intake.channels import Channel
+from gridmgr.intake.channels import MAX_INTAKE_BYTES, Channel
 
 if TYPE_CHECKING:
     from gridmgr.cases import Actor
@@ -58,6 +58,13 @@ def intake() -> None:
     is_flag=True,
     help="Import the valid records even if some are refused (refused rows are listed; exit 3).",
 )
+@click.option(
+    "--max-size-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=MAX_INTAKE_BYTES / 1e6,
+    show_default=True,
+    help="Refuse a file larger than this many megabytes.",
+)
 @operator_option
 @db_option
 @click.pass_context
@@ -66,6 +73,7 @@ def import_(
     path: Path,
     channel: str,
     skip_bad: bool,
+    max_size_mb: float,
     operator: str | None,
     db: str | None,
 ) -> None:
@@ -81,7 +89,7 @@ def import_(
     from gridmgr.services.triage import import_intake
 
     context = routing_context(settings_of(ctx), load_grid(ctx, None))
-    batch = read_intake_file(path, catalog=context.catalog)
+    batch = read_intake_file(path, catalog=context.catalog, max_bytes=int(max_size_mb * 1e6))
     actor = _operator(operator)
     with opened_store(ctx, db) as store:
         result = import_intake(

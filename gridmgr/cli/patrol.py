@@ -129,5 +129,8 @@ def patrol_coverage_command(
         seen = f"not in the last {days:g} days" if since != since else f"{since:.1f} days ago"
         console.print(f"  blind spot {cell} {names.get(str(cell), '')}: last seen {seen}")
     if out is not None:
-        coverage.assign(name=coverage["cell"].map(names)).to_csv(out, index=False)
+        from gridmgr.tablefiles import neutralise_frame
+
+        table = coverage.assign(name=coverage["cell"].map(names))
+        neutralise_frame(table).to_csv(out, index=False)
         console.print(f"wrote {out}")

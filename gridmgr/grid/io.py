@@ -227,18 +227,39 @@ def _to_wgs84(
     return frame
 
 
-def read_grid(path: Path | None = None, *, crs: str | None = None) -> Grid:
-    """Read and validate a grid file; raise :class:`InvalidGridError` with the report if invalid."""
-    return grid_from_source(read_grid_source(path or default_grid_path(), crs=crs))
+def read_grid(
+    path: Path | None = None,
+    *,
+    crs: str | None = None,
+    max_cell_vertices: int | None = None,
+    max_total_vertices: int | None = None,
+) -> Grid:
+    """Read and validate a grid file; raise :class:`InvalidGridError` with the report if invalid.
+
+    The vertex limits default to those of :mod:`gridmgr.grid.validate`.
+    """
+    return grid_from_source(
+        read_grid_source(path or default_grid_path(), crs=crs),
+        max_cell_vertices=max_cell_vertices,
+        max_total_vertices=max_total_vertices,
+    )
 
 
-def grid_from_source(source: GridSource, *, territory: shapely.Geometry | None = None) -> Grid:
+def grid_from_source(
+    source: GridSource,
+    *,
+    territory: shapely.Geometry | None = None,
+    max_cell_vertices: int | None = None,
+    max_total_vertices: int | None = None,
+) -> Grid:
     """A :class:`Grid` from a read source, or :class:`InvalidGridError` with every violation.
 
     A source that carries gridmgr metadata whose checksum still matches keeps its generation;
-    anything else (an edited or foreign file) becomes a new generation.
+    anything else (an edited or foreign file) becomes a new generation. A grid over the vertex
+    limits (default: :data:`~gridmgr.grid.validate.MAX_CELL_VERTICES` per cell,
+    :data:`~gridmgr.grid.validate.MAX_TOTAL_VERTICES` in all) is refused before validation.
     """
-    from gridmgr.grid.validate import validated_grid
+    from gridmgr.grid.validate import MAX_CELL_VERTICES, MAX_TOTAL_VERTICES, validated_grid
 
     return validated_grid(
         source.cells,
@@ -247,6 +268,8 @@ def grid_from_source(source: GridSource, *, territory: shapely.Geometry | None =
         crs_problems=source.crs_problems,
         meta=meta_from_source(source),
         label=str(source.path),
+        max_cell_vertices=max_cell_vertices or MAX_CELL_VERTICES,
+        max_total_vertices=max_total_vertices or MAX_TOTAL_VERTICES,
     )
 
 

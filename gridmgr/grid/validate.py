@@ -5,6 +5,9 @@ invalid with GEOS's reason); per tier, overlaps, edges that are not vertex-ident
 across tiers, a child outside its parent and children not covering their parent; and, when a
 territory is given, parts of it no cell covers and cells reaching outside it.
 
+Before any of that, the size: a cell with more than ``MAX_CELL_VERTICES`` vertices, or a grid
+with more than ``MAX_TOTAL_VERTICES``, is refused at once (every later load would pay for it).
+
 Areas below ``AREA_TOLERANCE_DEG2`` (1e-14 square degrees, about 1 cm² here) count as nothing;
 anything larger is reported. ``gridmgr grid import --repair`` fixes small defects.
 """
@@ -27,6 +30,14 @@ from gridmgr.grid.model import Grid, GridMeta, generation_id_for, grid_checksum
 AREA_TOLERANCE_DEG2 = 1e-14
 """Areas smaller than this (in square degrees; about 1 cm² at 32° N) are treated as empty."""
 
+MAX_CELL_VERTICES = 20_000
+"""Vertices allowed in one cell (the Jiangyin grid's largest, a town, has 358)."""
+
+MAX_TOTAL_VERTICES = 2_000_000
+"""Vertices allowed in a whole grid (the Jiangyin grid's 1,845 cells have 20,091)."""
+
+_SIMPLIFY = "simplify it in QGIS (Vector > Geometry Tools > Simplify)"
+
 _M2_PER_DEG2_AT_32N = 111_320.0**2 * float(np.cos(np.radians(32.0)))
 
 
@@ -34,6 +45,7 @@ class ViolationKind(enum.StrEnum):
     """What is wrong, in words a GIS person searches for."""
 
     CRS = "crs"
+    TOO_MANY_VERTICES = "too_many_vertices"
     MISSING_TIER = "missing_tier"
     MALFORMED_CODE = "malformed_code"
     DUPLICATE_CODE = "duplicate_code"
@@ -87,11 +99,19 @@ def validate_grid(
     *,
     territory: shapely.Geometry | None = None,
     crs_problems: Sequence[str] = (),
+    max_cell_vertices: int = MAX_CELL_VERTICES,
+    max_total_vertices: int = MAX_TOTAL_VERTICES,
 ) -> list[Violation]:
     """Every violation in a cells table (columns ``code``, ``parent_code``, ``tier``, geometry).
 
-    An empty list means the grid is valid.
+    An empty list means the grid is valid. A grid over the vertex limits gets only those
+    violations: checking it further would take minutes.
     """
+    oversized = check_size(
+        cells, max_cell_vertices=max_cell_vertices, max_total_vertices=max_total_vertices
+    )
+    if oversized:
+        return oversized
     out = [Violation(ViolationKind.CRS, p) for p in crs_problems]
     if cells.crs is None:
         out.append(Violation(ViolationKind.CRS, "the cells declare no CRS; expected EPSG:4326"))
@@ -135,9 +155,17 @@ def validated_grid(
     crs_problems: Sequence[str] = (),
     meta: GridMeta | None = None,
     label: str = "the grid",
+    max_cell_vertices: int = MAX_CELL_VERTICES,
+    max_total_vertices: int = MAX_TOTAL_VERTICES,
 ) -> Grid:
     """A :class:`Grid` of ``cells`` if they are valid, else :class:`InvalidGridError`."""
-    violations = validate_grid(cells, territory=territory, crs_problems=crs_problems)
+    violations = validate_grid(
+        cells,
+        territory=territory,
+        crs_problems=crs_problems,
+        max_cell_vertices=max_cell_vertices,
+        max_total_vertices=max_total_vertices,
+    )
     if violations:
         raise InvalidGridError(
             format_report(violations, title=f"{label} is not a valid grid"), violations
@@ -166,6 +194,57 @@ def format_report(violations: Sequence[Violation], *, title: str, limit: int = 5
     if len(violations) > limit:
         lines.append(f"... and {len(violations) - limit} more")
     return "\n".join(lines)
+
+
+def check_size(
+    cells: gpd.GeoDataFrame,
+    *,
+    max_cell_vertices: int = MAX_CELL_VERTICES,
+    max_total_vertices: int = MAX_TOTAL_VERTICES,
+) -> list[Violation]:
+    """A violation for each cell with more than ``max_cell_vertices`` vertices and one for a grid
+    with more than ``max_total_vertices``; cheap (a count per geometry), so it runs first."""
+    counts = shapely.get_num_coordinates(np.asarray(cells.geometry.values))
+    out = []
+    for i in np.flatnonzero(counts > max_cell_vertices):
+        geom = cells.geometry.iloc[i]
+        out.append(
+            Violation(
+                ViolationKind.TOO_MANY_VERTICES,
+                f"{int(counts[i]):,} vertices; a cell may have at most {max_cell_vertices:,}: "
+                f"{_SIMPLIFY}, or raise --max-cell-vertices",
+                tier=int(cells["tier"].iloc[i]) if "tier" in cells else None,
+                codes=(str(cells["code"].iloc[i]),) if "code" in cells else (),
+                location=shapely.box(*geom.bounds) if geom is not None else None,
+            )
+        )
+    total = int(counts.sum())
+    if total > max_total_vertices:
+        out.append(
+            Violation(
+                ViolationKind.TOO_MANY_VERTICES,
+                f"the grid has {total:,} vertices in all; at most {max_total_vertices:,} are "
+                f"allowed: {_SIMPLIFY}, or raise --max-total-vertices",
+            )
+        )
+    return out
+
+
+def refuse_oversized(
+    cells: gpd.GeoDataFrame,
+    *,
+    label: str = "the grid",
+    max_cell_vertices: int = MAX_CELL_VERTICES,
+    max_total_vertices: int = MAX_TOTAL_VERTICES,
+) -> None:
+    """Raise :class:`InvalidGridError` with the report of :func:`check_size`, if any."""
+    oversized = check_size(
+        cells, max_cell_vertices=max_cell_vertices, max_total_vertices=max_total_vertices
+    )
+    if oversized:
+        raise InvalidGridError(
+            format_report(oversized, title=f"{label} is too large to import"), oversized
+        )
 
 
 # -- checks -----------------------------------------------------------------------------------

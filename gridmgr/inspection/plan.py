@@ -100,6 +100,8 @@ def parse_plan(
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise PlanError(f"the plan is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise PlanError("the plan's JSON is nested too deep; a plan is a flat object") from None
     if not isinstance(value, Mapping):
         raise PlanError("a plan is a JSON object with name, period, departments and ratios")
     allowed = {"name", "period", "departments", "ratios", "officers_per_visit", "towns", "joint"}

@@ -25,7 +25,7 @@ from gridmgr.grid.codes import code_length
 from gridmgr.inspection import json_sha256
 from gridmgr.responsibility.catalog import DEPARTMENTS
 from gridmgr.responsibility.roster import Post, PostKind, Role, Roster
-from gridmgr.tablefiles import Table, read_table, write_table
+from gridmgr.tablefiles import Table, formula_problems, read_table, write_table
 
 if TYPE_CHECKING:
     from gridmgr.inspection.registry import Registry, Target
@@ -268,6 +268,8 @@ def parse_pool(table: Table, *, known_departments: Iterable[str] = DEPARTMENTS) 
     seen: dict[str, int] = {}
     for row, values in table.numbered():
         bad = len(problems)
+        # the pool is published byte for byte with a draw, so it cannot be neutralised
+        problems += formula_problems(src, row, values)
         oid = values.get("officer_id", "")
         if not _ID.match(oid):
             problems.append(RowProblem(src, row, "officer_id", f"{oid!r} is not an id"))
@@ -322,8 +324,11 @@ def read_pool(path: Path) -> Pool:
 
 
 def write_pool(pool: Pool, path: Path) -> Path:
-    """Write the pool as CSV; reading it back gives the same hash."""
-    return write_table(path, POOL_COLUMNS, (o.to_row() for o in pool))
+    """Write the pool as CSV; reading it back gives the same hash.
+
+    Written byte for byte (not neutralised): :func:`parse_pool` refuses formula-like text.
+    """
+    return write_table(path, POOL_COLUMNS, (o.to_row() for o in pool), neutralise=False)
 
 
 def pool_to_csv_text(pool: Pool) -> str:

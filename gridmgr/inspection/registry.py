@@ -26,7 +26,7 @@ import numpy as np
 from gridmgr.errors import InvalidTableError, RowProblem
 from gridmgr.grid.codes import code_length, code_to_tier, is_valid_code
 from gridmgr.responsibility.catalog import DEPARTMENTS
-from gridmgr.tablefiles import Table, read_table, write_table
+from gridmgr.tablefiles import Table, formula_problems, read_table, write_table
 
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
@@ -289,6 +289,8 @@ def parse_registry(
     seen: dict[str, int] = {}
     for row, values in table.numbered():
         bad = len(problems)
+        # the registry is published byte for byte with a draw, so it cannot be neutralised
+        problems += formula_problems(src, row, values)
         fields, point = _row_to_fields(
             src, row, values, problems, known=known, seen=seen, located=grid is not None
         )
@@ -427,8 +429,11 @@ def registry_to_rows(registry: Registry) -> list[dict[str, str]]:
 
 
 def write_registry(registry: Registry, path: Path) -> Path:
-    """Write the registry as CSV (UTF-8 with BOM); reading it back gives the same hash."""
-    return write_table(path, REGISTRY_COLUMNS, registry_to_rows(registry))
+    """Write the registry as CSV (UTF-8 with BOM); reading it back gives the same hash.
+
+    Written byte for byte (not neutralised): :func:`parse_registry` refuses formula-like text.
+    """
+    return write_table(path, REGISTRY_COLUMNS, registry_to_rows(registry), neutralise=False)
 
 
 def registry_to_csv_text(registry: Registry) -> str:

@@ -23,7 +23,7 @@ from gridmgr.errors import GridMgrError, InvalidTableError, RowProblem, TableFil
 from gridmgr.grid.datum import Datum
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.catalog import Catalog
-from gridmgr.tablefiles import parse_table
+from gridmgr.tablefiles import decode_text, parse_table, read_limited
 
 
 class IntakeError(InvalidTableError):
@@ -110,38 +110,73 @@ class IntakeBatch:
         return tuple(sorted({p.row for p in self.problems if p.row is not None}))
 
 
-def read_intake_file(path: Path, *, catalog: Catalog) -> IntakeBatch:
-    """Read a ``.csv`` or ``.json`` batch of reports (see :func:`parse_intake`)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise TableFileError(f"{path} does not exist") from None
-    except (IsADirectoryError, PermissionError) as exc:
-        raise TableFileError(f"cannot read {path}: {exc.strerror}") from None
+MAX_INTAKE_BYTES = 50 * 1000 * 1000
+"""An intake file larger than this is refused (a day of the 12345 hotline is about 1 MB);
+``gridmgr intake import --max-size-mb`` raises it."""
+
+
+def read_intake_file(
+    path: Path, *, catalog: Catalog, max_bytes: int = MAX_INTAKE_BYTES
+) -> IntakeBatch:
+    """Read a ``.csv`` or ``.json`` batch of reports (see :func:`parse_intake`).
+
+    A file larger than ``max_bytes``, a binary file (an archive, a workbook, NUL bytes), text
+    that is not CSV or JSON, or JSON nested too deep raises :class:`TableFileError` in one line.
+    """
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise TableFileError(f"{path.name}: give a .csv or .json file of reports")
+    fix = "split it, or raise the limit with `gridmgr intake import --max-size-mb`"
+    data = read_limited(path, max_bytes=max_bytes, fix=fix)
     if suffix == ".json":
-        try:
-            value = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise TableFileError(f"{path.name} is not valid UTF-8 JSON: {exc}") from None
-        items = value.get("reports") if isinstance(value, dict) else value
-        if not isinstance(items, list):
-            raise TableFileError(
-                f'{path.name}: expected a JSON list of reports (or {{"reports": [...]}})'
-            )
+        items = _json_items(data, source=path.name)
         return parse_intake(_json_rows(items), source=path.name, catalog=catalog)
-    if suffix == ".csv":
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        table = parse_table(
-            text, source=path.name, required=INTAKE_COLUMNS, optional=OPTIONAL_COLUMNS
-        )
-        return parse_intake(table.numbered(), source=path.name, catalog=catalog)
-    raise TableFileError(f"{path.name}: give a .csv or .json file of reports")
+    table = parse_table(
+        decode_text(data, source=path.name),
+        source=path.name,
+        required=INTAKE_COLUMNS,
+        optional=OPTIONAL_COLUMNS,
+    )
+    return parse_intake(table.numbered(), source=path.name, catalog=catalog)
+
+
+def _json_items(data: bytes, *, source: str) -> list[object]:
+    try:
+        text = data.decode("utf-8-sig")
+        value = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TableFileError(f"{source} is not valid UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        # the decoder recurses once per level: a hostile file nests until the stack gives out
+        line = _line_of_depth(text, MAX_JSON_DEPTH)
+        raise TableFileError(
+            f"{source} line {line}: JSON nested more than {MAX_JSON_DEPTH} levels deep; "
+            "a batch is a list of flat report objects"
+        ) from None
+    items = value.get("reports") if isinstance(value, dict) else value
+    if not isinstance(items, list):
+        raise TableFileError(f'{source}: expected a JSON list of reports (or {{"reports": [...]}})')
+    return items
+
+
+MAX_JSON_DEPTH = 64
+"""Nesting reported as too deep (a batch needs 3 levels: list, report, value)."""
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _line_of_depth(text: str, depth: int) -> int:
+    """The line (from 1) where ``text``'s JSON nesting first exceeds ``depth`` (0 if never)."""
+    level = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            level += 1
+            if level > depth:
+                return text.count("\n", 0, match.start()) + 1
+        elif token in "]}":
+            level -= 1
+    return 0
 
 
 def _json_rows(items: list[object]) -> Iterable[tuple[int, Mapping[str, str]]]:
