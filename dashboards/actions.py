@@ -4,6 +4,8 @@ with it, in the store)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dashboards.permissions import require_operator
 from gridmgr.access import Caller
 from gridmgr.cases import Action, Case
@@ -17,17 +19,19 @@ from gridmgr.services.submissions import submit_report
 from gridmgr.services.triage import merge_cases, place_case
 
 
-def act(services: Services, caller: Caller, case_id: str, action: Action, comment: str) -> Case:
-    """Apply ``action`` to a case as the caller (the state machine's guards decide)."""
-    case = visible_case(services.store, caller, case_id)
-    return case_actions.act(
-        services.store,
-        services.context,
-        case.case_id,
-        action,
-        actor=caller.actor,
-        at=services.now(),
-        comment=comment,
+def act(
+    services: Services,
+    caller: Caller,
+    case_id: str,
+    action: Action,
+    comment: str,
+    *,
+    defer_to: datetime | None = None,
+) -> Case:
+    """Apply ``action`` to a case as the caller (the state machine's guards decide); a
+    deferral request takes the new deadline ``defer_to``, its approver is picked by the rules."""
+    return case_actions.act_as(
+        services, caller, case_id, action, comment=comment, defer_to=defer_to
     )
 
 

@@ -19,6 +19,7 @@ from gridmgr.cases import (
     Assignee,
     Case,
     CaseError,
+    allowed_actions,
     decision_to_assignee,
 )
 from gridmgr.errors import ConcurrentUpdateError
@@ -136,6 +137,13 @@ def act_as(
         defer_to=defer_to,
         rating=rating,
     )
+
+
+def actions_allowed(services: Services, caller: Caller, case: Case, at: datetime) -> list[Action]:
+    """The actions the caller may take on ``case`` at ``at``: the buttons a door shows, with
+    his hold on a pending deferral request's approver post looked up on the roster."""
+    acts_for = decision_posts(services.context, case, caller.actor.actor_id, at)
+    return allowed_actions(case, caller.actor, at=at, acts_for=acts_for)
 
 
 def assignee_for(roster: Roster, person_id: str, cell: str | None, at: datetime) -> Assignee:
