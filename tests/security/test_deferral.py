@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from dashboards import dashboard_of
+from gridmgr import Grid
 from gridmgr.access import caller_for
 from gridmgr.cases import Action, Actor, Case, GuardError, Role, allowed_actions
 from gridmgr.responsibility.calendar import TZ
@@ -283,3 +285,63 @@ def test_the_operator_on_duty_approves_when_nobody_above_acts(
     approver = requested.deferral.approver
     assert approver.post == COMMAND_CENTER.key
     assert approver.person_id != owner
+
+
+# -- the dashboard's case page: the same use case behind its buttons ---------------------------
+
+
+def test_the_case_page_offers_the_request_to_the_worker_and_the_decision_to_the_head(
+    store: Store, tiny: Grid, tmp_path: Path
+) -> None:
+    from tests.test_dashboard import callback, dashboard_app, logged_in, render, texts
+    from tests.test_sessions import Clock as SessionClock
+
+    app = dashboard_app(store, tiny, tmp_path, SessionClock(START), logins=(None, CELL, CELL[:12]))
+    try:
+        services = dashboard_of(app).services
+        operator = Actor(OPERATOR, Role.OPERATOR)
+        case_id = report_incident(
+            store,
+            services.context,
+            reporter=operator,
+            category="street_vending",
+            at=START,
+            description="占道",
+            lon=NEAR[0],
+            lat=NEAR[1],
+        ).case.case_id
+        for action in (Action.REGISTER, Action.DISPATCH):
+            act(store, services.context, case_id, action, actor=operator, at=START, comment="c")
+        as_(services, WORKER, case_id, Action.ACCEPT)
+        due = store.case(case_id).due_at
+        assert due is not None
+        worker, head = logged_in(app, CELL), logged_in(app, CELL[:12])
+        page = f"/dashboard/case/{case_id}"
+        assert "申请延期" in texts(render(worker, page))
+        assert "批准延期" not in texts(render(worker, page))
+        assert "批准延期" not in texts(render(head, page))  # nothing to decide yet
+
+        def press(client: FlaskClient, action: str, comment: str, defer_to: str | None) -> None:
+            answer = callback(
+                client,
+                [("case-body", "children")],
+                [({"type": "case-action", "action": action}, "n_clicks", 1)],
+                [
+                    ("case-comment", "value", comment),
+                    ("case-defer-to", "value", defer_to),
+                    ("case-id", "data", case_id),
+                ],
+            )
+            assert answer.status_code == 200
+
+        press(worker, "request_defer", "需协调市场监管部门", "2026-05-08 17:00")
+        assert store.case(case_id).due_at == due
+        words = texts(render(head, page))
+        assert {"批准延期", "驳回延期", "需协调市场监管部门"} <= set(words)
+        assert any("2026-05-08 17:00" in w for w in words)
+        assert "批准延期" not in texts(render(logged_in(app, None), page))  # not the operator's
+        press(head, "approve_defer", "同意延期", None)
+        assert store.case(case_id).due_at == datetime(2026, 5, 8, 17, 0, tzinfo=TZ)
+        assert store.trail(case_id)[-1].actor == HEAD
+    finally:
+        close_app(app)
