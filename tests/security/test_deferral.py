@@ -345,3 +345,44 @@ def test_the_case_page_offers_the_request_to_the_worker_and_the_decision_to_the_
         assert store.trail(case_id)[-1].actor == HEAD
     finally:
         close_app(app)
+
+
+def test_through_the_api_only_the_picked_approver_decides_and_others_get_403(
+    store: Store, tmp_path: Path
+) -> None:
+    app = api_app(store, Settings(data_dir=tmp_path), clock=lambda: START)
+    client: FlaskClient = app.test_client()
+    try:
+        auth = {
+            who: "Bearer " + store.create_credential(kind="person", subject=who, now=START, days=9)
+            for who in (WORKER, HEAD, LEADER, OPERATOR)
+        }
+        report = {"lon": NEAR[0], "lat": NEAR[1], "category": "street_vending", "description": "x"}
+        as_operator = {"Authorization": auth[OPERATOR]}
+        case_id = client.post("/api/v1/reports", headers=as_operator, json=report).get_json()[
+            "case_id"
+        ]
+        url = f"/api/v1/cases/{case_id}/actions"
+
+        def post(who: str, body: dict[str, str]) -> tuple[int, dict[str, object]]:
+            reply = client.post(url, headers={"Authorization": auth[who]}, json=body)
+            return reply.status_code, reply.get_json()
+
+        for who, action in [(OPERATOR, "register"), (OPERATOR, "dispatch"), (WORKER, "accept")]:
+            assert post(who, {"action": action, "comment": "c"})[0] == 200
+        ask = {"action": "request_defer", "comment": "缺材料", "extend": "1d"}
+        status, body = post(WORKER, ask)
+        assert status == 200
+        request = body["deferral_request"]
+        assert isinstance(request, dict)
+        assert request["approver"] == {"person_id": HEAD, "post": field_post(CELL[:12]).key}
+        assert body["due_at"] == post(WORKER, {"action": "start", "comment": "c"})[1]["due_at"]
+        for someone in (WORKER, LEADER, OPERATOR):
+            assert post(someone, {"action": "approve_defer", "comment": "同意"})[0] == 403
+        status, body = post(HEAD, {"action": "approve_defer", "comment": "同意"})
+        assert status == 200
+        assert body["deferral_request"] is None
+        assert body["due_at"] == request["due_at"]
+        assert body["deferrals"] == 1
+    finally:
+        close_app(app)
