@@ -4,6 +4,8 @@ with it, in the store)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dashboards.permissions import require_operator
 from gridmgr.access import Caller
 from gridmgr.cases import Action, Case
@@ -17,10 +19,20 @@ from gridmgr.services.submissions import submit_report
 from gridmgr.services.triage import merge_cases, place_case
 
 
-def act(services: Services, caller: Caller, case_id: str, action: Action, comment: str) -> Case:
-    """Apply ``action`` to a case as the caller (the state machine's guards decide): the same
-    action use case as the API's."""
-    return case_actions.act_as(services, caller, case_id, action, comment=comment)
+def act(
+    services: Services,
+    caller: Caller,
+    case_id: str,
+    action: Action,
+    comment: str,
+    *,
+    defer_to: datetime | None = None,
+) -> Case:
+    """Apply ``action`` to a case as the caller (the state machine's guards decide); a
+    deferral request takes the new deadline ``defer_to``, its approver is picked by the rules."""
+    return case_actions.act_as(
+        services, caller, case_id, action, comment=comment, defer_to=defer_to
+    )
 
 
 def place(

@@ -81,6 +81,13 @@ _WORDS: dict[str, tuple[str, str]] = {
     "comment": ("处理意见(必填)", "Comment (required)"),
     "no_actions": ("您对此案件没有可执行的操作。", "You have no action on this case."),
     "done": ("已完成", "Done"),
+    "defer.to": ("申请延期至(日期时间)", "Defer to (date and time)"),
+    "defer.need_date": ("请先填写申请延期至的日期时间。", "Give the new deadline first."),
+    "defer.request": ("延期申请(待审批)", "Deferral request (awaiting decision)"),
+    "defer.by": ("申请人", "Requested by"),
+    "defer.approver": ("审批人", "Approver"),
+    "defer.dates": ("原时限 → 申请时限", "Deadline → requested"),
+    "defer.reason": ("理由", "Reason"),
     "not_found": ("没有找到该案件，或您无权查看。", "No such case, or not yours to see."),
     "forbidden": (
         "此页面仅限指挥中心和管理人员。",

@@ -30,6 +30,8 @@ class Trigger(enum.Enum):
     ESCALATED = "escalated"
     RETURNED = "returned"
     REOPENED = "reopened"
+    DEFER_REQUESTED = "defer_requested"
+    DEFER_DECIDED = "defer_decided"
 
     @property
     def label_zh(self) -> str:
@@ -40,6 +42,8 @@ class Trigger(enum.Enum):
             "escalated": "超时升级",
             "returned": "案件退回",
             "reopened": "案件重开",
+            "defer_requested": "延期申请待审批",
+            "defer_decided": "延期申请已处理",
         }[self.value]
 
 
@@ -58,7 +62,17 @@ class Notice:
         object.__setattr__(self, "body", MappingProxyType(dict(self.body)))
 
 
-TRIGGER_ACTIONS = frozenset({Action.DISPATCH, Action.ESCALATE, Action.RETURN, Action.REOPEN})
+TRIGGER_ACTIONS = frozenset(
+    {
+        Action.DISPATCH,
+        Action.ESCALATE,
+        Action.RETURN,
+        Action.REOPEN,
+        Action.REQUEST_DEFER,
+        Action.APPROVE_DEFER,
+        Action.REFUSE_DEFER,
+    }
+)
 """The actions whose events notify someone (the store looks up the assignee only for these)."""
 
 
@@ -90,6 +104,13 @@ def notices_for_event(event: CaseEvent, *, assignee: Assignee | None) -> list[No
     elif event.action is Action.REOPEN:
         trigger = Trigger.REOPENED
         recipients.append(_person(assignee) or COMMAND_CENTER_INBOX)
+    elif event.action is Action.REQUEST_DEFER:
+        # the approver the rules picked is asked; he decides with his own login
+        trigger = Trigger.DEFER_REQUESTED
+        recipients.append(_person(_deferral(details)) or COMMAND_CENTER_INBOX)
+    elif event.action in (Action.APPROVE_DEFER, Action.REFUSE_DEFER):
+        trigger = Trigger.DEFER_DECIDED
+        recipients.append(str(details.get("requested_by") or "") or _person(assignee) or "")
     else:
         return []
     due = details.get("due_at")
@@ -136,6 +157,11 @@ def due_soon_notice(case: Case, *, within_hours: float, now: datetime) -> Notice
     }
     key = f"{case.case_id}:due_soon:{case.stage_seq}:{who}"
     return Notice(case.case_id, who, Trigger.DUE_SOON, title, body, key)
+
+
+def _deferral(details: Mapping[str, object]) -> object:
+    request = details.get("deferral")
+    return request.get("approver") if isinstance(request, Mapping) else None
 
 
 def _person(value: object) -> str | None:

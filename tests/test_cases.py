@@ -53,12 +53,12 @@ SYSTEM = Actor("system:escalator", Role.SYSTEM)
 CITIZEN = Actor("citizen:13900000001", Role.CITIZEN)
 OTHER_CITIZEN = Actor("citizen:13900000002", Role.CITIZEN)
 PARTNER = Actor("apikey:12345", Role.PARTNER)
-APPROVER = Actor("P00099", Role.LEADER)
 EVERYONE: tuple[Actor, ...] = (OPERATOR, WORKER, OTHER_WORKER, HEAD, LEADER, MANAGER, SYSTEM)
 EVERYONE += (CITIZEN, OTHER_CITIZEN, PARTNER)
 TO_WORKER = Assignee(WORKER.actor_id, f"grid_worker:{CELL}", WORKER.name)
 TO_OTHER = Assignee(OTHER_WORKER.actor_id, "grid_worker:320281001003004")
 TO_HEAD = Assignee(HEAD.actor_id, "grid_head:320281001003")
+TO_LEADER = Assignee(LEADER.actor_id, "town_leader:320281001")
 
 
 def at(mo: int, d: int, h: int, mi: int = 0) -> datetime:
@@ -183,11 +183,14 @@ def test_the_transition_table_is_the_closed_loop() -> None:
     assert {st for st in s if a.SUPERVISE in TRANSITIONS[st]} == {st for st in s if st.is_open}
     timed = {s.DISPATCHED, s.ACCEPTED, s.IN_PROGRESS, s.HANDLED}
     assert {st for st in s if a.ESCALATE in TRANSITIONS[st]} == timed
-    assert {st for st in s if a.DEFER in TRANSITIONS[st]} == {s.ACCEPTED, s.IN_PROGRESS}
+    deferrals = (a.REQUEST_DEFER, a.APPROVE_DEFER, a.REFUSE_DEFER)
+    for action in deferrals:
+        assert {st for st in s if action in TRANSITIONS[st]} == {s.ACCEPTED, s.IN_PROGRESS}
+    assert not any(a.DEFER in actions for actions in TRANSITIONS.values())  # history only
     assert not any(a.REPORT in actions for actions in TRANSITIONS.values())
     assert TRANSITIONS[s.EVALUATED] == TRANSITIONS[s.REJECTED] == {}
     for state, actions in TRANSITIONS.items():  # self-loops never change the state
-        for action in (a.SUPERVISE, a.ESCALATE, a.DEFER):
+        for action in (a.SUPERVISE, a.ESCALATE, *deferrals):
             assert actions.get(action, state) is state
 
 
@@ -369,26 +372,49 @@ def test_a_comment_is_required_on_every_transition(
     )
 
 
-def test_a_deferral_needs_an_approver_and_moves_the_deadline() -> None:
+def test_a_deferral_request_needs_an_approver_and_keeps_the_deadline() -> None:
     accepted = case_in(CaseState.ACCEPTED)
     assert accepted.due_at == at(10, 9, 10)
     when, one_day = at(10, 8, 11), Span(1, "d")
-    assert refusal(accepted, Action.DEFER, WORKER, when, extend=one_day).rule == "approver_missing"
-    assert refusal(accepted, Action.DEFER, WORKER, when, approver=HEAD).rule == "extend_missing"
-    for approver in (WORKER, Actor(WORKER.actor_id, Role.HEAD), OTHER_WORKER, CITIZEN):
-        error = refusal(accepted, Action.DEFER, WORKER, when, approver=approver, extend=one_day)
-        assert error.rule == "approver"
-    assert refusal(accepted, Action.DEFER, HEAD, when, approver=LEADER, extend=one_day).rule == (
+    ask = Action.REQUEST_DEFER
+    assert refusal(accepted, ask, WORKER, when, extend=one_day).rule == "approver_missing"
+    assert refusal(accepted, ask, WORKER, when, approver=TO_HEAD).rule == "defer_to"
+    error = refusal(accepted, ask, WORKER, when, approver=TO_WORKER, extend=one_day)
+    assert error.rule == "approver"
+    assert refusal(accepted, ask, HEAD, when, approver=TO_HEAD, extend=one_day).rule == (
         "owner_only"
     )
-    deferred, event = event_of(
-        accepted, Action.DEFER, WORKER, when, "需协调市场监管", approver=HEAD, extend=one_day
+    requested, event = event_of(
+        accepted, ask, WORKER, when, "需协调市场监管", approver=TO_HEAD, extend=one_day
     )
+    assert requested.due_at == accepted.due_at  # nothing moves until the approver decides
+    assert (requested.state, requested.deferrals, requested.stage_seq) == (CaseState.ACCEPTED, 0, 2)
+    assert requested.deferral is not None
+    assert requested.deferral.approver == TO_HEAD
+    assert requested.deferral.due_at == at(10, 10, 10)
+    assert event.details["deferral"]["approver"]["person_id"] == HEAD.actor_id  # type: ignore[index]
+    assert event.details["extend"] == "1d"
+
+
+def test_the_picked_approver_moves_the_deadline() -> None:
+    accepted = case_in(CaseState.ACCEPTED)
+    when, one_day = at(10, 8, 11), Span(1, "d")
+    requested = act(accepted, Action.REQUEST_DEFER, WORKER, when, approver=TO_HEAD, extend=one_day)
+    later = at(10, 8, 14)
+    for someone in (WORKER, OPERATOR, LEADER, OTHER_WORKER):
+        assert Action.APPROVE_DEFER not in allowed_actions(requested, someone, at=later)
+        assert refusal(requested, Action.APPROVE_DEFER, someone, later).rule == "approver_only"
+    assert allowed_actions(requested, HEAD, at=later) == [
+        Action.APPROVE_DEFER,
+        Action.REFUSE_DEFER,
+    ]
+    deferred, event = event_of(requested, Action.APPROVE_DEFER, HEAD, later, "同意")
     # 10-09 10:00 + 7.5 working hours: 6 h on Friday, 1.5 h on the adjusted Saturday
     assert deferred.due_at == at(10, 10, 10) == CAL.deadline(at(10, 9, 10), one_day, VENDING.clock)
-    assert (deferred.state, deferred.deferrals, deferred.stage_seq) == (CaseState.ACCEPTED, 1, 3)
-    assert event.details["approver"] == {"actor_id": HEAD.actor_id, "role": "head", "name": ""}
-    assert event.details["extend"] == "1d"
+    assert (deferred.deferrals, deferred.stage_deferrals, deferred.stage_seq) == (1, 1, 3)
+    assert deferred.deferral is None
+    assert event.actor == HEAD
+    assert event.details["request_version"] == requested.version
     assert event.details["due_before"] == "2026-10-09T10:00:00+08:00"
     assert event.details["due_at"] == "2026-10-10T10:00:00+08:00"
 
@@ -575,8 +601,10 @@ class CaseLifecycle(RuleBasedStateMachine):
         """Valid inputs for ``action`` (the approver never defers, so never approves himself)."""
         if action is Action.DISPATCH:
             return {"assignee": data.draw(st.sampled_from([TO_WORKER, TO_OTHER, TO_HEAD]))}
-        if action is Action.DEFER:
-            return {"approver": APPROVER, "extend": Span(2, "h")}
+        if action is Action.REQUEST_DEFER:
+            owner = None if self.case.assignee is None else self.case.assignee.person_id
+            above = TO_LEADER if owner == HEAD.actor_id else TO_HEAD
+            return {"approver": above, "extend": Span(2, "h")}
         if action is Action.EVALUATE:
             return {"rating": data.draw(st.integers(1, 5))}
         if action is Action.ESCALATE:
@@ -683,14 +711,15 @@ def test_a_missed_deferred_deadline_escalates_again() -> None:
     due = accepted.due_at
     assert due is not None
     escalated = act(accepted, Action.ESCALATE, SYSTEM, due + timedelta(minutes=1))
-    deferred = act(
+    requested = act(
         escalated,
-        Action.DEFER,
+        Action.REQUEST_DEFER,
         WORKER,
         due + timedelta(minutes=2),
-        approver=HEAD,
+        approver=TO_HEAD,
         extend=Span(1, "d"),
     )
+    deferred = act(requested, Action.APPROVE_DEFER, HEAD, due + timedelta(minutes=3))
     assert deferred.due_at is not None
 
     again, event = event_of(deferred, Action.ESCALATE, SYSTEM, deferred.due_at)

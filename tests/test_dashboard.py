@@ -233,7 +233,11 @@ def test_a_worker_never_sees_a_case_outside_his_cells_nor_acts_on_it(app: Flask)
         client,
         [("case-body", "children")],
         [({"type": "case-action", "action": "register"}, "n_clicks", 1)],
-        [("case-comment", "value", "立案"), ("case-id", "data", theirs)],
+        [
+            ("case-comment", "value", "立案"),
+            ("case-defer-to", "value", None),
+            ("case-id", "data", theirs),
+        ],
     )
     assert response.status_code == 200
     assert "没有找到该案件" in json.dumps(response.get_json(), ensure_ascii=False)
@@ -249,7 +253,11 @@ def test_the_operator_registers_a_case_from_its_page_and_the_trail_shows_it(app:
         client,
         [("case-body", "children")],
         [({"type": "case-action", "action": "register"}, "n_clicks", 1)],
-        [("case-comment", "value", "属实，立案"), ("case-id", "data", case_id)],
+        [
+            ("case-comment", "value", "属实，立案"),
+            ("case-defer-to", "value", None),
+            ("case-id", "data", case_id),
+        ],
     )
     words = texts(done.get_json()["response"]["case-body"]["children"])
     assert services_of(app).store.case(case_id).state.value == "registered"
@@ -265,7 +273,11 @@ def test_a_refused_action_says_why_and_changes_nothing(app: Flask) -> None:
         client,
         [("case-body", "children")],
         [({"type": "case-action", "action": "register"}, "n_clicks", 1)],
-        [("case-comment", "value", "   "), ("case-id", "data", case_id)],
+        [
+            ("case-comment", "value", "   "),
+            ("case-defer-to", "value", None),
+            ("case-id", "data", case_id),
+        ],
     )
     words = " ".join(texts(done.get_json()["response"]["case-body"]["children"]))
     assert "comment" in words

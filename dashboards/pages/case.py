@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
@@ -111,15 +112,30 @@ def facts_column(services: Services, view: CaseView, lang: str) -> list[Any]:
 
 
 def actions_panel(view: CaseView, lang: str) -> Any:
+    request = deferral_request(view, lang)
     if not view.actions:
-        return html.P(t("no_actions", lang))
+        return html.Div([*request, html.P(t("no_actions", lang))])
+    asks = Action.REQUEST_DEFER in view.actions
     return html.Div(
         [
+            *request,
             dcc.Textarea(
                 id="case-comment",
                 maxLength=2000,
                 className="comment",
                 placeholder=t("comment", lang),
+            ),
+            html.Label(
+                [
+                    t("defer.to", lang),
+                    dcc.Input(
+                        id="case-defer-to",
+                        type="text",
+                        placeholder="2026-12-10 17:00",
+                        className="when",
+                    ),
+                ],
+                style=None if asks else {"display": "none"},
             ),
             html.Div(
                 [
@@ -135,6 +151,28 @@ def actions_panel(view: CaseView, lang: str) -> Any:
             html.Div(id="case-message", role="status"),
         ]
     )
+
+
+def deferral_request(view: CaseView, lang: str) -> list[Any]:
+    """The pending deferral request: who asked, why, the dates, who decides (empty if none)."""
+    d = view.case.deferral
+    if d is None:
+        return []
+
+    def when(at: datetime) -> str:
+        return at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+
+    facts = [
+        html.Dt(t("defer.by", lang)),
+        html.Dd(d.requested_by),
+        html.Dt(t("defer.dates", lang)),
+        html.Dd(f"{when(d.due_before)} → {when(d.due_at)}"),
+        html.Dt(t("defer.reason", lang)),
+        html.Dd(d.reason, className="citizen"),  # a text node, never HTML
+        html.Dt(t("defer.approver", lang)),
+        html.Dd(f"{d.approver.name or d.approver.person_id} ({d.approver.post})"),
+    ]
+    return [html.H4(t("defer.request", lang)), html.Dl(facts, className="facts deferral")]
 
 
 def triage_panel(board: Dashboard, view: CaseView, lang: str) -> list[Any]:
@@ -268,6 +306,7 @@ def register(app: Dash) -> None:
         Output("case-body", "children"),
         Input({"type": "case-action", "action": ALL}, "n_clicks"),
         State("case-comment", "value"),
+        State("case-defer-to", "value"),
         State("case-id", "data"),
         prevent_initial_call=True,
     )(on_action)
@@ -301,8 +340,9 @@ def register(app: Dash) -> None:
     )(pin)
 
 
-def on_action(clicks: list[int], comment: str | None, case_id: str) -> Any:
-    """An action button: apply it as the caller, then show the page again."""
+def on_action(clicks: list[int], comment: str | None, defer_to: str | None, case_id: str) -> Any:
+    """An action button: apply it as the caller, then show the page again (a deferral request
+    carries the new deadline from the date field; its approver is picked by the rules)."""
     caller = require_caller()
     board = dashboard()
     lang = current_lang()
@@ -311,7 +351,13 @@ def on_action(clicks: list[int], comment: str | None, case_id: str) -> Any:
         return no_update
     try:
         action = Action(trigger.get("action"))
-        actions.act(board.services, caller, case_id, action, (comment or "").strip())
+        due = None
+        if action is Action.REQUEST_DEFER:
+            if not defer_to:
+                return refreshed(board, caller, case_id, t("defer.need_date", lang), lang)
+            due = datetime.fromisoformat(defer_to).replace(tzinfo=TZ)
+        text = (comment or "").strip()
+        actions.act(board.services, caller, case_id, action, text, defer_to=due)
         message = t("done", lang)
     except (ValueError, GridMgrError) as exc:  # the guards' message says what to fix
         message = str(exc)

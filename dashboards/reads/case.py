@@ -9,10 +9,11 @@ from typing import Any
 
 from dashboards.reads.names import cell_name, post_label
 from gridmgr.access import Caller
-from gridmgr.cases import Action, Case, allowed_actions
+from gridmgr.cases import Action, Case
 from gridmgr.grid.model import Grid
 from gridmgr.intake.duplicates import DuplicateMatch
 from gridmgr.responsibility.roster import PostKind, Roster
+from gridmgr.services.actions import actions_allowed
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
 from gridmgr.services.photos import AttachmentRow, case_photos
@@ -69,9 +70,8 @@ def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -
         number = details.get("number") if isinstance(details.get("number"), int) else None
         keys = details.get("chain", []) or []
         chain = owner_chain(services.grid, services.roster, keys, trail[0].at)
-    actions = [
-        a for a in allowed_actions(case, caller.actor, at=now) if a not in PAGE_ACTIONS_HIDDEN
-    ]
+    allowed = actions_allowed(services, caller, case, now)
+    actions = [a for a in allowed if a not in PAGE_ACTIONS_HIDDEN]
     overdue = case.state.is_open and case.due_at is not None and case.due_at <= now
     return CaseView(
         case,

@@ -77,9 +77,28 @@ STATUS: tuple[tuple[type[BaseException], int], ...] = (
 
 GUARD_STATUS = {
     **dict.fromkeys(
-        ("role", "owner_only", "verifier_is_handler", "reporter_only", "approver"), 403
+        (
+            "role",
+            "owner_only",
+            "verifier_is_handler",
+            "reporter_only",
+            "approver",
+            "approver_only",
+        ),
+        403,
     ),
-    **dict.fromkeys(("time_order", "not_due", "already_escalated", "no_stage"), 409),
+    **dict.fromkeys(
+        (
+            "time_order",
+            "not_due",
+            "already_escalated",
+            "no_stage",
+            "defer_pending",
+            "defer_limit",
+            "no_request",
+        ),
+        409,
+    ),
 }
 """Status of a broken case rule by its name; any other rule is bad input (422)."""
 

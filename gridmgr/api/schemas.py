@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from flask_openapi3 import FileStorage
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 MAX_PAGE = 200
 """The largest page a case list returns."""
@@ -70,7 +70,9 @@ class ActionIn(BaseModel):
         "accept",
         "return",
         "start",
-        "defer",
+        "request_defer",
+        "approve_defer",
+        "refuse_defer",
         "handle",
         "verify",
         "reopen",
@@ -80,8 +82,12 @@ class ActionIn(BaseModel):
     ]
     comment: str = Field(min_length=1, max_length=2000)
     assignee: str | None = Field(default=None, max_length=64, description="dispatch: person id")
-    approver: str | None = Field(default=None, max_length=64, description="defer: person id")
-    extend: str | None = Field(default=None, max_length=16, description="defer: e.g. 1d, 4h")
+    extend: str | None = Field(
+        default=None, max_length=16, description="request_defer: added to the deadline, e.g. 1d"
+    )
+    defer_to: AwareDatetime | None = Field(
+        default=None, description="request_defer: the new deadline (instead of extend)"
+    )
     rating: int | None = Field(default=None, ge=1, le=5, description="evaluate: 1..5")
     version: int | None = Field(default=None, ge=0, description="the case version you saw")
 

@@ -42,7 +42,7 @@ from gridmgr.api.schemas import (
     ReportWithPhotoForm,
     TierPath,
 )
-from gridmgr.cases import Action, Case
+from gridmgr.cases import Action, Case, DeferralRequest
 from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
 from gridmgr.ledger import LedgerEvent
 from gridmgr.responsibility.calendar import TZ
@@ -248,8 +248,8 @@ def case_action(path: CasePath, body: ActionIn) -> Response:
         comment=body.comment,
         version=body.version,
         assignee_id=body.assignee,
-        approver_id=body.approver,
         extend=body.extend,
+        defer_to=body.defer_to,
         rating=body.rating,
     )
     return jsonify(case_json(updated))
@@ -369,7 +369,7 @@ bp.register_api(triage.bp)  # place, merge, inbox
 
 def case_json(case: Case, number: int | None = None) -> dict[str, Any]:
     """A case as the API shows it (times in ISO 8601 with +08:00)."""
-    a = case.assignee
+    a, d = case.assignee, case.deferral
     body: dict[str, Any] = {
         "case_id": case.case_id,
         "category": case.category,
@@ -394,12 +394,27 @@ def case_json(case: Case, number: int | None = None) -> dict[str, Any]:
         "reopen_count": case.reopen_count,
         "return_count": case.return_count,
         "deferrals": case.deferrals,
+        "stage_deferrals": case.stage_deferrals,
+        "deferral_request": None if d is None else _deferral_json(d),
         "rating": case.rating,
         "version": case.version,
     }
     if number is not None:
         body["number"] = number
     return body
+
+
+def _deferral_json(d: DeferralRequest) -> dict[str, Any]:
+    """A pending deferral request: who asked, why, the deadline asked for, who decides."""
+    return {
+        "approver": {"person_id": d.approver.person_id, "post": d.approver.post},
+        "requested_by": d.requested_by,
+        "requested_at": _iso(d.requested_at),
+        "due_before": _iso(d.due_before),
+        "due_at": _iso(d.due_at),
+        "reason": d.reason,
+        "version": d.version,
+    }
 
 
 def event_json(event: LedgerEvent) -> dict[str, Any]:

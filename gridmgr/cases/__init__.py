@@ -4,13 +4,16 @@
   :class:`Actor`, :class:`Assignee`, :class:`Case` and the :class:`CaseEvent` the ledger keeps;
 - :mod:`gridmgr.cases.lifecycle`: the state machine, the one table :data:`TRANSITIONS`,
   :func:`apply_action` and :func:`allowed_actions` (the same checks, so they never disagree),
-  :func:`open_case` and the side events beside the loop.
+  :func:`open_case` and the side events beside the loop;
+- :mod:`gridmgr.cases.deferral`: the rules of a deferral (requested, decided by an approver the
+  rules pick, capped per stage).
 
 Every public name of both is importable from here, ``from gridmgr.cases import apply_action``.
 """
 
 from __future__ import annotations
 
+from gridmgr.cases.deferral import DEFERRAL_ACTIONS, MAX_STAGE_DEFERRALS, deferral_cap
 from gridmgr.cases.lifecycle import (
     SIDE_ACTIONS,
     TRANSITIONS,
@@ -30,6 +33,7 @@ from gridmgr.cases.model import (
     CaseError,
     CaseEvent,
     CaseState,
+    DeferralRequest,
     GuardError,
     IllegalTransitionError,
     Role,
@@ -37,7 +41,9 @@ from gridmgr.cases.model import (
 )
 
 __all__ = [
+    "DEFERRAL_ACTIONS",
     "MAX_COMMENT",
+    "MAX_STAGE_DEFERRALS",
     "SIDE_ACTIONS",
     "TRANSITIONS",
     "Action",
@@ -47,12 +53,14 @@ __all__ = [
     "CaseError",
     "CaseEvent",
     "CaseState",
+    "DeferralRequest",
     "GuardError",
     "IllegalTransitionError",
     "Role",
     "allowed_actions",
     "apply_action",
     "decision_to_assignee",
+    "deferral_cap",
     "is_overdue",
     "open_case",
     "record_side_event",

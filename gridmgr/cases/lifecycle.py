@@ -12,12 +12,20 @@ SLA clock, counted on the official working calendar by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from gridmgr.cases.deferral import (
+    DECISIONS,
+    DEFERRAL_ACTIONS,
+    decision_changes,
+    decision_refusal,
+    request_changes,
+    request_refusal,
+)
 from gridmgr.cases.model import (
     MAX_COMMENT,
     Action,
@@ -47,8 +55,8 @@ def _transitions() -> Mapping[CaseState, Mapping[Action, CaseState]]:
         s.REPORTED: {a.REGISTER: s.REGISTERED, a.REJECT: s.REJECTED},
         s.REGISTERED: {a.DISPATCH: s.DISPATCHED},
         s.DISPATCHED: {a.ACCEPT: s.ACCEPTED, a.RETURN: s.RETURNED},
-        s.ACCEPTED: {a.START: s.IN_PROGRESS, a.DEFER: s.ACCEPTED},
-        s.IN_PROGRESS: {a.HANDLE: s.HANDLED, a.DEFER: s.IN_PROGRESS},
+        s.ACCEPTED: {a.START: s.IN_PROGRESS},
+        s.IN_PROGRESS: {a.HANDLE: s.HANDLED},
         s.HANDLED: {a.VERIFY: s.VERIFIED, a.REOPEN: s.IN_PROGRESS},
         s.VERIFIED: {a.CLOSE: s.CLOSED},
         s.CLOSED: {a.EVALUATE: s.EVALUATED},
@@ -61,6 +69,8 @@ def _transitions() -> Mapping[CaseState, Mapping[Action, CaseState]]:
             actions[a.SUPERVISE] = state
         if state in _TIMED_STAGE:
             actions[a.ESCALATE] = state
+        if state in (s.ACCEPTED, s.IN_PROGRESS):  # the handle stage can be deferred
+            actions.update(dict.fromkeys(DEFERRAL_ACTIONS, state))
     ordered = {state: {x: acts[x] for x in Action if x in acts} for state, acts in flow.items()}
     return MappingProxyType({state: MappingProxyType(acts) for state, acts in ordered.items()})
 
@@ -79,8 +89,10 @@ TRANSITIONS: Mapping[CaseState, Mapping[Action, CaseState]] = _transitions()
 {'accept': 'accepted', 'return': 'returned', 'supervise': 'dispatched', 'escalate': 'dispatched'}
 """
 
-_OWNER_ONLY = frozenset({Action.ACCEPT, Action.RETURN, Action.START, Action.DEFER, Action.HANDLE})
-_CHECKERS = frozenset({Role.OPERATOR, Role.HEAD, Role.LEADER})  # also approve deferrals
+_OWNER_ONLY = frozenset(
+    {Action.ACCEPT, Action.RETURN, Action.START, Action.REQUEST_DEFER, Action.HANDLE}
+)
+_CHECKERS = frozenset({Role.OPERATOR, Role.HEAD, Role.LEADER})
 _ROLES: Mapping[Action, frozenset[Role]] = {
     **dict.fromkeys((Action.REGISTER, Action.REJECT, Action.CLOSE), frozenset({Role.OPERATOR})),
     Action.SUPERVISE: frozenset({Role.OPERATOR}),
@@ -90,10 +102,11 @@ _ROLES: Mapping[Action, frozenset[Role]] = {
     Action.EVALUATE: frozenset({Role.OPERATOR, Role.MANAGER, Role.CITIZEN}),
     Action.ESCALATE: frozenset({Role.SYSTEM}),
 }
-_REQUIRED = {Action.DISPATCH: ("assignee",), Action.DEFER: ("approver", "extend")}
+_REQUIRED = {Action.DISPATCH: ("assignee",), Action.REQUEST_DEFER: ("approver",)}
 _REQUIRED[Action.EVALUATE] = ("rating",)
-_OPTIONAL = {Action.ESCALATE: ("escalate_to",)}
-_INPUTS = ("assignee", "approver", "extend", "rating", "escalate_to")
+_OPTIONAL = {Action.ESCALATE: ("escalate_to",), Action.REQUEST_DEFER: ("extend", "defer_to")}
+_INPUTS = ("assignee", "approver", "extend", "defer_to", "rating", "escalate_to")
+_DEFERRABLE = (*DEFERRAL_ACTIONS, Action.ESCALATE)
 
 
 def decision_to_assignee(decision: RoutingDecision) -> Assignee | None:
@@ -149,10 +162,14 @@ def open_case(
     return case, event
 
 
-def allowed_actions(case: Case, actor: Actor, *, at: datetime) -> list[Action]:
+def allowed_actions(
+    case: Case, actor: Actor, *, at: datetime, acts_for: Collection[str] = ()
+) -> list[Action]:
     """The actions ``actor`` may take on ``case`` at ``at``, in :class:`Action` order.
 
     :func:`apply_action` succeeds for exactly these, given a comment and each action's inputs.
+    ``acts_for`` holds the post keys the actor holds or acts for at ``at`` (a deferral request
+    is decided by its approver or whoever holds the approver's post).
 
     >>> from gridmgr.responsibility.calendar import TZ
     >>> t = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
@@ -165,7 +182,7 @@ def allowed_actions(case: Case, actor: Actor, *, at: datetime) -> list[Action]:
     []
     """
     at = _aware(at, None)
-    return [a for a in TRANSITIONS[case.state] if _refusal(case, a, actor, at) is None]
+    return [a for a in TRANSITIONS[case.state] if _refusal(case, a, actor, at, acts_for) is None]
 
 
 def apply_action(
@@ -178,15 +195,20 @@ def apply_action(
     calendar: WorkCalendar,
     category: Category,
     assignee: Assignee | None = None,
-    approver: Actor | None = None,
+    approver: Assignee | None = None,
     extend: Span | None = None,
+    defer_to: datetime | None = None,
     rating: int | None = None,
     escalate_to: Assignee | None = None,
+    acts_for: Collection[str] = (),
 ) -> tuple[Case, CaseEvent]:
     """Apply ``action`` by ``actor`` at ``at``: the next case (version + 1) and its one event.
 
     Raises :class:`IllegalTransitionError` when the state does not admit the action, and
     :class:`GuardError` when a rule is broken (role, owner, verifier, comment, time order, inputs).
+    A deferral request (``REQUEST_DEFER``) takes the ``approver`` the use case picked and either
+    ``extend`` (a span added to the deadline) or ``defer_to`` (the new deadline); ``acts_for`` is
+    as in :func:`allowed_actions`.
 
     >>> from gridmgr.responsibility.catalog_file import read_catalog
     >>> from gridmgr.responsibility.calendar import TZ, WorkCalendar
@@ -202,14 +224,14 @@ def apply_action(
     ('dispatched', 'sign', '2026-10-08T10:30:00+08:00')
     """
     at = _aware(at, calendar.tz)
-    refusal = _refusal(case, action, actor, at)
+    refusal = _refusal(case, action, actor, at, acts_for)
     if refusal is not None:
         raise refusal
     text = _text(comment, "comment")
     if category.code != case.category:
         message = f"case {case.case_id} is {case.category}; pass that category, not {category.code}"
         raise GuardError(message, rule="category")
-    inputs = (assignee, approver, extend, rating, escalate_to)
+    inputs = (assignee, approver, extend, defer_to, rating, escalate_to)
     _check_inputs(action, actor, dict(zip(_INPUTS, inputs, strict=True)))
 
     to_state = TRANSITIONS[case.state][action]
@@ -219,6 +241,7 @@ def apply_action(
     def start(stage: Stage) -> None:
         due = calendar.deadline(at, category.sla[stage], category.clock)
         changes.update(stage=stage, stage_started_at=at, due_at=due, stage_seq=case.stage_seq + 1)
+        changes.update(stage_deferrals=0, deferral=None)
 
     if action is Action.DISPATCH:
         changes["assignee"] = assignee
@@ -234,15 +257,21 @@ def apply_action(
     elif action is Action.RETURN:
         details["returned_by"] = to_json_value(case.assignee)
         changes.update(assignee=None, return_count=case.return_count + 1)
-    elif action is Action.DEFER and case.due_at is not None and extend is not None:  # checked
-        details.update(
-            approver=to_json_value(approver),
-            extend=str(extend),
-            due_before=to_json_value(case.due_at),
+    elif action is Action.REQUEST_DEFER and case.due_at is not None and approver is not None:
+        due = defer_to or calendar.deadline(case.due_at, extend or Span(1, "d"), category.clock)
+        changes, details = request_changes(
+            case,
+            actor=actor,
+            at=at,
+            reason=text,
+            approver=approver,
+            due=_aware(due, calendar.tz),
+            calendar=calendar,
+            category=category,
         )
-        due = calendar.deadline(case.due_at, extend, category.clock)
-        # a deferral is a new commitment: its deadline is timed (and escalated) afresh
-        changes.update(due_at=due, deferrals=case.deferrals + 1, stage_seq=case.stage_seq + 1)
+        details.update(extend=None if extend is None else str(extend))
+    elif action in DECISIONS:
+        changes, details = decision_changes(case, action)
     elif action is Action.ESCALATE and case.due_at is not None:  # checked by _refusal
         overdue = int((at - case.due_at).total_seconds())
         details.update(stage=to_json_value(case.stage), overdue_seconds=overdue)
@@ -254,7 +283,7 @@ def apply_action(
     elif action is Action.EVALUATE:
         changes["rating"] = rating
     if to_state not in _TIMED_STAGE:
-        changes.update(stage=None, stage_started_at=None, due_at=None)
+        changes.update(stage=None, stage_started_at=None, due_at=None, deferral=None)
     changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
     details.update({k: to_json_value(v) for k, v in changes.items()})
     new = replace(case, **changes, state=to_state, updated_at=at, version=case.version + 1)
@@ -343,7 +372,9 @@ def record_side_event(
 # -- guards ---------------------------------------------------------------------------------
 
 
-def _refusal(case: Case, action: Action, actor: Actor, at: datetime) -> CaseError | None:
+def _refusal(
+    case: Case, action: Action, actor: Actor, at: datetime, acts_for: Collection[str] = ()
+) -> CaseError | None:
     """Why ``actor`` may not take ``action`` on ``case`` at ``at``; ``None`` if they may."""
     admitted = TRANSITIONS[case.state]
     if action not in admitted:
@@ -355,6 +386,12 @@ def _refusal(case: Case, action: Action, actor: Actor, at: datetime) -> CaseErro
             action=action,
         )
     broken = _broken_rule(case, action, actor, at)
+    if broken is None and action in DEFERRAL_ACTIONS:
+        broken = (
+            request_refusal(case)
+            if action is Action.REQUEST_DEFER
+            else decision_refusal(case, actor, acts_for)
+        )
     return None if broken is None else GuardError(broken[1], rule=broken[0])
 
 
@@ -366,13 +403,15 @@ def _broken_rule(case: Case, action: Action, actor: Actor, at: datetime) -> tupl
             f"at={at.isoformat()} is before case {cid}'s last transition at "
             f"{case.updated_at.isoformat()}; actions are applied in time order"
         )
-    if action in (Action.DEFER, Action.ESCALATE) and (case.stage is None or case.due_at is None):
+    if action in _DEFERRABLE and (case.stage is None or case.due_at is None):
         return "no_stage", f"case {cid} has no timed stage running; {action.value} needs one"
     if action in _OWNER_ONLY:
         if case.assignee is None or who != case.assignee.person_id:
             owner = "nobody" if case.assignee is None else case.assignee.person_id
             return "owner_only", f"only the assignee ({owner}) may {action.value} {cid}, not {who}"
         return None
+    if action in DECISIONS:
+        return None  # who decides is the request's approver: see deferral.decision_refusal
     if actor.role not in _ROLES[action]:
         names = ", ".join(r.value for r in Role if r in _ROLES[action])
         return "role", f"a {actor.role.value} ({who}) may not {action.value} a case; only: {names}"
@@ -410,14 +449,11 @@ def _check_inputs(action: Action, actor: Actor, given: Mapping[str, object]) -> 
             )
         if value is None and name in required:
             raise GuardError(f"{action.value} needs {name}; none was given", rule=f"{name}_missing")
-    approver = given["approver"]
-    if isinstance(approver, Actor) and (
-        approver.actor_id == actor.actor_id or approver.role not in _CHECKERS
-    ):
+    if action is Action.REQUEST_DEFER and (given["extend"] is None) == (given["defer_to"] is None):
         raise GuardError(
-            f"{approver.role.value} {approver.actor_id} may not approve a deferral by "
-            f"{actor.actor_id}; the approver is an operator, head or leader, not the one deferring",
-            rule="approver",
+            "a deferral request takes either extend (e.g. 1d) or defer_to (the new deadline), "
+            "exactly one of them",
+            rule="defer_to",
         )
     rating = given["rating"]
     valid = isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= 5

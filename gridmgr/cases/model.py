@@ -93,7 +93,10 @@ class Action(enum.Enum):
     ACCEPT = "accept"
     RETURN = "return"
     START = "start"
-    DEFER = "defer"
+    DEFER = "defer"  # the old self-approved deferral: kept to read the history, never taken
+    REQUEST_DEFER = "request_defer"
+    APPROVE_DEFER = "approve_defer"
+    REFUSE_DEFER = "refuse_defer"
     HANDLE = "handle"
     VERIFY = "verify"
     REOPEN = "reopen"
@@ -145,8 +148,8 @@ _LABELS_ZH = {
     **_labels(CaseState, "上报 立案 派遣 签收 处置中 已反馈 已核查 结案 已评价 不予立案 退回"),
     **_labels(
         Action,
-        "上报 立案 不予立案 派遣 签收 退回 开始处置 延期 反馈 核查通过 重开 结案 评价 督办 "
-        "超时升级 定位 并入主案 拆分 并案 拆案",
+        "上报 立案 不予立案 派遣 签收 退回 开始处置 延期 申请延期 批准延期 驳回延期 "
+        "反馈 核查通过 重开 结案 评价 督办 超时升级 定位 并入主案 拆分 并案 拆案",
     ),
     **_labels(Role, "指挥中心值班员 网格员 网格长 镇街负责人 管理人员 系统 市民 合作系统"),
 }
@@ -180,12 +183,32 @@ class Assignee:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeferralRequest:
+    """A deferral the assignee asked for and ``approver`` has not yet decided.
+
+    ``approver`` is picked by the rules (the post over the requester's, see
+    :mod:`gridmgr.services.deferrals`), never named by the requester; ``version`` is the case
+    version of the request's event, so the decision can name the request it answers.
+    """
+
+    approver: Assignee
+    requested_by: str
+    requested_at: datetime
+    due_before: datetime
+    due_at: datetime
+    reason: str
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Case:
     """A case as the store reconstructs it; ``version`` counts the events in its trail.
 
     ``stage`` is the timed stage now running (sign after dispatch, handle after accept, verify
     after handled) and ``due_at`` its deadline; ``stage_seq`` counts the stages started, so the
     running stage was already escalated exactly when ``escalated_stage_seq == stage_seq``.
+    ``stage_deferrals`` counts the deferrals approved in the running stage; ``deferral`` is the
+    request awaiting its approver, if any (its deadline is not in force until approved).
     """
 
     case_id: str
@@ -210,6 +233,8 @@ class Case:
     reopen_count: int = 0
     return_count: int = 0
     deferrals: int = 0
+    stage_deferrals: int = 0
+    deferral: DeferralRequest | None = None
     rating: int | None = None
     version: int = 0
 
@@ -261,7 +286,7 @@ def to_json_value(value: object, where: str = "value") -> Any:
         return value.value
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, Actor | Assignee):
+    if isinstance(value, Actor | Assignee | DeferralRequest):
         return to_json_value(asdict(value), where)
     if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
         return {k: to_json_value(v, f"{where}.{k}") for k, v in value.items()}

@@ -106,7 +106,8 @@ def simulate(
     console.print(
         f"  {tally['report']} reports ({tally['report:open311']} by Open311, "
         f"{tally['out_of_grid']} outside the grid), {tally['escalate']} escalations, "
-        f"{tally['return']} returns, {tally['defer']} deferrals, {tally['reopen']} reopenings, "
+        f"{tally['return']} returns, {tally['approve_defer']} deferrals, "
+        f"{tally['reopen']} reopenings, "
         f"{tally['patrol_points']} patrol points; {events} ledger events"
     )
     console.print("  cases by state: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))

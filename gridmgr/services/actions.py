@@ -2,19 +2,24 @@
 
 :func:`act` applies an action; :func:`act_as` is what a door calls for a person: the case must
 be visible to him, the people he names are resolved on the roster, and his version is checked.
+A deferral request gets its approver from the rules (:func:`~gridmgr.services.deferrals.
+pick_approver`), never from the requester; a decision is taken by that approver or whoever
+holds his post then (:func:`~gridmgr.services.deferrals.decision_posts`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from gridmgr.access import Caller, actor_for
+from gridmgr.access import Caller
 from gridmgr.cases import (
+    DEFERRAL_ACTIONS,
     Action,
     Actor,
     Assignee,
     Case,
     CaseError,
+    allowed_actions,
     decision_to_assignee,
 )
 from gridmgr.errors import ConcurrentUpdateError
@@ -26,6 +31,7 @@ from gridmgr.responsibility.routing import (
 from gridmgr.responsibility.sla import Span, parse_span
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
+from gridmgr.services.deferrals import decision_posts, pick_approver
 from gridmgr.store import Store
 
 
@@ -39,13 +45,22 @@ def act(
     at: datetime,
     comment: str,
     assignee: Assignee | None = None,
-    approver: Actor | None = None,
     extend: Span | None = None,
+    defer_to: datetime | None = None,
     rating: int | None = None,
 ) -> Case:
-    """Apply one lifecycle action (for DISPATCH without an assignee: the cell's owner now)."""
+    """Apply one lifecycle action (for DISPATCH without an assignee: the cell's owner now).
+
+    For ``REQUEST_DEFER`` the approver is picked by the rules; for its decisions the actor's
+    hold on the approver's post is looked up on the roster at ``at``.
+    """
     if action is Action.DISPATCH and assignee is None:
         assignee = owner_now(store, context, case_id, at)
+    approver, acts_for = None, frozenset[str]()
+    if action is Action.REQUEST_DEFER:
+        approver = pick_approver(context, store.case(case_id), actor.actor_id, at)
+    elif action in DEFERRAL_ACTIONS:
+        acts_for = decision_posts(context, store.case(case_id), actor.actor_id, at)
     return store.apply(
         case_id,
         action,
@@ -57,7 +72,9 @@ def act(
         assignee=assignee,
         approver=approver,
         extend=extend,
+        defer_to=defer_to,
         rating=rating,
+        acts_for=acts_for,
     )
 
 
@@ -87,8 +104,8 @@ def act_as(
     comment: str,
     version: int | None = None,
     assignee_id: str | None = None,
-    approver_id: str | None = None,
     extend: str | None = None,
+    defer_to: datetime | None = None,
     rating: int | None = None,
 ) -> Case:
     """Apply ``action`` to a case the caller may see, as the caller (the state machine's guards
@@ -96,7 +113,8 @@ def act_as(
 
     ``version``, when given, must be the case's current version
     (:class:`~gridmgr.errors.ConcurrentUpdateError` otherwise: read it again). ``assignee_id``
-    and ``approver_id`` name people on the roster; ``extend`` is a span such as ``3d``.
+    names a person on the roster; a deferral request takes ``extend`` (a span such as ``3d``)
+    or ``defer_to`` (the new deadline), and no approver: the rules pick him.
     """
     case = visible_case(services.store, caller, case_id)
     if version is not None and version != case.version:
@@ -106,7 +124,6 @@ def act_as(
     now = services.now()
     roster = services.roster
     assignee = None if assignee_id is None else assignee_for(roster, assignee_id, case.cell, now)
-    approver = None if approver_id is None else actor_for(roster, approver_id, now)
     return act(
         services.store,
         services.context,
@@ -116,10 +133,17 @@ def act_as(
         at=now,
         comment=comment,
         assignee=assignee,
-        approver=approver,
         extend=None if extend is None else parse_span(extend),
+        defer_to=defer_to,
         rating=rating,
     )
+
+
+def actions_allowed(services: Services, caller: Caller, case: Case, at: datetime) -> list[Action]:
+    """The actions the caller may take on ``case`` at ``at``: the buttons a door shows, with
+    his hold on a pending deferral request's approver post looked up on the roster."""
+    acts_for = decision_posts(services.context, case, caller.actor.actor_id, at)
+    return allowed_actions(case, caller.actor, at=at, acts_for=acts_for)
 
 
 def assignee_for(roster: Roster, person_id: str, cell: str | None, at: datetime) -> Assignee:

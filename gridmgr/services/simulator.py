@@ -4,7 +4,8 @@ service layer, fast (``gridmgr simulate``) or in real time (``gridmgr serve`` in
 :class:`Simulator` keeps a queue of future steps in simulated time. :meth:`Simulator.advance`
 moves it to a given moment: it draws Poisson arrivals (:mod:`gridmgr.simulation.activity`),
 reports them, runs every step that falls due — operators register, reject and dispatch, workers
-sign for, return, defer and handle, operators verify, reopen, close and evaluate, each with a
+sign for, return, request deferrals (which their approver approves) and handle, operators
+verify, reopen, close and evaluate, each with a
 realistic delay measured against the stage's SLA (a share of stages finish late) — runs an
 escalation pass every ``escalate_every``, and writes workers' patrol walks
 (:mod:`gridmgr.simulation.walks`) as they happen. Every change goes through
@@ -78,7 +79,9 @@ _ROLE_OF_POST = {
     PostKind.OPERATOR.value: Role.OPERATOR,
     PostKind.UNIT_LEADER.value: Role.MANAGER,
 }
-_OWN_STEP = frozenset({Action.ACCEPT, Action.RETURN, Action.START, Action.DEFER, Action.HANDLE})
+_OWN_STEP = frozenset(
+    {Action.ACCEPT, Action.RETURN, Action.START, Action.REQUEST_DEFER, Action.HANDLE}
+)
 
 
 @dataclass(order=True)
@@ -330,8 +333,10 @@ class Simulator:
         elif s is CaseState.ACCEPTED:
             self._push(soon(2, 30), Action.START, case)
         elif s is CaseState.IN_PROGRESS:
-            if case.deferrals == 0 and rng.random() < m.defer_share:
-                self._push(self._stage_time(case, now, on_time=True), Action.DEFER, case)
+            if case.deferral is not None:  # the approver the rules picked decides
+                self._push(soon(10, 120), Action.APPROVE_DEFER, case)
+            elif case.deferrals == 0 and rng.random() < m.defer_share:
+                self._push(self._stage_time(case, now, on_time=True), Action.REQUEST_DEFER, case)
             else:
                 self._push(self._stage_time(case, now), Action.HANDLE, case)
         elif s is CaseState.HANDLED:
@@ -369,9 +374,12 @@ class Simulator:
             actor = Actor(
                 case.assignee.person_id, _ROLE_OF_POST.get(kind, Role.WORKER), case.assignee.name
             )
-            if action is Action.DEFER:
-                approver = self._operator(at, besides=actor.actor_id)
-                kwargs = {"approver": approver, "extend": DEFER_BY}
+            if action is Action.REQUEST_DEFER:
+                kwargs = {"extend": DEFER_BY}
+        elif action is Action.APPROVE_DEFER and case.deferral is not None:
+            approver = case.deferral.approver
+            kind = approver.post.partition(":")[0]
+            actor = Actor(approver.person_id, _ROLE_OF_POST.get(kind, Role.HEAD), approver.name)
         elif action in (Action.VERIFY, Action.REOPEN):
             actor = self._operator(at, besides=case.handler)
         else:
@@ -476,7 +484,8 @@ _COMMENTS = {
     Action.ACCEPT: "已签收，马上到现场",
     Action.RETURN: "经现场核实不属于本网格事项，申请退回改派",
     Action.START: "已到达现场，开始处置",
-    Action.DEFER: "需协调相关部门，申请延期一个工作日",
+    Action.REQUEST_DEFER: "需协调相关部门，申请延期一个工作日",
+    Action.APPROVE_DEFER: "情况属实，同意延期",
     Action.HANDLE: "已处置完毕，现场已恢复，附处置说明",
     Action.VERIFY: "经回访核查，处置到位",
     Action.REOPEN: "核查发现问题仍然存在，重新处置",

@@ -10,7 +10,7 @@ can forget the ledger and no crash can separate a change from its event.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -170,10 +170,12 @@ class CaseEventMethods(StoreBase):
         calendar: WorkCalendar,
         catalog: Catalog,
         assignee: Assignee | None = None,
-        approver: Actor | None = None,
+        approver: Assignee | None = None,
         extend: Span | None = None,
+        defer_to: datetime | None = None,
         rating: int | None = None,
         escalate_to: Assignee | None = None,
+        acts_for: Collection[str] = (),
     ) -> Case:
         """Apply one lifecycle action to a case, with its events, in one transaction."""
         with self._write() as conn:
@@ -189,8 +191,10 @@ class CaseEventMethods(StoreBase):
                 assignee=assignee,
                 approver=approver,
                 extend=extend,
+                defer_to=defer_to,
                 rating=rating,
                 escalate_to=escalate_to,
+                acts_for=acts_for,
             )
             update_case(conn, before, after)
             self._log_many(conn, [event])

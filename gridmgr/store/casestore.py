@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import ColumnElement, Connection, Select, false, func, or_, select
 from sqlalchemy import case as sql_case
 
-from gridmgr.cases import Assignee, Case, CaseState
+from gridmgr.cases import Assignee, Case, CaseState, DeferralRequest
 from gridmgr.errors import CaseNotFoundError
 from gridmgr.responsibility.sla import Stage
 from gridmgr.store.schema import case_events, cases
@@ -71,7 +71,58 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "deferrals": case.deferrals,
         "rating": case.rating,
         "version": case.version,
+        **_deferral_to_row(case),
     }
+
+
+_DEFER_COLUMNS = (
+    "defer_approver_id",
+    "defer_approver_post",
+    "defer_approver_name",
+    "defer_requested_by",
+    "defer_requested_at",
+    "defer_due_before",
+    "defer_due_at",
+    "defer_reason",
+    "defer_version",
+)
+
+
+def _deferral_to_row(case: Case) -> dict[str, Any]:
+    d = case.deferral
+    if d is None:
+        return {"stage_deferrals": case.stage_deferrals, **dict.fromkeys(_DEFER_COLUMNS)}
+    values = (
+        d.approver.person_id,
+        d.approver.post,
+        d.approver.name,
+        d.requested_by,
+        d.requested_at,
+        d.due_before,
+        d.due_at,
+        d.reason,
+        d.version,
+    )
+    return {
+        "stage_deferrals": case.stage_deferrals,
+        **dict(zip(_DEFER_COLUMNS, values, strict=True)),
+    }
+
+
+def _row_to_deferral(row: Mapping[Any, Any]) -> DeferralRequest | None:
+    if row["defer_approver_id"] is None:
+        return None
+    return DeferralRequest(
+        approver=Assignee(
+            row["defer_approver_id"], row["defer_approver_post"], row["defer_approver_name"] or ""
+        ),
+        requested_by=row["defer_requested_by"],
+        requested_at=row["defer_requested_at"],
+        due_before=row["defer_due_before"],
+        due_at=row["defer_due_at"],
+        reason=row["defer_reason"] or "",
+        version=row["defer_version"],
+    )
 
 
 def row_to_case(row: Mapping[Any, Any]) -> Case:
@@ -104,6 +155,8 @@ def row_to_case(row: Mapping[Any, Any]) -> Case:
         reopen_count=row["reopen_count"],
         return_count=row["return_count"],
         deferrals=row["deferrals"],
+        stage_deferrals=row["stage_deferrals"],
+        deferral=_row_to_deferral(row),
         rating=row["rating"],
         version=row["version"],
     )

@@ -227,6 +227,19 @@ cases = Table(
     Column("source_id", String(100)),  # the sending system's id: (channel, source_id) is unique
     Column("address", Text),  # as reported, for reports without usable coordinates
     Column("merged_into", String(32)),  # the master case of a merged duplicate
+    # deferral requests (migration 0004): approved deferrals of the running stage, and the
+    # request awaiting the approver the rules picked (its deadline is not yet in force)
+    Column("stage_deferrals", Integer, nullable=False, server_default="0"),
+    Column("defer_approver_id", String(64)),
+    Column("defer_approver_post", String(100)),
+    Column("defer_approver_name", String(200)),
+    Column("defer_requested_by", String(64)),
+    Column("defer_requested_at", UTCDateTime),
+    Column("defer_due_before", UTCDateTime),
+    Column("defer_due_at", UTCDateTime),
+    Column("defer_reason", Text),
+    Column("defer_version", Integer),
+    Index(None, "defer_approver_id"),
     Index(None, "state", "due_at"),
     Index(None, "cell"),
     Index(None, "tier1", "state"),
