@@ -54,7 +54,7 @@ from gridmgr.services.accounts import (
     end_sessions,
     set_login_password,
 )
-from gridmgr.services.logins import check_login
+from gridmgr.services.logins import check_login, login_failures
 from gridmgr.web.deps import services
 
 SECRET_KEY_ENV = "GRIDMGR_SECRET_KEY"
@@ -368,6 +368,36 @@ def _login_page(
     )
     response = Response(body, status=status, mimetype="text/html")
     response.headers.update(_PAGE_HEADERS)
+    return response
+
+
+@bp.get("/logins/failures")
+@login_required_json
+def failed_logins() -> ResponseReturnValue:
+    """The refused logins, newest 500, for city-wide roles (``?person=P&since=ISO-time``)."""
+    user = current_session_user()
+    assert user is not None
+    if user.caller.scope is not None:
+        return _json_error(403, "only city-wide roles (operator, leaders) see refused logins")
+    since_text = request.args.get("since")
+    try:
+        since = None if since_text is None else datetime.fromisoformat(since_text)
+    except ValueError:
+        return _json_error(400, f"since={since_text!r} is no ISO time, e.g. 2026-05-06T09:00+08:00")
+    if since is not None and since.tzinfo is None:
+        return _json_error(400, "since needs a UTC offset, e.g. 2026-05-06T09:00+08:00")
+    found = login_failures(
+        services().store, person_id=request.args.get("person"), since=since, limit=500
+    )
+    response = jsonify(
+        {
+            "failures": [
+                {"at": f.at.isoformat(), "person_id": f.person_id, "address": f.address}
+                for f in found
+            ]
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -4,7 +4,7 @@ and every refused password is recorded for managers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -202,3 +202,22 @@ def test_managers_list_failures_by_person_and_time_on_the_command_line(tmp_path:
     assert "2 refused login(s)" in flat(one.output)
     assert "10.0.0.3" in later.output
     assert "1 refused login(s)" in flat(later.output)
+
+
+def test_city_wide_roles_read_the_failures_in_json_and_workers_may_not(
+    store: Store, app: Flask, client: FlaskClient
+) -> None:
+    store.set_password(operator_id(), PASSWORD, now=FIXED)
+    store.set_password(worker_id(), PASSWORD, now=FIXED)
+    log_in(client, "P99999", "a guess at it")
+    log_in(client, operator_id())
+    body = client.get("/logins/failures").get_json()
+    (failure,) = body["failures"]
+    assert datetime.fromisoformat(failure["at"]) == FIXED
+    assert (failure["person_id"], failure["address"]) == ("P99999", "127.0.0.1")
+    assert client.get("/logins/failures?person=P00000").get_json()["failures"] == []
+    assert client.get("/logins/failures?since=yesterday").status_code == 400
+    worker = app.test_client()
+    log_in(worker, worker_id())
+    assert worker.get("/logins/failures").status_code == 403
+    assert app.test_client().get("/logins/failures").status_code == 401
