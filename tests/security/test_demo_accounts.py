@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from gridmgr.errors import CredentialError
 from gridmgr.responsibility.calendar import TZ
@@ -205,3 +206,51 @@ def test_demo_password_check_hashes_only_the_demo_logins(
 
     assert run_main(data, "serve", "--no-demo", capsys=capsys)[0] == 1
     assert sorted(checked) == sorted(demo_ids)
+
+
+def test_the_migration_marks_demo_logins_made_before_it(tmp_path: Path) -> None:
+    from alembic import command
+
+    from gridmgr.store.engine import make_engine
+    from gridmgr.store.migrate import alembic_config, upgrade
+    from gridmgr.store.transactions import writing
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    try:
+        config = alembic_config()
+        with writing(engine).begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+        with writing(engine).begin() as conn:
+            made = (("P-demo", "system:demo", 1), ("P-real", "cli:account", 2))
+            for person_id, actor, seq in made:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO accounts (person_id, password_hash, created_at, updated_at,"
+                        " disabled) VALUES (:p, 'h', :t, :t, 0)"
+                    ),
+                    {"p": person_id, "t": datetime(2026, 5, 6, tzinfo=TZ)},
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO ledger (seq, at, kind, actor, subject, payload, prev_hash,"
+                        " hash) VALUES (:seq, 'x', 'account.password_set', :a, :s, '{}', 'p', 'h')"
+                    ),
+                    {
+                        "seq": 1 if actor == "system:demo" else 2,
+                        "a": actor,
+                        "s": f"person:{person_id}",
+                    },
+                )
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    store = open_store(url)
+    try:
+        assert [a.person_id for a in store.demo_accounts()] == ["P-demo"]
+        real = store.account("P-real")
+        assert real is not None
+        assert (real.demo, real.session_epoch) == (False, 0)
+    finally:
+        store.close()
