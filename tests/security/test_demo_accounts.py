@@ -238,7 +238,7 @@ def test_the_migration_marks_demo_logins_made_before_it(tmp_path: Path) -> None:
                         " hash) VALUES (:seq, 'x', 'account.password_set', :a, :s, '{}', 'p', 'h')"
                     ),
                     {
-                        "seq": 1 if actor == "system:demo" else 2,
+                        "seq": seq,
                         "a": actor,
                         "s": f"person:{person_id}",
                     },
