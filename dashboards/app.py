@@ -120,6 +120,17 @@ def shell() -> Any:
                         action="/logout",
                         className="logout",
                     ),
+                    html.Form(
+                        [
+                            dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
+                            html.Button(
+                                t("nav.logout_everywhere", lang), type="submit", className="nav"
+                            ),
+                        ],
+                        method="post",
+                        action="/logout/everywhere",
+                        className="logout",
+                    ),
                 ],
                 className="topbar",
             ),

@@ -40,6 +40,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "insp.outcome": ("结果", "Outcome"),
     "insp.recorded": ("记录时间", "Recorded"),
     "nav.logout": ("退出", "Log out"),
+    "nav.logout_everywhere": ("全部设备退出", "Log out everywhere"),
     "city": ("江阴市", "Jiangyin"),
     "up": ("返回上级", "Back up"),
     "open": ("在办", "Open"),

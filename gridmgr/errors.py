@@ -157,3 +157,8 @@ class PatrolStoreError(GridMgrError, ValueError):
 
 class CredentialError(GridMgrError, PermissionError):
     """A credential is missing, malformed, unknown, expired or revoked."""
+
+
+class DemoLeftoverError(AccountError):
+    """A start outside demo mode on a database demo mode left open (demo passwords, the
+    simulator's data)."""

@@ -60,7 +60,9 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
     "--demo/--no-demo",
     default=None,
     help="Demo mode (default on, or GRIDMGR_DEMO): a generated session key is acceptable. "
-    "With --no-demo, GRIDMGR_SECRET_KEY must be set.",
+    "With --no-demo, GRIDMGR_SECRET_KEY must be set, and a database demo mode left open (a "
+    "login with the demo password, the simulator's data) is refused; the first such start "
+    "revokes the API tokens made during the demo.",
 )
 @click.option(
     "--workers",
@@ -107,6 +109,7 @@ def serve(
     from gridmgr.services.accounts import ensure_demo_logins
     from gridmgr.services.context import wall_clock
     from gridmgr.services.database import is_new_database, redact
+    from gridmgr.services.demo import end_demo, refuse_demo_leftovers
     from gridmgr.services.reference import sync_reference
     from gridmgr.web.sessions import secret_key_for
 
@@ -123,6 +126,10 @@ def serve(
     url = db_url(ctx, db)
     fresh = is_new_database(url)
     with opened_store(ctx, db, create=True) as store:  # closed: each worker opens its own
+        ended = None
+        if not settings.demo:  # a database demo mode left open is refused before anything runs
+            refuse_demo_leftovers(store, now=wall_clock(), data_dir=str(settings.data_dir))
+            ended = end_demo(store, now=wall_clock())
         sync_reference(store, grid=grid, context=context, at=wall_clock(), actor="system:serve")
         logins = ensure_demo_logins(store, context.roster, at=wall_clock()) if settings.demo else []
         simulating = wants_simulator(settings, store, fresh=fresh)
@@ -133,6 +140,8 @@ def serve(
         f"{workers} worker process(es)"
     )
     console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+    if ended is not None:
+        console.print(f"demo mode ended: {ended} API token(s) and api_key(s) of the demo revoked")
     if logins:
         console.print(f"demo logins at /login (password {DEMO_PASSWORD}; demo mode only):")
         for label, person in logins:

@@ -1,4 +1,5 @@
-"""``gridmgr account``: dashboard passwords of roster persons (set, disable, enable)."""
+"""``gridmgr account``: dashboard passwords of roster persons (set, disable, enable), and the
+refused logins."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 from datetime import datetime
 
 import click
+from rich.markup import escape
 
 from gridmgr.cli.common import console, load_grid, settings_of
 from gridmgr.cli.store import db_option, opened_store
@@ -66,7 +68,8 @@ def account_set_password(
 @db_option
 @click.pass_context
 def account_disable(ctx: click.Context, person_id: str, db: str | None) -> None:
-    """Refuse a person's logins from now on; his open sessions end at once."""
+    """Refuse a person's logins from now on; his open sessions end at once and his personal API
+    tokens are revoked."""
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.services.accounts import disable_login
 
@@ -87,3 +90,34 @@ def account_enable(ctx: click.Context, person_id: str, db: str | None) -> None:
     with opened_store(ctx, db) as store:
         enable_login(store, person_id, now=datetime.now(TZ), actor="cli:account")
     console.print(f"account of {person_id} enabled")
+
+
+@account.command("failures")
+@click.option("--person", "person_id", default=None, help="Only this person id (as typed).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Only failures from this local time on (Asia/Shanghai), e.g. 2026-05-06T09:00.",
+)
+@click.option("--limit", type=int, default=200, show_default=True, help="The newest this many.")
+@db_option
+@click.pass_context
+def account_failures(
+    ctx: click.Context,
+    person_id: str | None,
+    since: datetime | None,
+    limit: int,
+    db: str | None,
+) -> None:
+    """List refused logins (time, person id as typed, address), oldest first."""
+    from gridmgr.responsibility.calendar import TZ
+    from gridmgr.services.logins import login_failures
+
+    since_at = None if since is None else since.replace(tzinfo=TZ)
+    with opened_store(ctx, db) as store:
+        found = login_failures(store, person_id=person_id, since=since_at, limit=limit)
+    for failure in found:
+        at = failure.at.astimezone(TZ).isoformat(timespec="seconds")
+        console.print(f"{at}  {escape(failure.person_id):<24} {escape(failure.address)}")
+    console.print(f"{len(found)} refused login(s)")

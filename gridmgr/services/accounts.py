@@ -24,6 +24,7 @@ __all__ = [
     "check_password_policy",
     "disable_login",
     "enable_login",
+    "end_sessions",
     "ensure_demo_logins",
     "is_password_of",
     "set_login_password",
@@ -51,8 +52,15 @@ def set_login_password(
     return store.set_password(person_id, password, now=now, actor=actor)
 
 
+def end_sessions(store: Store, person_id: str, *, now: datetime, actor: str, reason: str) -> int:
+    """End every session of ``person_id`` (a logout, "log out everywhere"): his session epoch
+    moves on; returns the new epoch, which a session logged in after this carries."""
+    return store.end_sessions(person_id, now=now, actor=actor, reason=reason)
+
+
 def disable_login(store: Store, person_id: str, *, now: datetime, actor: str) -> Account:
-    """Refuse ``person_id``'s logins from now on; his open sessions end at once."""
+    """Refuse ``person_id``'s logins from now on; his open sessions end at once and his
+    personal API tokens are revoked."""
     return store.disable_account(person_id, now=now, actor=actor)
 
 

@@ -4,10 +4,10 @@ Every table is reached through one object, :class:`Store`, opened with :func:`op
 engine and connections never leave this package. Each area's methods live beside that area's
 rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
 :mod:`~gridmgr.store.caseevents`), the ledger, intake, the notification outbox, attachments,
-patrols, reference data, inspections, accounts and API credentials. Every state change is one
-transaction that writes the change and its ledger event together (:meth:`Store.report`,
-:meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the ledger and no crash
-can separate them.
+patrols, reference data, inspections, accounts, failed logins and API credentials. Every state
+change is one transaction that writes the change and its ledger event together
+(:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
+ledger and no crash can separate them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
 from gridmgr.store.ledgerstore import LedgerMethods
+from gridmgr.store.logins import LoginFailure, LoginMethods
 from gridmgr.store.migrate import check_schema, upgrade
 from gridmgr.store.outboxstore import (
     Delivery,
@@ -48,6 +49,7 @@ __all__ = [
     "DrawRecord",
     "IntakeInfo",
     "IntakeReads",
+    "LoginFailure",
     "Notification",
     "PatrolBatch",
     "PlanRecord",
@@ -75,6 +77,7 @@ class Store(
     ReferenceMethods,
     InspectionMethods,
     AccountMethods,
+    LoginMethods,
     TokenMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.

@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from gridmgr.errors import AccountError, UnknownAccountError
 from gridmgr.store.ledgerstore import append
-from gridmgr.store.schema import accounts
+from gridmgr.store.schema import accounts, api_tokens, ledger
 from gridmgr.store.transactions import StoreBase
 
 if TYPE_CHECKING:
     from gridmgr.responsibility.roster import Person, Roster
 
+DEMO_ACTOR = "system:demo"
+"""Who creates the demo logins, in the ledger."""
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 """Longer passwords are refused when set (and fail at once when checked): argon2 would hash
@@ -40,6 +42,11 @@ class Account:
     created_at: datetime
     updated_at: datetime
     disabled: bool
+    session_epoch: int
+    """Bumped by a logout, "log out everywhere" and a password change: a session cookie
+    carrying an older epoch is logged out."""
+    demo: bool
+    """Made by demo mode with the public demo password (cleared when the password is set)."""
     password_hash: str = field(repr=False)
 
 
@@ -87,6 +94,8 @@ def _load(conn: Connection, person_id: str) -> Account | None:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         disabled=bool(m["disabled"]),
+        session_epoch=int(m["session_epoch"]),
+        demo=bool(m["demo"]),
         password_hash=m["password_hash"],
     )
 
@@ -107,10 +116,11 @@ class AccountMethods(StoreBase):
         self, person_id: str, password: str, *, now: datetime, actor: str | None = None
     ) -> Account:
         """Set (or create the account with) ``password`` for ``person_id``, after the policy
-        check.
+        check; his session epoch moves on, so every older session ends.
 
-        ``actor`` is who did it, for the ledger (default: the person himself). A disabled
-        account stays disabled (see :meth:`enable_account`).
+        ``actor`` is who did it, for the ledger (default: the person himself); the demo logins
+        (``actor`` :data:`DEMO_ACTOR`) are marked as such. A disabled account stays disabled
+        (see :meth:`enable_account`).
         """
         check_password_policy(person_id, password)
         password_hash = _hasher().hash(password)
@@ -124,10 +134,19 @@ class AccountMethods(StoreBase):
                         created_at=now,
                         updated_at=now,
                         disabled=False,
+                        session_epoch=0,
+                        demo=actor == DEMO_ACTOR,
                     )
                 )
             else:
-                _update(conn, person_id, password_hash=password_hash, updated_at=now)
+                _update(
+                    conn,
+                    person_id,
+                    password_hash=password_hash,
+                    updated_at=now,
+                    session_epoch=before.session_epoch + 1,
+                    demo=False,
+                )
             append(
                 conn,
                 at=now,
@@ -183,8 +202,65 @@ class AccountMethods(StoreBase):
         logins = demo_logins(roster, at)
         for _, person in logins:
             if self.account(person.person_id) is None:
-                self.set_password(person.person_id, DEMO_PASSWORD, now=at, actor="system:demo")
+                self.set_password(person.person_id, DEMO_PASSWORD, now=at, actor=DEMO_ACTOR)
         return logins
+
+    def end_sessions(self, person_id: str, *, now: datetime, actor: str, reason: str) -> int:
+        """Move ``person_id``'s session epoch on (every session logged in before ends); returns
+        the new epoch. ``reason`` (``logout``, ``everywhere`` …) goes into the ledger."""
+        with self._write() as conn:
+            before = _load(conn, person_id)
+            if before is None:
+                raise UnknownAccountError(f"{person_id} has no account")
+            epoch = before.session_epoch + 1
+            _update(conn, person_id, session_epoch=epoch)
+            append(
+                conn,
+                at=now,
+                kind="account.sessions_ended",
+                actor=actor,
+                subject=f"person:{person_id}",
+                details={"person_id": person_id, "reason": reason},
+            )
+        return epoch
+
+    def demo_accounts(self) -> list[Account]:
+        """The enabled accounts demo mode made whose password nobody has set since."""
+        query = select(accounts.c.person_id).where(
+            accounts.c.demo.is_(True), accounts.c.disabled.is_(False)
+        )
+        with self._read() as conn:
+            ids = conn.execute(query.order_by(accounts.c.person_id)).scalars().all()
+            found = [_load(conn, i) for i in ids]
+        return [a for a in found if a is not None]
+
+    def is_demo_over(self) -> bool:
+        """Whether no demo login was made since the demo last ended (or ever)."""
+        with self._read() as conn:
+            made = conn.execute(
+                select(func.max(ledger.c.seq)).where(
+                    ledger.c.kind == "account.password_set", ledger.c.actor == DEMO_ACTOR
+                )
+            ).scalar()
+            ended = conn.execute(
+                select(func.max(ledger.c.seq)).where(ledger.c.kind == "demo.ended")
+            ).scalar()
+        return made is None or (ended is not None and ended > made)
+
+    def end_demo(self, *, now: datetime, actor: str) -> int:
+        """End demo mode: revoke every live API token and api_key made so far (all of the demo
+        era), with the ledger event ``demo.ended``; returns how many were revoked."""
+        with self._write() as conn:
+            revoked = _revoke_tokens(conn, now=now)
+            append(
+                conn,
+                at=now,
+                kind="demo.ended",
+                actor=actor,
+                subject="demo",
+                details={"tokens_revoked": revoked},
+            )
+        return revoked
 
     def _set_disabled(
         self, person_id: str, *, disabled: bool, now: datetime, actor: str
@@ -200,13 +276,18 @@ class AccountMethods(StoreBase):
             if before.disabled == disabled:
                 return before  # nothing changes, so nothing is recorded
             _update(conn, person_id, disabled=disabled, updated_at=now)
+            details: dict[str, object] = {"person_id": person_id}
+            if disabled:  # his API tokens end with his login
+                details["tokens_revoked"] = _revoke_tokens(
+                    conn, now=now, subject=person_id, kind="person"
+                )
             append(
                 conn,
                 at=now,
                 kind=kind,
                 actor=actor,
                 subject=f"person:{person_id}",
-                details={"person_id": person_id},
+                details=details,
             )
             after = _load(conn, person_id)
         assert after is not None
@@ -226,3 +307,17 @@ class AccountMethods(StoreBase):
                 subject=f"person:{account.person_id}",
                 details={"person_id": account.person_id, "scheme": "argon2id"},
             )
+
+
+def _revoke_tokens(
+    conn: Connection, *, now: datetime, subject: str | None = None, kind: str | None = None
+) -> int:
+    """Revoke the live credentials made before ``now`` (of ``subject``, of ``kind``)."""
+    query = update(api_tokens).where(
+        api_tokens.c.revoked_at.is_(None), api_tokens.c.created_at <= now
+    )
+    if subject is not None:
+        query = query.where(api_tokens.c.subject == subject)
+    if kind is not None:
+        query = query.where(api_tokens.c.kind == kind)
+    return int(conn.execute(query.values(revoked_at=now)).rowcount)

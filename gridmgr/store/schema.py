@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -318,6 +319,22 @@ accounts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
+    # bumped by a logout, "log out everywhere" and a password change: older session cookies end
+    Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
+    # made by demo mode with the public demo password (cleared when the password is set)
+    Column("demo", Boolean, nullable=False, default=False, server_default=false()),
+)
+
+login_failures = Table(  # append-only: the database refuses UPDATE and DELETE (migration 0005)
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("person_id", String(64), nullable=False),  # as typed (may name nobody)
+    Column("address", String(64), nullable=False),  # the client's address
+    Index(None, "person_id", "at"),
+    Index(None, "address", "at"),
+    Index(None, "at"),
 )
 
 # -- double-random inspections (双随机一公开) ----------------------------------------------

@@ -5,7 +5,14 @@ Open311) read only ``Authorization: Bearer`` and never look at the cookie, so a 
 logged in cannot write through them. Every other state-changing request (the login form
 included) must carry the session's CSRF token, in the form field ``csrf_token`` or the header
 ``X-CSRFToken``. The person's role and cells come from the roster at each request, so a post
-lost or an account disabled takes effect at once; changing the password ends older sessions.
+lost or an account disabled takes effect at once.
+
+A session ends on the server too: the cookie carries the account's session epoch, and a logout,
+"log out everywhere" (``POST /logout/everywhere``) or a password change moves the epoch on, so
+every copy of an older cookie is logged out. ``POST /password`` changes the own password and
+keeps the session that changed it. Guessing is throttled before any password is hashed
+(:mod:`gridmgr.services.logins`); a throttled attempt gets the same page as a wrong password,
+with a ``Retry-After`` header.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import os
 import secrets
 from collections.abc import Callable, Iterable
@@ -38,8 +46,15 @@ from flask_login import LoginManager, current_user, login_user, logout_user  # t
 from flask_wtf.csrf import CSRFProtect, generate_csrf  # type: ignore[import-untyped]
 
 from gridmgr.access import Caller, caller_for
-from gridmgr.errors import ForbiddenError, GridMgrError
-from gridmgr.services.accounts import Account, account_of, is_password_of
+from gridmgr.errors import AccountError, ForbiddenError, GridMgrError
+from gridmgr.services.accounts import (
+    Account,
+    account_of,
+    check_password_policy,
+    end_sessions,
+    set_login_password,
+)
+from gridmgr.services.logins import check_login, login_failures
 from gridmgr.web.deps import services
 
 SECRET_KEY_ENV = "GRIDMGR_SECRET_KEY"
@@ -92,10 +107,12 @@ class SessionConfigError(GridMgrError, ValueError):
 
 @dataclass(frozen=True)
 class User:
-    """A logged-in person as flask-login sees him: his caller now, and his session stamp."""
+    """A logged-in person as flask-login sees him: his caller now, his session stamp and the
+    session epoch of his account when he logged in."""
 
     caller: Caller
     stamp: str
+    epoch: int
 
     @property
     def person_id(self) -> str:
@@ -115,8 +132,9 @@ class User:
         return False
 
     def get_id(self) -> str:
-        """What the session stores: the person id and the stamp of his current password."""
-        return f"{self.person_id}:{self.stamp}"
+        """What the session stores: the person id, the stamp of his current password and the
+        session epoch."""
+        return f"{self.person_id}:{self.stamp}:{self.epoch}"
 
 
 def secret_key_for(data_dir: Path, env_value: str | None, *, demo: bool) -> str:
@@ -215,19 +233,25 @@ def login_required_json(
 
 
 def _load_user(user_id: str) -> User | None:
-    """The user a session names, if his account, password, login and post are all current."""
-    person_id, _, stamp = user_id.rpartition(":")
+    """The user a session names, if his account, password, epoch, login and post are all
+    current."""
+    parts = user_id.rsplit(":", 2)
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    person_id, stamp, epoch = parts[0], parts[1], int(parts[2])
     found = services()
     account = account_of(found, person_id)
     if account is None or account.disabled:
         return None
     if not hmac.compare_digest(stamp, _stamp(_key(), account)):
         return None  # the password changed since this login
+    if epoch != account.session_epoch:
+        return None  # logged out (here or everywhere) since this login
     now = found.now()
     if not _login_is_current(flask_session.get(_LOGIN_AT), now):
         return None
     try:
-        return User(caller_for(found.roster, person_id, now), stamp)
+        return User(caller_for(found.roster, person_id, now), stamp, epoch)
     except ForbiddenError:
         return None  # no longer on the roster, or holds no post now
 
@@ -247,9 +271,14 @@ def login_submit() -> ResponseReturnValue:
     next_url = _safe_next(request.form.get("next"))
     found = services()
     now = found.now()
-    # one answer for an unknown person, a disabled account and a wrong password
-    if not is_password_of(found, person_id, password, now=now):
-        return _login_page(next_url=next_url, person_id=person_id, message=LOGIN_FAILED, status=401)
+    verdict = check_login(found, person_id, password, address=request.remote_addr or "?")
+    # one answer for an unknown person, a disabled account, a wrong password and a throttled
+    # attempt (which only adds Retry-After)
+    if not verdict.ok:
+        page = _login_page(next_url=next_url, person_id=person_id, message=LOGIN_FAILED, status=401)
+        if verdict.retry_after is not None:
+            page.headers["Retry-After"] = str(math.ceil(verdict.retry_after.total_seconds()))
+        return page
     try:
         caller = caller_for(found.roster, person_id, now)
     except ForbiddenError:  # only ever told to someone who knows the password
@@ -257,18 +286,51 @@ def login_submit() -> ResponseReturnValue:
     account = account_of(found, person_id)
     if account is None:  # pragma: no cover - deleted between the two reads
         return _login_page(next_url=next_url, message=LOGIN_FAILED, status=401)
-    flask_session.clear()  # nothing of the anonymous session survives the login
-    flask_session.permanent = True
-    flask_session[_LOGIN_AT] = now.isoformat()
-    login_user(User(caller, _stamp(_key(), account)), remember=False, fresh=True)
+    _start_session(User(caller, _stamp(_key(), account), account.session_epoch), now)
     return redirect(next_url, code=303)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    logout_user()
-    flask_session.clear()
-    return redirect("/login", code=303)
+    """End this session, and every copy of its cookie (the account's epoch moves on)."""
+    return _end_sessions(reason="logout")
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere() -> ResponseReturnValue:
+    """End every session of the logged-in person, on every browser and device."""
+    return _end_sessions(reason="everywhere")
+
+
+@bp.post("/password")
+@login_required_json
+def change_password() -> ResponseReturnValue:
+    """Change the own password (form fields ``current_password``, ``new_password``): every other
+    session ends, this one goes on."""
+    user = current_session_user()
+    assert user is not None
+    found = services()
+    new_password = request.form.get("new_password", "")
+    try:
+        check_password_policy(user.person_id, new_password)
+    except AccountError as exc:
+        return _json_error(400, str(exc))
+    verdict = check_login(
+        found,
+        user.person_id,
+        request.form.get("current_password", ""),
+        address=request.remote_addr or "?",
+    )
+    if not verdict.ok:
+        return _json_error(403, "the current password is wrong")
+    now = found.now()
+    account = set_login_password(
+        found.store, user.person_id, new_password, now=now, actor=user.person_id
+    )
+    _start_session(User(user.caller, _stamp(_key(), account), account.session_epoch), now)
+    response = jsonify({"person_id": user.person_id, "password_changed": True})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/me")
@@ -284,6 +346,7 @@ def me() -> ResponseReturnValue:
             "role": actor.role.value,
             "role_zh": actor.role.label_zh,
             "scope": None if user.caller.scope is None else list(user.caller.scope),
+            "logout_everywhere": "/logout/everywhere",
             "csrf_token": generate_csrf(),
         }
     )
@@ -305,6 +368,62 @@ def _login_page(
     )
     response = Response(body, status=status, mimetype="text/html")
     response.headers.update(_PAGE_HEADERS)
+    return response
+
+
+@bp.get("/logins/failures")
+@login_required_json
+def failed_logins() -> ResponseReturnValue:
+    """The refused logins, newest 500, for city-wide roles (``?person=P&since=ISO-time``)."""
+    user = current_session_user()
+    assert user is not None
+    if user.caller.scope is not None:
+        return _json_error(403, "only city-wide roles (operator, leaders) see refused logins")
+    since_text = request.args.get("since")
+    try:
+        since = None if since_text is None else datetime.fromisoformat(since_text)
+    except ValueError:
+        return _json_error(400, f"since={since_text!r} is no ISO time, e.g. 2026-05-06T09:00+08:00")
+    if since is not None and since.tzinfo is None:
+        return _json_error(400, "since needs a UTC offset, e.g. 2026-05-06T09:00+08:00")
+    found = login_failures(
+        services().store, person_id=request.args.get("person"), since=since, limit=500
+    )
+    response = jsonify(
+        {
+            "failures": [
+                {"at": f.at.isoformat(), "person_id": f.person_id, "address": f.address}
+                for f in found
+            ]
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _start_session(user: User, now: datetime) -> None:
+    flask_session.clear()  # nothing of the earlier session survives the login
+    flask_session.permanent = True
+    flask_session[_LOGIN_AT] = now.isoformat()
+    login_user(user, remember=False, fresh=True)
+
+
+def _end_sessions(*, reason: str) -> ResponseReturnValue:
+    user = current_session_user()
+    if user is not None:
+        found = services()
+        end_sessions(
+            found.store, user.person_id, now=found.now(), actor=user.person_id, reason=reason
+        )
+    logout_user()
+    flask_session.clear()
+    return redirect("/login", code=303)
+
+
+def _json_error(status: int, message: str) -> Response:
+    response = jsonify({"error": {"status": status, "message": message}})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
