@@ -1,0 +1,1 @@
+"""Security tests: one per finding of the attacker's probe (issue #24), and the probes that held."""
