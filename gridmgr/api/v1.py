@@ -176,6 +176,7 @@ def _report_reply(done: Submitted) -> Response:
         "deadlines": d["deadlines"],
         "near_border": d["near_border"],
         "probable_duplicates": [m.to_dict() for m in done.probable_duplicates],
+        "probable_duplicates_outside_scope": done.duplicates_outside_scope,
         "merged_into": None if done.merged_into is None else done.merged_into.case_id,
     }
     if done.photo is not None:
