@@ -42,7 +42,8 @@ from gridmgr.api.schemas import (
     ReportWithPhotoForm,
     TierPath,
 )
-from gridmgr.cases import Action, Case
+from gridmgr.cases import Action, Case, CaseState
+from gridmgr.errors import CaseFilterError
 from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
 from gridmgr.ledger import LedgerEvent
 from gridmgr.responsibility.calendar import TZ
@@ -191,6 +192,12 @@ def _report_reply(done: Submitted) -> Response:
 def list_cases(query: CaseQuery) -> Response:
     """Cases in your scope, newest first, filtered and paginated (``limit`` ≤ 200)."""
     states = [s.strip() for s in (query.state or "").split(",") if s.strip()]
+    unknown = sorted(set(states) - {s.value for s in CaseState})
+    if unknown:  # a typo would otherwise list nothing, silently
+        raise CaseFilterError(
+            f"state {unknown[0][:64]!r} is not a case state; use "
+            + ", ".join(s.value for s in CaseState)
+        )
     where = CaseFilter(
         subtree=query.subtree,
         states=states,
