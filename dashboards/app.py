@@ -30,6 +30,7 @@ from dashboards.reads.notifications import unread
 from dashboards.routes import add_routes, check_callback_requests, csrf_token
 from gridmgr.services.context import Services
 from gridmgr.services.loops import PeriodicLoop
+from gridmgr.web.headers import allow_inline_scripts, allow_tiles
 
 
 def mount_dashboard(
@@ -72,6 +73,9 @@ def create_dash_app(server: Flask, board: Dashboard) -> Dash:
     app.callback(Output("page", "children"), Input("url", "pathname"))(render)
     add_routes(server)
     check_callback_requests(server, app)
+    # the page's one inline script (the renderer's start-up) runs by its hash, no other
+    allow_inline_scripts(server, app.csp_hashes())
+    allow_tiles(server, board.tile_url)
     return app
 
 

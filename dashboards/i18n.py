@@ -171,6 +171,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "merged_into": ("已并入案件", "Merged into case"),
     "merged_reports": ("并入的重复上报", "Merged reports"),
     "duplicates": ("疑似重复(未自动合并)", "Probable duplicates (never merged automatically)"),
+    "duplicates.hidden": ("另有 {n} 件在您的网格之外", "and {n} more outside your cells"),
     "merge": ("并入该案", "Merge into it"),
     "place.do": ("落图定位", "Place on the map"),
     "place.need": ("请填写经纬度。", "Give a longitude and a latitude."),

@@ -28,18 +28,29 @@ from gridmgr.web.sessions import current_session_user
 CSRF_COOKIE = "_csrf_token"
 _GEO = re.compile(r"^tier([123])\.json$")
 _DASH_API = ("_dash-update-component", "_dash-layout", "_dash-dependencies")
+MAX_DEPTH = 100
+"""How deep a callback body may nest lists and objects (dash-renderer sends a few levels)."""
+_TEXT_PROPS = frozenset({"pathname", "href", "search", "hash"})
+"""Properties whose values are text or null (a dict there made Dash fail)."""
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
 
 
 def check_callback_requests(server: Flask, app: Dash) -> None:
     """Answer a malformed callback request with 400 and what is wrong (Dash would fail with
-    a 500): the body must be the JSON object dash-renderer sends, for a callback that exists."""
+    a 500): the body must be the JSON object dash-renderer sends, nested at most
+    :data:`MAX_DEPTH` deep, for a callback that exists, with the inputs and state it declares."""
     endpoint = f"{PREFIX}_dash-update-component"
 
     def check() -> ResponseReturnValue | None:
         if request.path != endpoint or request.method != "POST":
             return None
-        body = request.get_json(silent=True)
-        problem = _callback_problem(body, app.callback_map)
+        # the depth is checked on the raw bytes: parsing 50,000 nested lists would overflow
+        # Python's stack before any check on the parsed value could run
+        if is_nested_deeper(request.get_data(cache=True), MAX_DEPTH):
+            problem: str | None = f"the JSON is nested more than {MAX_DEPTH} deep"
+        else:
+            problem = _callback_problem(request.get_json(silent=True), app.callback_map)
         if problem is None:
             return None
         return Response(
@@ -49,6 +60,23 @@ def check_callback_requests(server: Flask, app: Dash) -> None:
         )
 
     server.before_request(check)
+
+
+def is_nested_deeper(data: bytes, limit: int) -> bool:
+    """Whether the JSON text ``data`` nests lists and objects more than ``limit`` deep (brackets
+    inside strings do not count). Cheap: only bodies with that many brackets are scanned.
+
+    >>> is_nested_deeper(b"[[[]]]", 2), is_nested_deeper(b'[["]]]]"]]', 2)
+    (True, False)
+    """
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub(b'""', data)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def _callback_problem(body: object, callbacks: dict[str, Any]) -> str | None:
@@ -71,8 +99,71 @@ def _callback_problem(body: object, callbacks: dict[str, Any]) -> str | None:
     for key in ("inputs", "state", "changedPropIds"):
         if key in body and not isinstance(body[key], list):
             return f'"{key}" must be a list'
-    if not isinstance(body.get("outputs"), dict | list):
-        return '"outputs" must be an object or a list of objects'
+    problem = _outputs_problem(body.get("outputs"), output)
+    if problem is not None:
+        return problem
+    if not all(isinstance(c, str) for c in body.get("changedPropIds", [])):
+        return '"changedPropIds" must be a list of strings "<id>.<property>"'
+    declared = callbacks[output]
+    for key, noun in (("inputs", "input"), ("state", "state")):
+        problem = _values_problem(body.get(key, []), declared.get(key, []), noun)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _outputs_problem(outputs: object, key: str) -> str | None:
+    """What is wrong with the ``outputs`` of a callback body, against the callback's ``key``
+    (``"id.prop"``, or ``"..id.prop...id.prop.."`` for several, each maybe ``@<hash>``)."""
+    named = key.strip(".").split("...") if key.startswith("..") else [key]
+    declared = [d.split("@")[0] for d in named]
+    items = outputs if isinstance(outputs, list) else [outputs]
+    shape = '"outputs" must be an object or a list of objects {"id": ..., "property": ...}'
+    if not all(isinstance(o, dict) and _dependency_problem(o) is None for o in items):
+        return shape
+    if len(items) != len(declared):
+        return f"this callback has {len(declared)} output(s), the request names {len(items)}"
+    for item, want in zip(items, declared, strict=True):
+        assert isinstance(item, dict)
+        named_here = f"{item['id']}.{str(item['property']).split('@')[0]}"
+        if not want.startswith("{") and named_here != want:
+            return f'"outputs" must name {want[:200]}'
+    return None
+
+
+def _values_problem(given: list[Any], declared: list[dict[str, Any]], noun: str) -> str | None:
+    """What is wrong with the ``inputs`` (or ``state``) of a callback body, against what the
+    callback ``declared``."""
+    if len(given) != len(declared):
+        return f"this callback takes {len(declared)} {noun}(s), the request sent {len(given)}"
+    for n, (item, want) in enumerate(zip(given, declared, strict=True)):
+        many = any(f'["{w}"]' in str(want["id"]) for w in ("ALL", "ALLSMALLER"))
+        values = item if many and isinstance(item, list) else [item]
+        if many != isinstance(item, list):
+            shape = "a list of objects" if many else "an object"
+            return f"{noun} {n} ({want['id']}.{want['property']}) must be {shape}"
+        for value in values:
+            problem = _dependency_problem(value) if isinstance(value, dict) else "an object"
+            pattern = str(want["id"]).startswith("{")
+            if problem is None and (pattern != isinstance(value["id"], dict)):
+                problem = '"id" must be ' + ("an object" if pattern else f"{want['id']!r}")
+            if problem is not None:
+                return f"{noun} {n} ({want['id']}.{want['property']}): {problem}"
+            if want["property"] in _TEXT_PROPS and not isinstance(value.get("value"), str | None):
+                return f"{noun} {n} {want['id']}.{want['property']} must be a string or null"
+    return None
+
+
+def _dependency_problem(item: dict[str, Any]) -> str | None:
+    """What is wrong with one ``{"id": ..., "property": ...}`` of a callback body."""
+    found = item.get("id")
+    flat = isinstance(found, dict) and all(
+        isinstance(v, str | int | float | bool) for v in found.values()
+    )
+    if not (isinstance(found, str) or flat):
+        return '"id" must be a string or an object of strings and numbers'
+    if not isinstance(item.get("property"), str):
+        return '"property" must be a string'
     return None
 
 

@@ -8,11 +8,12 @@ for the current grid the first time a roster is needed.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gridmgr.errors import TableFileError
+from gridmgr.errors import DataFolderError, TableFileError
 from gridmgr.responsibility.calendar import (
     WorkCalendar,
     default_overrides_path,
@@ -30,6 +31,25 @@ if TYPE_CHECKING:
     from gridmgr.settings import Settings
 
 DEMO_SEED = 2026
+PRIVATE_FOLDER = 0o700
+"""The data folder's mode: it holds the database, photos and the session key."""
+
+
+def private_data_dir(settings: Settings) -> Path:
+    """The data folder, created 0700 when missing; one that other users may read or enter
+    (group or other permission bits) is refused with the ``chmod`` that fixes it."""
+    folder = settings.data_dir
+    try:
+        folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFolderError(f"cannot create the data folder {folder}: {exc}") from None
+    mode = folder.stat().st_mode & 0o777
+    if os.name == "posix" and mode & 0o077:
+        raise DataFolderError(
+            f"the data folder {folder} can be read by other users (mode {mode:o}); it holds "
+            f"the database, photos and the session key: run `chmod 700 {folder}`"
+        )
+    return folder
 
 
 def grid_cells(grid: Grid) -> dict[str, int]:
@@ -64,6 +84,7 @@ def load_roster(settings: Settings, grid: Grid, *, create: bool = True) -> Roste
 def store_roster(settings: Settings, roster: Roster, grid: Grid) -> Path:
     """Make ``roster`` the data folder's roster (written whole, then swapped in)."""
     target = settings.roster_dir
+    private_data_dir(settings)
     staging = target.with_name(target.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     write_roster(roster, staging, place_names=cell_names(grid))
@@ -84,7 +105,7 @@ def load_catalog(settings: Settings) -> Catalog:
 
 def store_catalog(settings: Settings, catalog: Catalog) -> Path:
     """Make ``catalog`` the city's catalog."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(settings)
     return write_catalog(catalog, settings.catalog_path)
 
 

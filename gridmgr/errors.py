@@ -147,6 +147,14 @@ class ConcurrentUpdateError(GridMgrError, RuntimeError):
     """The case changed between reading and writing it; read it again and retry."""
 
 
+class CaseFilterError(GridMgrError, ValueError):
+    """A case filter names something that does not exist (a state …)."""
+
+
+class DataFolderError(GridMgrError, PermissionError):
+    """The data folder cannot be used safely (other users may read it) or cannot be made."""
+
+
 class StoreError(GridMgrError, RuntimeError):
     """The database cannot be used as asked (unreachable, unsafe settings, wrong schema)."""
 

@@ -95,6 +95,9 @@ class Settings:
     """Requests one API token may make (``GRIDMGR_RATE_LIMIT_TOKEN``; flask-limiter syntax)."""
     rate_limit_ip: str = "20000 per minute"
     """Requests one client address may make, whatever its tokens (``GRIDMGR_RATE_LIMIT_IP``)."""
+    rate_limit_api_key: str = "600 per minute"
+    """Open311 reports (``POST requests``) one partner ``api_key`` may send, from whatever
+    addresses (``GRIDMGR_RATE_LIMIT_API_KEY``); the address limit applies as well."""
     simulate: bool | None = None
     """Run the demo simulator in ``serve`` (``GRIDMGR_SIMULATE``); ``None``: in demo mode on a
     new database, or one the simulator made."""
@@ -135,6 +138,7 @@ class Settings:
             "secure_cookies": env.get("GRIDMGR_SECURE_COOKIES", "0"),
             "rate_limit_token": env.get("GRIDMGR_RATE_LIMIT_TOKEN", "6000 per minute"),
             "rate_limit_ip": env.get("GRIDMGR_RATE_LIMIT_IP", "20000 per minute"),
+            "rate_limit_api_key": env.get("GRIDMGR_RATE_LIMIT_API_KEY", "600 per minute"),
             "tile_url": env.get("GRIDMGR_TILE_URL") or None,
             "simulate": env.get("GRIDMGR_SIMULATE") or None,
             "simulate_speed": env.get("GRIDMGR_SIMULATE_SPEED", "1"),
@@ -189,6 +193,9 @@ class Settings:
             secure_cookies=_flag(values["secure_cookies"], "GRIDMGR_SECURE_COOKIES"),
             rate_limit_token=_rate(values["rate_limit_token"], "GRIDMGR_RATE_LIMIT_TOKEN"),
             rate_limit_ip=_rate(values["rate_limit_ip"], "GRIDMGR_RATE_LIMIT_IP"),
+            rate_limit_api_key=_rate(
+                values.get("rate_limit_api_key", "600 per minute"), "GRIDMGR_RATE_LIMIT_API_KEY"
+            ),
             tile_url=_tile_url(values.get("tile_url")),
             simulate=None if simulate is None else _flag(simulate, "GRIDMGR_SIMULATE"),
             simulate_speed=speed,

@@ -33,6 +33,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield running
 
 
+# the page's CSP has no 'unsafe-eval': a predicate is passed as a function, never as an expression
+# Playwright would eval in the page
+
+
 def worker_cell(live: Live) -> str:
     board = dashboard_of(live.app)
     person = live.logins["grid worker"]
@@ -49,7 +53,7 @@ def test_a_worker_report_with_a_photo_reaches_the_operator_map_and_feed(
     operator = new_context(chromium_browser, viewport={"width": 1600, "height": 1000})
     room = operator.new_page()
     log_in(room, live, live.logins["operator"])
-    room.wait_for_function(f"({MAP_CELLS_JS})() === 1557")
+    room.wait_for_function(f"() => ({MAP_CELLS_JS})() === 1557")
     expect(room.locator("#inv-owners")).to_contain_text("1557/1557")
     expect(room.locator("#inv-ledger")).to_have_class("inv ok")
     cell = worker_cell(live)
@@ -107,11 +111,11 @@ def test_drill_down_from_the_city_to_a_town_and_back(chromium_browser: Browser, 
     context = new_context(chromium_browser, viewport={"width": 1600, "height": 1000})
     page = context.new_page()
     log_in(page, live, live.logins["operator"])
-    page.wait_for_function(f"({MAP_CELLS_JS})() === 1557")
+    page.wait_for_function(f"() => ({MAP_CELLS_JS})() === 1557")
     box = page.locator("#cc-map .js-plotly-plot").bounding_box()
     assert box is not None
     x, y = box["x"] + box["width"] * 0.46, box["y"] + box["height"] * 0.62  # off the labels
-    town_view = f"({MAP_CELLS_JS})() > 0 && ({MAP_CELLS_JS})() < 40"
+    town_view = f"() => ({MAP_CELLS_JS})() > 0 && ({MAP_CELLS_JS})() < 40"
     for attempt in range(3):  # on a loaded CI machine the map may still be busy: click again
         page.mouse.move(x - 5 - attempt, y)  # plotly clicks what the pointer hovers: hover first
         page.mouse.move(x, y, steps=5)
@@ -127,6 +131,6 @@ def test_drill_down_from_the_city_to_a_town_and_back(chromium_browser: Browser, 
     expect(page.locator("#cc-up")).to_be_visible()
     screenshot(page, "town-view")
     page.click("#cc-up")
-    page.wait_for_function(f"({MAP_CELLS_JS})() === 1557")
+    page.wait_for_function(f"() => ({MAP_CELLS_JS})() === 1557")
     expect(page.locator("#cc-up")).to_be_hidden()
     context.close()

@@ -183,7 +183,7 @@ def triage_panel(board: Dashboard, view: CaseView, lang: str) -> list[Any]:
         return []
     out: list[Any] = [html.H3(t("triage", lang)), *origin_lines(tv, lang)]
     out += merge_links(tv, lang)
-    if tv.candidates:
+    if tv.candidates or tv.hidden_candidates:
         out += duplicate_candidates(tv, lang)
     if tv.unlocated:
         out += place_form(board, lang)
@@ -241,6 +241,8 @@ def duplicate_candidates(tv: TriageView, lang: str) -> list[Any]:
         )
         for m in tv.candidates
     ]
+    if tv.hidden_candidates:  # counted, never named: their ids are outside the caller's cells
+        rows.append(html.Li(t("duplicates.hidden", lang).format(n=tv.hidden_candidates)))
     return [html.H4(t("duplicates", lang)), html.Ul(rows)]
 
 

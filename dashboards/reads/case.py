@@ -18,7 +18,7 @@ from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
 from gridmgr.services.photos import AttachmentRow, case_photos
 from gridmgr.services.queries import DeliveryStatus, TrailEntry, case_trail, deliveries_of
-from gridmgr.services.triage import find_duplicates, merge_view
+from gridmgr.services.triage import find_duplicates, merge_view, suggest_duplicates
 
 PAGE_ACTIONS_HIDDEN = (Action.ESCALATE, Action.REPORT)
 """Actions the system takes (escalation) or that open a case (report): never a button."""
@@ -38,6 +38,8 @@ class TriageView:
     duplicates: list[Case]
     candidates: list[DuplicateMatch]
     deliveries: list[DeliveryStatus]
+    hidden_candidates: int = 0
+    """Probable duplicates outside the caller's cells: counted, never named."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +121,16 @@ def triage(services: Services, caller: Caller, case: Case) -> TriageView:
     merges = merge_view(store, case.case_id)
     info = merges.info
     candidates: list[DuplicateMatch] = []
+    hidden = 0
     if caller.city_wide and case.state.is_open and merges.master is None:
         channel = info.channel if info is not None else "grid_worker"
-        candidates = [
+        others = [
             m
             for m in find_duplicates(store, services.context, case, channel=channel)
             if m.case_id != case.case_id
-        ][:CANDIDATES]
+        ]
+        shown = suggest_duplicates(store, services.context, caller, case, matches=others)
+        candidates, hidden = shown.visible[:CANDIDATES], shown.hidden
     deliveries = deliveries_of(store, case.case_id) if caller.city_wide else []
     return TriageView(
         channel=None if info is None else info.channel,
@@ -136,4 +141,5 @@ def triage(services: Services, caller: Caller, case: Case) -> TriageView:
         duplicates=merges.duplicates,
         candidates=candidates,
         deliveries=deliveries,
+        hidden_candidates=hidden,
     )

@@ -17,7 +17,7 @@ from flask_limiter.util import get_remote_address
 from flask_openapi3 import Info, OpenAPI, SecurityScheme
 
 from gridmgr.api import inspections, open311, v1
-from gridmgr.api.auth import token_key
+from gridmgr.api.auth import api_key_key, is_not_open311_write, token_key
 from gridmgr.api.errors import VALIDATION_STATUS, register_error_handlers, validation_problem
 from gridmgr.grid.model import Grid
 from gridmgr.responsibility.calendar import TZ
@@ -26,6 +26,7 @@ from gridmgr.responsibility.staffing import staffing_report
 from gridmgr.services.context import Services
 from gridmgr.settings import Settings
 from gridmgr.web.deps import install_services
+from gridmgr.web.headers import allow_tiles, init_security_headers
 
 _STATUS_PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>gridmgr</title></head>
@@ -78,6 +79,8 @@ def create_app(
     app.config["GRIDMGR_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     register_error_handlers(app)
+    init_security_headers(app, hsts=settings.secure_cookies)
+    allow_tiles(app, settings.tile_url)
     app.extensions["gridmgr_limiter"] = Limiter(
         key_func=token_key,
         app=app,
@@ -86,6 +89,13 @@ def create_app(
             Limit(
                 settings.rate_limit_ip, key_function=get_remote_address, scope="per-ip", shared=True
             ),  # per address, whatever its tokens
+            Limit(
+                settings.rate_limit_api_key,
+                key_function=api_key_key,
+                scope="per-api-key",
+                shared=True,
+                exempt_when=is_not_open311_write,
+            ),  # Open311 reports per partner api_key, whatever its addresses
         ],
         storage_uri="memory://",
         headers_enabled=True,

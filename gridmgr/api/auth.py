@@ -12,6 +12,7 @@ from flask import g, request
 
 from gridmgr.access import Caller
 from gridmgr.errors import CredentialError
+from gridmgr.intake.open311 import MAX_BODY
 from gridmgr.services.credentials import caller_for_token
 from gridmgr.web.deps import services
 
@@ -42,3 +43,21 @@ def token_key() -> str:
     if header:
         return "t:" + hashlib.sha256(header.encode()).hexdigest()[:24]
     return "ip:" + (request.remote_addr or "unknown")
+
+
+def api_key_key() -> str:
+    """A rate-limit key for an Open311 write: the hash of its form's ``api_key`` (whatever
+    address sends it), else the client address."""
+    key = ""
+    length = request.content_length
+    # only a body of a size Open311 accepts is parsed here; a larger one is refused later
+    if request.mimetype == "application/x-www-form-urlencoded" and length and length <= MAX_BODY:
+        key = request.form.get("api_key", "").strip()
+    if key:
+        return "k:" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def is_not_open311_write() -> bool:
+    """Whether this request is anything but an Open311 write (exempt from the api_key limit)."""
+    return request.method != "POST" or (request.blueprint or "").split(".")[0] != "open311"

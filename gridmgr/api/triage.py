@@ -23,10 +23,10 @@ from gridmgr.services.cases import visible_case
 from gridmgr.services.notices import case_deliveries, mark_notifications_read, notifications_for
 from gridmgr.services.queries import case_trail
 from gridmgr.services.triage import (
-    find_duplicates,
     merge_cases,
     merge_view,
     place_case,
+    suggest_duplicates,
     unlocated_queue,
     unmerge_case,
 )
@@ -156,16 +156,17 @@ def unlocated() -> Response:
 def duplicates(path: CaseIdPath) -> Response:
     """Probable duplicates of a case (scored, explained), its master and merged reports."""
     found = services()
-    case = visible_case(found.store, current_caller(), path.case_id)
+    caller = current_caller()
+    case = visible_case(found.store, caller, path.case_id)
     view = merge_view(found.store, case.case_id)
     channel = "grid_worker" if view.info is None else view.info.channel
+    shown = suggest_duplicates(found.store, found.context, caller, case, channel=channel)
     return jsonify(
         {
             "case_id": case.case_id,
-            "probable_duplicates": [
-                m.to_dict()
-                for m in find_duplicates(found.store, found.context, case, channel=channel)
-            ],
+            "probable_duplicates": [m.to_dict() for m in shown.visible],
+            # the others are counted, never named: their ids are outside the caller's cells
+            "probable_duplicates_outside_scope": shown.hidden,
             "merged_into": None if view.master is None else _brief(view.master),
             "merged": [_brief(c) for c in view.duplicates],
         }

@@ -42,7 +42,8 @@ from gridmgr.api.schemas import (
     ReportWithPhotoForm,
     TierPath,
 )
-from gridmgr.cases import Action, Case, DeferralRequest
+from gridmgr.cases import Action, Case, CaseState, DeferralRequest
+from gridmgr.errors import CaseFilterError
 from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
 from gridmgr.ledger import LedgerEvent
 from gridmgr.responsibility.calendar import TZ
@@ -176,6 +177,7 @@ def _report_reply(done: Submitted) -> Response:
         "deadlines": d["deadlines"],
         "near_border": d["near_border"],
         "probable_duplicates": [m.to_dict() for m in done.probable_duplicates],
+        "probable_duplicates_outside_scope": done.duplicates_outside_scope,
         "merged_into": None if done.merged_into is None else done.merged_into.case_id,
     }
     if done.photo is not None:
@@ -190,6 +192,12 @@ def _report_reply(done: Submitted) -> Response:
 def list_cases(query: CaseQuery) -> Response:
     """Cases in your scope, newest first, filtered and paginated (``limit`` ≤ 200)."""
     states = [s.strip() for s in (query.state or "").split(",") if s.strip()]
+    unknown = sorted(set(states) - {s.value for s in CaseState})
+    if unknown:  # a typo would otherwise list nothing, silently
+        raise CaseFilterError(
+            f"state {unknown[0][:64]!r} is not a case state; use "
+            + ", ".join(s.value for s in CaseState)
+        )
     where = CaseFilter(
         subtree=query.subtree,
         states=states,

@@ -22,7 +22,14 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def settings_of(ctx: click.Context) -> Settings:
+    """The command's settings; their data folder is made (0700) or checked first: a folder
+    others may read is refused with the ``chmod`` that fixes it."""
+    from gridmgr.datafiles import private_data_dir
+
     settings: Settings = ctx.obj["settings"]
+    if not ctx.obj.get("data_dir_checked"):
+        private_data_dir(settings)
+        ctx.obj["data_dir_checked"] = True
     return settings
 
 

@@ -49,6 +49,8 @@ def load_current_grid(settings: Settings) -> Grid:
 def store_generation(grid: Grid, settings: Settings, *, make_current: bool = True) -> Path:
     """Write ``grid`` as a new generation (never over another) and optionally make it current."""
     path = settings.grids_dir / f"{grid.generation_id}.gpkg"
+    # the data folder holds the database and photos too: made for its owner only
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         write_grid(grid, path)
     if make_current:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from gridmgr.access import Caller
 from gridmgr.cases import Case
+from gridmgr.errors import AttachmentNotFoundError, CaseNotFoundError
 from gridmgr.intake.photos import Photo, sanitize_photo
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
-from gridmgr.store.attachments import AttachmentRow
+from gridmgr.store.attachments import AttachmentRow, is_attachment_id
 
 __all__ = ["AttachmentRow", "attach_photo", "case_photos", "read_photo", "store_photo"]
 
@@ -47,9 +48,19 @@ def read_photo(
 ) -> tuple[AttachmentRow, bytes]:
     """A photo's row and its bytes (checked against its hash), if the caller may see its case.
 
-    A photo of a case out of the caller's scope is refused as its case would be, with
-    :class:`~gridmgr.errors.CaseNotFoundError` (404), so ids reveal nothing.
+    A photo of a case out of the caller's scope is refused as a photo that does not exist,
+    with :class:`~gridmgr.errors.AttachmentNotFoundError` (404) naming only the id asked for:
+    the message never names the case it belongs to.
     """
-    row, data = services.store.read_attachment(services.data_dir, attachment_id)
-    visible_case(services.store, caller, row.case_id)
+    hidden = f"no photo {attachment_id!r} visible to you"
+    try:
+        row, data = services.store.read_attachment(services.data_dir, attachment_id)
+    except AttachmentNotFoundError as exc:
+        if is_attachment_id(attachment_id):
+            raise AttachmentNotFoundError(hidden) from None
+        raise exc from None  # a malformed id: the message says what an id looks like
+    try:
+        visible_case(services.store, caller, row.case_id)
+    except CaseNotFoundError:
+        raise AttachmentNotFoundError(hidden) from None
     return row, data

@@ -18,7 +18,7 @@ from gridmgr.responsibility.routing import RoutingDecision
 from gridmgr.services.context import Services
 from gridmgr.services.photos import AttachmentRow, store_photo
 from gridmgr.services.reports import open_report, route_report
-from gridmgr.services.triage import auto_merge, find_duplicates
+from gridmgr.services.triage import auto_merge, find_duplicates, suggest_duplicates
 
 __all__ = ["AttachmentRow", "Submitted", "submit_report"]
 
@@ -33,8 +33,11 @@ class Submitted:
     number: int
     decision: RoutingDecision
     probable_duplicates: list[DuplicateMatch]
+    """The probable duplicates the reporter may see (others are only counted)."""
     merged_into: DuplicateMatch | None
     photo: AttachmentRow | None
+    duplicates_outside_scope: int = 0
+    """Probable duplicates outside the reporter's scope: counted, never named."""
 
 
 def submit_report(
@@ -78,4 +81,13 @@ def submit_report(
     row = None
     if photo is not None:
         row = store_photo(services, case.case_id, photo, actor=caller.actor.actor_id)
-    return Submitted(case, reported.number, decision, probable, merged, row)
+    shown = suggest_duplicates(services.store, services.context, caller, case, matches=probable)
+    return Submitted(
+        case,
+        reported.number,
+        decision,
+        shown.visible,
+        merged,
+        row,
+        duplicates_outside_scope=shown.hidden,
+    )

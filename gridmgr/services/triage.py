@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from gridmgr.access import Caller
 from gridmgr.cases import (
     Action,
     Actor,
@@ -28,7 +29,7 @@ from gridmgr.cases import (
     Role,
     record_side_event,
 )
-from gridmgr.errors import GridMgrError, RowProblem
+from gridmgr.errors import CaseNotFoundError, GridMgrError, RowProblem
 from gridmgr.grid.datum import Datum
 from gridmgr.intake.channels import Channel, IntakeBatch, IntakeRecord, batch_error
 from gridmgr.intake.duplicates import DuplicateMatch, Probe, rank_duplicates, search_box, window_of
@@ -234,6 +235,42 @@ def find_duplicates(
         until=case.reported_at + window,
     )
     return rank_duplicates(probe, near, catalog=catalog)
+
+
+@dataclass(frozen=True)
+class DuplicateSuggestions:
+    """Probable duplicates of a case as one caller may see them."""
+
+    visible: list[DuplicateMatch]
+    """The ones in the caller's scope (see :meth:`gridmgr.access.Caller.may_see`), best first."""
+    hidden: int
+    """How many more are outside the caller's scope: counted, never named."""
+
+
+def suggest_duplicates(
+    store: Store,
+    context: RoutingContext,
+    caller: Caller,
+    case: Case,
+    *,
+    channel: str = "grid_worker",
+    matches: Sequence[DuplicateMatch] | None = None,
+) -> DuplicateSuggestions:
+    """The probable duplicates of ``case`` (``matches``, else :func:`find_duplicates`) that
+    ``caller`` may see; the others only counted, so no case id leaks out of his scope."""
+    found = find_duplicates(store, context, case, channel=channel) if matches is None else matches
+    visible: list[DuplicateMatch] = []
+    hidden = 0
+    for match in found:
+        try:
+            other: Case | None = store.case(match.case_id)
+        except CaseNotFoundError:
+            other = None
+        if other is not None and caller.may_see(other):
+            visible.append(match)
+        else:
+            hidden += 1
+    return DuplicateSuggestions(visible, hidden)
 
 
 def merge_cases(

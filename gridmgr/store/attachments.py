@@ -50,6 +50,11 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ATTACHMENT_ID = re.compile(r"[0-9a-f]{32}")
 
 
+def is_attachment_id(text: str) -> bool:
+    """Whether ``text`` has the form of an attachment id (32 lower-case hex digits)."""
+    return _ATTACHMENT_ID.fullmatch(text) is not None
+
+
 @dataclass(frozen=True)
 class AttachmentRow:
     """One row of the ``attachments`` table; ``path`` is relative to the data directory."""

@@ -11,6 +11,7 @@ refuses anything else and says why.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from gridmgr.errors import StoreError
 
 SQLITE_FILE = "gridmgr.sqlite"
 BUSY_TIMEOUT_MS = 30_000
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
 LEDGER_LOCK_KEY = 0x6772_6964  # "grid": the advisory lock every ledger append takes on PostgreSQL
 
 
@@ -58,11 +61,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the database folder {folder}: {exc}") from None
+            private_sqlite_file(Path(parsed.database))
         engine = create_engine(
             url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -80,6 +79,35 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         f"unsupported database {parsed.get_backend_name()!r}: use a SQLite file path or "
         "postgresql+psycopg://USER:PASSWORD@HOST/DB"
     )
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the SQLite database ``path`` readable by its owner only: its folder, when created
+    here, 0700; the file, when created here, 0600 (SQLite gives its ``-wal`` and ``-shm`` files
+    the database's mode). An existing database, ``-wal`` or ``-shm`` that others may read is a
+    :class:`StoreError` saying the ``chmod`` to run: it holds reports and personal data."""
+    try:
+        path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database folder {path.parent}: {exc}") from None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the database {path}: {exc}") from None
+    if os.name != "posix":
+        return
+    for found in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = found.stat().st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            raise StoreError(
+                f"the database file {found} can be read by other users (mode {mode:o}); "
+                f"run `chmod 600 {path}*` (the database and its -wal and -shm files)"
+            )
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:

@@ -489,7 +489,7 @@ def _checked_key(key: str, *, source: str) -> str:
 def _demo_key(path: Path) -> str:
     """The demo key in ``path``, made on first use (created exclusively, mode 0600)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data folder
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return _read_demo_key(path)
