@@ -88,7 +88,11 @@ def test_dashboard_no_case_trail_or_action_outside_the_callers_scope(app: Flask)
         client,
         [("case-body", "children")],
         [({"type": "case-action", "action": "register"}, "n_clicks", 1)],
-        [("case-comment", "value", "立案"), ("case-id", "data", theirs)],
+        [
+            ("case-comment", "value", "立案"),
+            ("case-defer-to", "value", None),
+            ("case-id", "data", theirs),
+        ],
     )
     assert "没有找到该案件" in json.dumps(acted.get_json(), ensure_ascii=False)
     assert services_of(app).store.case(theirs).version == before
