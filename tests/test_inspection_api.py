@@ -95,6 +95,24 @@ def test_managers_and_operators_plan_others_may_not(world: World) -> None:
     assert world.client.get(f"{BASE}/plans/plan-nosuch", headers=operator).status_code == 404
 
 
+def test_token_writes_need_no_csrf_token_when_sessions_are_on(
+    store: Store, tiny: Grid, tmp_path: Path
+) -> None:
+    # as `gridmgr serve` composes the app: the dashboard's sessions (and their CSRF guard) are on;
+    # the inspections API authenticates by bearer token only, so a cookie never speaks for it
+    from gridmgr.web.sessions import init_sessions
+    from tests.test_sessions import KEY
+
+    app = api_app(
+        store, Settings(data_dir=tmp_path), tiny_context(), clock=lambda: FIXED, grid=tiny
+    )
+    init_sessions(app, secret_key=KEY, secure_cookies=False)
+    world = World(app.test_client(), store, "", ())
+    manager = world.auth(holder(Post(PostKind.UNIT_LEADER, "scjg")))
+    created = world.client.post(f"{BASE}/plans", json=PLAN, headers=manager)
+    assert created.status_code == 201, created.get_json()
+
+
 def visit_numbers(world: World, headers: dict[str, str]) -> set[int]:
     reply = world.client.get(f"{BASE}/draws/{world.draw_id}/visits", headers=headers)
     assert reply.status_code == 200, reply.get_json()
