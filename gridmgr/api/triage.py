@@ -20,8 +20,8 @@ from gridmgr.cases import Case, Role
 from gridmgr.errors import ForbiddenError
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.cases import visible_case
-from gridmgr.services.notices import case_deliveries, mark_notifications_read, notifications_for
-from gridmgr.services.queries import case_trail
+from gridmgr.services.notices import mark_notifications_read, notifications_for
+from gridmgr.services.queries import case_trail, deliveries_of
 from gridmgr.services.triage import (
     merge_cases,
     merge_view,
@@ -220,7 +220,7 @@ def case_notifications(path: CaseIdPath) -> Response:
                     "last_error": r.last_error,
                     "delivered_at": _t(r.delivered_at),
                 }
-                for r in case_deliveries(services().store, case.case_id)
+                for r in deliveries_of(services().store, case.case_id)
             ],
         }
     )

@@ -11,12 +11,9 @@ from gridmgr.cases import (
 from gridmgr.notifications import COMMAND_CENTER_INBOX
 from gridmgr.store import Notification as Notification  # re-exported for the doors
 from gridmgr.store import Store
-from gridmgr.store.outboxstore import DeliveryStatus
 
 __all__ = [
-    "DeliveryStatus",
     "Notification",
-    "case_deliveries",
     "inbox_of",
     "mark_notifications_read",
     "notifications_for",
@@ -46,8 +43,3 @@ def inbox_of(actor: Actor) -> list[str]:
 def mark_notifications_read(store: Store, actor: Actor, ids: list[int], *, at: datetime) -> int:
     """Mark some of ``actor``'s notifications read; how many were unread."""
     return store.mark_notifications_read(inbox_of(actor), ids, at=at)
-
-
-def case_deliveries(store: Store, case_id: str) -> list[DeliveryStatus]:
-    """Who was notified of case ``case_id``, and the delivery status on each channel."""
-    return store.deliveries_of(case_id)
