@@ -11,6 +11,8 @@ from gridmgr.responsibility.roster import FIELD_POSTS, PostKind, Roster
 
 _ROLE_OF_POST = (
     (PostKind.OPERATOR, Role.OPERATOR),
+    (PostKind.CITY_LEADER, Role.MANAGER),
+    (PostKind.CENTER_LEADER, Role.MANAGER),
     (PostKind.UNIT_LEADER, Role.MANAGER),
     (PostKind.TOWN_LEADER, Role.LEADER),
     (PostKind.GRID_HEAD, Role.HEAD),

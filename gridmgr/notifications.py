@@ -134,13 +134,15 @@ def notices_for_event(event: CaseEvent, *, assignee: Assignee | None) -> list[No
 
 
 def due_soon_notice(case: Case, *, within_hours: float, now: datetime) -> Notice | None:
-    """The warning to the assignee that the case's running stage falls due soon, once per stage.
+    """The warning to the stage's holder (else the assignee) that it falls due soon, once per
+    stage and rung.
 
-    ``None`` when no stage runs or nobody is assigned.
+    ``None`` when no stage runs or nobody holds it.
     """
-    if case.assignee is None or case.stage is None or case.due_at is None:
+    person = case.holder or case.assignee
+    if person is None or case.stage is None or case.due_at is None:
         return None
-    who = case.assignee.person_id
+    who = person.person_id
     title = (
         f"{Trigger.DUE_SOON.label_zh}: 案件 {case.case_id[:8]} 的{case.stage.label_zh}阶段 "
         f"{case.due_at.isoformat(timespec='minutes')} 到期"
@@ -155,7 +157,7 @@ def due_soon_notice(case: Case, *, within_hours: float, now: datetime) -> Notice
         "at": now.isoformat(),
         "recipient": who,
     }
-    key = f"{case.case_id}:due_soon:{case.stage_seq}:{who}"
+    key = f"{case.case_id}:due_soon:{case.stage_seq}.{case.rung}:{who}"
     return Notice(case.case_id, who, Trigger.DUE_SOON, title, body, key)
 
 

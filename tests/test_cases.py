@@ -31,12 +31,13 @@ from gridmgr.cases import (
     decision_to_assignee,
     is_overdue,
     open_case,
+    stage_of,
 )
 from gridmgr.errors import GridMgrError, TimeError
 from gridmgr.responsibility.calendar import TZ, WorkCalendar
 from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.routing import RoutingDecision, route_incident
-from gridmgr.responsibility.sla import Span, Stage
+from gridmgr.responsibility.sla import Clock, Span, Stage
 from tests.builders import tiny_context
 
 CAL = WorkCalendar()
@@ -59,6 +60,7 @@ TO_WORKER = Assignee(WORKER.actor_id, f"grid_worker:{CELL}", WORKER.name)
 TO_OTHER = Assignee(OTHER_WORKER.actor_id, "grid_worker:320281001003004")
 TO_HEAD = Assignee(HEAD.actor_id, "grid_head:320281001003")
 TO_LEADER = Assignee(LEADER.actor_id, "town_leader:320281001")
+TO_OPERATOR = Assignee(OPERATOR.actor_id, "operator:", OPERATOR.name)
 
 
 def at(mo: int, d: int, h: int, mi: int = 0) -> datetime:
@@ -88,6 +90,8 @@ def report() -> tuple[Case, CaseEvent]:
         reporter=CITIZEN,
         description="人行道上有流动摊贩占道经营",
         at=REPORTED_AT,
+        calendar=CAL,
+        holder=TO_OPERATOR,
     )
 
 
@@ -181,7 +185,7 @@ def test_the_transition_table_is_the_closed_loop() -> None:
     assert TRANSITIONS[s.RETURNED][a.DISPATCH] is s.DISPATCHED
     assert TRANSITIONS[s.HANDLED][a.REOPEN] is s.IN_PROGRESS
     assert {st for st in s if a.SUPERVISE in TRANSITIONS[st]} == {st for st in s if st.is_open}
-    timed = {s.DISPATCHED, s.ACCEPTED, s.IN_PROGRESS, s.HANDLED}
+    timed = {st for st in s if st.is_open}  # every open state runs a stage with a clock
     assert {st for st in s if a.ESCALATE in TRANSITIONS[st]} == timed
     deferrals = (a.REQUEST_DEFER, a.APPROVE_DEFER, a.REFUSE_DEFER)
     for action in deferrals:
@@ -267,12 +271,13 @@ def test_the_happy_path_runs_from_report_to_evaluation_on_the_official_calendar(
     # handled Friday 09:30: 6.5 h that day, 1 h on Saturday 10-10, an adjusted working day
     assert by_action[Action.HANDLE].details["due_at"] == "2026-10-10T09:30:00+08:00"
     assert by_action[Action.HANDLE].details["handler"] == WORKER.actor_id
-    assert by_action[Action.VERIFY].details == dict.fromkeys(
-        ["stage", "stage_started_at", "due_at"]
-    )
+    # verified: the command center's 结案 stage runs, 30 working minutes
+    assert by_action[Action.VERIFY].details["stage"] == "close"
+    assert by_action[Action.VERIFY].details["stage_started_at"] == "2026-10-10T09:00:00+08:00"
+    assert by_action[Action.CLOSE].details == dict.fromkeys(["stage", "stage_started_at", "due_at"])
     assert case.state is CaseState.EVALUATED
     assert (case.rating, case.handler, case.stage, case.due_at) == (5, WORKER.actor_id, None, None)
-    assert (case.version, case.stage_seq, case.escalation_level) == (9, 3, 0)
+    assert (case.version, case.stage_seq, case.escalation_level) == (9, 6, 0)
     assert case.assignee == TO_WORKER
     assert not case.state.is_open
 
@@ -281,7 +286,8 @@ def test_a_returned_case_goes_back_to_dispatch_without_an_owner() -> None:
     dispatched = case_in(CaseState.DISPATCHED)
     returned, event = event_of(dispatched, Action.RETURN, WORKER, at(10, 8, 9), "不属于本网格")
     assert returned.state is CaseState.RETURNED
-    assert (returned.assignee, returned.stage, returned.due_at) == (None, None, None)
+    assert (returned.assignee, returned.stage) == (None, Stage.DISPATCH)  # 派遣 again, timed
+    assert returned.due_at == at(10, 8, 9, 30)
     assert returned.return_count == 1
     assert event.details["returned_by"] == {
         "person_id": WORKER.actor_id,
@@ -293,7 +299,8 @@ def test_a_returned_case_goes_back_to_dispatch_without_an_owner() -> None:
         Action.SUPERVISE,
     ]
     again = act(returned, Action.DISPATCH, OPERATOR, at(10, 8, 9, 30), assignee=TO_OTHER)
-    assert (again.assignee, again.stage, again.stage_seq) == (TO_OTHER, Stage.SIGN, 2)
+    assert (again.assignee, again.stage, again.stage_seq) == (TO_OTHER, Stage.SIGN, 5)
+    assert again.holder == TO_OTHER
     assert again.due_at == at(10, 8, 11, 30)
     assert refusal(again, Action.ACCEPT, WORKER, at(10, 8, 10)).rule == "owner_only"
     assert act(again, Action.ACCEPT, OTHER_WORKER, at(10, 8, 10)).state is CaseState.ACCEPTED
@@ -303,7 +310,7 @@ def test_a_failed_verification_reopens_the_case_and_restarts_the_handle_clock() 
     handled = case_in(CaseState.HANDLED)
     reopened, event = event_of(handled, Action.REOPEN, HEAD, at(10, 9, 14), "摊贩仍在")
     assert reopened.state is CaseState.IN_PROGRESS
-    assert (reopened.stage, reopened.reopen_count, reopened.stage_seq) == (Stage.HANDLE, 1, 4)
+    assert (reopened.stage, reopened.reopen_count, reopened.stage_seq) == (Stage.HANDLE, 1, 6)
     # 14:00 Friday: 3.5 h that day, 4 h on Saturday 10-10 (an adjusted working day)
     assert reopened.due_at == at(10, 10, 14)
     assert event.details["reopen_count"] == 1
@@ -388,7 +395,7 @@ def test_a_deferral_request_needs_an_approver_and_keeps_the_deadline() -> None:
         accepted, ask, WORKER, when, "需协调市场监管", approver=TO_HEAD, extend=one_day
     )
     assert requested.due_at == accepted.due_at  # nothing moves until the approver decides
-    assert (requested.state, requested.deferrals, requested.stage_seq) == (CaseState.ACCEPTED, 0, 2)
+    assert (requested.state, requested.deferrals, requested.stage_seq) == (CaseState.ACCEPTED, 0, 4)
     assert requested.deferral is not None
     assert requested.deferral.approver == TO_HEAD
     assert requested.deferral.due_at == at(10, 10, 10)
@@ -411,7 +418,7 @@ def test_the_picked_approver_moves_the_deadline() -> None:
     deferred, event = event_of(requested, Action.APPROVE_DEFER, HEAD, later, "同意")
     # 10-09 10:00 + 7.5 working hours: 6 h on Friday, 1.5 h on the adjusted Saturday
     assert deferred.due_at == at(10, 10, 10) == CAL.deadline(at(10, 9, 10), one_day, VENDING.clock)
-    assert (deferred.deferrals, deferred.stage_deferrals, deferred.stage_seq) == (1, 1, 3)
+    assert (deferred.deferrals, deferred.stage_deferrals, deferred.stage_seq) == (1, 1, 5)
     assert deferred.deferral is None
     assert event.actor == HEAD
     assert event.details["request_version"] == requested.version
@@ -434,28 +441,44 @@ def test_an_illegal_transition_names_state_action_and_what_is_allowed() -> None:
         event_of(case, Action.REPORT, OPERATOR, at(9, 30, 17))
 
 
-def test_a_stage_is_escalated_at_most_once() -> None:
+def test_an_overdue_stage_climbs_the_ladder_rung_by_rung_to_the_top() -> None:
     dispatched = case_in(CaseState.DISPATCHED)  # sign due 10-08 10:30
+    assert dispatched.holder == TO_WORKER
     assert refusal(dispatched, Action.ESCALATE, SYSTEM, at(10, 8, 10, 29)).rule == "not_due"
     assert refusal(dispatched, Action.ESCALATE, OPERATOR, at(10, 8, 11)).rule == "role"
-    up = TO_HEAD
     once, event = event_of(
-        dispatched, Action.ESCALATE, SYSTEM, at(10, 8, 10, 30), "签收超时", escalate_to=up
+        dispatched, Action.ESCALATE, SYSTEM, at(10, 8, 10, 30), "签收超时", escalate_to=TO_HEAD
     )
     assert (once.escalation_level, once.escalated_stage_seq, once.state) == (
         1,
-        1,
+        3,
         CaseState.DISPATCHED,
     )
+    # the first rung: 黄牌, the grid head holds it with a clock of his own (2 working hours)
+    assert (once.rung, once.card, once.holder, once.assignee) == (1, "yellow", TO_HEAD, TO_WORKER)
+    assert once.due_at == CAL.deadline(at(10, 8, 10, 30), Span(2, "h"), Clock.WORKING)
     assert (event.details["stage"], event.details["overdue_seconds"]) == ("sign", 0)
-    assert event.details["escalate_to"] == {"person_id": HEAD.actor_id, "post": up.post, "name": ""}
-    assert refusal(once, Action.ESCALATE, SYSTEM, at(10, 8, 16)).rule == "already_escalated"
-    assert Action.ESCALATE not in allowed_actions(once, SYSTEM, at=at(10, 8, 16))
-    accepted = act(once, Action.ACCEPT, WORKER, at(10, 8, 11, 5))  # a new stage: handle
-    assert accepted.due_at == at(10, 9, 11, 5)
-    assert allowed_actions(accepted, SYSTEM, at=at(10, 9, 11, 4)) == []
-    twice, event = event_of(accepted, Action.ESCALATE, SYSTEM, at(10, 9, 12), "处置超时")
-    assert (twice.escalation_level, twice.escalated_stage_seq) == (2, 2)
+    assert event.details["escalate_to"] == {
+        "person_id": HEAD.actor_id,
+        "post": TO_HEAD.post,
+        "name": "",
+    }
+    assert event.details["previous_holder"]["person_id"] == WORKER.actor_id  # type: ignore[index]
+    rung_due = once.due_at
+    assert refusal(once, Action.ESCALATE, SYSTEM, rung_due - timedelta(minutes=1)).rule == "not_due"
+    up = {"escalate_to": TO_LEADER, "rung_span": Span(4, "h"), "last_rung": True}
+    top = act(once, Action.ESCALATE, SYSTEM, rung_due, **up)
+    assert (top.rung, top.card, top.holder, top.escalation_level) == (2, "red", TO_LEADER, 2)
+    assert top.due_at == CAL.deadline(rung_due, Span(4, "h"), Clock.WORKING)
+    assert refusal(top, Action.ESCALATE, SYSTEM, at(10, 20, 9)).rule == "top_rung"
+    assert Action.ESCALATE not in allowed_actions(top, SYSTEM, at=at(10, 20, 9))
+    accepted = act(top, Action.ACCEPT, WORKER, at(10, 8, 17, 5))  # a new stage: a fresh ladder
+    assert (accepted.rung, accepted.card, accepted.holder) == (0, None, TO_WORKER)
+    assert accepted.due_at == at(10, 9, 17, 5)
+    assert allowed_actions(accepted, SYSTEM, at=at(10, 9, 17, 4)) == []
+    twice, event = event_of(accepted, Action.ESCALATE, SYSTEM, at(10, 9, 18), "处置超时")
+    assert (twice.escalation_level, twice.escalated_stage_seq) == (3, 4)
+    assert (twice.card, twice.holder) == ("red", TO_WORKER)  # nobody above: the top at once
     assert event.details["overdue_seconds"] == 55 * 60
     assert event.details["escalate_to"] is None
 
@@ -562,7 +585,10 @@ def test_a_running_stage_is_overdue_from_its_deadline_on() -> None:
     dispatched = case_in(CaseState.DISPATCHED)
     assert not is_overdue(dispatched, at(10, 8, 10, 29))
     assert is_overdue(dispatched, at(10, 8, 10, 30))
-    assert not is_overdue(case_in(CaseState.REGISTERED), at(12, 31, 9))
+    registered = case_in(CaseState.REGISTERED)  # 派遣 due 30 working minutes after 立案
+    assert registered.stage is Stage.DISPATCH
+    assert not is_overdue(registered, at(9, 30, 16, 39))
+    assert is_overdue(registered, at(9, 30, 16, 40))
     assert not is_overdue(case_in(CaseState.CLOSED), at(12, 31, 9))
 
 
@@ -575,12 +601,6 @@ def test_actors_and_assignees_need_ids() -> None:
 
 # -- the state machine, by Hypothesis ------------------------------------------------------
 
-_STAGE_OF = {
-    CaseState.DISPATCHED: Stage.SIGN,
-    CaseState.ACCEPTED: Stage.HANDLE,
-    CaseState.IN_PROGRESS: Stage.HANDLE,
-    CaseState.HANDLED: Stage.VERIFY,
-}
 _OWNED = {CaseState.DISPATCHED, CaseState.ACCEPTED, CaseState.IN_PROGRESS, CaseState.HANDLED}
 _OWNED |= {CaseState.VERIFIED, CaseState.CLOSED, CaseState.EVALUATED}
 _STEPS = [timedelta(minutes=m) for m in (0, 1, 50, 120, 60 * 24, 60 * 24 * 3, 60 * 24 * 9)]
@@ -685,13 +705,16 @@ class CaseLifecycle(RuleBasedStateMachine):
     @invariant()
     def each_state_has_its_clock_and_owner(self) -> None:
         case = self.case
-        assert case.stage is _STAGE_OF.get(case.state)
+        assert case.stage is stage_of(case)
         assert (case.due_at is None) == (case.stage is None) == (case.stage_started_at is None)
         assert (case.assignee is not None) == (case.state in _OWNED)
         assert (case.rating is not None) == (case.state is CaseState.EVALUATED)
         if case.state in (CaseState.HANDLED, CaseState.VERIFIED, CaseState.CLOSED):
             assert case.handler is not None
-        assert case.escalation_level <= case.stage_seq
+        assert case.rung <= case.escalation_level
+        assert (case.card is None) == (case.rung == 0)
+        if case.stage in (Stage.SIGN, Stage.HANDLE) and case.rung == 0:
+            assert case.holder == case.assignee  # the field stages are the assignee's
         assert case.escalated_stage_seq is None or case.escalated_stage_seq <= case.stage_seq
 
     @invariant()
@@ -710,7 +733,10 @@ def test_a_missed_deferred_deadline_escalates_again() -> None:
     accepted = case_in(CaseState.ACCEPTED)
     due = accepted.due_at
     assert due is not None
-    escalated = act(accepted, Action.ESCALATE, SYSTEM, due + timedelta(minutes=1))
+    escalated = act(
+        accepted, Action.ESCALATE, SYSTEM, due + timedelta(minutes=1), escalate_to=TO_HEAD
+    )
+    assert (escalated.card, escalated.holder) == ("yellow", TO_HEAD)
     requested = act(
         escalated,
         Action.REQUEST_DEFER,
@@ -722,6 +748,7 @@ def test_a_missed_deferred_deadline_escalates_again() -> None:
     deferred = act(requested, Action.APPROVE_DEFER, HEAD, due + timedelta(minutes=3))
     assert deferred.due_at is not None
 
+    assert (deferred.rung, deferred.card, deferred.holder) == (0, None, TO_WORKER)  # fresh
     again, event = event_of(deferred, Action.ESCALATE, SYSTEM, deferred.due_at)
 
     assert (escalated.escalation_level, again.escalation_level) == (1, 2)

@@ -32,7 +32,7 @@ from gridmgr.responsibility.catalog_file import (
     read_catalog,
     write_catalog,
 )
-from gridmgr.responsibility.sla import Clock, Span, Stage
+from gridmgr.responsibility.sla import COMMAND_STAGES, Clock, Span, Stage
 from gridmgr.tablefiles import parse_table
 
 HEADER = ",".join(CATALOG_COLUMNS)
@@ -140,7 +140,10 @@ def test_spans_clock_and_flags_are_parsed() -> None:
         Stage.SIGN: Span(30, "m"),
         Stage.HANDLE: Span(4, "h"),
         Stage.VERIFY: Span(2, "h"),
+        # the command center's stages: not given, 30 minutes each (on the natural clock here)
+        **dict.fromkeys(COMMAND_STAGES, Span(30, "m")),
     }
+
     assert gas.clock is Clock.NATURAL
     assert gas.photo_required is True
     assert gas.handler == Handler("department", "zjj")
@@ -152,6 +155,17 @@ def test_spans_clock_and_flags_are_parsed() -> None:
     assert "gas_leak" in catalog
     assert "nothing" not in catalog
     assert hash(gas) == hash(catalog.category("燃气泄漏隐患"))
+
+
+def test_command_center_stage_spans_are_optional_columns() -> None:
+    # HEADER has every column; VENDING leaves the optional ones out (empty: the defaults)
+    row = VENDING + ",,,10m"  # dup_distance_m, dup_window, dup_group, then register_within
+    vending = parse_catalog(parse_table(catalog_text(row), source="x.csv")).category(
+        "street_vending"
+    )
+    assert (vending.sla[Stage.REGISTER], vending.sla[Stage.CLOSE]) == (Span(10, "m"), Span(30, "m"))
+    error = refusal(catalog_text(VENDING + ",,,soon"))
+    assert [(p.row, p.column) for p in error.problems] == [(2, "register_within")]
 
 
 def test_chinese_labels_are_accepted_for_enumerated_columns() -> None:

@@ -23,8 +23,11 @@ from gridmgr.cases.lifecycle import (
     is_overdue,
     open_case,
     record_side_event,
+    stage_changes,
+    stage_of,
 )
 from gridmgr.cases.model import (
+    CARDS,
     MAX_COMMENT,
     Action,
     Actor,
@@ -41,6 +44,7 @@ from gridmgr.cases.model import (
 )
 
 __all__ = [
+    "CARDS",
     "DEFERRAL_ACTIONS",
     "MAX_COMMENT",
     "MAX_STAGE_DEFERRALS",
@@ -64,5 +68,7 @@ __all__ = [
     "is_overdue",
     "open_case",
     "record_side_event",
+    "stage_changes",
+    "stage_of",
     "to_json_value",
 ]

@@ -41,7 +41,7 @@ from gridmgr.cases.model import (
     to_json_value,
 )
 from gridmgr.errors import TimeError
-from gridmgr.responsibility.sla import Span, Stage
+from gridmgr.responsibility.sla import Clock, Span, Stage
 
 if TYPE_CHECKING:
     from gridmgr.responsibility.calendar import WorkCalendar
@@ -65,9 +65,8 @@ def _transitions() -> Mapping[CaseState, Mapping[Action, CaseState]]:
         s.RETURNED: {a.DISPATCH: s.DISPATCHED},
     }
     for state, actions in flow.items():
-        if state.is_open:
+        if state.is_open:  # every open state runs a timed stage: it can be supervised and escalated
             actions[a.SUPERVISE] = state
-        if state in _TIMED_STAGE:
             actions[a.ESCALATE] = state
         if state in (s.ACCEPTED, s.IN_PROGRESS):  # the handle stage can be deferred
             actions.update(dict.fromkeys(DEFERRAL_ACTIONS, state))
@@ -75,12 +74,67 @@ def _transitions() -> Mapping[CaseState, Mapping[Action, CaseState]]:
     return MappingProxyType({state: MappingProxyType(acts) for state, acts in ordered.items()})
 
 
-_TIMED_STAGE = {
+_STAGE_OF_STATE = {
+    CaseState.REGISTERED: Stage.DISPATCH,
+    CaseState.RETURNED: Stage.DISPATCH,
     CaseState.DISPATCHED: Stage.SIGN,
     CaseState.ACCEPTED: Stage.HANDLE,
     CaseState.IN_PROGRESS: Stage.HANDLE,
     CaseState.HANDLED: Stage.VERIFY,
+    CaseState.VERIFIED: Stage.CLOSE,
 }
+
+
+def stage_of(case: Case, state: CaseState | None = None) -> Stage | None:
+    """The stage ``case`` runs in ``state`` (default: its own): ``None`` once it is finished.
+
+    A report runs 立案 (register) when it lies in a cell, 网格外 (triage) when its point is
+    outside the grid, 定位 (place) when it has no point at all.
+
+    >>> from gridmgr.responsibility.calendar import TZ
+    >>> t = datetime(2026, 9, 30, 16, 0, tzinfo=TZ)
+    >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REPORTED,
+    ...             reported_at=t, updated_at=t, reporter="hotline", description="摊贩",
+    ...             generation_id="g")
+    >>> stage_of(case).value, stage_of(replace(case, lon=121.0, lat=32.0)).value
+    ('place', 'triage')
+    >>> stage_of(case, CaseState.RETURNED).value, stage_of(case, CaseState.CLOSED)
+    ('dispatch', None)
+    """
+    state = case.state if state is None else state
+    if not state.is_open:
+        return None
+    if state is CaseState.REPORTED:
+        if case.cell is not None:
+            return Stage.REGISTER
+        return Stage.PLACE if case.lon is None else Stage.TRIAGE
+    return _STAGE_OF_STATE[state]
+
+
+def stage_changes(
+    case: Case,
+    stage: Stage,
+    *,
+    at: datetime,
+    calendar: WorkCalendar,
+    category: Category,
+    holder: Assignee | None,
+) -> dict[str, Any]:
+    """The fields that start ``stage`` at ``at``: its deadline on the category's SLA, its named
+    ``holder``, a fresh ladder (rung 0) and no pending deferral."""
+    due = calendar.deadline(at, category.sla[stage], category.clock)
+    return {
+        "stage": stage,
+        "stage_started_at": at,
+        "due_at": due,
+        "stage_seq": case.stage_seq + 1,
+        "stage_deferrals": 0,
+        "deferral": None,
+        "holder": holder,
+        "rung": 0,
+        "card": None,
+    }
+
 
 TRANSITIONS: Mapping[CaseState, Mapping[Action, CaseState]] = _transitions()
 """State → {action → next state}, actions in :class:`Action` order: the one table of the loop.
@@ -104,8 +158,22 @@ _ROLES: Mapping[Action, frozenset[Role]] = {
 }
 _REQUIRED = {Action.DISPATCH: ("assignee",), Action.REQUEST_DEFER: ("approver",)}
 _REQUIRED[Action.EVALUATE] = ("rating",)
-_OPTIONAL = {Action.ESCALATE: ("escalate_to",), Action.REQUEST_DEFER: ("extend", "defer_to")}
-_INPUTS = ("assignee", "approver", "extend", "defer_to", "rating", "escalate_to")
+_OPTIONAL = {
+    Action.ESCALATE: ("escalate_to", "rung_span", "last_rung"),
+    Action.REQUEST_DEFER: ("extend", "defer_to"),
+}
+_INPUTS = (
+    "assignee",
+    "approver",
+    "extend",
+    "defer_to",
+    "rating",
+    "escalate_to",
+    "rung_span",
+    "last_rung",
+)
+RUNG_SPAN = Span(2, "h")
+"""How long a rung of the 督办 ladder gives its person (working time) when none is given."""
 _DEFERRABLE = (*DEFERRAL_ACTIONS, Action.ESCALATE)
 
 
@@ -118,9 +186,19 @@ def decision_to_assignee(decision: RoutingDecision) -> Assignee | None:
 
 
 def open_case(
-    *, case_id: str, decision: RoutingDecision, reporter: Actor, description: str, at: datetime
+    *,
+    case_id: str,
+    decision: RoutingDecision,
+    reporter: Actor,
+    description: str,
+    at: datetime,
+    calendar: WorkCalendar | None = None,
+    holder: Assignee | None = None,
 ) -> tuple[Case, CaseEvent]:
     """A new case in the REPORTED state from a routing decision, and its ``REPORT`` event.
+
+    With a ``calendar``, the report's stage (立案, 网格外 or 定位: :func:`stage_of`) starts at
+    once, with ``holder`` (the operator the use case named) and its deadline.
 
     >>> from gridmgr.responsibility.routing import route_incident
     >>> from gridmgr.responsibility.calendar import TZ
@@ -152,7 +230,16 @@ def open_case(
         generation_id=decision.generation_id,
         version=1,
     )
+    if calendar is not None:
+        stage = stage_of(case)
+        assert stage is not None
+        started = stage_changes(
+            case, stage, at=at, calendar=calendar, category=decision.category, holder=holder
+        )
+        case = replace(case, **started)
     details = {k: getattr(case, k) for k in ("category", "cell", "generation_id", "lon", "lat")}
+    if calendar is not None:
+        details.update({k: to_json_value(getattr(case, k)) for k in _STAGE_FIELDS})
     suggested = to_json_value(decision_to_assignee(decision)) or {
         "post": decision.responsible.post.key
     }
@@ -160,6 +247,9 @@ def open_case(
     details.update(queue=decision.queue.value, responsible=suggested, chain=chain)
     event = CaseEvent(case_id, Action.REPORT, reporter, at, None, case.state, text, details, 1)
     return case, event
+
+
+_STAGE_FIELDS = ("stage", "stage_started_at", "due_at", "stage_seq", "holder")
 
 
 def allowed_actions(
@@ -200,9 +290,17 @@ def apply_action(
     defer_to: datetime | None = None,
     rating: int | None = None,
     escalate_to: Assignee | None = None,
+    rung_span: Span | None = None,
+    last_rung: bool | None = None,
+    holder: Assignee | None = None,
     acts_for: Collection[str] = (),
 ) -> tuple[Case, CaseEvent]:
     """Apply ``action`` by ``actor`` at ``at``: the next case (version + 1) and its one event.
+
+    When the action starts a stage the field assignee does not run (立案, 派遣, 核查, 结案 …),
+    ``holder`` is the person the use case named for it; ``ESCALATE`` takes the rung's person
+    (``escalate_to``), its span (``rung_span``, default :data:`RUNG_SPAN`) and whether nobody
+    is above him (``last_rung``: the 红牌; also when there is no ``escalate_to``).
 
     Raises :class:`IllegalTransitionError` when the state does not admit the action, and
     :class:`GuardError` when a rule is broken (role, owner, verifier, comment, time order, inputs).
@@ -231,59 +329,22 @@ def apply_action(
     if category.code != case.category:
         message = f"case {case.case_id} is {case.category}; pass that category, not {category.code}"
         raise GuardError(message, rule="category")
-    inputs = (assignee, approver, extend, defer_to, rating, escalate_to)
-    _check_inputs(action, actor, dict(zip(_INPUTS, inputs, strict=True)))
+    inputs = (assignee, approver, extend, defer_to, rating, escalate_to, rung_span, last_rung)
+    given = dict(zip(_INPUTS, inputs, strict=True))
+    _check_inputs(action, actor, given)
 
     to_state = TRANSITIONS[case.state][action]
-    changes: dict[str, Any] = {}
-    details: dict[str, object] = {}
-
-    def start(stage: Stage) -> None:
-        due = calendar.deadline(at, category.sla[stage], category.clock)
-        changes.update(stage=stage, stage_started_at=at, due_at=due, stage_seq=case.stage_seq + 1)
-        changes.update(stage_deferrals=0, deferral=None)
-
-    if action is Action.DISPATCH:
-        changes["assignee"] = assignee
-        start(Stage.SIGN)
-    elif action is Action.ACCEPT:
-        start(Stage.HANDLE)
-    elif action is Action.REOPEN:
-        changes["reopen_count"] = case.reopen_count + 1
-        start(Stage.HANDLE)
-    elif action is Action.HANDLE:
-        changes["handler"] = actor.actor_id
-        start(Stage.VERIFY)
-    elif action is Action.RETURN:
-        details["returned_by"] = to_json_value(case.assignee)
-        changes.update(assignee=None, return_count=case.return_count + 1)
-    elif action is Action.REQUEST_DEFER and case.due_at is not None and approver is not None:
-        due = defer_to or calendar.deadline(case.due_at, extend or Span(1, "d"), category.clock)
-        changes, details = request_changes(
-            case,
-            actor=actor,
-            at=at,
-            reason=text,
-            approver=approver,
-            due=_aware(due, calendar.tz),
-            calendar=calendar,
-            category=category,
-        )
-        details.update(extend=None if extend is None else str(extend))
-    elif action in DECISIONS:
-        changes, details = decision_changes(case, action)
-    elif action is Action.ESCALATE and case.due_at is not None:  # checked by _refusal
-        overdue = int((at - case.due_at).total_seconds())
-        details.update(stage=to_json_value(case.stage), overdue_seconds=overdue)
-        details["escalate_to"] = to_json_value(escalate_to)
-        changes.update(escalation_level=case.escalation_level + 1)
-        changes["escalated_stage_seq"] = case.stage_seq
-    elif action is Action.SUPERVISE:
-        details["assignee"] = to_json_value(case.assignee)
-    elif action is Action.EVALUATE:
-        changes["rating"] = rating
-    if to_state not in _TIMED_STAGE:
+    changes, details = _action_changes(case, action, actor, at, text, calendar, category, given)
+    after = replace(case, **changes)
+    stage = stage_of(after, to_state)
+    if stage is None:  # finished: no stage, nobody answers for it any more
         changes.update(stage=None, stage_started_at=None, due_at=None, deferral=None)
+        changes.update(holder=None, rung=0, card=None)
+    elif stage is not case.stage:
+        who = after.assignee if stage in (Stage.SIGN, Stage.HANDLE) else holder
+        changes.update(
+            stage_changes(case, stage, at=at, calendar=calendar, category=category, holder=who)
+        )
     changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
     details.update({k: to_json_value(v) for k, v in changes.items()})
     new = replace(case, **changes, state=to_state, updated_at=at, version=case.version + 1)
@@ -291,6 +352,83 @@ def apply_action(
         case.case_id, action, actor, at, case.state, to_state, text, details, new.version
     )
     return new, event
+
+
+def _action_changes(
+    case: Case,
+    action: Action,
+    actor: Actor,
+    at: datetime,
+    text: str,
+    calendar: WorkCalendar,
+    category: Category,
+    given: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, object]]:
+    """What ``action`` itself changes and records (the stage it starts is added by the caller)."""
+    changes: dict[str, Any] = {}
+    details: dict[str, object] = {}
+    if action is Action.DISPATCH:
+        changes["assignee"] = given["assignee"]
+    elif action is Action.REOPEN:
+        changes["reopen_count"] = case.reopen_count + 1
+    elif action is Action.HANDLE:
+        changes["handler"] = actor.actor_id
+    elif action is Action.RETURN:
+        details["returned_by"] = to_json_value(case.assignee)
+        changes.update(assignee=None, return_count=case.return_count + 1)
+    elif action is Action.REQUEST_DEFER and case.due_at is not None:
+        extend, defer_to = given["extend"], given["defer_to"]
+        due = defer_to or calendar.deadline(case.due_at, extend or Span(1, "d"), category.clock)
+        changes, details = request_changes(
+            case,
+            actor=actor,
+            at=at,
+            reason=text,
+            approver=given["approver"],
+            due=_aware(due, calendar.tz),
+            calendar=calendar,
+            category=category,
+        )
+        details.update(extend=None if extend is None else str(extend))
+    elif action in DECISIONS:
+        changes, details = decision_changes(case, action)
+        if action is Action.APPROVE_DEFER:  # a new deadline for the stage: a fresh ladder
+            changes.update(rung=0, card=None, holder=case.assignee)
+    elif action is Action.ESCALATE and case.due_at is not None:  # checked by _refusal
+        changes, details = _rung_changes(case, at, calendar, given)
+    elif action is Action.SUPERVISE:
+        details["assignee"] = to_json_value(case.assignee)
+    elif action is Action.EVALUATE:
+        changes["rating"] = given["rating"]
+    return changes, details
+
+
+def _rung_changes(
+    case: Case, at: datetime, calendar: WorkCalendar, given: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, object]]:
+    """One rung up the 督办 ladder: its person (``escalate_to``; the holder stays when nobody
+    is above), its own deadline in working time and its card (黄牌 first, 红牌 at the top)."""
+    assert case.due_at is not None
+    target: Assignee | None = given["escalate_to"]
+    rung = case.rung + 1
+    top = target is None or bool(given["last_rung"])
+    card = "red" if top else ("yellow" if rung == 1 else "orange")
+    span: Span = given["rung_span"] or RUNG_SPAN
+    details: dict[str, object] = {
+        "stage": to_json_value(case.stage),
+        "overdue_seconds": int((at - case.due_at).total_seconds()),
+        "escalate_to": to_json_value(target),
+        "previous_holder": to_json_value(case.holder),
+    }
+    changes = {
+        "escalation_level": case.escalation_level + 1,
+        "escalated_stage_seq": case.stage_seq,
+        "rung": rung,
+        "card": card,
+        "holder": target or case.holder,
+        "due_at": calendar.deadline(at, span, Clock.WORKING),
+    }
+    return changes, details
 
 
 def is_overdue(case: Case, at: datetime) -> bool:
@@ -426,8 +564,11 @@ def _broken_rule(case: Case, action: Action, actor: Actor, at: datetime) -> tupl
         )
     if action is Action.ESCALATE and case.stage is not None and case.due_at is not None:
         stage = f"the {case.stage.value} stage of case {cid}"
-        if case.escalated_stage_seq == case.stage_seq:
-            return "already_escalated", f"{stage} was already escalated; escalate a stage once"
+        if case.card == "red":
+            return "top_rung", (
+                f"{stage} is at the top of the ladder (红牌, {case.rung} rung(s)); "
+                "there is nobody above to escalate to"
+            )
         if at < case.due_at:
             return "not_due", (
                 f"{stage} is due {case.due_at.isoformat()}, after {at.isoformat()}; "

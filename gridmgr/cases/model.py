@@ -209,6 +209,12 @@ class Case:
     running stage was already escalated exactly when ``escalated_stage_seq == stage_seq``.
     ``stage_deferrals`` counts the deferrals approved in the running stage; ``deferral`` is the
     request awaiting its approver, if any (its deadline is not in force until approved).
+
+    ``holder`` is the named person who answers for the running stage now and ``due_at`` his
+    deadline: the assignee in the field stages, a named operator of the crew on duty at the
+    command center, the verifier while a case waits to be checked, and the person of the
+    督办 ladder's rung once a stage is overdue. ``rung`` counts the rungs the running stage has
+    climbed (0: none) and ``card`` is the rung's level (:data:`CARDS`).
     """
 
     case_id: str
@@ -236,7 +242,14 @@ class Case:
     stage_deferrals: int = 0
     deferral: DeferralRequest | None = None
     rating: int | None = None
+    holder: Assignee | None = None
+    rung: int = 0
+    card: str | None = None
     version: int = 0
+
+
+CARDS = {"yellow": "黄牌", "orange": "橙牌", "red": "红牌"}
+"""The levels of the 督办 ladder: 黄牌 at the first rung, 红牌 at the top, 橙牌 between."""
 
 
 @dataclass(frozen=True)

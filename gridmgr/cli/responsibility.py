@@ -231,14 +231,14 @@ def catalog_check(ctx: click.Context, path: Path | None) -> None:
     """
     from gridmgr.datafiles import load_catalog
     from gridmgr.responsibility.catalog_file import read_catalog
-    from gridmgr.responsibility.sla import Stage
+    from gridmgr.responsibility.sla import FIELD_STAGES
 
     checked = read_catalog(path) if path is not None else load_catalog(settings_of(ctx))
     table = Table(title=f"{checked.source}: valid, {len(checked)} categories")
     for column in ("code", "name", "group", "tier", "handler", "priority", "sign/handle/verify"):
         table.add_column(column)
     for c in checked:
-        spans = "/".join(str(c.sla[stage]) for stage in Stage)
+        spans = "/".join(str(c.sla[stage]) for stage in FIELD_STAGES)
         table.add_row(
             c.code,
             c.name_zh,

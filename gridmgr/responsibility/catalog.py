@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from gridmgr.errors import CatalogError, UnknownCategoryError
-from gridmgr.responsibility.sla import Clock, Span, Stage
+from gridmgr.responsibility.sla import COMMAND_STAGES, Clock, Span, Stage
 
 CATALOG_COLUMNS = (
     "code",
@@ -40,6 +40,11 @@ CATALOG_COLUMNS = (
     "dup_distance_m",
     "dup_window",
     "dup_group",
+    "register_within",
+    "dispatch_within",
+    "close_within",
+    "place_within",
+    "triage_within",
 )
 """The columns of the canonical rows (:func:`catalog_to_rows`) and of the catalog file, in order."""
 
@@ -202,16 +207,34 @@ def parse_handler(text: str) -> Handler:
     )
 
 
+COMMAND_SPAN = Span(30, "m")
+"""The default span of each command-center stage (立案, 派遣, 结案, 定位, 网格外): 30 minutes on the
+category's clock — working minutes, or natural ones for matters on the natural clock."""
+
+
 @dataclass(frozen=True)
 class StageSpans(Mapping[Stage, Span]):
-    """The allowed span of each stage; a read-only, hashable mapping ``Stage -> Span``."""
+    """The allowed span of each stage; a read-only, hashable mapping ``Stage -> Span``.
+
+    The field stages are given; the command center's default to :data:`COMMAND_SPAN`.
+
+    >>> spans = StageSpans(Span(2, "h"), Span(1, "d"), Span(1, "d"))
+    >>> str(spans[Stage.SIGN]), str(spans[Stage.REGISTER]), len(spans)
+    ('2h', '30m', 8)
+    """
 
     sign: Span
     handle: Span
     verify: Span
+    register: Span = COMMAND_SPAN
+    dispatch: Span = COMMAND_SPAN
+    close: Span = COMMAND_SPAN
+    place: Span = COMMAND_SPAN
+    triage: Span = COMMAND_SPAN
 
     def __getitem__(self, stage: Stage) -> Span:
-        return {Stage.SIGN: self.sign, Stage.HANDLE: self.handle, Stage.VERIFY: self.verify}[stage]
+        span: Span = getattr(self, stage.value)
+        return span
 
     def __iter__(self) -> Iterator[Stage]:
         return iter(Stage)
@@ -360,6 +383,7 @@ def catalog_to_rows(catalog: Catalog) -> list[dict[str, str]]:
             "sign_within": str(c.sla[Stage.SIGN]),
             "handle_within": str(c.sla[Stage.HANDLE]),
             "verify_within": str(c.sla[Stage.VERIFY]),
+            **{f"{stage.value}_within": str(c.sla[stage]) for stage in COMMAND_STAGES},
             "photo_required": "yes" if c.photo_required else "no",
             "power_class": c.power_class.value,
             "keywords": ";".join(c.keywords),

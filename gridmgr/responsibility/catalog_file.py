@@ -17,6 +17,7 @@ from typing import TypeVar
 from gridmgr.errors import CatalogError, RowProblem
 from gridmgr.responsibility.catalog import (
     CATALOG_COLUMNS,
+    COMMAND_SPAN,
     DUP_DISTANCE_M,
     DUP_WINDOW,
     Catalog,
@@ -30,11 +31,14 @@ from gridmgr.responsibility.catalog import (
     catalog_to_rows,
     parse_handler,
 )
-from gridmgr.responsibility.sla import SlaError, Span, parse_clock, parse_span
+from gridmgr.responsibility.sla import COMMAND_STAGES, SlaError, Span, parse_clock, parse_span
 from gridmgr.shipped import shipped_data_dir
 from gridmgr.tablefiles import Table, read_table, write_table
 
-OPTIONAL_COLUMNS = ("keywords", "dup_distance_m", "dup_window", "dup_group")
+COMMAND_SPAN_COLUMNS = tuple(f"{stage.value}_within" for stage in COMMAND_STAGES)
+"""The command center's stage spans (``register_within`` …): empty or absent, 30 minutes
+(:data:`~gridmgr.responsibility.catalog.COMMAND_SPAN`)."""
+OPTIONAL_COLUMNS = ("keywords", "dup_distance_m", "dup_window", "dup_group", *COMMAND_SPAN_COLUMNS)
 """Columns a catalog file may leave out (empty cells take the defaults of the model, e.g.
 :data:`~gridmgr.responsibility.catalog.DUP_DISTANCE_M`)."""
 
@@ -68,6 +72,10 @@ def _parse_distance(text: str) -> float:
             f"dup_distance_m {text!r} is not a distance; give metres between 1 and 5000, e.g. 100"
         )
     return metres
+
+
+def _parse_command_span(text: str) -> Span:
+    return parse_span(text) if text.strip() else COMMAND_SPAN
 
 
 def _parse_window(text: str) -> Span:
@@ -176,6 +184,10 @@ def _row_to_category(
     dup_distance = reader.cell("dup_distance_m", _parse_distance)
     dup_window = reader.cell("dup_window", _parse_window)
     dup_group = reader.cell("dup_group", _parse_group)
+    command = {
+        column.removesuffix("_within"): reader.cell(column, _parse_command_span)
+        for column in COMMAND_SPAN_COLUMNS
+    }
     if handler is not None and tier is not None:
         why = _check_handler(handler, tier, reader.known_departments)
         if why:
@@ -195,6 +207,7 @@ def _row_to_category(
         or dup_distance is None
         or dup_window is None
         or dup_group is None
+        or None in command.values()
     ):
         return None
     return Category(
@@ -206,7 +219,7 @@ def _row_to_category(
         handler=handler,
         priority=priority,
         clock=clock,
-        sla=StageSpans(sign, handle, verify),
+        sla=StageSpans(sign, handle, verify, **command),  # type: ignore[arg-type]
         photo_required=photo,
         power_class=power,
         keywords=_parse_keywords(row.get("keywords", "")),

@@ -19,6 +19,8 @@ from faker import Faker
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.catalog import DEPARTMENTS
 from gridmgr.responsibility.roster import (
+    CENTER_LEADER,
+    CITY_LEADER,
     COMMAND_CENTER,
     Assignment,
     Person,
@@ -114,6 +116,9 @@ def generate_roster(grid: Grid, *, seed: int = 2026) -> Roster:
                 ROSTER_START,
             )
         )
+    for seat in (CENTER_LEADER, CITY_LEADER):  # the top of the 督办 ladder, and a deputy each
+        for role in (Role.PRIMARY, Role.DEPUTY):
+            assignments.append(Assignment(hire().person_id, seat, role, ROSTER_START))
     return Roster(people, units, assignments, source=f"demo roster (seed {seed})")
 
 
@@ -155,7 +160,7 @@ def demo_logins(roster: Roster, at: datetime) -> list[tuple[str, Person]]:
     >>> from gridmgr.testing import tiny_grid
     >>> logins = demo_logins(generate_roster(tiny_grid()), ROSTER_START)
     >>> [label.split(" ")[-1] for label, _ in logins]
-    ['值班员', '镇街负责人', '网格长', '网格员', '单位负责人']
+    ['值班员', '镇街负责人', '网格长', '网格员', '单位负责人', '指挥中心主任']
     """
     wanted = (
         ("operator 值班员", PostKind.OPERATOR),
@@ -163,6 +168,7 @@ def demo_logins(roster: Roster, at: datetime) -> list[tuple[str, Person]]:
         ("grid head 网格长", PostKind.GRID_HEAD),
         ("grid worker 网格员", PostKind.GRID_WORKER),
         ("manager 单位负责人", PostKind.UNIT_LEADER),
+        ("center leader 指挥中心主任", PostKind.CENTER_LEADER),
     )
     held = sorted(
         (a.post.kind.value, a.post.place, a.person_id)

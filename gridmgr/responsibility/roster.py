@@ -34,6 +34,8 @@ class PostKind(enum.Enum):
     TOWN_LEADER = "town_leader"
     OPERATOR = "operator"
     UNIT_LEADER = "unit_leader"
+    CENTER_LEADER = "center_leader"
+    CITY_LEADER = "city_leader"
 
     @property
     def tier(self) -> int | None:
@@ -49,6 +51,8 @@ class PostKind(enum.Enum):
             "town_leader": "镇街负责人",
             "operator": "指挥中心值班员",
             "unit_leader": "单位负责人",
+            "center_leader": "指挥中心主任",
+            "city_leader": "分管市领导",
         }[self.value]
 
     @classmethod
@@ -92,6 +96,12 @@ class Post:
 
 COMMAND_CENTER = Post(PostKind.OPERATOR, "")
 """The command center's duty seat: every operator holds it; :meth:`Roster.on_duty` picks a crew."""
+CENTER_LEADER = Post(PostKind.CENTER_LEADER, "")
+"""The command center's leader (指挥中心主任): the top of the 督办 ladder for town matters."""
+CITY_LEADER = Post(PostKind.CITY_LEADER, "")
+"""The city's leader in charge (分管市领导): the top of the ladder for city matters."""
+SEAT_POSTS = (PostKind.OPERATOR, PostKind.CENTER_LEADER, PostKind.CITY_LEADER)
+"""Posts with no place: one seat each for the whole city."""
 
 
 def field_post(cell_code: str) -> Post:

@@ -20,6 +20,7 @@ from gridmgr.grid.codes import code_to_tier, is_valid_code
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import (
     COMMAND_CENTER,
+    SEAT_POSTS,
     Absence,
     Assignment,
     Person,
@@ -252,8 +253,8 @@ def _parse_assignments(
         elif kind is PostKind.UNIT_LEADER and place not in units:
             problems.add(src, row, "place", f"unknown unit {place!r}; add it to units.csv")
             ok = False
-        elif kind is PostKind.OPERATOR and place:
-            problems.add(src, row, "place", "an operator post has no place; leave it empty")
+        elif kind in SEAT_POSTS and place:
+            problems.add(src, row, "place", f"a {kind.value} post has no place; leave it empty")
             ok = False
         role = _enum(Role, values.get("role", "") or "primary")
         if role is None:

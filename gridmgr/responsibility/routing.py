@@ -33,7 +33,7 @@ from gridmgr.responsibility.calendar import WorkCalendar
 from gridmgr.responsibility.catalog import Catalog, Category, Competence
 from gridmgr.responsibility.chains import Acting, ChainLink, escalation_graph, owner_chain
 from gridmgr.responsibility.roster import Person, Post, PostKind, Roster, Unit, UnitKind
-from gridmgr.responsibility.sla import Stage
+from gridmgr.responsibility.sla import FIELD_STAGES, Stage
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -414,7 +414,7 @@ def _deadlines(
 ) -> tuple[StageDeadline, ...]:
     out: list[StageDeadline] = []
     start = at
-    for stage in Stage:
+    for stage in FIELD_STAGES:
         span = kind.sla[stage]
         due = calendar.deadline(start, span, kind.clock)
         out.append(StageDeadline(stage, due, span, kind.clock))

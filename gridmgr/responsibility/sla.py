@@ -22,16 +22,52 @@ class SlaError(GridMgrError, ValueError):
 
 
 class Stage(enum.Enum):
-    """The timed stages of a case, in order (签收 sign-for, 处置 handle, 核查 verify)."""
+    """The timed stages of a case. Every open state runs one, so every open case has a clock.
+
+    The field stages (签收 sign-for, 处置 handle, 核查 verify) run with the people of the grid;
+    the command-center stages (立案 register, 派遣 dispatch, 结案 close, and for a report that
+    cannot be registered as it stands: 定位 place an unlocated report, 网格外 triage an
+    out-of-grid one) run with a named operator of the crew on duty.
+    """
 
     SIGN = "sign"
     HANDLE = "handle"
     VERIFY = "verify"
+    REGISTER = "register"
+    DISPATCH = "dispatch"
+    CLOSE = "close"
+    PLACE = "place"
+    TRIAGE = "triage"
 
     @property
     def label_zh(self) -> str:
-        """The stage's Chinese name."""
-        return {"sign": "签收", "handle": "处置", "verify": "核查"}[self.value]
+        """The stage's Chinese name.
+
+        >>> Stage.SIGN.label_zh, Stage.TRIAGE.label_zh
+        ('签收', '网格外处理')
+        """
+        return _STAGE_LABELS[self.value]
+
+    @property
+    def is_field(self) -> bool:
+        """Whether the stage runs in the field (sign, handle, verify), not at the command center."""
+        return self in FIELD_STAGES
+
+
+_STAGE_LABELS = {
+    "sign": "签收",
+    "handle": "处置",
+    "verify": "核查",
+    "register": "立案",
+    "dispatch": "派遣",
+    "close": "结案",
+    "place": "定位",
+    "triage": "网格外处理",
+}
+FIELD_STAGES = (Stage.SIGN, Stage.HANDLE, Stage.VERIFY)
+"""The field stages, in the order a case runs them."""
+COMMAND_STAGES = (Stage.REGISTER, Stage.DISPATCH, Stage.CLOSE, Stage.PLACE, Stage.TRIAGE)
+"""The command center's stages."""
 
 
 class Clock(enum.Enum):

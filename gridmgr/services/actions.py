@@ -9,11 +9,13 @@ holds his post then (:func:`~gridmgr.services.deferrals.decision_posts`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from gridmgr.access import Caller
 from gridmgr.cases import (
     DEFERRAL_ACTIONS,
+    TRANSITIONS,
     Action,
     Actor,
     Assignee,
@@ -32,6 +34,7 @@ from gridmgr.responsibility.sla import Span, parse_span
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
 from gridmgr.services.deferrals import decision_posts, pick_approver
+from gridmgr.services.holders import holder_for
 from gridmgr.store import Store
 
 
@@ -56,11 +59,16 @@ def act(
     """
     if action is Action.DISPATCH and assignee is None:
         assignee = owner_now(store, context, case_id, at)
+    case = store.case(case_id)
     approver, acts_for = None, frozenset[str]()
     if action is Action.REQUEST_DEFER:
-        approver = pick_approver(context, store.case(case_id), actor.actor_id, at)
+        approver = pick_approver(context, case, actor.actor_id, at)
     elif action in DEFERRAL_ACTIONS:
-        acts_for = decision_posts(context, store.case(case_id), actor.actor_id, at)
+        acts_for = decision_posts(context, case, actor.actor_id, at)
+    to_state = TRANSITIONS.get(case.state, {}).get(action)
+    if action is Action.HANDLE:  # the verifier is never the handler
+        case = replace(case, handler=actor.actor_id)
+    holder = None if to_state is None else holder_for(store, context, case, to_state, at)
     return store.apply(
         case_id,
         action,
@@ -74,6 +82,7 @@ def act(
         extend=extend,
         defer_to=defer_to,
         rating=rating,
+        holder=holder,
         acts_for=acts_for,
     )
 

@@ -22,6 +22,7 @@ from gridmgr.responsibility.routing import (
     route_incident,
     route_unlocated,
 )
+from gridmgr.services.holders import duty_operator
 from gridmgr.store import Store, new_case_id
 
 
@@ -75,6 +76,7 @@ def report_incident(
     return open_report(
         store,
         decision,
+        context=context,
         reporter=reporter,
         at=at,
         description=description,
@@ -110,6 +112,7 @@ def open_report(
     store: Store,
     decision: RoutingDecision,
     *,
+    context: RoutingContext,
     reporter: Actor,
     at: datetime,
     description: str,
@@ -119,7 +122,8 @@ def open_report(
     source_id: str | None = None,
     address: str | None = None,
 ) -> Reported:
-    """Open the case of a report routed by ``decision`` (see :func:`report_incident`)."""
+    """Open the case of a report routed by ``decision`` (see :func:`report_incident`): its
+    first stage (立案, 网格外 or 定位) starts at once, held by a named operator on duty."""
     channel = Channel.parse(channel).value
     case, event = open_case(
         case_id=case_id or new_case_id(),
@@ -127,6 +131,8 @@ def open_report(
         reporter=reporter,
         description=description,
         at=at,
+        calendar=context.calendar,
+        holder=duty_operator(store, context, at),
     )
     intake = {"channel": channel, "source_id": source_id, "address": address}
     if channel != "grid_worker" or source_id is not None or address is not None:

@@ -67,6 +67,7 @@ def submit_report(
     reported = open_report(
         services.store,
         decision,
+        context=services.context,
         reporter=caller.actor,
         at=now,
         description=description,

@@ -14,8 +14,9 @@ refused with a reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -28,12 +29,15 @@ from gridmgr.cases import (
     CaseState,
     Role,
     record_side_event,
+    stage_changes,
+    stage_of,
 )
 from gridmgr.errors import CaseNotFoundError, GridMgrError, RowProblem
 from gridmgr.grid.datum import Datum
 from gridmgr.intake.channels import Channel, IntakeBatch, IntakeRecord, batch_error
 from gridmgr.intake.duplicates import DuplicateMatch, Probe, rank_duplicates, search_box, window_of
 from gridmgr.responsibility.routing import Queue, RoutingContext, route_incident
+from gridmgr.services.holders import duty_operator
 from gridmgr.services.reports import Reported, report_incident
 from gridmgr.store import IntakeInfo, IntakeReads, Store
 from gridmgr.store.intakestore import MERGED, UNLOCATED
@@ -158,7 +162,10 @@ def place_case(
     datum: str | Datum = Datum.WGS84,
 ) -> Case:
     """Place an unlocated case at (lon, lat): routed to its cell (or the out-of-grid queue),
-    written as a ``place`` event naming the cell and its responsible person."""
+    written as a ``place`` event naming the cell and its responsible person. The case's next
+    stage (立案, or 网格外 outside the grid) starts with its clock, held by the operator who
+    held the placing (or one on duty)."""
+    on_duty = duty_operator(store, context, at)
 
     def build(reads: IntakeReads, found: list[Case]) -> list[tuple[Case, CaseEvent]]:
         [case] = found
@@ -185,6 +192,24 @@ def place_case(
         }
         where = "out of grid" if path is None else path.tier3
         text = comment.strip() or f"placed at ({decision.lon:.6f}, {decision.lat:.6f}): {where}"
+        changes: dict[str, Any] = {
+            "lon": decision.lon,
+            "lat": decision.lat,
+            "cell": None if path is None else path.tier3,
+            "generation_id": decision.generation_id,
+        }
+        stage = stage_of(replace(case, **changes))
+        if stage is not None and stage is not case.stage:
+            changes.update(
+                stage_changes(
+                    case,
+                    stage,
+                    at=at,
+                    calendar=context.calendar,
+                    category=context.catalog.category(case.category),
+                    holder=case.holder or on_duty,
+                )
+            )
         return [
             record_side_event(
                 case,
@@ -192,12 +217,7 @@ def place_case(
                 actor=actor,
                 at=at,
                 comment=text,
-                changes={
-                    "lon": decision.lon,
-                    "lat": decision.lat,
-                    "cell": None if path is None else path.tier3,
-                    "generation_id": decision.generation_id,
-                },
+                changes=changes,
                 details=details,
             )
         ]

@@ -175,9 +175,15 @@ class CaseEventMethods(StoreBase):
         defer_to: datetime | None = None,
         rating: int | None = None,
         escalate_to: Assignee | None = None,
+        rung_span: Span | None = None,
+        last_rung: bool | None = None,
+        holder: Assignee | None = None,
         acts_for: Collection[str] = (),
     ) -> Case:
-        """Apply one lifecycle action to a case, with its events, in one transaction."""
+        """Apply one lifecycle action to a case, with its events, in one transaction.
+
+        ``holder`` names the person of a stage the action starts that the assignee does not
+        run (see :func:`gridmgr.services.holders.holder_for`)."""
         with self._write() as conn:
             before = load_case(conn, case_id)
             after, event = apply_action(
@@ -194,6 +200,9 @@ class CaseEventMethods(StoreBase):
                 defer_to=defer_to,
                 rating=rating,
                 escalate_to=escalate_to,
+                rung_span=rung_span,
+                last_rung=last_rung,
+                holder=holder,
                 acts_for=acts_for,
             )
             update_case(conn, before, after)

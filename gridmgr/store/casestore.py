@@ -40,7 +40,7 @@ MERGED_QUEUE = "merged"
 
 def case_to_row(case: Case) -> dict[str, Any]:
     """The ``cases`` columns of ``case`` (without ``number``, ``queue`` and the tier codes)."""
-    a = case.assignee
+    a, h = case.assignee, case.holder
     return {
         "case_id": case.case_id,
         "category": case.category,
@@ -71,6 +71,11 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "deferrals": case.deferrals,
         "rating": case.rating,
         "version": case.version,
+        "holder_id": None if h is None else h.person_id,
+        "holder_post": None if h is None else h.post,
+        "holder_name": None if h is None else h.name,
+        "rung": case.rung,
+        "card": case.card,
         **_deferral_to_row(case),
     }
 
@@ -125,13 +130,16 @@ def _row_to_deferral(row: Mapping[Any, Any]) -> DeferralRequest | None:
     )
 
 
+def _person(row: Mapping[Any, Any], prefix: str) -> Assignee | None:
+    person_id = row[f"{prefix}_id"]
+    if person_id is None:
+        return None
+    return Assignee(person_id, row[f"{prefix}_post"] or "", row[f"{prefix}_name"] or "")
+
+
 def row_to_case(row: Mapping[Any, Any]) -> Case:
     """The :class:`Case` a ``cases`` row holds."""
-    assignee = (
-        None
-        if row["assignee_id"] is None
-        else Assignee(row["assignee_id"], row["assignee_post"] or "", row["assignee_name"] or "")
-    )
+    assignee = _person(row, "assignee")
     return Case(
         case_id=row["case_id"],
         category=row["category"],
@@ -158,6 +166,9 @@ def row_to_case(row: Mapping[Any, Any]) -> Case:
         stage_deferrals=row["stage_deferrals"],
         deferral=_row_to_deferral(row),
         rating=row["rating"],
+        holder=_person(row, "holder"),
+        rung=row["rung"],
+        card=row["card"],
         version=row["version"],
     )
 
@@ -227,19 +238,21 @@ def _prefix(code: str) -> str:
     return "".join(ch for ch in code if ch.isdigit())
 
 
+def can_climb() -> ColumnElement[bool]:
+    """An open, unmerged case whose running stage has a rung left above it (not 红牌)."""
+    return (
+        cases.c.state.in_(OPEN_STATES)
+        & (cases.c.queue != MERGED_QUEUE)
+        & cases.c.stage.is_not(None)
+        & (cases.c.card.is_(None) | (cases.c.card != "red"))
+    )
+
+
 def select_to_escalate(now: datetime) -> Select[Any]:
-    """Open cases whose running stage is due by ``now`` and not yet escalated."""
+    """Open cases whose running stage (or its rung) is due by ``now`` and can climb a rung."""
     return (
         select(cases)
-        .where(
-            cases.c.state.in_(OPEN_STATES),
-            cases.c.stage.is_not(None),
-            cases.c.due_at <= now,
-            or_(
-                cases.c.escalated_stage_seq.is_(None),
-                cases.c.escalated_stage_seq != cases.c.stage_seq,
-            ),
-        )
+        .where(can_climb(), cases.c.due_at <= now)
         .order_by(cases.c.due_at, cases.c.number)
     )
 
@@ -453,6 +466,18 @@ class CaseMethods(StoreBase):
             frame[col] = frame[col].astype(float)
         return frame
 
+    def open_stages_held(self, person_ids: Sequence[str]) -> dict[str, int]:
+        """How many open stages each of ``person_ids`` holds now (absent: none)."""
+        if not person_ids:
+            return {}
+        query = (
+            select(cases.c.holder_id, func.count())
+            .where(cases.c.holder_id.in_(list(person_ids)), cases.c.state.in_(OPEN_STATES))
+            .group_by(cases.c.holder_id)
+        )
+        with self._read() as conn:
+            return {str(r[0]): int(r[1]) for r in conn.execute(query)}
+
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""
         with self._read() as conn:
@@ -460,14 +485,14 @@ class CaseMethods(StoreBase):
             return [row_to_case(r) for r in rows]
 
     def cases_due_between(self, start: datetime, end: datetime, *, limit: int = 5000) -> list[Case]:
-        """Open, assigned cases whose running stage falls due in ``(start, end]``, soonest
+        """Open cases with a holder whose running stage falls due in ``(start, end]``, soonest
         first (whom to warn that a deadline is near)."""
         query = (
             select(cases)
             .where(
                 cases.c.state.in_(OPEN_STATES),
                 cases.c.stage.is_not(None),
-                cases.c.assignee_id.is_not(None),
+                cases.c.holder_id.is_not(None),
                 cases.c.due_at > start,
                 cases.c.due_at <= end,
             )

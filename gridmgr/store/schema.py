@@ -240,11 +240,18 @@ cases = Table(
     Column("defer_due_at", UTCDateTime),
     Column("defer_reason", Text),
     Column("defer_version", Integer),
+    # the named person answering for the running stage now, and his rung of the 督办 ladder
+    Column("holder_id", String(64)),
+    Column("holder_post", String(100)),
+    Column("holder_name", String(200)),
+    Column("rung", Integer, nullable=False, server_default="0"),
+    Column("card", String(8)),
     Index(None, "defer_approver_id"),
     Index(None, "state", "due_at"),
     Index(None, "cell"),
     Index(None, "tier1", "state"),
     Index(None, "assignee_id", "state"),
+    Index(None, "holder_id", "state"),
     Index(None, "reported_at"),
     Index(None, "channel", "source_id", unique=True),
     Index(None, "category", "lon", "lat"),  # the duplicate lookup: per category, a lon band
