@@ -159,12 +159,12 @@ def test_spans_clock_and_flags_are_parsed() -> None:
 
 def test_command_center_stage_spans_are_optional_columns() -> None:
     # HEADER has every column; VENDING leaves the optional ones out (empty: the defaults)
-    row = VENDING + ",,,10m"  # dup_distance_m, dup_window, dup_group, then register_within
+    row = VENDING + ",,,,10m"  # dup_distance_m, dup_window, dup_group, then register_within
     vending = parse_catalog(parse_table(catalog_text(row), source="x.csv")).category(
         "street_vending"
     )
     assert (vending.sla[Stage.REGISTER], vending.sla[Stage.CLOSE]) == (Span(10, "m"), Span(30, "m"))
-    error = refusal(catalog_text(VENDING + ",,,soon"))
+    error = refusal(catalog_text(VENDING + ",,,,soon"))
     assert [(p.row, p.column) for p in error.problems] == [(2, "register_within")]
 
 
