@@ -165,7 +165,7 @@ def test_command_center_stage_spans_are_optional_columns() -> None:
     )
     assert (vending.sla[Stage.REGISTER], vending.sla[Stage.CLOSE]) == (Span(10, "m"), Span(30, "m"))
     error = refusal(catalog_text(VENDING + ",,,,soon"))
-    assert [(p.row, p.column) for p in error.problems] == [(2, "register_within")]
+    assert [(p.row, p.field) for p in error.problems] == [(2, "register_within")]
 
 
 def test_chinese_labels_are_accepted_for_enumerated_columns() -> None:
