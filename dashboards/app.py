@@ -30,6 +30,7 @@ from dashboards.reads.notifications import unread
 from dashboards.routes import add_routes, check_callback_requests, csrf_token
 from gridmgr.services.context import Services
 from gridmgr.services.loops import PeriodicLoop
+from gridmgr.web.deps import ledger_watch_of
 from gridmgr.web.headers import allow_inline_scripts, allow_tiles
 
 
@@ -45,11 +46,12 @@ def mount_dashboard(
     ``verify_every`` > 0 verifies the ledger end to end in a background thread at once and then
     every that many seconds, for the invariant panel's "ledger verified at HH:MM".
     """
-    board = Dashboard(services, MapGeometry(services.grid), tile_url=tile_url)
+    watch = ledger_watch_of(app)
+    board = Dashboard(services, MapGeometry(services.grid), tile_url=tile_url, ledger=watch)
     create_dash_app(app, board)
     if verify_every > 0:
         # at once, then every so often; a failed pass keeps the last result and retries
-        PeriodicLoop(board.ledger.verify, every=verify_every, name="gridmgr-ledger-watch").start()
+        PeriodicLoop(watch.verify, every=verify_every, name="gridmgr-ledger-watch").start()
     app.view_functions["status"] = lambda: redirect(PREFIX, code=302)
 
 

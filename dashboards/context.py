@@ -14,10 +14,10 @@ from flask import Flask, current_app, request
 
 from dashboards.geo import MapGeometry
 from dashboards.i18n import DEFAULT_LANG, lang_of
-from dashboards.reads.command import LedgerWatch
 from dashboards.reads.coverage import MinuteCache
 from gridmgr.access import Caller
 from gridmgr.services.context import Services
+from gridmgr.services.invariants import LedgerWatch
 from gridmgr.web.sessions import current_session_user
 
 PREFIX = "/dashboard/"
@@ -35,11 +35,20 @@ class Dashboard:
     services: Services
     geometry: MapGeometry
     tile_url: str | None = None
-    ledger: LedgerWatch = field(init=False)
+    ledger: LedgerWatch | None = None
+    """The server's ledger watch (:func:`gridmgr.web.deps.ledger_watch_of`); one of its own
+    when none is given."""
     reviews: MinuteCache = field(default_factory=MinuteCache)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ledger", LedgerWatch(self.services))
+        if self.ledger is None:
+            object.__setattr__(self, "ledger", LedgerWatch(self.services))
+
+    @property
+    def watch(self) -> LedgerWatch:
+        """The ledger watch."""
+        assert self.ledger is not None
+        return self.ledger
 
 
 def install(server: Flask, board: Dashboard) -> None:

@@ -101,6 +101,7 @@ def _background(prepared: Prepared, index: int, services: Services) -> Iterator[
             every=prepared.escalate_every,
             clock=services.clock,
             due_within_hours=prepared.settings.due_within_hours,
+            spans=prepared.settings.ladder,
         )
     channels = channels_from_settings(prepared.settings) if index == 0 else []
     if channels:

@@ -10,6 +10,7 @@ from pathlib import Path
 import platformdirs
 
 from gridmgr.errors import GridMgrError
+from gridmgr.responsibility.sla import Span, parse_spans
 
 DEFAULT_WORKING_HOURS = "08:30-12:00,13:30-17:30"
 
@@ -120,6 +121,13 @@ class Settings:
     due_within_hours: float = 2.0
     """Working hours before a stage's deadline at which its assignee is warned
     (``GRIDMGR_NOTIFY_DUE_WITHIN_HOURS``, default 2; 0: never)."""
+    ladder_spans: str = "2h,4h,1d"
+    """How long each rung of the 督办 ladder gives its person, in working time
+    (``GRIDMGR_LADDER_SPANS``: the first rung, the second, …; the last serves every higher
+    rung)."""
+    digest_days: int = 3
+    """A leader's daily digest lists the open cases in his scope untouched for this many working
+    days (``GRIDMGR_DIGEST_DAYS``)."""
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     """The webhook and e-mail channels notices are delivered to (``GRIDMGR_WEBHOOK_*``,
     ``GRIDMGR_SMTP_*``; see :class:`WebhookSettings`, :class:`SmtpSettings`)."""
@@ -146,6 +154,8 @@ class Settings:
             "db": env.get("GRIDMGR_DB", "").strip() or None,
             "secret_key": env.get("GRIDMGR_SECRET_KEY", "").strip() or None,
             "due_within_hours": env.get("GRIDMGR_NOTIFY_DUE_WITHIN_HOURS", "2"),
+            "ladder_spans": env.get("GRIDMGR_LADDER_SPANS", "2h,4h,1d"),
+            "digest_days": env.get("GRIDMGR_DIGEST_DAYS", "3"),
             "delivery": _delivery(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -203,8 +213,15 @@ class Settings:
             db=None if db is None else str(db),
             secret_key=None if secret_key is None else str(secret_key),
             due_within_hours=_due_within(values.get("due_within_hours", 2.0)),
+            ladder_spans=_ladder(values.get("ladder_spans", "2h,4h,1d")),
+            digest_days=_digest_days(values.get("digest_days", 3)),
             delivery=delivery,
         )
+
+    @property
+    def ladder(self) -> tuple[Span, ...]:
+        """The 督办 ladder's rung spans (:attr:`ladder_spans`, parsed)."""
+        return parse_spans(self.ladder_spans)
 
     @property
     def grids_dir(self) -> Path:
@@ -358,3 +375,22 @@ def _delivery(env: Mapping[str, str]) -> DeliverySettings:
             starttls=_flag(env.get("GRIDMGR_SMTP_STARTTLS", "0"), "GRIDMGR_SMTP_STARTTLS"),
         )
     return DeliverySettings(webhook, smtp)
+
+
+def _ladder(value: object) -> str:
+    try:
+        return ",".join(str(span) for span in parse_spans(str(value)))
+    except GridMgrError as exc:
+        raise SettingsError(f"GRIDMGR_LADDER_SPANS: {exc}") from None
+
+
+def _digest_days(value: object) -> int:
+    try:
+        days = int(str(value))
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 365:
+        raise SettingsError(
+            f"GRIDMGR_DIGEST_DAYS must be a whole number of working days 1..365, got {value!r}"
+        )
+    return days

@@ -112,7 +112,7 @@ def side_column(
 
 def invariants(board: Dashboard, caller: Caller, now: datetime) -> list[Invariant]:
     """The invariant panel's lines, with the dashboard's latest ledger verification."""
-    return reads.invariants(board.services, caller, now, verified=board.ledger.status())
+    return reads.invariants(board.services, caller, now, verified=board.watch.status())
 
 
 def view_figure(

@@ -4,9 +4,8 @@ and the "nothing escapes the grid" panel, each as far as the caller may see."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,9 +16,9 @@ from gridmgr.cases import Case
 from gridmgr.ledger import LedgerEvent
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import field_post
-from gridmgr.responsibility.staffing import staffing_report
 from gridmgr.services import patrols, queries
 from gridmgr.services.context import Services
+from gridmgr.services.invariants import Line, check
 from gridmgr.services.queries import CaseStats, CellLoad
 
 METRICS = ("open", "overdue", "risk")
@@ -51,16 +50,8 @@ class Kpis:
     """Share of the cases closed in the last 30 days with no stage escalated (None: none closed)."""
 
 
-@dataclass(frozen=True)
-class Invariant:
-    """One line of the "nothing escapes the grid" panel."""
-
-    key: str
-    ok: bool
-    value: str
-    link: str | None = None
-    """Where the offending items are listed (when broken)."""
-    details: tuple[str, ...] = ()
+Invariant = Line
+"""One line of the "nothing escapes the grid" panel."""
 
 
 @dataclass(frozen=True)
@@ -181,103 +172,10 @@ def _stats(services: Services, caller: Caller, now: datetime) -> CaseStats:
 def invariants(
     services: Services, caller: Caller, now: datetime, *, verified: Mapping[str, Any]
 ) -> list[Invariant]:
-    """The "nothing escapes the grid" panel, live (DESIGN.md's invariants); ``verified`` is
-    the latest ledger verification (:meth:`LedgerWatch.status`)."""
-    counts = services.grid.counts
-    # a grid that fails validation is refused at load: this one passed
-    coverage = Invariant("coverage", True, f"{counts[1]} / {counts[2]} / {counts[3]}")
-    stats = _stats(services, caller, now)
-    return [
-        coverage,
-        _owners_invariant(services, now),
-        _owned_cases_invariant(services, stats, now),
-        _escalated_invariant(services, caller, now),
-        Invariant(
-            "out_of_grid",
-            True,  # a queue, not a breach: shown with its size and a link
-            str(stats.out_of_grid),
-            link="/dashboard/wall#out-of-grid" if stats.out_of_grid else None,
-        ),
-        _ledger_invariant(verified),
-    ]
-
-
-def _owners_invariant(services: Services, now: datetime) -> Invariant:
-    """Every cell has an owner now (a vacancy is visible at once)."""
-    report = staffing_report(services.grid, services.roster, now)
-    vacancies = report.of_kind("vacancy")
-    owned3, all3 = report.owned_cells[3]
-    return Invariant(
-        "owners",
-        not vacancies,
-        f"{owned3}/{all3}",
-        link=None if not vacancies else "/dashboard/coverage#vacancies",
-        details=tuple(f.message for f in vacancies[:5]),
-    )
-
-
-def _owned_cases_invariant(services: Services, stats: CaseStats, now: datetime) -> Invariant:
-    """Every open case has a named person: its owner, or the duty crew on shift."""
-    crew = services.roster.on_duty(now)
-    unowned = stats.without_owner + (0 if crew else stats.awaiting_dispatch)
-    return Invariant(
-        "owned_cases",
-        unowned == 0,
-        f"{stats.open - unowned}/{stats.open}",
-        link=None if unowned == 0 else "/dashboard/wall",
-        details=()
-        if crew or not stats.awaiting_dispatch
-        else ("no duty crew on shift for the cases awaiting dispatch",),
-    )
-
-
-def _escalated_invariant(services: Services, caller: Caller, now: datetime) -> Invariant:
-    """Every overdue stage climbed the ladder (within the escalation loop's grace)."""
-    late = queries.late_escalations(services.store, caller, due_by=now - OVERDUE_GRACE, limit=50)
-    return Invariant(
-        "escalated",
-        not late,
-        str(len(late)),
-        link=None if not late else f"/dashboard/case/{late[0].case_id}",
-    )
-
-
-def _ledger_invariant(verified: Mapping[str, Any]) -> Invariant:
-    """The ledger verified end to end at its last check."""
-    return Invariant(
-        "ledger",
-        bool(verified.get("ok", True)),  # not verified yet (first run under way): no alarm
-        str(verified.get("at", "…")),
-        details=(str(verified["problem"]),) if verified.get("problem") else (),
-    )
-
-
-@dataclass
-class LedgerWatch:
-    """The latest end-to-end verification of the ledger, for the invariant panel: run in the
-    background (:meth:`verify`, by a periodic loop), read by every page (:meth:`status`)."""
-
-    services: Services
-    _last: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def verify(self) -> None:
-        """Verify the ledger end to end and remember when and how it went."""
-        result = queries.verify_ledger(self.services.store)
-        now = self.services.now().astimezone(TZ)
-        last = {
-            "ok": result.ok,
-            "at": now.strftime("%H:%M"),
-            "events": result.count,
-            "problem": None if result.ok else f"event {result.first_bad_seq}: {result.problem}",
-        }
-        with self._lock:
-            self._last = last
-
-    def status(self) -> dict[str, Any]:
-        """The latest verification (empty until the first one ends)."""
-        with self._lock:
-            return dict(self._last)
+    """The "nothing escapes the grid" panel, live, for the cases in the caller's scope
+    (:func:`gridmgr.services.invariants.check`); ``verified`` is the latest ledger
+    verification (:meth:`~gridmgr.services.invariants.LedgerWatch.status`)."""
+    return check(services, at=now, scope=caller.scope, verified=verified)
 
 
 # -- the live feed ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from gridmgr.cli.access import apikey, token
 from gridmgr.cli.accounts import account
+from gridmgr.cli.check import check
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
 from gridmgr.cli.grid import grid
 from gridmgr.cli.inspect import inspect
@@ -161,6 +162,7 @@ cli.add_command(simulate)
 cli.add_command(patrol)
 cli.add_command(inspect)
 cli.add_command(intake)
+cli.add_command(check)
 
 
 def main(argv: list[str] | None = None) -> None:

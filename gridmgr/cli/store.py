@@ -215,7 +215,9 @@ def ledger_checkpoint(ctx: click.Context, path: Path, db: str | None) -> None:
 @click.option("--at", "at_text", default=None, help="Escalate as of this time (default now).")
 @click.pass_context
 def escalate(ctx: click.Context, db: str | None, at_text: str | None) -> None:
-    """Escalate every overdue stage one tier up its owner chain (each stage at most once).
+    """Move every overdue stage one rung up the 督办 ladder (grid head, town leader, the command
+    center's leader; the city's leader for city matters). Each rung gets its own deadline
+    (GRIDMGR_LADDER_SPANS, working time); a pass climbs at most one rung per case.
 
     The server runs this in a loop; run it by hand (or from cron) when the server is down.
     """
@@ -226,9 +228,16 @@ def escalate(ctx: click.Context, db: str | None, at_text: str | None) -> None:
     from gridmgr.services.escalation import escalate_overdue
 
     now = parse_time(at_text) if at_text else datetime.now(TZ)
-    context = routing_context(settings_of(ctx), load_grid(ctx, None))
+    settings = settings_of(ctx)
+    context = routing_context(settings, load_grid(ctx, None))
     with opened_store(ctx, db) as store:
-        done = escalate_overdue(store, context, now=now)
+        done = escalate_overdue(store, context, now=now, spans=settings.ladder)
     console.print(f"escalated {len(done)} overdue stage(s) as of {now:%Y-%m-%d %H:%M}")
     for case in done:
-        console.print(f"  - {case.case_id} {case.category} level {case.escalation_level}")
+        holder = (
+            "nobody above" if case.holder is None else f"{case.holder.name} ({case.holder.post})"
+        )
+        due = "—" if case.due_at is None else f"{case.due_at.astimezone(TZ):%Y-%m-%d %H:%M}"
+        console.print(
+            f"  - {case.case_id} {case.category} rung {case.rung} {case.card}: {holder}, due {due}"
+        )

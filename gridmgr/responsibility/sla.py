@@ -139,3 +139,15 @@ def parse_clock(text: str) -> Clock:
         raise SlaError(
             f"unknown clock {text!r}; use working (工作日) or natural (自然日)"
         ) from None
+
+
+def parse_spans(text: str) -> tuple[Span, ...]:
+    """Spans from ``"2h,4h,1d"``: e.g. the rungs of the 督办 ladder.
+
+    >>> [str(s) for s in parse_spans(" 1h, 3h ")]
+    ['1h', '3h']
+    """
+    spans = tuple(parse_span(part) for part in text.split(",") if part.strip())
+    if not spans:
+        raise SlaError(f"no spans in {text!r}; give e.g. 2h,4h,1d")
+    return spans

@@ -24,7 +24,7 @@ from gridmgr.cases import Action, Actor, Case, CaseError, Role
 from gridmgr.errors import ConcurrentUpdateError
 from gridmgr.notifications import due_soon_notice
 from gridmgr.responsibility.routing import RoutingContext
-from gridmgr.responsibility.sla import Span, parse_span
+from gridmgr.responsibility.sla import Span
 from gridmgr.services.holders import ladder, next_rung
 from gridmgr.services.loops import PeriodicLoop
 from gridmgr.store import Store
@@ -38,18 +38,6 @@ ESCALATOR = Actor("system:escalator", Role.SYSTEM, "自动升级")
 LADDER_SPANS: tuple[Span, ...] = (Span(2, "h"), Span(4, "h"), Span(1, "d"))
 """How long each rung gives its person, in working time: the first rung 2 h, the second 4 h,
 the third and any above one working day (``GRIDMGR_LADDER_SPANS`` sets them)."""
-
-
-def parse_ladder(text: str) -> tuple[Span, ...]:
-    """Rung spans from ``"2h,4h,1d"`` (the last repeats for higher rungs).
-
-    >>> [str(s) for s in parse_ladder(" 1h, 3h ")]
-    ['1h', '3h']
-    """
-    spans = tuple(parse_span(part) for part in text.split(",") if part.strip())
-    if not spans:
-        raise ValueError(f"no rung spans in {text!r}; give e.g. 2h,4h,1d")
-    return spans
 
 
 def rung_span(spans: Sequence[Span], rung: int) -> Span:

@@ -16,7 +16,7 @@ from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
 from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
-from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad
+from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad, InvariantCount
 from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
@@ -49,6 +49,7 @@ __all__ = [
     "DrawRecord",
     "IntakeInfo",
     "IntakeReads",
+    "InvariantCount",
     "LoginFailure",
     "Notification",
     "PatrolBatch",

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.sansio.app import App
 
 from gridmgr.services.context import Services
+from gridmgr.services.invariants import LedgerWatch
 
 EXTENSION = "gridmgr"
 """The key of the services in ``app.extensions``."""
@@ -38,3 +39,16 @@ def services_of(app: App) -> Services:
 def services() -> Services:
     """The services of the app handling the current request."""
     return services_of(current_app)
+
+
+WATCH = "gridmgr_ledger_watch"
+"""The key of the app's ledger watch in ``app.extensions``."""
+
+
+def ledger_watch_of(app: App) -> LedgerWatch:
+    """The app's ledger watch (its latest end-to-end verification), made on first use: one per
+    server, shared by the invariant panel and ``GET /api/v1/invariants``."""
+    found = app.extensions.get(WATCH)
+    if not isinstance(found, LedgerWatch):
+        found = app.extensions[WATCH] = LedgerWatch(services_of(app))
+    return found

@@ -1,0 +1,167 @@
+"""The "nothing escapes the grid" check: one line per invariant, each one query over open cases.
+
+The same lines feed the command center's panel, ``gridmgr check invariants`` (for cron, Zabbix or
+Prometheus' textfile collector) and ``GET /api/v1/invariants``. A line is red when:
+
+- **coverage**: the grid does not cover the territory (a grid failing validation is refused at
+  load, so a loaded grid passes);
+- **owners**: a cell has no owner now (a vacancy);
+- **holders**: an open case has no named person;
+- **deadlines**: an open case has no deadline;
+- **escalated**: an overdue stage (or rung) has not climbed the ladder within
+  :data:`ESCALATION_GRACE` (a stage at the top, 红牌, has nowhere to climb and is not counted);
+- **queues**: the out-of-grid or the unlocated queue holds a case past its deadline;
+- **ledger**: the ledger does not verify end to end.
+
+Merged duplicates are not open work (they follow their master case) and are not counted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from gridmgr.ledger import Verification
+from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.staffing import staffing_report
+from gridmgr.services.context import Services
+from gridmgr.store import InvariantCount
+
+ESCALATION_GRACE = timedelta(minutes=5)
+"""How long an overdue stage may wait for the escalation loop before its line turns red."""
+FIRST_IDS = 5
+"""How many offending case ids a line names."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the check: its key, whether it holds, the offending count, what to show,
+    the first offending case ids, where they are listed and any explanation."""
+
+    key: str
+    ok: bool
+    count: int
+    value: str
+    case_ids: tuple[str, ...] = ()
+    link: str | None = None
+    details: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The line as JSON values."""
+        out = asdict(self)
+        out["case_ids"] = list(self.case_ids)
+        out["details"] = list(self.details)
+        return out
+
+
+LABELS = {
+    "coverage": "网格覆盖 territory coverage (tiers 1/2/3)",
+    "owners": "网格有主 cells with an owner",
+    "holders": "案件有人 open cases with a named person",
+    "deadlines": "案件有时限 open cases with a deadline",
+    "escalated": "超时已督办 overdue stages escalated within 5 min",
+    "queues": "网格外/待定位不超时 out-of-grid and unlocated queues on time",
+    "ledger": "审计链校验 ledger verified",
+}
+"""What each line checks, in Chinese and English (the CLI prints these)."""
+
+
+def check(
+    services: Services,
+    *,
+    at: datetime,
+    scope: tuple[str, ...] | None = None,
+    verified: Mapping[str, Any] | None = None,
+) -> list[Line]:
+    """Every line of the check at ``at`` for the cases in ``scope`` (``None``: the city).
+
+    ``verified`` is the latest ledger verification (:meth:`LedgerWatch.status`); ``None``
+    leaves the ledger line out.
+    """
+    store = services.store
+    counts = store.invariant_counts(at, grace=ESCALATION_GRACE, scope=scope, first=FIRST_IDS)
+    lines = [_coverage(services), _owners(services, at)]
+    lines += [_case_line(key, counts[key]) for key in ("holders", "deadlines", "escalated")]
+    lines.append(_case_line("queues", counts["queues"], link="/dashboard/queue#queues"))
+    if verified is not None:
+        lines.append(_ledger(verified))
+    return lines
+
+
+def _coverage(services: Services) -> Line:
+    counts = services.grid.counts
+    return Line("coverage", True, 0, f"{counts[1]} / {counts[2]} / {counts[3]}")
+
+
+def _owners(services: Services, at: datetime) -> Line:
+    report = staffing_report(services.grid, services.roster, at)
+    vacancies = [f for f in report.of_kind("vacancy") if f.tier is not None]
+    owned3, all3 = report.owned_cells[3]
+    return Line(
+        "owners",
+        not vacancies,
+        len(vacancies),
+        f"{owned3}/{all3}",
+        link=None if not vacancies else "/dashboard/coverage#vacancies",
+        details=tuple(f.message for f in vacancies[:FIRST_IDS]),
+    )
+
+
+def _case_line(key: str, found: InvariantCount, *, link: str | None = None) -> Line:
+    ok = found.count == 0
+    first = found.case_ids
+    return Line(
+        key,
+        ok,
+        found.count,
+        str(found.count)
+        if key in ("escalated", "queues")
+        else f"{found.total - found.count}/{found.total}",
+        case_ids=first,
+        link=None if ok else (link or f"/dashboard/case/{first[0]}"),
+    )
+
+
+def _ledger(verified: Mapping[str, Any]) -> Line:
+    ok = bool(verified.get("ok", True))  # not verified yet (first run under way): no alarm
+    return Line(
+        "ledger",
+        ok,
+        0 if ok else 1,
+        str(verified.get("at", "…")),
+        details=(str(verified["problem"]),) if verified.get("problem") else (),
+    )
+
+
+def verification_status(result: Verification, at: datetime) -> dict[str, Any]:
+    """What the ledger line shows of one verification: ok, when (HH:MM), events, problem."""
+    return {
+        "ok": result.ok,
+        "at": at.astimezone(TZ).strftime("%H:%M"),
+        "events": result.count,
+        "problem": None if result.ok else f"event {result.first_bad_seq}: {result.problem}",
+    }
+
+
+@dataclass
+class LedgerWatch:
+    """The latest end-to-end verification of the ledger: run in the background (:meth:`verify`,
+    by a periodic loop), read by the panel and the API (:meth:`status`)."""
+
+    services: Services
+    _last: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def verify(self) -> None:
+        """Verify the ledger end to end and remember when and how it went."""
+        last = verification_status(self.services.store.verify_ledger(), self.services.now())
+        with self._lock:
+            self._last = last
+
+    def status(self) -> dict[str, Any]:
+        """The latest verification (empty until the first one ends)."""
+        with self._lock:
+            return dict(self._last)
