@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 
 from gridmgr.api import patrols, triage
@@ -51,11 +51,12 @@ from gridmgr.responsibility.roster import field_post
 from gridmgr.services import photos, queries
 from gridmgr.services.actions import act_as
 from gridmgr.services.cases import visible_case
+from gridmgr.services.invariants import check_for
 from gridmgr.services.photos import AttachmentRow
 from gridmgr.services.queries import CaseFilter
 from gridmgr.services.submissions import Submitted, submit_report
 from gridmgr.services.triage import merge_view
-from gridmgr.web.deps import services
+from gridmgr.web.deps import ledger_watch_of, services
 
 MAX_BODY = 64 * 1024
 MULTIPART_ENDPOINTS = frozenset({"api_v1.create_report_with_photo", "api_v1.upload_photo"})
@@ -297,6 +298,20 @@ def events(query: EventsQuery) -> Response:
     return jsonify({"events": [event_json(e) for e in rows], "next": head})
 
 
+@bp.get("/invariants", tags=[TAG_CASES])
+def invariants() -> Response:
+    """The "nothing escapes the grid" check now (operators, managers): each line with its
+    count and first offending case ids; ``ok`` is false when any line is red."""
+    lines = check_for(services(), current_caller(), verified=ledger_watch_of(current_app).status())
+    return jsonify(
+        {
+            "at": _iso(services().now()),
+            "ok": all(line.ok for line in lines),
+            "lines": [line.to_json() for line in lines],
+        }
+    )
+
+
 # -- the grid and its people -----------------------------------------------------------------
 
 
@@ -398,6 +413,15 @@ def case_json(case: Case, number: int | None = None) -> dict[str, Any]:
         "stage": None if case.stage is None else case.stage.value,
         "stage_started_at": _iso(case.stage_started_at),
         "due_at": _iso(case.due_at),
+        "holder": None
+        if case.holder is None
+        else {
+            "person_id": case.holder.person_id,
+            "post": case.holder.post,
+            "name": case.holder.name,
+        },
+        "rung": case.rung,
+        "card": case.card,
         "escalation_level": case.escalation_level,
         "reopen_count": case.reopen_count,
         "return_count": case.return_count,

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from gridmgr.access import Caller
+from gridmgr.errors import ForbiddenError
 from gridmgr.ledger import Verification
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.staffing import staffing_report
@@ -89,6 +91,16 @@ def check(
     if verified is not None:
         lines.append(_ledger(verified))
     return lines
+
+
+def check_for(
+    services: Services, caller: Caller, *, verified: Mapping[str, Any] | None
+) -> list[Line]:
+    """:func:`check` now, for a city-wide caller (operators, managers): the door of
+    ``GET /api/v1/invariants``."""
+    if not caller.city_wide:
+        raise ForbiddenError("the invariant check is for city-wide roles (operators, managers)")
+    return check(services, at=services.now(), verified=verified)
 
 
 def _coverage(services: Services) -> Line:
