@@ -23,8 +23,6 @@ from gridmgr.cases.lifecycle import (
     is_overdue,
     open_case,
     record_side_event,
-    stage_changes,
-    stage_of,
 )
 from gridmgr.cases.model import (
     CARDS,
@@ -42,6 +40,7 @@ from gridmgr.cases.model import (
     Role,
     to_json_value,
 )
+from gridmgr.cases.stages import stage_changes, stage_of
 
 __all__ = [
     "CARDS",
