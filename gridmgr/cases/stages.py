@@ -43,6 +43,7 @@ def stage_of(case: Case, state: CaseState | None = None) -> Stage | None:
     >>> case = Case(case_id="C1", category="street_vending", state=CaseState.REPORTED,
     ...             reported_at=t, updated_at=t, reporter="hotline", description="摊贩",
     ...             generation_id="g")
+    >>> from dataclasses import replace
     >>> stage_of(case).value, stage_of(replace(case, lon=121.0, lat=32.0)).value
     ('place', 'triage')
     >>> stage_of(case, CaseState.RETURNED).value, stage_of(case, CaseState.CLOSED)
