@@ -34,11 +34,12 @@ from gridmgr.responsibility.sla import SlaError, Span, parse_clock, parse_span
 from gridmgr.shipped import shipped_data_dir
 from gridmgr.tablefiles import Table, read_table, write_table
 
-OPTIONAL_COLUMNS = ("keywords", "dup_distance_m", "dup_window", "dup_group")
+OPTIONAL_COLUMNS = ("keywords", "dup_distance_m", "dup_window", "dup_group", "power_code")
 """Columns a catalog file may leave out (empty cells take the defaults of the model, e.g.
 :data:`~gridmgr.responsibility.catalog.DUP_DISTANCE_M`)."""
 
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_POWER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _T = TypeVar("_T")
 _TRUE = {"yes", "y", "true", "1", "是"}
 _FALSE = {"no", "n", "false", "0", "否"}
@@ -84,6 +85,15 @@ def _parse_group(text: str) -> str:
     if value and not _CODE_RE.match(value):
         raise CatalogError(
             f"dup_group {text!r}: use lowercase ASCII letters, digits and _, e.g. street_lights"
+        )
+    return value
+
+
+def _parse_power_code(text: str) -> str:
+    value = text.strip()
+    if value and not _POWER_CODE_RE.match(value):
+        raise CatalogError(
+            f"power_code {text!r}: use the code of an item of the power catalog, e.g. CF0001"
         )
     return value
 
@@ -176,6 +186,7 @@ def _row_to_category(
     dup_distance = reader.cell("dup_distance_m", _parse_distance)
     dup_window = reader.cell("dup_window", _parse_window)
     dup_group = reader.cell("dup_group", _parse_group)
+    power_code = reader.cell("power_code", _parse_power_code)
     if handler is not None and tier is not None:
         why = _check_handler(handler, tier, reader.known_departments)
         if why:
@@ -195,6 +206,7 @@ def _row_to_category(
         or dup_distance is None
         or dup_window is None
         or dup_group is None
+        or power_code is None
     ):
         return None
     return Category(
@@ -213,6 +225,7 @@ def _row_to_category(
         dup_distance_m=dup_distance,
         dup_window=dup_window,
         dup_group=dup_group,
+        power_code=power_code,
     )
 
 
