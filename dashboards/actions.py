@@ -10,13 +10,13 @@ from dashboards.permissions import require_operator
 from gridmgr.access import Caller
 from gridmgr.cases import Action, Case
 from gridmgr.grid.datum import Datum
-from gridmgr.intake.photos import Photo
+from gridmgr.intake.photos import Photo, PhotoError
 from gridmgr.services import actions as case_actions
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
 from gridmgr.services.notices import mark_notifications_read
 from gridmgr.services.submissions import submit_report
-from gridmgr.services.triage import merge_cases, place_case
+from gridmgr.services.triage import merge_cases, move_case, place_case
 
 
 def act(
@@ -27,21 +27,33 @@ def act(
     comment: str,
     *,
     defer_to: datetime | None = None,
+    rating: int | None = None,
+    photo: Photo | None = None,
 ) -> Case:
     """Apply ``action`` to a case as the caller (the state machine's guards decide); a
-    deferral request takes the new deadline ``defer_to``, its approver is picked by the rules."""
+    deferral request takes the new deadline ``defer_to``, its approver is picked by the rules;
+    评价 takes a ``rating``; 反馈 an after-photo (required where the category says so)."""
     return case_actions.act_as(
-        services, caller, case_id, action, comment=comment, defer_to=defer_to
+        services,
+        caller,
+        case_id,
+        action,
+        comment=comment,
+        defer_to=defer_to,
+        rating=rating,
+        photo=photo,
     )
 
 
 def place(
     services: Services, caller: Caller, case_id: str, *, lon: float, lat: float, comment: str
 ) -> Case:
-    """Place an unlocated case (operators only; a ledger event routes it)."""
+    """Place an unlocated case, or move a located one to another cell (operators only; one
+    ledger event re-routes it; a moved case's previous owner is told)."""
     require_operator(caller)
     case = visible_case(services.store, caller, case_id)
-    return place_case(
+    locate = place_case if case.lon is None else move_case
+    return locate(
         services.store,
         services.context,
         case.case_id,
@@ -82,7 +94,10 @@ def report(
     datum: Datum = Datum.WGS84,
 ) -> Case:
     """Report an incident as the caller (in his cells unless city-wide), with a photo: the one
-    report use case, routed once."""
+    report use case, routed once. A category whose ``photo_required`` is set is refused
+    without one."""
+    if photo is None and photo_required(services, category):
+        raise PhotoError(f"a report of {category} needs a photo; add one and send it again")
     return submit_report(
         services,
         caller,
@@ -93,6 +108,14 @@ def report(
         datum=datum,
         photo=photo,
     ).case
+
+
+def photo_required(services: Services, category: str) -> bool:
+    """Whether reports and 反馈 of ``category`` (a code or Chinese name) need a photo."""
+    try:
+        return services.catalog.category(category).photo_required
+    except LookupError:
+        return False
 
 
 def mark_read(services: Services, caller: Caller, ids: list[int]) -> int:

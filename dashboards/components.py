@@ -3,6 +3,8 @@ actions, deadline countdowns, and the map a place is picked on."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -138,3 +140,12 @@ def map_center(relayout: Any) -> tuple[float, float] | None:
     if not isinstance(lon, int | float) or not isinstance(lat, int | float):
         return None
     return float(lon), float(lat)
+
+
+def decode_upload(contents: str) -> bytes:
+    """The bytes of a ``dcc.Upload`` data URL (``data:image/jpeg;base64,...``)."""
+    _, _, encoded = contents.partition(",")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("the photo did not arrive intact; choose it again") from exc

@@ -1,7 +1,8 @@
 """The data folder's responsibility files: the current roster, catalog and calendar overrides.
 
 Until the store (issue #4) holds them in SQL, they live next to the grid generations:
-``roster/`` (CSV files), ``catalog.csv`` (a city's own catalog; else the shipped one) and
+``roster/`` (CSV files), ``catalog.csv`` (a city's own catalog; else the shipped one),
+``powers/`` (a city's own power catalog; else the shipped synthetic one) and
 ``calendar-overrides.csv`` (merged over the shipped overrides). The demo roster is generated
 for the current grid the first time a roster is needed.
 """
@@ -22,6 +23,8 @@ from gridmgr.responsibility.calendar import (
 )
 from gridmgr.responsibility.catalog import Catalog
 from gridmgr.responsibility.catalog_file import read_catalog, write_catalog
+from gridmgr.responsibility.powers import PowerCatalog
+from gridmgr.responsibility.powers_file import POWERS_FILE, read_powers, write_powers
 from gridmgr.responsibility.roster import Roster
 from gridmgr.responsibility.roster_files import read_roster, write_roster
 
@@ -109,6 +112,33 @@ def store_catalog(settings: Settings, catalog: Catalog) -> Path:
     return write_catalog(catalog, settings.catalog_path)
 
 
+def load_powers(settings: Settings) -> PowerCatalog:
+    """The city's own power catalog when the data folder has one, else the shipped synthetic one."""
+    folder = settings.powers_dir
+    return read_powers(folder if (folder / POWERS_FILE).exists() else None)
+
+
+def store_powers(settings: Settings, powers: PowerCatalog) -> Path:
+    """Make ``powers`` the city's power catalog (both files written whole, then swapped in)."""
+    target = settings.powers_dir
+    private_data_dir(settings)
+    staging = target.with_name(target.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    write_powers(powers, staging)
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def town_codes(grid: Grid) -> set[str]:
+    """The tier-1 codes of ``grid`` (what devolutions are checked against)."""
+    return set(grid.tier(1)["code"])
+
+
 def load_calendar(settings: Settings) -> WorkCalendar:
     """The working calendar: configured hours, shipped overrides, then the city's overrides."""
     overrides = dict(read_overrides(default_overrides_path()))
@@ -123,7 +153,11 @@ def routing_context(settings: Settings, grid: Grid) -> RoutingContext:
     from gridmgr.responsibility.routing import RoutingContext
 
     return RoutingContext(
-        grid, load_roster(settings, grid), load_catalog(settings), load_calendar(settings)
+        grid,
+        load_roster(settings, grid),
+        load_catalog(settings),
+        load_calendar(settings),
+        powers=load_powers(settings),
     )
 
 

@@ -92,6 +92,14 @@ class UnknownCategoryError(GridMgrError, LookupError):
     """A category code names no category of the catalog."""
 
 
+class PowerCatalogError(InvalidTableError):
+    """The power catalog (赋权清单: power items and their devolution to towns) is invalid."""
+
+
+class UnknownPowerError(GridMgrError, LookupError):
+    """A power code names no item of the power catalog."""
+
+
 class RosterError(InvalidTableError):
     """The roster (persons, units, assignments, absences) is invalid."""
 

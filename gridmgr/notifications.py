@@ -2,9 +2,10 @@
 
 :func:`notices_for_event` maps one case event to the notices it causes — dispatched to you,
 escalated to you (and to the worker whose stage ran late), returned (to the command center),
-reopened (to the assignee) — and :func:`due_soon_notice` the warning that a running stage falls
-due within N working hours. The store writes them to its outbox in the same transaction as the
-event (:mod:`gridmgr.store.outboxstore`); :mod:`gridmgr.services.delivery` delivers them later.
+reopened (to the assignee), moved to another cell (to its previous owner) — and
+:func:`due_soon_notice` the warning that a running stage falls due within N working hours.
+The store writes them to its outbox in the same transaction as the event
+(:mod:`gridmgr.store.outboxstore`); :mod:`gridmgr.services.delivery` delivers them later.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Trigger(enum.Enum):
     REOPENED = "reopened"
     DEFER_REQUESTED = "defer_requested"
     DEFER_DECIDED = "defer_decided"
+    MOVED = "moved"
 
     @property
     def label_zh(self) -> str:
@@ -44,6 +46,7 @@ class Trigger(enum.Enum):
             "reopened": "案件重开",
             "defer_requested": "延期申请待审批",
             "defer_decided": "延期申请已处理",
+            "moved": "案件移出本网格",
         }[self.value]
 
 
@@ -71,6 +74,7 @@ TRIGGER_ACTIONS = frozenset(
         Action.REQUEST_DEFER,
         Action.APPROVE_DEFER,
         Action.REFUSE_DEFER,
+        Action.PLACE,
     }
 )
 """The actions whose events notify someone (the store looks up the assignee only for these)."""
@@ -111,6 +115,10 @@ def notices_for_event(event: CaseEvent, *, assignee: Assignee | None) -> list[No
     elif event.action in (Action.APPROVE_DEFER, Action.REFUSE_DEFER):
         trigger = Trigger.DEFER_DECIDED
         recipients.append(str(details.get("requested_by") or "") or _person(assignee) or "")
+    elif event.action is Action.PLACE and details.get("moved_from"):
+        # a case moved out of a cell: whoever answered for it there hears it is no longer his
+        trigger = Trigger.MOVED
+        recipients.append(_person(details.get("previous_owner")) or "")
     else:
         return []
     due = details.get("due_at")

@@ -239,6 +239,11 @@ class Settings:
         return self.data_dir / "catalog.csv"
 
     @property
+    def powers_dir(self) -> Path:
+        """A city's own power catalog (powers.csv, devolution.csv); when absent, the shipped one."""
+        return self.data_dir / "powers"
+
+    @property
     def calendar_overrides_path(self) -> Path:
         """A city's own calendar overrides, merged over the shipped ones."""
         return self.data_dir / "calendar-overrides.csv"

@@ -8,10 +8,12 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards import actions
+from dashboards.actions import photo_required
 from dashboards.components import (
     action_label,
     case_link,
     deadline_text,
+    decode_upload,
     map_center,
     notice,
     pick_map,
@@ -26,6 +28,7 @@ from dashboards.reads.names import category_name, person_name, place
 from gridmgr.access import Caller
 from gridmgr.cases import Action
 from gridmgr.errors import CaseNotFoundError, GridMgrError
+from gridmgr.intake.photos import MAX_PHOTO_BYTES, sanitize_photo
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
@@ -63,7 +66,9 @@ def body(board: Dashboard, view: CaseView, lang: str) -> list[Any]:
                     [
                         dcc.Graph(figure=map_figure, config={"displayModeBar": False}),
                         html.H3(t("actions", lang)),
-                        actions_panel(view, lang),
+                        actions_panel(
+                            view, lang, photo_required=photo_required(services, case.category)
+                        ),
                         *triage_panel(board, view, lang),
                         html.H3(t("trail", lang)),
                         trail(services, view, lang),
@@ -111,7 +116,11 @@ def facts_column(services: Services, view: CaseView, lang: str) -> list[Any]:
     ]
 
 
-def actions_panel(view: CaseView, lang: str) -> Any:
+OWN_FORMS = (Action.EVALUATE, Action.HANDLE)
+"""Actions with their own form (a rating; an after-photo) instead of a plain button."""
+
+
+def actions_panel(view: CaseView, lang: str, *, photo_required: bool = False) -> Any:
     request = deferral_request(view, lang)
     if not view.actions:
         return html.Div([*request, html.P(t("no_actions", lang))])
@@ -146,11 +155,50 @@ def actions_panel(view: CaseView, lang: str) -> Any:
                         className="action",
                     )
                     for a in view.actions
+                    if a not in OWN_FORMS
                 ]
             ),
+            *(evaluate_form(lang) if Action.EVALUATE in view.actions else []),
+            *(handle_form(lang, photo_required) if Action.HANDLE in view.actions else []),
             html.Div(id="case-message", role="status"),
         ]
     )
+
+
+def evaluate_form(lang: str) -> list[Any]:
+    """评价: a rating from 1 to 5 and the comment above."""
+    return [
+        html.Label(
+            [
+                t("rating", lang),
+                dcc.Dropdown(
+                    id="case-rating",
+                    options=[{"label": "★" * n, "value": n} for n in range(5, 0, -1)],
+                    clearable=False,
+                    className="field",
+                ),
+            ]
+        ),
+        html.Button(
+            action_label(Action.EVALUATE, lang), id="case-evaluate", n_clicks=0, className="action"
+        ),
+    ]
+
+
+def handle_form(lang: str, photo_required: bool) -> list[Any]:
+    """反馈: the after-photo (the page says in advance when the category needs one)."""
+    label = action_label(Action.HANDLE, lang)
+    return [
+        dcc.Upload(
+            id="case-photo",
+            children=html.Div(t("handle.photo", lang)),
+            accept="image/*",
+            max_size=MAX_PHOTO_BYTES,
+            className="upload",
+        ),
+        *([html.P(t("handle.photo_required", lang), className="hint")] if photo_required else []),
+        html.Button(label, id="case-handle", n_clicks=0, className="action"),
+    ]
 
 
 def deferral_request(view: CaseView, lang: str) -> list[Any]:
@@ -187,6 +235,8 @@ def triage_panel(board: Dashboard, view: CaseView, lang: str) -> list[Any]:
         out += duplicate_candidates(tv, lang)
     if tv.unlocated:
         out += place_form(board, lang)
+    elif tv.movable:
+        out += place_form(board, lang, move=True)
     if tv.deliveries:
         out += deliveries(board.services, tv, lang)
     return out
@@ -246,17 +296,19 @@ def duplicate_candidates(tv: TriageView, lang: str) -> list[Any]:
     return [html.H4(t("duplicates", lang)), html.Ul(rows)]
 
 
-def place_form(board: Dashboard, lang: str) -> list[Any]:
-    """Placing an unlocated case: pan the map under the crosshair, or type the coordinates."""
+def place_form(board: Dashboard, lang: str, *, move: bool = False) -> list[Any]:
+    """Placing an unlocated case, or moving one located in the wrong cell: pan the map under
+    the crosshair, or type the coordinates."""
+    label = t("place.move" if move else "place.do", lang)
     return [
-        html.H4(t("place.do", lang)),
+        html.H4(label),
         html.P(t("report.where", lang)),
         pick_widget("case-pick", pick_map(board.geometry, [], None)),
         html.Div(
             [
                 dcc.Input(id="case-lon", type="number", placeholder="lon", step="any"),
                 dcc.Input(id="case-lat", type="number", placeholder="lat", step="any"),
-                html.Button(t("place.do", lang), id="case-place", n_clicks=0, className="action"),
+                html.Button(label, id="case-place", n_clicks=0, className="action"),
             ]
         ),
     ]
@@ -335,6 +387,22 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )(on_place)
     app.callback(
+        Output("case-body", "children", allow_duplicate=True),
+        Input("case-evaluate", "n_clicks"),
+        State("case-rating", "value"),
+        State("case-comment", "value"),
+        State("case-id", "data"),
+        prevent_initial_call=True,
+    )(on_evaluate)
+    app.callback(
+        Output("case-body", "children", allow_duplicate=True),
+        Input("case-handle", "n_clicks"),
+        State("case-photo", "contents"),
+        State("case-comment", "value"),
+        State("case-id", "data"),
+        prevent_initial_call=True,
+    )(on_handle)
+    app.callback(
         Output("case-lon", "value"),
         Output("case-lat", "value"),
         Input("case-pick", "relayoutData"),
@@ -362,6 +430,41 @@ def on_action(clicks: list[int], comment: str | None, defer_to: str | None, case
         actions.act(board.services, caller, case_id, action, text, defer_to=due)
         message = t("done", lang)
     except (ValueError, GridMgrError) as exc:  # the guards' message says what to fix
+        message = str(exc)
+    return refreshed(board, caller, case_id, message, lang)
+
+
+def on_evaluate(n: int, rating: Any, comment: str | None, case_id: str) -> Any:
+    """评价: the rating (1–5) and the comment, as the caller."""
+    caller = require_caller()
+    board = dashboard()
+    lang = current_lang()
+    if not n:
+        return no_update
+    try:
+        if not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise ValueError(t("rating.need", lang))
+        text = (comment or "").strip()
+        actions.act(board.services, caller, case_id, Action.EVALUATE, text, rating=rating)
+        message = t("done", lang)
+    except (ValueError, GridMgrError) as exc:
+        message = str(exc)
+    return refreshed(board, caller, case_id, message, lang)
+
+
+def on_handle(n: int, photo: Any, comment: str | None, case_id: str) -> Any:
+    """反馈: report back with the after-photo (checked and re-encoded without EXIF)."""
+    caller = require_caller()
+    board = dashboard()
+    lang = current_lang()
+    if not n:
+        return no_update
+    try:
+        picture = None if not photo else sanitize_photo(decode_upload(str(photo)))
+        text = (comment or "").strip()
+        actions.act(board.services, caller, case_id, Action.HANDLE, text, photo=picture)
+        message = t("done", lang)
+    except (ValueError, GridMgrError) as exc:
         message = str(exc)
     return refreshed(board, caller, case_id, message, lang)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+from datetime import datetime
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
@@ -13,6 +12,7 @@ from dashboards.components import (
     action_label,
     case_link,
     deadline_text,
+    decode_upload,
     map_center,
     pick_map,
     pick_widget,
@@ -25,11 +25,20 @@ from gridmgr.access import Caller
 from gridmgr.cases import Action, allowed_actions
 from gridmgr.errors import GridMgrError
 from gridmgr.intake.photos import MAX_PHOTO_BYTES, sanitize_photo
+from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.context import Services
 
-WORKER_ACTIONS = (Action.ACCEPT, Action.START, Action.HANDLE)
-"""What a worker does from his list: sign for, start, report back (the rest: case page)."""
+WORKER_ACTIONS = (
+    Action.ACCEPT,
+    Action.RETURN,
+    Action.REQUEST_DEFER,
+    Action.START,
+    Action.HANDLE,
+)
+"""What a worker does from his list: sign for, return (with a reason), ask for more time (with
+the new deadline), start, report back (with the after-photo); the rest: the case page."""
 WORKER_COMMENTS = {Action.ACCEPT: "签收", Action.START: "开始处置", Action.HANDLE: "已处置完毕"}
+"""The comment of the actions that need no words of their own; the others take the note field."""
 
 _GEOLOCATE = """
 async function(n) {
@@ -114,6 +123,7 @@ def case_list(services: Services, caller: Caller, lang: str) -> Any:
                         className="due" + (" late" if late else ""),
                     ),
                     html.Span(case.description[:120], className="text"),  # text, never HTML
+                    *case_fields(services, case.case_id, case.category, allowed, lang),
                     html.Div(
                         [
                             html.Button(
@@ -130,6 +140,45 @@ def case_list(services: Services, caller: Caller, lang: str) -> Any:
             )
         )
     return html.Ul(rows or [html.Li(t("none", lang))], className="mycases")
+
+
+def case_fields(
+    services: Services, case_id: str, category: str, allowed: list[Action], lang: str
+) -> list[Any]:
+    """The fields a case's buttons need: a note (退回's reason, 延期's reason), the new deadline,
+    the after-photo (the page says when the category needs one)."""
+    out: list[Any] = []
+    if Action.RETURN in allowed or Action.REQUEST_DEFER in allowed:
+        out.append(
+            dcc.Textarea(
+                id={"type": "wk-note", "case": case_id},
+                maxLength=2000,
+                placeholder=t("return.reason", lang) + " / " + t("comment", lang),
+                className="comment",
+            )
+        )
+    if Action.REQUEST_DEFER in allowed:
+        out.append(
+            dcc.Input(
+                id={"type": "wk-defer", "case": case_id},
+                type="text",
+                placeholder=t("defer.to", lang) + " 2026-12-10 17:00",
+                className="when",
+            )
+        )
+    if Action.HANDLE in allowed:
+        out.append(
+            dcc.Upload(
+                id={"type": "wk-after", "case": case_id},
+                children=html.Div(t("handle.photo", lang)),
+                accept="image/*",
+                max_size=MAX_PHOTO_BYTES,
+                className="upload",
+            )
+        )
+        if actions.photo_required(services, category):
+            out.append(html.P(t("handle.photo_required", lang), className="hint"))
+    return out
 
 
 # -- callbacks --------------------------------------------------------------------------------
@@ -172,6 +221,9 @@ def register(app: Dash) -> None:
         Output("wk-cases", "children"),
         Output("wk-case-message", "children"),
         Input({"type": "wk-act", "case": ALL, "action": ALL}, "n_clicks"),
+        State({"type": "wk-note", "case": ALL}, "value"),
+        State({"type": "wk-defer", "case": ALL}, "value"),
+        State({"type": "wk-after", "case": ALL}, "contents"),
         prevent_initial_call=True,
     )(act)
 
@@ -215,7 +267,7 @@ def submit(n: int, place: Any, category: Any, description: Any, photo: Any) -> A
     if not isinstance(place, dict):
         return t("report.need_place", lang), no_update
     try:
-        picture = None if not photo else sanitize_photo(_decode_upload(str(photo)))
+        picture = None if not photo else sanitize_photo(decode_upload(str(photo)))
         case = actions.report(
             services,
             caller,
@@ -233,29 +285,41 @@ def submit(n: int, place: Any, category: Any, description: Any, photo: Any) -> A
     )
 
 
-def act(clicks: list[int]) -> Any:
-    """A button of the case list: sign for, start, or report back."""
+def act(clicks: list[int], _notes: Any, _defers: Any, _photos: Any) -> Any:
+    """A button of the case list: sign for, return, ask for more time, start, report back."""
     caller = require_caller()
     services = dashboard().services
     lang = current_lang()
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks):
         return no_update, no_update
+    case_id = str(trigger.get("case"))
     try:
         action = Action(trigger.get("action"))
         if action not in WORKER_ACTIONS:
             raise ValueError(f"{action.value}: use the case page")
-        actions.act(services, caller, str(trigger.get("case")), action, WORKER_COMMENTS[action])
+        note = str(_field("wk-note", case_id) or "").strip()
+        comment = WORKER_COMMENTS.get(action, note)
+        due = None
+        if action is Action.REQUEST_DEFER:
+            when = _field("wk-defer", case_id)
+            if not when:
+                raise ValueError(t("defer.need_date", lang))
+            due = datetime.fromisoformat(str(when).strip()).replace(tzinfo=TZ)
+        upload = _field("wk-after", case_id) if action is Action.HANDLE else None
+        photo = sanitize_photo(decode_upload(str(upload))) if upload else None
+        actions.act(services, caller, case_id, action, comment, defer_to=due, photo=photo)
         message = t("done", lang)
     except (ValueError, GridMgrError) as exc:
         message = str(exc)
     return case_list(services, caller, lang), message
 
 
-def _decode_upload(contents: str) -> bytes:
-    """The bytes of a ``dcc.Upload`` data URL (``data:image/jpeg;base64,...``)."""
-    _, _, encoded = contents.partition(",")
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("the photo did not arrive intact; choose it again") from exc
+def _field(kind: str, case_id: str) -> Any:
+    """The value the page sent for one case's field (``None`` if it has none)."""
+    for state in ctx.states_list:
+        for item in state if isinstance(state, list) else [state]:
+            ident = item.get("id")
+            if isinstance(ident, dict) and ident == {"type": kind, "case": case_id}:
+                return item.get("value")
+    return None

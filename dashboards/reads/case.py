@@ -9,7 +9,7 @@ from typing import Any
 
 from dashboards.reads.names import cell_name, post_label
 from gridmgr.access import Caller
-from gridmgr.cases import Action, Case
+from gridmgr.cases import Action, Case, Role
 from gridmgr.grid.model import Grid
 from gridmgr.intake.duplicates import DuplicateMatch
 from gridmgr.responsibility.roster import PostKind, Roster
@@ -40,6 +40,8 @@ class TriageView:
     deliveries: list[DeliveryStatus]
     hidden_candidates: int = 0
     """Probable duplicates outside the caller's cells: counted, never named."""
+    movable: bool = False
+    """An operator may move this located, open case to another cell."""
 
 
 @dataclass(frozen=True)
@@ -142,4 +144,8 @@ def triage(services: Services, caller: Caller, case: Case) -> TriageView:
         candidates=candidates,
         deliveries=deliveries,
         hidden_candidates=hidden,
+        movable=caller.actor.role is Role.OPERATOR
+        and case.lon is not None
+        and case.state.is_open
+        and merges.master is None,
     )

@@ -20,6 +20,7 @@ from gridmgr.cli.grid import grid
 from gridmgr.cli.inspect import inspect
 from gridmgr.cli.intake import intake
 from gridmgr.cli.patrol import patrol
+from gridmgr.cli.powers import powers
 from gridmgr.cli.responsibility import catalog, roster, route
 from gridmgr.cli.simulate import simulate
 from gridmgr.cli.store import db, db_option, db_url, escalate, ledger, opened_store
@@ -163,6 +164,7 @@ cli.add_command(patrol)
 cli.add_command(inspect)
 cli.add_command(intake)
 cli.add_command(check)
+cli.add_command(powers)
 
 
 def main(argv: list[str] | None = None) -> None:

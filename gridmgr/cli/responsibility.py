@@ -382,6 +382,13 @@ def _print_decision(decision: object, grid: Grid) -> None:
         )
     unit = decision.handling.unit
     console.print(f"handled by: {'—' if unit is None else unit.name}")
+    if decision.power is not None:
+        item = decision.power.item
+        console.print(
+            f"power: {item.code} {item.name_zh} ({item.power_class.label_zh}), "
+            f"held by {decision.power.holder}",
+            markup=False,
+        )
     for d in decision.deadlines:
         due = f"{d.due:%Y-%m-%d %H:%M}"
         console.print(f"{d.stage.label_zh} {d.stage.value:<6} within {d.span!s:<5} due {due}")

@@ -45,6 +45,7 @@ CATALOG_COLUMNS = (
     "close_within",
     "place_within",
     "triage_within",
+    "power_code",
 )
 """The columns of the canonical rows (:func:`catalog_to_rows`) and of the catalog file, in order."""
 
@@ -265,6 +266,8 @@ class Category:
     """How long before a report (natural time) an open case may be and still be one."""
     dup_group: str = ""
     """Categories with the same non-empty group are related: their cases are candidates too."""
+    power_code: str = ""
+    """The item of the power catalog (赋权清单) the matter is exercised under; empty if none."""
 
     @property
     def devolved(self) -> bool:
@@ -390,6 +393,7 @@ def catalog_to_rows(catalog: Catalog) -> list[dict[str, str]]:
             "dup_distance_m": f"{c.dup_distance_m:g}",
             "dup_window": str(c.dup_window),
             "dup_group": c.dup_group,
+            "power_code": c.power_code,
         }
         for c in catalog
     ]

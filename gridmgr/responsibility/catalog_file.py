@@ -38,11 +38,19 @@ from gridmgr.tablefiles import Table, read_table, write_table
 COMMAND_SPAN_COLUMNS = tuple(f"{stage.value}_within" for stage in COMMAND_STAGES)
 """The command center's stage spans (``register_within`` …): empty or absent, 30 minutes
 (:data:`~gridmgr.responsibility.catalog.COMMAND_SPAN`)."""
-OPTIONAL_COLUMNS = ("keywords", "dup_distance_m", "dup_window", "dup_group", *COMMAND_SPAN_COLUMNS)
+OPTIONAL_COLUMNS = (
+    "keywords",
+    "dup_distance_m",
+    "dup_window",
+    "dup_group",
+    *COMMAND_SPAN_COLUMNS,
+    "power_code",
+)
 """Columns a catalog file may leave out (empty cells take the defaults of the model, e.g.
 :data:`~gridmgr.responsibility.catalog.DUP_DISTANCE_M`)."""
 
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_POWER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _T = TypeVar("_T")
 _TRUE = {"yes", "y", "true", "1", "是"}
 _FALSE = {"no", "n", "false", "0", "否"}
@@ -92,6 +100,15 @@ def _parse_group(text: str) -> str:
     if value and not _CODE_RE.match(value):
         raise CatalogError(
             f"dup_group {text!r}: use lowercase ASCII letters, digits and _, e.g. street_lights"
+        )
+    return value
+
+
+def _parse_power_code(text: str) -> str:
+    value = text.strip()
+    if value and not _POWER_CODE_RE.match(value):
+        raise CatalogError(
+            f"power_code {text!r}: use the code of an item of the power catalog, e.g. CF0001"
         )
     return value
 
@@ -188,6 +205,7 @@ def _row_to_category(
         column.removesuffix("_within"): reader.cell(column, _parse_command_span)
         for column in COMMAND_SPAN_COLUMNS
     }
+    power_code = reader.cell("power_code", _parse_power_code)
     if handler is not None and tier is not None:
         why = _check_handler(handler, tier, reader.known_departments)
         if why:
@@ -208,6 +226,7 @@ def _row_to_category(
         or dup_window is None
         or dup_group is None
         or None in command.values()
+        or power_code is None
     ):
         return None
     return Category(
@@ -226,6 +245,7 @@ def _row_to_category(
         dup_distance_m=dup_distance,
         dup_window=dup_window,
         dup_group=dup_group,
+        power_code=power_code,
     )
 
 

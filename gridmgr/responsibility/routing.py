@@ -30,8 +30,9 @@ from gridmgr.errors import CellError, TimeError
 from gridmgr.grid.datum import Datum, parse_datum, to_wgs84
 from gridmgr.grid.model import CellPath, Grid
 from gridmgr.responsibility.calendar import WorkCalendar
-from gridmgr.responsibility.catalog import Catalog, Category, Competence
+from gridmgr.responsibility.catalog import Catalog, Category, Competence, Handler
 from gridmgr.responsibility.chains import Acting, ChainLink, escalation_graph, owner_chain
+from gridmgr.responsibility.powers import Holding, PowerCatalog
 from gridmgr.responsibility.roster import Person, Post, PostKind, Roster, Unit, UnitKind
 from gridmgr.responsibility.sla import FIELD_STAGES, Stage
 
@@ -90,6 +91,9 @@ class RoutingDecision:
     border_distance_m: float | None = None
     vacancies: tuple[Post, ...] = ()
     reasons: tuple[str, ...] = field(default=())
+    power: Holding | None = None
+    """The power item the matter is exercised under and who holds it there and then, if the
+    category names one and the context has a power catalog."""
 
     @property
     def responsible(self) -> ChainLink:
@@ -154,6 +158,24 @@ class RoutingDecision:
             "near_border": {"cells": list(self.near_cells), "distance_m": self.border_distance_m},
             "vacancies": [str(p) for p in self.vacancies],
             "reasons": list(self.reasons),
+            "power": self._power_dict(),
+        }
+
+    def _power_dict(self) -> dict[str, Any] | None:
+        if self.power is None:
+            return None
+        item, unit = self.power.item, self.handling.unit
+        return {
+            "code": item.code,
+            "name": item.name_zh,
+            "class": item.power_class.value,
+            "legal_basis": item.legal_basis,
+            "devolved": self.power.devolved,
+            "holder": {
+                "handler": str(self.power.holder),
+                "unit_id": None if unit is None else unit.unit_id,
+                "name": None if unit is None else unit.name,
+            },
         }
 
 
@@ -168,12 +190,14 @@ class RoutingContext:
         calendar: WorkCalendar,
         *,
         border_m: float = BORDER_M,
+        powers: PowerCatalog | None = None,
     ) -> None:
         self.grid = grid
         self.roster = roster
         self.catalog = catalog
         self.calendar = calendar
         self.border_m = border_m
+        self.powers = powers
 
     def warm(self) -> RoutingContext:
         """Build the lazy graphs and indexes now (a server does this before taking requests)."""
@@ -312,7 +336,8 @@ def route_incident(
     )
     reasons.extend(link.reason for link in chain)
     vacancies = tuple(link.post for link in chain if link.acting is Acting.VACANT)
-    handling = _handling(context, kind, path, at, reasons)
+    power = _power(context, kind, path, at, reasons)
+    handling = _handling(context, kind, path, at, reasons, power)
     deadlines = _deadlines(context.calendar, kind, at, reasons)
     return RoutingDecision(
         at=at,
@@ -329,6 +354,7 @@ def route_incident(
         border_distance_m=distance,
         vacancies=vacancies,
         reasons=tuple(reasons),
+        power=power,
     )
 
 
@@ -354,6 +380,7 @@ def route_unlocated(
         cell_names=context.cell_names,
     )
     reasons.extend(link.reason for link in chain)
+    power = _power(context, kind, None, at, reasons)
     return RoutingDecision(
         at=at,
         category=kind,
@@ -363,21 +390,55 @@ def route_unlocated(
         generation_id=context.grid.generation_id,
         cell_path=None,
         chain=chain,
-        handling=_handling(context, kind, None, at, reasons),
+        handling=_handling(context, kind, None, at, reasons, power),
         deadlines=_deadlines(context.calendar, kind, at, reasons),
         vacancies=tuple(link.post for link in chain if link.acting is Acting.VACANT),
         reasons=tuple(reasons),
+        power=power,
     )
+
+
+def _power(
+    context: RoutingContext, kind: Category, path: CellPath | None, at: datetime, reasons: list[str]
+) -> Holding | None:
+    """The power the matter is exercised under, held by whom in its town at ``at``."""
+    powers = context.powers
+    if powers is None or not kind.power_code:
+        return None
+    if kind.power_code not in powers:
+        reasons.append(
+            f"power {kind.power_code} named by the category is not in {powers.source}: "
+            "the catalog's handler decides"
+        )
+        return None
+    holding = powers.holding(kind.power_code, town=None if path is None else path.tier1, at=at)
+    if holding is None:
+        reasons.append(
+            f"power {kind.power_code} is not in force at {at:%Y-%m-%d}: the catalog's handler "
+            "decides"
+        )
+        return None
+    reasons.append(holding.reason)
+    return holding
 
 
 def _handling(
-    context: RoutingContext, kind: Category, path: CellPath | None, at: datetime, reasons: list[str]
+    context: RoutingContext,
+    kind: Category,
+    path: CellPath | None,
+    at: datetime,
+    reasons: list[str],
+    power: Holding | None = None,
 ) -> Handling:
     roster = context.roster
-    handler = kind.handler
-    dispatched_by = (
-        "town" if kind.competent_tier is Competence.TOWN and path is not None else "command center"
-    )
+    handler: Handler = kind.handler if power is None else power.holder
+    if power is None:
+        town_matter = kind.competent_tier is Competence.TOWN
+        tier = "town (devolved power)" if town_matter else "city"
+    else:
+        town_matter = handler.kind == "town_team"
+        tier = f"power {power.item.code} " + ("devolved to the town" if town_matter else "kept")
+    dispatched_by = "town" if town_matter and path is not None else "command center"
     unit: Unit | None
     if handler.kind == "department":
         unit = roster.units.get(handler.department or "")
@@ -389,7 +450,6 @@ def _handling(
         unit_kind = UnitKind.TOWN_TEAM if handler.kind == "town_team" else UnitKind.CITY_TEAM
         unit = roster.unit_for(unit_kind, path.tier1)
         wanted = f"the {unit_kind.value.replace('_', ' ')} covering {path.tier1}"
-    tier = "town (devolved power)" if kind.competent_tier is Competence.TOWN else "city"
     if unit is None:
         reasons.append(
             f"competent tier: {tier}; {wanted} is not on the roster: the command center "

@@ -25,6 +25,7 @@ from gridmgr.cases import (
     decision_to_assignee,
 )
 from gridmgr.errors import ConcurrentUpdateError
+from gridmgr.intake.photos import Photo
 from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, Roster
 from gridmgr.responsibility.routing import (
     RoutingContext,
@@ -35,6 +36,7 @@ from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
 from gridmgr.services.deferrals import decision_posts, pick_approver
 from gridmgr.services.holders import holder_for
+from gridmgr.services.photos import store_photo
 from gridmgr.store import Store
 
 
@@ -116,9 +118,14 @@ def act_as(
     extend: str | None = None,
     defer_to: datetime | None = None,
     rating: int | None = None,
+    photo: Photo | None = None,
 ) -> Case:
     """Apply ``action`` to a case the caller may see, as the caller (the state machine's guards
     decide whether he may).
+
+    ``photo`` (checked and cleaned) is stored with the case first when the caller may take the
+    action; 反馈 (``HANDLE``) of a category whose ``photo_required`` is set is refused unless
+    the case has a photo taken since its current stage began (:func:`needs_after_photo`).
 
     ``version``, when given, must be the case's current version
     (:class:`~gridmgr.errors.ConcurrentUpdateError` otherwise: read it again). ``assignee_id``
@@ -133,6 +140,13 @@ def act_as(
     now = services.now()
     roster = services.roster
     assignee = None if assignee_id is None else assignee_for(roster, assignee_id, case.cell, now)
+    if photo is not None and action in actions_allowed(services, caller, case, now):
+        store_photo(services, case.case_id, photo, actor=caller.actor.actor_id)
+    if action is Action.HANDLE and needs_after_photo(services, case):
+        raise CaseError(
+            f"case {case.case_id}: {case.category} needs an after-photo to report back (反馈); "
+            "add the photo of the result and report back again"
+        )
     return act(
         services.store,
         services.context,
@@ -146,6 +160,18 @@ def act_as(
         defer_to=defer_to,
         rating=rating,
     )
+
+
+def needs_after_photo(services: Services, case: Case) -> bool:
+    """Whether 反馈 of ``case`` still lacks the photo its category requires: none was stored
+    since its current stage began."""
+    if (
+        case.category not in services.catalog
+        or not services.catalog.category(case.category).photo_required
+    ):
+        return False
+    since = case.stage_started_at or case.reported_at
+    return not any(p.created_at >= since for p in services.store.attachments_of(case.case_id))
 
 
 def actions_allowed(services: Services, caller: Caller, case: Case, at: datetime) -> list[Action]:

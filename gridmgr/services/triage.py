@@ -24,6 +24,7 @@ from gridmgr.access import Caller
 from gridmgr.cases import (
     Action,
     Actor,
+    Assignee,
     Case,
     CaseEvent,
     CaseState,
@@ -224,6 +225,93 @@ def place_case(
 
     [placed] = store.record_side_events([case_id], build)
     return placed
+
+
+def move_case(
+    store: Store,
+    context: RoutingContext,
+    case_id: str,
+    *,
+    lon: float,
+    lat: float,
+    actor: Actor,
+    at: datetime,
+    comment: str = "",
+    datum: str | Datum = Datum.WGS84,
+) -> Case:
+    """Move a located case an operator found in the wrong cell to (lon, lat): one ``place``
+    event holding the old and the new place, the case re-routed to its new cell (cell and tier
+    codes; the responsible person there named), and the previous owner told (a notice)."""
+
+    def build(_reads: IntakeReads, found: list[Case]) -> list[tuple[Case, CaseEvent]]:
+        [case] = found
+        if case.lon is None or case.cell is None:
+            raise TriageError(
+                f"case {case_id} has no place yet; place it from the unlocated queue instead"
+            )
+        if not case.state.is_open:
+            raise TriageError(f"case {case_id} is {case.state.value}; only an open case moves")
+        decision = route_incident(
+            context, category=case.category, at=at, lon=lon, lat=lat, datum=datum
+        )
+        path = decision.cell_path
+        if path is None:
+            raise TriageError(
+                f"({lon}, {lat}) is outside the territory; move the case to a place in the grid"
+            )
+        if path.tier3 == case.cell:
+            raise TriageError(f"case {case_id} is already in cell {case.cell}; pick another place")
+        t1, t2 = context.grid.cell_to_ancestors(case.cell)
+        previous = case.assignee or _responsible(context, case, at)
+        responsible = decision.responsible
+        details = {
+            "queue": decision.queue.value,
+            "tier1": path.tier1,
+            "tier2": path.tier2,
+            "moved_from": {
+                "cell": case.cell,
+                "tier1": t1,
+                "tier2": t2,
+                "lon": case.lon,
+                "lat": case.lat,
+            },
+            "previous_owner": None
+            if previous is None
+            else {"person_id": previous.person_id, "post": previous.post, "name": previous.name},
+            "responsible": {
+                "post": responsible.post.key,
+                "person_id": None if responsible.person is None else responsible.person.person_id,
+            },
+        }
+        text = comment.strip() or f"moved from {case.cell} to {path.tier3}"
+        return [
+            record_side_event(
+                case,
+                Action.PLACE,
+                actor=actor,
+                at=at,
+                comment=text,
+                changes={
+                    "lon": decision.lon,
+                    "lat": decision.lat,
+                    "cell": path.tier3,
+                    "generation_id": decision.generation_id,
+                },
+                details=details,
+            )
+        ]
+
+    [moved] = store.record_side_events([case_id], build)
+    return moved
+
+
+def _responsible(context: RoutingContext, case: Case, at: datetime) -> Assignee | None:
+    """Who answers for the case's current cell at ``at`` (before a move)."""
+    decision = route_incident(context, category=case.category, at=at, cell=case.cell)
+    link = decision.responsible
+    if link.person is None:
+        return None
+    return Assignee(link.person.person_id, link.post.key, link.person.name)
 
 
 # -- duplicates -----------------------------------------------------------------------------
