@@ -434,7 +434,7 @@ def test_escalate_escalates_an_overdue_dispatched_case_exactly_once(
     assert (first, again) == (0, 0), err
     assert "escalated 1 overdue stage(s)" in first_out
     assert case_id in first_out
-    assert "street_vending level 1" in first_out
+    assert "street_vending rung 1 yellow" in first_out
     assert "escalated 0 overdue stage(s)" in again_out
     assert case_id not in again_out
     store = open_store(url)

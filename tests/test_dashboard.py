@@ -393,7 +393,8 @@ def test_the_invariants_turn_red_on_an_overdue_stage_not_escalated(
     panel = {i.key: i for i in reads.invariants(services, operator, later, verified={})}
     assert not panel["escalated"].ok
     assert panel["escalated"].link == f"/dashboard/case/{case_id}"
-    assert panel["owned_cases"].ok
+    assert panel["holders"].ok
+    assert panel["deadlines"].ok
     assert panel["owners"].ok
 
 

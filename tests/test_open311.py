@@ -625,10 +625,11 @@ def test_the_georeport_client_reads_back_a_request_as_it_was_reported(
         "service_code": "street_vending",
         "description": REPORT["description"],
         "agency_responsible": one["agency_responsible"],
-        "service_notice": None,
+        # the report waits at 立案, on the command center's 30-working-minute clock
+        "service_notice": "立案时限 2026-05-06T10:30:00+08:00",
         "requested_datetime": "2026-05-06T10:00:00+08:00",
         "updated_datetime": "2026-05-06T10:00:00+08:00",
-        "expected_datetime": None,
+        "expected_datetime": "2026-05-06T10:30:00+08:00",
         "address": f"cell {CELL}, cell {CELL[:12]}, cell {CELL[:9]}",
         "address_id": None,
         "zipcode": None,

@@ -18,7 +18,9 @@ from gridmgr.responsibility.calendar import TZ, WorkCalendar
 from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.roster import Role, Roster, field_post
 from gridmgr.responsibility.routing import RoutingContext
-from gridmgr.responsibility.staffing import staffing_report
+from gridmgr.services.context import Services
+from gridmgr.services.invariants import check, verification_status
+from gridmgr.services.queries import CaseFilter
 from gridmgr.services.simulator import MARKER_KIND, Simulator, is_simulated, mark_database
 from gridmgr.settings import Settings
 from gridmgr.simulation.activity import ActivityModel
@@ -83,24 +85,24 @@ def without_owner(grid: Grid, roster: Roster, code: str) -> Roster:
 def invariant_breaches(
     store: Store, grid: Grid, roster: Roster, now: datetime
 ) -> dict[str, list[str]]:
-    """The invariant panel's checks: vacancies, open cases without owner or deadline, overdue
-    stages not escalated within 5 minutes (one escalation period), a broken ledger."""
-    report = staffing_report(grid, roster, now)
-    open_cases = [c for c in store.cases(limit=100_000) if c.state.is_open]
-    stats = store.case_stats(now, since=now - timedelta(days=1), window=timedelta(days=30))
-    # a case with the command center (to register, dispatch or close) has no stage clock: the
-    # duty crew owns it (AWAITING_DISPATCH); every other open case needs assignee and deadline
+    """The invariant panel's lines (:func:`gridmgr.services.invariants.check`) that are red at
+    ``now``: each with its first offending case ids (or vacancies, or the ledger's problem)."""
+    services = Services(store, context_for(grid, roster), Settings(data_dir=Path("/nonexistent")))
+    verified = verification_status(store.verify_ledger(), now)
     return {
-        "owners": [f.subject for f in report.of_kind("vacancy")],
-        "owned_cases": [
-            c.case_id
-            for c in open_cases
-            if c.state.value in PAST_DISPATCH and (c.assignee is None or c.due_at is None)
-        ]
-        + ([] if stats.without_owner == 0 else [f"{stats.without_owner} by case_stats"]),
-        "escalated": [c.case_id for c in store.to_escalate(now - timedelta(minutes=5))],
-        "ledger": [] if store.verify_ledger().ok else ["ledger"],
+        line.key: list(line.case_ids or line.details or (line.value,))
+        for line in check(services, at=now, verified=verified)
+        if not line.ok
     }
+
+
+def open_ratios(store: Store, now: datetime) -> tuple[int, float, float]:
+    """Open cases, and the shares of them overdue and escalated (on a rung of the ladder)."""
+    open_cases = store.cases(CaseFilter(open_only=True), limit=100_000)
+    overdue = sum(c.due_at is not None and c.due_at <= now for c in open_cases)
+    escalated = sum(c.rung > 0 for c in open_cases)
+    n = len(open_cases)
+    return n, overdue / n, escalated / n
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +127,10 @@ def test_a_short_simulation_reaches_every_lifecycle_state(
     try:
         cases = store.cases(limit=100_000)
         assert sum(c.escalation_level > 0 for c in cases) > 10
-        assert sum(c.return_count > 0 for c in cases) > 5
-        assert sum(c.reopen_count > 0 for c in cases) > 5
-        assert sum(c.deferrals > 0 for c in cases) > 5
+        # each branch of the loop, a few times (two days, one of them a holiday)
+        assert sum(c.return_count > 0 for c in cases) > 2
+        assert sum(c.reopen_count > 0 for c in cases) > 2
+        assert sum(c.deferrals > 0 for c in cases) > 2
         assert sum(c.cell is None for c in cases) > 0  # out of the grid
         assert sum(c.reporter.startswith("apikey:") for c in cases) > 50  # Open311 partner
         assert len(store.patrol_points()) > 300  # workers walked (May 4-5 are Labour Day holidays)
@@ -179,7 +182,9 @@ def test_the_invariants_are_all_green_after_a_simulation(
         breaches = invariant_breaches(store, store_grid(), tiny_roster(), END)
     finally:
         store.close()
-    assert breaches == {"owners": [], "owned_cases": [], "escalated": [], "ledger": []}
+    # with 30 % of stages late some may sit in the out-of-grid queue past their deadline; every
+    # open case has a named person and a deadline, and every overdue stage climbed the ladder
+    assert set(breaches) <= {"queues"}, breaches
 
 
 def store_grid() -> Grid:
@@ -197,14 +202,41 @@ def test_a_vacancy_shows_red_and_only_it(tmp_path: Path, tiny: Grid) -> None:
         in_vacant = [c for c in store.cases(limit=100_000) if c.cell == VACANT]
     finally:
         store.close()
-    assert breaches["owners"] == [str(field_post(VACANT))]
-    assert breaches["owned_cases"] == []
-    assert breaches["escalated"] == []
-    assert breaches["ledger"] == []
+    assert VACANT in breaches.pop("owners")[0]
+    assert set(breaches) <= {"queues"}, breaches
     # the vacant cell's cases went one tier up, to its grid head
     dispatched = [c for c in in_vacant if c.assignee is not None]
     assert dispatched
     assert all(not c.assignee.post.startswith("grid_worker:") for c in dispatched if c.assignee)
+
+
+@pytest.mark.slow
+def test_a_well_run_city_keeps_most_stages_on_time(tmp_path: Path, tiny: Grid) -> None:
+    """The default activity model, three days: ≤ 10 % of open cases overdue, ≤ 3 % on a rung of
+    the 督办 ladder, and the panel green (issue #15's demo that looks like a well-run city)."""
+    store = open_store(f"sqlite:///{tmp_path / 'calm.sqlite'}", create=True)
+    context = context_for(tiny, tiny_roster())
+    try:
+        store.sync_reference(
+            grid=tiny, roster=context.roster, catalog=context.catalog, at=START, actor="system:t"
+        )
+        sim = Simulator(
+            store,
+            context,
+            seed=5,
+            start=END - timedelta(days=3),
+            model=ActivityModel(reports_per_day=300),
+            patrols=False,
+        )
+        sim.advance(END)
+        n, overdue, escalated = open_ratios(store, END)
+        breaches = invariant_breaches(store, tiny, context.roster, END)
+    finally:
+        store.close()
+    assert n > 100
+    assert overdue <= 0.10, (n, overdue, escalated)
+    assert escalated <= 0.03, (n, overdue, escalated)
+    assert breaches == {}
 
 
 # -- gridmgr simulate -----------------------------------------------------------------------

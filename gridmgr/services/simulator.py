@@ -58,6 +58,7 @@ from gridmgr.simulation.activity import (
     lateness,
     response_fraction,
 )
+from gridmgr.simulation.texts import COMMENTS, describe
 from gridmgr.simulation.walks import walk_in_cell
 from gridmgr.store import CaseFilter, PatrolBatch, Store
 
@@ -233,7 +234,7 @@ class Simulator:
                 case = self.store.case(step.case.case_id)
             except CaseNotFoundError:
                 return
-            if case.state is not step.case.state:
+            if case.state.is_open:  # never leave a case without its next step (it would rot)
                 self._plan(case, step.at)
             return
         self.tally[step.action.value] += 1
@@ -254,14 +255,14 @@ class Simulator:
                 service_code=category.code,
                 lat=lat,
                 long=lon,
-                description=_description(self._ids, arrival, category.name_zh),
+                description=describe(self._ids, arrival, category.name_zh),
             )
             assert form.lat is not None
             assert form.long is not None
             description = form.description or category.name_zh
             lon, lat = form.long, form.lat
         else:
-            description = _description(self._ids, arrival, category.name_zh)
+            description = describe(self._ids, arrival, category.name_zh)
         reported = self._open(reporter, arrival, category.code, description, lon, lat, datum)
         self.tally["report"] += 1
         self.tally[f"report:{arrival.channel}"] += 1
@@ -323,9 +324,11 @@ class Simulator:
 
         if s is CaseState.REPORTED:
             reject = case.cell is None or rng.random() < m.reject_share
-            self._push(soon(3, 40), Action.REJECT if reject else Action.REGISTER, case)
+            self._push(
+                self._desk_time(case, now), Action.REJECT if reject else Action.REGISTER, case
+            )
         elif s in (CaseState.REGISTERED, CaseState.RETURNED):
-            self._push(soon(1, 20), Action.DISPATCH, case)
+            self._push(self._desk_time(case, now), Action.DISPATCH, case)
         elif s is CaseState.DISPATCHED:
             own = case.assignee is not None and case.assignee.post.startswith("grid_worker:")
             back = own and case.return_count == 0 and rng.random() < m.return_share
@@ -343,21 +346,33 @@ class Simulator:
             again = case.reopen_count < 2 and rng.random() < m.reopen_share
             self._push(self._stage_time(case, now), Action.REOPEN if again else Action.VERIFY, case)
         elif s is CaseState.VERIFIED:
-            self._push(soon(5, 60), Action.CLOSE, case)
+            self._push(self._desk_time(case, now), Action.CLOSE, case)
         elif s is CaseState.CLOSED and rng.random() < m.evaluate_share:
             self._push(soon(60, 24 * 60), Action.EVALUATE, case)
+
+    def _desk_time(self, case: Case, now: datetime) -> datetime:
+        """When the command center takes its step: the crew on shift works around the clock, so
+        within minutes (or, a share of them, late on the stage's own clock)."""
+        planned = self._stage_time(case, now)
+        if case.due_at is not None and planned > case.due_at:
+            return planned  # one of the late ones
+        quick = now + timedelta(minutes=float(self._rng.uniform(2, 25)) / self.speed)
+        return min(planned, quick)
 
     def _stage_time(self, case: Case, now: datetime, *, on_time: bool = False) -> datetime:
         """When the running stage's step happens: within its deadline, or a share of them late."""
         start, due = case.stage_started_at or now, case.due_at
         if due is None:
             return now + timedelta(minutes=30)
-        if not on_time and self._rng.random() < self.model.late_share:
-            return max(now, due) + lateness(self._rng)
-        frac = response_fraction(self._rng) / self.speed
         category = self.context.catalog.category(case.category)
         calendar = self.context.calendar
-        if category.clock is Clock.WORKING:
+        working = category.clock is Clock.WORKING
+        if not on_time and self._rng.random() < self.model.late_share:
+            span = category.sla[case.stage] if case.stage is not None else None
+            allowed = timedelta(hours=span.hours(hours_per_day=8)) if span else due - start
+            return max(now, due) + lateness(self._rng, allowed)
+        frac = response_fraction(self._rng) / self.speed
+        if working:
             hours = calendar.working_hours_between(start, due)
             at = calendar.add_working_hours(start, max(hours * frac, 1 / 60))
         else:
@@ -366,7 +381,7 @@ class Simulator:
 
     def _act(self, case: Case, action: Action, at: datetime) -> Case:
         ctx, rng = self.context, self._rng
-        comment = _COMMENTS[action]
+        comment = COMMENTS[action]
         kwargs: dict[str, object] = {}
         if action in _OWN_STEP:
             assert case.assignee is not None
@@ -475,34 +490,6 @@ class Simulator:
             self.tally["patrol_points"] += self.store.record_patrol_batches(
                 batches, at=until, actor=SIMULATOR_ACTOR
             )
-
-
-_COMMENTS = {
-    Action.REGISTER: "经核实情况属实，予以立案",
-    Action.REJECT: "经核实不属于受理范围（或为重复上报），不予立案",
-    Action.DISPATCH: "派遣至责任网格，请按时签收处置",
-    Action.ACCEPT: "已签收，马上到现场",
-    Action.RETURN: "经现场核实不属于本网格事项，申请退回改派",
-    Action.START: "已到达现场，开始处置",
-    Action.REQUEST_DEFER: "需协调相关部门，申请延期一个工作日",
-    Action.APPROVE_DEFER: "情况属实，同意延期",
-    Action.HANDLE: "已处置完毕，现场已恢复，附处置说明",
-    Action.VERIFY: "经回访核查，处置到位",
-    Action.REOPEN: "核查发现问题仍然存在，重新处置",
-    Action.CLOSE: "处置到位，予以结案",
-    Action.EVALUATE: "回访报告人，记录满意度",
-}
-
-_PLACES = ("路口", "小区门口", "菜场旁", "学校附近", "河边", "公交站旁", "商铺前", "桥下", "停车场")
-
-
-def _description(ids: random.Random, arrival: Arrival, name_zh: str) -> str:
-    place = _PLACES[ids.randrange(len(_PLACES))]
-    if arrival.channel == Channel.OPEN311:
-        return f"市民来电反映：{place}有{name_zh}问题，请尽快处理"
-    if arrival.channel == Channel.OPERATOR:
-        return f"值班员受理来电：{place}{name_zh}"
-    return f"巡查发现{place}{name_zh}，已拍照取证"
 
 
 def mark_database(store: Store, *, at: datetime, details: dict[str, object]) -> None:

@@ -117,8 +117,9 @@ class ActivityModel:
     reject_share: float = 0.04
     return_share: float = 0.05
     defer_share: float = 0.04
-    late_share: float = 0.08
-    """Share of timed stages (sign, handle, verify) finished after their deadline."""
+    late_share: float = 0.02
+    """Share of timed stages (every stage: 立案 … 结案) finished after their deadline: a
+    well-run city keeps most on time, so an alarm on the panel means something."""
     reopen_share: float = 0.08
     evaluate_share: float = 0.5
     patrol_share: float = 0.85
@@ -269,6 +270,14 @@ def response_fraction(rng: np.random.Generator) -> float:
     return float(min(0.95, rng.beta(1.6, 4.0) + 0.02))
 
 
-def lateness(rng: np.random.Generator) -> timedelta:
-    """How long after its deadline a late stage is finished (10 minutes to about a day)."""
-    return timedelta(minutes=float(10 + rng.exponential(180.0)))
+def lateness(rng: np.random.Generator, span: timedelta = timedelta(hours=6)) -> timedelta:
+    """How long after its deadline a late stage is finished: 5 minutes and an exponential tail
+    of half the stage's allowed ``span`` (at most 3 hours on average) — a 30-minute 立案 is a few
+    minutes late, a day's 处置 can be hours late.
+
+    >>> rng = np.random.default_rng(0)
+    >>> lateness(rng, timedelta(minutes=30)) < lateness(rng, timedelta(days=1))
+    True
+    """
+    mean = min(span.total_seconds() / 60 / 2, 180.0)
+    return timedelta(minutes=float(5 + rng.exponential(max(mean, 1.0))))
