@@ -63,14 +63,21 @@ def apikey() -> None:
 @apikey.command("create")
 @click.argument("name")
 @click.option("--days", type=int, default=365, show_default=True, help="Days until it expires.")
+@click.option(
+    "--scope",
+    type=click.Choice(["public", "partner"]),
+    default="public",
+    show_default=True,
+    help="partner: Open311 reads with this key also show restricted cases, in full.",
+)
 @db_option
 @click.pass_context
-def apikey_create(ctx: click.Context, name: str, days: int, db: str | None) -> None:
+def apikey_create(ctx: click.Context, name: str, days: int, scope: str, db: str | None) -> None:
     """Create an api_key for the partner system NAME and print it (shown only once)."""
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.services.credentials import create_api_key
 
     with opened_store(ctx, db, create=True) as store:
-        secret = create_api_key(store, name, now=datetime.now(TZ), days=days)
+        secret = create_api_key(store, name, now=datetime.now(TZ), days=days, scope=scope)
     click.echo(secret)
-    err_console.print(f"api_key for {name}, valid {days} days", markup=False)
+    err_console.print(f"api_key for {name} ({scope} scope), valid {days} days", markup=False)

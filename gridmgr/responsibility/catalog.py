@@ -40,6 +40,7 @@ CATALOG_COLUMNS = (
     "dup_distance_m",
     "dup_window",
     "dup_group",
+    "tier",
 )
 """The columns of the canonical rows (:func:`catalog_to_rows`) and of the catalog file, in order."""
 
@@ -137,6 +138,21 @@ class PowerClass(_Labelled):
     OTHER = "other"
 
 
+class PublicationTier(_Labelled):
+    """Who may read a category's cases outside the command center (see :mod:`gridmgr.privacy`).
+
+    ``public``: anyone, coarsened and masked; ``restricted``: partner systems holding a
+    ``partner`` api_key, in full; ``confidential``: nobody outside the staff in scope.
+    """
+
+    PUBLIC = "public"
+    RESTRICTED = "restricted"
+    CONFIDENTIAL = "confidential"
+
+
+DEFAULT_TIER = PublicationTier.RESTRICTED
+"""A category whose ``tier`` cell is empty is not published: privacy by default."""
+
 _LABELS = {
     "city_appearance": "市容环境",
     "environment": "生态环境",
@@ -156,6 +172,9 @@ _LABELS = {
     "enforcement": "行政强制",
     "service": "公共服务",
     "other": "其他",
+    "public": "公开",
+    "restricted": "受限",
+    "confidential": "保密",
 }
 
 
@@ -242,6 +261,8 @@ class Category:
     """How long before a report (natural time) an open case may be and still be one."""
     dup_group: str = ""
     """Categories with the same non-empty group are related: their cases are candidates too."""
+    tier: PublicationTier = DEFAULT_TIER
+    """Who may read its cases outside the command center (:class:`PublicationTier`)."""
 
     @property
     def devolved(self) -> bool:
@@ -366,6 +387,7 @@ def catalog_to_rows(catalog: Catalog) -> list[dict[str, str]]:
             "dup_distance_m": f"{c.dup_distance_m:g}",
             "dup_window": str(c.dup_window),
             "dup_group": c.dup_group,
+            "tier": c.tier.value,
         }
         for c in catalog
     ]

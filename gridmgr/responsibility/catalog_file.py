@@ -17,6 +17,7 @@ from typing import TypeVar
 from gridmgr.errors import CatalogError, RowProblem
 from gridmgr.responsibility.catalog import (
     CATALOG_COLUMNS,
+    DEFAULT_TIER,
     DUP_DISTANCE_M,
     DUP_WINDOW,
     Catalog,
@@ -26,6 +27,7 @@ from gridmgr.responsibility.catalog import (
     Handler,
     PowerClass,
     Priority,
+    PublicationTier,
     StageSpans,
     catalog_to_rows,
     parse_handler,
@@ -34,9 +36,10 @@ from gridmgr.responsibility.sla import SlaError, Span, parse_clock, parse_span
 from gridmgr.shipped import shipped_data_dir
 from gridmgr.tablefiles import Table, read_table, write_table
 
-OPTIONAL_COLUMNS = ("keywords", "dup_distance_m", "dup_window", "dup_group")
+OPTIONAL_COLUMNS = ("keywords", "dup_distance_m", "dup_window", "dup_group", "tier")
 """Columns a catalog file may leave out (empty cells take the defaults of the model, e.g.
-:data:`~gridmgr.responsibility.catalog.DUP_DISTANCE_M`)."""
+:data:`~gridmgr.responsibility.catalog.DUP_DISTANCE_M`; an empty ``tier`` is
+:data:`~gridmgr.responsibility.catalog.DEFAULT_TIER`, not published)."""
 
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _T = TypeVar("_T")
@@ -86,6 +89,12 @@ def _parse_group(text: str) -> str:
             f"dup_group {text!r}: use lowercase ASCII letters, digits and _, e.g. street_lights"
         )
     return value
+
+
+def _parse_tier(text: str) -> PublicationTier:
+    if not text.strip():
+        return DEFAULT_TIER
+    return PublicationTier.parse(text, what="publication tier")
 
 
 def _parse_keywords(text: str) -> tuple[str, ...]:
@@ -176,6 +185,7 @@ def _row_to_category(
     dup_distance = reader.cell("dup_distance_m", _parse_distance)
     dup_window = reader.cell("dup_window", _parse_window)
     dup_group = reader.cell("dup_group", _parse_group)
+    publication = reader.cell("tier", _parse_tier)
     if handler is not None and tier is not None:
         why = _check_handler(handler, tier, reader.known_departments)
         if why:
@@ -195,6 +205,7 @@ def _row_to_category(
         or dup_distance is None
         or dup_window is None
         or dup_group is None
+        or publication is None
     ):
         return None
     return Category(
@@ -213,6 +224,7 @@ def _row_to_category(
         dup_distance_m=dup_distance,
         dup_window=dup_window,
         dup_group=dup_group,
+        tier=publication,
     )
 
 

@@ -4,7 +4,8 @@ Every table is reached through one object, :class:`Store`, opened with :func:`op
 engine and connections never leave this package. Each area's methods live beside that area's
 rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
 :mod:`~gridmgr.store.caseevents`), the ledger, intake, the notification outbox, attachments,
-patrols, reference data, inspections, accounts, failed logins and API credentials. Every state
+patrols, reference data, inspections, accounts, failed logins, API credentials, the access log
+and reporters' contacts. Every state
 change is one transaction that writes the change and its ledger event together
 (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
 ledger and no crash can separate them.
@@ -13,6 +14,7 @@ ledger and no crash can separate them.
 from __future__ import annotations
 
 from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
+from gridmgr.store.accesslog import AccessLogMethods, CaseRead
 from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
@@ -32,6 +34,7 @@ from gridmgr.store.outboxstore import (
 )
 from gridmgr.store.patrolstore import PatrolBatch, PatrolMethods
 from gridmgr.store.reference import ReferenceMethods, StoredReference, SyncResult
+from gridmgr.store.statechanges import StateChangeMethods
 from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "AttachmentRow",
     "CaseFilter",
     "CaseNotFoundError",
+    "CaseRead",
     "CaseStats",
     "CellLoad",
     "ConcurrentUpdateError",
@@ -79,6 +83,8 @@ class Store(
     AccountMethods,
     LoginMethods,
     TokenMethods,
+    AccessLogMethods,
+    StateChangeMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 
