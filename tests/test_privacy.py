@@ -472,3 +472,57 @@ def test_notes_list_the_public_status_changes(served: App) -> None:
         {"datetime": "2026-05-06T09:30:00+08:00", "status": "open", "status_notes": "上报"},
         {"datetime": "2026-05-06T10:00:00+08:00", "status": "closed", "status_notes": "不予立案"},
     ]
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_apikey_create_with_scope_partner_and_access_log_list_the_reads(
+    tmp_path: Path, tiny: Any, capsys: pytest.CaptureFixture[str], context: RoutingContext
+) -> None:
+    from gridmgr.grid.generations import store_generation
+    from gridmgr.services.accesslog import record_reads
+    from tests.test_cli import run_main
+
+    data_dir = tmp_path / "data"
+    store_generation(tiny, Settings(data_dir=data_dir))
+    db = tmp_path / "db" / "gridmgr.sqlite"
+    code, out, err = run_main(
+        data_dir,
+        "apikey",
+        "create",
+        "city-app",
+        "--scope",
+        "partner",
+        "--db",
+        str(db),
+        capsys=capsys,
+    )
+    assert code == 0, err
+    assert "scope partner" in err
+    store = open_store(f"sqlite:///{db}")
+    try:
+        credential = store.check_credential(out.strip(), now=FIXED, kind="apikey")
+        assert credential.scope == "partner"
+        restricted = seed(store, context, RESTRICTED)[0]
+        services, _ = make_app(store, context, tmp_path / "app")
+        reader = Actor("P00044", Role.WORKER, "网格员甲")
+        record_reads(
+            services.services,
+            reader,
+            store.cases(_window("2026-01-01T00:00:00+08:00"), limit=9),
+            door="api",
+        )
+        assert services.services.ingestor is not None
+        services.services.ingestor.close()
+    finally:
+        store.close()
+
+    code, out, err = run_main(
+        data_dir, "access-log", "--case", restricted, "--db", str(db), capsys=capsys
+    )
+
+    assert code == 0, err
+    assert "P00044" in out
+    assert restricted in out
+    assert "1 read(s)" in out

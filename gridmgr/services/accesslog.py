@@ -16,9 +16,9 @@ from gridmgr.errors import CaseFilterError, ForbiddenError, UnknownCategoryError
 from gridmgr.responsibility.catalog import PublicationTier
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
-from gridmgr.store import CaseRead
+from gridmgr.store import CaseRead, Store
 
-__all__ = ["CaseRead", "access_log", "open_case", "record_reads", "tier_of"]
+__all__ = ["CaseRead", "access_log", "all_reads", "open_case", "record_reads", "tier_of"]
 
 OVERSIGHT_ROLES = frozenset({Role.OPERATOR, Role.MANAGER, Role.LEADER, Role.HEAD})
 """Who may list the access log (each within his own cells)."""
@@ -88,3 +88,16 @@ def access_log(
         case = visible_case(services.store, caller, case_id)
         return services.store.case_reads(case_id=case.case_id, since=since, limit=limit)
     return services.store.case_reads(reader=person, scope=caller.scope, since=since, limit=limit)
+
+
+def all_reads(
+    store: Store,
+    *,
+    case_id: str | None = None,
+    person: str | None = None,
+    since: datetime | None = None,
+    limit: int = 1000,
+) -> list[CaseRead]:
+    """The recorded reads (of a case, by a person, since a time), oldest first, city-wide: for
+    the administrator's command line, which holds the database itself."""
+    return store.case_reads(case_id=case_id, reader=person, since=since, limit=limit)
