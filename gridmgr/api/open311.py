@@ -9,8 +9,10 @@ catalog; a service request is a case. Requests are created synchronously (servic
 Writes authenticate by the partner's ``api_key`` form field only (``gridmgr apikey create``) —
 never by a cookie, never by the URL — so a cross-site form posted from a logged-in browser
 carries no credential and is refused. A write's ``source_id`` (the sender's own request id) makes
-a resend create nothing twice. Names, ``device_id`` and ``account_id`` are checked and then
-discarded: the ledger is permanent, and personal data has no place in it.
+a resend create nothing twice. With ``contact_consent=true`` the ``phone`` (else ``email``) is
+kept encrypted for the callback (:mod:`gridmgr.services.contacts`), never in the ledger; names,
+``device_id`` and ``account_id`` are checked and then discarded: the ledger is permanent, and
+personal data has no place in it.
 
 Reads need no key and show what :mod:`gridmgr.privacy` publishes: cases of ``public`` categories
 only, places rounded to about 100 m, descriptions masked, no person's name, and photos of public
@@ -75,6 +77,7 @@ from gridmgr.intake.open311 import (
 )
 from gridmgr.privacy import Audience
 from gridmgr.responsibility.routing import route_incident
+from gridmgr.services.contacts import ContactError, contact_kind, keep_contact
 from gridmgr.services.credentials import Credential, partner_for_key
 from gridmgr.services.publication import (
     audience_of,
@@ -287,6 +290,12 @@ def create_request(path: DiscoveryPath, form: ServiceRequestForm) -> Response:
             404, f"service_code {form.service_code!r} was not found; services lists them"
         )
     category = found.catalog.category(form.service_code)
+    contact = (form.phone or form.email) if form.contact_consent else None
+    if contact is not None:
+        try:
+            contact_kind(contact)
+        except ContactError as exc:
+            raise Open311Error(400, f"phone/email: {exc}") from None
     assert form.lat is not None
     assert form.long is not None
     report: dict[str, Any] = {
@@ -316,7 +325,17 @@ def create_request(path: DiscoveryPath, form: ServiceRequestForm) -> Response:
         notice += "；该位置不在网格范围内，已转指挥中心分拨"
     else:
         notice += f"；所在网格 {found.context.cell_names.get(cells.tier3, cells.tier3)}"
-    if form.contact_given:
+    kept = contact is not None and keep_contact(
+        found,
+        reported.case.case_id,
+        contact,
+        consent=True,
+        actor=_partner_actor(credential).actor_id,
+    )
+    if kept:
+        days = found.settings.contact_retention_days
+        notice += f"；回访联系方式已加密保存，结案{days}天后删除"
+    elif form.contact_given:
         notice += "；联系方式未保存"
     return _created(reported.case.case_id, notice)
 

@@ -49,7 +49,7 @@ from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_p
 from gridmgr.ledger import LedgerEvent
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import field_post
-from gridmgr.services import accesslog, photos, queries
+from gridmgr.services import accesslog, contacts, photos, queries
 from gridmgr.services.actions import act_as
 from gridmgr.services.cases import visible_case
 from gridmgr.services.photos import AttachmentRow
@@ -291,6 +291,15 @@ def case_trail(path: CasePath) -> Response:
             ],
         }
     )
+
+
+@bp.get("/cases/<case_id>/contact", tags=[TAG_CASES])
+def case_contact(path: CasePath) -> Response:
+    """The reporter's callback contact (回访), kept with his consent: operators only; each read is
+    recorded in the access log. ``contact`` is null when none was kept or it was erased."""
+    found = contacts.read_contact(services(), current_caller(), path.case_id)
+    kind, contact = found if found is not None else (None, None)
+    return jsonify({"case_id": path.case_id, "kind": kind, "contact": contact})
 
 
 @bp.get("/access-log", tags=[TAG_CASES])

@@ -163,10 +163,19 @@ class ServiceRequestForm(_Input):
     )
     address_id: str | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
-    email: str | None = Field(default=None, max_length=254, description="checked, not stored")
+    email: str | None = Field(
+        default=None, max_length=254, description="kept encrypted with contact_consent only"
+    )
     first_name: str | None = Field(default=None, max_length=100, description="not stored")
     last_name: str | None = Field(default=None, max_length=100, description="not stored")
-    phone: str | None = Field(default=None, max_length=40, description="not stored")
+    phone: str | None = Field(
+        default=None, max_length=40, description="kept encrypted with contact_consent only"
+    )
+    contact_consent: bool = Field(
+        default=False,
+        description="true: the reporter agrees to be called back (回访) on phone or email; "
+        "the contact is kept encrypted and erased 90 days after the case closes",
+    )
     device_id: str | None = Field(default=None, max_length=200, description="not stored")
     account_id: str | None = Field(default=None, max_length=200, description="not stored")
     media_url: str | None = Field(

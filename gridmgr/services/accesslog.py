@@ -33,13 +33,21 @@ def tier_of(services: Services, case: Case) -> PublicationTier:
         return PublicationTier.CONFIDENTIAL
 
 
-def record_reads(services: Services, reader: Actor, cases: Iterable[Case], *, door: str) -> None:
-    """Record that ``reader`` read these cases now (public ones are not recorded)."""
+def record_reads(
+    services: Services,
+    reader: Actor,
+    cases: Iterable[Case],
+    *,
+    door: str,
+    everything: bool = False,
+) -> None:
+    """Record that ``reader`` read these cases now (public ones are not recorded, unless
+    ``everything``: a reporter's contact is personal whatever the category)."""
     now = services.now()
     reads = []
     for case in cases:
         tier = tier_of(services, case)
-        if tier is PublicationTier.PUBLIC:
+        if tier is PublicationTier.PUBLIC and not everything:
             continue
         reads.append(
             CaseRead(

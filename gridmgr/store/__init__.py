@@ -19,6 +19,7 @@ from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
 from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad
+from gridmgr.store.contacts import ContactMethods, StoredContact
 from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
@@ -59,6 +60,7 @@ __all__ = [
     "PlanRecord",
     "Store",
     "StoreError",
+    "StoredContact",
     "StoredCredential",
     "StoredReference",
     "SyncResult",
@@ -85,6 +87,7 @@ class Store(
     TokenMethods,
     AccessLogMethods,
     StateChangeMethods,
+    ContactMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 
