@@ -83,14 +83,8 @@ def published_by_id(
 
 def published_photos(services: Services, cases: Iterable[Case]) -> dict[str, AttachmentRow]:
     """The first photo of each of these cases that is public (a case id → its photo row)."""
-    out: dict[str, AttachmentRow] = {}
-    for case in cases:
-        if tier_of(services, case) is not PublicationTier.PUBLIC:
-            continue
-        rows = services.store.attachments_of(case.case_id)
-        if rows:
-            out[case.case_id] = rows[0]
-    return out
+    public = [c.case_id for c in cases if tier_of(services, c) is PublicationTier.PUBLIC]
+    return services.store.first_attachments(public) if public else {}
 
 
 def published_photo(services: Services, attachment_id: str) -> tuple[AttachmentRow, bytes]:
