@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gridmgr.services.context import wall_clock
+from gridmgr.services.loops import PeriodicLoop
 
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 LEDGER_VERIFY_EVERY = 300.0
 """Seconds between the end-to-end ledger verifications each worker runs for the dashboard."""
+CONTACT_ERASURE_EVERY = 3600.0
+"""Seconds between passes erasing reporters' contacts whose retention is over."""
 SERVE_THREADS = 8
 """Request threads per worker (writes are serialized by the database anyway)."""
 
@@ -93,7 +96,9 @@ def _background(prepared: Prepared, index: int, services: Services) -> Iterator[
     from gridmgr.services.delivery import DeliveryWorker, channels_from_settings
     from gridmgr.services.escalation import EscalationLoop
 
-    escalation = notifier = simulator = None
+    escalation = notifier = simulator = erasure = None
+    if index == 0:
+        erasure = _contact_erasure(services)
     if index == 0 and prepared.escalate_every > 0:
         escalation = EscalationLoop(
             services.store,
@@ -116,15 +121,25 @@ def _background(prepared: Prepared, index: int, services: Services) -> Iterator[
             seed=secrets.randbits(32),  # a new seed each start: new case ids, no collision
             speed=prepared.settings.simulate_speed,
         )
-    for loop in (escalation, notifier, simulator):
+    for loop in (escalation, notifier, simulator, erasure):
         if loop is not None:
             loop.start()
     try:
         yield
     finally:
-        for loop in (simulator, escalation, notifier):
+        for loop in (simulator, escalation, notifier, erasure):
             if loop is not None:
                 loop.stop()
+
+
+def _contact_erasure(services: Services) -> PeriodicLoop:
+    """Erase the reporters' contacts whose time is up, every hour (and at start)."""
+    from gridmgr.services.contacts import erase_expired_contacts
+
+    def step() -> None:
+        erase_expired_contacts(services)
+
+    return PeriodicLoop(step, every=CONTACT_ERASURE_EVERY, name="contact-erasure")
 
 
 def serve_forever(prepared: Prepared, *, workers: int) -> None:

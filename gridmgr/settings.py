@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -131,6 +132,12 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     """The webhook and e-mail channels notices are delivered to (``GRIDMGR_WEBHOOK_*``,
     ``GRIDMGR_SMTP_*``; see :class:`WebhookSettings`, :class:`SmtpSettings`)."""
+    contact_key: str | None = field(default=None, repr=False)
+    """The Fernet key (``GRIDMGR_CONTACT_KEY``: 32 bytes, URL-safe base64) that encrypts the
+    reporters' callback contacts at rest; unset, no contact is kept. Kept out of repr."""
+    contact_retention_days: int = 90
+    """Days after a case closes before its reporter's contact is erased
+    (``GRIDMGR_CONTACT_RETENTION_DAYS``, default 90)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -157,6 +164,8 @@ class Settings:
             "ladder_spans": env.get("GRIDMGR_LADDER_SPANS", "2h,4h,1d"),
             "digest_days": env.get("GRIDMGR_DIGEST_DAYS", "3"),
             "delivery": _delivery(env),
+            "contact_key": env.get("GRIDMGR_CONTACT_KEY", "").strip() or None,
+            "contact_retention_days": env.get("GRIDMGR_CONTACT_RETENTION_DAYS", "90"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._checked(values)
@@ -216,6 +225,8 @@ class Settings:
             ladder_spans=_ladder(values.get("ladder_spans", "2h,4h,1d")),
             digest_days=_digest_days(values.get("digest_days", 3)),
             delivery=delivery,
+            contact_key=_contact_key(values.get("contact_key")),
+            contact_retention_days=_retention(values.get("contact_retention_days", 90)),
         )
 
     @property
@@ -247,6 +258,41 @@ class Settings:
     def calendar_overrides_path(self) -> Path:
         """A city's own calendar overrides, merged over the shipped ones."""
         return self.data_dir / "calendar-overrides.csv"
+
+
+def _contact_key(value: object) -> str | None:
+    """A Fernet key: 32 bytes in URL-safe base64 (44 characters).
+
+    >>> _contact_key(None) is None, len(_contact_key("A" * 43 + "=") or "")
+    (True, 44)
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        raw = base64.urlsafe_b64decode(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise SettingsError(
+            "GRIDMGR_CONTACT_KEY must be a Fernet key (32 bytes, URL-safe base64), e.g. the "
+            "output of `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`"
+        )
+    return text
+
+
+def _retention(value: object) -> int:
+    try:
+        days = int(str(value))
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3650:
+        raise SettingsError(
+            f"GRIDMGR_CONTACT_RETENTION_DAYS must be a whole number of days from 1 to 3650, "
+            f"got {value!r}"
+        )
+    return days
 
 
 def _score(value: object) -> float | None:

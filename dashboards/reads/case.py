@@ -13,8 +13,8 @@ from gridmgr.cases import Action, Case, Role
 from gridmgr.grid.model import Grid
 from gridmgr.intake.duplicates import DuplicateMatch
 from gridmgr.responsibility.roster import PostKind, Roster
+from gridmgr.services.accesslog import open_case
 from gridmgr.services.actions import actions_allowed
-from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
 from gridmgr.services.photos import AttachmentRow, case_photos
 from gridmgr.services.queries import DeliveryStatus, TrailEntry, case_trail, deliveries_of
@@ -64,8 +64,7 @@ class CaseView:
 def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -> CaseView:
     """A case the caller may see (else :class:`~gridmgr.errors.CaseNotFoundError`, as for a
     missing one)."""
-    store = services.store
-    case = visible_case(store, caller, case_id)
+    case = open_case(services, caller, case_id, door="dashboard")
     trail = case_trail(services, caller, case.case_id)
     number: int | None = None
     chain: list[dict[str, str]] = []

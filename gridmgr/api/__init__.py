@@ -44,7 +44,7 @@ _STATUS_PAGE = """<!doctype html>
 tier {{ tier }}: {{ owned }}/{{ cells }} cells with an owner{% if not loop.last %} · {% endif %}
 {% endfor %}</p>
 {% if staffing.findings %}<ul>{% for f in staffing.findings[:50] %}
-<li>{{ f.kind }}: {{ f.message }}</li>{% endfor %}</ul>
+<li>{{ f.kind }}: {{ f.subject }}</li>{% endfor %}</ul>
 {% else %}<p>Every post is held and every field post has a deputy.</p>{% endif %}
 {% endif %}<p><a href="/dashboard/">指挥中心 · Command center</a>
 · <a href="/api/openapi.json">API</a></p>
@@ -123,7 +123,8 @@ def _add_status_pages(app: Flask, grid: Grid, roster: Roster | None) -> None:
     @app.get("/status", doc_ui=False)
     @app.get("/", doc_ui=False)
     def status() -> str:
-        # Jinja autoescapes every value: names are data, never HTML
+        # Jinja autoescapes every value; the page is public, so a finding shows its post, never
+        # the message that names the person (gridmgr.privacy: no names for the anonymous)
         staffing = None
         if roster is not None:
             staffing = staffing_report(grid, roster, datetime.now(TZ))

@@ -8,10 +8,17 @@ catalog; a service request is a case. Requests are created synchronously (servic
 
 Writes authenticate by the partner's ``api_key`` form field only (``gridmgr apikey create``) —
 never by a cookie, never by the URL — so a cross-site form posted from a logged-in browser
-carries no credential and is refused. Contact details (``email``, ``first_name``, ``last_name``,
-``phone``, ``device_id``, ``account_id``) and ``media_url`` are checked and then discarded: the
-ledger is permanent, and personal data has no place in it. Reads need no key and show no personal
-data: no reporter, only the officials who own a case (with ``extensions=true``).
+carries no credential and is refused. A write's ``source_id`` (the sender's own request id) makes
+a resend create nothing twice. With ``contact_consent=true`` the ``phone`` (else ``email``) is
+kept encrypted for the callback (:mod:`gridmgr.services.contacts`), never in the ledger; names,
+``device_id`` and ``account_id`` are checked and then discarded: the ledger is permanent, and
+personal data has no place in it.
+
+Reads need no key and show what :mod:`gridmgr.privacy` publishes: cases of ``public`` categories
+only, places rounded to about 100 m, descriptions masked, no person's name, and photos of public
+cases only (``media_url``, served under ``media/``). A partner's key of scope ``partner``, sent in
+the ``X-Api-Key`` header, reads ``restricted`` cases too, in full, and each such read is recorded
+in the access log. Lists page with ``page`` and ``page_size`` (at most 1000 a page).
 
 Errors use the spec's format, ``[{"code": 400, "description": "…"}]`` or ``<errors><error>…``,
 in the format the path asked for (rendered by :mod:`gridmgr.api.errors`); the blueprint handles
@@ -26,6 +33,7 @@ import functools
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 from flask import Response, current_app, g, request
 from flask.sansio.blueprints import BlueprintSetupState
@@ -35,13 +43,12 @@ from pydantic import BaseModel, ValidationError
 
 from gridmgr.api.errors import open311_problems, open311_reply, register_open311_error_handlers
 from gridmgr.cases import Actor, Case, CaseState, Role
-from gridmgr.errors import CredentialError, GridMgrError
+from gridmgr.errors import AttachmentNotFoundError, CredentialError, GridMgrError
 from gridmgr.intake.open311 import (
     CASE_ID_PATTERN,
     COMMAND_CENTER_NAME,
     ERRORS,
     MAX_BODY,
-    MAX_RECORDS,
     PREFIX,
     SPECIFICATION,
     CreatedList,
@@ -65,12 +72,23 @@ from gridmgr.intake.open311 import (
     case_to_request,
     request_window,
     split_list,
+    status_notes,
     w3,
 )
+from gridmgr.privacy import Audience
 from gridmgr.responsibility.routing import route_incident
+from gridmgr.services.contacts import ContactError, contact_kind, keep_contact
 from gridmgr.services.credentials import Credential, partner_for_key
-from gridmgr.services.queries import CaseFilter, cases_by_id, find_cases, masters_of
-from gridmgr.services.reports import report_incident
+from gridmgr.services.publication import (
+    audience_of,
+    published_by_id,
+    published_cases,
+    published_photo,
+    published_photos,
+    published_state_changes,
+)
+from gridmgr.services.queries import CaseFilter, masters_of
+from gridmgr.services.reports import report_incident, report_incident_once
 from gridmgr.web.deps import services as current_services
 from gridmgr.web.deps import services_of
 
@@ -79,6 +97,8 @@ JURISDICTION_ID = "320281"
 """The one jurisdiction served: another named in a call is answered 404."""
 TAG = Tag(name="open311", description="Open311 GeoReport v2 (partner systems, the 12345 hotline)")
 _CHANGESET = "GRIDMGR_OPEN311_CHANGESET"
+API_KEY_HEADER = "X-Api-Key"
+"""Where a read carries a partner's api_key (a URL would put it in every log on the way)."""
 
 bp = APIBlueprint("open311", __name__, url_prefix=PREFIX, abp_tags=[TAG], abp_responses=ERRORS)
 
@@ -123,6 +143,25 @@ def _partner() -> Credential:
         return partner_for_key(current_services(), key)
     except CredentialError as exc:
         raise Open311Error(403, f"api_key is invalid: {exc}") from None
+
+
+def _partner_actor(credential: Credential) -> Actor:
+    return Actor(f"apikey:{credential.token_id}", Role.PARTNER, credential.subject)
+
+
+def _reader() -> tuple[Audience, Actor | None]:
+    """Who reads: the public, or the partner of the ``X-Api-Key`` header (403 if it is bad)."""
+    if "api_key" in request.args:
+        raise Open311Error(403, f"send api_key in the {API_KEY_HEADER} header, never in the URL")
+    key = request.headers.get(API_KEY_HEADER, "").strip()
+    if not key:
+        return Audience.PUBLIC, None
+    try:
+        credential = partner_for_key(current_services(), key)
+    except CredentialError as exc:
+        raise Open311Error(403, f"api_key is invalid: {exc}") from None
+    audience = audience_of(credential)
+    return audience, _partner_actor(credential) if audience is Audience.PARTNER else None
 
 
 def _check_jurisdiction() -> None:
@@ -251,36 +290,59 @@ def create_request(path: DiscoveryPath, form: ServiceRequestForm) -> Response:
             404, f"service_code {form.service_code!r} was not found; services lists them"
         )
     category = found.catalog.category(form.service_code)
+    contact = (form.phone or form.email) if form.contact_consent else None
+    if contact is not None:
+        try:
+            contact_kind(contact)
+        except ContactError as exc:
+            raise Open311Error(400, f"phone/email: {exc}") from None
     assert form.lat is not None
     assert form.long is not None
-    reported = report_incident(
-        found.store,
-        found.context,
-        reporter=Actor(f"apikey:{credential.token_id}", Role.PARTNER, credential.subject),
-        category=category.code,
-        at=found.now(),
-        description=form.description or f"{category.name_zh}（Open311 报告未附描述）",
-        lon=form.long,
-        lat=form.lat,
-        ingestor=found.ingestor,
-        channel="citizen",  # Open311: citizens' apps and the partner systems relaying them
-    )
+    report: dict[str, Any] = {
+        "reporter": _partner_actor(credential),
+        "category": category.code,
+        "at": found.now(),
+        "description": form.description or f"{category.name_zh}（Open311 报告未附描述）",
+        "lon": form.long,
+        "lat": form.lat,
+        "ingestor": found.ingestor,
+        "details": None if form.media_url is None else {"media_url": form.media_url},
+    }
+    # Open311 brings citizens' apps and the partner systems relaying them
+    if form.source_id is None:
+        reported = report_incident(found.store, found.context, channel="citizen", **report)
+    else:  # the sender's id, per partner: two partners may number their requests alike
+        source_id = f"{credential.subject[:35]}:{form.source_id}"
+        case_id, again = report_incident_once(
+            found.store, found.context, channel="citizen", source_id=source_id, **report
+        )
+        if again is None:
+            return _created(case_id, f"重复提交：该请求已受理为案件 {case_id}，未重复立案")
+        reported = again
     cells = reported.decision.cell_path
     notice = f"已受理，案件编号 {reported.number}"
     if cells is None:
         notice += "；该位置不在网格范围内，已转指挥中心分拨"
     else:
         notice += f"；所在网格 {found.context.cell_names.get(cells.tier3, cells.tier3)}"
-    if form.contact_given or form.media_url:
-        notice += "；联系方式与媒体链接未保存"
+    kept = contact is not None and keep_contact(
+        found,
+        reported.case.case_id,
+        contact,
+        consent=True,
+        actor=_partner_actor(credential).actor_id,
+    )
+    if kept:
+        days = found.settings.contact_retention_days
+        notice += f"；回访联系方式已加密保存，结案{days}天后删除"
+    elif form.contact_given:
+        notice += "；联系方式未保存"
+    return _created(reported.case.case_id, notice)
+
+
+def _created(case_id: str, notice: str) -> Response:
     body = CreatedList(
-        [
-            CreatedOut(
-                service_request_id=reported.case.case_id,
-                service_notice=notice,
-                account_id=None,
-            )
-        ]
+        [CreatedOut(service_request_id=case_id, service_notice=notice, account_id=None)]
     )
     return open311_reply("service_requests", body.model_dump(mode="json"))
 
@@ -288,10 +350,12 @@ def create_request(path: DiscoveryPath, form: ServiceRequestForm) -> Response:
 @bp.get(f"/requests.{_FORMAT}", responses={200: ServiceRequestList})
 @open311()
 def list_requests(path: DiscoveryPath, query: RequestsQuery) -> Response:
-    """Service requests, newest first: at most 1000, reported within at most 90 days."""
+    """Service requests, newest first: a page of at most 1000, reported within at most 90 days."""
+    audience, reader = _reader()
     ids = split_list(query.service_request_id)
     if ids:  # overrides every other filter (the spec says so)
-        return _requests_reply(cases_by_id(current_services(), ids), query.extensions)
+        found = published_by_id(current_services(), ids, audience, reader=reader)
+        return _requests_reply(found, query.extensions, audience)
     codes = frozenset(split_list(query.service_code))
     unknown = sorted(codes - set(current_services().catalog.codes))
     if unknown:
@@ -300,24 +364,47 @@ def list_requests(path: DiscoveryPath, query: RequestsQuery) -> Response:
     statuses = set(split_list(query.status))  # both (or neither) is no filter
     states = [s.value for s in CaseState if s.open311_status in statuses]
     where = CaseFilter(
+        subtree=query.service_area,
         states=states if len(statuses) == 1 else (),
         categories=sorted(codes),
         reported_from=start,
         reported_to=end + timedelta(microseconds=1),  # end_date is included
     )
-    found = find_cases(current_services(), where, limit=MAX_RECORDS)
-    return _requests_reply(found, query.extensions)
+    found = published_cases(
+        current_services(),
+        where,
+        audience,
+        limit=query.page_size,
+        offset=(query.page - 1) * query.page_size,
+        reader=reader,
+    )
+    return _requests_reply(found, query.extensions, audience)
 
 
 @bp.get(f"/requests/<service_request_id>.{_FORMAT}", responses={200: ServiceRequestList})
 @open311()
 def get_request(path: RequestPath, query: RequestQuery) -> Response:
     """One service request, as a one-element list."""
+    audience, reader = _reader()
     case_id = path.service_request_id
-    found = cases_by_id(current_services(), [case_id]) if CASE_ID_PATTERN.match(case_id) else []
-    if not found:
+    found = []
+    if CASE_ID_PATTERN.match(case_id):
+        found = published_by_id(current_services(), [case_id], audience, reader=reader)
+    if not found:  # a case the audience may not read is not found either: an id reveals nothing
         raise Open311Error(404, f"service_request_id {case_id!r} was not found")
-    return _requests_reply(found, query.extensions)
+    return _requests_reply(found, query.extensions, audience)
+
+
+@bp.route("/media/<attachment_id>.jpg", methods=["GET"])
+def media(attachment_id: str) -> Response:
+    """A public case's photo (re-encoded without EXIF); any other photo is not found."""
+    try:
+        row, data = published_photo(current_services(), attachment_id)
+    except AttachmentNotFoundError as exc:
+        raise Open311Error(404, str(exc)) from None
+    response = Response(data, mimetype=row.content_type)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @bp.get(f"/tokens/<token>.{_FORMAT}")
@@ -331,17 +418,24 @@ def token(path: TokenPath, query: JurisdictionQuery) -> Response:
     )
 
 
-def _requests_reply(found: Sequence[Case], extensions: bool) -> Response:
+def _requests_reply(found: Sequence[Case], extensions: bool, audience: Audience) -> Response:
     cache: dict[tuple[str, str], str] = {}
     masters = masters_of(current_services(), [c.case_id for c in found])
+    photos = published_photos(current_services(), found)
+    changes = published_state_changes(current_services(), found) if extensions else {}
+    media_root = request.url_root.rstrip("/") + PREFIX + "/media/"
     requests = []
     for c in found:
+        photo = photos.get(c.case_id)
         out = case_to_request(
             c,
             catalog=current_services().catalog,
             cell_names=current_services().context.cell_names,
             agency=_agency_of(c, cache),
             extensions=extensions,
+            in_full=audience.in_full,
+            media_url=None if photo is None else f"{media_root}{photo.attachment_id}.jpg",
+            notes=status_notes(changes.get(c.case_id, [])),
         )
         master = masters.get(c.case_id)
         if master is not None:  # a merged duplicate's reporter sees the master's outcome

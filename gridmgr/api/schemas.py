@@ -159,6 +159,19 @@ class EventsQuery(BaseModel):
     limit: int = Field(default=500, ge=1, le=5000)
 
 
+class AccessLogQuery(BaseModel):
+    """Whose reads to list: of one case, or by one person (one of the two)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$", description="a case id")
+    person: str | None = Field(
+        default=None, max_length=100, description="a reader: a person id, or apikey:<key id>"
+    )
+    since: datetime | None = None
+    limit: int = Field(default=1000, ge=1, le=5000)
+
+
 class TierPath(BaseModel):
     tier: int = Field(ge=1, le=3)
 

@@ -30,6 +30,7 @@ from gridmgr.api.errors import (
     not_modified,
 )
 from gridmgr.api.schemas import (
+    AccessLogQuery,
     ActionIn,
     AttachmentPath,
     CasePath,
@@ -48,7 +49,7 @@ from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_p
 from gridmgr.ledger import LedgerEvent
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import field_post
-from gridmgr.services import photos, queries
+from gridmgr.services import accesslog, contacts, photos, queries
 from gridmgr.services.actions import act_as
 from gridmgr.services.cases import visible_case
 from gridmgr.services.invariants import check_for
@@ -231,6 +232,7 @@ def get_case(path: CasePath) -> Response:
     etag = f'"{case.case_id}-{case.version}{tail}"'
     if request.headers.get("If-None-Match") == etag:
         return not_modified(etag)
+    accesslog.record_reads(services(), current_caller().actor, [case], door="api")
     body = case_json(case)
     if view.info is not None:
         body.update(channel=view.info.channel, source_id=view.info.source_id)
@@ -268,6 +270,8 @@ def case_action(path: CasePath, body: ActionIn) -> Response:
 def case_trail(path: CasePath) -> Response:
     """A case's events from the ledger, each marked verified or not."""
     entries = queries.case_trail(services(), current_caller(), path.case_id)
+    case = visible_case(services().store, current_caller(), path.case_id)
+    accesslog.record_reads(services(), current_caller().actor, [case], door="api")
     return jsonify(
         {
             "case_id": path.case_id,
@@ -286,6 +290,46 @@ def case_trail(path: CasePath) -> Response:
                 }
                 for e in entries
             ],
+        }
+    )
+
+
+@bp.get("/cases/<case_id>/contact", tags=[TAG_CASES])
+def case_contact(path: CasePath) -> Response:
+    """The reporter's callback contact (回访), kept with his consent: operators only; each read is
+    recorded in the access log. ``contact`` is null when none was kept or it was erased."""
+    found = contacts.read_contact(services(), current_caller(), path.case_id)
+    kind, contact = found if found is not None else (None, None)
+    return jsonify({"case_id": path.case_id, "kind": kind, "contact": contact})
+
+
+@bp.get("/access-log", tags=[TAG_CASES])
+def access_log(query: AccessLogQuery) -> Response:
+    """Who read a restricted or confidential case (访问留痕): the reads of one case, or by one
+    person, within your cells (operators, managers, town leaders and grid heads)."""
+    reads = accesslog.access_log(
+        services(),
+        current_caller(),
+        case_id=query.case,
+        person=query.person,
+        since=_aware(query.since),
+        limit=query.limit,
+    )
+    return jsonify(
+        {
+            "reads": [
+                {
+                    "at": r.at.astimezone(TZ).isoformat(),
+                    "reader": r.reader,
+                    "reader_name": r.reader_name,
+                    "role": r.role,
+                    "door": r.door,
+                    "case_id": r.case_id,
+                    "cell": r.cell,
+                    "tier": r.tier,
+                }
+                for r in reads
+            ]
         }
     )
 

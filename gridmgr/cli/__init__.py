@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from gridmgr.cli.access import apikey, token
+from gridmgr.cli.access import access_log, apikey, token
 from gridmgr.cli.accounts import account
 from gridmgr.cli.check import check
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
@@ -159,6 +159,7 @@ def serve(
 
 for command in (grid, roster, catalog, route, db, ledger, escalate, token, apikey, account):
     cli.add_command(command)
+cli.add_command(access_log)
 cli.add_command(simulate)
 cli.add_command(patrol)
 cli.add_command(inspect)

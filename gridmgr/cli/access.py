@@ -1,4 +1,5 @@
-"""``gridmgr token`` and ``gridmgr apikey``: credentials for workers' apps and partner systems."""
+"""``gridmgr token`` and ``gridmgr apikey``: credentials for workers' apps and partner systems;
+``gridmgr access-log``: who read which restricted or confidential case."""
 
 from __future__ import annotations
 
@@ -63,14 +64,58 @@ def apikey() -> None:
 @apikey.command("create")
 @click.argument("name")
 @click.option("--days", type=int, default=365, show_default=True, help="Days until it expires.")
+@click.option(
+    "--scope",
+    type=click.Choice(["public", "partner"]),
+    default="public",
+    show_default=True,
+    help="partner: Open311 reads with this key also show restricted cases, in full.",
+)
 @db_option
 @click.pass_context
-def apikey_create(ctx: click.Context, name: str, days: int, db: str | None) -> None:
+def apikey_create(ctx: click.Context, name: str, days: int, scope: str, db: str | None) -> None:
     """Create an api_key for the partner system NAME and print it (shown only once)."""
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.services.credentials import create_api_key
 
     with opened_store(ctx, db, create=True) as store:
-        secret = create_api_key(store, name, now=datetime.now(TZ), days=days)
+        secret = create_api_key(store, name, now=datetime.now(TZ), days=days, scope=scope)
     click.echo(secret)
-    err_console.print(f"api_key for {name}, valid {days} days", markup=False)
+    err_console.print(f"api_key for {name}, valid {days} days; scope {scope}", markup=False)
+
+
+@click.command("access-log")
+@click.option("--case", "case_id", default=None, help="Only the reads of this case id.")
+@click.option("--person", default=None, help="Only the reads by this person id (or apikey:<id>).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Only reads from this local time on (Asia/Shanghai), e.g. 2026-05-06T09:00.",
+)
+@click.option("--limit", type=int, default=200, show_default=True, help="The newest this many.")
+@db_option
+@click.pass_context
+def access_log(
+    ctx: click.Context,
+    case_id: str | None,
+    person: str | None,
+    since: datetime | None,
+    limit: int,
+    db: str | None,
+) -> None:
+    """List the recorded reads of restricted and confidential cases (访问留痕), oldest first:
+    time, reader, door, case, tier."""
+    from rich.markup import escape
+
+    from gridmgr.responsibility.calendar import TZ
+    from gridmgr.services.accesslog import all_reads
+
+    since_at = None if since is None else since.replace(tzinfo=TZ)
+    with opened_store(ctx, db) as store:
+        found = all_reads(store, case_id=case_id, person=person, since=since_at, limit=limit)
+    for r in found:
+        at = r.at.astimezone(TZ).isoformat(timespec="seconds")
+        who = f"{escape(r.reader)} ({escape(r.reader_name)}, {r.role})"
+        console.print(f"{at}  {who:<40} {r.door:<9} {r.case_id} {r.tier}")
+    console.print(f"{len(found)} read(s)")

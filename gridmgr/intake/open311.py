@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Literal
@@ -23,9 +23,10 @@ from pydantic import (
     model_validator,
 )
 
-from gridmgr.cases import Case
+from gridmgr.cases import Case, CaseState
 from gridmgr.errors import GridMgrError, UnknownCategoryError
 from gridmgr.grid.codes import code_length
+from gridmgr.privacy import coarsen, mask_text
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.catalog import Catalog
 
@@ -36,7 +37,10 @@ COMMAND_CENTER_NAME = "江阴市网格化管理指挥中心"
 MAX_WINDOW = timedelta(days=90)
 """The longest ``start_date``–``end_date`` span ``GET requests`` serves (the spec's default)."""
 MAX_RECORDS = 1000
-"""The most requests one ``GET requests`` returns (the spec's response volume)."""
+"""The most requests one ``GET requests`` returns (the spec's response volume): a page's size
+at most; ``page`` reads on beyond it."""
+MAX_PAGE = 10_000
+"""The highest ``page`` served (ten million records at the largest page size)."""
 MAX_BODY = 64 * 1024
 MAX_DESCRIPTION = 2000
 
@@ -54,6 +58,7 @@ _ITEM_TAGS = {
     "formats": "format",
     "attributes": "attribute",
     "values": "value",
+    "notes": "note",
 }
 """XML element of each item of a list, by the list's element (the spec's Spark convention)."""
 
@@ -100,6 +105,13 @@ class RequestsQuery(RequestQuery):
     )
     end_date: datetime | None = Field(default=None, description="at most 90 days after start_date")
     status: str | None = Field(default=None, max_length=20, description="open, closed or both")
+    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1 for the newest page_size")
+    page_size: int = Field(default=MAX_RECORDS, ge=1, le=MAX_RECORDS, description="at most 1000")
+    service_area: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{6,15}$",
+        description="a grid cell code (town, community or unit grid): its requests only",
+    )
 
     @field_validator("start_date", "end_date", mode="before")
     @classmethod
@@ -151,13 +163,30 @@ class ServiceRequestForm(_Input):
     )
     address_id: str | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
-    email: str | None = Field(default=None, max_length=254, description="checked, not stored")
+    email: str | None = Field(
+        default=None, max_length=254, description="kept encrypted with contact_consent only"
+    )
     first_name: str | None = Field(default=None, max_length=100, description="not stored")
     last_name: str | None = Field(default=None, max_length=100, description="not stored")
-    phone: str | None = Field(default=None, max_length=40, description="not stored")
+    phone: str | None = Field(
+        default=None, max_length=40, description="kept encrypted with contact_consent only"
+    )
+    contact_consent: bool = Field(
+        default=False,
+        description="true: the reporter agrees to be called back (回访) on phone or email; "
+        "the contact is kept encrypted and erased 90 days after the case closes",
+    )
     device_id: str | None = Field(default=None, max_length=200, description="not stored")
     account_id: str | None = Field(default=None, max_length=200, description="not stored")
-    media_url: str | None = Field(default=None, max_length=2048, description="not stored yet")
+    media_url: str | None = Field(
+        default=None, max_length=2048, description="kept in the case's trail, never fetched"
+    )
+    source_id: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[\x21-\x7e]+$",
+        description="the sender's own request id: a resend with it creates nothing twice",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -287,8 +316,16 @@ class CreatedList(RootModel[list[CreatedOut]]):
 
 
 class OwnerOut(BaseModel):
-    name: str
+    name: str | None
     post: str
+
+
+class NoteOut(BaseModel):
+    """A public status change: when, to which status, and the state's name."""
+
+    datetime: str
+    status: Literal["open", "closed"]
+    status_notes: str
 
 
 class ExtendedOut(BaseModel):
@@ -301,6 +338,7 @@ class ExtendedOut(BaseModel):
     state: str
     state_zh: str
     deadline: str | None
+    notes: list[NoteOut] = []
 
 
 class ServiceRequestOut(BaseModel):
@@ -405,6 +443,26 @@ def w3(at: datetime) -> str:
     return at.astimezone(TZ).replace(microsecond=0).isoformat()
 
 
+def status_notes(changes: Sequence[tuple[datetime, str | None, str]]) -> list[NoteOut]:
+    """The public status changes among a case's (time, from state, to state) events: the
+    report, then each event that turns the case from open to closed or back.
+
+    >>> from gridmgr.responsibility.calendar import TZ
+    >>> at = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
+    >>> notes = status_notes([(at, None, "reported"), (at, "reported", "registered"),
+    ...     (at, "registered", "rejected")])
+    >>> [(n.status, n.status_notes) for n in notes]
+    [('open', '上报'), ('closed', '不予立案')]
+    """
+    out: list[NoteOut] = []
+    for at, before, after in changes:
+        state = CaseState(after)
+        status: Literal["open", "closed"] = "open" if state.open311_status == "open" else "closed"
+        if before is None or CaseState(before).open311_status != state.open311_status:
+            out.append(NoteOut(datetime=w3(at), status=status, status_notes=state.label_zh))
+    return out
+
+
 def case_to_request(
     case: Case,
     *,
@@ -412,8 +470,15 @@ def case_to_request(
     cell_names: Mapping[str, str],
     agency: str,
     extensions: bool,
+    in_full: bool = True,
+    media_url: str | None = None,
+    notes: Sequence[NoteOut] = (),
 ) -> ServiceRequestOut:
-    """A case as an Open311 service request (no reporter: a case carries no contact data)."""
+    """A case as an Open311 service request (no reporter: a case carries no contact data).
+
+    Unless ``in_full``, what the anonymous public reads (:mod:`gridmgr.privacy`): the place
+    rounded to about 100 m, the description masked, and no owner's name.
+    """
     try:
         service_name = catalog.category(case.category).name_zh
     except UnknownCategoryError:  # retired from the catalog since
@@ -431,18 +496,20 @@ def case_to_request(
             tier1=tiers[0],
             tier2=tiers[1],
             tier3=tiers[2],
-            owner=None if a is None else OwnerOut(name=a.name, post=a.post),
+            owner=None if a is None else OwnerOut(name=a.name if in_full else None, post=a.post),
             state=case.state.value,
             state_zh=case.state.label_zh,
             deadline=None if case.due_at is None else w3(case.due_at),
+            notes=list(notes),
         )
+    lon, lat = (case.lon, case.lat) if in_full else coarsen(case.lon, case.lat)
     return ServiceRequestOut(
         service_request_id=case.case_id,
         status="open" if case.state.open311_status == "open" else "closed",
         status_notes=case.state.label_zh,
         service_name=service_name,
         service_code=case.category,
-        description=case.description,
+        description=case.description if in_full else mask_text(case.description),
         agency_responsible=agency,
         service_notice=notice,
         requested_datetime=w3(case.reported_at),
@@ -451,9 +518,9 @@ def case_to_request(
         address=", ".join(names) or None,
         address_id=None,
         zipcode=None,
-        lat=case.lat,
-        long=case.lon,
-        media_url=None,
+        lat=lat,
+        long=lon,
+        media_url=media_url,
         extended_attributes=extended,
     )
 

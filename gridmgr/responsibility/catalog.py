@@ -46,6 +46,7 @@ CATALOG_COLUMNS = (
     "place_within",
     "triage_within",
     "power_code",
+    "tier",
 )
 """The columns of the canonical rows (:func:`catalog_to_rows`) and of the catalog file, in order."""
 
@@ -143,6 +144,21 @@ class PowerClass(_Labelled):
     OTHER = "other"
 
 
+class PublicationTier(_Labelled):
+    """Who may read a category's cases outside the command center (see :mod:`gridmgr.privacy`).
+
+    ``public``: anyone, coarsened and masked; ``restricted``: partner systems holding a
+    ``partner`` api_key, in full; ``confidential``: nobody outside the staff in scope.
+    """
+
+    PUBLIC = "public"
+    RESTRICTED = "restricted"
+    CONFIDENTIAL = "confidential"
+
+
+DEFAULT_TIER = PublicationTier.RESTRICTED
+"""A category whose ``tier`` cell is empty is not published: privacy by default."""
+
 _LABELS = {
     "city_appearance": "市容环境",
     "environment": "生态环境",
@@ -162,6 +178,9 @@ _LABELS = {
     "enforcement": "行政强制",
     "service": "公共服务",
     "other": "其他",
+    "public": "公开",
+    "restricted": "受限",
+    "confidential": "保密",
 }
 
 
@@ -268,6 +287,8 @@ class Category:
     """Categories with the same non-empty group are related: their cases are candidates too."""
     power_code: str = ""
     """The item of the power catalog (赋权清单) the matter is exercised under; empty if none."""
+    tier: PublicationTier = DEFAULT_TIER
+    """Who may read its cases outside the command center (:class:`PublicationTier`)."""
 
     @property
     def devolved(self) -> bool:
@@ -394,6 +415,7 @@ def catalog_to_rows(catalog: Catalog) -> list[dict[str, str]]:
             "dup_window": str(c.dup_window),
             "dup_group": c.dup_group,
             "power_code": c.power_code,
+            "tier": c.tier.value,
         }
         for c in catalog
     ]

@@ -18,6 +18,7 @@ from gridmgr.errors import CatalogError, RowProblem
 from gridmgr.responsibility.catalog import (
     CATALOG_COLUMNS,
     COMMAND_SPAN,
+    DEFAULT_TIER,
     DUP_DISTANCE_M,
     DUP_WINDOW,
     Catalog,
@@ -27,6 +28,7 @@ from gridmgr.responsibility.catalog import (
     Handler,
     PowerClass,
     Priority,
+    PublicationTier,
     StageSpans,
     catalog_to_rows,
     parse_handler,
@@ -45,9 +47,11 @@ OPTIONAL_COLUMNS = (
     "dup_group",
     *COMMAND_SPAN_COLUMNS,
     "power_code",
+    "tier",
 )
 """Columns a catalog file may leave out (empty cells take the defaults of the model, e.g.
-:data:`~gridmgr.responsibility.catalog.DUP_DISTANCE_M`)."""
+:data:`~gridmgr.responsibility.catalog.DUP_DISTANCE_M`; an empty ``tier`` is
+:data:`~gridmgr.responsibility.catalog.DEFAULT_TIER`, not published)."""
 
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _POWER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -111,6 +115,12 @@ def _parse_power_code(text: str) -> str:
             f"power_code {text!r}: use the code of an item of the power catalog, e.g. CF0001"
         )
     return value
+
+
+def _parse_tier(text: str) -> PublicationTier:
+    if not text.strip():
+        return DEFAULT_TIER
+    return PublicationTier.parse(text, what="publication tier")
 
 
 def _parse_keywords(text: str) -> tuple[str, ...]:
@@ -206,6 +216,7 @@ def _row_to_category(
         for column in COMMAND_SPAN_COLUMNS
     }
     power_code = reader.cell("power_code", _parse_power_code)
+    publication = reader.cell("tier", _parse_tier)
     if handler is not None and tier is not None:
         why = _check_handler(handler, tier, reader.known_departments)
         if why:
@@ -227,6 +238,7 @@ def _row_to_category(
         or dup_group is None
         or None in command.values()
         or power_code is None
+        or publication is None
     ):
         return None
     return Category(
@@ -246,6 +258,7 @@ def _row_to_category(
         dup_window=dup_window,
         dup_group=dup_group,
         power_code=power_code,
+        tier=publication,
     )
 
 

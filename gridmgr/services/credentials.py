@@ -61,10 +61,15 @@ def create_token(store: Store, person_id: str, *, now: datetime, days: int, labe
     )
 
 
-def create_api_key(store: Store, name: str, *, now: datetime, days: int) -> str:
+def create_api_key(
+    store: Store, name: str, *, now: datetime, days: int, scope: str = "public"
+) -> str:
     """A new Open311 api_key for the partner system ``name``, valid ``days`` days; returned in
-    full, the only time it is shown."""
-    return store.create_credential(kind="apikey", subject=name, now=now, days=days, label=name)
+    full, the only time it is shown. ``scope`` ``partner`` also reads ``restricted`` cases in
+    full (see :mod:`gridmgr.privacy`); ``public`` reads what anyone reads."""
+    return store.create_credential(
+        kind="apikey", subject=name, now=now, days=days, label=name, scope=scope
+    )
 
 
 def revoke(store: Store, token_id: str, *, now: datetime) -> bool:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from gridmgr.cases import (
     Actor,
@@ -52,6 +56,7 @@ def report_incident(
     channel: str = "grid_worker",
     source_id: str | None = None,
     address: str | None = None,
+    details: Mapping[str, object] | None = None,
 ) -> Reported:
     """Route a report and open its case (out-of-grid reports open a case in that queue).
 
@@ -60,7 +65,8 @@ def report_incident(
     ``channel`` (a :class:`~gridmgr.intake.channels.Channel` value) and the sender's
     ``source_id`` are
     recorded on the case and in its report event; (channel, source id) is unique. Without
-    coordinates or a cell, an ``address`` opens the case in the *unlocated* queue.
+    coordinates or a cell, an ``address`` opens the case in the *unlocated* queue. ``details``
+    are added to the report event (e.g. a partner's ``media_url``).
     """
     channel = Channel.parse(channel).value
     decision = route_report(
@@ -85,7 +91,32 @@ def report_incident(
         channel=channel,
         source_id=source_id,
         address=address,
+        details=details,
     )
+
+
+def earlier_report(store: Store, channel: str, source_id: str) -> str | None:
+    """The id of the case ``(channel, source_id)`` was already reported as, or ``None``."""
+    return store.existing_sources(Channel.parse(channel).value, [source_id]).get(source_id)
+
+
+def report_incident_once(
+    store: Store, context: RoutingContext, *, channel: str, source_id: str, **report: Any
+) -> tuple[str, Reported | None]:
+    """Report unless ``(channel, source_id)`` was reported before: (the new case's id, the
+    report), or (the earlier case's id, ``None``) for a resend — also when the first send is
+    committed by another request while this one is being stored."""
+    earlier = earlier_report(store, channel, source_id)
+    if earlier is not None:
+        return earlier, None
+    try:
+        reported = report_incident(store, context, channel=channel, source_id=source_id, **report)
+    except IntegrityError:  # (channel, source_id) is unique: the other send won the race
+        earlier = earlier_report(store, channel, source_id)
+        if earlier is None:
+            raise
+        return earlier, None
+    return reported.case.case_id, reported
 
 
 def route_report(
@@ -121,6 +152,7 @@ def open_report(
     channel: str = "grid_worker",
     source_id: str | None = None,
     address: str | None = None,
+    details: Mapping[str, object] | None = None,
 ) -> Reported:
     """Open the case of a report routed by ``decision`` (see :func:`report_incident`): its
     first stage (立案, 网格外 or 定位) starts at once, held by a named operator on duty."""
@@ -137,6 +169,8 @@ def open_report(
     intake = {"channel": channel, "source_id": source_id, "address": address}
     if channel != "grid_worker" or source_id is not None or address is not None:
         event = replace(event, details={**event.details, **intake})
+    if details:
+        event = replace(event, details={**event.details, **details})
     if ingestor is not None:
         case, number = ingestor.write(case, event, decision)
     else:

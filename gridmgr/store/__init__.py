@@ -4,7 +4,8 @@ Every table is reached through one object, :class:`Store`, opened with :func:`op
 engine and connections never leave this package. Each area's methods live beside that area's
 rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
 :mod:`~gridmgr.store.caseevents`), the ledger, intake, the notification outbox, attachments,
-patrols, reference data, inspections, accounts, failed logins and API credentials. Every state
+patrols, reference data, inspections, accounts, failed logins, API credentials, the access log
+and reporters' contacts. Every state
 change is one transaction that writes the change and its ledger event together
 (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
 ledger and no crash can separate them.
@@ -13,10 +14,12 @@ ledger and no crash can separate them.
 from __future__ import annotations
 
 from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
+from gridmgr.store.accesslog import AccessLogMethods, CaseRead
 from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
 from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad, InvariantCount
+from gridmgr.store.contacts import ContactMethods, StoredContact
 from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
@@ -32,6 +35,7 @@ from gridmgr.store.outboxstore import (
 )
 from gridmgr.store.patrolstore import PatrolBatch, PatrolMethods
 from gridmgr.store.reference import ReferenceMethods, StoredReference, SyncResult
+from gridmgr.store.statechanges import StateChangeMethods
 from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "AttachmentRow",
     "CaseFilter",
     "CaseNotFoundError",
+    "CaseRead",
     "CaseStats",
     "CellLoad",
     "ConcurrentUpdateError",
@@ -56,6 +61,7 @@ __all__ = [
     "PlanRecord",
     "Store",
     "StoreError",
+    "StoredContact",
     "StoredCredential",
     "StoredReference",
     "SyncResult",
@@ -80,6 +86,9 @@ class Store(
     AccountMethods,
     LoginMethods,
     TokenMethods,
+    AccessLogMethods,
+    StateChangeMethods,
+    ContactMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 

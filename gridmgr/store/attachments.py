@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -173,6 +174,22 @@ class AttachmentMethods(StoreBase):
                 .order_by(attachments.c.created_at, attachments.c.attachment_id)
             ).mappings()
             return [_to_row(r) for r in rows]
+
+    def first_attachments(self, case_ids: Iterable[str]) -> dict[str, AttachmentRow]:
+        """The oldest attachment of each of these cases that has one, by case id (one query per
+        500 cases: Open311's lists show a photo per case)."""
+        ids = list(dict.fromkeys(case_ids))
+        out: dict[str, AttachmentRow] = {}
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(attachments)
+                    .where(attachments.c.case_id.in_(ids[start : start + 500]))
+                    .order_by(attachments.c.created_at, attachments.c.attachment_id)
+                ).mappings()
+                for r in rows:
+                    out.setdefault(r["case_id"], _to_row(r))
+        return out
 
     def read_attachment(self, data_dir: Path, attachment_id: str) -> tuple[AttachmentRow, bytes]:
         """An attachment's row and its file's bytes, checked against the hash and size in the row.

@@ -315,6 +315,8 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
+    # what an Open311 api_key reads (migration 0007): "public", or "partner" (restricted too)
+    Column("scope", String(16), nullable=False, server_default="public"),
     Index(None, "subject"),
 )
 
@@ -342,6 +344,35 @@ login_failures = Table(  # append-only: the database refuses UPDATE and DELETE (
     Index(None, "person_id", "at"),
     Index(None, "address", "at"),
     Index(None, "at"),
+)
+
+access_log = Table(  # append-only: the database refuses UPDATE and DELETE (migration 0007)
+    "access_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("reader", String(100), nullable=False),  # an actor id: a person, or apikey:<id>
+    Column("reader_name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("door", String(16), nullable=False),  # api, dashboard, open311
+    Column("case_id", String(32), nullable=False),
+    Column("cell", String(20)),  # the case's cell when read: managers list within their scope
+    Column("tier", String(16), nullable=False),  # the category's publication tier then
+    Index(None, "case_id", "at"),
+    Index(None, "reader", "at"),
+    Index(None, "cell"),
+)
+
+reporter_contacts = Table(  # the reporter's callback contact (migration 0007), Fernet-encrypted
+    "reporter_contacts",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.case_id"), primary_key=True),
+    Column("kind", String(8), nullable=False),  # phone or email
+    Column("ciphertext", Text),  # NULL once erased
+    Column("consent", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("erased_at", UTCDateTime),
+    Index(None, "erased_at"),
 )
 
 # -- double-random inspections (双随机一公开) ----------------------------------------------

@@ -33,6 +33,12 @@ class Credential:
     subject: str
     label: str
     expires_at: datetime | None
+    scope: str = "public"
+    """What an api_key reads: ``public`` (what anyone reads) or ``partner`` (restricted too)."""
+
+
+API_KEY_SCOPES = ("public", "partner")
+"""The scopes of an api_key (:attr:`Credential.scope`); a personal token's is ``public``."""
 
 
 def _hash(secret: str) -> str:
@@ -52,17 +58,29 @@ class StoredCredential:
     expires_at: datetime | None
     revoked_at: datetime | None
     secret_hash: str = field(repr=False)
+    scope: str = "public"
 
 
 class TokenMethods(StoreBase):
     """The store's API credentials: create, check, revoke, list."""
 
     def create_credential(
-        self, *, kind: str, subject: str, now: datetime, days: int | None, label: str = ""
+        self,
+        *,
+        kind: str,
+        subject: str,
+        now: datetime,
+        days: int | None,
+        label: str = "",
+        scope: str = "public",
     ) -> str:
         """Create a credential and return it in full (the only time it is ever shown)."""
         if kind not in ("person", "apikey"):
             raise CredentialError(f"unknown credential kind {kind!r}: use person or apikey")
+        if scope not in API_KEY_SCOPES or (kind == "person" and scope != "public"):
+            raise CredentialError(
+                f"unknown scope {scope!r} for a {kind} credential: an api_key is public or partner"
+            )
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         with self._write() as conn:
@@ -73,6 +91,7 @@ class TokenMethods(StoreBase):
                     subject=subject,
                     secret_hash=_hash(secret),
                     label=label,
+                    scope=scope,
                     created_at=now,
                     expires_at=None if days is None else now + timedelta(days=days),
                 )
@@ -95,7 +114,7 @@ class TokenMethods(StoreBase):
             raise CredentialError("this credential was revoked")
         if row.expires_at is not None and row.expires_at <= now:
             raise CredentialError("this credential has expired; ask for a new one")
-        return Credential(row.token_id, row.kind, row.subject, row.label, row.expires_at)
+        return Credential(row.token_id, row.kind, row.subject, row.label, row.expires_at, row.scope)
 
     def revoke_credential(self, token_id: str, *, now: datetime) -> bool:
         """Revoke a credential by id; False when there is no such live credential."""
@@ -125,6 +144,7 @@ class TokenMethods(StoreBase):
                 r.expires_at,
                 r.revoked_at,
                 r.secret_hash,
+                r.scope,
             )
             for r in rows
         ]
