@@ -11,7 +11,7 @@ The store writes them to its outbox in the same transaction as the event
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -33,6 +33,7 @@ class Trigger(enum.Enum):
     REOPENED = "reopened"
     DEFER_REQUESTED = "defer_requested"
     DEFER_DECIDED = "defer_decided"
+    DIGEST = "digest"
     MOVED = "moved"
 
     @property
@@ -47,6 +48,7 @@ class Trigger(enum.Enum):
             "defer_requested": "延期申请待审批",
             "defer_decided": "延期申请已处理",
             "moved": "案件移出本网格",
+            "digest": "每日督办提醒",
         }[self.value]
 
 
@@ -167,6 +169,35 @@ def due_soon_notice(case: Case, *, within_hours: float, now: datetime) -> Notice
     }
     key = f"{case.case_id}:due_soon:{case.stage_seq}.{case.rung}:{who}"
     return Notice(case.case_id, who, Trigger.DUE_SOON, title, body, key)
+
+
+def digest_notice(
+    leader: Assignee, cases: Sequence[Case], *, day: str, days: int, now: datetime
+) -> Notice:
+    """A leader's daily digest: the open cases in his scope untouched for ``days`` working days
+    (oldest first; the notice is filed under the oldest), once per leader and day."""
+    title = f"{Trigger.DIGEST.label_zh}: {len(cases)} 件在办案件超过 {days} 个工作日未处理"
+    body = {
+        "trigger": Trigger.DIGEST.value,
+        "day": day,
+        "untouched_working_days": days,
+        "at": now.isoformat(),
+        "recipient": leader.person_id,
+        "post": leader.post,
+        "cases": [
+            {
+                "case_id": c.case_id,
+                "category": c.category,
+                "state": c.state.value,
+                "cell": c.cell,
+                "updated_at": c.updated_at.isoformat(),
+                "holder": None if c.holder is None else c.holder.name or c.holder.person_id,
+            }
+            for c in cases
+        ],
+    }
+    key = f"digest:{day}:{leader.person_id}"
+    return Notice(cases[0].case_id, leader.person_id, Trigger.DIGEST, title, body, key)
 
 
 def _deferral(details: Mapping[str, object]) -> object:

@@ -107,6 +107,7 @@ def _background(prepared: Prepared, index: int, services: Services) -> Iterator[
             clock=services.clock,
             due_within_hours=prepared.settings.due_within_hours,
             spans=prepared.settings.ladder,
+            digest_days=prepared.settings.digest_days,
         )
     channels = channels_from_settings(prepared.settings) if index == 0 else []
     if channels:

@@ -18,11 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from gridmgr.cases import Action, Actor, Case, CaseError, Role
+from gridmgr.cases import Action, Actor, Assignee, Case, CaseError, Role
 from gridmgr.errors import ConcurrentUpdateError
-from gridmgr.notifications import due_soon_notice
+from gridmgr.notifications import digest_notice, due_soon_notice
+from gridmgr.responsibility.calendar import WorkCalendar
+from gridmgr.responsibility.chains import acting_for
+from gridmgr.responsibility.roster import CENTER_LEADER, CITY_LEADER, COMMAND_CENTER, field_post
 from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.responsibility.sla import Span
 from gridmgr.services.holders import ladder, next_rung
@@ -88,6 +91,77 @@ def escalate_overdue(
     return done
 
 
+SHIFT = Actor("system:shift", Role.SYSTEM, "交接班")
+"""The actor a shift handover is recorded under."""
+
+
+def hand_over(store: Store, context: RoutingContext, *, now: datetime) -> int:
+    """At a shift change, pass the command center's open work held by operators not on duty
+    (or by nobody) to the crew on duty: each case to the least loaded of them, all in one
+    交接班 (``shift.handover``) ledger event naming both sides and the cases. Returns how many
+    cases moved (0 when nothing is held by the outgoing crew, or no crew is on duty).
+
+    Safe from several processes: a case whose holder changed meanwhile is left alone.
+    """
+    crew = context.roster.on_duty(now)
+    if not crew:
+        return 0
+    incoming = [p.person_id for p in crew]
+    stale = store.desk_cases_not_held_by(incoming)
+    if not stale:
+        return 0
+    load = store.open_stages_held(incoming)
+    moves: list[tuple[str, str | None, Assignee]] = []
+    for case in stale:
+        person = min(crew, key=lambda p: (load.get(p.person_id, 0), p.person_id))
+        load[person.person_id] = load.get(person.person_id, 0) + 1
+        new = Assignee(person.person_id, COMMAND_CENTER.key, person.name)
+        moves.append((case.case_id, None if case.holder is None else case.holder.person_id, new))
+    outgoing = sorted({old for _, old, _ in moves if old is not None})
+    details = {
+        "outgoing": outgoing,
+        "incoming": incoming,
+        "holders": {case_id: new.person_id for case_id, _, new in moves},
+    }
+    return store.hand_over(moves, at=now, actor=SHIFT.actor_id, details=details)
+
+
+def send_digests(store: Store, context: RoutingContext, *, now: datetime, days: int) -> int:
+    """Once a day (the dedup key is the date), each leader — every town leader for his town,
+    the command center's and the city's leader for the city — gets one notice listing the open
+    cases in his scope untouched for ``days`` working days. Returns how many notices were new."""
+    calendar = context.calendar
+    before = _working_days_before(calendar, now, days)
+    leaders: list[tuple[Assignee, tuple[str, ...] | None]] = []
+    for town in context.grid.codes(1):
+        post = field_post(town)
+        person, _, _ = acting_for(context.roster, post, now, adjacency=context.adjacency)
+        if person is not None:
+            leaders.append((Assignee(person.person_id, post.key, person.name), (town,)))
+    for seat in (CENTER_LEADER, CITY_LEADER):
+        person, _, _ = acting_for(context.roster, seat, now)
+        if person is not None:
+            leaders.append((Assignee(person.person_id, seat.key, person.name), None))
+    day = now.astimezone(calendar.tz).date().isoformat()
+    notices = []
+    for leader, scope in leaders:
+        stale = store.untouched_cases(before, scope=scope)
+        if stale:
+            notices.append(digest_notice(leader, stale, day=day, days=days, now=now))
+    return store.add_notices([(n, now) for n in notices])
+
+
+def _working_days_before(calendar: WorkCalendar, now: datetime, days: int) -> datetime:
+    """The time ``days`` working days before ``now`` (same time of day)."""
+    at = now
+    counted = 0
+    while counted < days:
+        at -= timedelta(days=1)
+        if calendar.is_workday(at.astimezone(calendar.tz).date()):
+            counted += 1
+    return at
+
+
 def warn_due_soon(
     store: Store, context: RoutingContext, *, now: datetime, within_hours: float
 ) -> int:
@@ -99,9 +173,15 @@ def warn_due_soon(
     return store.add_notices([(n, now) for n in notices if n is not None])
 
 
+DIGEST_HOUR = 8
+"""The leaders' daily digest goes out with the first pass after 08:00 (Beijing time)."""
+
+
 class EscalationLoop(PeriodicLoop):
-    """Runs :func:`escalate_overdue` (and :func:`warn_due_soon`, when ``due_within_hours`` > 0)
-    at start — catching up with everything overdue — and every ``every`` seconds until stopped."""
+    """Runs, at start — catching up with everything overdue — and every ``every`` seconds until
+    stopped: the shift handover (:func:`hand_over`), :func:`escalate_overdue`,
+    :func:`warn_due_soon` (when ``due_within_hours`` > 0) and, from 08:00, the day's digests
+    (:func:`send_digests`, once a day by their dedup keys)."""
 
     def __init__(
         self,
@@ -112,12 +192,19 @@ class EscalationLoop(PeriodicLoop):
         clock: Callable[[], datetime],
         due_within_hours: float = 0.0,
         spans: Sequence[Span] = LADDER_SPANS,
+        digest_days: int = 3,
     ) -> None:
         def step() -> None:
-            escalated = escalate_overdue(store, context, now=clock(), spans=spans)
+            now = clock()
+            moved = hand_over(store, context, now=now)
+            if moved:
+                log.info("shift handover: %d case(s) to the crew on duty", moved)
+            escalated = escalate_overdue(store, context, now=now, spans=spans)
             if escalated:
                 log.info("escalated %d overdue stage(s)", len(escalated))
             if due_within_hours > 0:
-                warn_due_soon(store, context, now=clock(), within_hours=due_within_hours)
+                warn_due_soon(store, context, now=now, within_hours=due_within_hours)
+            if now.astimezone(context.calendar.tz).hour >= DIGEST_HOUR:
+                send_digests(store, context, now=now, days=digest_days)
 
         super().__init__(step, every=every, name="gridmgr-escalator")

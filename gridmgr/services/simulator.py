@@ -47,7 +47,7 @@ from gridmgr.responsibility.roster import COMMAND_CENTER, PostKind, field_post
 from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.responsibility.sla import Clock, Span
 from gridmgr.services.actions import act
-from gridmgr.services.escalation import escalate_overdue
+from gridmgr.services.escalation import escalate_overdue, hand_over
 from gridmgr.services.reports import Reported, report_incident
 from gridmgr.simulation.activity import (
     ActivityModel,
@@ -215,6 +215,7 @@ class Simulator:
         heapq.heappush(self._steps, _Step(at, next(self._seq), action, case))
 
     def _escalate(self, at: datetime) -> None:
+        hand_over(self.store, self.context, now=at)  # the server's loop does both, too
         done = escalate_overdue(self.store, self.context, now=at)
         self.tally["escalate"] += len(done)
 

@@ -18,8 +18,9 @@ from gridmgr.store.accesslog import AccessLogMethods, CaseRead
 from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
-from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad, InvariantCount
+from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad
 from gridmgr.store.contacts import ContactMethods, StoredContact
+from gridmgr.store.deskstore import DeskMethods, InvariantCount
 from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
@@ -76,6 +77,7 @@ __all__ = [
 class Store(
     CaseEventMethods,
     CaseMethods,
+    DeskMethods,
     LedgerMethods,
     IntakeMethods,
     OutboxMethods,

@@ -21,7 +21,7 @@ from gridmgr.cases import Action, Actor, Assignee, Case, CaseEvent, apply_action
 from gridmgr.errors import ConcurrentUpdateError
 from gridmgr.ledger import LedgerEvent, check_event
 from gridmgr.store import eventhooks, ledgerstore
-from gridmgr.store.casestore import case_to_row, load_case
+from gridmgr.store.casestore import OPEN_STATES, case_to_row, load_case
 from gridmgr.store.intakestore import IntakeReads
 from gridmgr.store.schema import case_events, cases
 from gridmgr.store.transactions import StoreBase
@@ -225,6 +225,40 @@ class CaseEventMethods(StoreBase):
                 update_case(conn, before[after.case_id], after)
             self._log_many(conn, [event for _, event in built])
         return [after for after, _ in built]
+
+    def hand_over(
+        self,
+        moves: Sequence[tuple[str, str | None, Assignee]],
+        *,
+        at: datetime,
+        actor: str,
+        details: Mapping[str, object],
+    ) -> int:
+        """Give open cases a new holder ``(case_id, old holder id, new holder)`` and record it as
+        one ``shift.handover`` ledger event, in one transaction. A case whose holder changed
+        meanwhile (an action, another node's handover) is left alone; returns how many moved."""
+        moved: list[str] = []
+        with self._write() as conn:
+            for case_id, old, new in moves:
+                held = cases.c.holder_id.is_(None) if old is None else cases.c.holder_id == old
+                result = conn.execute(
+                    update(cases)
+                    .where(cases.c.case_id == case_id, held, cases.c.state.in_(OPEN_STATES))
+                    .values(holder_id=new.person_id, holder_post=new.post, holder_name=new.name)
+                )
+                if result.rowcount == 1:
+                    moved.append(case_id)
+            if moved:
+                body = {**details, "cases": moved}
+                ledgerstore.append(
+                    conn,
+                    at=at,
+                    kind="shift.handover",
+                    actor=actor,
+                    subject="command_center",
+                    details=body,
+                )
+        return len(moved)
 
     def _log_many(self, conn: Connection, events: Sequence[CaseEvent]) -> list[LedgerEvent]:
         entries = ledgerstore.append_many(

@@ -391,55 +391,6 @@ def select_case_facts(
     return _scoped(query, scope)
 
 
-@dataclass(frozen=True)
-class InvariantCount:
-    """One invariant over the open cases: how many break it, of how many, and the first ids."""
-
-    count: int
-    total: int
-    case_ids: tuple[str, ...]
-
-
-INVARIANT_KEYS = ("holders", "deadlines", "escalated", "queues")
-"""The invariants :meth:`CaseMethods.invariant_counts` counts (see
-:mod:`gridmgr.services.invariants`)."""
-
-
-def invariant_conditions(at: datetime, grace: timedelta) -> dict[str, ColumnElement[bool]]:
-    """Each invariant's breach, as a condition on an open, unmerged case."""
-    return {
-        "holders": cases.c.holder_id.is_(None),
-        "deadlines": cases.c.due_at.is_(None),
-        "escalated": can_climb() & (cases.c.due_at <= at - grace),
-        "queues": cases.c.queue.in_(("out_of_grid", "unlocated")) & (cases.c.due_at <= at),
-    }
-
-
-def select_invariant(
-    breach: ColumnElement[bool], scope: tuple[str, ...] | None, first: int
-) -> Select[Any]:
-    """One query for one invariant: the first ``first`` breaking cases (earliest deadline
-    first), each row with the number of breaches and of open cases in scope (window sums)."""
-    open_ = cases.c.state.in_(OPEN_STATES) & (cases.c.queue != MERGED_QUEUE)
-    flagged = sql_case((breach, 1), else_=0)
-    inner = _scoped(
-        select(
-            cases.c.case_id,
-            cases.c.due_at,
-            cases.c.number,
-            flagged.label("flagged"),
-            func.sum(flagged).over().label("breaches"),
-            func.count().over().label("total"),
-        ).where(open_),
-        scope,
-    ).subquery()
-    return (
-        select(inner.c.case_id, inner.c.breaches, inner.c.total, inner.c.flagged)
-        .order_by(inner.c.flagged.desc(), inner.c.due_at, inner.c.number)
-        .limit(first)
-    )
-
-
 class CaseMethods(StoreBase):
     """The store's reads of cases."""
 
@@ -514,26 +465,6 @@ class CaseMethods(StoreBase):
         for col in ("lon", "lat"):
             frame[col] = frame[col].astype(float)
         return frame
-
-    def invariant_counts(
-        self,
-        at: datetime,
-        *,
-        grace: timedelta,
-        scope: tuple[str, ...] | None = None,
-        first: int = 5,
-    ) -> dict[str, InvariantCount]:
-        """Each invariant of :data:`INVARIANT_KEYS` over the open cases in ``scope`` at ``at``:
-        one query each."""
-        out: dict[str, InvariantCount] = {}
-        with self._read() as conn:
-            for key, breach in invariant_conditions(at, grace).items():
-                rows = conn.execute(select_invariant(breach, scope, first)).all()
-                count = int(rows[0].breaches or 0) if rows else 0
-                total = int(rows[0].total) if rows else 0
-                ids = tuple(r.case_id for r in rows if r.flagged)
-                out[key] = InvariantCount(count, total, ids)
-        return out
 
     def open_stages_held(self, person_ids: Sequence[str]) -> dict[str, int]:
         """How many open stages each of ``person_ids`` holds now (absent: none)."""
