@@ -14,13 +14,14 @@ from benchmarks import (
     duplicates_bench,
     grid_bench,
     http_bench,
+    invariants_bench,
     ledger_bench,
     routing_bench,
     store_bench,
 )
 from benchmarks.common import Row, print_table
 
-NAMES = ("grid", "routing", "ledger", "store", "http", "dashboard", "duplicates")
+NAMES = ("grid", "routing", "ledger", "store", "http", "dashboard", "duplicates", "invariants")
 
 
 def main() -> None:
@@ -55,6 +56,8 @@ def main() -> None:
         rows += dashboard_bench.run(repeats=repeats, console=console)
     if "duplicates" in chosen:
         rows += duplicates_bench.run(repeats=repeats, console=console)
+    if "invariants" in chosen:
+        rows += invariants_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

@@ -51,29 +51,29 @@ def invariant_conditions(at: datetime, grace: timedelta) -> dict[str, ColumnElem
     }
 
 
-def select_invariant(
+def _open_in(scope: tuple[str, ...] | None, query: Select[Any]) -> Select[Any]:
+    open_ = cases.c.state.in_(OPEN_STATES) & (cases.c.queue != MERGED_QUEUE)
+    return _scoped(query.where(open_), scope)
+
+
+def select_invariant_counts(
+    conditions: dict[str, ColumnElement[bool]], scope: tuple[str, ...] | None
+) -> Select[Any]:
+    """One pass over the open cases in scope: how many there are, and how many break each
+    invariant (one conditional sum per line)."""
+    sums = [
+        func.coalesce(func.sum(sql_case((breach, 1), else_=0)), 0).label(key)
+        for key, breach in conditions.items()
+    ]
+    return _open_in(scope, select(func.count().label("total"), *sums))
+
+
+def select_first_breaches(
     breach: ColumnElement[bool], scope: tuple[str, ...] | None, first: int
 ) -> Select[Any]:
-    """One query for one invariant: the first ``first`` breaking cases (earliest deadline
-    first), each row with the number of breaches and of open cases in scope (window sums)."""
-    open_ = cases.c.state.in_(OPEN_STATES) & (cases.c.queue != MERGED_QUEUE)
-    flagged = sql_case((breach, 1), else_=0)
-    inner = _scoped(
-        select(
-            cases.c.case_id,
-            cases.c.due_at,
-            cases.c.number,
-            flagged.label("flagged"),
-            func.sum(flagged).over().label("breaches"),
-            func.count().over().label("total"),
-        ).where(open_),
-        scope,
-    ).subquery()
-    return (
-        select(inner.c.case_id, inner.c.breaches, inner.c.total, inner.c.flagged)
-        .order_by(inner.c.flagged.desc(), inner.c.due_at, inner.c.number)
-        .limit(first)
-    )
+    """The first ``first`` open cases breaking one invariant, earliest deadline first."""
+    query = select(cases.c.case_id).where(breach)
+    return _open_in(scope, query).order_by(cases.c.due_at, cases.c.number).limit(first)
 
 
 class DeskMethods(StoreBase):
@@ -88,14 +88,19 @@ class DeskMethods(StoreBase):
         first: int = 5,
     ) -> dict[str, InvariantCount]:
         """Each invariant of :data:`INVARIANT_KEYS` over the open cases in ``scope`` at ``at``:
-        one query each."""
-        out: dict[str, InvariantCount] = {}
+        one pass over the open cases counts every line; a red line then names its first
+        ``first`` cases (one indexed query each)."""
+        conditions = invariant_conditions(at, grace)
         with self._read() as conn:
-            for key, breach in invariant_conditions(at, grace).items():
-                rows = conn.execute(select_invariant(breach, scope, first)).all()
-                count = int(rows[0].breaches or 0) if rows else 0
-                total = int(rows[0].total) if rows else 0
-                ids = tuple(r.case_id for r in rows if r.flagged)
+            row = conn.execute(select_invariant_counts(conditions, scope)).one()
+            total = int(row.total)
+            out: dict[str, InvariantCount] = {}
+            for key, breach in conditions.items():
+                count = int(getattr(row, key))
+                ids: tuple[str, ...] = ()
+                if count:  # a red line names its first cases (a green one costs nothing more)
+                    query = select_first_breaches(breach, scope, first)
+                    ids = tuple(r.case_id for r in conn.execute(query))
                 out[key] = InvariantCount(count, total, ids)
         return out
 

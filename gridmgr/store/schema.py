@@ -247,7 +247,8 @@ cases = Table(
     Column("rung", Integer, nullable=False, server_default="0"),
     Column("card", String(8)),
     Index(None, "defer_approver_id"),
-    Index(None, "state", "due_at"),
+    # the desk's index: open cases by deadline, covering every column of the invariant check
+    Index(None, "state", "due_at", "queue", "stage", "card", "holder_id", "cell"),
     Index(None, "cell"),
     Index(None, "tier1", "state"),
     Index(None, "assignee_id", "state"),

@@ -21,6 +21,8 @@ _HOLDER_COLUMNS = (
     ("holder_name", sa.String(length=200)),
 )
 
+_DESK = ("state", "due_at", "queue", "stage", "card", "holder_id", "cell")
+
 
 def upgrade() -> None:
     # plain ADD COLUMN / CREATE INDEX, as in 0003: SQLite does both in place
@@ -35,9 +37,14 @@ def upgrade() -> None:
         "AND state IN ('dispatched', 'accepted', 'in_progress')"
     )
     op.create_index(op.f("ix_cases_holder_id_state"), "cases", ["holder_id", "state"])
+    # open cases by deadline, covering the invariant check: it replaces (state, due_at)
+    op.create_index(op.f(f"ix_cases_{'_'.join(_DESK)}"), "cases", list(_DESK))
+    op.drop_index(op.f("ix_cases_state_due_at"), table_name="cases")
 
 
 def downgrade() -> None:
+    op.create_index(op.f("ix_cases_state_due_at"), "cases", ["state", "due_at"])
+    op.drop_index(op.f(f"ix_cases_{'_'.join(_DESK)}"), table_name="cases")
     op.drop_index(op.f("ix_cases_holder_id_state"), table_name="cases")
     with op.batch_alter_table("cases") as batch_op:
         batch_op.drop_column("card")
