@@ -92,9 +92,9 @@ def test_the_page_shows_controls_vacancies_and_the_patrol_section(app: Flask) ->
 
 def test_the_table_ranks_only_cells_with_enough_closed_cases(app: Flask) -> None:
     client = logged_in(app, None)
-    answer = update(client, min_cases=3)
+    answer = update(client, min_cases=2)
     rows = table_rows(answer)
-    want = expected(app, "cell", 3)
+    want = expected(app, "cell", 2)
     assert len(rows) == len(want)
     ranked = want[want["ranked"]]
     assert len(ranked) >= 2, "the simulation closes enough cases to rank some cells"

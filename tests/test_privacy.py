@@ -142,7 +142,7 @@ def test_disputes_and_personal_matters_are_not_public_in_the_shipped_catalog() -
 def test_the_shipped_catalog_file_keeps_its_byte_order_mark_and_ends_with_tier() -> None:
     raw = (Path(__file__).parents[1] / "data" / "catalog.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    assert raw.splitlines()[0].decode("utf-8-sig").endswith(",dup_group,tier")
+    assert raw.splitlines()[0].decode("utf-8-sig").endswith(",power_code,tier")
 
 
 # -- masking (pure) ----------------------------------------------------------------------------

@@ -175,9 +175,10 @@ class _RowReader:
             return None
 
 
-def _row_to_category(
+def _identity(
     reader: _RowReader, seen_codes: dict[str, int], seen_names: dict[str, int]
-) -> Category | None:
+) -> tuple[str, str]:
+    """The row's code and Chinese name, each refused when empty, malformed or used before."""
     row, number = reader.row, reader.number
     code, name_zh = row.get("code", ""), row.get("name_zh", "")
     if not code:
@@ -198,6 +199,14 @@ def _row_to_category(
         reader.refuse("name_zh", f"name {name_zh!r} is already used at row {seen_names[name_zh]}")
     else:
         seen_names[name_zh] = number
+    return code, name_zh
+
+
+def _row_to_category(
+    reader: _RowReader, seen_codes: dict[str, int], seen_names: dict[str, int]
+) -> Category | None:
+    row = reader.row
+    code, name_zh = _identity(reader, seen_codes, seen_names)
     group = reader.cell("group", lambda t: CategoryGroup.parse(t, what="group"))
     tier = reader.cell("competent_tier", lambda t: Competence.parse(t, what="competent tier"))
     handler = reader.cell("handler", parse_handler)
