@@ -3,7 +3,8 @@
 Every table is reached through one object, :class:`Store`, opened with :func:`open_store`; its
 engine and connections never leave this package. Each area's methods live beside that area's
 rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
-:mod:`~gridmgr.store.caseevents`), the ledger, intake, the notification outbox, attachments,
+:mod:`~gridmgr.store.caseevents`, the work queues and search of
+:mod:`~gridmgr.store.casesearch`), the ledger, intake, the notification outbox, attachments,
 patrols, reference data, inspections, accounts, failed logins and API credentials. Every state
 change is one transaction that writes the change and its ledger event together
 (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
@@ -16,6 +17,7 @@ from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
 from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
+from gridmgr.store.casesearch import WORK_QUEUES, CaseRow, CaseSearchMethods, WorkQueue
 from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad, InvariantCount
 from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
@@ -35,10 +37,12 @@ from gridmgr.store.reference import ReferenceMethods, StoredReference, SyncResul
 from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 
 __all__ = [
+    "WORK_QUEUES",
     "Account",
     "AttachmentRow",
     "CaseFilter",
     "CaseNotFoundError",
+    "CaseRow",
     "CaseStats",
     "CellLoad",
     "ConcurrentUpdateError",
@@ -61,6 +65,7 @@ __all__ = [
     "SyncResult",
     "TrailEntry",
     "VisitRecord",
+    "WorkQueue",
     "database_url",
     "new_case_id",
     "open_store",
@@ -70,6 +75,7 @@ __all__ = [
 class Store(
     CaseEventMethods,
     CaseMethods,
+    CaseSearchMethods,
     LedgerMethods,
     IntakeMethods,
     OutboxMethods,
