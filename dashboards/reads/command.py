@@ -282,6 +282,7 @@ def point(case: Case, now: datetime) -> dict[str, Any]:
         "state": case.state.value,
         "overdue": overdue,
         "escalated": case.escalation_level > 0,
+        "card": case.card,
     }
 
 
