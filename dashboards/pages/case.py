@@ -51,7 +51,9 @@ def layout(board: Dashboard, caller: Caller, lang: str, *, case_id: str) -> Any:
 def body(board: Dashboard, view: CaseView, lang: str) -> list[Any]:
     services = board.services
     case = view.case
-    title = f"{t('case', lang)} {case.case_id[:8]} · {category_name(services, case.category, lang)}"
+    number = "" if view.number is None else f"#{view.number} · "  # as the queues list it
+    title = f"{t('case', lang)} {number}{case.case_id[:8]} · "
+    title += category_name(services, case.category, lang)
     map_figure = case_map(
         lon=case.lon, lat=case.lat, cell=case.cell, geojson_url=board.geometry.url(3, PREFIX)
     )
