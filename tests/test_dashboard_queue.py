@@ -15,12 +15,17 @@ from flask import Flask
 from dashboards.components import case_href
 from dashboards.figures import CARD_COLOURS, point_colour
 from dashboards.reads import command as command_reads
+from dashboards.reads import queue as queue_reads
+from gridmgr.access import caller_for
 from gridmgr.cases import Action
+from gridmgr.errors import ForbiddenError
 from gridmgr.grid.model import Grid
 from gridmgr.services.actions import act
 from gridmgr.services.escalation import escalate_overdue
+from gridmgr.settings import Settings
 from gridmgr.store import Store
-from tests.builders import close_app
+from tests.builders import app_services, close_app, tiny_context
+from tests.test_authorization import callers
 from tests.test_dashboard import (  # the app, logins and callbacks of the dashboard's tests
     OPERATOR,
     OTHER_CELL,
@@ -190,3 +195,34 @@ def test_a_late_case_shows_its_holder_stage_deadline_and_card_everywhere(
     assert badge in texts(queue_section(queue, "register"))
     assert point["card"] == case.card
     assert point_colour(point) == CARD_COLOURS[case.card]
+
+
+@pytest.mark.parametrize(
+    ("who", "allowed"),
+    [
+        ("near worker", False),
+        ("near head", False),
+        ("town leader", False),
+        ("operator", True),
+        ("manager", True),
+        ("far worker", False),
+    ],
+)
+def test_only_city_wide_roles_read_the_queues_and_search(
+    store: Store, tmp_path: Path, who: str, allowed: bool
+) -> None:
+    person = next(c.person_id for c in callers() if c.name == who)
+    context = tiny_context()
+    services = app_services(store, Settings(data_dir=tmp_path), context, clock=lambda: FIXED)
+    caller = caller_for(context.roster, person, FIXED)
+    try:
+        if allowed:
+            assert len(queue_reads.work_queues(services, caller)) == 6
+            assert queue_reads.search(services, caller, "320281") == []
+            return
+        with pytest.raises(ForbiddenError):
+            queue_reads.work_queues(services, caller)
+        with pytest.raises(ForbiddenError):
+            queue_reads.search(services, caller, "320281")
+    finally:
+        services.ingestor.close()
