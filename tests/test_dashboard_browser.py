@@ -192,12 +192,16 @@ def test_an_operator_registers_and_dispatches_the_oldest_case_of_the_queue(
     expect(page.locator("#case-holder")).not_to_have_text("—")
     expect(page.locator("#case-card .card")).to_be_visible()
     screenshot(page, "queue-case-page")
-    for action, comment in (("立案", "属实，立案"), ("派遣", "派遣至网格员")):
+    # each action answers with the page anew: the stage it leads to, and "done" on top
+    for action, comment, next_stage in (
+        ("立案", "属实，立案", "派遣"),
+        ("派遣", "派遣至网格员", "签收"),
+    ):
         page.fill("#case-comment", comment)
         page.get_by_role("button", name=action, exact=True).click()
+        expect(page.locator("#case-stage")).to_have_text(next_stage)
         expect(page.locator(".message")).to_have_text("已完成")
     assert services.store.case(oldest).state.value == "dispatched"
-    expect(page.locator("#case-stage")).to_have_text("签收")
 
     page.goto(f"{live.url}/dashboard/queue")
     expect(page.locator("#queue-register tbody tr").first).to_be_visible()
