@@ -32,6 +32,7 @@ from tests.test_dashboard import (  # the app, logins and callbacks of the dashb
     callback,
     dashboard_app,
     logged_in,
+    person_of,
     render,
     report,
     services_of,
@@ -177,24 +178,26 @@ def test_a_late_case_shows_its_holder_stage_deadline_and_card_everywhere(
     assert [c.case_id for c in climbed] == [case_id]
     assert case.card is not None
     assert case.holder is not None
-    later = FIXED + timedelta(days=1)  # the rung's own clock has run out too: on the wall
-    clock.now = later
+    assert case.due_at is not None
+    clock.now = FIXED + timedelta(hours=1, minutes=5)  # the rung's own clock runs
+    assert case.due_at > clock.now
     client = logged_in(app, None)
+    operator = caller_for(services.roster, person_of(services.roster, None), clock.now)
 
     page = texts(render(client, f"/dashboard/case/{case_id}"))
     wall = render(client, "/dashboard/wall")
     queue = render(client, "/dashboard/queue")
-    point = command_reads.point(case, later)
+    points = {p["id"]: p for p in command_reads.open_points(services, operator, clock.now)}
 
     badge = {"yellow": "黄牌", "orange": "橙牌", "red": "红牌"}[case.card]
     assert "立案" in page  # the stage running: 立案
     assert any(w.startswith(case.holder.name + " · ") for w in page)  # name · post
-    assert any(w.startswith("超时") for w in page)
+    assert any(w.startswith("剩余") for w in page)  # the rung's deadline, counting down
     assert badge in page
-    assert badge in texts(wall)
+    assert badge in texts(wall)  # on the ladder: on the wall, though the rung is not late yet
     assert badge in texts(queue_section(queue, "register"))
-    assert point["card"] == case.card
-    assert point_colour(point) == CARD_COLOURS[case.card]
+    assert points[case_id]["card"] == case.card  # and on the map, in the card's colour
+    assert point_colour(points[case_id]) == CARD_COLOURS[case.card]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from gridmgr.cases import Case
 from gridmgr.services.context import Services
 
 REFRESH_MS = 15_000
-COLUMNS = ("late_by", "category", "place", "owner", "queue.card")
+COLUMNS = ("deadline", "category", "place", "owner", "queue.card")
 
 
 def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
@@ -51,7 +51,10 @@ def town_table(services: Services, rows: list[Case], now: datetime, lang: str) -
         + [
             html.Tr(
                 [
-                    html.Td(deadline_text(c.due_at, now, lang), className="late"),
+                    html.Td(
+                        deadline_text(c.due_at, now, lang),
+                        className="late" if c.due_at and c.due_at <= now else None,
+                    ),
                     html.Td(case_link(category_name(services, c.category, lang), c.case_id)),
                     html.Td(place(services.grid, c.cell)),
                     html.Td(holder_name(c)),

@@ -41,6 +41,7 @@ __all__ = [
     "Verification",
     "WorkQueue",
     "assigned_cases",
+    "carded_cases",
     "case_facts",
     "case_stats",
     "case_trail",
@@ -70,6 +71,13 @@ __all__ = [
 def overdue_cases(store: Store, caller: Caller, *, now: datetime, limit: int) -> list[Case]:
     """Open cases the caller may see whose running stage was due by ``now``, newest first."""
     where = CaseFilter(overdue_at=now, scope=caller.scope, visible_to=caller.actor.actor_id)
+    return store.cases(where, limit=limit)
+
+
+def carded_cases(store: Store, caller: Caller, *, limit: int) -> list[Case]:
+    """Open cases the caller may see that are on the 督办 ladder (黄牌 to 红牌), newest first:
+    late once, whether or not the rung's own clock has run out yet."""
+    where = CaseFilter(on_ladder=True, scope=caller.scope, visible_to=caller.actor.actor_id)
     return store.cases(where, limit=limit)
 
 
