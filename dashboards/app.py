@@ -95,6 +95,7 @@ def shell() -> Any:
     links = [("nav.command", PREFIX), ("nav.wall", PREFIX + "wall")]
     if caller is not None and caller.city_wide:  # the pages only city-wide roles may open
         links += [
+            ("nav.queue", PREFIX + "queue"),
             ("nav.coverage", PREFIX + "coverage"),
             ("nav.inspections", PREFIX + "inspections"),
         ]

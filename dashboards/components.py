@@ -15,9 +15,10 @@ from dashboards.context import PREFIX
 from dashboards.figures import map_layout
 from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
-from gridmgr.cases import Action, CaseState
+from gridmgr.cases import CARDS, Action, CaseState
 
 CASE_HREF = PREFIX + "case/"
+CARDS_EN = {"yellow": "Yellow card", "orange": "Orange card", "red": "Red card"}
 
 
 def notice(text: str) -> Any:
@@ -48,6 +49,14 @@ def action_label(action: Action, lang: str) -> str:
 def state_label(state: CaseState, lang: str) -> str:
     """A case state as the user reads it."""
     return state.label_zh if lang == "zh" else state.value
+
+
+def card_badge(card: str | None, lang: str) -> Any:
+    """The 督办 card of a case as a coloured badge: 黄牌, 橙牌, 红牌 (none: an empty string)."""
+    if card not in CARDS:
+        return ""
+    label = CARDS[card] if lang == "zh" else CARDS_EN[card]
+    return html.Span(label, className=f"card card-{card}")
 
 
 def deadline_text(due: datetime | None, now: datetime, lang: str) -> str:

@@ -22,6 +22,8 @@ COLOURS = {
     "risk": [[0.0, "#f4f6f8"], [0.25, "#fcbba1"], [0.6, "#fb6a4a"], [1.0, "#a50f15"]],
 }
 POINT_COLOURS = {"open": "#3b6ea5", "overdue": "#d9480f", "escalated": "#a50f15"}
+CARD_COLOURS = {"yellow": "#d69e2e", "orange": "#dd6b20", "red": "#c53030"}
+"""A case on the 督办 ladder is coloured by its card (黄牌, 橙牌, 红牌)."""
 BORDER = "#59636e"
 PATROL_COLOUR = "#2f855a"
 
@@ -109,7 +111,8 @@ def map_figure(
 
 
 def points_trace(points: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
-    """Case points: blue open, orange overdue, dark red escalated (no citizen text)."""
+    """Case points: blue open, orange overdue, dark red escalated, a card's colour on the
+    督办 ladder (no citizen text)."""
     return {
         "type": "scattermap",
         "mode": "markers",
@@ -138,6 +141,14 @@ def patrols_trace(patrols: Sequence[Mapping[str, Any]], lang: str) -> dict[str, 
 
 
 def point_colour(p: Mapping[str, Any]) -> str:
+    """A case point's colour: its card on the 督办 ladder, else escalated, overdue or open.
+
+    >>> point_colour({"card": "red", "overdue": True}), point_colour({"overdue": True})
+    ('#c53030', '#d9480f')
+    """
+    card = p.get("card")
+    if card in CARD_COLOURS:
+        return CARD_COLOURS[card]
     if p.get("escalated"):
         return POINT_COLOURS["escalated"]
     if p.get("overdue"):

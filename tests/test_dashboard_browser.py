@@ -5,14 +5,19 @@ its trail. Screenshots are kept under ``test-artifacts/screenshots/`` (``GRIDMGR
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from dashboards import dashboard_of
+from gridmgr.cases import Actor, Role
 from gridmgr.responsibility.roster import field_post
+from gridmgr.services.escalation import escalate_overdue
+from gridmgr.services.reports import report_incident
 from tests.live import (
     MAP_CELLS_JS,
     Z_OF_JS,
@@ -133,4 +138,72 @@ def test_drill_down_from_the_city_to_a_town_and_back(chromium_browser: Browser, 
     page.click("#cc-up")
     page.wait_for_function(f"() => ({MAP_CELLS_JS})() === 1557")
     expect(page.locator("#cc-up")).to_be_hidden()
+    context.close()
+
+
+def test_an_operator_registers_and_dispatches_the_oldest_case_of_the_queue(
+    chromium_browser: Browser, live: Live
+) -> None:
+    services = dashboard_of(live.app).services
+    now = services.now()
+    centers = dashboard_of(live.app).geometry.tier(3).centers
+    cells = sorted(centers)
+    reporter = Actor(live.logins["grid worker"], Role.WORKER)
+
+    def report(text: str, ago: timedelta, **where: Any) -> str:
+        if not where:
+            lon, lat = centers[cells[len(text) * 37 % len(cells)]]
+            where = {"lon": lon, "lat": lat}
+        done = report_incident(
+            services.store,
+            services.context,
+            reporter=reporter,
+            category="street_vending",
+            at=now - ago,
+            description=text,
+            **where,
+        )
+        return done.case.case_id
+
+    oldest = report("占道经营，早市摊贩占用人行道", timedelta(days=3))
+    report("流动摊贩堵塞消防通道", timedelta(minutes=50))
+    report("夜市油烟扰民", timedelta(minutes=5))
+    report("网格外上报：江堤外侧堆放杂物", timedelta(minutes=20), lon=120.9, lat=32.2)
+    report("无坐标：澄江路 12 号门口摊贩", timedelta(minutes=10), address="澄江路 12 号")
+    # two days ago the oldest climbed to a card, whose own clock has run out since
+    escalate_overdue(services.store, services.context, now=now - timedelta(days=2))
+
+    context = new_context(chromium_browser, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    log_in(page, live, live.logins["operator"], "/dashboard/queue")
+    register = page.locator("#queue-register")
+    expect(register.locator("tbody tr").first).to_be_visible()
+    expect(register.locator("tbody tr").first.locator(".card")).to_be_visible()  # on the ladder
+    expect(register.locator("tbody tr").first.locator(".due.late")).to_be_visible()
+    screenshot(page, "work-queues")
+
+    page.fill("#queue-search", "澄江路")
+    page.click("#queue-search-go")
+    expect(page.locator("#queue-results tbody tr")).to_have_count(1)
+
+    first = register.locator("tbody tr").first.get_by_role("link")
+    assert first.get_attribute("href") == f"/dashboard/case/{oldest}"
+    first.click()
+    expect(page.locator("#case-holder")).not_to_have_text("—")
+    expect(page.locator("#case-card .card")).to_be_visible()
+    screenshot(page, "queue-case-page")
+    # each action answers with the page anew: the stage it leads to, and "done" on top
+    for action, comment, next_stage in (
+        ("立案", "属实，立案", "派遣"),
+        ("派遣", "派遣至网格员", "签收"),
+    ):
+        page.fill("#case-comment", comment)
+        page.get_by_role("button", name=action, exact=True).click()
+        expect(page.locator("#case-stage")).to_have_text(next_stage)
+        expect(page.locator(".message")).to_have_text("已完成")
+    assert services.store.case(oldest).state.value == "dispatched"
+
+    page.goto(f"{live.url}/dashboard/queue")
+    expect(page.locator("#queue-register tbody tr").first).to_be_visible()
+    expect(page.locator(f'#queue-register a[href="/dashboard/case/{oldest}"]')).to_have_count(0)
     context.close()

@@ -21,6 +21,7 @@ from dashboards.pages import (
     coverage,
     inspections,
     notifications,
+    queue,
     wall,
     worker,
 )
@@ -30,7 +31,7 @@ from gridmgr.errors import ForbiddenError
 
 def register(app: Dash) -> None:
     """Register every page's callbacks on ``app``."""
-    for page in (command, case, wall, coverage, worker, inspections, notifications):
+    for page in (command, case, wall, queue, coverage, worker, inspections, notifications):
         page.register(app)
 
 
@@ -43,6 +44,8 @@ def render(path: str, board: Dashboard, caller: Caller, lang: str) -> Any:
             return case.layout(board, caller, lang, case_id=rest.removeprefix("case/"))
         if rest == "wall":
             return wall.layout(board, caller, lang)
+        if rest == "queue":
+            return queue.layout(board, caller, lang)
         if rest == "coverage":
             return coverage.layout(board, caller, lang)
         if rest == "notifications":

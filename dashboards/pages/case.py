@@ -11,6 +11,7 @@ from dashboards import actions
 from dashboards.actions import photo_required
 from dashboards.components import (
     action_label,
+    card_badge,
     case_link,
     deadline_text,
     decode_upload,
@@ -24,7 +25,7 @@ from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, requi
 from dashboards.figures import case_map
 from dashboards.i18n import t
 from dashboards.reads.case import CaseView, TriageView, case_view
-from dashboards.reads.names import category_name, person_name, place
+from dashboards.reads.names import category_name, holder_label, person_name, place
 from gridmgr.access import Caller
 from gridmgr.cases import Action
 from gridmgr.errors import CaseNotFoundError, GridMgrError
@@ -53,7 +54,9 @@ def layout(board: Dashboard, caller: Caller, lang: str, *, case_id: str) -> Any:
 def body(board: Dashboard, view: CaseView, lang: str) -> list[Any]:
     services = board.services
     case = view.case
-    title = f"{t('case', lang)} {case.case_id[:8]} · {category_name(services, case.category, lang)}"
+    number = "" if view.number is None else f"#{view.number} · "  # as the queues list it
+    title = f"{t('case', lang)} {number}{case.case_id[:8]} · "
+    title += category_name(services, case.category, lang)
     map_figure = case_map(
         lon=case.lon, lat=case.lat, cell=case.cell, geojson_url=board.geometry.url(3, PREFIX)
     )
@@ -86,15 +89,23 @@ def facts_column(services: Services, view: CaseView, lang: str) -> list[Any]:
     the owner chain; the photos."""
     case = view.case
     now = services.now()
-    owner = case.assignee.name if case.assignee is not None else "—"
-    deadline = deadline_text(case.due_at, now, lang) if case.state.is_open else "—"
+    running = case.stage if case.state.is_open else None
+    stage = "—" if running is None else (running.label_zh if lang == "zh" else running.value)
+    # the holder answers for the running stage; a finished case shows whom it was assigned
+    owner = holder_label(services, (case.holder or case.assignee) if running else case.assignee)
+    due = case.due_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M") + " · " if case.due_at else ""
+    countdown = deadline_text(case.due_at, now, lang) if case.state.is_open else "—"
     facts = [
         html.Dt(t("state", lang)),
         html.Dd(state_label(case.state, lang)),
+        html.Dt(t("stage", lang)),
+        html.Dd(stage, id="case-stage"),
         html.Dt(t("owner", lang)),
-        html.Dd(owner),
+        html.Dd(owner, id="case-holder"),
         html.Dt(t("deadline", lang)),
-        html.Dd(deadline, id="case-deadline"),
+        html.Dd([due if case.state.is_open else "", html.Span(countdown, id="case-deadline")]),
+        html.Dt(t("queue.card", lang)),
+        html.Dd(card_badge(case.card, lang) or "—", id="case-card"),
         html.Dt(t("reported", lang)),
         html.Dd(case.reported_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")),
         html.Dt(t("place", lang)),

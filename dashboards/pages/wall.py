@@ -7,7 +7,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, dcc, html
 
-from dashboards.components import case_link, deadline_text
+from dashboards.components import card_badge, case_link, deadline_text
 from dashboards.context import Dashboard, current_lang, dashboard, require_caller
 from dashboards.i18n import t
 from dashboards.reads import wall as reads
@@ -17,7 +17,7 @@ from gridmgr.cases import Case
 from gridmgr.services.context import Services
 
 REFRESH_MS = 15_000
-COLUMNS = ("late_by", "category", "place", "owner", "escalated")
+COLUMNS = ("deadline", "category", "place", "owner", "queue.card")
 
 
 def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
@@ -51,17 +51,26 @@ def town_table(services: Services, rows: list[Case], now: datetime, lang: str) -
         + [
             html.Tr(
                 [
-                    html.Td(deadline_text(c.due_at, now, lang), className="late"),
+                    html.Td(
+                        deadline_text(c.due_at, now, lang),
+                        className="late" if c.due_at and c.due_at <= now else None,
+                    ),
                     html.Td(case_link(category_name(services, c.category, lang), c.case_id)),
                     html.Td(place(services.grid, c.cell)),
-                    html.Td(c.assignee.name if c.assignee else "—"),
-                    html.Td("↑" * c.escalation_level or "—"),
+                    html.Td(holder_name(c)),
+                    html.Td(card_badge(c.card, lang) or ("↑" * c.escalation_level or "—")),
                 ]
             )
             for c in rows
         ],
         className="walltable",
     )
+
+
+def holder_name(case: Case) -> str:
+    """Who answers for the late stage now (the holder; else the assignee)."""
+    person = case.holder or case.assignee
+    return "—" if person is None else person.name or person.person_id
 
 
 def unlocated_list(services: Services, caller: Caller, lang: str) -> list[Any]:

@@ -122,12 +122,14 @@ def owners(services: Services, codes: Iterable[str], at: datetime) -> dict[str, 
 
 
 def open_points(services: Services, caller: Caller, now: datetime) -> list[dict[str, Any]]:
-    """The cases worth a point on the map: open ones overdue, and open ones reported in the
-    last :data:`RECENT` (the colours already count every open case per cell)."""
+    """The cases worth a point on the map: open ones overdue or on the 督办 ladder (coloured
+    by their card), and open ones reported in the last :data:`RECENT` (the colours already
+    count every open case per cell)."""
     store = services.store
     late = queries.overdue_cases(store, caller, now=now, limit=MAX_POINTS)
+    carded = queries.carded_cases(store, caller, limit=MAX_POINTS)
     new = queries.recent_open_cases(store, caller, since=now - RECENT, limit=MAX_POINTS)
-    found = {c.case_id: c for c in [*late, *new]}.values()
+    found = {c.case_id: c for c in [*late, *carded, *new]}.values()
     return [point(c, now) for c in found if c.lon is not None and c.lat is not None]
 
 
@@ -282,6 +284,7 @@ def point(case: Case, now: datetime) -> dict[str, Any]:
         "state": case.state.value,
         "overdue": overdue,
         "escalated": case.escalation_level > 0,
+        "card": case.card,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gridmgr.cases import Assignee
 from gridmgr.grid.model import Grid
 from gridmgr.responsibility.roster import Post
 from gridmgr.services.context import Services
@@ -72,3 +73,12 @@ def post_label(grid: Grid, post: Post | None, key: str) -> str:
         except LookupError:
             label += " · " + post.place
     return label
+
+
+def holder_label(services: Services, holder: Assignee | None) -> str:
+    """The person answering for a stage, with his post: 刘鑫 · 值班员 (— when nobody)."""
+    if holder is None:
+        return "—"
+    post = next((p for p in services.roster.posts if p.key == holder.post), None)
+    name = holder.name or holder.person_id
+    return f"{name} · {post_label(services.grid, post, holder.post)}"

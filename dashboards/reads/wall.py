@@ -23,8 +23,11 @@ QUEUE_LIMIT = 100
 def overdue(
     services: Services, caller: Caller, now: datetime, *, limit: int = WALL_LIMIT
 ) -> list[Case]:
-    """Overdue or escalated open cases in scope, the deadline missed longest ago first."""
-    found = queries.overdue_cases(services.store, caller, now=now, limit=limit)
+    """Overdue open cases in scope, and those on the 督办 ladder (a card) whose rung's clock
+    still runs, the earliest deadline first."""
+    late = queries.overdue_cases(services.store, caller, now=now, limit=limit)
+    carded = queries.carded_cases(services.store, caller, limit=limit)
+    found = {c.case_id: c for c in [*late, *carded]}.values()
     return sorted(found, key=lambda c: c.due_at or now)
 
 

@@ -22,7 +22,7 @@ from gridmgr.errors import ForbiddenError
 from gridmgr.ledger import LedgerEvent, Verification
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
-from gridmgr.store import CaseFilter, Store, TrailEntry
+from gridmgr.store import WORK_QUEUES, CaseFilter, CaseRow, Store, TrailEntry, WorkQueue
 from gridmgr.store.casestore import CaseStats, CellLoad
 from gridmgr.store.outboxstore import DeliveryStatus
 
@@ -30,14 +30,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "WORK_QUEUES",
     "CaseFilter",
+    "CaseRow",
     "CaseStats",
     "CellLoad",
     "DeliveryStatus",
     "LedgerEvent",
     "TrailEntry",
     "Verification",
+    "WorkQueue",
     "assigned_cases",
+    "carded_cases",
     "case_facts",
     "case_stats",
     "case_trail",
@@ -53,9 +57,11 @@ __all__ = [
     "out_of_grid_cases",
     "overdue_cases",
     "recent_open_cases",
+    "search_cases",
     "verify_ledger",
     "visible_cases",
     "visible_cases_by_id",
+    "work_queues",
 ]
 
 
@@ -65,6 +71,13 @@ __all__ = [
 def overdue_cases(store: Store, caller: Caller, *, now: datetime, limit: int) -> list[Case]:
     """Open cases the caller may see whose running stage was due by ``now``, newest first."""
     where = CaseFilter(overdue_at=now, scope=caller.scope, visible_to=caller.actor.actor_id)
+    return store.cases(where, limit=limit)
+
+
+def carded_cases(store: Store, caller: Caller, *, limit: int) -> list[Case]:
+    """Open cases the caller may see that are on the 督办 ladder (黄牌 to 红牌), newest first:
+    late once, whether or not the rung's own clock has run out yet."""
+    where = CaseFilter(on_ladder=True, scope=caller.scope, visible_to=caller.actor.actor_id)
     return store.cases(where, limit=limit)
 
 
@@ -125,6 +138,28 @@ def case_facts(store: Store, caller: Caller, *, since: datetime, until: datetime
 def deliveries_of(store: Store, case_id: str) -> list[DeliveryStatus]:
     """Every notice of a case with its delivery status per channel."""
     return store.deliveries_of(case_id)
+
+
+def _in_scope(caller: Caller) -> CaseFilter:
+    """The cases the caller may see: his cells, and the cases he reported or is assigned."""
+    return CaseFilter(scope=caller.scope, visible_to=caller.actor.actor_id)
+
+
+def work_queues(
+    store: Store, caller: Caller, *, limit: int
+) -> list[tuple[WorkQueue, int, list[CaseRow]]]:
+    """The command center's work queues (:data:`WORK_QUEUES`) as far as the caller may see:
+    each with how many cases it holds and its first ``limit``, the earliest deadline first."""
+    where = _in_scope(caller)
+    counts = store.work_queue_counts(where)
+    return [(q, counts[q.key], store.work_queue(q, where, limit=limit)) for q in WORK_QUEUES]
+
+
+def search_cases(store: Store, caller: Caller, text: str, *, limit: int) -> list[CaseRow]:
+    """The cases the caller may see found by ``text``: a case number, an id prefix, a cell code
+    (prefix), a person's id, or words of the description, address, holder's or assignee's
+    name; newest first. Indexed SQL on both backends (:mod:`gridmgr.store.casesearch`)."""
+    return store.search_cases(text, _in_scope(caller), limit=limit)
 
 
 # -- the ledger -------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Every table is reached through one object, :class:`Store`, opened with :func:`open_store`; its
 engine and connections never leave this package. Each area's methods live beside that area's
 rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
-:mod:`~gridmgr.store.caseevents`), the ledger, intake, the notification outbox, attachments,
+:mod:`~gridmgr.store.caseevents`, the work queues and search of
+:mod:`~gridmgr.store.casesearch`, the desk's invariant queries of
+:mod:`~gridmgr.store.deskstore`), the ledger, intake, the notification outbox, attachments,
 patrols, reference data, inspections, accounts, failed logins, API credentials, the access log
 and reporters' contacts. Every state
 change is one transaction that writes the change and its ledger event together
@@ -18,6 +20,7 @@ from gridmgr.store.accesslog import AccessLogMethods, CaseRead
 from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
+from gridmgr.store.casesearch import WORK_QUEUES, CaseRow, CaseSearchMethods, WorkQueue
 from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad
 from gridmgr.store.contacts import ContactMethods, StoredContact
 from gridmgr.store.deskstore import DeskMethods, InvariantCount
@@ -40,11 +43,13 @@ from gridmgr.store.statechanges import StateChangeMethods
 from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 
 __all__ = [
+    "WORK_QUEUES",
     "Account",
     "AttachmentRow",
     "CaseFilter",
     "CaseNotFoundError",
     "CaseRead",
+    "CaseRow",
     "CaseStats",
     "CellLoad",
     "ConcurrentUpdateError",
@@ -68,6 +73,7 @@ __all__ = [
     "SyncResult",
     "TrailEntry",
     "VisitRecord",
+    "WorkQueue",
     "database_url",
     "new_case_id",
     "open_store",
@@ -78,6 +84,7 @@ class Store(
     CaseEventMethods,
     CaseMethods,
     DeskMethods,
+    CaseSearchMethods,
     LedgerMethods,
     IntakeMethods,
     OutboxMethods,

@@ -200,6 +200,8 @@ class CaseFilter:
     """With ``scope``: also the cases this person reported or is assigned."""
     case_ids: Sequence[str] | None = None
     """Only these cases (``None``: any)."""
+    on_ladder: bool = False
+    """Only open cases on the 督办 ladder (with a card)."""
 
 
 def select_cases(f: CaseFilter) -> Select[Any]:
@@ -225,6 +227,8 @@ def select_cases(f: CaseFilter) -> Select[Any]:
         query = query.where(cases.c.queue == f.queue)
     if f.case_ids is not None:
         query = query.where(cases.c.case_id.in_(list(f.case_ids)))
+    if f.on_ladder:
+        query = query.where(cases.c.card.is_not(None), cases.c.state.in_(OPEN_STATES))
     if f.scope is not None:
         allowed: list[ColumnElement[bool]] = [cases.c.cell.like(_prefix(p) + "%") for p in f.scope]
         if f.visible_to:

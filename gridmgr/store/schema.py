@@ -32,7 +32,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    column,
     false,
+    table,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -258,6 +260,19 @@ cases = Table(
     Index(None, "category", "lon", "lat"),  # the duplicate lookup: per category, a lon band
     Index(None, "merged_into"),
 )
+
+# the case search (migration 0008) lives beside the metadata, in each backend's own kind of
+# index: a pg_trgm GIN index on an expression, and an FTS5 virtual table kept by triggers
+SEARCH_WORDS = (
+    "coalesce(description, '') || ' ' || coalesce(address, '') || ' ' || "
+    "coalesce(holder_name, '') || ' ' || coalesce(assignee_name, '')"
+)
+"""The words of a case, as PostgreSQL's trigram index ``ix_cases_search_trgm`` has them: a
+query uses that index only when it names this very expression."""
+SEARCH_INDEX = "ix_cases_search_trgm"
+case_search = table("case_search", column("rowid"), column("words"))
+"""SQLite's FTS5 table of the same words, one row per case (rowid = its number), kept in step
+by triggers on ``cases``; FTS5 keeps its index in tables named ``case_search_*``."""
 
 case_events = Table(
     "case_events",
