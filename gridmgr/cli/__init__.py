@@ -86,6 +86,15 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
     help="Demo simulator speed factor (default 1, GRIDMGR_SIMULATE_SPEED): more reports, "
     "faster responses.",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["all", "web", "worker"]),
+    default="all",
+    show_default=True,
+    help="What this node does when several share one PostgreSQL database: web (HTTP only), "
+    "worker (background work only: escalation, deliveries, digests, the ledger watch, the "
+    "simulator; no HTTP) or all.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -97,12 +106,14 @@ def serve(
     workers: int,
     simulate: bool | None,
     simulate_speed: float | None,
+    role: str,
 ) -> None:
     """Start the command center on the embedded default (one process, one port).
 
     On first start it creates the SQLite database in the data folder and the demo roster; it
     escalates overdue stages in the background. In demo mode on a new database the demo
     simulator brings the city to life: a few hours of history at once, then live activity.
+    Several nodes may share one PostgreSQL database (``--role``; README "Several nodes").
     """
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.grid.generations import load_current_grid
@@ -117,6 +128,11 @@ def serve(
 
     if workers < 1:
         raise click.BadParameter("at least one worker", param_hint="--workers")
+    if role == "worker" and workers > 1:
+        raise click.BadParameter(
+            "a worker node serves no HTTP: it runs one process (leave --workers out)",
+            param_hint="--workers",
+        )
     settings = settings_of(ctx).with_overrides(
         host=host, port=port, demo=demo, simulate=simulate, simulate_speed=simulate_speed
     )
@@ -141,7 +157,10 @@ def serve(
         f"{len(roster.persons)} persons from {settings.roster_dir}, database {redact(url)}, "
         f"{workers} worker process(es)"
     )
-    console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+    if role == "worker":
+        console.print("worker node: background work only, no HTTP (Ctrl-C to stop)")
+    else:
+        console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
     if ended is not None:
         console.print(f"demo mode ended: {ended} API token(s) and api_key(s) of the demo revoked")
     if logins:
@@ -153,7 +172,9 @@ def serve(
             f"demo simulator on (speed {settings.simulate_speed:g}; --no-simulate to turn it off): "
             "reports, case work and patrols appear within a minute"
         )
-    prepared = Prepared(settings, grid, context, url, secret, escalate_every, simulate=simulating)
+    prepared = Prepared(
+        settings, grid, context, url, secret, escalate_every, simulate=simulating, role=role
+    )
     serve_forever(prepared, workers=workers)
 
 
