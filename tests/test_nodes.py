@@ -15,13 +15,16 @@ import pytest
 from gridmgr.cases import Actor, Role
 from gridmgr.notifications import Notice, Trigger
 from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.roster import Roster
 from gridmgr.services.context import Services
 from gridmgr.services.delivery import deliver_pending
 from gridmgr.services.invariants import LedgerWatch
 from gridmgr.services.loops import SingleRunner
+from gridmgr.services.reference import adopt_reference, import_roster
 from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import Notification, Store, open_store
+from gridmgr.store.reference import roster_checksum
 from tests.builders import tiny_context
 
 AT = datetime(2026, 5, 6, 9, 0, tzinfo=TZ)
@@ -244,3 +247,45 @@ def test_every_node_reads_the_verification_one_node_ran(
     assert events > 0
     assert on_b.status() == {"ok": True, "at": "09:00", "events": events, "problem": None}
     assert on_a.status() == on_b.status()
+
+
+def test_the_database_keeps_the_roster_and_catalog_a_later_node_would_overwrite(
+    nodes: tuple[Store, Store],
+) -> None:
+    a, b = nodes
+    first = tiny_context()
+    seeded = adopt_reference(a, grid=first.grid, context=first, at=AT, actor="test")
+    assert seeded is first  # a new database is seeded from the node's data folder
+    roster = first.roster
+    other = Roster(
+        roster.persons.values(), roster.units.values(), roster.assignments[1:], roster.absences
+    )
+    late = tiny_context(other)
+    assert roster_checksum(other) != roster_checksum(roster)
+
+    served = adopt_reference(b, grid=late.grid, context=late, at=AT, actor="test")
+
+    assert roster_checksum(served.roster) == roster_checksum(roster)  # the database's, not b's
+    assert served.catalog.checksum == first.catalog.checksum
+    assert a.reference_versions() == {"grid": 1, "roster": 1, "catalog": 1}
+    stored = a.stored_roster()
+    assert stored is not None and roster_checksum(stored) == roster_checksum(roster)
+
+
+def test_a_roster_import_writes_the_database_and_counts_a_version(
+    nodes: tuple[Store, Store],
+) -> None:
+    a, b = nodes
+    context = tiny_context()
+    adopt_reference(a, grid=context.grid, context=context, at=AT, actor="test")
+    roster = context.roster
+    other = Roster(
+        roster.persons.values(), roster.units.values(), roster.assignments[1:], roster.absences
+    )
+
+    assert import_roster(b, other, at=AT, actor="test")
+    assert not import_roster(b, other, at=AT, actor="test")  # already the database's
+
+    assert a.reference_versions()["roster"] == 2
+    stored = a.stored_roster()
+    assert stored is not None and roster_checksum(stored) == roster_checksum(other)

@@ -123,7 +123,7 @@ def serve(
     from gridmgr.services.context import wall_clock
     from gridmgr.services.database import is_new_database, redact
     from gridmgr.services.demo import end_demo, refuse_demo_leftovers
-    from gridmgr.services.reference import sync_reference
+    from gridmgr.services.reference import adopt_reference
     from gridmgr.web.sessions import secret_key_for
 
     if workers < 1:
@@ -148,13 +148,17 @@ def serve(
         if not settings.demo:  # a database demo mode left open is refused before anything runs
             refuse_demo_leftovers(store, now=wall_clock(), data_dir=str(settings.data_dir))
             ended = end_demo(store, now=wall_clock())
-        sync_reference(store, grid=grid, context=context, at=wall_clock(), actor="system:serve")
+        # the database wins: this node's data folder only seeds a new one
+        context = adopt_reference(
+            store, grid=grid, context=context, at=wall_clock(), actor="system:serve"
+        )
+        roster = context.roster
         logins = ensure_demo_logins(store, context.roster, at=wall_clock()) if settings.demo else []
         simulating = wants_simulator(settings, store, fresh=fresh)
     console.print(
         f"gridmgr serving grid {grid.generation_id} "
         f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells), roster of "
-        f"{len(roster.persons)} persons from {settings.roster_dir}, database {redact(url)}, "
+        f"{len(roster.persons)} persons (as the database holds it), database {redact(url)}, "
         f"{workers} worker process(es)"
     )
     if role == "worker":
