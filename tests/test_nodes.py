@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from gridmgr.cases import Actor, Role
 from gridmgr.notifications import Notice, Trigger
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import Roster
+from gridmgr.server import Prepared, _background
 from gridmgr.services.context import Services
 from gridmgr.services.delivery import deliver_pending
 from gridmgr.services.invariants import LedgerWatch
@@ -140,7 +142,8 @@ def test_a_single_runner_runs_its_job_on_one_node_and_fails_over(
     assert wait_for(lambda: on_b.running)
     on_b.stop()
     assert passes == {"a": 1, "b": 1}
-    assert not on_a.running and not on_b.running
+    assert not on_a.running
+    assert not on_b.running
 
 
 def notices(store: Store, count: int) -> list[int]:
@@ -269,7 +272,8 @@ def test_the_database_keeps_the_roster_and_catalog_a_later_node_would_overwrite(
     assert served.catalog.checksum == first.catalog.checksum
     assert a.reference_versions() == {"grid": 1, "roster": 1, "catalog": 1}
     stored = a.stored_roster()
-    assert stored is not None and roster_checksum(stored) == roster_checksum(roster)
+    assert stored is not None
+    assert roster_checksum(stored) == roster_checksum(roster)
 
 
 def test_a_roster_import_writes_the_database_and_counts_a_version(
@@ -288,4 +292,23 @@ def test_a_roster_import_writes_the_database_and_counts_a_version(
 
     assert a.reference_versions()["roster"] == 2
     stored = a.stored_roster()
-    assert stored is not None and roster_checksum(stored) == roster_checksum(other)
+    assert stored is not None
+    assert roster_checksum(stored) == roster_checksum(other)
+
+
+def test_a_node_runs_its_background_jobs_and_a_web_node_none(store: Store, tmp_path: Path) -> None:
+    context = tiny_context()
+    prepared = Prepared(
+        Settings(data_dir=tmp_path), context.grid, context, store.url, "k" * 32, 60.0
+    )
+    services = Services(store, context, prepared.settings, clock=lambda: AT)
+
+    with _background(replace(prepared, role="web"), 0, services):
+        pass
+    assert store.latest_verification() is None  # a web node verifies nothing
+
+    with _background(prepared, 0, services):  # role "all": the ledger watch runs here
+        assert wait_for(lambda: store.latest_verification() is not None)
+    found = store.latest_verification()
+    assert found is not None
+    assert found[2] == store.node_id
