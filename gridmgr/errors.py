@@ -163,6 +163,10 @@ class DataFolderError(GridMgrError, PermissionError):
     """The data folder cannot be used safely (other users may read it) or cannot be made."""
 
 
+class StaleReferenceError(GridMgrError, ValueError):
+    """A node's data folder holds reference data older than the shared database's."""
+
+
 class StoreError(GridMgrError, RuntimeError):
     """The database cannot be used as asked (unreachable, unsafe settings, wrong schema)."""
 

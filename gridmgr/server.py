@@ -4,10 +4,16 @@ Preparation (loading and validating the grid, the roster, the routing graphs; cr
 upgrading the database; copying reference data in; demo logins) happens once, before any thread
 starts. With ``workers > 1`` the prepared process binds the listening socket and forks: every
 worker shares the read-only grid index (copy-on-write), opens its own database connections,
-runs its own request threads and group-commit writer, and accepts from the same socket. Only
-worker 0 runs the escalation loop and the notification delivery worker. SQLite serializes
-writers across processes (``BEGIN IMMEDIATE``), PostgreSQL with its advisory lock, so the
-ledger stays one chain.
+runs its own request threads and group-commit writer, and accepts from the same socket. SQLite
+serializes writers across processes (``BEGIN IMMEDIATE``), PostgreSQL with its advisory lock, so
+the ledger stays one chain.
+
+Background work runs in worker 0 of a node whose role (``serve --role``) is ``all`` or
+``worker``; a ``web`` node serves HTTP only, a ``worker`` node runs the background only. With
+several nodes on one PostgreSQL database, the single-runner jobs (escalation, the simulator,
+the ledger watch, the contact erasure) each run on the one node that holds the job's advisory
+lock (:class:`~gridmgr.services.loops.SingleRunner`), and every worker node delivers notices,
+each claiming its own under a lease.
 """
 
 from __future__ import annotations
@@ -19,13 +25,14 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gridmgr.services.context import wall_clock
-from gridmgr.services.loops import PeriodicLoop
+from gridmgr.services.loops import Job, PeriodicLoop, SingleRunner
 
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
@@ -34,11 +41,14 @@ if TYPE_CHECKING:
     from gridmgr.settings import Settings
 
 LEDGER_VERIFY_EVERY = 300.0
-"""Seconds between the end-to-end ledger verifications each worker runs for the dashboard."""
+"""Seconds between the end-to-end ledger verifications (one node runs them, every panel reads
+the latest)."""
 CONTACT_ERASURE_EVERY = 3600.0
 """Seconds between passes erasing reporters' contacts whose retention is over."""
 SERVE_THREADS = 8
 """Request threads per worker (writes are serialized by the database anyway)."""
+ROLES = ("all", "web", "worker")
+"""What a node does: HTTP and background work, HTTP only, background work only."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,13 @@ class Prepared:
     clock: Callable[[], datetime] = wall_clock
     simulate: bool = False
     """Run the demo simulator (:class:`gridmgr.services.simulator.SimulatorLoop`) in worker 0."""
+    role: str = "all"
+    """One of :data:`ROLES`."""
+
+    @property
+    def runs_background(self) -> bool:
+        """Whether this node runs background work (its role is ``all`` or ``worker``)."""
+        return self.role in ("all", "worker")
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -81,7 +98,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     try:
         app = create_app(settings, prepared.grid, services.roster, services=services)
         init_sessions(app, secret_key=prepared.secret_key, secure_cookies=settings.secure_cookies)
-        mount_dashboard(app, services, tile_url=settings.tile_url, verify_every=LEDGER_VERIFY_EVERY)
+        mount_dashboard(app, services, tile_url=settings.tile_url)  # its watch: _background
         with _background(prepared, index, services):
             # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
             waitress.serve(app, sockets=[sock], threads=SERVE_THREADS, ident="gridmgr", _quiet=True)
@@ -91,46 +108,69 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
 
 @contextlib.contextmanager
 def _background(prepared: Prepared, index: int, services: Services) -> Iterator[None]:
-    """Worker 0's background work while the block runs: escalation, notice delivery (the outbox
-    keeps notices meanwhile) and, in a demo, the simulator; the simulator stops first."""
-    from gridmgr.services.delivery import DeliveryWorker, channels_from_settings
-    from gridmgr.services.escalation import EscalationLoop
-
-    escalation = notifier = simulator = erasure = None
-    if index == 0:
-        erasure = _contact_erasure(services)
-    if index == 0 and prepared.escalate_every > 0:
-        escalation = EscalationLoop(
-            services.store,
-            services.context,
-            every=prepared.escalate_every,
-            clock=services.clock,
-            due_within_hours=prepared.settings.due_within_hours,
-            spans=prepared.settings.ladder,
-            digest_days=prepared.settings.digest_days,
-        )
-    channels = channels_from_settings(prepared.settings) if index == 0 else []
-    if channels:
-        notifier = DeliveryWorker(services.store, channels, clock=services.clock)
-    if index == 0 and prepared.simulate:
-        from gridmgr.services.simulator import SimulatorLoop
-
-        simulator = SimulatorLoop(
-            services.store,
-            services.context,
-            clock=services.clock,
-            seed=secrets.randbits(32),  # a new seed each start: new case ids, no collision
-            speed=prepared.settings.simulate_speed,
-        )
-    for loop in (escalation, notifier, simulator, erasure):
-        if loop is not None:
-            loop.start()
+    """Worker 0's background work while the block runs (none on a web node): see
+    :func:`background_jobs`; stopped in the order started, the simulator first."""
+    jobs = background_jobs(prepared, services) if index == 0 and prepared.runs_background else []
+    for job in jobs:
+        job.start()
     try:
         yield
     finally:
-        for loop in (simulator, escalation, notifier, erasure):
-            if loop is not None:
-                loop.stop()
+        for job in jobs:
+            job.stop()
+
+
+def background_jobs(prepared: Prepared, services: Services) -> list[Job]:
+    """A node's background work, not started: the single-runner jobs, each under its job lock
+    (in a demo, the simulator; the escalation loop; the ledger watch; the contact erasure), and
+    the notice delivery worker, which runs on every worker node (claims with leases keep two
+    nodes from sending one notice)."""
+    from gridmgr.services.delivery import DeliveryWorker, channels_from_settings
+    from gridmgr.services.escalation import EscalationLoop
+    from gridmgr.services.invariants import LedgerWatch
+
+    settings, store = prepared.settings, services.store
+    jobs: list[Job] = []
+
+    def single(job: str, make: Callable[[], Job]) -> None:
+        jobs.append(SingleRunner(store.job_lock(job), make))
+
+    if prepared.simulate:
+        from gridmgr.services.simulator import SimulatorLoop
+
+        single(
+            "simulator",
+            lambda: SimulatorLoop(
+                store,
+                services.context,
+                clock=services.clock,
+                seed=secrets.randbits(32),  # a new seed each start: new case ids, no collision
+                speed=settings.simulate_speed,
+            ),
+        )
+    if prepared.escalate_every > 0:
+        single(
+            "escalation",
+            lambda: EscalationLoop(
+                store,
+                services.context,
+                every=prepared.escalate_every,
+                clock=services.clock,
+                due_within_hours=settings.due_within_hours,
+                spans=settings.ladder,
+                digest_days=settings.digest_days,
+            ),
+        )
+    watch = LedgerWatch(services)
+    single(
+        "ledger-watch",
+        lambda: PeriodicLoop(watch.verify, every=LEDGER_VERIFY_EVERY, name="gridmgr-ledger-watch"),
+    )
+    single("contact-erasure", lambda: _contact_erasure(services))
+    channels = channels_from_settings(settings)
+    if channels:
+        jobs.append(DeliveryWorker(store, channels, clock=services.clock))
+    return jobs
 
 
 def _contact_erasure(services: Services) -> PeriodicLoop:
@@ -143,8 +183,30 @@ def _contact_erasure(services: Services) -> PeriodicLoop:
     return PeriodicLoop(step, every=CONTACT_ERASURE_EVERY, name="contact-erasure")
 
 
+def work_forever(prepared: Prepared) -> None:
+    """A worker node: no HTTP, the background work only, until SIGTERM or Ctrl-C."""
+    from gridmgr.services.context import close_services, open_services
+
+    services = open_services(
+        prepared.db_url, prepared.context, prepared.settings, clock=prepared.clock
+    )
+    stopped = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stopped.set())
+    try:
+        with _background(prepared, 0, services):
+            while not stopped.wait(1.0):
+                pass
+    finally:
+        close_services(services)
+
+
 def serve_forever(prepared: Prepared, *, workers: int) -> None:
-    """Bind, fork ``workers - 1`` children, and serve as worker 0; children die with us."""
+    """Bind, fork ``workers - 1`` children, and serve as worker 0; children die with us (a
+    ``worker`` node binds nothing: :func:`work_forever`)."""
+    if prepared.role == "worker":
+        work_forever(prepared)
+        return
     sock = listen(prepared.settings.host, prepared.settings.port)
     children: list[int] = []
     for index in range(1, workers):

@@ -86,6 +86,15 @@ def cli(ctx: click.Context, data_dir: Path | None, debug: bool) -> None:
     help="Demo simulator speed factor (default 1, GRIDMGR_SIMULATE_SPEED): more reports, "
     "faster responses.",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["all", "web", "worker"]),
+    default="all",
+    show_default=True,
+    help="What this node does when several share one PostgreSQL database: web (HTTP only), "
+    "worker (background work only: escalation, deliveries, digests, the ledger watch, the "
+    "simulator; no HTTP) or all.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -97,12 +106,14 @@ def serve(
     workers: int,
     simulate: bool | None,
     simulate_speed: float | None,
+    role: str,
 ) -> None:
     """Start the command center on the embedded default (one process, one port).
 
     On first start it creates the SQLite database in the data folder and the demo roster; it
     escalates overdue stages in the background. In demo mode on a new database the demo
     simulator brings the city to life: a few hours of history at once, then live activity.
+    Several nodes may share one PostgreSQL database (``--role``; README "Several nodes").
     """
     from gridmgr.datafiles import load_roster, routing_context
     from gridmgr.grid.generations import load_current_grid
@@ -112,11 +123,16 @@ def serve(
     from gridmgr.services.context import wall_clock
     from gridmgr.services.database import is_new_database, redact
     from gridmgr.services.demo import end_demo, refuse_demo_leftovers
-    from gridmgr.services.reference import sync_reference
+    from gridmgr.services.reference import adopt_reference
     from gridmgr.web.sessions import secret_key_for
 
     if workers < 1:
         raise click.BadParameter("at least one worker", param_hint="--workers")
+    if role == "worker" and workers > 1:
+        raise click.BadParameter(
+            "a worker node serves no HTTP: it runs one process (leave --workers out)",
+            param_hint="--workers",
+        )
     settings = settings_of(ctx).with_overrides(
         host=host, port=port, demo=demo, simulate=simulate, simulate_speed=simulate_speed
     )
@@ -132,16 +148,23 @@ def serve(
         if not settings.demo:  # a database demo mode left open is refused before anything runs
             refuse_demo_leftovers(store, now=wall_clock(), data_dir=str(settings.data_dir))
             ended = end_demo(store, now=wall_clock())
-        sync_reference(store, grid=grid, context=context, at=wall_clock(), actor="system:serve")
+        # the database wins: this node's data folder only seeds a new one
+        context = adopt_reference(
+            store, grid=grid, context=context, at=wall_clock(), actor="system:serve"
+        )
+        roster = context.roster
         logins = ensure_demo_logins(store, context.roster, at=wall_clock()) if settings.demo else []
         simulating = wants_simulator(settings, store, fresh=fresh)
     console.print(
         f"gridmgr serving grid {grid.generation_id} "
         f"({grid.counts[1]} / {grid.counts[2]} / {grid.counts[3]} cells), roster of "
-        f"{len(roster.persons)} persons from {settings.roster_dir}, database {redact(url)}, "
+        f"{len(roster.persons)} persons (as the database holds it), database {redact(url)}, "
         f"{workers} worker process(es)"
     )
-    console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
+    if role == "worker":
+        console.print("worker node: background work only, no HTTP (Ctrl-C to stop)")
+    else:
+        console.print(f"open http://{settings.host}:{settings.port}/  (Ctrl-C to stop)")
     if ended is not None:
         console.print(f"demo mode ended: {ended} API token(s) and api_key(s) of the demo revoked")
     if logins:
@@ -153,7 +176,9 @@ def serve(
             f"demo simulator on (speed {settings.simulate_speed:g}; --no-simulate to turn it off): "
             "reports, case work and patrols appear within a minute"
         )
-    prepared = Prepared(settings, grid, context, url, secret, escalate_every, simulate=simulating)
+    prepared = Prepared(
+        settings, grid, context, url, secret, escalate_every, simulate=simulating, role=role
+    )
     serve_forever(prepared, workers=workers)
 
 

@@ -18,12 +18,16 @@ from gridmgr.cli.common import (
     load_grid,
     settings_of,
 )
+from gridmgr.cli.store import db_option, db_url, opened_store
 from gridmgr.errors import TimeError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gridmgr.grid.model import Grid
     from gridmgr.responsibility.roster import Roster
     from gridmgr.responsibility.staffing import StaffingReport
+    from gridmgr.services.context import Store
 
 
 class TimeParam(click.ParamType):  # type: ignore[type-arg,unused-ignore]
@@ -107,12 +111,29 @@ def roster_generate(
     )
 
 
+def into_database(
+    ctx: click.Context, db: str | None, what: str, write: Callable[[Store], bool]
+) -> None:
+    """Write an imported ``what`` into the database (every node reads it there); a database not
+    made yet gets it from the data folder when ``gridmgr serve`` first creates it."""
+    url = db_url(ctx, db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        console.print(f"no database yet: the first `gridmgr serve` copies the {what} in")
+        return
+    with opened_store(ctx, db) as store:
+        changed = write(store)
+    said = "is now" if changed else "already was"
+    console.print(f"the {what} {said} the database's (every node serving it reads it there)")
+
+
 @roster.command("import")
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @grid_file_option
+@db_option
 @click.pass_context
-def roster_import(ctx: click.Context, folder: Path, grid_path: Path | None) -> None:
-    """Check a roster folder against the grid and, if it is valid, make it the current roster.
+def roster_import(ctx: click.Context, folder: Path, grid_path: Path | None, db: str | None) -> None:
+    """Check a roster folder against the grid and, if it is valid, make it the current roster,
+    in the data folder and the database.
 
     A roster with problems is refused whole, and every problem is listed with its file and row.
     Vacancies and missing deputies do not stop an import; they are listed after it.
@@ -120,6 +141,8 @@ def roster_import(ctx: click.Context, folder: Path, grid_path: Path | None) -> N
     from gridmgr.datafiles import grid_cells, store_roster
     from gridmgr.responsibility.roster_files import read_roster
     from gridmgr.responsibility.staffing import staffing_report
+    from gridmgr.services.context import wall_clock
+    from gridmgr.services.reference import import_roster
 
     grid = load_grid(ctx, grid_path)
     loaded = read_roster(folder, cells=grid_cells(grid))
@@ -127,6 +150,12 @@ def roster_import(ctx: click.Context, folder: Path, grid_path: Path | None) -> N
     console.print(
         f"imported {len(loaded.persons)} persons, {len(loaded.units)} units, "
         f"{len(loaded.assignments)} assignments into {target}"
+    )
+    into_database(
+        ctx,
+        db,
+        "roster",
+        lambda store: import_roster(store, loaded, at=wall_clock(), actor="cli:roster-import"),
     )
     _print_staffing(staffing_report(grid, loaded, _now(None)))
 
@@ -272,15 +301,25 @@ def _warn_unknown_units(ctx: click.Context, checked: object) -> None:
 
 @catalog.command("import")
 @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@db_option
 @click.pass_context
-def catalog_import(ctx: click.Context, path: Path) -> None:
-    """Check a catalog CSV and, if valid, make it the city's catalog (replacing the shipped one)."""
+def catalog_import(ctx: click.Context, path: Path, db: str | None) -> None:
+    """Check a catalog CSV and, if valid, make it the city's catalog (replacing the shipped one),
+    in the data folder and the database."""
     from gridmgr.datafiles import store_catalog
     from gridmgr.responsibility.catalog_file import read_catalog
+    from gridmgr.services.context import wall_clock
+    from gridmgr.services.reference import import_catalog
 
     checked = read_catalog(path)
     target = store_catalog(settings_of(ctx), checked)
     console.print(f"catalog of {len(checked)} categories stored as {target}")
+    into_database(
+        ctx,
+        db,
+        "catalog",
+        lambda store: import_catalog(store, checked, at=wall_clock(), actor="cli:catalog-import"),
+    )
     _warn_unknown_units(ctx, checked)
 
 

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LEASE = timedelta(minutes=2)
+"""How long a node's claim on a delivery lasts: after it, a node that died mid-pass has let go."""
 SIGNATURE_HEADER = "X-Gridmgr-Signature"
 TIMESTAMP_HEADER = "X-Gridmgr-Timestamp"
 
@@ -230,22 +232,30 @@ def deliver_pending(
     base: timedelta = timedelta(seconds=10),
     cap: timedelta = timedelta(hours=1),
     horizon: timedelta = timedelta(days=7),
-    limit: int = 200,
+    limit: int = 100,
+    lease: timedelta = LEASE,
 ) -> PassReport:
-    """One pass: plan deliveries of new notices, send those due, record each attempt.
+    """One pass: plan deliveries of new notices, claim those due, send them, record each attempt.
 
-    A channel that fails is not tried again in this pass (its other deliveries wait for the
-    next), so a dead channel costs at most one timeout per pass.
+    The claim is this node's for ``lease`` (other nodes skip it meanwhile); the pass stops
+    sending when half the lease is gone and gives back what it did not try, so a claim never
+    outlives its lease while this node still works on it. A node that dies mid-pass frees its
+    claims when their lease ends. A channel that fails is not tried again in this pass (its
+    other deliveries wait for the next), so a dead channel costs at most one timeout per pass.
     """
     if not channels:
         return PassReport(0, 0, 0, 0)
     by_name = {c.name: c for c in channels}
     planned = store.plan_deliveries(list(by_name), now=now, horizon=now - horizon)
-    due = store.due_deliveries(list(by_name), now=now, limit=limit)
+    node = store.node_id
+    due = store.claim_deliveries(list(by_name), now=now, node=node, lease=lease, limit=limit)
     delivered = failed = skipped = 0
     down: set[str] = set()
+    stop_at = time.monotonic() + lease.total_seconds() / 2
+    untried: list[int] = []
     for delivery in due:
-        if delivery.channel in down:
+        if delivery.channel in down or time.monotonic() > stop_at:
+            untried.append(delivery.delivery_id)
             continue
         error, skip = _attempt(by_name[delivery.channel], delivery)
         if error is not None and not skip:
@@ -261,6 +271,7 @@ def deliver_pending(
             log.warning(
                 "notice %s via %s failed: %s", delivery.delivery_id, delivery.channel, error
             )
+    store.release_deliveries(untried, node=node)
     return PassReport(planned, delivered, failed, skipped)
 
 

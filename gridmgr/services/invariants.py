@@ -18,9 +18,8 @@ Merged duplicates are not open work (they follow their master case) and are not 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -158,22 +157,24 @@ def verification_status(result: Verification, at: datetime) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(frozen=True)
 class LedgerWatch:
-    """The latest end-to-end verification of the ledger: run in the background (:meth:`verify`,
-    by a periodic loop), read by the panel and the API (:meth:`status`)."""
+    """The latest end-to-end verification of the ledger: run in the background on one node
+    (:meth:`verify`, by a single-runner loop), kept in the database, read by every node's panel
+    and API (:meth:`status`)."""
 
     services: Services
-    _last: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def verify(self) -> None:
-        """Verify the ledger end to end and remember when and how it went."""
-        last = verification_status(self.services.store.verify_ledger(), self.services.now())
-        with self._lock:
-            self._last = last
+        """Verify the ledger end to end and keep how it went in the database."""
+        store = self.services.store
+        result = store.verify_ledger()
+        store.record_verification(result, at=self.services.now(), node=store.node_id)
 
     def status(self) -> dict[str, Any]:
-        """The latest verification (empty until the first one ends)."""
-        with self._lock:
-            return dict(self._last)
+        """The latest verification by any node (empty until the first one ends)."""
+        found = self.services.store.latest_verification()
+        if found is None:
+            return {}
+        result, at, _node = found
+        return verification_status(result, at)

@@ -4,6 +4,11 @@ The escalation loop, the notification delivery worker and the dashboard's ledger
 this: a pass at start (so work left by a crash or a restart is done at once), then one every
 ``every`` seconds until stopped; a failing pass is logged and the next one retries, so a bad
 pass never stops the loop.
+
+A job that must run on one node at a time, when several share a database, runs under a
+:class:`SingleRunner`: it holds the job's lock (:meth:`gridmgr.store.Store.job_lock`) and runs
+the job only while it holds it; a node in standby tries again every few seconds, so when the
+holder dies its job resumes elsewhere.
 """
 
 from __future__ import annotations
@@ -11,6 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gridmgr.store.coordination import JobLock
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +71,59 @@ class PeriodicLoop:
                 log.exception("%s: a pass failed", self._name)
             self._wake.wait(self._every)
             self._wake.clear()
+
+
+class Job(Protocol):
+    """Background work that starts and stops: a :class:`PeriodicLoop`, the simulator …"""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class SingleRunner:
+    """Run the job ``make`` builds on this node only while this node holds ``lock``.
+
+    Every ``check_every`` seconds it makes sure of the lock (:meth:`JobLock.hold`): taken, the
+    job is built and started; lost (the database ended the lock's session), the job is
+    stopped; held by another node, nothing runs here and the next check tries again. So at most
+    one node runs the job, and within ``check_every`` seconds of the holder's death another
+    node resumes it. ``make`` builds a fresh job each time (a stopped thread cannot restart).
+    """
+
+    def __init__(self, lock: JobLock, make: Callable[[], Job], *, check_every: float = 5.0) -> None:
+        self._lock, self._make = lock, make
+        self._job: Job | None = None
+        self._loop = PeriodicLoop(self._check, every=check_every, name=f"gridmgr-hold-{lock.job}")
+
+    @property
+    def running(self) -> bool:
+        """Whether the job runs on this node now."""
+        return self._job is not None
+
+    def start(self) -> None:
+        """Start checking the lock (the first check runs at once)."""
+        self._loop.start()
+
+    def stop(self) -> None:
+        """Stop the job (after its running pass) and let the lock go."""
+        self._loop.stop()
+        self._stop_job()
+        self._lock.release()
+
+    def _check(self) -> None:
+        if self._lock.hold():
+            if self._job is None:
+                log.info("job %s: runs on this node", self._lock.job)
+                self._job = self._make()
+                self._job.start()
+        elif self._job is not None:
+            log.warning(
+                "job %s: lock lost, stopped here (another node may take it)", self._lock.job
+            )
+            self._stop_job()
+
+    def _stop_job(self) -> None:
+        job, self._job = self._job, None
+        if job is not None:
+            job.stop()

@@ -6,8 +6,8 @@ rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
 :mod:`~gridmgr.store.caseevents`, the work queues and search of
 :mod:`~gridmgr.store.casesearch`, the desk's invariant queries of
 :mod:`~gridmgr.store.deskstore`), the ledger, intake, the notification outbox, attachments,
-patrols, reference data, inspections, accounts, failed logins, API credentials, the access log
-and reporters' contacts. Every state
+patrols, reference data, inspections, accounts, failed logins, API credentials, the access log,
+reporters' contacts, and the coordination of nodes sharing the database (job locks). Every state
 change is one transaction that writes the change and its ledger event together
 (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
 ledger and no crash can separate them.
@@ -23,6 +23,7 @@ from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
 from gridmgr.store.casesearch import WORK_QUEUES, CaseRow, CaseSearchMethods, WorkQueue
 from gridmgr.store.casestore import CaseFilter, CaseMethods, CaseStats, CellLoad
 from gridmgr.store.contacts import ContactMethods, StoredContact
+from gridmgr.store.coordination import CoordinationMethods, JobLock
 from gridmgr.store.deskstore import DeskMethods, InvariantCount
 from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
@@ -61,6 +62,7 @@ __all__ = [
     "IntakeInfo",
     "IntakeReads",
     "InvariantCount",
+    "JobLock",
     "LoginFailure",
     "Notification",
     "PatrolBatch",
@@ -98,6 +100,7 @@ class Store(
     AccessLogMethods,
     StateChangeMethods,
     ContactMethods,
+    CoordinationMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 

@@ -23,7 +23,7 @@ from gridmgr.ledger import (
     next_event,
     verify_chain,
 )
-from gridmgr.store.schema import LEDGER_COLUMNS, ledger
+from gridmgr.store.schema import LEDGER_COLUMNS, ledger, ledger_verifications
 from gridmgr.store.transactions import StoreBase
 
 FETCH = 20_000
@@ -158,6 +158,42 @@ class LedgerMethods(StoreBase):
         events do not sit in memory at once)."""
         for row in iter_rows(self._engine, start=start):
             yield LedgerEvent(*row)  # type: ignore[arg-type]
+
+    def record_verification(self, result: Verification, *, at: datetime, node: str) -> None:
+        """Keep ``result``, an end-to-end verification run by ``node`` at ``at``, for every
+        node's panel (:meth:`latest_verification`)."""
+        with self._update() as conn:
+            conn.execute(
+                insert(ledger_verifications).values(
+                    at=at,
+                    ok=result.ok,
+                    events=result.count,
+                    head_seq=result.head_seq,
+                    head_hash=result.head_hash,
+                    first_bad_seq=result.first_bad_seq,
+                    problem=result.problem,
+                    node=node,
+                )
+            )
+
+    def latest_verification(self) -> tuple[Verification, datetime, str] | None:
+        """The newest end-to-end verification kept, when it ran and which node ran it
+        (``None`` before the first)."""
+        v = ledger_verifications.c
+        with self._read() as conn:
+            row = conn.execute(select(ledger_verifications).order_by(v.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        result = Verification(
+            ok=bool(row.ok),
+            count=int(row.events),
+            head_seq=int(row.head_seq),
+            head_hash=row.head_hash,
+            first_bad_seq=None if row.first_bad_seq is None else int(row.first_bad_seq),
+            problem=row.problem,
+            checkpoint_ok=None,
+        )
+        return result, row.at, row.node
 
     def ledger_head(self) -> LedgerEvent | None:
         """The newest ledger event."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, insert, select, update
+from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 
 from gridmgr.cases import Assignee, CaseEvent
 from gridmgr.notifications import TRIGGER_ACTIONS, Notice, notices_for_event
@@ -201,6 +201,71 @@ def due_deliveries(
     ]
 
 
+def claim_deliveries(
+    conn: Connection,
+    channels: Sequence[str],
+    *,
+    now: datetime,
+    node: str,
+    lease_until: datetime,
+    limit: int = 50,
+) -> list[Delivery]:
+    """Claim for ``node`` until ``lease_until`` the pending deliveries due by ``now`` that no
+    other node holds a running lease on, oldest first.
+
+    ``FOR UPDATE SKIP LOCKED`` (PostgreSQL) lets nodes claim at the same moment without waiting
+    for, or taking, each other's rows; a claim whose lease has run out (its node died mid-pass)
+    is free again.
+    """
+    d = notification_deliveries.c
+    ids = (
+        conn.execute(
+            select(d.id)
+            .where(
+                d.status == PENDING,
+                d.next_attempt_at <= now,
+                d.channel.in_(list(channels)),
+                or_(d.lease_until.is_(None), d.lease_until <= now),
+            )
+            .order_by(d.next_attempt_at, d.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
+    conn.execute(
+        update(notification_deliveries)
+        .where(d.id.in_(ids))
+        .values(claimed_by=node, lease_until=lease_until)
+    )
+    query = (
+        select(d.id.label("delivery_id"), d.channel, d.attempts, notifications)
+        .join(notifications, notifications.c.id == d.notification_id)
+        .where(d.id.in_(ids))
+        .order_by(d.next_attempt_at, d.id)
+    )
+    return [
+        Delivery(int(r.delivery_id), r.channel, int(r.attempts), _row_to_notification(r))
+        for r in conn.execute(query).all()
+    ]
+
+
+def release_deliveries(conn: Connection, ids: Sequence[int], *, node: str) -> int:
+    """Give back ``node``'s claims on the still pending deliveries ``ids``; how many."""
+    if not ids:
+        return 0
+    d = notification_deliveries.c
+    result = conn.execute(
+        update(notification_deliveries)
+        .where(d.id.in_(list(ids)), d.claimed_by == node, d.status == PENDING)
+        .values(claimed_by=None, lease_until=None)
+    )
+    return int(result.rowcount)
+
+
 def record_attempt(
     conn: Connection,
     delivery: Delivery,
@@ -217,7 +282,12 @@ def record_attempt(
             delivery_id=delivery.delivery_id, at=at, ok=error is None, error=error
         )
     )
-    values: dict[str, Any] = {"attempts": delivery.attempts + 1, "last_error": error}
+    values: dict[str, Any] = {
+        "attempts": delivery.attempts + 1,
+        "last_error": error,
+        "claimed_by": None,
+        "lease_until": None,
+    }
     if skipped:
         values.update(status=SKIPPED)
     elif error is None:
@@ -359,6 +429,8 @@ class OutboxMethods(StoreBase):
     def plan_deliveries(self, channels: Sequence[str], *, now: datetime, horizon: datetime) -> int:
         """A pending delivery per channel for each notice since ``horizon`` that has none yet
         (see :func:`plan_deliveries`); how many were planned."""
+        # the ledger lock (not needed for the ledger here) serializes planning across nodes, so
+        # two nodes never plan the same (notice, channel) row at once
         with self._write() as conn:
             return plan_deliveries(conn, channels, now=now, horizon=horizon)
 
@@ -369,6 +441,28 @@ class OutboxMethods(StoreBase):
         first."""
         with self._read() as conn:
             return due_deliveries(conn, channels, now=now, limit=limit)
+
+    def claim_deliveries(
+        self,
+        channels: Sequence[str],
+        *,
+        now: datetime,
+        node: str,
+        lease: timedelta,
+        limit: int = 50,
+    ) -> list[Delivery]:
+        """Claim for ``node``, for ``lease``, pending deliveries on ``channels`` due by ``now``
+        that no other node holds (see :func:`claim_deliveries`)."""
+        with self._update() as conn:
+            return claim_deliveries(
+                conn, channels, now=now, node=node, lease_until=now + lease, limit=limit
+            )
+
+    def release_deliveries(self, ids: Sequence[int], *, node: str) -> int:
+        """Give back ``node``'s claims on the pending deliveries ``ids`` (not attempted in its
+        pass); how many."""
+        with self._update() as conn:
+            return release_deliveries(conn, ids, node=node)
 
     def record_delivery_attempt(
         self,
@@ -381,7 +475,7 @@ class OutboxMethods(StoreBase):
     ) -> None:
         """Record one attempt: delivered (``error`` None), skipped, or failed and retried at
         ``retry_at``."""
-        with self._write() as conn:
+        with self._update() as conn:
             record_attempt(conn, delivery, at=at, error=error, retry_at=retry_at, skipped=skipped)
 
     def deliveries_of(self, case_id: str) -> list[DeliveryStatus]:

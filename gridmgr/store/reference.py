@@ -1,11 +1,15 @@
 """Reference data in SQL: the grid generations and their cells, the roster and the catalog.
 
 The data folder's files stay the way people edit them (GeoPackage, CSV);
-:meth:`ReferenceMethods.sync_reference`
-copies what is current into the database whenever it changed, in one transaction with a ledger
-event naming its checksum — so GIS staff can open the cells beside the cases in QGIS (PostGIS),
-SQL reports can join cases to owners, and the ledger proves which grid, roster and catalog were
-in force from when.
+:meth:`ReferenceMethods.sync_reference` copies them into a new database, and the import
+commands (:meth:`~ReferenceMethods.sync_roster`, :meth:`~ReferenceMethods.sync_catalog`) copy a
+new roster or catalog in, each change in one transaction with a ledger event naming its
+checksum — so GIS staff can open the cells beside the cases in QGIS (PostGIS), SQL reports can
+join cases to owners, and the ledger proves which grid, roster and catalog were in force from
+when. Once the database has them it is their source of truth: every node reads the roster and
+the catalog from it (:meth:`~ReferenceMethods.stored_roster`,
+:meth:`~ReferenceMethods.stored_catalog`), and each change bumps the kind's counter in
+``reference_versions`` so nodes can see it by polling one row.
 """
 
 from __future__ import annotations
@@ -21,8 +25,20 @@ import shapely
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from gridmgr.grid.model import Grid
+from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.catalog import Catalog, catalog_to_rows
-from gridmgr.responsibility.roster import Roster
+from gridmgr.responsibility.catalog_file import parse_catalog
+from gridmgr.responsibility.roster import (
+    Absence,
+    Assignment,
+    Person,
+    Post,
+    PostKind,
+    Role,
+    Roster,
+    Unit,
+    UnitKind,
+)
 from gridmgr.store import ledgerstore
 from gridmgr.store.schema import (
     absences,
@@ -32,9 +48,11 @@ from gridmgr.store.schema import (
     grid_generations,
     ledger,
     persons,
+    reference_versions,
     units,
 )
 from gridmgr.store.transactions import StoreBase
+from gridmgr.tablefiles import Table
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,22 @@ def _last_checksum(conn: Connection, kind: str) -> str | None:
         select(ledger.c.payload).where(ledger.c.kind == kind).order_by(ledger.c.seq.desc()).limit(1)
     ).first()
     return None if row is None else str(json.loads(row[0]).get("checksum"))
+
+
+def _bump_version(conn: Connection, kind: str, checksum: str, *, at: datetime) -> None:
+    """Count one more change of ``kind`` (in the changing transaction)."""
+    v = reference_versions.c
+    done = conn.execute(
+        update(reference_versions)
+        .where(v.kind == kind)
+        .values(version=v.version + 1, checksum=checksum, changed_at=at)
+    )
+    if done.rowcount == 0:
+        conn.execute(
+            insert(reference_versions).values(
+                kind=kind, version=1, checksum=checksum, changed_at=at
+            )
+        )
 
 
 def _sync_grid(conn: Connection, grid: Grid, *, at: datetime, actor: str) -> bool:
@@ -150,6 +184,7 @@ def _sync_grid(conn: Connection, grid: Grid, *, at: datetime, actor: str) -> boo
             "counts": {str(t): n for t, n in grid.counts.items()},
         },
     )
+    _bump_version(conn, "grid", meta.checksum, at=at)
     return True
 
 
@@ -222,6 +257,7 @@ def _sync_roster(conn: Connection, roster: Roster, *, at: datetime, actor: str) 
             "source": roster.source,
         },
     )
+    _bump_version(conn, "roster", checksum, at=at)
     return True
 
 
@@ -248,7 +284,36 @@ def _sync_catalog(conn: Connection, catalog: Catalog, *, at: datetime, actor: st
             "source": catalog.source,
         },
     )
+    _bump_version(conn, "catalog", catalog.checksum, at=at)
     return True
+
+
+def _rows_to_roster(
+    person_rows: Any, unit_rows: Any, assignment_rows: Any, absence_rows: Any
+) -> Roster:
+    """A roster from its rows (times in the city's zone, as the roster files have them)."""
+    return Roster(
+        [Person(r.person_id, r.name, r.phone, r.unit_id or "", r.capacity) for r in person_rows],
+        [
+            Unit(r.unit_id, r.name, UnitKind(r.kind), tuple(t for t in r.towns.split(";") if t))
+            for r in unit_rows
+        ],
+        [
+            Assignment(
+                r.person_id,
+                Post(PostKind(r.post_kind), r.place),
+                Role(r.role),
+                r.valid_from.astimezone(TZ),
+                None if r.valid_to is None else r.valid_to.astimezone(TZ),
+            )
+            for r in assignment_rows
+        ],
+        [
+            Absence(r.person_id, r.start.astimezone(TZ), r.end.astimezone(TZ), r.reason)
+            for r in absence_rows
+        ],
+        source="database",
+    )
 
 
 @dataclass(frozen=True)
@@ -279,6 +344,56 @@ class ReferenceMethods(StoreBase):
             changed_roster = _sync_roster(conn, roster, at=at, actor=actor)
             changed_catalog = _sync_catalog(conn, catalog, at=at, actor=actor)
         return SyncResult(changed_grid, changed_roster, changed_catalog)
+
+    def sync_grid(self, grid: Grid, *, at: datetime, actor: str) -> bool:
+        """Make ``grid`` the database's current generation (a ledger event); False when it
+        already was."""
+        with self._write() as conn:
+            return _sync_grid(conn, grid, at=at, actor=actor)
+
+    def has_generation(self, generation_id: str) -> bool:
+        """Whether the database holds the grid generation ``generation_id`` (current or not)."""
+        g = grid_generations.c
+        with self._read() as conn:
+            found = conn.execute(select(g.generation_id).where(g.generation_id == generation_id))
+            return found.first() is not None
+
+    def sync_roster(self, roster: Roster, *, at: datetime, actor: str) -> bool:
+        """Make ``roster`` the database's roster (a ledger event); False when it already was."""
+        with self._write() as conn:
+            return _sync_roster(conn, roster, at=at, actor=actor)
+
+    def sync_catalog(self, catalog: Catalog, *, at: datetime, actor: str) -> bool:
+        """Make ``catalog`` the database's catalog (a ledger event); False when it already was."""
+        with self._write() as conn:
+            return _sync_catalog(conn, catalog, at=at, actor=actor)
+
+    def reference_versions(self) -> dict[str, int]:
+        """How many times each kind of reference data (grid, roster, catalog) has changed here:
+        one small read a node can poll to see a change made by another."""
+        with self._read() as conn:
+            rows = conn.execute(select(reference_versions.c.kind, reference_versions.c.version))
+            return {str(kind): int(version) for kind, version in rows}
+
+    def stored_roster(self) -> Roster | None:
+        """The database's roster (``None`` when it has none yet)."""
+        with self._read() as conn:
+            found = [conn.execute(select(t)).all() for t in (persons, units, assignments, absences)]
+        if not found[0]:
+            return None
+        return _rows_to_roster(*found)
+
+    def stored_catalog(self) -> Catalog | None:
+        """The database's catalog (``None`` when it has none yet)."""
+        with self._read() as conn:
+            rows = conn.execute(select(categories.c.row).order_by(categories.c.position)).all()
+        if not rows:
+            return None
+        table = [{k: str(v) for k, v in dict(r.row).items()} for r in rows]
+        columns = tuple(table[0])
+        return parse_catalog(
+            Table("database", columns, tuple(table), tuple(range(2, len(table) + 2)))
+        )
 
     def stored_reference(self) -> StoredReference:
         """The current grid generation and how many rows of each kind of reference data the

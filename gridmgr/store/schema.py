@@ -502,6 +502,9 @@ notification_deliveries = Table(
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("last_error", Text),
     Column("delivered_at", UTCDateTime),
+    # a node's claim (migration 0010): while ``lease_until`` is ahead, no other node sends it
+    Column("claimed_by", String(100)),
+    Column("lease_until", UTCDateTime),
     UniqueConstraint("notification_id", "channel"),
     Index(None, "status", "next_attempt_at"),
 )
@@ -516,6 +519,32 @@ notification_attempts = Table(
     Column("error", Text),
     Index(None, "delivery_id"),
 )
+
+ledger_verifications = Table(
+    "ledger_verifications",
+    metadata,
+    _id(),
+    Column("at", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("first_bad_seq", BigInteger),
+    Column("problem", Text),
+    Column("node", String(100), nullable=False),
+)
+"""One row per end-to-end verification of the ledger, by whichever node ran it (0010)."""
+
+reference_versions = Table(
+    "reference_versions",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)
+"""A counter per kind of reference data (grid, roster, catalog), bumped in the transaction that
+changes it, so every node can poll one small row to see a change (0010)."""
 
 ledger = Table(
     "ledger",

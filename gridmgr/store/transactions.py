@@ -62,6 +62,18 @@ class StoreBase:
         with self._write_lock, self._writer.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _update(self) -> Iterator[Connection]:
+        """A write transaction that appends nothing to the ledger (claims, leases, bookkeeping):
+        on PostgreSQL it does not wait for the ledger lock, row locks suffice; on SQLite it is
+        :meth:`_write` (one writer at a time anyway)."""
+        if self._write_lock is None:
+            with self._engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
     def execute_sql_for_tests(
         self, statement: str | Executable, params: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
