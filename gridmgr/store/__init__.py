@@ -6,7 +6,7 @@ rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
 :mod:`~gridmgr.store.caseevents`, the work queues and search of
 :mod:`~gridmgr.store.casesearch`, the desk's invariant queries of
 :mod:`~gridmgr.store.deskstore`), the ledger, intake, the notification outbox, attachments,
-patrols, reference data, inspections, accounts, failed logins, API credentials, the access log
+patrols, reference data, inspections, the monthly assessment, accounts, failed logins, API credentials, the access log
 and reporters' contacts. Every state
 change is one transaction that writes the change and its ledger event together
 (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
@@ -17,6 +17,12 @@ from __future__ import annotations
 
 from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
 from gridmgr.store.accesslog import AccessLogMethods, CaseRead
+from gridmgr.store.assessstore import (
+    AssessmentClosedError,
+    AssessmentMethods,
+    ClosedAssessment,
+    Contest,
+)
 from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
@@ -45,6 +51,7 @@ from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 __all__ = [
     "WORK_QUEUES",
     "Account",
+    "AssessmentClosedError",
     "AttachmentRow",
     "CaseFilter",
     "CaseNotFoundError",
@@ -52,7 +59,9 @@ __all__ = [
     "CaseRow",
     "CaseStats",
     "CellLoad",
+    "ClosedAssessment",
     "ConcurrentUpdateError",
+    "Contest",
     "Credential",
     "Delivery",
     "DeliveryAttempt",
@@ -98,6 +107,7 @@ class Store(
     AccessLogMethods,
     StateChangeMethods,
     ContactMethods,
+    AssessmentMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 

@@ -383,6 +383,8 @@ def select_case_facts(
             c.reopen_count,
             c.lon,
             c.lat,
+            c.channel,
+            c.rating,
         )
         .select_from(cases.outerjoin(case_events, ev.case_id == c.case_id))
         .group_by(c.case_id)
@@ -453,7 +455,8 @@ class CaseMethods(StoreBase):
         """One row per case reported in ``[since, until)`` in ``scope``, for analytics
         (:mod:`gridmgr.analytics`): its place, owner, state and counts, and the first time it
         was dispatched, accepted (signed for), handled and closed, and how often a stage of it
-        was escalated. Columns: :data:`gridmgr.analytics.CASE_FACT_COLUMNS` (times aware, UTC)."""
+        was escalated, how it came in (``channel``) and its 评价 ``rating``. Columns:
+        :data:`gridmgr.analytics.CASE_FACT_COLUMNS` (times aware, UTC)."""
         import pandas as pd
 
         from gridmgr.analytics import CASE_FACT_COLUMNS
@@ -466,7 +469,7 @@ class CaseMethods(StoreBase):
             frame[col] = pd.to_datetime(frame[col], utc=True)
         for col in ("number", "escalations", "escalation_level", "return_count", "reopen_count"):
             frame[col] = frame[col].astype("int64")
-        for col in ("lon", "lat"):
+        for col in ("lon", "lat", "rating"):
             frame[col] = frame[col].astype(float)
         return frame
 
