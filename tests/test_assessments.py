@@ -40,11 +40,12 @@ SPOT = (120.1, 31.6)
 def test_the_shipped_configuration_weighs_every_indicator() -> None:
     assert set(CONFIG.weights) == set(sc.KEYS)
     assert all(w > 0 for w in CONFIG.weights.values())
-    assert CONFIG.missed_distance_m == 50 and CONFIG.missed_hours == 24
+    assert CONFIG.missed_distance_m == 50
+    assert CONFIG.missed_hours == 24
 
 
 def test_a_configuration_with_an_unknown_indicator_is_refused_by_name() -> None:
-    with pytest.raises(AnalyticsError, match="weights.speed"):
+    with pytest.raises(AnalyticsError, match=r"weights\.speed"):
         sc.parse_assessment_config("[weights]\nspeed = 3\n")
     with pytest.raises(AnalyticsError, match="not all 0"):
         sc.parse_assessment_config("[weights]\ndiscovery = 0\n")
@@ -132,7 +133,8 @@ def test_a_better_worker_ranks_above_a_worse_one_and_a_tiny_one_is_not_ranked() 
         rows.append(row)
     card = sc.scorecard(pd.DataFrame(rows), {"a": "P1", "b": "P2", "c": "P3"}, CONFIG)
     card = card.set_index("unit")
-    assert card.loc["P1", "rank"] == 1 and card.loc["P2", "rank"] == 2
+    assert card.loc["P1", "rank"] == 1
+    assert card.loc["P2", "rank"] == 2
     assert pd.isna(card.loc["P3", "rank"])  # 2 cases: below min_cases
     assert card.loc["P1", "score"] > card.loc["P2", "score"]
     # shrinkage: P3's perfect record is pulled toward the middle
@@ -158,8 +160,14 @@ def track(*points: tuple[pd.Timestamp, float]) -> pd.DataFrame:
 
 
 def flagged(facts: list[dict[str, object]], points: pd.DataFrame, **kw: float) -> list[str]:
-    out = ms.missed_reports(pd.DataFrame(facts), points, {CELL: "P1"}, crs=CRS,
-                            distance_m=kw.get("distance_m", 50.0), hours=kw.get("hours", 24.0))
+    out = ms.missed_reports(
+        pd.DataFrame(facts),
+        points,
+        {CELL: "P1"},
+        crs=CRS,
+        distance_m=kw.get("distance_m", 50.0),
+        hours=kw.get("hours", 24.0),
+    )
     return list(out["case_id"])  # fmt: skip
 
 
@@ -168,9 +176,7 @@ def test_a_hotline_case_the_worker_walked_past_is_flagged_at_the_distance_edge()
     assert flagged(call, track((T0 - H, 49.9))) == ["h1"]
     assert flagged(call, track((T0 - H, 50.1))) == []
     # a segment between two points passes the spot though neither point is near it
-    assert flagged(call, track((T0 - H, -400.0), (T0 - H + pd.Timedelta("5min"), 400.0))) == [
-        "h1"
-    ]
+    assert flagged(call, track((T0 - H, -400.0), (T0 - H + pd.Timedelta("5min"), 400.0))) == ["h1"]
 
 
 def test_the_time_edge_is_m_hours_before_the_report_inclusive() -> None:
@@ -192,7 +198,7 @@ def test_a_grid_report_of_the_same_category_nearby_clears_the_flag() -> None:
     assert flagged([fact("g9", "grid_worker")], walked) == []
 
 
-# -- a simulated month, closed, on both backends ----------------------------------------------------
+# -- a simulated month, closed, on both backends -------------------------------------------
 
 SIM_END = datetime(2026, 11, 3, 11, 0, tzinfo=TZ)
 AFTER = datetime(2026, 12, 1, 9, 0, tzinfo=TZ)
@@ -218,7 +224,8 @@ def test_a_closed_month_never_changes_and_a_recomputation_reports_its_difference
     assert (workers["handle_on_time_num"] <= workers["handle_on_time_den"]).all()
 
     closing = assess.close_month(services, "2026-11", actor="tester")
-    assert closing.stored is not None and closing.stored.version == 1
+    assert closing.stored is not None
+    assert closing.stored.version == 1
     assert closing.stored.digest == assess.body_digest(card.body())
     ledger = [e for e in store.ledger_events() if e.kind == "assessment.closed"]
     assert [json.loads(e.payload)["digest"] for e in ledger] == [closing.stored.digest]
@@ -274,7 +281,8 @@ def test_the_flagged_worker_contests_a_missed_report_and_his_comment_is_recorded
     case_id = call.case.case_id
     services = services_at(store, (T0 + H).to_pydatetime(), tmp_path)
     flag = assess.missed_flag(services, case_id)
-    assert flag is not None and flag.person_id == owner.person_id
+    assert flag is not None
+    assert flag.person_id == owner.person_id
     assert flag.distance_m == pytest.approx(20.0, abs=0.5)
     other = Caller(Actor("P99999", Role.WORKER, "someone"), (CELL,))
     with pytest.raises(ForbiddenError):
@@ -290,3 +298,43 @@ def test_the_flagged_worker_contests_a_missed_report_and_his_comment_is_recorded
     ]
     kinds = [e.kind for e in store.ledger_events() if e.subject == case_id]
     assert "assessment.contest" in kinds
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_assess_show_close_and_close_again_on_the_command_line(tmp_path: Path) -> None:
+    from gridmgr.datafiles import store_roster
+    from gridmgr.grid.generations import store_generation
+    from gridmgr.testing import tiny_roster
+    from tests.test_cli import invoke
+
+    context = tiny_context()
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    store_generation(context.grid, settings)
+    store_roster(settings, tiny_roster(), context.grid)
+    db = str(tmp_path / "gridmgr.sqlite")
+    assert invoke(data_dir, "db", "init", "--db", db).exit_code == 0
+    at = ("--at", "2026-12-01 09:00", "--db", db)
+
+    shown = invoke(data_dir, "assess", "show", "2026-11", "--json", *at)
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    assert body["status"].startswith("open")
+    assert len(body["levels"]["town"]) == 1
+    assert set(body["levels"]) == {"worker", "community", "town"}
+
+    closed = invoke(data_dir, "assess", "close", "2026-11", *at)
+    assert closed.exit_code == 0, closed.output
+    assert "closed 2026-11: version 1" in closed.output
+    again = invoke(data_dir, "assess", "close", "2026-11", *at)
+    assert again.exit_code == 0, again.output
+    assert "same scorecard" in again.output
+    table = invoke(data_dir, "assess", "show", "2026-11", "--level", "town", *at)
+    assert "closed, version 1" in table.output
+    assert "镇街 (town)" in table.output
+
+    bad = invoke(data_dir, "assess", "show", "2026-13", *at)
+    assert bad.exit_code != 0
+    assert "not YYYY-MM" in str(bad.exception)  # main() prints it as an error, exit 1

@@ -143,9 +143,10 @@ def _found_nearby(
     call_i, found_i = shapely.STRtree(found).query(spots, predicate="dwithin", distance=distance_m)
     at = _utc_ns(grid["reported_at"])[found_i]
     t = reported[call_i]
-    same = grid["category"].to_numpy(dtype=object)[found_i] == calls["category"].to_numpy(
-        dtype=object
-    )[call_i]
+    same = (
+        grid["category"].to_numpy(dtype=object)[found_i]
+        == calls["category"].to_numpy(dtype=object)[call_i]
+    )
     ok = same & (at >= t - window.to_timedelta64()) & (at <= t)
     return {int(i) for i in call_i[ok]}
 

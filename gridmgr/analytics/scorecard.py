@@ -100,8 +100,7 @@ def parse_assessment_config(text: str, *, source: str = "assessment.toml") -> As
         unknown |= {f"{table}.{k}" for k in doc.get(table, {}) if k not in KEYS}
     if unknown:
         raise AnalyticsError(
-            f"{source}: unknown keys {', '.join(sorted(unknown))}; indicators are "
-            f"{', '.join(KEYS)}"
+            f"{source}: unknown keys {', '.join(sorted(unknown))}; indicators are {', '.join(KEYS)}"
         )
     ranking, missed = doc.get("ranking", {}), doc.get("missed_report", {})
     try:
@@ -145,7 +144,7 @@ def stage_punctuality(events: pd.DataFrame, *, now: datetime) -> pd.DataFrame:
     rung's, not the stage's, and are skipped). Columns ``case_id`` and ``<stage>_n``,
     ``<stage>_ok`` for sign, handle, verify.
     """
-    columns = ["case_id"] + [f"{s}_{k}" for s in ("sign", "handle", "verify") for k in "n ok".split()]
+    columns = ["case_id"] + [f"{s}_{k}" for s in ("sign", "handle", "verify") for k in ["n", "ok"]]
     if events.empty:
         return pd.DataFrame(columns=columns)
     ev = events.sort_values(["case_id", "seq"], kind="stable").reset_index(drop=True)
@@ -265,7 +264,8 @@ def scorecard_to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for rec in frame.to_dict("records"):
         row: dict[str, Any] = {}
-        for k, v in rec.items():
+        for key, v in rec.items():
+            k = str(key)
             if isinstance(v, (bool, np.bool_)):
                 row[k] = bool(v)
             elif isinstance(v, (int, np.integer)):

@@ -175,7 +175,7 @@ def close_month(
     versions = services.store.closed_assessments(month)
     if versions:
         latest = versions[-1]
-        return Closing(None, latest, scorecard_differences(latest.body, body))
+        return Closing(None, latest, scorecard_differences(dict(latest.body), body))
     stored = services.store.close_assessment(
         month, body=body, digest=body_digest(body), at=now, actor=actor
     )

@@ -6,7 +6,8 @@ rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
 :mod:`~gridmgr.store.caseevents`, the work queues and search of
 :mod:`~gridmgr.store.casesearch`, the desk's invariant queries of
 :mod:`~gridmgr.store.deskstore`), the ledger, intake, the notification outbox, attachments,
-patrols, reference data, inspections, the monthly assessment, accounts, failed logins, API credentials, the access log
+patrols, reference data, inspections, the monthly assessment,
+accounts, failed logins, API credentials, the access log
 and reporters' contacts. Every state
 change is one transaction that writes the change and its ledger event together
 (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
 from gridmgr.store.accesslog import AccessLogMethods, CaseRead
+from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.assessstore import (
     AssessmentClosedError,
     AssessmentMethods,
     ClosedAssessment,
     Contest,
 )
-from gridmgr.store.accounts import Account, AccountMethods
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
 from gridmgr.store.casesearch import WORK_QUEUES, CaseRow, CaseSearchMethods, WorkQueue

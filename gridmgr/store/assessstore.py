@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select
 
 from gridmgr.errors import StoreError
-from gridmgr.store.casestore import load_case
 from gridmgr.store.casestore import _scoped as scoped
+from gridmgr.store.casestore import load_case
 from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import assessments, case_events, cases, missed_report_contests
 from gridmgr.store.transactions import StoreBase
@@ -129,21 +129,22 @@ class AssessmentMethods(StoreBase):
                        "supersedes": supersedes, "reason": reason}  # fmt: skip
             event = append(conn, at=at, kind="assessment.closed", actor=actor,
                            subject=f"assessment:{month}", details=details)  # fmt: skip
-            row = {"month": month, "version": version, "closed_at": at, "actor": actor,
-                   "digest": digest, "supersedes": supersedes, "reason": reason,
-                   "body": dict(body), "ledger_seq": event.seq}  # fmt: skip
+            row: dict[str, Any] = {
+                "month": month, "version": version, "closed_at": at, "actor": actor,
+                "digest": digest, "supersedes": supersedes, "reason": reason,
+                "body": dict(body), "ledger_seq": event.seq,
+            }  # fmt: skip
             conn.execute(insert(assessments), [row])
         return ClosedAssessment(**row)
 
     def closed_assessments(self, month: str) -> list[ClosedAssessment]:
         """Every stored version of the month's scorecard, oldest first (empty: not closed)."""
         query = (
-            select(assessments)
-            .where(assessments.c.month == month)
-            .order_by(assessments.c.version)
+            select(assessments).where(assessments.c.month == month).order_by(assessments.c.version)
         )
         with self._read() as conn:
-            return [ClosedAssessment(**dict(r)) for r in conn.execute(query).mappings()]
+            rows = conn.execute(query).mappings()
+            return [ClosedAssessment(**{str(k): v for k, v in r.items()}) for r in rows]
 
     def contest_missed_report(
         self, case_id: str, *, person_id: str, comment: str, at: datetime
@@ -154,7 +155,7 @@ class AssessmentMethods(StoreBase):
             load_case(conn, case_id)  # an unknown case is refused by name
             event = append(conn, at=at, kind="assessment.contest", actor=person_id,
                            subject=case_id, details={"comment": comment})  # fmt: skip
-            row = {"case_id": case_id, "person_id": person_id, "at": at,
+            row: dict[str, Any] = {"case_id": case_id, "person_id": person_id, "at": at,
                    "comment": comment, "ledger_seq": event.seq}  # fmt: skip
             conn.execute(insert(missed_report_contests), [row])
         return Contest(**row)
@@ -166,7 +167,8 @@ class AssessmentMethods(StoreBase):
         if case_ids is not None:
             query = query.where(t.case_id.in_(case_ids))
         with self._read() as conn:
-            return [Contest(**dict(r)) for r in conn.execute(query).mappings()]
+            rows = conn.execute(query).mappings()
+            return [Contest(**{str(k): v for k, v in r.items()}) for r in rows]
 
 
 __all__ = [
