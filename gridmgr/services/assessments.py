@@ -89,7 +89,7 @@ def body_digest(body: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a scorecard body (sorted keys, no spaces).
 
     >>> body_digest({"b": 1, "a": [1.5, None]})[:12]
-    'c2d1ee3b1e9c'
+    'cf0c4895ed70'
     """
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
