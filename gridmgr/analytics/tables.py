@@ -35,9 +35,10 @@ CASE_FACT_COLUMNS = [
     "case_id", "number", "category", "state", "queue", "cell", "tier1", "tier2",
     "assignee_id", "assignee_name", "reported_at", "dispatched_at", "accepted_at",
     "handled_at", "closed_at", "escalations", "escalation_level", "return_count",
-    "reopen_count", "lon", "lat",
+    "reopen_count", "lon", "lat", "channel", "rating",
 ]  # fmt: skip
-"""The columns of a case-facts frame (times aware, UTC)."""
+"""The columns of a case-facts frame (times aware, UTC; ``channel`` is how the report came in,
+``grid_worker``, ``hotline``, ``citizen`` …; ``rating`` the 评价 1..5, ``NaN`` if none)."""
 TIME_COLUMNS = ("sign_h", "handle_h", "close_h")
 GROUPS = ("cell", "tier2", "tier1", "assignee", "category")
 """What performance can be grouped by: a cell, a community, a town, an owner, a category."""
@@ -86,7 +87,7 @@ def empty_facts() -> pd.DataFrame:
         frame[col] = pd.Series(dtype="datetime64[ns, UTC]")
     for col in ("escalations", "escalation_level", "return_count", "reopen_count", "number"):
         frame[col] = pd.Series(dtype="int64")
-    for col in ("lon", "lat"):
+    for col in ("lon", "lat", "rating"):
         frame[col] = pd.Series(dtype=float)
     return frame
 

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from gridmgr.cli.access import access_log, apikey, token
 from gridmgr.cli.accounts import account
+from gridmgr.cli.assess import assess
 from gridmgr.cli.check import check
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
 from gridmgr.cli.grid import grid
@@ -191,6 +192,7 @@ cli.add_command(inspect)
 cli.add_command(intake)
 cli.add_command(check)
 cli.add_command(powers)
+cli.add_command(assess)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,8 +6,9 @@ rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
 :mod:`~gridmgr.store.caseevents`, the work queues and search of
 :mod:`~gridmgr.store.casesearch`, the desk's invariant queries of
 :mod:`~gridmgr.store.deskstore`), the ledger, intake, the notification outbox, attachments,
-patrols, reference data, inspections, accounts, failed logins, API credentials, the access log,
-reporters' contacts, and the coordination of nodes sharing the database (job locks). Every state
+patrols, reference data, inspections, the monthly assessment, accounts, failed logins, API
+credentials, the access log, reporters' contacts, and the coordination of nodes sharing the
+database (job locks). Every state
 change is one transaction that writes the change and its ledger event together
 (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
 ledger and no crash can separate them.
@@ -18,6 +19,12 @@ from __future__ import annotations
 from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
 from gridmgr.store.accesslog import AccessLogMethods, CaseRead
 from gridmgr.store.accounts import Account, AccountMethods
+from gridmgr.store.assessstore import (
+    AssessmentClosedError,
+    AssessmentMethods,
+    ClosedAssessment,
+    Contest,
+)
 from gridmgr.store.attachments import AttachmentMethods, AttachmentRow
 from gridmgr.store.caseevents import CaseEventMethods, TrailEntry, new_case_id
 from gridmgr.store.casesearch import WORK_QUEUES, CaseRow, CaseSearchMethods, WorkQueue
@@ -46,6 +53,7 @@ from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 __all__ = [
     "WORK_QUEUES",
     "Account",
+    "AssessmentClosedError",
     "AttachmentRow",
     "CaseFilter",
     "CaseNotFoundError",
@@ -53,7 +61,9 @@ __all__ = [
     "CaseRow",
     "CaseStats",
     "CellLoad",
+    "ClosedAssessment",
     "ConcurrentUpdateError",
+    "Contest",
     "Credential",
     "Delivery",
     "DeliveryAttempt",
@@ -101,6 +111,7 @@ class Store(
     StateChangeMethods,
     ContactMethods,
     CoordinationMethods,
+    AssessmentMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 

@@ -282,7 +282,7 @@ def select_cell_load(now: datetime, soon: datetime, scope: tuple[str, ...] | Non
         func.sum(sql_case(((cases.c.due_at > now) & (cases.c.due_at <= soon), 1), else_=0)),
         func.sum(sql_case((cases.c.escalation_level > 0, 1), else_=0)),
     ).where(open_)
-    return _scoped(query, scope).group_by(cases.c.cell)
+    return in_scope(query, scope).group_by(cases.c.cell)
 
 
 @dataclass(frozen=True)
@@ -330,10 +330,11 @@ def select_case_stats(
         count(closed & (cases.c.updated_at >= window_start)),
         count(closed & (cases.c.updated_at >= window_start) & (cases.c.escalation_level == 0)),
     )
-    return _scoped(query, scope)
+    return in_scope(query, scope)
 
 
-def _scoped(query: Select[Any], scope: tuple[str, ...] | None) -> Select[Any]:
+def in_scope(query: Select[Any], scope: tuple[str, ...] | None) -> Select[Any]:
+    """``query`` limited to cases in the cell-code prefixes ``scope`` (``None``: everywhere)."""
     if scope is None:
         return query
     allowed = [cases.c.cell.like(_prefix(p) + "%") for p in scope]
@@ -383,6 +384,8 @@ def select_case_facts(
             c.reopen_count,
             c.lon,
             c.lat,
+            c.channel,
+            c.rating,
         )
         .select_from(cases.outerjoin(case_events, ev.case_id == c.case_id))
         .group_by(c.case_id)
@@ -392,7 +395,7 @@ def select_case_facts(
         query = query.where(c.reported_at >= since)
     if until is not None:
         query = query.where(c.reported_at < until)
-    return _scoped(query, scope)
+    return in_scope(query, scope)
 
 
 class CaseMethods(StoreBase):
@@ -453,7 +456,8 @@ class CaseMethods(StoreBase):
         """One row per case reported in ``[since, until)`` in ``scope``, for analytics
         (:mod:`gridmgr.analytics`): its place, owner, state and counts, and the first time it
         was dispatched, accepted (signed for), handled and closed, and how often a stage of it
-        was escalated. Columns: :data:`gridmgr.analytics.CASE_FACT_COLUMNS` (times aware, UTC)."""
+        was escalated, how it came in (``channel``) and its 评价 ``rating``. Columns:
+        :data:`gridmgr.analytics.CASE_FACT_COLUMNS` (times aware, UTC)."""
         import pandas as pd
 
         from gridmgr.analytics import CASE_FACT_COLUMNS
@@ -466,7 +470,7 @@ class CaseMethods(StoreBase):
             frame[col] = pd.to_datetime(frame[col], utc=True)
         for col in ("number", "escalations", "escalation_level", "return_count", "reopen_count"):
             frame[col] = frame[col].astype("int64")
-        for col in ("lon", "lat"):
+        for col in ("lon", "lat", "rating"):
             frame[col] = frame[col].astype(float)
         return frame
 

@@ -19,8 +19,8 @@ from gridmgr.cases import Case
 from gridmgr.store.casestore import (
     MERGED_QUEUE,
     OPEN_STATES,
-    _scoped,
     can_climb,
+    in_scope,
     row_to_case,
 )
 from gridmgr.store.schema import cases
@@ -53,7 +53,7 @@ def invariant_conditions(at: datetime, grace: timedelta) -> dict[str, ColumnElem
 
 def _open_in(scope: tuple[str, ...] | None, query: Select[Any]) -> Select[Any]:
     open_ = cases.c.state.in_(OPEN_STATES) & (cases.c.queue != MERGED_QUEUE)
-    return _scoped(query.where(open_), scope)
+    return in_scope(query.where(open_), scope)
 
 
 def select_invariant_counts(
@@ -126,7 +126,7 @@ class DeskMethods(StoreBase):
     ) -> list[Case]:
         """Open, unmerged cases in ``scope`` whose last event is before ``before``, oldest first
         (a leader's digest)."""
-        query = _scoped(
+        query = in_scope(
             select(cases).where(
                 cases.c.state.in_(OPEN_STATES),
                 cases.c.queue != MERGED_QUEUE,

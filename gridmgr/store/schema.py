@@ -546,6 +546,33 @@ reference_versions = Table(
 """A counter per kind of reference data (grid, roster, catalog), bumped in the transaction that
 changes it, so every node can poll one small row to see a change (0010)."""
 
+# -- the monthly assessment (考核) --------------------------------------------------------------
+
+assessments = Table(  # append-only (migration 0011): a closed month never changes
+    "assessments",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("version", Integer, primary_key=True),  # 1, then one more per corrected scorecard
+    Column("closed_at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 of the canonical scorecard JSON
+    Column("supersedes", Integer),  # the version this one corrects (an upheld appeal)
+    Column("reason", Text),
+    Column("body", JSON, nullable=False),  # the scorecard: config, rows, missed reports
+    Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
+)
+missed_report_contests = Table(  # append-only (migration 0011): a worker's word stays recorded
+    "missed_report_contests",
+    metadata,
+    _id(),
+    Column("case_id", String(32), ForeignKey("cases.case_id"), nullable=False),
+    Column("person_id", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
+    Index(None, "case_id"),
+)
+
 ledger = Table(
     "ledger",
     metadata,
