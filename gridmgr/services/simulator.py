@@ -42,6 +42,7 @@ from gridmgr.cases import (
 )
 from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError
 from gridmgr.grid.datum import Datum, wgs84_to_gcj02
+from gridmgr.intake.channels import Channel as IntakeChannel
 from gridmgr.intake.open311 import ServiceRequestForm
 from gridmgr.responsibility.roster import COMMAND_CENTER, PostKind, field_post
 from gridmgr.responsibility.routing import RoutingContext
@@ -294,6 +295,7 @@ class Simulator:
             lat=lat,
             datum=datum,
             case_id=f"{self._ids.getrandbits(128):032x}",
+            channel=_INTAKE_CHANNEL[arrival.channel],
         )
 
     def _reporter(self, arrival: Arrival) -> Actor:
@@ -491,6 +493,14 @@ class Simulator:
             self.tally["patrol_points"] += self.store.record_patrol_batches(
                 batches, at=until, actor=SIMULATOR_ACTOR
             )
+
+
+_INTAKE_CHANNEL = {
+    Channel.WORKER: IntakeChannel.GRID_WORKER.value,
+    Channel.OPEN311: IntakeChannel.HOTLINE.value,  # 12345 calls, through its partner system
+    Channel.OPERATOR: IntakeChannel.CITIZEN.value,  # a resident calling the command center's desk
+}
+"""The intake channel recorded on a simulated case (主动发现率 counts the grid workers' own)."""
 
 
 def mark_database(store: Store, *, at: datetime, details: dict[str, object]) -> None:
