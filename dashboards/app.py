@@ -97,6 +97,7 @@ def shell() -> Any:
         links += [
             ("nav.queue", PREFIX + "queue"),
             ("nav.coverage", PREFIX + "coverage"),
+            ("nav.analysis", PREFIX + "analysis"),
             ("nav.inspections", PREFIX + "inspections"),
         ]
     if caller is None or not caller.city_wide:

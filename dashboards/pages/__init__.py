@@ -16,6 +16,7 @@ from dash import Dash
 from dashboards.components import forbidden, notice
 from dashboards.context import PREFIX, Dashboard
 from dashboards.pages import (
+    analysis,
     case,
     command,
     coverage,
@@ -31,7 +32,8 @@ from gridmgr.errors import ForbiddenError
 
 def register(app: Dash) -> None:
     """Register every page's callbacks on ``app``."""
-    for page in (command, case, wall, queue, coverage, worker, inspections, notifications):
+    pages = (command, case, wall, queue, coverage, analysis, worker, inspections, notifications)
+    for page in pages:
         page.register(app)
 
 
@@ -48,6 +50,8 @@ def render(path: str, board: Dashboard, caller: Caller, lang: str) -> Any:
             return queue.layout(board, caller, lang)
         if rest == "coverage":
             return coverage.layout(board, caller, lang)
+        if rest == "analysis":
+            return analysis.layout(board, caller, lang)
         if rest == "notifications":
             return notifications.layout(board, caller, lang)
         if rest == "inspections":
