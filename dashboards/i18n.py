@@ -20,6 +20,12 @@ _WORDS: dict[str, tuple[str, str]] = {
     "nav.inspections": ("双随机抽查", "Inspections"),
     "nav.queue": ("待办队列", "Work queues"),
     "nav.analysis": ("考核分析", "Assessment"),
+    "missed": ("漏报", "Missed report"),
+    "missed.flag": (
+        "网格员 {name} 于 {at} 巡查经过此处 {metres} 米内，未上报",
+        "grid worker {name} passed within {metres} m at {at} and reported nothing",
+    ),
+    "missed.contest": ("申诉", "Contested"),
     "analysis.title": ("月度考核 · 综合评分", "Monthly assessment · composite scorecard"),
     "analysis.town": ("镇街", "Towns"),
     "analysis.community": ("社区", "Communities"),

@@ -298,6 +298,20 @@ def test_the_flagged_worker_contests_a_missed_report_and_his_comment_is_recorded
     ]
     kinds = [e.kind for e in store.ledger_events() if e.subject == case_id]
     assert "assessment.contest" in kinds
+    # the case page shows the flag and the contest (its read, as the dashboard makes it)
+    from dashboards.reads.case import case_view
+    from gridmgr.access import caller_for
+    from gridmgr.responsibility.roster import COMMAND_CENTER
+
+    operator = context.roster.owner(COMMAND_CENTER, T0)
+    assert operator is not None
+    seen = caller_for(context.roster, operator.person_id, T0.to_pydatetime())
+    shown = case_view(services, seen, case_id, (T0 + H).to_pydatetime()).missed
+    assert shown is not None
+    assert (shown.person_id, [c.comment for c in shown.contests]) == (
+        owner.person_id,
+        ["当时摊贩尚未出摊"],
+    )
 
 
 # -- the command line ------------------------------------------------------------------------

@@ -106,6 +106,7 @@ def facts_column(services: Services, view: CaseView, lang: str) -> list[Any]:
         html.Dd([due if case.state.is_open else "", html.Span(countdown, id="case-deadline")]),
         html.Dt(t("queue.card", lang)),
         html.Dd(card_badge(case.card, lang) or "—", id="case-card"),
+        *missed_rows(view, lang),
         html.Dt(t("reported", lang)),
         html.Dd(case.reported_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")),
         html.Dt(t("place", lang)),
@@ -125,6 +126,19 @@ def facts_column(services: Services, view: CaseView, lang: str) -> list[Any]:
         html.H3(t("photos", lang)),
         html.Div(photos or [html.P(t("none", lang))]),
     ]
+
+
+def missed_rows(view: CaseView, lang: str) -> list[Any]:
+    """The 漏报 flag, when the cell's worker walked past before a resident had to report it."""
+    flag = view.missed
+    if flag is None:
+        return []
+    passed = flag.passed_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    text = t("missed.flag", lang).format(
+        name=flag.person_name, at=passed, metres=f"{flag.distance_m:.0f}"
+    )
+    contests = [html.Div(f"{t('missed.contest', lang)}: {c.comment}") for c in flag.contests]
+    return [html.Dt(t("missed", lang)), html.Dd([text, *contests], id="case-missed")]
 
 
 OWN_FORMS = (Action.EVALUATE, Action.HANDLE)

@@ -13,8 +13,10 @@ from gridmgr.cases import Action, Case, Role
 from gridmgr.grid.model import Grid
 from gridmgr.intake.duplicates import DuplicateMatch
 from gridmgr.responsibility.roster import PostKind, Roster
+from gridmgr.services import assessments
 from gridmgr.services.accesslog import open_case
 from gridmgr.services.actions import actions_allowed
+from gridmgr.services.assessments import MissedFlag
 from gridmgr.services.context import Services
 from gridmgr.services.photos import AttachmentRow, case_photos
 from gridmgr.services.queries import DeliveryStatus, TrailEntry, case_trail, deliveries_of
@@ -59,6 +61,12 @@ class CaseView:
     photos: list[AttachmentRow]
     overdue: bool
     triage: TriageView | None = None
+    missed: MissedFlag | None = None
+    """The 漏报 flag of a hotline or citizen case (its worker walked past and reported nothing)."""
+
+
+MISSABLE = ("hotline", "citizen")
+"""The intake channels a case can be a missed report of (the grid did not find it itself)."""
 
 
 def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -> CaseView:
@@ -76,6 +84,10 @@ def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -
     allowed = actions_allowed(services, caller, case, now)
     actions = [a for a in allowed if a not in PAGE_ACTIONS_HIDDEN]
     overdue = case.state.is_open and case.due_at is not None and case.due_at <= now
+    seen = triage(services, caller, case)
+    missed = None
+    if seen is not None and seen.channel in MISSABLE:
+        missed = assessments.missed_flag(services, case.case_id)
     return CaseView(
         case,
         number,
@@ -85,7 +97,8 @@ def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -
         actions,
         case_photos(services, caller, case.case_id)[1],
         overdue,
-        triage(services, caller, case),
+        seen,
+        missed,
     )
 
 

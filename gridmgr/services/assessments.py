@@ -249,7 +249,11 @@ def missed_flag(
     facts = services.store.case_facts(since=at - reach, until=at + timedelta(microseconds=1))
     facts = facts[(facts["case_id"] == case_id) | (facts["channel"] == "grid_worker")]
     owners = cell_workers_of(services, [case.cell], at)
-    points = services.store.patrol_points(since=at - reach, until=at + timedelta(microseconds=1))
+    if not owners:
+        return None  # a vacant cell: nobody's walk to judge
+    points = services.store.patrol_points(
+        since=at - reach, until=at + timedelta(microseconds=1), persons=sorted(set(owners.values()))
+    )
     found = missed_reports(
         facts, points, owners, crs=services.grid.meta.metric_crs,
         distance_m=cfg.missed_distance_m, hours=cfg.missed_hours,
