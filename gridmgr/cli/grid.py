@@ -5,19 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from gridmgr.cli.common import console, err_console, grid_file_option, load_grid, settings_of
-from gridmgr.errors import InvalidGridError
-
-if TYPE_CHECKING:
-    pass
-
+from gridmgr.cli.common import console, grid_file_option, load_grid, settings_of
+from gridmgr.cli.gridbuild import grid_build, print_quality
 
 # -- grid -----------------------------------------------------------------------------------
 
@@ -43,52 +38,7 @@ def grid() -> None:
     """Build, validate, import, export and query grids."""
 
 
-@grid.command("build")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where to write the GeoPackage (default: the shipped default grid file).",
-)
-@click.option(
-    "--territory",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder with boundary.geojson and towns.json (default: Jiangyin).",
-)
-@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
-def grid_build(out: Path | None, territory: Path | None, seed: int) -> None:
-    """Build the default 17 / 271 / 1557 grid from the territory, deterministically."""
-    from gridmgr.grid.build import BuildParams, build_grid, grid_quality, towns_outside_own_cell
-    from gridmgr.grid.io import default_grid_path, read_territory, write_grid
-    from gridmgr.grid.validate import format_report, validate_grid
-
-    terr = read_territory(territory)
-    with Progress(
-        TextColumn("{task.description:<36}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task("building", total=6)
-
-        def progress(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
-
-        built = build_grid(terr, BuildParams(seed=seed), progress=progress)
-        bar.update(task, description="validating")
-        problems = validate_grid(built.cells, territory=terr.polygon)
-    if problems:
-        raise InvalidGridError(format_report(problems, title="the built grid is invalid"), problems)
-    target = out or default_grid_path()
-    write_grid(built, target)
-    _print_quality(grid_quality(built))
-    missing = towns_outside_own_cell(built, terr.towns)
-    if missing:
-        console.print(f"note: these towns' approximate points fall outside their cell: {missing}")
-    console.print(f"valid grid {built.generation_id} written to {target}")
-    console.print(f"checksum {built.meta.checksum}")
+grid.add_command(grid_build)
 
 
 @grid.command("validate")
@@ -115,7 +65,7 @@ def grid_validate(
         max_cell_vertices=max_cell_vertices,
         max_total_vertices=max_total_vertices,
     )
-    _print_quality(grid_quality(loaded))
+    print_quality(grid_quality(loaded))
     n = loaded.counts
     console.print(
         Text.assemble(
@@ -271,7 +221,7 @@ def grid_info(ctx: click.Context, code: str | None, grid_path: Path | None) -> N
             f"generation {current.generation_id} ({current.meta.name}): "
             f"{n[1]} / {n[2]} / {n[3]} cells; checksum {current.meta.checksum[:16]}…"
         )
-        _print_quality(grid_quality(current))
+        print_quality(grid_quality(current))
         table = Table(title="tier-1 cells")
         for col in ("code", "name", "name_en", "children"):
             table.add_column(col)
@@ -310,21 +260,3 @@ def grid_generations(ctx: click.Context) -> None:
     for gen in list_generations(settings_of(ctx)):
         mark = "*" if gen.current else " "
         console.print(f"{mark} {gen.generation_id:<40} {gen.path}")
-
-
-def _print_quality(quality: Any) -> None:
-    table = Table(title="cells per tier (areas in km², compactness = Polsby-Popper)")
-    for col in ("tier", "cells", "area min", "median", "max", "CV", "compact min", "median"):
-        table.add_column(col, justify="right")
-    for tier, row in quality.iterrows():
-        table.add_row(
-            str(tier),
-            str(int(row.cells)),
-            f"{row.area_km2_min:.2f}",
-            f"{row.area_km2_median:.2f}",
-            f"{row.area_km2_max:.2f}",
-            f"{row.area_cv:.3f}",
-            f"{row.polsby_popper_min:.3f}",
-            f"{row.polsby_popper_median:.3f}",
-        )
-    console.print(table)

@@ -1,0 +1,99 @@
+"""Barriers: roads and rivers that cell borders should follow where they can.
+
+A grid worker walks a block, not a half-block: a border that crosses a busy road or a river
+splits what is one place on the ground. The builder therefore cuts each parent cell into
+*blocks* along the barrier lines (``shapely.polygonize`` of the parent's outline and the lines
+inside it) and, after its Voronoi split, gives every small block (below ``atomic_share`` of the
+target cell area) whole to the cell that holds most of it. Larger blocks are still split by the
+Voronoi borders, so the counts and the balance hold; borders follow the lines everywhere else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+ATOMIC_SHARE = 0.6
+"""A block smaller than this share of the target cell area goes whole to one cell."""
+
+
+def lines_within(lines: shapely.Geometry | None, poly: shapely.Geometry) -> shapely.Geometry | None:
+    """The part of ``lines`` inside ``poly`` (``None`` when nothing is left)."""
+    if lines is None or lines.is_empty:
+        return None
+    inside = shapely.intersection(lines, poly)
+    return None if inside.is_empty or inside.length == 0 else inside
+
+
+def blocks_of(poly: shapely.Geometry, lines: shapely.Geometry | None) -> NDArray[np.object_]:
+    """``poly`` cut along ``lines`` into blocks that cover it (dangling lines cut nothing)."""
+    inside = lines_within(lines, poly)
+    if inside is None:
+        return np.array([poly], dtype=object)
+    noded = shapely.union_all([shapely.boundary(poly), inside])
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    faces = faces[shapely.area(faces) > 0]
+    # polygonize also closes rings around holes: keep only the faces inside the polygon
+    faces = faces[shapely.within(shapely.point_on_surface(faces), poly)]
+    if not len(faces):
+        return np.array([poly], dtype=object)
+    return np.asarray(faces, dtype=object)
+
+
+def cells_following_lines(
+    poly: shapely.Geometry,
+    cells: list[shapely.Geometry],
+    lines: shapely.Geometry | None,
+    *,
+    atomic_share: float = ATOMIC_SHARE,
+) -> list[shapely.Geometry]:
+    """``cells`` (a partition of ``poly``) redrawn so that borders follow ``lines`` where they can.
+
+    Every block smaller than ``atomic_share`` of the mean cell area goes whole to the cell with
+    which it overlaps most; larger blocks keep the cells' own borders inside them. A cell that
+    loses everything keeps the piece of its largest block around its point on surface, so no
+    cell disappears.
+    """
+    if len(cells) < 2:
+        return cells
+    blocks = blocks_of(poly, lines)
+    if len(blocks) < 2:
+        return cells
+    target = poly.area / len(cells)
+    cell_arr = np.asarray(cells, dtype=object)
+    pieces: list[list[shapely.Geometry]] = [[] for _ in cells]
+    small = shapely.area(blocks) < atomic_share * target
+    for block, is_small in zip(blocks, small, strict=True):
+        overlap = shapely.area(shapely.intersection(cell_arr, block))
+        if is_small:
+            pieces[int(np.argmax(overlap))].append(block)
+            continue
+        for i in np.flatnonzero(overlap > 0):
+            pieces[i].append(shapely.intersection(cell_arr[i], block))
+    if any(not p for p in pieces):
+        return cells  # a cell would vanish: keep the plain Voronoi split of this parent
+    out = [_one_polygon(shapely.union_all(p)) for p in pieces]
+    if any(c is None for c in out):
+        return cells  # a cell would fall apart: keep the plain Voronoi split of this parent
+    return [c for c in out if c is not None]
+
+
+def _one_polygon(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """``geom`` if it is one polygon, else ``None``."""
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
+    return parts[0] if len(parts) == 1 and len(shapely.get_parts(geom)) == 1 else None
+
+
+def share_on_lines(
+    cells: NDArray[np.object_], lines: shapely.Geometry | None, *, within: float
+) -> float:
+    """Share of the inner border length of ``cells`` lying within ``within`` of ``lines``."""
+    if lines is None or not len(cells):
+        return 0.0
+    outer = shapely.boundary(shapely.union_all(cells))
+    borders = shapely.difference(shapely.union_all(shapely.boundary(cells)), outer.buffer(within))
+    total = borders.length
+    if total == 0:
+        return 0.0
+    return float(shapely.intersection(borders, shapely.buffer(lines, within)).length / total)
