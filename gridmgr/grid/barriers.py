@@ -3,9 +3,12 @@
 A grid worker walks a block, not a half-block: a border that crosses a busy road or a river
 splits what is one place on the ground. The builder therefore cuts each parent cell into
 *blocks* along the barrier lines (``shapely.polygonize`` of the parent's outline and the lines
-inside it) and, after its Voronoi split, gives every small block (below ``atomic_share`` of the
-target cell area) whole to the cell that holds most of it. Larger blocks are still split by the
-Voronoi borders, so the counts and the balance hold; borders follow the lines everywhere else.
+inside it). Blocks of at least ``ATOMIC_SHARE`` of the target cell area share the parent's
+children out between them and are split on their own, so the borders between them lie on the
+lines; smaller blocks go whole to the neighbouring cell with which they share the longest
+border. Where that cannot keep every cell in one piece (or there are more large blocks than
+children), the parent's plain Voronoi split is redrawn instead: small blocks go whole to the
+cell holding most of them (:func:`cells_following_lines`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,48 @@ def blocks_of(poly: shapely.Geometry, lines: shapely.Geometry | None) -> NDArray
     if not len(faces):
         return np.array([poly], dtype=object)
     return np.asarray(faces, dtype=object)
+
+
+def split_blocks(
+    poly: shapely.Geometry, lines: shapely.Geometry | None, k: int
+) -> tuple[list[shapely.Geometry], list[shapely.Geometry]] | None:
+    """The large and the small blocks of ``poly`` cut along ``lines`` for ``k`` children.
+
+    ``None`` when the lines cut nothing, or cut more large blocks than there are children.
+    """
+    blocks = blocks_of(poly, lines)
+    if len(blocks) < 2:
+        return None
+    large = shapely.area(blocks) >= ATOMIC_SHARE * poly.area / k
+    if not large.any() or large.sum() > k:
+        return None
+    return list(blocks[large]), list(blocks[~large])
+
+
+def attach_blocks(
+    cells: list[shapely.Geometry], small: list[shapely.Geometry]
+) -> list[shapely.Geometry] | None:
+    """``cells`` grown by the ``small`` blocks, each whole to its longest-bordering neighbour.
+
+    Blocks that touch no cell yet wait for a neighbour to grow; ``None`` if some never touch one
+    or a cell would fall apart.
+    """
+    out = list(cells)
+    waiting = list(small)
+    while waiting:
+        left = []
+        for block in waiting:
+            border = [shapely.intersection(block.boundary, c).length for c in out]
+            j = int(np.argmax(border))
+            if border[j] <= 0:
+                left.append(block)
+                continue
+            out[j] = shapely.union(out[j], block)
+        if len(left) == len(waiting):
+            return None
+        waiting = left
+    polys = [_one_polygon(c) for c in out]
+    return None if any(c is None for c in polys) else [c for c in polys if c is not None]
 
 
 def cells_following_lines(

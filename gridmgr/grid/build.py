@@ -45,7 +45,13 @@ from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 
 from gridmgr.errors import GridError
-from gridmgr.grid.barriers import cells_following_lines, lines_within, share_on_lines
+from gridmgr.grid.barriers import (
+    attach_blocks,
+    cells_following_lines,
+    lines_within,
+    share_on_lines,
+    split_blocks,
+)
 from gridmgr.grid.codes import child_code
 from gridmgr.grid.model import Grid, GridMeta, generation_id_for, grid_checksum
 from gridmgr.grid.territory import WGS84, Territory, Town, to_metric
@@ -474,17 +480,46 @@ def _split(
         if k == 1:
             out.append([parent])
             continue
-        pts = _lattice(parent, k * params.samples_per_cell)
-        if ctx.workload is None:
-            seeds, _ = kmeans2(pts, int(k), seed=ctx.rng, minit="++", iter=params.kmeans_iterations)
-        else:
-            density = sample_density(pts, ctx.workload, area_share=params.workload_area_share)
-            seeds = weighted_kmeans(
-                pts, int(k), density, rng=ctx.rng, iterations=params.kmeans_iterations
-            )
-        seeds = seeds[_reading_order(seeds)]
-        out.append(_voronoi_in(parent, seeds, ctx.lines))
+        blocks = split_blocks(parent, ctx.lines, int(k)) if ctx.lines is not None else None
+        along = _split_along_lines(blocks, int(k), ctx) if blocks else None
+        out.append(along or _voronoi_in(parent, _seeds_in(parent, int(k), ctx), ctx.lines))
     return out
+
+
+def _seeds_in(poly: shapely.Geometry, k: int, ctx: _Context) -> NDArray[np.float64]:
+    """``k`` k-means seeds inside ``poly`` (weighted by the workload, if any), in reading order."""
+    params = ctx.params
+    pts = _lattice(poly, k * params.samples_per_cell)
+    if ctx.workload is None:
+        seeds, _ = kmeans2(pts, k, seed=ctx.rng, minit="++", iter=params.kmeans_iterations)
+    else:
+        density = sample_density(pts, ctx.workload, area_share=params.workload_area_share)
+        seeds = weighted_kmeans(pts, k, density, rng=ctx.rng, iterations=params.kmeans_iterations)
+    ordered: NDArray[np.float64] = seeds[_reading_order(seeds)]
+    return ordered
+
+
+def _split_along_lines(
+    blocks: tuple[list[shapely.Geometry], list[shapely.Geometry]], k: int, ctx: _Context
+) -> list[shapely.Geometry] | None:
+    """``k`` children whose borders follow the lines between the large blocks (or ``None``)."""
+    large, small = blocks
+    share = np.array([b.area for b in large])
+    if ctx.workload is not None:
+        a = ctx.params.workload_area_share
+        weight = ctx.workload.total_in(large)
+        total = weight.sum()
+        share = a * share / share.sum() + (1 - a) * (
+            weight / total if total else share / share.sum()
+        )
+    cells: list[shapely.Geometry] = []
+    for block, kb in zip(large, _apportion(share, k), strict=True):
+        cells += [block] if kb == 1 else _voronoi_in(block, _seeds_in(block, int(kb), ctx))
+    grown = attach_blocks(cells, small)
+    if grown is None:
+        return None
+    anchors = shapely.get_coordinates(shapely.point_on_surface(np.asarray(grown, dtype=object)))
+    return [grown[i] for i in _reading_order(anchors)]
 
 
 def _apportion(weights: NDArray[np.float64], total: int) -> NDArray[np.int64]:

@@ -34,7 +34,7 @@ def metric_crs_for(lon: float) -> str:
     below 0.03 %.
 
     >>> metric_crs_for(120.3), metric_crs_for(104.1), metric_crs_for(87.6)
-    ('EPSG:4549', 'EPSG:4544', 'EPSG:4539')
+    ('EPSG:4549', 'EPSG:4544', 'EPSG:4538')
     """
     if not 73.5 <= lon <= 136.5:
         raise CoordinateError(
