@@ -130,6 +130,8 @@ def grid_build(ctx: click.Context, /, **opts: Any) -> None:
     territory, notes = _territory(opts, counts)
     for note in notes:
         console.print(f"towns: {note}")
+    for town in territory.towns_outside_own_area():
+        console.print(f"note: the point of {town} lies outside its own polygon")
     workload = _workload(opts, territory)
     lines = _lines(opts, territory)
     params = BuildParams(counts=counts or BuildParams().counts, seed=opts["seed"])

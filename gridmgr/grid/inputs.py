@@ -71,7 +71,8 @@ def read_towns(path: Path, *, county_code: str | None) -> TownsInput:
     """Towns from a vector file of points or polygons, or a ``towns.json`` list.
 
     Columns: ``code`` (or ``mca_code``; else numbered in reading order after ``county_code``),
-    ``name``, ``name_en`` (or ``pinyin``) and ``kind`` (``town`` or ``subdistrict``).
+    ``name``, ``name_en`` (or ``pinyin``) and ``kind`` (``town`` or ``subdistrict``); polygons
+    may carry their town's point in ``approx_lon``/``approx_lat``.
     """
     if path.suffix.lower() == ".json" and _is_plain_list(path):
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -93,7 +94,9 @@ def read_towns(path: Path, *, county_code: str | None) -> TownsInput:
     records = []
     for i, (row, (lon, lat)) in enumerate(zip(frame.to_dict("records"), xy, strict=True)):
         rec = {k.lower(): v for k, v in row.items() if k != frame.geometry.name}
-        rec["approx_lon"], rec["approx_lat"] = float(lon), float(lat)
+        for key, value in zip(("approx_lon", "approx_lat"), (lon, lat), strict=True):
+            # a polygon town may name its own point (its seat); else its point on surface
+            rec[key] = rec[key] if _given(rec.get(key)) else float(value)
         records.append(_town_from_record(rec, i, county_code))
     return TownsInput(tuple(records), areas)
 

@@ -98,6 +98,14 @@ class Territory:
     def __geo_interface__(self) -> dict[str, object]:
         return dict(shapely.geometry.mapping(self.polygon))
 
+    def towns_outside_own_area(self) -> list[str]:
+        """Names of towns whose point lies outside their own polygon (none if none are known)."""
+        return [
+            town.name
+            for town, area in zip(self.towns, self.town_areas, strict=False)
+            if not shapely.intersects_xy(area, town.lon, town.lat)
+        ]
+
     def area_km2(self) -> float:
         """Area in the metric CRS, in square kilometres."""
         return float(to_metric(self.polygon, self.metric_crs).area / 1e6)
