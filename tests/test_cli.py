@@ -243,7 +243,7 @@ def test_import_of_a_broken_file_prints_the_report_and_stores_nothing(
 def test_import_then_locate_uses_the_imported_grid(
     data_dir: Path, tiny_gpkg: Path, tiny: Grid
 ) -> None:
-    imported = invoke(data_dir, "grid", "import", str(tiny_gpkg))
+    imported = invoke(data_dir, "grid", "import", str(tiny_gpkg), "--activate")
     assert imported.exit_code == 0, imported.output
     assert tiny.generation_id in flat(imported.output)
     assert stored_files(data_dir) == ["CURRENT", f"{tiny.generation_id}.gpkg"]
@@ -259,7 +259,9 @@ def test_import_then_locate_uses_the_imported_grid(
 def test_import_repair_prints_the_changes_and_makes_the_grid_current(
     data_dir: Path, slightly_broken_gpkg: Path
 ) -> None:
-    result = invoke(data_dir, "grid", "import", str(slightly_broken_gpkg), "--repair")
+    result = invoke(
+        data_dir, "grid", "import", str(slightly_broken_gpkg), "--repair", "--activate"
+    )
 
     assert result.exit_code == 0, result.output
     text = flat(result.output)
@@ -295,7 +297,7 @@ def test_import_repair_of_a_valid_file_keeps_its_generation(
 
     assert result.exit_code == 0, result.output
     assert "0 cell(s) changed" in result.output
-    assert stored_files(data_dir) == ["CURRENT", f"{tiny.generation_id}.gpkg"]
+    assert stored_files(data_dir) == [f"{tiny.generation_id}.gpkg"]  # stored, not yet current
 
 
 def test_non_positive_tolerance_is_a_clear_error(

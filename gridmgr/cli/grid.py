@@ -13,6 +13,7 @@ from rich.text import Text
 
 from gridmgr.cli.common import console, grid_file_option, load_grid, settings_of
 from gridmgr.cli.gridbuild import grid_build, print_quality
+from gridmgr.cli.gridgen import grid_activate, grid_diff, print_rehoming, roster_rehoming
 
 # -- grid -----------------------------------------------------------------------------------
 
@@ -39,6 +40,8 @@ def grid() -> None:
 
 
 grid.add_command(grid_build)
+grid.add_command(grid_diff)
+grid.add_command(grid_activate)
 
 
 @grid.command("validate")
@@ -88,6 +91,9 @@ def grid_validate(
     "--tolerance", type=float, default=None, help="Repair tolerance in metres (default 0.5)."
 )
 @click.option("--name", default=None, help="A name for the new generation.")
+@click.option(
+    "--activate", is_flag=True, help="Make it current at once (as `gridmgr grid activate`)."
+)
 @vertex_limit_options
 @click.pass_context
 def grid_import(
@@ -97,10 +103,15 @@ def grid_import(
     repair: bool,
     tolerance: float | None,
     name: str | None,
+    activate: bool,
     max_cell_vertices: int | None,
     max_total_vertices: int | None,
 ) -> None:
-    """Import a grid (GeoPackage, GeoJSON or Shapefile) as a new, current generation."""
+    """Import a grid (GeoPackage, GeoJSON or Shapefile) as a new generation.
+
+    It is stored beside the others and the roster's posts are matched to it by code; it becomes
+    current with `gridmgr grid activate GENERATION` (or --activate).
+    """
     from dataclasses import replace
 
     from gridmgr.grid.generations import store_generation
@@ -130,11 +141,20 @@ def grid_import(
             imported.meta, name=name, generation_id=generation_id_for(name, imported.meta.checksum)
         )
         imported = type(imported)(imported.cells, meta)
-    stored = store_generation(imported, settings_of(ctx))
+    stored = store_generation(imported, settings_of(ctx), make_current=False)
     n = imported.counts
     console.print(
-        f"imported generation {imported.generation_id} ({n[1]} / {n[2]} / {n[3]} "
-        f"cells) to {stored}; it is now the current grid"
+        f"imported generation {imported.generation_id} ({n[1]} / {n[2]} / {n[3]} cells) to {stored}"
+    )
+    if activate:
+        ctx.invoke(grid_activate, generation=imported.generation_id, db=None)
+        return
+    rehoming = roster_rehoming(settings_of(ctx), imported)
+    if rehoming is not None:
+        print_rehoming(rehoming)
+    console.print(
+        f"not current yet: compare with `gridmgr grid diff current {imported.generation_id}`, "
+        f"then `gridmgr grid activate {imported.generation_id}`"
     )
 
 

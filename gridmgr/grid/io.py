@@ -316,6 +316,23 @@ def write_grid(grid: Grid, path: Path) -> Path:
     return path
 
 
+def write_layer(frame: gpd.GeoDataFrame, path: Path, *, layer: str) -> Path:
+    """Write one table as a new GeoPackage with one layer (a report for QGIS), atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".gpkg":
+        raise GridFileError(f"cannot write {path.name}: use a .gpkg (GeoPackage) path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.partial{path.suffix}")
+    tmp.unlink(missing_ok=True)
+    try:
+        pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG", promote_to_multi=True)
+    except (pyogrio.errors.DataSourceError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise GridFileError(f"cannot write {path}: {exc}") from None
+    tmp.replace(path)
+    return path
+
+
 def meta_from_source(source: GridSource) -> GridMeta | None:
     """The metadata recorded in a gridmgr GeoPackage, if it has any."""
     if "generation_id" not in source.meta:
