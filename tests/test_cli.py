@@ -259,9 +259,7 @@ def test_import_then_locate_uses_the_imported_grid(
 def test_import_repair_prints_the_changes_and_makes_the_grid_current(
     data_dir: Path, slightly_broken_gpkg: Path
 ) -> None:
-    result = invoke(
-        data_dir, "grid", "import", str(slightly_broken_gpkg), "--repair", "--activate"
-    )
+    result = invoke(data_dir, "grid", "import", str(slightly_broken_gpkg), "--repair", "--activate")
 
     assert result.exit_code == 0, result.output
     text = flat(result.output)
