@@ -298,3 +298,33 @@ def test_without_out_the_build_stores_a_generation_that_is_not_current(
     assert current_grid_path(Settings(data_dir=tmp_path / "data")) == default_grid_path()
     assert f"gridmgr grid activate {stored[0].stem}" in out
     assert shipped_digest() == before
+
+
+@pytest.mark.slow
+def test_a_county_sized_build_with_weights_and_roads_is_valid() -> None:
+    """Jiangyin at 17/271/1557 with 20,000 clustered workload points and 40 random roads."""
+    from dataclasses import replace
+
+    from gridmgr.grid.build import build_grid
+    from gridmgr.grid.io import read_territory
+    from gridmgr.grid.workload import Workload
+
+    territory = read_territory()
+    rng = np.random.default_rng(7)
+    x0, y0, x1, y1 = territory.polygon.bounds
+    centres = rng.uniform((x0, y0), (x1, y1), (17, 2))
+    xy = np.vstack(
+        [
+            rng.normal(centres[rng.integers(0, 17, 15_000)], 0.02),
+            rng.uniform((x0, y0), (x1, y1), (5_000, 2)),
+        ]
+    )
+    inside = shapely.contains_xy(territory.polygon, xy[:, 0], xy[:, 1])
+    workload = Workload(xy[inside], rng.integers(1, 20, int(inside.sum())).astype(float))
+    roads = shapely.multilinestrings(list(rng.uniform((x0, y0), (x1, y1), (40, 2, 2))))
+
+    grid = build_grid(replace(territory, name="Jiangyin roads"), workload=workload, lines=roads)
+
+    assert grid.counts == {1: 17, 2: 271, 3: 1557}
+    assert validate_grid(grid.cells, territory=territory.polygon) == []
+    assert lines_followed(grid, shapely.intersection(roads, territory.polygon))[3] > 0.1
