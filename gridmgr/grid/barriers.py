@@ -20,6 +20,9 @@ from numpy.typing import NDArray
 ATOMIC_SHARE = 0.6
 """A block smaller than this share of the target cell area goes whole to one cell."""
 
+MIN_SHARE = 0.1
+"""A redrawn cell smaller than this share of the mean is a sliver: the parent keeps its plain split."""
+
 
 def lines_within(lines: shapely.Geometry | None, poly: shapely.Geometry) -> shapely.Geometry | None:
     """The part of ``lines`` inside ``poly`` (``None`` when nothing is left)."""
@@ -90,7 +93,16 @@ def attach_blocks(
             return None
         waiting = left
     polys = [_one_polygon(c) for c in out]
-    return None if any(c is None for c in polys) else [c for c in polys if c is not None]
+    if any(c is None for c in polys):
+        return None
+    kept = [c for c in polys if c is not None]
+    return kept if _none_tiny(kept) else None
+
+
+def _none_tiny(cells: list[shapely.Geometry]) -> bool:
+    """Whether every cell has at least ``MIN_SHARE`` of the mean area (no sliver cell)."""
+    areas = shapely.area(np.asarray(cells, dtype=object))
+    return bool(areas.min() >= MIN_SHARE * areas.mean())
 
 
 def cells_following_lines(
@@ -128,7 +140,8 @@ def cells_following_lines(
     out = [_one_polygon(shapely.union_all(p)) for p in pieces]
     if any(c is None for c in out):
         return cells  # a cell would fall apart: keep the plain Voronoi split of this parent
-    return [c for c in out if c is not None]
+    kept = [c for c in out if c is not None]
+    return kept if _none_tiny(kept) else cells
 
 
 def _one_polygon(geom: shapely.Geometry) -> shapely.Geometry | None:

@@ -136,7 +136,8 @@ def build_grid(
     if territory.town_areas:  # town borders are kept vertex for vertex too
         reference = shapely.union_all([reference, *shapely.boundary(territory.town_areas)])
     leaves = _restore_vertices(leaves, reference)
-    if not (shapely.get_type_id(leaves) == 3).all() or not shapely.coverage_is_valid(leaves):
+    polygons = (shapely.get_type_id(leaves) == 3) & ~shapely.is_empty(leaves)
+    if not polygons.all() or not shapely.coverage_is_valid(leaves):
         raise GridError("coverage cleaning produced an invalid cell; change the seed")
     tick("coverage: shared edges cleaned")
 
