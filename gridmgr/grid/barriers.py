@@ -21,7 +21,7 @@ ATOMIC_SHARE = 0.6
 """A block smaller than this share of the target cell area goes whole to one cell."""
 
 MIN_SHARE = 0.1
-"""A redrawn cell below this share of the mean area is a sliver: the parent keeps its plain split."""
+"""A redrawn cell below this share of the mean area is a sliver: keep the plain split."""
 
 
 def lines_within(lines: shapely.Geometry | None, poly: shapely.Geometry) -> shapely.Geometry | None:
