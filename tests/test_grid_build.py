@@ -328,3 +328,43 @@ def test_a_county_sized_build_with_weights_and_roads_is_valid() -> None:
     assert grid.counts == {1: 17, 2: 271, 3: 1557}
     assert validate_grid(grid.cells, territory=territory.polygon) == []
     assert lines_followed(grid, shapely.intersection(roads, territory.polygon))[3] > 0.1
+
+
+# -- real counties far from Jiangyin ----------------------------------------------------------
+
+COUNTIES = Path(__file__).parent / "data" / "counties"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("adcode", "counts", "crs"),
+    [("650121", (6, 40, 240), "EPSG:4538"), ("620102", (4, 30, 150), "EPSG:4544")],
+)
+def test_a_real_county_far_from_120e_gets_a_valid_grid_and_answers_locations(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    adcode: str,
+    counts: tuple[int, int, int],
+    crs: str,
+) -> None:
+    boundary = COUNTIES / f"{adcode}.geojson"
+    data = tmp_path / "data"
+    args = ["grid", "build", "--boundary", boundary, "--counts", "/".join(map(str, counts))]
+    code, out, err = gridmgr(data, *args, capsys=capsys)
+    assert code == 0, out + err
+    generation = next((data / "grids").glob("*.gpkg")).stem
+
+    assert gridmgr(data, "grid", "activate", generation, capsys=capsys)[0] == 0
+    code, out, err = gridmgr(data, "grid", "validate", capsys=capsys)
+    assert code == 0, out + err
+    grid = read_grid(data / "grids" / f"{generation}.gpkg")
+    assert grid.counts == dict(zip((1, 2, 3), counts, strict=True))
+    assert grid.meta.metric_crs == crs
+    assert grid.meta.county_code == adcode
+    outline = gpd.read_file(boundary).geometry.iloc[0]
+    inside = shapely.get_coordinates(outline.representative_point())[0]
+    code, out, err = gridmgr(data, "grid", "locate", *map(str, inside), "--json", capsys=capsys)
+    assert code == 0, out + err
+    assert f'"code": "{adcode}' in out
+    code, _, _ = gridmgr(data, "grid", "locate", "120.28", "31.91", capsys=capsys)
+    assert code == 3  # Jiangyin is outside this county
