@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -17,7 +16,6 @@ from gridmgr.grid.codes import code_to_parent_code
 from gridmgr.grid.datum import wgs84_to_gcj02
 from gridmgr.grid.io import read_territory
 from gridmgr.grid.territory import Territory, Town
-from gridmgr.shipped import shipped_data_dir
 
 # -- the shipped default ---------------------------------------------------------------------
 
@@ -52,7 +50,7 @@ def test_every_town_point_falls_in_its_own_cell_but_the_one_corrected_since(
     # the shipped generation was seeded with 长泾镇 ~4.4 km too far west (data/jiangyin/README.md)
     towns = read_territory().towns
     assert towns_outside_own_cell(jiangyin, towns) == ["长泾镇"]
-    assert towns_outside_own_cell(jiangyin, shipped_seed_towns(towns)) == []
+    assert towns_outside_own_cell(jiangyin, read_territory(shipped_seeds=True).towns) == []
 
 
 def test_changjing_lies_east_of_zhutang_between_it_and_gushan() -> None:
@@ -71,15 +69,6 @@ def test_every_town_point_lies_inside_its_own_polygon_where_polygons_are_known()
     territory = Territory("t", "320281", shapely.union_all(areas), towns, town_areas=areas)
     assert territory.towns_outside_own_area() == ["乙镇"]
     assert replace(territory, town_areas=()).towns_outside_own_area() == []
-
-
-def shipped_seed_towns(towns: tuple[Town, ...]) -> tuple[Town, ...]:
-    """The towns at the points the shipped grid was seeded with (``shipped_grid_seed``)."""
-    raw = json.loads((shipped_data_dir() / "jiangyin" / "towns.json").read_text(encoding="utf-8"))
-    seed = {str(t["mca_code"]): t["shipped_grid_seed"] for t in raw if "shipped_grid_seed" in t}
-    return tuple(
-        replace(t, lon=seed[t.code][0], lat=seed[t.code][1]) if t.code in seed else t for t in towns
-    )
 
 
 def test_child_codes_start_with_the_parent_code(jiangyin: Grid) -> None:
