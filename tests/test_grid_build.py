@@ -13,12 +13,13 @@ from shapely import LineString, box
 
 from gridmgr.cli import main
 from gridmgr.errors import GridError
-from gridmgr.grid.build import grid_workload, lines_followed
+from gridmgr.grid.barriers import lines_followed
 from gridmgr.grid.generations import current_grid_path
 from gridmgr.grid.inputs import fit_town_areas, read_lines, read_workload, workload_in
 from gridmgr.grid.io import default_grid_path, read_grid, read_grid_source
 from gridmgr.grid.territory import metric_crs_for
 from gridmgr.grid.validate import validate_grid
+from gridmgr.grid.workload import grid_workload
 from gridmgr.settings import Settings
 from gridmgr.shipped import shipped_data_dir
 

@@ -237,7 +237,9 @@ def _report(
     workload: Workload | None,
     lines: shapely.Geometry | None,
 ) -> None:
-    from gridmgr.grid.build import grid_quality, grid_workload, lines_followed
+    from gridmgr.grid.barriers import lines_followed
+    from gridmgr.grid.build import grid_quality
+    from gridmgr.grid.workload import grid_workload
 
     print_quality(grid_quality(built))
     if workload is not None:

@@ -17,6 +17,9 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from gridmgr.grid.model import Grid
+from gridmgr.grid.territory import to_metric
+
 ATOMIC_SHARE = 0.6
 """A block smaller than this share of the target cell area goes whole to one cell."""
 
@@ -162,3 +165,19 @@ def share_on_lines(
     if total == 0:
         return 0.0
     return float(shapely.intersection(borders, shapely.buffer(lines, within)).length / total)
+
+
+def lines_followed(
+    grid: Grid, lines: shapely.Geometry, *, within_m: float = 5.0
+) -> dict[int, float]:
+    """Share of each tier's inner border length within ``within_m`` metres of ``lines``."""
+    crs = grid.meta.metric_crs
+    metric_lines = to_metric(shapely.segmentize(lines, 1e-3), crs)
+    return {
+        tier: share_on_lines(
+            np.asarray(to_metric(grid.tier(tier).geometry.values, crs), dtype=object),
+            metric_lines,
+            within=within_m,
+        )
+        for tier in (1, 2, 3)
+    }

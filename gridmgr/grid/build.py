@@ -45,17 +45,11 @@ from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 
 from gridmgr.errors import GridError
-from gridmgr.grid.barriers import (
-    attach_blocks,
-    cells_following_lines,
-    lines_within,
-    share_on_lines,
-    split_blocks,
-)
+from gridmgr.grid.barriers import attach_blocks, cells_following_lines, lines_within, split_blocks
 from gridmgr.grid.codes import child_code
 from gridmgr.grid.model import Grid, GridMeta, generation_id_for, grid_checksum
 from gridmgr.grid.territory import WGS84, Territory, Town, to_metric
-from gridmgr.grid.workload import Workload, sample_density, weighted_kmeans, workload_balance
+from gridmgr.grid.workload import Workload, sample_density, weighted_kmeans
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(step, done, total)`` while a long job runs."""
@@ -243,31 +237,6 @@ def grid_quality(grid: Grid) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out).set_index("tier")
-
-
-def grid_workload(grid: Grid, workload: Workload) -> pd.DataFrame:
-    """Spread of workload per cell at each tier (``workload`` in lon/lat): the balance reached."""
-    rows = []
-    for tier in (1, 2, 3):
-        weights = workload.total_in(grid.tier(tier).geometry.values)
-        rows += [{"tier": tier, "weight": w} for w in weights]
-    return workload_balance(pd.DataFrame(rows))
-
-
-def lines_followed(
-    grid: Grid, lines: shapely.Geometry, *, within_m: float = 5.0
-) -> dict[int, float]:
-    """Share of each tier's inner border length within ``within_m`` metres of ``lines``."""
-    crs = grid.meta.metric_crs
-    metric_lines = to_metric(shapely.segmentize(lines, 1e-3), crs)
-    return {
-        tier: share_on_lines(
-            np.asarray(to_metric(grid.tier(tier).geometry.values, crs), dtype=object),
-            metric_lines,
-            within=within_m,
-        )
-        for tier in (1, 2, 3)
-    }
 
 
 def towns_outside_own_cell(grid: Grid, towns: Sequence[Town]) -> list[str]:

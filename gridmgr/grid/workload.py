@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from gridmgr.errors import GridError
+from gridmgr.grid.model import Grid
 
 
 @dataclass(frozen=True)
@@ -138,3 +139,12 @@ def workload_balance(weights_per_cell: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("tier")
+
+
+def grid_workload(grid: Grid, workload: Workload) -> pd.DataFrame:
+    """Spread of workload per cell at each tier (``workload`` in lon/lat): the balance reached."""
+    rows = []
+    for tier in (1, 2, 3):
+        weights = workload.total_in(grid.tier(tier).geometry.values)
+        rows += [{"tier": tier, "weight": w} for w in weights]
+    return workload_balance(pd.DataFrame(rows))
