@@ -212,6 +212,22 @@ def test_a_town_count_other_than_tier1_is_a_clear_error(
     assert not (tmp_path / "x.gpkg").exists()
 
 
+def test_a_boundary_in_pieces_is_refused_with_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pieces = shapely.union_all([box(119.9, 31.0, 120.0, 31.1), box(120.2, 31.0, 120.21, 31.01)])
+    path = tmp_path / "islands.geojson"
+    gpd.GeoDataFrame({"adcode": [COUNTY]}, geometry=[pieces], crs=4326).to_file(path)
+    args = ["grid", "build", "--boundary", path, "--counts", "2/4/8", "--out", tmp_path / "x.gpkg"]
+
+    code, _, err = gridmgr(tmp_path / "data", *args, capsys=capsys)
+
+    assert code == 1
+    assert "2 separate pieces" in err
+    assert "lon 120.20500" in err
+    assert not (tmp_path / "x.gpkg").exists()
+
+
 @pytest.mark.parametrize("counts", ["3/2/48", "3/12", "a/b/c", "0/1/2"])
 def test_malformed_counts_are_a_usage_error(
     tmp_path: Path, county: Path, capsys: pytest.CaptureFixture[str], counts: str

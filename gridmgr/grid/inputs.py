@@ -55,6 +55,14 @@ def read_boundary(path: Path) -> tuple[shapely.Geometry, dict[str, Any]]:
         raise GridFileError(f"{path}: the boundary has no polygon")
     if outline.geom_type == "MultiPolygon" and len(outline.geoms) == 1:
         outline = outline.geoms[0]
+    if outline.geom_type != "Polygon":
+        parts = sorted(outline.geoms, key=lambda g: -g.area)
+        where = shapely.point_on_surface(parts[1])
+        raise GridFileError(
+            f"{path}: the boundary is in {len(parts)} separate pieces (one near lon "
+            f"{where.x:.5f}, lat {where.y:.5f}); every cell is one piece, so a territory must be "
+            "too: join the pieces (an island to the bank it is administered from) in QGIS"
+        )
     props = {k: v for k, v in frame.iloc[0].items() if k != frame.geometry.name}
     return outline, props
 
