@@ -18,6 +18,8 @@ from benchmarks.common import Row, median_seconds
 from gridmgr import Grid, load_grid
 from gridmgr.grid.build import build_grid
 from gridmgr.grid.io import default_grid_path, read_territory
+from gridmgr.grid.territory import Territory
+from gridmgr.grid.workload import Workload
 
 
 def benchmark_points(grid: Grid, n: int, seed: int = 2026) -> tuple[np.ndarray, np.ndarray]:
@@ -48,6 +50,24 @@ def benchmark_points(grid: Grid, n: int, seed: int = 2026) -> tuple[np.ndarray, 
     return lon[order], lat[order]
 
 
+def build_weighted_with_lines(territory: Territory) -> Grid:
+    """A build with every option a county may add: 20,000 clustered workload points, 40 roads."""
+    rng = np.random.default_rng(7)
+    x0, y0, x1, y1 = territory.polygon.bounds
+    centres = rng.uniform((x0, y0), (x1, y1), (17, 2))
+    xy = np.vstack(
+        [
+            rng.normal(centres[rng.integers(0, 17, 15_000)], 0.02),
+            rng.uniform((x0, y0), (x1, y1), (5_000, 2)),
+        ]
+    )
+    inside = shapely.contains_xy(territory.polygon, xy[:, 0], xy[:, 1])
+    workload = Workload(xy[inside], rng.integers(1, 20, int(inside.sum())).astype(float))
+    ends = rng.uniform((x0, y0), (x1, y1), (40, 2, 2))
+    roads = shapely.intersection(shapely.multilinestrings(list(ends)), territory.polygon)
+    return build_grid(territory, workload=workload, lines=roads)
+
+
 def run(*, repeats: int, n_points: int, console: Console) -> list[Row]:
     """Measure the grid's figures."""
     rows: list[Row] = []
@@ -76,6 +96,18 @@ def run(*, repeats: int, n_points: int, console: Console) -> list[Row]:
             f"{anchor_s:.3f} s",
             f"{build_s / anchor_s:.0f}x the anchor",
             "<= 10 s",
+        )
+    )
+
+    weighted_s = median_seconds(lambda: build_weighted_with_lines(territory), max(1, repeats // 3))
+    rows.append(
+        Row(
+            "build 17/271/1557, weighted (20k pts) + 40 roads",
+            f"{weighted_s:.2f} s",
+            "one Voronoi of 1557 seeds clipped",
+            f"{anchor_s:.3f} s",
+            f"{weighted_s / anchor_s:.0f}x the anchor",
+            "<= 30 s",
         )
     )
 

@@ -243,7 +243,7 @@ def test_import_of_a_broken_file_prints_the_report_and_stores_nothing(
 def test_import_then_locate_uses_the_imported_grid(
     data_dir: Path, tiny_gpkg: Path, tiny: Grid
 ) -> None:
-    imported = invoke(data_dir, "grid", "import", str(tiny_gpkg))
+    imported = invoke(data_dir, "grid", "import", str(tiny_gpkg), "--activate")
     assert imported.exit_code == 0, imported.output
     assert tiny.generation_id in flat(imported.output)
     assert stored_files(data_dir) == ["CURRENT", f"{tiny.generation_id}.gpkg"]
@@ -259,7 +259,7 @@ def test_import_then_locate_uses_the_imported_grid(
 def test_import_repair_prints_the_changes_and_makes_the_grid_current(
     data_dir: Path, slightly_broken_gpkg: Path
 ) -> None:
-    result = invoke(data_dir, "grid", "import", str(slightly_broken_gpkg), "--repair")
+    result = invoke(data_dir, "grid", "import", str(slightly_broken_gpkg), "--repair", "--activate")
 
     assert result.exit_code == 0, result.output
     text = flat(result.output)
@@ -295,7 +295,7 @@ def test_import_repair_of_a_valid_file_keeps_its_generation(
 
     assert result.exit_code == 0, result.output
     assert "0 cell(s) changed" in result.output
-    assert stored_files(data_dir) == ["CURRENT", f"{tiny.generation_id}.gpkg"]
+    assert stored_files(data_dir) == [f"{tiny.generation_id}.gpkg"]  # stored, not yet current
 
 
 def test_non_positive_tolerance_is_a_clear_error(
@@ -321,8 +321,16 @@ def test_import_of_a_missing_file_is_a_usage_error(data_dir: Path, tmp_path: Pat
 @pytest.mark.slow
 def test_build_reproduces_the_shipped_default_grid(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.gpkg"
+    # the shipped generation was seeded before 长泾镇's point was corrected: seed it the same way
+    territory = tmp_path / "jiangyin"
+    shutil.copytree(default_grid_path().parent, territory)
+    towns = json.loads((territory / "towns.json").read_text(encoding="utf-8"))
+    for town in towns:
+        if "shipped_grid_seed" in town:
+            town["approx_lon"], town["approx_lat"] = town["shipped_grid_seed"]
+    (territory / "towns.json").write_text(json.dumps(towns, ensure_ascii=False), encoding="utf-8")
 
-    result = invoke(data_dir, "grid", "build", "--out", str(out))
+    result = invoke(data_dir, "grid", "build", "--territory", str(territory), "--out", str(out))
 
     assert result.exit_code == 0, result.output
     shipped = read_grid_source(default_grid_path()).meta["checksum"]

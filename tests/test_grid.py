@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import shapely
@@ -13,6 +15,7 @@ from gridmgr.grid.build import grid_quality, towns_outside_own_cell
 from gridmgr.grid.codes import code_to_parent_code
 from gridmgr.grid.datum import wgs84_to_gcj02
 from gridmgr.grid.io import read_territory
+from gridmgr.grid.territory import Territory, Town
 
 # -- the shipped default ---------------------------------------------------------------------
 
@@ -41,8 +44,31 @@ def test_tier1_cells_carry_the_real_town_names_and_codes(jiangyin: Grid) -> None
         assert tier1.at[town.code, "name_en"] == town.name_en
 
 
-def test_every_town_point_falls_in_its_own_cell(jiangyin: Grid) -> None:
-    assert towns_outside_own_cell(jiangyin, read_territory().towns) == []
+def test_every_town_point_falls_in_its_own_cell_but_the_one_corrected_since(
+    jiangyin: Grid,
+) -> None:
+    # the shipped generation was seeded with 长泾镇 ~4.4 km too far west (data/jiangyin/README.md)
+    towns = read_territory().towns
+    assert towns_outside_own_cell(jiangyin, towns) == ["长泾镇"]
+    assert towns_outside_own_cell(jiangyin, read_territory(shipped_seeds=True).towns) == []
+
+
+def test_changjing_lies_east_of_zhutang_between_it_and_gushan() -> None:
+    town = {t.name: t for t in read_territory().towns}
+    assert town["祝塘镇"].lon < town["长泾镇"].lon < town["顾山镇"].lon
+    assert town["长泾镇"].lat < town["新桥镇"].lat
+
+
+def test_every_town_point_lies_inside_its_own_polygon_where_polygons_are_known() -> None:
+    """Jiangyin ships no town polygons (no registry package has them): a synthetic check."""
+    areas = (shapely.box(120.0, 31.0, 120.1, 31.1), shapely.box(120.1, 31.0, 120.2, 31.1))
+    towns = tuple(
+        Town(f"32028100{i}", name, name, "town", lon, 31.05)
+        for i, (name, lon) in enumerate((("甲镇", 120.05), ("乙镇", 120.04)), start=1)
+    )
+    territory = Territory("t", "320281", shapely.union_all(areas), towns, town_areas=areas)
+    assert territory.towns_outside_own_area() == ["乙镇"]
+    assert replace(territory, town_areas=()).towns_outside_own_area() == []
 
 
 def test_child_codes_start_with_the_parent_code(jiangyin: Grid) -> None:

@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from gridmgr.cli.common import console, err_console, grid_file_option, load_grid, settings_of
-from gridmgr.errors import InvalidGridError
-
-if TYPE_CHECKING:
-    pass
-
+from gridmgr.cli.common import console, grid_file_option, load_grid, settings_of
+from gridmgr.cli.gridbuild import grid_build, print_quality
+from gridmgr.cli.gridgen import grid_activate, grid_diff, print_rehoming, roster_rehoming
 
 # -- grid -----------------------------------------------------------------------------------
 
@@ -43,52 +39,9 @@ def grid() -> None:
     """Build, validate, import, export and query grids."""
 
 
-@grid.command("build")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where to write the GeoPackage (default: the shipped default grid file).",
-)
-@click.option(
-    "--territory",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder with boundary.geojson and towns.json (default: Jiangyin).",
-)
-@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
-def grid_build(out: Path | None, territory: Path | None, seed: int) -> None:
-    """Build the default 17 / 271 / 1557 grid from the territory, deterministically."""
-    from gridmgr.grid.build import BuildParams, build_grid, grid_quality, towns_outside_own_cell
-    from gridmgr.grid.io import default_grid_path, read_territory, write_grid
-    from gridmgr.grid.validate import format_report, validate_grid
-
-    terr = read_territory(territory)
-    with Progress(
-        TextColumn("{task.description:<36}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task("building", total=6)
-
-        def progress(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
-
-        built = build_grid(terr, BuildParams(seed=seed), progress=progress)
-        bar.update(task, description="validating")
-        problems = validate_grid(built.cells, territory=terr.polygon)
-    if problems:
-        raise InvalidGridError(format_report(problems, title="the built grid is invalid"), problems)
-    target = out or default_grid_path()
-    write_grid(built, target)
-    _print_quality(grid_quality(built))
-    missing = towns_outside_own_cell(built, terr.towns)
-    if missing:
-        console.print(f"note: these towns' approximate points fall outside their cell: {missing}")
-    console.print(f"valid grid {built.generation_id} written to {target}")
-    console.print(f"checksum {built.meta.checksum}")
+grid.add_command(grid_build)
+grid.add_command(grid_diff)
+grid.add_command(grid_activate)
 
 
 @grid.command("validate")
@@ -115,7 +68,7 @@ def grid_validate(
         max_cell_vertices=max_cell_vertices,
         max_total_vertices=max_total_vertices,
     )
-    _print_quality(grid_quality(loaded))
+    print_quality(grid_quality(loaded))
     n = loaded.counts
     console.print(
         Text.assemble(
@@ -138,6 +91,9 @@ def grid_validate(
     "--tolerance", type=float, default=None, help="Repair tolerance in metres (default 0.5)."
 )
 @click.option("--name", default=None, help="A name for the new generation.")
+@click.option(
+    "--activate", is_flag=True, help="Make it current at once (as `gridmgr grid activate`)."
+)
 @vertex_limit_options
 @click.pass_context
 def grid_import(
@@ -147,10 +103,15 @@ def grid_import(
     repair: bool,
     tolerance: float | None,
     name: str | None,
+    activate: bool,
     max_cell_vertices: int | None,
     max_total_vertices: int | None,
 ) -> None:
-    """Import a grid (GeoPackage, GeoJSON or Shapefile) as a new, current generation."""
+    """Import a grid (GeoPackage, GeoJSON or Shapefile) as a new generation.
+
+    It is stored beside the others and the roster's posts are matched to it by code; it becomes
+    current with `gridmgr grid activate GENERATION` (or --activate).
+    """
     from dataclasses import replace
 
     from gridmgr.grid.generations import store_generation
@@ -180,11 +141,20 @@ def grid_import(
             imported.meta, name=name, generation_id=generation_id_for(name, imported.meta.checksum)
         )
         imported = type(imported)(imported.cells, meta)
-    stored = store_generation(imported, settings_of(ctx))
+    stored = store_generation(imported, settings_of(ctx), make_current=False)
     n = imported.counts
     console.print(
-        f"imported generation {imported.generation_id} ({n[1]} / {n[2]} / {n[3]} "
-        f"cells) to {stored}; it is now the current grid"
+        f"imported generation {imported.generation_id} ({n[1]} / {n[2]} / {n[3]} cells) to {stored}"
+    )
+    if activate:
+        ctx.invoke(grid_activate, generation=imported.generation_id, db=None)
+        return
+    rehoming = roster_rehoming(settings_of(ctx), imported)
+    if rehoming is not None:
+        print_rehoming(rehoming)
+    console.print(
+        f"not current yet: compare with `gridmgr grid diff current {imported.generation_id}`, "
+        f"then `gridmgr grid activate {imported.generation_id}`"
     )
 
 
@@ -271,7 +241,7 @@ def grid_info(ctx: click.Context, code: str | None, grid_path: Path | None) -> N
             f"generation {current.generation_id} ({current.meta.name}): "
             f"{n[1]} / {n[2]} / {n[3]} cells; checksum {current.meta.checksum[:16]}…"
         )
-        _print_quality(grid_quality(current))
+        print_quality(grid_quality(current))
         table = Table(title="tier-1 cells")
         for col in ("code", "name", "name_en", "children"):
             table.add_column(col)
@@ -310,21 +280,3 @@ def grid_generations(ctx: click.Context) -> None:
     for gen in list_generations(settings_of(ctx)):
         mark = "*" if gen.current else " "
         console.print(f"{mark} {gen.generation_id:<40} {gen.path}")
-
-
-def _print_quality(quality: Any) -> None:
-    table = Table(title="cells per tier (areas in km², compactness = Polsby-Popper)")
-    for col in ("tier", "cells", "area min", "median", "max", "CV", "compact min", "median"):
-        table.add_column(col, justify="right")
-    for tier, row in quality.iterrows():
-        table.add_row(
-            str(tier),
-            str(int(row.cells)),
-            f"{row.area_km2_min:.2f}",
-            f"{row.area_km2_median:.2f}",
-            f"{row.area_km2_max:.2f}",
-            f"{row.area_cv:.3f}",
-            f"{row.polsby_popper_min:.3f}",
-            f"{row.polsby_popper_median:.3f}",
-        )
-    console.print(table)

@@ -20,6 +20,11 @@ territory's metric CRS.
    restored bit for bit; tier-2 and tier-1 cells are the ``coverage_union`` of their children, so
    nesting is exact by construction.
 
+Towns given as polygons (``Territory.town_areas``) are the tier-1 cells as given. A
+:class:`~gridmgr.grid.workload.Workload` makes cells share workload rather than area (children
+apportioned and seeds placed by weight); barrier lines (:mod:`gridmgr.grid.barriers`) make cell
+borders follow roads and rivers where they can.
+
 Codes are the county code, the town's civil-affairs code and sequence numbers ordered north to
 south, then west to east. Tier-2 and tier-3 names are synthetic.
 """
@@ -40,9 +45,11 @@ from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 
 from gridmgr.errors import GridError
+from gridmgr.grid.barriers import attach_blocks, cells_following_lines, lines_within, split_blocks
 from gridmgr.grid.codes import child_code
 from gridmgr.grid.model import Grid, GridMeta, generation_id_for, grid_checksum
 from gridmgr.grid.territory import WGS84, Territory, Town, to_metric
+from gridmgr.grid.workload import Workload, sample_density, weighted_kmeans
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(step, done, total)`` while a long job runs."""
@@ -58,6 +65,7 @@ class BuildParams:
     town_tether: float = 0.3
     samples_per_cell: int = 60
     kmeans_iterations: int = 20
+    workload_area_share: float = 0.2
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -79,43 +87,56 @@ def build_grid(
     *,
     name: str | None = None,
     progress: Progress | None = None,
+    workload: Workload | None = None,
+    lines: shapely.Geometry | None = None,
 ) -> Grid:
     """Partition ``territory`` into a nested three-tier grid, deterministically.
 
+    ``workload`` (points in lon/lat with weights) balances cells by weight instead of area;
+    ``lines`` (roads, rivers in lon/lat) are followed by cell borders where they can be.
     The result is not validated here; :func:`gridmgr.grid.validate.validate_grid` does that.
     """
     n1, n2, n3 = params.counts
-    if not n1 <= n2 <= n3:
-        raise GridError(f"tier counts must not decrease, got {params.counts}")
-    if len(territory.towns) not in (0, n1):
-        raise GridError(
-            f"{len(territory.towns)} towns given for {n1} tier-1 cells: give one town per "
-            "tier-1 cell, or none to number tier-1 cells by position"
-        )
+    _check_counts(territory, params.counts)
     report = progress or (lambda step, done, total: None)
     rng = np.random.default_rng(params.seed)
     plane = _LocalPlane.around(territory.polygon)
-    area = plane.forward(territory.polygon)
-    steps = 6
+    ctx = _Context(
+        params=params,
+        rng=rng,
+        workload=Workload(plane.forward_xy(workload.xy), workload.weight) if workload else None,
+        lines=plane.forward(lines) if lines is not None else None,
+    )
+    steps = n1 + n2 + 4
+    done = 0
 
-    report("tier 1: seeding towns", 0, steps)
-    tier1 = _tier1_cells(area, territory.towns, n1, params, plane)
-    report("tier 2: communities", 1, steps)
-    tier2 = _split(tier1, n2, params, rng)
-    report("tier 3: unit grids", 2, steps)
-    tier3 = _split([c for kids in tier2 for c in kids], n3, params, rng)
+    def tick(step: str) -> None:
+        nonlocal done
+        done += 1
+        report(step, done, steps)
 
-    report("coverage: cleaning shared edges", 3, steps)
+    report("tier 1: towns", 0, steps)
+    if territory.town_areas:
+        tier1 = [plane.forward(a) for a in territory.town_areas]
+    else:
+        tier1 = _tier1_cells(plane.forward(territory.polygon), territory.towns, n1, ctx, plane)
+    tick("tier 2: communities")
+    tier2 = _split(tier1, n2, ctx, lambda: tick("tier 2: communities"))
+    tier3 = _split([c for kids in tier2 for c in kids], n3, ctx, lambda: tick("tier 3: unit grids"))
+
     leaves = np.array([c for kids in tier3 for c in kids], dtype=object)
-    leaves = plane.inverse(shapely.coverage_clean(leaves))
-    leaves = _restore_vertices(leaves, territory.polygon)
-    if not (shapely.get_type_id(leaves) == 3).all() or not shapely.coverage_is_valid(leaves):
+    leaves = plane.inverse(_clean_coverage(leaves))
+    reference = territory.polygon
+    if territory.town_areas:  # town borders are kept vertex for vertex too
+        reference = shapely.union_all([reference, *shapely.boundary(territory.town_areas)])
+    leaves = _restore_vertices(leaves, reference)
+    polygons = (shapely.get_type_id(leaves) == 3) & ~shapely.is_empty(leaves)
+    if not polygons.all() or not shapely.coverage_is_valid(leaves):
         raise GridError("coverage cleaning produced an invalid cell; change the seed")
+    tick("coverage: shared edges cleaned")
 
-    report("codes and names", 4, steps)
     rows = _coded_rows(territory, tier2, tier3, leaves)
-
-    report("checksum", 5, steps)
+    tick("codes and names")
     cells = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=WGS84)
     cells = cells.sort_values(["tier", "code"], kind="stable").reset_index(drop=True)
     checksum = grid_checksum(cells)
@@ -126,7 +147,7 @@ def build_grid(
         checksum=checksum,
         metric_crs=territory.metric_crs,
         county_code=territory.county_code,
-        params=params.to_dict(),
+        params=_params_record(params, territory, workload, lines),
         source=f"gridmgr.grid.build.build_grid over {territory.source or territory.name}",
     )
     grid = Grid(cells, meta)
@@ -231,6 +252,71 @@ def towns_outside_own_cell(grid: Grid, towns: Sequence[Town]) -> list[str]:
 # -- internals ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every split needs: the parameters, the random stream, the workload and the lines."""
+
+    params: BuildParams
+    rng: np.random.Generator
+    workload: Workload | None = None
+    lines: shapely.Geometry | None = None
+
+
+def _clean_coverage(leaves: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Leaves cleaned as one coverage (shared edges vertex-identical), each one polygon.
+
+    Cutting along lines can leave specks of a few square micrometres that the cleaner hands to
+    a far cell; they are dropped and the hairline gaps they leave closed by a second pass.
+    """
+    cleaned = np.asarray(shapely.coverage_clean(leaves), dtype=object)
+    if (shapely.get_type_id(cleaned) == 3).all():
+        return cleaned
+    largest = [max(shapely.get_parts(c), key=lambda p: p.area) for c in cleaned]
+    return np.asarray(
+        shapely.coverage_clean(np.asarray(largest, dtype=object), gap_width=0.01), dtype=object
+    )
+
+
+def _check_counts(territory: Territory, counts: tuple[int, int, int]) -> None:
+    n1, n2, n3 = counts
+    if not 1 <= n1 <= n2 <= n3:
+        raise GridError(f"tier counts must be positive and must not decrease, got {counts}")
+    if len(territory.towns) not in (0, n1):
+        raise GridError(
+            f"{len(territory.towns)} towns given for {n1} tier-1 cells: give one town per "
+            "tier-1 cell, or none to number tier-1 cells by position"
+        )
+    if territory.town_areas and len(territory.town_areas) != len(territory.towns):
+        raise GridError("give one polygon per town, or none")
+    if n2 > 999 * n1 or n3 > 999 * n2:
+        raise GridError(f"counts {counts}: a code has room for 999 children per cell")
+
+
+def _params_record(
+    params: BuildParams,
+    territory: Territory,
+    workload: Workload | None,
+    lines: shapely.Geometry | None,
+) -> dict[str, Any]:
+    """The build parameters as recorded in the grid's metadata (inputs beyond the defaults)."""
+    out = params.to_dict()
+    if territory.town_areas:
+        out["tier1"] = "the towns' polygons as given"
+    if workload is not None:
+        out["workload"] = {
+            "points": len(workload.weight),
+            "total": float(workload.weight.sum()),
+            "area_share": params.workload_area_share,
+            "method": "weighted k-means on density squared (equal workload per cell)",
+        }
+    if lines is not None:
+        out["lines"] = {
+            "parts": len(shapely.get_parts(lines)),
+            "method": "blocks cut along the lines go whole to one cell (gridmgr.grid.barriers)",
+        }
+    return out
+
+
 def _row(
     code: str, parent: str, tier: int, name: str, name_en: str, geom: shapely.Geometry
 ) -> dict[str, Any]:
@@ -290,6 +376,9 @@ class _LocalPlane:
     def forward(self, geoms: Any) -> Any:
         return shapely.transform(geoms, lambda c: (c - (self.lon0, self.lat0)) * (self.kx, self.ky))
 
+    def forward_xy(self, xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        return (np.asarray(xy, dtype=np.float64) - (self.lon0, self.lat0)) * (self.kx, self.ky)
+
     def inverse(self, geoms: Any) -> Any:
         return shapely.transform(geoms, lambda c: c / (self.kx, self.ky) + (self.lon0, self.lat0))
 
@@ -316,10 +405,12 @@ def _tier1_cells(
     area: shapely.Geometry,
     towns: Sequence[Town],
     n1: int,
-    params: BuildParams,
+    ctx: _Context,
     plane: _LocalPlane,
 ) -> list[shapely.Geometry]:
+    params = ctx.params
     samples = _lattice(area, 2500 * n1)
+    mass = _sample_mass(samples, ctx)
     if towns:
         anchor = shapely.get_coordinates(
             plane.forward(shapely.points([t.lon for t in towns], [t.lat for t in towns]))
@@ -328,30 +419,92 @@ def _tier1_cells(
         for _ in range(params.lloyd_iterations):
             label = cKDTree(seeds).query(samples)[1]
             for k in range(n1):
-                mine = samples[label == k]
-                centroid = mine.mean(axis=0) if len(mine) else seeds[k]
+                mine = label == k
+                if not mine.any():
+                    centroid = seeds[k]
+                elif mass is None:
+                    centroid = samples[mine].mean(axis=0)
+                else:
+                    centroid = np.average(samples[mine], axis=0, weights=mass[mine])
                 seeds[k] = (1 - params.town_tether) * centroid + params.town_tether * anchor[k]
+    elif ctx.workload is not None:
+        density = sample_density(samples, ctx.workload, area_share=params.workload_area_share)
+        seeds = weighted_kmeans(samples, n1, density, rng=ctx.rng, iterations=50)
+        seeds = seeds[_reading_order(seeds)]
     else:
         seeds, _ = kmeans2(samples, n1, seed=params.seed, minit="++", iter=50)
         seeds = seeds[_reading_order(seeds)]
-    return _voronoi_in(area, seeds)
+    return _voronoi_in(area, seeds, ctx.lines)
+
+
+def _sample_mass(samples: NDArray[np.float64], ctx: _Context) -> NDArray[np.float64] | None:
+    """Weight of each lattice sample in a centroid: the squared workload density, if any."""
+    if ctx.workload is None:
+        return None
+    density = sample_density(samples, ctx.workload, area_share=ctx.params.workload_area_share)
+    return density**2
 
 
 def _split(
-    parents: Sequence[shapely.Geometry], total: int, params: BuildParams, rng: np.random.Generator
+    parents: Sequence[shapely.Geometry], total: int, ctx: _Context, tick: Callable[[], None]
 ) -> list[list[shapely.Geometry]]:
-    """Children of every parent, ``total`` in all, in reading order within each parent."""
-    counts = _apportion(np.array([p.area for p in parents]), total)
+    """Children of every parent, ``total`` in all, in reading order within each parent.
+
+    Children are apportioned by area, or with a workload by a blend of workload and area.
+    """
+    params = ctx.params
+    share = np.array([p.area for p in parents])
+    if ctx.workload is not None:
+        weight = ctx.workload.total_in(np.asarray(parents, dtype=object))
+        a = params.workload_area_share
+        share = a * share / share.sum() + (1 - a) * weight / weight.sum()
+    counts = _apportion(share, total)
     out = []
     for parent, k in zip(parents, counts, strict=True):
+        tick()
         if k == 1:
             out.append([parent])
             continue
-        pts = _lattice(parent, k * params.samples_per_cell)
-        seeds, _ = kmeans2(pts, int(k), seed=rng, minit="++", iter=params.kmeans_iterations)
-        seeds = seeds[_reading_order(seeds)]
-        out.append(_voronoi_in(parent, seeds))
+        blocks = split_blocks(parent, ctx.lines, int(k)) if ctx.lines is not None else None
+        along = _split_along_lines(blocks, int(k), ctx) if blocks else None
+        out.append(along or _voronoi_in(parent, _seeds_in(parent, int(k), ctx), ctx.lines))
     return out
+
+
+def _seeds_in(poly: shapely.Geometry, k: int, ctx: _Context) -> NDArray[np.float64]:
+    """``k`` k-means seeds inside ``poly`` (weighted by the workload, if any), in reading order."""
+    params = ctx.params
+    pts = _lattice(poly, k * params.samples_per_cell)
+    if ctx.workload is None:
+        seeds, _ = kmeans2(pts, k, seed=ctx.rng, minit="++", iter=params.kmeans_iterations)
+    else:
+        density = sample_density(pts, ctx.workload, area_share=params.workload_area_share)
+        seeds = weighted_kmeans(pts, k, density, rng=ctx.rng, iterations=params.kmeans_iterations)
+    ordered: NDArray[np.float64] = seeds[_reading_order(seeds)]
+    return ordered
+
+
+def _split_along_lines(
+    blocks: tuple[list[shapely.Geometry], list[shapely.Geometry]], k: int, ctx: _Context
+) -> list[shapely.Geometry] | None:
+    """``k`` children whose borders follow the lines between the large blocks (or ``None``)."""
+    large, small = blocks
+    share = np.array([b.area for b in large])
+    if ctx.workload is not None:
+        a = ctx.params.workload_area_share
+        weight = ctx.workload.total_in(large)
+        total = weight.sum()
+        share = a * share / share.sum() + (1 - a) * (
+            weight / total if total else share / share.sum()
+        )
+    cells: list[shapely.Geometry] = []
+    for block, kb in zip(large, _apportion(share, k), strict=True):
+        cells += [block] if kb == 1 else _voronoi_in(block, _seeds_in(block, int(kb), ctx))
+    grown = attach_blocks(cells, small)
+    if grown is None:
+        return None
+    anchors = shapely.get_coordinates(shapely.point_on_surface(np.asarray(grown, dtype=object)))
+    return [grown[i] for i in _reading_order(anchors)]
 
 
 def _apportion(weights: NDArray[np.float64], total: int) -> NDArray[np.int64]:
@@ -381,11 +534,18 @@ def _reading_order(seeds: NDArray[np.float64]) -> NDArray[np.intp]:
     return np.lexsort((seeds[:, 0], row))
 
 
-def _voronoi_in(poly: shapely.Geometry, seeds: NDArray[np.float64]) -> list[shapely.Geometry]:
-    """Voronoi regions of ``seeds`` clipped to ``poly``, one connected polygon per seed."""
+def _voronoi_in(
+    poly: shapely.Geometry, seeds: NDArray[np.float64], lines: shapely.Geometry | None = None
+) -> list[shapely.Geometry]:
+    """Voronoi regions of ``seeds`` clipped to ``poly``, one connected polygon per seed.
+
+    With ``lines``, the regions are redrawn to follow them where they can.
+    """
     regions = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=poly, ordered=True)
-    cells = shapely.intersection(np.asarray(regions.geoms, dtype=object), poly)
-    return _connect(list(cells))
+    cells = list(shapely.intersection(np.asarray(regions.geoms, dtype=object), poly))
+    if lines_within(lines, poly) is not None:
+        cells = cells_following_lines(poly, cells, lines)
+    return _connect(cells)
 
 
 def _connect(cells: list[shapely.Geometry]) -> list[shapely.Geometry]:

@@ -1,8 +1,8 @@
 """Grid generations on disk: imported grids kept side by side, one of them current.
 
-Cells never change in place: importing a grid writes a new GeoPackage named after its
-content-addressed generation id into ``<data_dir>/grids/`` and makes it current; the shipped
-default is the current grid until something is imported.
+Cells never change in place: importing or building a grid writes a new GeoPackage named after
+its content-addressed generation id into ``<data_dir>/grids/``; activating one makes it current
+(the ``CURRENT`` file names it). The shipped default is current until another is activated.
 """
 
 from __future__ import annotations
@@ -69,3 +69,41 @@ def list_generations(settings: Settings) -> list[Generation]:
         for path in sorted(settings.grids_dir.glob("*.gpkg")):
             out.append(Generation(path.stem, path, path == current))
     return out
+
+
+def generation_path(settings: Settings, ref: str | Path) -> Path:
+    """The file of a generation named by id (``default``: the shipped one, ``current``: the
+    current one) or by path."""
+    text = str(ref)
+    if text == "default":
+        return default_grid_path()
+    if text == "current":
+        return current_grid_path(settings)
+    stored = settings.grids_dir / f"{text}.gpkg"
+    if stored.is_file():
+        return stored
+    path = Path(ref)
+    if path.is_file():
+        return path
+    known = ", ".join(g.generation_id for g in list_generations(settings))
+    raise GridFileError(
+        f"no generation or grid file {text!r}; stored generations: {known} "
+        "(`gridmgr grid generations` lists them)"
+    )
+
+
+def activate_generation(settings: Settings, generation_id: str) -> Path:
+    """Make a stored generation (or ``default``, the shipped one) current; its file."""
+    if generation_id == "default":
+        (settings.grids_dir / _CURRENT).unlink(missing_ok=True)
+        return default_grid_path()
+    path = settings.grids_dir / f"{generation_id}.gpkg"
+    if not path.is_file():
+        raise GridFileError(
+            f"no stored generation {generation_id!r} in {settings.grids_dir}: build one with "
+            "`gridmgr grid build` or import one with `gridmgr grid import`"
+        )
+    tmp = settings.grids_dir / f"{_CURRENT}.partial"
+    tmp.write_text(generation_id + "\n", encoding="utf-8")
+    tmp.replace(settings.grids_dir / _CURRENT)
+    return path

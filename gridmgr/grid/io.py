@@ -36,8 +36,12 @@ def default_grid_path() -> Path:
     return shipped_data_dir() / "jiangyin" / "grid.gpkg"
 
 
-def read_territory(folder: Path | None = None) -> Territory:
-    """Read ``boundary.geojson`` and ``towns.json`` from a territory folder (default: Jiangyin)."""
+def read_territory(folder: Path | None = None, *, shipped_seeds: bool = False) -> Territory:
+    """Read ``boundary.geojson`` and ``towns.json`` from a territory folder (default: Jiangyin).
+
+    ``shipped_seeds`` puts each town at the point the shipped grid was seeded with where that
+    differs (``shipped_grid_seed``: a point corrected since), to rebuild the shipped generation.
+    """
     folder = folder or shipped_data_dir() / "jiangyin"
     try:
         outline = gpd.read_file(folder / "boundary.geojson")
@@ -58,10 +62,11 @@ def read_territory(folder: Path | None = None) -> Territory:
             name=t["name"],
             name_en=t.get("pinyin", t["name"]),
             kind=t.get("type", "town"),
-            lon=float(t["approx_lon"]),
-            lat=float(t["approx_lat"]),
+            lon=float(t["shipped_grid_seed"][0] if seeded else t["approx_lon"]),
+            lat=float(t["shipped_grid_seed"][1] if seeded else t["approx_lat"]),
         )
         for t in sorted(towns_raw, key=lambda t: str(t["mca_code"]))
+        for seeded in [shipped_seeds and "shipped_grid_seed" in t]
     )
     return Territory(
         name=str(props.get("name_en", props.get("name", folder.name))),
@@ -309,6 +314,23 @@ def write_grid(grid: Grid, path: Path) -> Path:
                 driver="GeoJSON",
                 layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": "15", "WRITE_NAME": "NO"},
             )
+    except (pyogrio.errors.DataSourceError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise GridFileError(f"cannot write {path}: {exc}") from None
+    tmp.replace(path)
+    return path
+
+
+def write_layer(frame: gpd.GeoDataFrame, path: Path, *, layer: str) -> Path:
+    """Write one table as a new GeoPackage with one layer (a report for QGIS), atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".gpkg":
+        raise GridFileError(f"cannot write {path.name}: use a .gpkg (GeoPackage) path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.partial{path.suffix}")
+    tmp.unlink(missing_ok=True)
+    try:
+        pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG", promote_to_multi=True)
     except (pyogrio.errors.DataSourceError, OSError) as exc:
         tmp.unlink(missing_ok=True)
         raise GridFileError(f"cannot write {path}: {exc}") from None

@@ -14,11 +14,35 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
+from gridmgr.errors import CoordinateError
+
 WGS84 = "EPSG:4326"
 """The exchange CRS: everything gridmgr stores and serves is longitude/latitude on WGS84."""
 
 JIANGYIN_METRIC_CRS = "EPSG:4549"
 """CGCS2000 / 3-degree Gauss-Kruger CM 120E: Jiangyin sits on 120 E, scale error < 0.005 %."""
+
+_GK3_FIRST_EPSG = 4534  # CGCS2000 / 3-degree Gauss-Kruger CM 75E; CM 78E is 4535 ... CM 135E 4554
+_GK3_FIRST_CM, _GK3_LAST_CM = 75, 135
+
+
+def metric_crs_for(lon: float) -> str:
+    """The CGCS2000 3-degree Gauss-Krüger CRS whose central meridian is nearest ``lon``.
+
+    These are the "CM" variants (EPSG:4534 CM 75E to EPSG:4554 CM 135E), whose false easting
+    carries no zone prefix; within 1.5 degrees of the central meridian the scale error stays
+    below 0.03 %.
+
+    >>> metric_crs_for(120.3), metric_crs_for(104.1), metric_crs_for(87.6)
+    ('EPSG:4549', 'EPSG:4544', 'EPSG:4538')
+    """
+    if not 73.5 <= lon <= 136.5:
+        raise CoordinateError(
+            f"longitude {lon} is outside China's 3-degree Gauss-Kruger zones (73.5-136.5 E): "
+            "give the metric CRS with --crs EPSG:XXXX"
+        )
+    cm = min(max(3 * round(lon / 3), _GK3_FIRST_CM), _GK3_LAST_CM)
+    return f"EPSG:{_GK3_FIRST_EPSG + (cm - _GK3_FIRST_CM) // 3}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +80,11 @@ class Town:
 
 @dataclass(frozen=True)
 class Territory:
-    """The area under management, in EPSG:4326, with its county code and its towns."""
+    """The area under management, in EPSG:4326, with its county code and its towns.
+
+    ``town_areas`` holds the towns' own polygons when they are known (one per town, in the
+    order of ``towns``): they then become the tier-1 cells as given.
+    """
 
     name: str
     county_code: str
@@ -64,10 +92,19 @@ class Territory:
     towns: tuple[Town, ...]
     metric_crs: str = JIANGYIN_METRIC_CRS
     source: str = ""
+    town_areas: tuple[shapely.Polygon, ...] = ()
 
     @property
     def __geo_interface__(self) -> dict[str, object]:
         return dict(shapely.geometry.mapping(self.polygon))
+
+    def towns_outside_own_area(self) -> list[str]:
+        """Names of towns whose point lies outside their own polygon (none if none are known)."""
+        return [
+            town.name
+            for town, area in zip(self.towns, self.town_areas, strict=False)
+            if not shapely.intersects_xy(area, town.lon, town.lat)
+        ]
 
     def area_km2(self) -> float:
         """Area in the metric CRS, in square kilometres."""
