@@ -349,6 +349,23 @@ def test_assess_show_close_and_close_again_on_the_command_line(tmp_path: Path) -
     assert "closed, version 1" in table.output
     assert "镇街 (town)" in table.output
 
+    # the Excel export, read back with openpyxl: the frozen numbers, one sheet per level
+    from openpyxl import load_workbook
+
+    book_path = tmp_path / "2026-11.xlsx"
+    exported = invoke(data_dir, "assess", "show", "2026-11", "--xlsx", str(book_path), *at)
+    assert exported.exit_code == 0, exported.output
+    book = load_workbook(book_path, read_only=True)
+    assert book.sheetnames == ["worker", "community", "town", "missed 漏报"]
+    town = list(book["town"].iter_rows(values_only=True))
+    assert "closed, version 1" in str(town[0][0])
+    header, first = town[1], town[2]
+    assert header[:5] == ("排名 rank", "单位 unit", "名称 name", "案件 cases", "综合得分 score")
+    stored = body["levels"]["town"][0]
+    assert first[1] == stored["unit"]
+    assert first[3] == stored["cases"]
+    assert first[header.index("主动发现率 分母")] == stored["discovery_den"]
+
     bad = invoke(data_dir, "assess", "show", "2026-13", *at)
     assert bad.exit_code != 0
     assert "not YYYY-MM" in str(bad.exception)  # main() prints it as an error, exit 1

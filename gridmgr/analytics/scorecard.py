@@ -278,6 +278,37 @@ def scorecard_to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def scorecard_workbook(body: Mapping[str, Any], *, status: str) -> Any:
+    """A scorecard body (as stored) as an ``openpyxl`` workbook: a sheet per level — rank, unit,
+    name, cases, score, then each indicator's numerator, denominator and rate — and one of the
+    missed reports; the first row of each sheet says which month and whether it is frozen."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for blank in list(book.worksheets):  # a new workbook comes with one empty sheet
+        book.remove(blank)
+    header = ["排名 rank", "单位 unit", "名称 name", "案件 cases", "综合得分 score"]
+    for ind in INDICATORS:
+        header += [f"{ind.label_zh} 分子", f"{ind.label_zh} 分母", f"{ind.label_zh} 比率"]
+    for level, rows in body.get("levels", {}).items():
+        sheet = book.create_sheet(title=level)
+        sheet.append([f"{body.get('month', '')} 考核 ({level}): {status}"])
+        sheet.append(header)
+        for row in rows:
+            values = [row.get("rank"), row.get("unit"), row.get("name"), row.get("cases")]
+            values.append(row.get("score"))
+            for ind in INDICATORS:
+                values += [row.get(f"{ind.key}_{part}") for part in ("num", "den", "rate")]
+            sheet.append(values)
+    missed = list(body.get("missed", []))
+    sheet = book.create_sheet(title="missed 漏报")
+    columns = sorted({k for row in missed for k in row}) or ["case_id"]
+    sheet.append(columns)
+    for row in missed:
+        sheet.append([row.get(c) for c in columns])
+    return book
+
+
 __all__ = [
     "INDICATORS",
     "KEYS",
@@ -290,5 +321,6 @@ __all__ = [
     "read_assessment_config",
     "scorecard",
     "scorecard_to_records",
+    "scorecard_workbook",
     "stage_punctuality",
 ]

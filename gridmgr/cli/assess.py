@@ -61,6 +61,13 @@ def assess() -> None:
 @assess.command("show")
 @click.argument("month")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole scorecard as JSON.")
+@click.option(
+    "--xlsx",
+    "xlsx",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also write it as an Excel workbook: one sheet per level, and the missed reports.",
+)
 @click.option("--level", type=click.Choice(["worker", "community", "town"]), default=None,
               help="Only this level (default all three).")  # fmt: skip
 @config_option
@@ -71,13 +78,15 @@ def assess_show(
     ctx: click.Context,
     month: str,
     as_json: bool,
+    xlsx: Path | None,
     level: str | None,
     config_path: Path | None,
     at: datetime | None,
     db: str | None,
 ) -> None:
     """Show MONTH's scorecard (YYYY-MM): the closed one if the month is closed, else computed
-    now. Each indicator as numerator/denominator, the composite score and the rank."""
+    now. Each indicator as numerator/denominator, the composite score and the rank;
+    ``--xlsx FILE`` also writes it as an Excel workbook."""
     from gridmgr.services.assessments import compute_month, stored_month
 
     with _services(ctx, db, at) as services:
@@ -89,6 +98,11 @@ def assess_show(
             with err_console.status(f"computing the {month} scorecard"):
                 body = compute_month(services, month, config=_config(config_path)).body()
             status = "open (computed now; `gridmgr assess close` freezes it)"
+    if xlsx is not None:
+        from gridmgr.analytics.scorecard import scorecard_workbook
+
+        scorecard_workbook(body, status=status).save(xlsx)
+        err_console.print(f"wrote {xlsx}")
     if as_json:
         click.echo(json.dumps({"status": status, **body}, ensure_ascii=False, indent=2))
         return
