@@ -29,6 +29,7 @@ from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRec
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
 from gridmgr.store.ledgerstore import LedgerMethods
 from gridmgr.store.logins import LoginFailure, LoginMethods
+from gridmgr.store.merklestore import ConsistencyProof, InclusionProof, MerkleMethods
 from gridmgr.store.migrate import check_schema, upgrade
 from gridmgr.store.outboxstore import (
     Delivery,
@@ -53,11 +54,13 @@ __all__ = [
     "CaseStats",
     "CellLoad",
     "ConcurrentUpdateError",
+    "ConsistencyProof",
     "Credential",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryStatus",
     "DrawRecord",
+    "InclusionProof",
     "IntakeInfo",
     "IntakeReads",
     "InvariantCount",
@@ -86,6 +89,7 @@ class Store(
     DeskMethods,
     CaseSearchMethods,
     LedgerMethods,
+    MerkleMethods,
     IntakeMethods,
     OutboxMethods,
     AttachmentMethods,

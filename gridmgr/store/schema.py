@@ -532,3 +532,28 @@ ledger = Table(
 )
 
 LEDGER_COLUMNS = ("seq", "at", "kind", "actor", "subject", "payload", "prev_hash", "hash")
+
+# The Merkle tree over the ledger (migration 0012): a cache of its perfect subtrees of level >= 1,
+# derived from ``ledger.hash`` and rebuilt from it at will, so it needs no append-only triggers
+# (a checkpoint recomputes the root from the ledger and refuses a cache that disagrees).
+# ``node`` is ``level << 40 | index`` (gridmgr.store.merklestore.node_key).
+ledger_merkle = Table(
+    "ledger_merkle",
+    metadata,
+    Column("node", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Signed tree heads published by `gridmgr ledger checkpoint` (migration 0012), newest last.
+ledger_tree_heads = Table(
+    "ledger_tree_heads",
+    metadata,
+    _id(),
+    Column("size", BigInteger, nullable=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("timestamp", String(32), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("signature", String(100), nullable=False),
+    Index(None, "size"),
+)
