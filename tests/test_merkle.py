@@ -172,5 +172,6 @@ def test_every_inclusion_and_consistency_proof_of_a_random_tree_verifies(size, d
     path = consistency_proof(first, size, nodes)
     assert verify_consistency(first, size, root_of(leaves[:first]), root_of(leaves), path)
     if 0 < first < size:
-        assert not verify_consistency(first, size, root_of(leaves[: first - 1] or [b"x"]),
-                                      root_of(leaves), path)
+        assert not verify_consistency(
+            first, size, root_of(leaves[: first - 1] or [b"x"]), root_of(leaves), path
+        )

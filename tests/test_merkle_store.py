@@ -29,7 +29,10 @@ def record(store: Store, n: int) -> list[str]:
     """Append ``n`` events; their hashes."""
     return [
         store.record(
-            at=AT + timedelta(seconds=i), kind="test.event", actor="t", subject=f"s{i}",
+            at=AT + timedelta(seconds=i),
+            kind="test.event",
+            actor="t",
+            subject=f"s{i}",
             details={"i": i},
         ).hash
         for i in range(n)
@@ -78,7 +81,9 @@ def test_a_checkpoint_signs_the_root_and_a_tampered_head_is_named(store: Store) 
     key = Ed25519PrivateKey.generate()
     head = checkpoint_tree_head(store, key, now=AT)
     assert (head.size, head.root_hash, head.head_hash) == (
-        6, root_of(leaves(hashes)).hex(), hashes[-1],
+        6,
+        root_of(leaves(hashes)).hex(),
+        hashes[-1],
     )
     assert tree_head_problem(head) is None
     assert tree_head_problem(head, trusted_key=public_key_bytes(key.public_key())) is None

@@ -10,13 +10,12 @@ to exactly what the hash chain commits to. Hashing is RFC 6962's:
 
 A *node* ``(level, index)`` is a perfect subtree: the ``2**level`` leaves from ``index << level``.
 Any range the RFC's recursion names (``MTH(D[a:b])``) is a right fold over at most ``log2 n``
-perfect nodes (:func:`range_nodes`), so a proof is planned as a set of nodes (:func:`inclusion_plan`,
-:func:`consistency_plan`), the store fetches those nodes in one query, and :func:`inclusion_proof` /
-:func:`consistency_proof` assemble the proof from them: ``O(log n)`` hashes, ``O(log² n)`` nodes at
-worst. :class:`CompactRange` appends leaves and yields each perfect node the moment it completes,
-which is how the store keeps its cache of nodes; :func:`root_from_inclusion_proof` and
-:func:`verify_consistency` are the verifier's side (RFC 9162 §2.1.3.2 and §2.1.4.2), tested
-against the reference vectors of transparency-dev/merkle.
+perfect nodes (:func:`range_nodes`). So a proof is planned as a set of nodes
+(:func:`inclusion_plan`, :func:`consistency_plan`), the store fetches them in one query, and
+:func:`inclusion_proof` / :func:`consistency_proof` assemble the proof: ``O(log n)`` hashes.
+:class:`CompactRange` appends leaves and yields each perfect node as it completes, which is how
+the store keeps its cache. :func:`root_from_inclusion_proof` and :func:`verify_consistency` are
+the verifier's side (RFC 9162 §2.1.3.2, §2.1.4.2), tested against transparency-dev's vectors.
 """
 
 from __future__ import annotations
@@ -69,7 +68,7 @@ def split_point(n: int) -> int:
 
 
 def root_of(leaves: Sequence[bytes]) -> bytes:
-    """The Merkle tree hash ``MTH`` of these leaf *hashes* (recursive; for tests and small trees)."""
+    """The Merkle tree hash ``MTH`` of these leaf *hashes* (recursive: for tests, small trees)."""
     if not leaves:
         return EMPTY_ROOT
     if len(leaves) == 1:
@@ -204,9 +203,7 @@ def root_plan(size: int) -> list[Node]:
     return range_nodes(0, size)
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root that ``proof`` and ``leaf`` imply for leaf ``index`` of a tree of ``size``
     (RFC 9162 §2.1.3.2); :class:`ProofError` when the proof has the wrong length."""
     _check_index(index, size)
@@ -287,7 +284,9 @@ class CompactRange:
         :func:`root_plan` nodes, left to right."""
         plan = root_plan(size)
         if len(plan) != len(hashes):
-            raise ProofError(f"a tree of {size} leaves has {len(plan)} edge nodes, got {len(hashes)}")
+            raise ProofError(
+                f"a tree of {size} leaves has {len(plan)} edge nodes, got {len(hashes)}"
+            )
         return cls(size, [(level, h) for (level, _), h in zip(plan, hashes, strict=True)])
 
     def append(self, leaf: bytes) -> list[tuple[Node, bytes]]:

@@ -30,13 +30,17 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gridmgr.errors import TimeError
+from gridmgr.errors import GridMgrError, TimeError
 from gridmgr.ledger.hashing import GENESIS_HASH, LedgerError, parse_time
 
 STH_FORMAT = "gridmgr-sth/1"
 _HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _FIELDS = ("format", "size", "root_hash", "head_hash", "timestamp", "public_key", "key_id",
            "signature")  # fmt: skip
+
+
+class NoTreeHeadError(GridMgrError, LookupError):
+    """No signed tree head has been published yet (run ``gridmgr ledger checkpoint``)."""
 
 
 def public_key_bytes(key: Ed25519PublicKey) -> bytes:

@@ -22,11 +22,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from gridmgr.errors import GridMgrError
+from gridmgr.access import Caller
+from gridmgr.errors import CaseNotFoundError, GridMgrError
 from gridmgr.ledger import LedgerError, format_time
-from gridmgr.ledger.treehead import SignedTreeHead, sign_tree_head
+from gridmgr.ledger.treehead import NoTreeHeadError, SignedTreeHead, sign_tree_head
+from gridmgr.services.context import Services
 from gridmgr.settings import Settings
-from gridmgr.store import Store
+from gridmgr.store import ConsistencyProof, InclusionProof, Store
 
 SIGNING_KEY_ENV = "GRIDMGR_SIGNING_KEY"
 DEMO_KEY_FILE = "ledger_signing_key.pem"
@@ -118,3 +120,57 @@ def checkpoint_tree_head(
     )
     store.publish_tree_head(head)
     return head
+
+
+def latest_head(services: Services) -> SignedTreeHead:
+    """The newest published signed tree head; any authenticated caller may read it (hashes)."""
+    head = services.store.latest_tree_head()
+    if head is None:
+        raise NoTreeHeadError(
+            "no signed tree head has been published yet; run `gridmgr ledger checkpoint`"
+        )
+    return head
+
+
+def inclusion_for(
+    services: Services, caller: Caller, seq: int, *, size: int | None = None
+) -> tuple[InclusionProof, SignedTreeHead | None]:
+    """The proof that event ``seq`` is in the tree of ``size`` events (default: the latest
+    signed head's size, else the whole ledger), and the signed head of that size if one was
+    published.
+
+    City-wide callers may ask for any event; anyone else only for an event of a case he may see
+    (its ``subject`` ``case:<id>``), and an event outside that is refused as if it did not exist.
+    """
+    store = services.store
+    if not caller.city_wide:
+        event = store.ledger_event(seq)
+        subject = "" if event is None else event.subject
+        try:
+            case = (
+                store.case(subject.removeprefix("case:")) if subject.startswith("case:") else None
+            )
+        except CaseNotFoundError:
+            case = None
+        if case is None or not caller.may_see(case):
+            raise CaseNotFoundError(f"no ledger event {seq} of a case visible to you")
+    if size is None:
+        latest = store.latest_tree_head()
+        if latest is not None and latest.size >= seq:
+            size = latest.size
+    proof = store.inclusion_proof(seq, size=size)
+    return proof, store.latest_tree_head(size=proof.size)
+
+
+def consistency_between(
+    services: Services, first: int, second: int | None = None
+) -> tuple[ConsistencyProof, SignedTreeHead | None, SignedTreeHead | None]:
+    """The proof that the tree of ``second`` events extends that of ``first``, with the signed
+    heads of both sizes where published (hashes only: any authenticated caller)."""
+    proof = services.store.consistency_proof(first, second)
+    store = services.store
+    return (
+        proof,
+        store.latest_tree_head(size=proof.first),
+        store.latest_tree_head(size=proof.second),
+    )

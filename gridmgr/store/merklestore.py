@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from gridmgr.ledger import GENESIS_HASH
+from gridmgr.ledger import GENESIS_HASH, LedgerEvent
 from gridmgr.ledger.merkle import (
     CompactRange,
     Node,
@@ -31,7 +31,7 @@ from gridmgr.ledger.merkle import (
     root_plan,
 )
 from gridmgr.ledger.treehead import SignedTreeHead
-from gridmgr.store.ledgerstore import iter_rows
+from gridmgr.store.ledgerstore import events_by_seq, iter_rows
 from gridmgr.store.schema import ledger, ledger_merkle, ledger_tree_heads
 from gridmgr.store.transactions import StoreBase
 
@@ -219,7 +219,9 @@ class MerkleMethods(StoreBase):
         ``first``."""
         n = self._size(second)
         if type(first) is not int or not 0 <= first <= n:
-            raise ProofError(f"no consistency proof from {first} to {n} events; ask for 0 <= from <= to")
+            raise ProofError(
+                f"no consistency proof from {first} to {n} events; ask for 0 <= from <= to"
+            )
         plan = [*consistency_plan(first, n), *root_plan(first), *root_plan(n)]
         nodes = self._nodes(n, plan) if n else {}
         return ConsistencyProof(
@@ -282,6 +284,11 @@ class MerkleMethods(StoreBase):
             public_key=row.public_key,
             signature=row.signature,
         )
+
+    def ledger_event(self, seq: int) -> LedgerEvent | None:
+        """The ledger event ``seq``, or ``None``."""
+        with self._read() as conn:
+            return events_by_seq(conn, [seq]).get(seq)
 
     def head_hash_at(self, size: int) -> str:
         """The hash of event ``size`` (the chain's head at that size), or the genesis hash."""
