@@ -32,7 +32,7 @@ from gridmgr.ledger.merkle import (
 )
 from gridmgr.ledger.treehead import SignedTreeHead
 from gridmgr.store.ledgerstore import events_by_seq, iter_rows
-from gridmgr.store.schema import ledger, ledger_merkle, ledger_tree_heads
+from gridmgr.store.schema import LEDGER_COLUMNS, ledger, ledger_merkle, ledger_tree_heads
 from gridmgr.store.transactions import StoreBase
 
 LEVEL_SHIFT = 40
@@ -289,6 +289,14 @@ class MerkleMethods(StoreBase):
         """The ledger event ``seq``, or ``None``."""
         with self._read() as conn:
             return events_by_seq(conn, [seq]).get(seq)
+
+    def subject_events(self, subject: str) -> list[LedgerEvent]:
+        """Every ledger event about ``subject`` (``case:<id>``), in order."""
+        query = select(ledger).where(ledger.c.subject == subject).order_by(ledger.c.seq)
+        with self._read() as conn:
+            return [
+                LedgerEvent(*(r._mapping[c] for c in LEDGER_COLUMNS)) for r in conn.execute(query)
+            ]
 
     def head_hash_at(self, size: int) -> str:
         """The hash of event ``size`` (the chain's head at that size), or the genesis hash."""

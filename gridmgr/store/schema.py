@@ -529,6 +529,7 @@ ledger = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     CheckConstraint("seq >= 1", name="seq_positive"),
+    Index(None, "subject"),  # a case's own events, for its dossier (migration 0012)
 )
 
 LEDGER_COLUMNS = ("seq", "at", "kind", "actor", "subject", "payload", "prev_hash", "hash")

@@ -1,7 +1,8 @@
 """The Merkle tree over the ledger: a cache of its perfect subtrees, and the signed tree heads.
 
-``ledger_merkle`` is derived from ``ledger.hash`` (filled on demand by the store, rebuilt from the
-ledger at will); ``ledger_tree_heads`` keeps each head ``gridmgr ledger checkpoint`` signed.
+``ledger_merkle`` is derived from ``ledger.hash`` (filled on demand by the store, rebuilt
+from the ledger at will); ``ledger_tree_heads`` keeps each head ``gridmgr ledger checkpoint``
+signed; an index on ``ledger.subject`` finds a case's own events for its dossier.
 
 Revision ID: 0012
 Revises: 0008
@@ -38,9 +39,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_tree_heads")),
     )
     op.create_index(op.f("ix_ledger_tree_heads_size"), "ledger_tree_heads", ["size"])
+    op.create_index(op.f("ix_ledger_subject"), "ledger", ["subject"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_ledger_subject"), table_name="ledger")
     op.drop_index(op.f("ix_ledger_tree_heads_size"), table_name="ledger_tree_heads")
     op.drop_table("ledger_tree_heads")
     op.drop_table("ledger_merkle")
