@@ -97,6 +97,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "verified": ("已验证", "verified"),
     "broken_event": ("校验失败", "BROKEN"),
     "photos": ("照片", "Photos"),
+    "dossier": ("下载案卷（可离线验证）", "Download the dossier (verifiable offline)"),
     "actions": ("可执行操作", "Actions"),
     "comment": ("处理意见(必填)", "Comment (required)"),
     "no_actions": ("您对此案件没有可执行的操作。", "You have no action on this case."),

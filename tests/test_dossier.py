@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
+from gridmgr import Grid
 from gridmgr.access import Caller
 from gridmgr.cases import Action, Actor, Role
 from gridmgr.errors import CaseNotFoundError
@@ -233,3 +234,73 @@ def test_a_worker_cannot_export_a_case_outside_his_scope(store: Store, tmp_path:
     worker = Caller(Actor("w-9", Role.WORKER, "网格员"), ("320281004",))
     with pytest.raises(CaseNotFoundError):
         export_dossier(services, worker, case_id, KEY, now=AT)
+
+
+def test_the_case_page_downloads_a_dossier_that_verifies_and_refuses_others(
+    store: Store, tiny: Grid, tmp_path: Path
+) -> None:
+    from tests.builders import close_app
+    from tests.test_dashboard import OTHER_CELL, dashboard_app, logged_in, render, report
+    from tests.test_sessions import FIXED, OWN_CELL, Clock
+
+    app = dashboard_app(store, tiny, tmp_path, Clock(FIXED))
+    try:
+        case_id = report(app, OWN_CELL)
+        operator = logged_in(app, None)
+        page = render(operator, f"/dashboard/case/{case_id}")
+        assert f"/dashboard/dossier/{case_id}" in json.dumps(page)
+        reply = operator.get(f"/dashboard/dossier/{case_id}")
+        assert reply.status_code == 200
+        assert reply.mimetype == "application/zip"
+        assert "attachment" in reply.headers["Content-Disposition"]
+        with zipfile.ZipFile(io.BytesIO(reply.data)) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        assert verify_dossier(members).case_id == case_id
+        assert app.test_client().get(f"/dashboard/dossier/{case_id}").status_code == 303
+        stranger = logged_in(app, OTHER_CELL)
+        assert stranger.get(f"/dashboard/dossier/{case_id}").status_code == 404
+    finally:
+        close_app(app)
+
+
+def test_the_commands_export_a_dossier_and_verify_it_offline_naming_a_tampered_photo(
+    tiny: Grid, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gridmgr.grid.generations import store_generation
+    from tests.test_cli import flat, run_main
+
+    data_dir = tmp_path / "data"
+    store_generation(tiny, Settings(data_dir=data_dir))
+    db = tmp_path / "gridmgr.sqlite"
+    store = open_store(f"sqlite:///{db}", create=True)
+    try:
+        case_id = a_case_with_photos(services_for(store, data_dir))
+    finally:
+        store.close()
+    out = tmp_path / "case.zip"
+    code, text, err = run_main(
+        data_dir, "case", "export", case_id, "--out", str(out), "--db", str(db), capsys=capsys
+    )
+    assert code == 0, err
+    assert f"written to {out}" in flat(text)
+    checkpoint = tmp_path / "head.json"
+    run_main(data_dir, "ledger", "checkpoint", str(checkpoint), "--db", str(db), capsys=capsys)
+    sth = tmp_path / "head.sth.json"
+    verify = ("ledger", "verify-dossier", str(out), "--sth", str(sth))
+    code, text, err = run_main(data_dir, *verify, capsys=capsys)
+    assert code == 0, err
+    assert f"dossier of {case_id} verified" in flat(text)
+    with zipfile.ZipFile(out) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    photo = next(n for n in members if n.startswith("photos/"))
+    members[photo] = flip(members[photo], 200)
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    code, _, err = run_main(data_dir, *verify, capsys=capsys)
+    assert code == 1
+    assert f"DOSSIER DOES NOT VERIFY: photo {photo}: its SHA-256" in flat(err)
+    out.write_bytes(b"not a zip")
+    code, _, err = run_main(data_dir, *verify, capsys=capsys)
+    assert code == 1
+    assert "is not a readable zip" in flat(err)
