@@ -12,7 +12,7 @@ import base64
 import io
 import json
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,6 +26,7 @@ from gridmgr.responsibility.chains import owner_chain
 from gridmgr.services import accesslog
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
+from gridmgr.services.dossierpdf import DossierContent, DossierPhoto, cell_map_png, render_pdf
 from gridmgr.services.treeheads import checkpoint_tree_head
 
 _SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -41,33 +42,6 @@ Check it offline: gridmgr ledger verify-dossier THIS.zip --sth TRUSTED_STH.json
 (TRUSTED_STH.json: a signed tree head you got from the command center itself, e.g.
 GET /api/v1/ledger/sth or the file `gridmgr ledger checkpoint` wrote.)
 """
-
-
-@dataclass(frozen=True)
-class DossierPhoto:
-    """A photo of the dossier: its file name in the zip, its bytes and its ledger hash."""
-
-    file: str
-    attachment_id: str
-    sha256: str
-    content_type: str
-    taken: str
-    data: bytes
-
-
-@dataclass(frozen=True)
-class DossierContent:
-    """Everything that goes into a dossier, before it is written (the PDF reads it)."""
-
-    case: Case
-    number: int | None
-    cell_name: str
-    owners: list[tuple[str, str]]
-    events: list[LedgerEvent]
-    photos: list[DossierPhoto]
-    head: SignedTreeHead
-    generated_at: datetime
-    cell_map: bytes | None = None
 
 
 def tree_head_for(
@@ -140,8 +114,6 @@ def _cell_name(services: Services, cell: str | None) -> str:
 def _cell_map(services: Services, case: Case) -> bytes | None:
     """The map of the case's cell among its siblings (``None`` out of grid, or for a cell of an
     older grid generation)."""
-    from gridmgr.services.dossierpdf import cell_map_png
-
     grid = services.grid
     if case.cell is None:
         return None
@@ -179,8 +151,6 @@ def dossier_members(
     content: DossierContent, key: Ed25519PrivateKey, proofs: list[dict[str, object]]
 ) -> dict[str, bytes]:
     """The zip's files, by name (the PDF included), with the manifest and its signature."""
-    from gridmgr.services.dossierpdf import render_pdf
-
     case_id = content.case.case_id
     listed = [{k: v for k, v in asdict(p).items() if k != "data"} for p in content.photos]
     files: dict[str, bytes] = {

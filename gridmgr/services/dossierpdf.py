@@ -15,6 +15,8 @@ import io
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
@@ -28,13 +30,13 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from gridmgr.cases import Case
+from gridmgr.ledger.hashing import LedgerEvent
+from gridmgr.ledger.treehead import SignedTreeHead
 from gridmgr.responsibility.calendar import TZ
 
 if TYPE_CHECKING:
     from reportlab.platypus import Flowable
-
-    from gridmgr.cases import Case
-    from gridmgr.services.dossier import DossierContent
 
 CID_FONT = "STSong-Light"
 EMBEDDED_FONTS = (
@@ -45,6 +47,33 @@ EMBEDDED_FONTS = (
 MAP_PX = (900, 700)
 LATIN_FONT = "Helvetica"
 _LATIN = re.compile(r"([\u0000-\u2e7f]+)")
+
+
+@dataclass(frozen=True)
+class DossierPhoto:
+    """A photo of the dossier: its file name in the zip, its bytes and its ledger hash."""
+
+    file: str
+    attachment_id: str
+    sha256: str
+    content_type: str
+    taken: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DossierContent:
+    """Everything that goes into a dossier, before it is written (the PDF reads it)."""
+
+    case: Case
+    number: int | None
+    cell_name: str
+    owners: list[tuple[str, str]]
+    events: list[LedgerEvent]
+    photos: list[DossierPhoto]
+    head: SignedTreeHead
+    generated_at: datetime
+    cell_map: bytes | None = None
 
 
 def cjk_font() -> str:
