@@ -16,6 +16,7 @@ from gridmgr.cli.access import access_log, apikey, token
 from gridmgr.cli.accounts import account
 from gridmgr.cli.check import check
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
+from gridmgr.cli.display import display
 from gridmgr.cli.dossier import case
 from gridmgr.cli.grid import grid
 from gridmgr.cli.inspect import inspect
@@ -168,6 +169,7 @@ cli.add_command(intake)
 cli.add_command(check)
 cli.add_command(powers)
 cli.add_command(case)
+cli.add_command(display)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -97,6 +97,19 @@ def _ledger_size(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(ledger.c.seq), 0))).scalar_one())
 
 
+def _checked_size(conn: Connection, size: int | None) -> int:
+    """``size``, or the ledger's length when ``None``; a size the ledger does not have is a
+    :class:`ProofError`."""
+    total = _ledger_size(conn)
+    if size is None:
+        return total
+    if type(size) is not int or not 0 <= size <= total:
+        raise ProofError(
+            f"no tree of {size} events: the ledger holds {total}; ask for 0 <= size <= {total}"
+        )
+    return size
+
+
 def _covered(conn: Connection) -> int:
     """How many leaves the cache covers: twice the number of level-1 nodes (they are written
     left to right, with no gap)."""
@@ -108,15 +121,21 @@ def _covered(conn: Connection) -> int:
     return 0 if top is None else 2 * (int(top) - node_key((1, 0)) + 1)
 
 
-def _fetch(conn: Connection, nodes: Sequence[Node]) -> dict[Node, bytes]:
-    """The hashes of these perfect nodes: leaves from the ledger, the rest from the cache."""
+def _fetch(
+    conn: Connection, nodes: Sequence[Node], events: dict[int, str] | None = None
+) -> dict[Node, bytes]:
+    """The hashes of these perfect nodes: leaves from the ledger, the rest from the cache (and,
+    into ``events``, the hex hash of each leaf's event by ``seq``)."""
     found: dict[Node, bytes] = {}
     leaves = sorted({i for level, i in nodes if level == 0})
     if leaves:
         rows = conn.execute(
             select(ledger.c.seq, ledger.c.hash).where(ledger.c.seq.in_([i + 1 for i in leaves]))
         )
-        found.update({(0, int(seq) - 1): event_leaf(h) for seq, h in rows})
+        for seq, h in rows:
+            found[(0, int(seq) - 1)] = event_leaf(h)
+            if events is not None:
+                events[int(seq)] = h
     keys = {node_key(n): n for n in nodes if n[0] > 0}
     if keys:
         rows = conn.execute(
@@ -167,63 +186,56 @@ def catch_up(conn: Connection, size: int, *, progress: Callable[[int], None] | N
 class MerkleMethods(StoreBase):
     """The store's Merkle tree: roots, inclusion and consistency proofs, signed tree heads."""
 
-    def _nodes(self, size: int, plan: Sequence[Node]) -> dict[Node, bytes]:
-        """The plan's nodes, after bringing the cache up to ``size`` leaves when it lags."""
+    def _planned(
+        self, size: int | None, plan: Callable[[int], Sequence[Node]]
+    ) -> tuple[int, dict[Node, bytes], dict[int, str]]:
+        """The tree size (default: the whole ledger), the nodes ``plan(size)`` names and the hex
+        hashes of the events among them: one read transaction when the cache is up to date,
+        else a catch-up in a write transaction first."""
+        events: dict[int, str] = {}
         with self._read() as conn:
-            ready = _covered(conn) >= size - size % 2
-            if ready:
-                return _fetch(conn, plan)
+            n = _checked_size(conn, size)
+            wanted = plan(n)
+            if _covered(conn) >= n - n % 2:
+                return n, _fetch(conn, wanted, events), events
         with self._write() as conn:
-            catch_up(conn, size)
-            return _fetch(conn, plan)
-
-    def _size(self, size: int | None) -> int:
-        with self._read() as conn:
-            total = _ledger_size(conn)
-        if size is None:
-            return total
-        if type(size) is not int or not 0 <= size <= total:
-            raise ProofError(
-                f"no tree of {size} events: the ledger holds {total}; ask for 0 <= size <= {total}"
-            )
-        return size
+            catch_up(conn, n)
+            return n, _fetch(conn, wanted, events), events
 
     def merkle_root(self, size: int | None = None) -> tuple[int, bytes]:
         """The tree size (default: the whole ledger) and its Merkle root."""
-        n = self._size(size)
-        if n == 0:
-            return 0, root_from_nodes(0, {})
-        plan = root_plan(n)
-        return n, root_from_nodes(n, self._nodes(n, plan))
+        n, nodes, _ = self._planned(size, root_plan)
+        return n, root_from_nodes(n, nodes)
 
     def inclusion_proof(self, seq: int, *, size: int | None = None) -> InclusionProof:
         """The proof that event ``seq`` is in the tree of ``size`` events (default: all)."""
-        n = self._size(size)
-        if type(seq) is not int or not 1 <= seq <= n:
-            raise ProofError(f"no event {seq} in a tree of {n} events; ask for 1 <= seq <= {n}")
-        path_plan = inclusion_plan(seq - 1, n)
-        nodes = self._nodes(n, [*path_plan, *root_plan(n), (0, seq - 1)])
-        with self._read() as conn:
-            event_hash = conn.execute(select(ledger.c.hash).where(ledger.c.seq == seq)).scalar_one()
-        path = inclusion_proof(seq - 1, n, nodes)
+
+        def plan(n: int) -> list[Node]:
+            if type(seq) is not int or not 1 <= seq <= n:
+                raise ProofError(f"no event {seq} in a tree of {n} events; ask for 1 <= seq <= {n}")
+            return [*inclusion_plan(seq - 1, n), *root_plan(n), (0, seq - 1)]
+
+        n, nodes, events = self._planned(size, plan)
         return InclusionProof(
             seq=seq,
             size=n,
-            event_hash=event_hash,
+            event_hash=events[seq],
             root_hash=root_from_nodes(n, nodes).hex(),
-            path=tuple(h.hex() for h in path),
+            path=tuple(h.hex() for h in inclusion_proof(seq - 1, n, nodes)),
         )
 
     def consistency_proof(self, first: int, second: int | None = None) -> ConsistencyProof:
         """The proof that the tree of ``second`` events (default: all) extends that of
         ``first``."""
-        n = self._size(second)
-        if type(first) is not int or not 0 <= first <= n:
-            raise ProofError(
-                f"no consistency proof from {first} to {n} events; ask for 0 <= from <= to"
-            )
-        plan = [*consistency_plan(first, n), *root_plan(first), *root_plan(n)]
-        nodes = self._nodes(n, plan) if n else {}
+
+        def plan(n: int) -> list[Node]:
+            if type(first) is not int or not 0 <= first <= n:
+                raise ProofError(
+                    f"no consistency proof from {first} to {n} events; ask for 0 <= from <= to"
+                )
+            return [*consistency_plan(first, n), *root_plan(first), *root_plan(n)]
+
+        n, nodes, _ = self._planned(second, plan)
         return ConsistencyProof(
             first=first,
             second=n,

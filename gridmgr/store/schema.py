@@ -324,7 +324,7 @@ api_tokens = Table(
     "api_tokens",
     metadata,
     Column("token_id", String(16), primary_key=True),
-    Column("kind", String(10), nullable=False),  # "person" (Bearer tokens) or "apikey" (Open311)
+    Column("kind", String(10), nullable=False),  # "person" (Bearer), "apikey" (Open311), "display"
     Column("subject", String(100), nullable=False),  # a person id, or a partner system's name
     Column("secret_hash", String(64), nullable=False),
     Column("label", String(200), nullable=False, default=""),
