@@ -21,6 +21,7 @@ from wtforms import ValidationError  # type: ignore[import-untyped]
 
 from dashboards.context import LANG_COOKIE, PREFIX, current_caller, dashboard
 from dashboards.i18n import LANGS
+from dashboards.screen import add_screen_routes
 from gridmgr.errors import GridMgrError
 from gridmgr.services.dossier import export_dossier
 from gridmgr.services.photos import read_photo
@@ -200,6 +201,7 @@ def add_routes(server: Flask) -> None:
     server.add_url_rule(f"{PREFIX}lang/<lang>", "dash_language", switch_language)
     server.add_url_rule(f"{PREFIX}photo/<attachment_id>", "dash_photo", photo)
     server.add_url_rule(f"{PREFIX}dossier/<case_id>", "dash_dossier", dossier)
+    add_screen_routes(server)  # the wall display: its own token, no session
 
 
 def dashboard_login() -> ResponseReturnValue | None:
@@ -210,6 +212,8 @@ def dashboard_login() -> ResponseReturnValue | None:
     rest = path[len(PREFIX) :]
     if rest.startswith(("_dash-component-suites/", "assets/", "_favicon", "geo/")):
         return None  # code, styles and the (public) grid geometry
+    if rest == "screen" or rest.startswith("screen/"):
+        return None  # the big screen checks its display token itself (dashboards.screen)
     if current_session_user() is not None:
         return None
     if rest.startswith(_DASH_API) or request.method != "GET":

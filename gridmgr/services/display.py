@@ -15,10 +15,10 @@ from datetime import datetime
 
 from gridmgr.access import Caller
 from gridmgr.cases import Actor, Role
-from gridmgr.services.context import Services
 from gridmgr.errors import CredentialError
+from gridmgr.services.context import Services
 from gridmgr.services.queries import CaseFilter
-from gridmgr.store import StoredCredential, Store
+from gridmgr.store import Store, StoredCredential
 
 DISPLAY_KIND = "display"
 OVERDUE_ROWS = 15
