@@ -41,6 +41,7 @@ def add_screen_routes(server: Flask) -> None:
     server.add_url_rule(f"{PREFIX}screen", "dash_screen", screen)
     server.add_url_rule(f"{PREFIX}screen/data.json", "dash_screen_data", screen_data)
     server.add_url_rule(f"{PREFIX}screen/plotly.js", "dash_screen_plotly", plotly_js)
+    server.add_url_rule(f"{PREFIX}screen/screen.js", "dash_screen_script", screen_js)
 
 
 def screen_caller() -> Caller | None:
@@ -158,6 +159,13 @@ def screen_data() -> Response:
     )
 
 
+def screen_js() -> Response:
+    """The wall's script (a file of this site: the CSP allows no inline script)."""
+    response = Response(SCRIPT, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 def plotly_js() -> Response:
     """plotly.js as the plotly package ships it (the wall needs no internet)."""
     data = resources.files("plotly").joinpath("package_data/plotly.min.js").read_bytes()
@@ -200,8 +208,11 @@ PAGE = """<!doctype html>
 </main>
 <script id="cfg" type="application/json">__CONFIG__</script>
 <script src="/dashboard/screen/plotly.js"></script>
-<script>
-const cfg = JSON.parse(document.getElementById("cfg").textContent);
+<script src="/dashboard/screen/screen.js"></script>
+</body></html>
+"""
+
+SCRIPT = """const cfg = JSON.parse(document.getElementById("cfg").textContent);
 let stop = -1, town = null, offlineSince = null;
 function cell(text, cls) {
   const td = document.createElement("td"); td.textContent = text;
@@ -253,5 +264,4 @@ function next() {
 }
 load(); setInterval(load, cfg.refresh);
 if (cfg.tour > 0) setInterval(next, cfg.tour * 1000);
-</script></body></html>
 """
