@@ -37,7 +37,8 @@ def test_a_display_token_opens_the_screen_which_shows_no_citizen_text(
     assert first.status_code == 303
     assert first.headers["Location"] == "/dashboard/screen?tour=20"  # the token leaves the URL
     cookie = first.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
     page = wall.get("/dashboard/screen?tour=20")
     assert page.status_code == 200
     assert '"tour": 20' in page.get_data(as_text=True)
