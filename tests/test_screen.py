@@ -83,3 +83,26 @@ def test_a_revoked_display_token_and_a_persons_session_are_refused(
     operator = logged_in(app, None)
     assert operator.get("/dashboard/screen").status_code == 401
     assert operator.get("/dashboard/screen/data.json").status_code == 401
+
+
+def test_the_display_commands_create_list_and_revoke_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_cli import flat, run_main
+
+    db = str(tmp_path / "gridmgr.sqlite")
+    code, out, err = run_main(tmp_path, "display", "create", "指挥大厅", "--db", db, capsys=capsys)
+    assert code == 0, err
+    token = out.strip()
+    token_id = token.split("_")[1]
+    assert "read-only" in flat(err)
+    code, out, _ = run_main(tmp_path, "display", "list", "--db", db, capsys=capsys)
+    assert f"{token_id} 指挥大厅" in flat(out)
+    assert "live" in out
+    code, out, _ = run_main(tmp_path, "display", "revoke", token_id, "--db", db, capsys=capsys)
+    assert code == 0
+    _, out, _ = run_main(tmp_path, "display", "list", "--db", db, capsys=capsys)
+    assert "revoked" in out
+    code, _, err = run_main(tmp_path, "display", "create", "  ", "--db", db, capsys=capsys)
+    assert code == 1
+    assert "a display needs a name" in flat(err)
