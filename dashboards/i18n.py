@@ -71,6 +71,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "metric.risk": ("SLA 风险(超时或2小时内到期)", "SLA risk (overdue or due within 2 h)"),
     "feed": ("实时动态", "Live feed"),
     "screen.title": ("江阴市网格化管理指挥中心", "Grid-management command center"),
+    "screen.replay": ("回放", "replay"),
     "invariants": ("事不出格 · 实时校验", "Nothing escapes the grid"),
     "inv.coverage": ("网格全覆盖(镇/社区/网格)", "Territory covered (towns/communities/cells)"),
     "inv.owners": ("网格有责任人", "Cells with an owner"),

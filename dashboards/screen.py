@@ -15,12 +15,14 @@ when that fails it keeps the last picture, says "offline since …", and keeps a
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, redirect, request
 
 from dashboards.context import PREFIX, current_lang, dashboard
+from dashboards.figures import Trace
 from dashboards.i18n import t
 from dashboards.pages.command import view_figure
 from dashboards.reads import command as reads
@@ -29,6 +31,8 @@ from gridmgr.access import Caller
 from gridmgr.errors import CredentialError
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.display import display_caller, overdue_cases
+from gridmgr.services.queries import CellLoad
+from gridmgr.services.replay import replay
 
 SCREEN_COOKIE = "gridmgr_display"
 TOUR_SECONDS = 30
@@ -93,7 +97,9 @@ def screen() -> Any:
         return Response("tour must be 0 (no tour) to 3600 seconds", status=400)
     services = dashboard().services
     towns = [{"code": c, "name": cell_name(services.grid, c)} for c in services.grid.codes(1)]
-    config = {"tour": tour, "towns": towns, "refresh": REFRESH_MS, "prefix": PREFIX}
+    at = request.args.get("at", "")
+    config = {"tour": 0 if at else tour, "towns": towns, "refresh": REFRESH_MS, "prefix": PREFIX,
+              "at": at}  # fmt: skip
     # the config is JSON inside a script element: "<" is escaped so no text can close it
     body = PAGE.replace(
         "__CONFIG__", json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
@@ -117,7 +123,12 @@ def screen_data() -> Response:
     if town is not None and town not in set(services.grid.codes(1)):
         return Response('{"error": "no such town"}', 400, mimetype="application/json")
     now = services.now()
+    at = _moment(request.args.get("at"), now)
+    if isinstance(at, Response):
+        return at
     figure = view_figure(board, caller, {"parent": town, "metric": "open"}, lang, now)
+    if at is not None:
+        return jsonify(replayed(figure, at, lang))
     kpis = reads.kpis(services, caller, now)
     lines = reads.invariants(services, caller, now, verified=board.watch.status())
     _, feed = reads.recent_feed(services, caller, now)
@@ -164,6 +175,59 @@ def screen_js() -> Response:
     response = Response(SCRIPT, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def _moment(text: str | None, now: datetime) -> datetime | Response | None:
+    """``?at=`` as an aware time in the past (``None``: live); a bad one is a 400 reply."""
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        at = None
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=TZ)
+    if at is None or at > now:
+        return Response(
+            '{"error": "at must be a past time, e.g. 2026-05-03T10:05 (Beijing time)"}',
+            400,
+            mimetype="application/json",
+        )
+    return at
+
+
+def replayed(figure: dict[str, Any], at: datetime, lang: str) -> dict[str, Any]:
+    """The wall at a past moment, rebuilt from the ledger (:mod:`gridmgr.services.replay`): the
+    cells' open cases, the open and overdue counts, the invariant lines on cases."""
+    services = dashboard().services
+    city = replay(services, at)
+    opened, late = city.open_by_cell(), city.overdue_by_cell()
+    load = {c: CellLoad(c, n, late.get(c, 0), 0, 0) for c, n in opened.items()}
+    cells = figure["data"][Trace.CELLS]
+    cells["z"] = reads.values_for(list(cells["locations"]), load, "open")
+    figure["data"][Trace.CASES].update(lat=[], lon=[], customdata=[], text=[])
+    figure["data"][Trace.PATROLS].update(lat=[], lon=[], text=[])
+    open_total = sum(opened.values())
+    return {
+        "at": at.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S") + " ⏪ " + t("screen.replay", lang),
+        "town": None,
+        "figure": figure,
+        "kpis": [[t("open", lang), open_total], [t("overdue", lang), sum(late.values())]],
+        "invariants": [
+            {
+                "ok": not city.without_holder(),
+                "label": t("inv.holders", lang),
+                "value": f"{open_total - city.without_holder()}/{open_total}",
+            },
+            {
+                "ok": not city.without_deadline(),
+                "label": t("inv.deadlines", lang),
+                "value": f"{open_total - city.without_deadline()}/{open_total}",
+            },
+        ],
+        "feed": [],
+        "overdue": [],
+    }
 
 
 def plotly_js() -> Response:
@@ -245,7 +309,10 @@ function render(d) {
 async function load() {
   const status = document.getElementById("status");
   try {
-    const url = cfg.prefix + "screen/data.json" + (town ? "?town=" + town : "");
+    const query = new URLSearchParams();
+    if (town) query.set("town", town);
+    if (cfg.at) query.set("at", cfg.at);
+    const url = cfg.prefix + "screen/data.json?" + query.toString();
     const reply = await fetch(url, {credentials: "same-origin", cache: "no-store"});
     if (reply.status === 401) { status.textContent = "显示令牌已吊销 display token revoked";
       status.className = "offline"; return; }

@@ -106,3 +106,22 @@ def test_the_display_commands_create_list_and_revoke_a_token(
     code, _, err = run_main(tmp_path, "display", "create", "  ", "--db", db, capsys=capsys)
     assert code == 1
     assert "a display needs a name" in flat(err)
+
+
+def test_the_screen_replays_a_past_moment_from_the_ledger(app: Flask, store: Store) -> None:
+    report(app, OWN_CELL)
+    token = create_display(store, "指挥大厅", now=FIXED)
+    wall = app.test_client()
+    wall.get(f"/dashboard/screen?token={token}")
+    live = wall.get("/dashboard/screen/data.json").get_json()
+    now = live["at"].replace(" ", "T")
+    past = wall.get(f"/dashboard/screen/data.json?at={now}").get_json()
+    assert past["kpis"][0][1] == live["kpis"][0][1] == 1
+    assert sum(z or 0 for z in past["figure"]["data"][0]["z"]) == 1
+    before = wall.get("/dashboard/screen/data.json?at=2020-01-01T10:05").get_json()
+    assert before["kpis"][0][1] == 0
+    assert wall.get("/dashboard/screen/data.json?at=yesterday").status_code == 400
+    assert wall.get("/dashboard/screen/data.json?at=2999-01-01T00:00").status_code == 400
+    assert '"at": "2020-01-01T10:05"' in wall.get("/dashboard/screen?at=2020-01-01T10:05").get_data(
+        as_text=True
+    )
