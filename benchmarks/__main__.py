@@ -16,12 +16,23 @@ from benchmarks import (
     http_bench,
     invariants_bench,
     ledger_bench,
+    merkle_bench,
     routing_bench,
     store_bench,
 )
 from benchmarks.common import Row, print_table
 
-NAMES = ("grid", "routing", "ledger", "store", "http", "dashboard", "duplicates", "invariants")
+NAMES = (
+    "grid",
+    "routing",
+    "ledger",
+    "merkle",
+    "store",
+    "http",
+    "dashboard",
+    "duplicates",
+    "invariants",
+)
 
 
 def main() -> None:
@@ -48,6 +59,8 @@ def main() -> None:
         rows += routing_bench.run(repeats=repeats, console=console)
     if "ledger" in chosen:
         rows += ledger_bench.run(repeats=repeats, console=console)
+    if "merkle" in chosen:
+        rows += merkle_bench.run(repeats=repeats, console=console)
     if "store" in chosen:
         rows += store_bench.run(repeats=repeats, console=console)
     if "http" in chosen:

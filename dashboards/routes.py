@@ -1,6 +1,6 @@
 """The dashboard's plain Flask side: who may reach its pages and callbacks, the CSRF cookie the
 callbacks send back, malformed callback requests, and the rules that are not Dash pages (the
-grid geometry, the language switch, case photos).
+grid geometry, the language switch, case photos, case dossiers).
 
 Every page and every callback is for a logged-in person (the session of
 :mod:`gridmgr.web.sessions`). Dash's POSTs carry the session's CSRF token: the dash renderer
@@ -21,8 +21,11 @@ from wtforms import ValidationError  # type: ignore[import-untyped]
 
 from dashboards.context import LANG_COOKIE, PREFIX, current_caller, dashboard
 from dashboards.i18n import LANGS
+from dashboards.screen import add_screen_routes
 from gridmgr.errors import GridMgrError
+from gridmgr.services.dossier import export_dossier
 from gridmgr.services.photos import read_photo
+from gridmgr.services.treeheads import SigningKeyError, signing_key
 from gridmgr.web.sessions import current_session_user
 
 CSRF_COOKIE = "_csrf_token"
@@ -197,6 +200,8 @@ def add_routes(server: Flask) -> None:
     server.add_url_rule(f"{PREFIX}geo/<generation>/<name>", "dash_geometry", geometry)
     server.add_url_rule(f"{PREFIX}lang/<lang>", "dash_language", switch_language)
     server.add_url_rule(f"{PREFIX}photo/<attachment_id>", "dash_photo", photo)
+    server.add_url_rule(f"{PREFIX}dossier/<case_id>", "dash_dossier", dossier)
+    add_screen_routes(server)  # the wall display: its own token, no session
 
 
 def dashboard_login() -> ResponseReturnValue | None:
@@ -207,6 +212,8 @@ def dashboard_login() -> ResponseReturnValue | None:
     rest = path[len(PREFIX) :]
     if rest.startswith(("_dash-component-suites/", "assets/", "_favicon", "geo/")):
         return None  # code, styles and the (public) grid geometry
+    if rest == "screen" or rest.startswith("screen/"):
+        return None  # the big screen checks its display token itself (dashboards.screen)
     if current_session_user() is not None:
         return None
     if rest.startswith(_DASH_API) or request.method != "GET":
@@ -284,4 +291,30 @@ def photo(attachment_id: str) -> Response:
         body,
         mimetype="image/jpeg",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
+    )
+
+
+def dossier(case_id: str) -> Response:
+    """The dossier (案卷) zip of a case the logged-in caller may see: the PDF, the raw events,
+    the photos and each event's inclusion proof against a signed tree head."""
+    caller = current_caller()
+    if caller is None:
+        return Response(status=401)
+    services = dashboard().services
+    try:
+        key = signing_key(services.settings)
+    except SigningKeyError:
+        return Response("the ledger signing key is not set up (GRIDMGR_SIGNING_KEY)", status=503)
+    try:
+        name, body = export_dossier(services, caller, case_id, key, now=services.now())
+    except GridMgrError:
+        return Response("no such case, or not yours to see", status=404)
+    return Response(
+        body,
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
     )

@@ -135,6 +135,10 @@ class Settings:
     contact_key: str | None = field(default=None, repr=False)
     """The Fernet key (``GRIDMGR_CONTACT_KEY``: 32 bytes, URL-safe base64) that encrypts the
     reporters' callback contacts at rest; unset, no contact is kept. Kept out of repr."""
+    signing_key: str | None = field(default=None, repr=False)
+    """The Ed25519 key that signs the ledger's tree heads (``GRIDMGR_SIGNING_KEY``): a PEM file's
+    path, or the 32-byte private key in base64; unset, demo mode keeps a generated one in the data
+    folder and outside demo mode `gridmgr ledger checkpoint` refuses to sign. Kept out of repr."""
     contact_retention_days: int = 90
     """Days after a case closes before its reporter's contact is erased
     (``GRIDMGR_CONTACT_RETENTION_DAYS``, default 90)."""
@@ -166,6 +170,7 @@ class Settings:
             "delivery": _delivery(env),
             "contact_key": env.get("GRIDMGR_CONTACT_KEY", "").strip() or None,
             "contact_retention_days": env.get("GRIDMGR_CONTACT_RETENTION_DAYS", "90"),
+            "signing_key": env.get("GRIDMGR_SIGNING_KEY", "").strip() or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._checked(values)
@@ -227,6 +232,7 @@ class Settings:
             delivery=delivery,
             contact_key=_contact_key(values.get("contact_key")),
             contact_retention_days=_retention(values.get("contact_retention_days", 90)),
+            signing_key=None if values.get("signing_key") is None else str(values["signing_key"]),
         )
 
     @property

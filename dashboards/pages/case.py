@@ -125,6 +125,7 @@ def facts_column(services: Services, view: CaseView, lang: str) -> list[Any]:
         html.Ol([html.Li(f"{c['label']}: {c['person']}") for c in view.chain]),
         html.H3(t("photos", lang)),
         html.Div(photos or [html.P(t("none", lang))]),
+        html.A(t("dossier", lang), href=f"{PREFIX}dossier/{case.case_id}", id="case-dossier"),
     ]
 
 

@@ -36,6 +36,7 @@ from gridmgr.errors import (
 from gridmgr.inspection import UnknownInspectionError
 from gridmgr.intake.open311 import Open311Error, to_xml
 from gridmgr.intake.photos import PhotoTooLargeError, UnsupportedPhotoError
+from gridmgr.ledger.treehead import NoTreeHeadError
 
 
 class RequestError(GridMgrError, ValueError):
@@ -60,6 +61,7 @@ STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (CaseNotFoundError, 404),
     (AttachmentNotFoundError, 404),
     (UnknownInspectionError, 404),
+    (NoTreeHeadError, 404),
     (BodyTooLargeError, 413),
     (PhotoTooLargeError, 413),
     (UnsupportedMediaError, 415),

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 
-from gridmgr.api import patrols, triage
+from gridmgr.api import ledgerproofs, patrols, triage
 from gridmgr.api.auth import authenticate, current_caller
 from gridmgr.api.errors import (
     BodyTooLargeError,
@@ -428,6 +428,7 @@ def person(path: PersonPath) -> Response:
 
 
 bp.register_api(patrols.bp)  # /api/v1/patrols, under this blueprint's authentication
+bp.register_api(ledgerproofs.bp)  # /api/v1/ledger/sth, /proof, /consistency
 bp.register_api(triage.bp)  # place, merge, inbox
 
 

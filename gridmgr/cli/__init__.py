@@ -17,6 +17,8 @@ from gridmgr.cli.accounts import account
 from gridmgr.cli.assess import assess
 from gridmgr.cli.check import check
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
+from gridmgr.cli.display import display
+from gridmgr.cli.dossier import case
 from gridmgr.cli.grid import grid
 from gridmgr.cli.inspect import inspect
 from gridmgr.cli.intake import intake
@@ -193,6 +195,8 @@ cli.add_command(intake)
 cli.add_command(check)
 cli.add_command(powers)
 cli.add_command(assess)
+cli.add_command(case)
+cli.add_command(display)
 
 
 def main(argv: list[str] | None = None) -> None:

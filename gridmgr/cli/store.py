@@ -193,17 +193,53 @@ def ledger_verify(ctx: click.Context, db: str | None, checkpoint_path: Path | No
 
 @ledger.command("checkpoint")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--sth",
+    "sth_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write the signed tree head (default: PATH with the suffix .sth.json).",
+)
 @db_option
 @click.pass_context
-def ledger_checkpoint(ctx: click.Context, path: Path, db: str | None) -> None:
-    """Write the verified head of the ledger (sequence, hash, time) to PATH, to publish or sign."""
+def ledger_checkpoint(
+    ctx: click.Context, path: Path, sth_path: Path | None, db: str | None
+) -> None:
+    """Write the verified head of the ledger (sequence, hash, time) to PATH, and publish a signed
+    tree head: the Merkle root of every event, signed with Ed25519 (GRIDMGR_SIGNING_KEY; demo
+    mode: a key kept in the data folder), served at /api/v1/ledger/sth and written to --sth."""
+    from gridmgr.ledger.treehead import tree_head_problem
     from gridmgr.responsibility.calendar import TZ
+    from gridmgr.services.treeheads import checkpoint_tree_head, signing_key
 
+    key = signing_key(settings_of(ctx))
+    now = datetime.now(TZ)
     with opened_store(ctx, db, check=False) as store:
-        checkpoint = store.checkpoint(at=datetime.now(TZ))
+        checkpoint = store.checkpoint(at=now)
+        head = store.ledger_head()
+        total = 0 if head is None else head.seq
+        with Progress(
+            TextColumn("hashing the Merkle tree"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} events"),
+            console=err_console,
+            transient=True,
+            disable=total < 200_000,
+        ) as bar:
+            task = bar.add_task("merkle", total=total)
+            sth = checkpoint_tree_head(
+                store, key, now=now, progress=lambda n: bar.update(task, completed=n)
+            )
+    assert tree_head_problem(sth) is None
     path.write_text(checkpoint.to_json() + "\n", encoding="utf-8")
+    sth_path = sth_path or path.with_name(path.stem + ".sth.json")
+    sth_path.write_text(sth.to_json(), encoding="utf-8")
     console.print(
         f"checkpoint at event {checkpoint.seq} ({checkpoint.hash[:16]}…) written to {path}"
+    )
+    console.print(
+        f"signed tree head of {sth.size} events (root {sth.root_hash[:16]}…, key "
+        f"{sth.key_id[:16]}…) published and written to {sth_path}"
     )
 
 

@@ -37,6 +37,7 @@ from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRec
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
 from gridmgr.store.ledgerstore import LedgerMethods
 from gridmgr.store.logins import LoginFailure, LoginMethods
+from gridmgr.store.merklestore import ConsistencyProof, InclusionProof, MerkleMethods
 from gridmgr.store.migrate import check_schema, upgrade
 from gridmgr.store.outboxstore import (
     Delivery,
@@ -63,12 +64,14 @@ __all__ = [
     "CellLoad",
     "ClosedAssessment",
     "ConcurrentUpdateError",
+    "ConsistencyProof",
     "Contest",
     "Credential",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryStatus",
     "DrawRecord",
+    "InclusionProof",
     "IntakeInfo",
     "IntakeReads",
     "InvariantCount",
@@ -98,6 +101,7 @@ class Store(
     DeskMethods,
     CaseSearchMethods,
     LedgerMethods,
+    MerkleMethods,
     IntakeMethods,
     OutboxMethods,
     AttachmentMethods,

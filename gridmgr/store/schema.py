@@ -324,7 +324,7 @@ api_tokens = Table(
     "api_tokens",
     metadata,
     Column("token_id", String(16), primary_key=True),
-    Column("kind", String(10), nullable=False),  # "person" (Bearer tokens) or "apikey" (Open311)
+    Column("kind", String(10), nullable=False),  # "person" (Bearer), "apikey" (Open311), "display"
     Column("subject", String(100), nullable=False),  # a person id, or a partner system's name
     Column("secret_hash", String(64), nullable=False),
     Column("label", String(200), nullable=False, default=""),
@@ -585,6 +585,32 @@ ledger = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     CheckConstraint("seq >= 1", name="seq_positive"),
+    Index(None, "subject"),  # a case's own events, for its dossier (migration 0012)
 )
 
 LEDGER_COLUMNS = ("seq", "at", "kind", "actor", "subject", "payload", "prev_hash", "hash")
+
+# The Merkle tree over the ledger (migration 0012): a cache of its perfect subtrees of level >= 1,
+# derived from ``ledger.hash`` and rebuilt from it at will, so it needs no append-only triggers
+# (a checkpoint recomputes the root from the ledger and refuses a cache that disagrees).
+# ``node`` is ``level << 40 | index`` (gridmgr.store.merklestore.node_key).
+ledger_merkle = Table(
+    "ledger_merkle",
+    metadata,
+    Column("node", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Signed tree heads published by `gridmgr ledger checkpoint` (migration 0012), newest last.
+ledger_tree_heads = Table(
+    "ledger_tree_heads",
+    metadata,
+    _id(),
+    Column("size", BigInteger, nullable=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("timestamp", String(32), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("signature", String(100), nullable=False),
+    Index(None, "size"),
+)

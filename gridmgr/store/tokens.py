@@ -1,4 +1,5 @@
-"""API credentials: personal Bearer tokens and Open311 api_keys; hashed, revocable, expiring.
+"""API credentials: personal Bearer tokens, Open311 api_keys and wall-display tokens; hashed,
+revocable, expiring.
 
 A credential reads ``gm_<id>_<secret>``: the id finds the row, the secret is compared by its
 SHA-256 in constant time. Only the hash is stored, so a stolen database yields no usable token;
@@ -36,6 +37,9 @@ class Credential:
     scope: str = "public"
     """What an api_key reads: ``public`` (what anyone reads) or ``partner`` (restricted too)."""
 
+
+CREDENTIAL_KINDS = ("person", "apikey", "display")
+"""Personal Bearer tokens, Open311 api_keys, and the read-only tokens of wall displays (大屏)."""
 
 API_KEY_SCOPES = ("public", "partner")
 """The scopes of an api_key (:attr:`Credential.scope`); a personal token's is ``public``."""
@@ -75,9 +79,11 @@ class TokenMethods(StoreBase):
         scope: str = "public",
     ) -> str:
         """Create a credential and return it in full (the only time it is ever shown)."""
-        if kind not in ("person", "apikey"):
-            raise CredentialError(f"unknown credential kind {kind!r}: use person or apikey")
-        if scope not in API_KEY_SCOPES or (kind == "person" and scope != "public"):
+        if kind not in CREDENTIAL_KINDS:
+            raise CredentialError(
+                f"unknown credential kind {kind!r}: use person, apikey or display"
+            )
+        if scope not in API_KEY_SCOPES or (kind != "apikey" and scope != "public"):
             raise CredentialError(
                 f"unknown scope {scope!r} for a {kind} credential: an api_key is public or partner"
             )
