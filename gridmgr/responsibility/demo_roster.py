@@ -1,10 +1,11 @@
 """The demo roster: a deterministic, synthetic staff for a grid, covering every post since 2024.
 
 Names and phone numbers are synthetic (Faker ``zh_CN``, seeded); nobody on it is a real person.
-Every field post has a primary holder and a deputy: a tier-3 or tier-2 cell's deputy is the
-primary holder of its neighbour in the same parent (longest shared border first), and each town
-leader has a dedicated deputy leader. About one worker post in twelve changed hands between
-mid-2024 and mid-2026, so "who was responsible then" has real answers to find.
+Each unit (department, city team, town team) has a leader and :data:`OFFICERS_PER_UNIT` members
+who hold no post. Every field post has a primary holder and a deputy: a tier-3 or tier-2 cell's
+deputy is the primary holder of its neighbour in the same parent (longest shared border first),
+and each town leader has a dedicated deputy leader. About one worker post in twelve changed
+hands between mid-2024 and mid-2026, so "who was responsible then" has real answers to find.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ CITY_TEAMS = 7
 
 OPERATORS = 12
 """Command-center operators: four crews of three."""
+
+OFFICERS_PER_UNIT = 2
+"""Members of each unit besides its leader (officers, 单位成员): they sign for the unit's cases."""
 
 ROSTER_START = datetime(2024, 1, 1, tzinfo=TZ)
 HANDOVER_SHARE = 1 / 12
@@ -119,6 +123,9 @@ def generate_roster(grid: Grid, *, seed: int = 2026) -> Roster:
     for seat in (CENTER_LEADER, CITY_LEADER):  # the top of the 督办 ladder, and a deputy each
         for role in (Role.PRIMARY, Role.DEPUTY):
             assignments.append(Assignment(hire().person_id, seat, role, ROSTER_START))
+    for unit in units:  # hired last, so the ids of everyone above stay as they were
+        for _ in range(OFFICERS_PER_UNIT):
+            hire(unit=unit.unit_id)
     return Roster(people, units, assignments, source=f"demo roster (seed {seed})")
 
 

@@ -179,6 +179,7 @@ class CaseEventMethods(StoreBase):
         last_rung: bool | None = None,
         holder: Assignee | None = None,
         acts_for: Collection[str] = (),
+        power: Mapping[str, str] | None = None,
     ) -> Case:
         """Apply one lifecycle action to a case, with its events, in one transaction.
 
@@ -204,6 +205,7 @@ class CaseEventMethods(StoreBase):
                 last_rung=last_rung,
                 holder=holder,
                 acts_for=acts_for,
+                power=power,
             )
             update_case(conn, before, after)
             self._log_many(conn, [event])
