@@ -516,12 +516,16 @@ def _broken_rule(
 
 
 def _transfer_rule(case: Case, actor: Actor) -> tuple[str, str] | None:
-    """Who may hand a case to the competent unit (移交执法): an operator, or its assignee."""
+    """Who may hand a case to the competent unit (移交执法): an operator, or its assignee in the
+    field (a unit that is not competent returns the case, 退回; it does not pass it on)."""
     who, owner = actor.actor_id, case.assignee
-    if actor.role is not Role.OPERATOR and (owner is None or who != owner.person_id):
+    if actor.role is Role.OPERATOR:
+        return None
+    if owner is None or who != owner.person_id or unit_of(owner) is not None:
+        held = "nobody" if owner is None else owner.person_id
         return "owner_only", (
-            f"only an operator or the assignee ({'nobody' if owner is None else owner.person_id}) "
-            f"may hand case {case.case_id} to the competent unit, not {who}"
+            f"only an operator or the assignee in the field ({held}) may hand case "
+            f"{case.case_id} to the competent unit, not {who}; a unit returns a case (退回)"
         )
     return None
 
