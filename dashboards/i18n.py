@@ -168,6 +168,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "channel.hotline": ("12345热线", "hotline"),
     "channel.partner": ("合作系统", "partner system"),
     "channel.sensor": ("感知设备", "sensor"),
+    "channel.inspection": ("双随机检查", "inspection"),
     "address": ("地址", "Address"),
     "merged_into": ("已并入案件", "Merged into case"),
     "merged_reports": ("并入的重复上报", "Merged reports"),

@@ -88,11 +88,14 @@ TRANSITIONS: Mapping[CaseState, Mapping[Action, CaseState]] = _transitions()
 _OWNER_ONLY = frozenset(
     {Action.ACCEPT, Action.RETURN, Action.START, Action.REQUEST_DEFER, Action.HANDLE}
 )
-_CHECKERS = frozenset({Role.OPERATOR, Role.HEAD, Role.LEADER})
+# The inspection (双随机检查) acts by the rules of 整改, never for a door: a finding with issues
+# opens and dispatches its case; its re-inspection verifies and closes it, or reopens it under 督办.
+_CHECKERS = frozenset({Role.OPERATOR, Role.HEAD, Role.LEADER, Role.INSPECTION})
+_DESK = frozenset({Role.OPERATOR, Role.INSPECTION})
 _ROLES: Mapping[Action, frozenset[Role]] = {
-    **dict.fromkeys((Action.REGISTER, Action.REJECT, Action.CLOSE), frozenset({Role.OPERATOR})),
-    Action.SUPERVISE: frozenset({Role.OPERATOR}),
-    Action.DISPATCH: frozenset({Role.OPERATOR, Role.LEADER}),
+    **dict.fromkeys((Action.REGISTER, Action.CLOSE, Action.SUPERVISE), _DESK),
+    Action.REJECT: frozenset({Role.OPERATOR}),
+    Action.DISPATCH: frozenset({Role.OPERATOR, Role.LEADER, Role.INSPECTION}),
     Action.VERIFY: _CHECKERS,
     Action.REOPEN: _CHECKERS,
     Action.EVALUATE: frozenset({Role.OPERATOR, Role.MANAGER, Role.CITIZEN}),
@@ -238,6 +241,7 @@ def apply_action(
     holder: Assignee | None = None,
     acts_for: Collection[str] = (),
     power: Mapping[str, str] | None = None,
+    note: Mapping[str, object] | None = None,
 ) -> tuple[Case, CaseEvent]:
     """Apply ``action`` by ``actor`` at ``at``: the next case (version + 1) and its one event.
 
@@ -252,7 +256,8 @@ def apply_action(
     ``extend`` (a span added to the deadline) or ``defer_to`` (the new deadline); ``acts_for`` is
     as in :func:`allowed_actions`. ``TRANSFER`` (移交执法) takes the unit (``assignee``, a unit
     inbox: :func:`~gridmgr.cases.units.unit_assignee`) and the ``power`` item it is handed over
-    under; the 签收 stage starts again, held by the unit's leader.
+    under; the 签收 stage starts again, held by the unit's leader. ``note`` adds facts to the
+    event's details (e.g. the inspection a 整改 case's step answers to).
 
     >>> from gridmgr.responsibility.catalog_file import read_catalog
     >>> from gridmgr.responsibility.calendar import TZ, WorkCalendar
@@ -299,6 +304,7 @@ def apply_action(
         )
     changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
     details.update({k: to_json_value(v) for k, v in changes.items()})
+    details.update(note or {})
     new = replace(case, **changes, state=to_state, updated_at=at, version=case.version + 1)
     event = CaseEvent(
         case.case_id, action, actor, at, case.state, to_state, text, details, new.version

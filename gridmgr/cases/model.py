@@ -135,6 +135,7 @@ class Role(enum.Enum):
     PARTNER = "partner"
     UNIT_LEADER = "unit_leader"
     OFFICER = "officer"
+    INSPECTION = "inspection"
 
     @property
     def label_zh(self) -> str:
@@ -156,7 +157,8 @@ _LABELS_ZH = {
     ),
     **_labels(
         Role,
-        "指挥中心值班员 网格员 网格长 镇街负责人 管理人员 系统 市民 合作系统 单位负责人 单位成员",
+        "指挥中心值班员 网格员 网格长 镇街负责人 管理人员 系统 市民 合作系统 "
+        "单位负责人 单位成员 双随机检查",
     ),
 }
 

@@ -13,6 +13,7 @@ power item (:func:`~gridmgr.services.units.transfer_target`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -59,6 +60,7 @@ def act(
     extend: Span | None = None,
     defer_to: datetime | None = None,
     rating: int | None = None,
+    note: Mapping[str, object] | None = None,
 ) -> Case:
     """Apply one lifecycle action (for DISPATCH without an assignee: routing's default, see
     :func:`~gridmgr.services.units.default_assignee`).
@@ -103,6 +105,7 @@ def act(
         holder=holder,
         acts_for=acts_for,
         power=power,
+        note=note,
     )
 
 

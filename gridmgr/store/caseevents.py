@@ -180,6 +180,7 @@ class CaseEventMethods(StoreBase):
         holder: Assignee | None = None,
         acts_for: Collection[str] = (),
         power: Mapping[str, str] | None = None,
+        note: Mapping[str, object] | None = None,
     ) -> Case:
         """Apply one lifecycle action to a case, with its events, in one transaction.
 
@@ -206,6 +207,7 @@ class CaseEventMethods(StoreBase):
                 holder=holder,
                 acts_for=acts_for,
                 power=power,
+                note=note,
             )
             update_case(conn, before, after)
             self._log_many(conn, [event])
