@@ -279,3 +279,57 @@ def test_the_case_page_offers_transfer_to_the_competent_team(app: Flask) -> None
     assert case.state.value == "dispatched"
     assert case.assignee is not None
     assert case.assignee.post.startswith("unit:town-team-")
+
+
+def test_a_unit_member_finds_his_units_case_on_his_page_and_signs_for_it(app: Flask) -> None:
+    from gridmgr.cases import unit_of
+    from gridmgr.responsibility.roster import Post, PostKind
+    from tests.test_dashboard import log_in
+    from tests.test_sessions import PASSWORD
+
+    services = services_of(app)
+    case_id = in_progress(app)
+    worker = worker_of(app, OWN_CELL)
+    actions.act(services, worker, case_id, Action.TRANSFER, "劝导无效，移交执法")  # type: ignore[arg-type]
+    unit = unit_of(services.store.case(case_id).assignee)
+    assert unit is not None
+    leader = services.roster.owner(Post(PostKind.UNIT_LEADER, unit), FIXED)
+    assert leader is not None
+    member = min(
+        p.person_id
+        for p in services.roster.persons.values()
+        if p.unit_id == unit and p.person_id != leader.person_id
+    )
+    services.store.set_password(member, PASSWORD, now=FIXED, actor="test")
+    client = app.test_client()
+    assert log_in(client, member).status_code == 303
+    assert client.get("/dashboard/").status_code == 200
+    page = texts(render(client, "/dashboard/"))  # a member lands on his own page
+    assert "签收" in page
+    button = {"type": "wk-act", "case": case_id, "action": "accept"}
+    outputs = [("wk-cases", "children"), ("wk-case-message", "children")]
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None
+    body = {
+        "output": output_key(client, outputs, [(button, "n_clicks", 1)]),
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "state": [
+            [{"id": {"type": kind, "case": case_id}, "property": prop, "value": None}]
+            for kind, prop in (
+                ("wk-note", "value"),
+                ("wk-defer", "value"),
+                ("wk-after", "contents"),
+            )
+        ],
+        "changedPropIds": [json.dumps(button, sort_keys=True, separators=(",", ":")) + ".n_clicks"],
+    }
+    answer = client.post(
+        "/dashboard/_dash-update-component", json=body, headers={"X-CSRFToken": cookie.value}
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    case = services.store.case(case_id)
+    assert case.state.value == "accepted"
+    assert case.assignee is not None
+    assert case.assignee.person_id == member
+    assert unit_of(case.assignee) == unit
