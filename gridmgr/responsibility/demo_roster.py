@@ -166,8 +166,8 @@ def demo_logins(roster: Roster, at: datetime) -> list[tuple[str, Person]]:
 
     >>> from gridmgr.testing import tiny_grid
     >>> logins = demo_logins(generate_roster(tiny_grid()), ROSTER_START)
-    >>> [label.split(" ")[-1] for label, _ in logins]
-    ['值班员', '镇街负责人', '网格长', '网格员', '单位负责人', '指挥中心主任']
+    >>> [label.split(" ")[-1] for label, _ in logins][4:]
+    ['单位负责人', '指挥中心主任', '执法队负责人', '单位成员']
     """
     wanted = (
         ("operator 值班员", PostKind.OPERATOR),
@@ -187,4 +187,18 @@ def demo_logins(roster: Roster, at: datetime) -> list[tuple[str, Person]]:
         first = next((pid for k, _, pid in held if k == kind.value), None)
         if first is not None:
             out.append((label, roster.persons[first]))
+    teams = sorted(
+        (u for u in roster.units.values() if u.kind is UnitKind.TOWN_TEAM), key=lambda u: u.unit_id
+    )
+    team = teams[0] if teams else None
+    leader = None if team is None else roster.owner(Post(PostKind.UNIT_LEADER, team.unit_id), at)
+    if team is not None and leader is not None:  # a town team's leader, and a member of it
+        out.append(("team leader 执法队负责人", leader))
+        members = sorted(
+            p.person_id
+            for p in roster.persons.values()
+            if p.unit_id == team.unit_id and p.person_id != leader.person_id
+        )
+        if members:
+            out.append(("unit member 单位成员", roster.persons[members[0]]))
     return out
