@@ -28,7 +28,14 @@ from gridmgr.cases import (
 from gridmgr.errors import ForbiddenError, UnknownPersonError
 from gridmgr.grid.codes import code_length
 from gridmgr.responsibility.chains import acting_for
-from gridmgr.responsibility.roster import Person, Post, PostKind, Roster, UnitKind
+from gridmgr.responsibility.roster import (
+    COMMAND_CENTER,
+    Person,
+    Post,
+    PostKind,
+    Roster,
+    UnitKind,
+)
 from gridmgr.responsibility.routing import RoutingContext, RoutingDecision, route_incident
 from gridmgr.services.context import Services
 from gridmgr.store import CaseFilter, Store
@@ -191,6 +198,10 @@ def dispatch_choices(services: Services, caller: Caller, case: Case) -> Dispatch
             if link.person is not None:
                 add(Assignee(link.person.person_id, link.post.key, link.person.name), "owner_chain")
         add(competent_unit(decision), "unit")
+    else:  # no cell: 派遣 goes to the command center, as act's default does
+        crew = context.roster.on_duty(at)
+        if crew:
+            add(Assignee(crew[0].person_id, COMMAND_CENTER.key, crew[0].name), "routing")
     for unit_id in _units_for_cell(context.roster, case.cell):
         try:
             add(unit_to_assignee(context, unit_id, at), "unit")
