@@ -29,10 +29,13 @@ def act(
     defer_to: datetime | None = None,
     rating: int | None = None,
     photo: Photo | None = None,
+    assignee_id: str | None = None,
+    unit_id: str | None = None,
 ) -> Case:
     """Apply ``action`` to a case as the caller (the state machine's guards decide); a
     deferral request takes the new deadline ``defer_to``, its approver is picked by the rules;
-    评价 takes a ``rating``; 反馈 an after-photo (required where the category says so)."""
+    评价 takes a ``rating``; 反馈 an after-photo (required where the category says so); 派遣 a
+    person (``assignee_id``) or a unit (``unit_id``) from the picker."""
     return case_actions.act_as(
         services,
         caller,
@@ -42,6 +45,8 @@ def act(
         defer_to=defer_to,
         rating=rating,
         photo=photo,
+        assignee_id=assignee_id,
+        unit_id=unit_id,
     )
 
 

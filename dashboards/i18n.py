@@ -218,6 +218,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "channel.hotline": ("12345热线", "hotline"),
     "channel.partner": ("合作系统", "partner system"),
     "channel.sensor": ("感知设备", "sensor"),
+    "channel.inspection": ("双随机检查", "inspection"),
     "address": ("地址", "Address"),
     "merged_into": ("已并入案件", "Merged into case"),
     "merged_reports": ("并入的重复上报", "Merged reports"),
@@ -241,6 +242,19 @@ _WORDS: dict[str, tuple[str, str]] = {
     "notif.read_all": ("全部标为已读", "Mark all read"),
     "unlocated": ("待落图(无坐标)", "Unlocated (no coordinates)"),
     "on_patrol": ("巡查中", "On patrol"),
+    "dispatch.to": ("派遣给", "Dispatch to"),
+    "dispatch.routing": ("路由建议", "routing's suggestion"),
+    "dispatch.owner_chain": ("责任链", "owner chain"),
+    "dispatch.unit": ("主管单位", "competent unit"),
+    "dispatch.returner": ("曾退回此案", "returned this case"),
+    "dispatch.returned": ("{who} 于 {at} 退回此案，理由：", "{who} returned this case at {at}: "),
+    "dispatch.need": ("请选择派遣对象。", "Choose whom to dispatch to."),
+    "dispatch.again": (
+        "注意：已派回退回此案的 {who}。",
+        "Note: dispatched back to {who}, who returned this case.",
+    ),
+    "transfer.to": ("移交至 {unit}", "Hands it to {unit}"),
+    "transfer.power": ("依据权力事项 {code} {name}", "under power {code} {name}"),
 }
 
 

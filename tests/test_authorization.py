@@ -1,8 +1,10 @@
 """Authorization matrix: every role against objects in and out of its scope, for every operation.
 
-Six callers (a grid worker, a grid head, a town leader, an operator, a manager, and a worker of a
-far cell) try every native-API operation on a case inside and a case outside their cells. The
-number of unauthorized successes must be 0, and every allowed call must succeed.
+Eight callers (a grid worker, a grid head, a town leader, an operator, a manager, a worker of a
+far cell, and a member and the leader of the town's enforcement team) try every native-API
+operation on a case inside and a case outside their cells; the far case is dispatched to the
+team, so it is in the team's inbox. The number of unauthorized successes must be 0, and every
+allowed call must succeed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)
 NEAR = (120.0625, 31.9375)  # cell 320281001001001 (community 001)
 FAR = (120.4375, 31.5625)  # cell 320281001004004 (community 004)
 NEAR_CELL, FAR_CELL = "320281001001001", "320281001004004"
+TEAM = "town-team-320281001"  # the town's enforcement team: the far case is in its inbox
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Who:
     sees_far: bool
     city_wide: bool
     operator: bool
+    unit: bool = False  # a member or the leader of TEAM
+    leads: bool = False  # TEAM's leader
 
 
 def callers() -> list[Who]:
@@ -48,8 +53,14 @@ def callers() -> list[Who]:
         return person.person_id
 
     operator = sorted(a.person_id for a in roster.holders(COMMAND_CENTER, FIXED))[0]
-    manager = owner(Post(PostKind.UNIT_LEADER, "cgj"))
-    return [
+    manager = owner(Post(PostKind.UNIT_LEADER, "cgj"))  # a department's leader is a manager
+    leader = owner(Post(PostKind.UNIT_LEADER, TEAM))
+    member = min(
+        p.person_id for p in roster.persons.values() if p.unit_id == TEAM and p.person_id != leader
+    )
+    return [  # the team first: the operator's 移交执法 takes the far case out of its inbox
+        Who("team member", member, False, True, False, False, unit=True),
+        Who("team leader", leader, False, True, False, False, unit=True, leads=True),
         Who("near worker", owner(field_post(NEAR_CELL)), True, False, False, False),
         Who("near head", owner(field_post(NEAR_CELL[:12])), True, False, False, False),
         Who("town leader", owner(field_post(NEAR_CELL[:9])), True, True, False, False),
@@ -65,7 +76,12 @@ def setup(store: Store, tmp_path: Path) -> Iterator[tuple[FlaskClient, dict[str,
     client = app.test_client()
     root = {
         "Authorization": "Bearer "
-        + store.create_credential(kind="person", subject=callers()[3].person_id, now=FIXED, days=9)
+        + store.create_credential(
+            kind="person",
+            subject=next(w for w in callers() if w.operator).person_id,
+            now=FIXED,
+            days=9,
+        )
     }
     cases = {}
     for name, (lon, lat) in (("near", NEAR), ("far", FAR)):
@@ -76,6 +92,11 @@ def setup(store: Store, tmp_path: Path) -> Iterator[tuple[FlaskClient, dict[str,
         )
         assert reply.status_code == 201
         cases[name] = reply.get_json()["case_id"]
+    for action in ({"action": "register"}, {"action": "dispatch", "unit": TEAM}):
+        reply = client.post(
+            f"/api/v1/cases/{cases['far']}/actions", headers=root, json={**action, "comment": "派"}
+        )
+        assert reply.status_code == 200, reply.get_json()
     yield client, cases
     close_app(app)
 
@@ -144,7 +165,31 @@ OPERATIONS: dict[str, tuple[Operation, Callable[[Who, bool], bool]]] = {
                 },
             ).status_code
         ),
-        lambda who, near: who.sees_near if near else who.sees_far,
+        lambda who, near: (who.sees_near if near else who.sees_far) and not who.unit,
+    ),
+    "unit inbox": (
+        lambda c, h, _case, _where: c.get(f"/api/v1/units/{TEAM}/cases", headers=h).status_code,
+        lambda who, near: who.city_wide or who.unit,
+    ),
+    "unit members": (
+        lambda c, h, _case, _where: c.get(f"/api/v1/units/{TEAM}/members", headers=h).status_code,
+        lambda who, near: who.city_wide or who.leads,
+    ),
+    "dispatch picker": (
+        lambda c, h, case, _: (
+            c.get(f"/api/v1/cases/{case}/dispatch-choices", headers=h).status_code
+        ),
+        lambda who, near: who.operator,
+    ),
+    "transfer (移交执法)": (
+        lambda c, h, case, _: (
+            c.post(
+                f"/api/v1/cases/{case}/actions",
+                headers=h,
+                json={"action": "transfer", "unit": "scjg", "comment": "移交执法"},
+            ).status_code
+        ),
+        lambda who, near: who.operator and not near,  # the near case is not dispatched: 409
     ),
     "event stream": (
         lambda c, h, _case, _where: c.get("/api/v1/events", headers=h).status_code,
@@ -174,7 +219,7 @@ def test_no_role_succeeds_outside_its_scope_and_every_allowed_call_succeeds(
                     wrongly_refused.append(label)  # (a second register is an illegal transition)
                 if not expected:
                     assert status in (403, 404, 409), label  # 409: refused by the state first
-    assert calls == 6 * len(OPERATIONS) * 2
+    assert calls == len(callers()) * len(OPERATIONS) * 2
     assert unauthorized_successes == []
     assert wrongly_refused == []
 

@@ -61,6 +61,8 @@ TO_OTHER = Assignee(OTHER_WORKER.actor_id, "grid_worker:320281001003004")
 TO_HEAD = Assignee(HEAD.actor_id, "grid_head:320281001003")
 TO_LEADER = Assignee(LEADER.actor_id, "town_leader:320281001")
 TO_OPERATOR = Assignee(OPERATOR.actor_id, "operator:", OPERATOR.name)
+TO_TEAM = Assignee("P00030", "unit:town-team-320281001", "队长")
+TO_DEPT = Assignee("P00031", "unit:cgj", "局长")
 
 
 def at(mo: int, d: int, h: int, mi: int = 0) -> datetime:
@@ -336,7 +338,11 @@ def test_only_the_assignee_signs_for_a_case() -> None:
         assert WORKER.actor_id in str(error)
         assert actor.actor_id in str(error)
     assert Action.ACCEPT not in allowed_actions(dispatched, OPERATOR, at=at(10, 8, 9))
-    assert allowed_actions(dispatched, WORKER, at=at(10, 8, 9)) == [Action.ACCEPT, Action.RETURN]
+    assert allowed_actions(dispatched, WORKER, at=at(10, 8, 9)) == [
+        Action.ACCEPT,
+        Action.RETURN,
+        Action.TRANSFER,
+    ]
 
 
 def test_the_verifier_is_never_the_handler() -> None:
@@ -621,6 +627,11 @@ class CaseLifecycle(RuleBasedStateMachine):
         """Valid inputs for ``action`` (the approver never defers, so never approves himself)."""
         if action is Action.DISPATCH:
             return {"assignee": data.draw(st.sampled_from([TO_WORKER, TO_OTHER, TO_HEAD]))}
+        if action is Action.TRANSFER:
+            units = [
+                u for u in (TO_TEAM, TO_DEPT) if u.post != getattr(self.case.assignee, "post", "")
+            ]
+            return {"assignee": data.draw(st.sampled_from(units)), "power": {"code": "CF0001"}}
         if action is Action.REQUEST_DEFER:
             owner = None if self.case.assignee is None else self.case.assignee.person_id
             above = TO_LEADER if owner == HEAD.actor_id else TO_HEAD

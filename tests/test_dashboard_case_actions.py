@@ -218,3 +218,118 @@ def test_the_worker_page_offers_return_and_deferral_and_returns_with_the_reason(
     case = services.store.case(case_id)
     assert case.state.value == "returned"
     assert services.store.trail(case_id)[-1].comment == "不属于本网格"
+
+
+def test_the_dispatch_picker_names_the_returner_and_says_so_when_he_is_picked(app: Flask) -> None:
+    services = services_of(app)
+    case_id = report(app, OWN_CELL)
+    operator, worker = operator_of(app), worker_of(app, OWN_CELL)
+    actions.act(services, operator, case_id, Action.REGISTER, "立案")  # type: ignore[arg-type]
+    actions.act(services, operator, case_id, Action.DISPATCH, "派遣")  # type: ignore[arg-type]
+    actions.act(services, worker, case_id, Action.RETURN, "不归本网格管")  # type: ignore[arg-type]
+    client = logged_in(app, None)
+    page = texts(render(client, f"/dashboard/case/{case_id}"))
+    assert "不归本网格管" in page  # why it was returned, and by whom
+    returner = worker.actor  # type: ignore[attr-defined]
+    assert any(returner.name in w and "退回" in w for w in page)
+    assert any(
+        "路由建议" in w and "曾退回此案" in w for w in page
+    )  # offered, marked, not preselected
+
+    def press(chosen: str) -> list[str]:
+        answer = callback(
+            client,
+            [("case-body", "children")],
+            [("case-dispatch", "n_clicks", 1)],
+            [
+                ("case-assignee", "value", chosen),
+                ("case-comment", "value", "仍请原网格员处置"),
+                ("case-id", "data", case_id),
+            ],
+        )
+        assert answer.status_code == 200
+        return texts(answer.get_json()["response"]["case-body"]["children"])
+
+    assert any("已派回退回此案的" in w for w in press(returner.actor_id))
+    case = services.store.case(case_id)
+    assert case.state.value == "dispatched"
+    assert case.assignee is not None
+    assert case.assignee.person_id == returner.actor_id
+
+
+def test_the_case_page_offers_transfer_to_the_competent_team(app: Flask) -> None:
+    services = services_of(app)
+    case_id = in_progress(app)
+    client = logged_in(app, OWN_CELL)  # the worker, on his case
+    page = texts(render(client, f"/dashboard/case/{case_id}"))
+    assert "移交执法" in page
+    assert any(w.startswith("移交至 town-team-") for w in page)
+    answer = callback(
+        client,
+        [("case-body", "children")],
+        [({"type": "case-action", "action": "transfer"}, "n_clicks", 1)],
+        [
+            ("case-comment", "value", "劝导无效，移交执法"),
+            ("case-defer-to", "value", None),
+            ("case-id", "data", case_id),
+        ],
+    )
+    assert answer.status_code == 200
+    case = services.store.case(case_id)
+    assert case.state.value == "dispatched"
+    assert case.assignee is not None
+    assert case.assignee.post.startswith("unit:town-team-")
+
+
+def test_a_unit_member_finds_his_units_case_on_his_page_and_signs_for_it(app: Flask) -> None:
+    from gridmgr.cases import unit_of
+    from gridmgr.responsibility.roster import Post, PostKind
+    from tests.test_dashboard import log_in
+    from tests.test_sessions import PASSWORD
+
+    services = services_of(app)
+    case_id = in_progress(app)
+    worker = worker_of(app, OWN_CELL)
+    actions.act(services, worker, case_id, Action.TRANSFER, "劝导无效，移交执法")  # type: ignore[arg-type]
+    unit = unit_of(services.store.case(case_id).assignee)
+    assert unit is not None
+    leader = services.roster.owner(Post(PostKind.UNIT_LEADER, unit), FIXED)
+    assert leader is not None
+    member = min(
+        p.person_id
+        for p in services.roster.persons.values()
+        if p.unit_id == unit and p.person_id != leader.person_id
+    )
+    services.store.set_password(member, PASSWORD, now=FIXED, actor="test")
+    client = app.test_client()
+    assert log_in(client, member).status_code == 303
+    assert client.get("/dashboard/").status_code == 200
+    page = texts(render(client, "/dashboard/"))  # a member lands on his own page
+    assert "签收" in page
+    button = {"type": "wk-act", "case": case_id, "action": "accept"}
+    outputs = [("wk-cases", "children"), ("wk-case-message", "children")]
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None
+    body = {
+        "output": output_key(client, outputs, [(button, "n_clicks", 1)]),
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "state": [
+            [{"id": {"type": kind, "case": case_id}, "property": prop, "value": None}]
+            for kind, prop in (
+                ("wk-note", "value"),
+                ("wk-defer", "value"),
+                ("wk-after", "contents"),
+            )
+        ],
+        "changedPropIds": [json.dumps(button, sort_keys=True, separators=(",", ":")) + ".n_clicks"],
+    }
+    answer = client.post(
+        "/dashboard/_dash-update-component", json=body, headers={"X-CSRFToken": cookie.value}
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    case = services.store.case(case_id)
+    assert case.state.value == "accepted"
+    assert case.assignee is not None
+    assert case.assignee.person_id == member
+    assert unit_of(case.assignee) == unit

@@ -213,7 +213,7 @@ def test_no_inspection_operation_gives_a_server_error(world: World) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     header = world.auth(holder(COMMAND_CENTER))
     operations = [r.ok() for r in schema.get_all_operations() if r.ok().path.startswith(BASE)]
-    assert len(operations) == 7
+    assert len(operations) == 8
     calls: list[int] = []
     for operation in operations:
 

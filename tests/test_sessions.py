@@ -631,6 +631,8 @@ def test_demo_mode_creates_one_login_per_role_once_and_keeps_changed_passwords(
         "网格员",
         "单位负责人",
         "指挥中心主任",
+        "执法队负责人",
+        "单位成员",
     ]
     assert again == logins
     for _, person in logins:

@@ -38,7 +38,7 @@ def register(app: Dash) -> None:
 
 
 def render(path: str, board: Dashboard, caller: Caller, lang: str) -> Any:
-    """The page at ``path`` for ``caller`` (workers land on their own page)."""
+    """The page at ``path`` for ``caller`` (workers and unit members land on their own page)."""
     rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path.lstrip("/")
     rest = rest.strip("/")
     try:
@@ -56,7 +56,7 @@ def render(path: str, board: Dashboard, caller: Caller, lang: str) -> Any:
             return notifications.layout(board, caller, lang)
         if rest == "inspections":
             return inspections.layout(board, caller, lang)
-        if rest == "worker" or (rest == "" and caller.actor.role.value == "worker"):
+        if rest == "worker" or (rest == "" and caller.actor.role.value in ("worker", "officer")):
             return worker.layout(board, caller, lang)
         if rest == "":
             return command.layout(board, caller, lang)

@@ -7,7 +7,7 @@ from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards import actions
+from dashboards import actions, picker
 from dashboards.actions import photo_required
 from dashboards.components import (
     action_label,
@@ -142,8 +142,9 @@ def missed_rows(view: CaseView, lang: str) -> list[Any]:
     return [html.Dt(t("missed", lang)), html.Dd([text, *contests], id="case-missed")]
 
 
-OWN_FORMS = (Action.EVALUATE, Action.HANDLE)
-"""Actions with their own form (a rating; an after-photo) instead of a plain button."""
+OWN_FORMS = (Action.EVALUATE, Action.HANDLE, Action.DISPATCH)
+"""Actions with their own form (a rating; an after-photo; the assignee picker) instead of a
+plain button."""
 
 
 def actions_panel(view: CaseView, lang: str, *, photo_required: bool = False) -> Any:
@@ -184,6 +185,8 @@ def actions_panel(view: CaseView, lang: str, *, photo_required: bool = False) ->
                     if a not in OWN_FORMS
                 ]
             ),
+            *(picker.transfer_hint(view, lang) if Action.TRANSFER in view.actions else []),
+            *(picker.dispatch_form(view, lang) if Action.DISPATCH in view.actions else []),
             *(evaluate_form(lang) if Action.EVALUATE in view.actions else []),
             *(handle_form(lang, photo_required) if Action.HANDLE in view.actions else []),
             html.Div(id="case-message", role="status"),
@@ -429,6 +432,14 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )(on_handle)
     app.callback(
+        Output("case-body", "children", allow_duplicate=True),
+        Input("case-dispatch", "n_clicks"),
+        State("case-assignee", "value"),
+        State("case-comment", "value"),
+        State("case-id", "data"),
+        prevent_initial_call=True,
+    )(on_dispatch)
+    app.callback(
         Output("case-lon", "value"),
         Output("case-lat", "value"),
         Input("case-pick", "relayoutData"),
@@ -490,6 +501,20 @@ def on_handle(n: int, photo: Any, comment: str | None, case_id: str) -> Any:
         text = (comment or "").strip()
         actions.act(board.services, caller, case_id, Action.HANDLE, text, photo=picture)
         message = t("done", lang)
+    except (ValueError, GridMgrError) as exc:
+        message = str(exc)
+    return refreshed(board, caller, case_id, message, lang)
+
+
+def on_dispatch(n: int, chosen: Any, comment: str | None, case_id: str) -> Any:
+    """派遣 to the picked person or unit, as the caller (see :func:`dashboards.picker.dispatch`)."""
+    caller = require_caller()
+    board = dashboard()
+    lang = current_lang()
+    if not n:
+        return no_update
+    try:
+        message = picker.dispatch(board.services, caller, case_id, chosen, comment, lang)
     except (ValueError, GridMgrError) as exc:
         message = str(exc)
     return refreshed(board, caller, case_id, message, lang)

@@ -22,10 +22,11 @@ from dashboards.i18n import t
 from dashboards.reads.names import categories, category_name, place
 from dashboards.reads.worker import my_cases, my_cells
 from gridmgr.access import Caller
-from gridmgr.cases import Action, allowed_actions
+from gridmgr.cases import Action
 from gridmgr.errors import GridMgrError
 from gridmgr.intake.photos import MAX_PHOTO_BYTES, sanitize_photo
 from gridmgr.responsibility.calendar import TZ
+from gridmgr.services.actions import actions_allowed
 from gridmgr.services.context import Services
 
 WORKER_ACTIONS = (
@@ -107,7 +108,7 @@ def case_list(services: Services, caller: Caller, lang: str) -> Any:
     now = services.now()
     rows = []
     for case in my_cases(services, caller):
-        allowed = [a for a in allowed_actions(case, caller.actor, at=now) if a in WORKER_ACTIONS]
+        allowed = [a for a in actions_allowed(services, caller, case, now) if a in WORKER_ACTIONS]
         late = case.due_at is not None and case.due_at <= now
         rows.append(
             html.Li(

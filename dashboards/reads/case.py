@@ -9,7 +9,7 @@ from typing import Any
 
 from dashboards.reads.names import cell_name, post_label
 from gridmgr.access import Caller
-from gridmgr.cases import Action, Case, Role
+from gridmgr.cases import Action, Assignee, Case, Role
 from gridmgr.grid.model import Grid
 from gridmgr.intake.duplicates import DuplicateMatch
 from gridmgr.responsibility.roster import PostKind, Roster
@@ -21,6 +21,7 @@ from gridmgr.services.context import Services
 from gridmgr.services.photos import AttachmentRow, case_photos
 from gridmgr.services.queries import DeliveryStatus, TrailEntry, case_trail, deliveries_of
 from gridmgr.services.triage import find_duplicates, merge_view, suggest_duplicates
+from gridmgr.services.units import DispatchChoices, dispatch_choices, transfer_target
 
 PAGE_ACTIONS_HIDDEN = (Action.ESCALATE, Action.REPORT)
 """Actions the system takes (escalation) or that open a case (report): never a button."""
@@ -63,6 +64,12 @@ class CaseView:
     triage: TriageView | None = None
     missed: MissedFlag | None = None
     """The 漏报 flag of a hotline or citizen case (its worker walked past and reported nothing)."""
+    dispatch: DispatchChoices | None = None
+    """The 派遣 picker's entries and the last return, when the caller may dispatch."""
+    transfer_to: Assignee | None = None
+    """The competent unit 移交执法 hands the case to, when the caller may hand it over."""
+    transfer_power: dict[str, str] | None = None
+    """The power item it is handed over under (``None``: the category names none)."""
 
 
 MISSABLE = ("hotline", "citizen")
@@ -88,6 +95,12 @@ def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -
     missed = None
     if seen is not None and seen.channel in MISSABLE:
         missed = assessments.missed_flag(services, case.case_id)
+    target, power = None, None
+    if Action.TRANSFER in actions:  # offered only where a competent unit other than its own is
+        target, power = transfer_target(services.context, case, now)
+        if target is None or (case.assignee is not None and target.post == case.assignee.post):
+            actions.remove(Action.TRANSFER)
+    picker = dispatch_choices(services, caller, case) if Action.DISPATCH in actions else None
     return CaseView(
         case,
         number,
@@ -99,6 +112,9 @@ def case_view(services: Services, caller: Caller, case_id: str, now: datetime) -
         overdue,
         seen,
         missed,
+        picker,
+        target,
+        power,
     )
 
 

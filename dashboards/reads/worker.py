@@ -1,4 +1,5 @@
-"""What the grid worker's page shows: his open cases and his cells."""
+"""What the grid worker's page shows: his open cases (a unit member's: his unit's inbox too) and
+his cells."""
 
 from __future__ import annotations
 
@@ -10,14 +11,21 @@ from gridmgr.cases import Case
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services import queries
 from gridmgr.services.context import Services
+from gridmgr.services.units import unit_cases
 
 MY_CASES = 100
 MY_CELLS = 200
 
 
 def my_cases(services: Services, caller: Caller, *, limit: int = MY_CASES) -> list[Case]:
-    """The caller's open cases (assigned to him), soonest deadline first."""
+    """The caller's open cases (assigned to him, and those in his units' inbox, which he may
+    sign for), soonest deadline first."""
     found = queries.assigned_cases(services.store, caller, limit=limit)
+    for unit_id in caller.units:
+        mine = {c.case_id for c in found}
+        found += [
+            c for c in unit_cases(services, caller, unit_id, limit=limit) if c.case_id not in mine
+        ]
     far = datetime.max.replace(tzinfo=TZ)
     return sorted(found, key=lambda c: c.due_at or far)
 

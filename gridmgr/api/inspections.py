@@ -9,7 +9,9 @@ subject is his officer id). Who sees what:
   revealed);
 * visits — operators and managers see all; a town leader the visits in his town; anyone else
   only the visits he is an officer of. A visit outside the caller's view is answered 404;
-* results — recorded by an officer of the visit, or by an operator or manager;
+* results — recorded by an officer of the visit, or by an operator or manager; a finding with
+  ``issues`` opens its 整改 case (the answer names it, ``case_id``), and the re-inspection
+  (``…/reinspection``, by the same people) closes that case or reopens it under 督办;
 * ``/public/results`` — the public list (一公开), without authentication, officers or notes.
 """
 
@@ -93,6 +95,16 @@ class FindingIn(BaseModel):
     department: str = Field(min_length=1, max_length=64)
     item: str = Field(min_length=1, max_length=200)
     outcome: Literal["compliant", "issues", "not_found", "closed"]
+    note: str = Field(default="", max_length=2000)
+
+
+class ReinspectionIn(BaseModel):
+    """The re-inspection (复查) of an item found with issues: rectified or not."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    department: str = Field(min_length=1, max_length=64)
+    item: str = Field(min_length=1, max_length=200)
+    outcome: Literal["compliant", "issues"]
     note: str = Field(default="", max_length=2000)
 
 
@@ -211,6 +223,7 @@ def record_result(path: VisitPath, body: FindingIn) -> Response:
         note=body.note,
         at=services().now(),
         actor=who.person_id,
+        context=services().context,
     )
     return created(
         {
@@ -220,6 +233,41 @@ def record_result(path: VisitPath, body: FindingIn) -> Response:
             "item": finding.item,
             "outcome": finding.outcome,
             "recorded_at": finding.recorded_at.astimezone(TZ).isoformat(),
+            "case_id": finding.case_id,
+        }
+    )
+
+
+@bp.post("/draws/<draw_id>/visits/<int:visit_no>/reinspection", tags=[TAG])
+def reinspection(path: VisitPath, body: ReinspectionIn) -> Response:
+    """Record the re-inspection (复查) of an item found with issues: ``compliant`` closes its
+    整改 case, ``issues`` reopens it under 督办 (an officer of the visit, or a city-wide role)."""
+    who = _caller()
+    store = services().store
+    visit = next(
+        (v for v in svc.list_visits(store, path.draw_id) if v.visit.visit_no == path.visit_no),
+        None,
+    )
+    if visit is None or not who.may_see(visit.visit.officers, visit.cell[: code_length(1)]):
+        raise UnknownInspectionError(f"no visit {path.visit_no} of {path.draw_id} visible to you")
+    if not (who.city_wide or who.person_id in visit.visit.officers):
+        raise ForbiddenError("only an officer of the visit, an operator or a manager re-inspects")
+    case = svc.record_reinspection(
+        services(),
+        path.draw_id,
+        path.visit_no,
+        department=body.department,
+        item=body.item,
+        outcome=body.outcome,
+        note=body.note,
+        actor=who.person_id,
+    )
+    return jsonify(
+        {
+            "case_id": case.case_id,
+            "state": case.state.value,
+            "state_zh": case.state.label_zh,
+            "due_at": None if case.due_at is None else case.due_at.astimezone(TZ).isoformat(),
         }
     )
 

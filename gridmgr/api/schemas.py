@@ -69,6 +69,7 @@ class ActionIn(BaseModel):
         "dispatch",
         "accept",
         "return",
+        "transfer",
         "start",
         "request_defer",
         "approve_defer",
@@ -82,6 +83,12 @@ class ActionIn(BaseModel):
     ]
     comment: str = Field(min_length=1, max_length=2000)
     assignee: str | None = Field(default=None, max_length=64, description="dispatch: person id")
+    unit: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="dispatch or transfer (移交执法): a unit id (default: routing's choice)",
+    )
     extend: str | None = Field(
         default=None, max_length=16, description="request_defer: added to the deadline, e.g. 1d"
     )

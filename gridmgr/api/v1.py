@@ -20,7 +20,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 
-from gridmgr.api import ledgerproofs, patrols, triage
+from gridmgr.api import ledgerproofs, patrols, triage, units
 from gridmgr.api.auth import authenticate, current_caller
 from gridmgr.api.errors import (
     BodyTooLargeError,
@@ -43,7 +43,7 @@ from gridmgr.api.schemas import (
     ReportWithPhotoForm,
     TierPath,
 )
-from gridmgr.cases import Action, Case, CaseState, DeferralRequest
+from gridmgr.cases import Action, Case, CaseState, DeferralRequest, unit_of
 from gridmgr.errors import CaseFilterError
 from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
 from gridmgr.ledger import LedgerEvent
@@ -259,6 +259,7 @@ def case_action(path: CasePath, body: ActionIn) -> Response:
         comment=body.comment,
         version=body.version,
         assignee_id=body.assignee,
+        unit_id=body.unit,
         extend=body.extend,
         defer_to=body.defer_to,
         rating=body.rating,
@@ -430,6 +431,7 @@ def person(path: PersonPath) -> Response:
 bp.register_api(patrols.bp)  # /api/v1/patrols, under this blueprint's authentication
 bp.register_api(ledgerproofs.bp)  # /api/v1/ledger/sth, /proof, /consistency
 bp.register_api(triage.bp)  # place, merge, inbox
+bp.register_api(units.bp)  # unit inboxes and members, the 派遣 picker
 
 
 # -- replies ---------------------------------------------------------------------------------
@@ -453,7 +455,7 @@ def case_json(case: Case, number: int | None = None) -> dict[str, Any]:
         "generation_id": case.generation_id,
         "assignee": None
         if a is None
-        else {"person_id": a.person_id, "post": a.post, "name": a.name},
+        else {"person_id": a.person_id, "post": a.post, "name": a.name, "unit": unit_of(a)},
         "handler": case.handler,
         "stage": None if case.stage is None else case.stage.value,
         "stage_started_at": _iso(case.stage_started_at),

@@ -6,7 +6,9 @@
   :func:`apply_action` and :func:`allowed_actions` (the same checks, so they never disagree),
   :func:`open_case` and the side events beside the loop;
 - :mod:`gridmgr.cases.deferral`: the rules of a deferral (requested, decided by an approver the
-  rules pick, capped per stage).
+  rules pick, capped per stage);
+- :mod:`gridmgr.cases.units`: units as assignees (a unit's inbox, signed for by a member) and
+  routing's default assignee.
 
 Every public name of both is importable from here, ``from gridmgr.cases import apply_action``.
 """
@@ -41,6 +43,15 @@ from gridmgr.cases.model import (
     to_json_value,
 )
 from gridmgr.cases.stages import stage_changes, stage_of
+from gridmgr.cases.units import (
+    competent_unit,
+    is_unit_matter,
+    power_named,
+    suggested_assignee,
+    unit_assignee,
+    unit_inbox,
+    unit_of,
+)
 
 __all__ = [
     "CARDS",
@@ -62,12 +73,19 @@ __all__ = [
     "Role",
     "allowed_actions",
     "apply_action",
+    "competent_unit",
     "decision_to_assignee",
     "deferral_cap",
     "is_overdue",
+    "is_unit_matter",
     "open_case",
+    "power_named",
     "record_side_event",
     "stage_changes",
     "stage_of",
+    "suggested_assignee",
     "to_json_value",
+    "unit_assignee",
+    "unit_inbox",
+    "unit_of",
 ]

@@ -41,6 +41,7 @@ from gridmgr.cases.model import (
     to_json_value,
 )
 from gridmgr.cases.stages import rung_changes, stage_changes, stage_of
+from gridmgr.cases.units import unit_inbox, unit_of
 from gridmgr.errors import TimeError
 from gridmgr.responsibility.sla import Span, Stage
 
@@ -71,6 +72,8 @@ def _transitions() -> Mapping[CaseState, Mapping[Action, CaseState]]:
             actions[a.ESCALATE] = state
         if state in (s.ACCEPTED, s.IN_PROGRESS):  # the handle stage can be deferred
             actions.update(dict.fromkeys(DEFERRAL_ACTIONS, state))
+        if state in (s.DISPATCHED, s.ACCEPTED, s.IN_PROGRESS):  # 移交执法: signed for anew
+            actions[a.TRANSFER] = s.DISPATCHED
     ordered = {state: {x: acts[x] for x in Action if x in acts} for state, acts in flow.items()}
     return MappingProxyType({state: MappingProxyType(acts) for state, acts in ordered.items()})
 
@@ -78,28 +81,32 @@ def _transitions() -> Mapping[CaseState, Mapping[Action, CaseState]]:
 TRANSITIONS: Mapping[CaseState, Mapping[Action, CaseState]] = _transitions()
 """State → {action → next state}, actions in :class:`Action` order: the one table of the loop.
 
->>> {a.value: t.value for a, t in TRANSITIONS[CaseState.DISPATCHED].items()}
-{'accept': 'accepted', 'return': 'returned', 'supervise': 'dispatched', 'escalate': 'dispatched'}
+>>> [a.value for a in TRANSITIONS[CaseState.DISPATCHED]]
+['accept', 'return', 'transfer', 'supervise', 'escalate']
 """
 
 _OWNER_ONLY = frozenset(
     {Action.ACCEPT, Action.RETURN, Action.START, Action.REQUEST_DEFER, Action.HANDLE}
 )
-_CHECKERS = frozenset({Role.OPERATOR, Role.HEAD, Role.LEADER})
+# The inspection (双随机检查) acts by the rules of 整改, never for a door: a finding with issues
+# opens and dispatches its case; its re-inspection verifies and closes it, or reopens it under 督办.
+_CHECKERS = frozenset({Role.OPERATOR, Role.HEAD, Role.LEADER, Role.INSPECTION})
+_DESK = frozenset({Role.OPERATOR, Role.INSPECTION})
 _ROLES: Mapping[Action, frozenset[Role]] = {
-    **dict.fromkeys((Action.REGISTER, Action.REJECT, Action.CLOSE), frozenset({Role.OPERATOR})),
-    Action.SUPERVISE: frozenset({Role.OPERATOR}),
-    Action.DISPATCH: frozenset({Role.OPERATOR, Role.LEADER}),
+    **dict.fromkeys((Action.REGISTER, Action.CLOSE, Action.SUPERVISE), _DESK),
+    Action.REJECT: frozenset({Role.OPERATOR}),
+    Action.DISPATCH: frozenset({Role.OPERATOR, Role.LEADER, Role.INSPECTION}),
     Action.VERIFY: _CHECKERS,
     Action.REOPEN: _CHECKERS,
     Action.EVALUATE: frozenset({Role.OPERATOR, Role.MANAGER, Role.CITIZEN}),
     Action.ESCALATE: frozenset({Role.SYSTEM}),
 }
 _REQUIRED = {Action.DISPATCH: ("assignee",), Action.REQUEST_DEFER: ("approver",)}
-_REQUIRED[Action.EVALUATE] = ("rating",)
+_REQUIRED.update({Action.EVALUATE: ("rating",), Action.TRANSFER: ("assignee",)})
 _OPTIONAL = {
     Action.ESCALATE: ("escalate_to", "rung_span", "last_rung"),
     Action.REQUEST_DEFER: ("extend", "defer_to"),
+    Action.TRANSFER: ("power",),
 }
 _INPUTS = (
     "assignee",
@@ -110,6 +117,7 @@ _INPUTS = (
     "escalate_to",
     "rung_span",
     "last_rung",
+    "power",
 )
 
 _DEFERRABLE = (*DEFERRAL_ACTIONS, Action.ESCALATE)
@@ -232,6 +240,8 @@ def apply_action(
     last_rung: bool | None = None,
     holder: Assignee | None = None,
     acts_for: Collection[str] = (),
+    power: Mapping[str, str] | None = None,
+    note: Mapping[str, object] | None = None,
 ) -> tuple[Case, CaseEvent]:
     """Apply ``action`` by ``actor`` at ``at``: the next case (version + 1) and its one event.
 
@@ -244,7 +254,10 @@ def apply_action(
     :class:`GuardError` when a rule is broken (role, owner, verifier, comment, time order, inputs).
     A deferral request (``REQUEST_DEFER``) takes the ``approver`` the use case picked and either
     ``extend`` (a span added to the deadline) or ``defer_to`` (the new deadline); ``acts_for`` is
-    as in :func:`allowed_actions`.
+    as in :func:`allowed_actions`. ``TRANSFER`` (移交执法) takes the unit (``assignee``, a unit
+    inbox: :func:`~gridmgr.cases.units.unit_assignee`) and the ``power`` item it is handed over
+    under; the 签收 stage starts again, held by the unit's leader. ``note`` adds facts to the
+    event's details (e.g. the inspection a 整改 case's step answers to).
 
     >>> from gridmgr.responsibility.catalog_file import read_catalog
     >>> from gridmgr.responsibility.calendar import TZ, WorkCalendar
@@ -267,9 +280,15 @@ def apply_action(
     if category.code != case.category:
         message = f"case {case.case_id} is {case.category}; pass that category, not {category.code}"
         raise GuardError(message, rule="category")
-    inputs = (assignee, approver, extend, defer_to, rating, escalate_to, rung_span, last_rung)
+    inputs = (
+        *(assignee, approver, extend, defer_to, rating, escalate_to, rung_span, last_rung),
+        power,
+    )
     given = dict(zip(_INPUTS, inputs, strict=True))
     _check_inputs(action, actor, given)
+    if action is Action.TRANSFER and unit_of(assignee) == unit_of(case.assignee):
+        message = f"case {case.case_id} is already with unit {unit_of(assignee)}"
+        raise GuardError(message, rule="same_unit")
 
     to_state = TRANSITIONS[case.state][action]
     changes, details = _action_changes(case, action, actor, at, text, calendar, category, given)
@@ -278,13 +297,14 @@ def apply_action(
     if stage is None:  # finished: no stage, nobody answers for it any more
         changes.update(stage=None, stage_started_at=None, due_at=None, deferral=None)
         changes.update(holder=None, rung=0, card=None)
-    elif stage is not case.stage:
+    elif stage is not case.stage or action is Action.TRANSFER:
         who = after.assignee if stage in (Stage.SIGN, Stage.HANDLE) else holder
         changes.update(
             stage_changes(case, stage, at=at, calendar=calendar, category=category, holder=who)
         )
     changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
     details.update({k: to_json_value(v) for k, v in changes.items()})
+    details.update(note or {})
     new = replace(case, **changes, state=to_state, updated_at=at, version=case.version + 1)
     event = CaseEvent(
         case.case_id, action, actor, at, case.state, to_state, text, details, new.version
@@ -307,6 +327,13 @@ def _action_changes(
     details: dict[str, object] = {}
     if action is Action.DISPATCH:
         changes["assignee"] = given["assignee"]
+    elif action is Action.TRANSFER:
+        changes["assignee"] = given["assignee"]
+        details.update(transferred_from=to_json_value(case.assignee), power=given["power"])
+    elif action is Action.ACCEPT and case.assignee and actor.actor_id != case.assignee.person_id:
+        # a member signs for his unit: he becomes the assignee, the case stays in its inbox
+        changes["assignee"] = Assignee(actor.actor_id, case.assignee.post, actor.name)
+        details.update(signed_for=unit_of(case.assignee), unit_leader=to_json_value(case.assignee))
     elif action is Action.REOPEN:
         changes["reopen_count"] = case.reopen_count + 1
     elif action is Action.HANDLE:
@@ -433,7 +460,7 @@ def _refusal(
             state=case.state,
             action=action,
         )
-    broken = _broken_rule(case, action, actor, at)
+    broken = _broken_rule(case, action, actor, at, acts_for)
     if broken is None and action in DEFERRAL_ACTIONS:
         broken = (
             request_refusal(case)
@@ -443,7 +470,9 @@ def _refusal(
     return None if broken is None else GuardError(broken[1], rule=broken[0])
 
 
-def _broken_rule(case: Case, action: Action, actor: Actor, at: datetime) -> tuple[str, str] | None:
+def _broken_rule(
+    case: Case, action: Action, actor: Actor, at: datetime, acts_for: Collection[str] = ()
+) -> tuple[str, str] | None:
     """The rule (slug, message) an admitted action would break, or ``None``."""
     who, cid = actor.actor_id, case.case_id
     if at < case.updated_at:
@@ -453,7 +482,12 @@ def _broken_rule(case: Case, action: Action, actor: Actor, at: datetime) -> tupl
         )
     if action in _DEFERRABLE and (case.stage is None or case.due_at is None):
         return "no_stage", f"case {cid} has no timed stage running; {action.value} needs one"
+    if action is Action.TRANSFER:
+        return _transfer_rule(case, actor)
     if action in _OWNER_ONLY:
+        unit = unit_of(case.assignee)
+        if action is Action.ACCEPT and unit is not None and unit_inbox(unit) in acts_for:
+            return None  # a member signs for his unit (签收) on its behalf
         if case.assignee is None or who != case.assignee.person_id:
             owner = "nobody" if case.assignee is None else case.assignee.person_id
             return "owner_only", f"only the assignee ({owner}) may {action.value} {cid}, not {who}"
@@ -487,6 +521,21 @@ def _broken_rule(case: Case, action: Action, actor: Actor, at: datetime) -> tupl
     return None
 
 
+def _transfer_rule(case: Case, actor: Actor) -> tuple[str, str] | None:
+    """Who may hand a case to the competent unit (移交执法): an operator, or its assignee in the
+    field (a unit that is not competent returns the case, 退回; it does not pass it on)."""
+    who, owner = actor.actor_id, case.assignee
+    if actor.role is Role.OPERATOR:
+        return None
+    if owner is None or who != owner.person_id or unit_of(owner) is not None:
+        held = "nobody" if owner is None else owner.person_id
+        return "owner_only", (
+            f"only an operator or the assignee in the field ({held}) may hand case "
+            f"{case.case_id} to the competent unit, not {who}; a unit returns a case (退回)"
+        )
+    return None
+
+
 def _check_inputs(action: Action, actor: Actor, given: Mapping[str, object]) -> None:
     """Refuse a missing or bad input of ``action``, and any input it does not take."""
     required = _REQUIRED.get(action, ())
@@ -505,6 +554,12 @@ def _check_inputs(action: Action, actor: Actor, given: Mapping[str, object]) -> 
             "a deferral request takes either extend (e.g. 1d) or defer_to (the new deadline), "
             "exactly one of them",
             rule="defer_to",
+        )
+    target = given["assignee"]
+    if action is Action.TRANSFER and (not isinstance(target, Assignee) or unit_of(target) is None):
+        raise GuardError(
+            f"移交执法 hands a case to a unit; {target!r} is not a unit's inbox (unit:<unit_id>)",
+            rule="not_a_unit",
         )
     rating = given["rating"]
     valid = isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= 5

@@ -92,6 +92,7 @@ class Action(enum.Enum):
     DISPATCH = "dispatch"
     ACCEPT = "accept"
     RETURN = "return"
+    TRANSFER = "transfer"  # 移交执法: to the competent unit, naming the power item
     START = "start"
     DEFER = "defer"  # the old self-approved deferral: kept to read the history, never taken
     REQUEST_DEFER = "request_defer"
@@ -132,6 +133,9 @@ class Role(enum.Enum):
     SYSTEM = "system"
     CITIZEN = "citizen"
     PARTNER = "partner"
+    UNIT_LEADER = "unit_leader"
+    OFFICER = "officer"
+    INSPECTION = "inspection"
 
     @property
     def label_zh(self) -> str:
@@ -148,10 +152,14 @@ _LABELS_ZH = {
     **_labels(CaseState, "上报 立案 派遣 签收 处置中 已反馈 已核查 结案 已评价 不予立案 退回"),
     **_labels(
         Action,
-        "上报 立案 不予立案 派遣 签收 退回 开始处置 延期 申请延期 批准延期 驳回延期 "
+        "上报 立案 不予立案 派遣 签收 退回 移交执法 开始处置 延期 申请延期 批准延期 驳回延期 "
         "反馈 核查通过 重开 结案 评价 督办 超时升级 定位 并入主案 拆分 并案 拆案",
     ),
-    **_labels(Role, "指挥中心值班员 网格员 网格长 镇街负责人 管理人员 系统 市民 合作系统"),
+    **_labels(
+        Role,
+        "指挥中心值班员 网格员 网格长 镇街负责人 管理人员 系统 市民 合作系统 "
+        "单位负责人 单位成员 双随机检查",
+    ),
 }
 
 
@@ -170,7 +178,12 @@ class Actor:
 
 @dataclass(frozen=True)
 class Assignee:
-    """The person a case is dispatched to, and the post they take it for (``grid_worker:…``)."""
+    """The person a case is dispatched to, and the post they take it for (``grid_worker:…``).
+
+    A case dispatched to a unit (a team or a department) has the post ``unit:<unit_id>``, the
+    unit's inbox (:mod:`gridmgr.cases.units`): its person is the unit's leader until a member
+    signs for it, then that member.
+    """
 
     person_id: str
     post: str

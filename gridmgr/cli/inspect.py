@@ -507,11 +507,15 @@ def results_record(
     actor: str,
     at_text: str | None,
 ) -> None:
-    """Record the finding of one item of one visit."""
+    """Record the finding of one item of one visit (with issues: its 整改 case opens)."""
+    from gridmgr.datafiles import routing_context
     from gridmgr.services.inspections import record_result
 
+    context = None
+    if outcome == "issues":
+        context = routing_context(settings_of(ctx), load_grid(ctx, None))
     with opened_store(ctx, db) as store:
-        record_result(
+        finding = record_result(
             store,
             draw_id,
             visit_no,
@@ -521,8 +525,10 @@ def results_record(
             note=note,
             at=_now(at_text),
             actor=actor,
+            context=context,
         )
-    console.print(f"{draw_id} visit {visit_no}: {department}/{item} {outcome}")
+    opened = "" if finding.case_id is None else f"; 整改 case {finding.case_id}"
+    console.print(f"{draw_id} visit {visit_no}: {department}/{item} {outcome}{opened}")
 
 
 @results.command("publish")

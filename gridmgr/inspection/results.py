@@ -55,6 +55,8 @@ class Finding:
     note: str
     recorded_at: datetime
     recorded_by: str
+    case_id: str | None = None
+    """The 整改 (rectification) case a finding with issues opened, once it is open."""
 
 
 def check_finding(visit: Visit, *, department: str, item: str, outcome: str) -> None:

@@ -38,6 +38,7 @@ class Channel(enum.Enum):
     HOTLINE = "hotline"
     PARTNER = "partner"
     SENSOR = "sensor"
+    INSPECTION = "inspection"  # a 双随机 finding with issues opens its 整改 case
 
     @property
     def label_zh(self) -> str:
@@ -52,6 +53,7 @@ class Channel(enum.Enum):
             "hotline": "12345热线",
             "partner": "合作系统",
             "sensor": "感知设备告警",
+            "inspection": "双随机检查",
         }[self.value]
 
     @classmethod

@@ -1,10 +1,11 @@
 """The demo roster: a deterministic, synthetic staff for a grid, covering every post since 2024.
 
 Names and phone numbers are synthetic (Faker ``zh_CN``, seeded); nobody on it is a real person.
-Every field post has a primary holder and a deputy: a tier-3 or tier-2 cell's deputy is the
-primary holder of its neighbour in the same parent (longest shared border first), and each town
-leader has a dedicated deputy leader. About one worker post in twelve changed hands between
-mid-2024 and mid-2026, so "who was responsible then" has real answers to find.
+Each unit (department, city team, town team) has a leader and :data:`OFFICERS_PER_UNIT` members
+who hold no post. Every field post has a primary holder and a deputy: a tier-3 or tier-2 cell's
+deputy is the primary holder of its neighbour in the same parent (longest shared border first),
+and each town leader has a dedicated deputy leader. About one worker post in twelve changed
+hands between mid-2024 and mid-2026, so "who was responsible then" has real answers to find.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ CITY_TEAMS = 7
 
 OPERATORS = 12
 """Command-center operators: four crews of three."""
+
+OFFICERS_PER_UNIT = 2
+"""Members of each unit besides its leader (officers, 单位成员): they sign for the unit's cases."""
 
 ROSTER_START = datetime(2024, 1, 1, tzinfo=TZ)
 HANDOVER_SHARE = 1 / 12
@@ -119,6 +123,9 @@ def generate_roster(grid: Grid, *, seed: int = 2026) -> Roster:
     for seat in (CENTER_LEADER, CITY_LEADER):  # the top of the 督办 ladder, and a deputy each
         for role in (Role.PRIMARY, Role.DEPUTY):
             assignments.append(Assignment(hire().person_id, seat, role, ROSTER_START))
+    for unit in units:  # hired last, so the ids of everyone above stay as they were
+        for _ in range(OFFICERS_PER_UNIT):
+            hire(unit=unit.unit_id)
     return Roster(people, units, assignments, source=f"demo roster (seed {seed})")
 
 
@@ -159,8 +166,8 @@ def demo_logins(roster: Roster, at: datetime) -> list[tuple[str, Person]]:
 
     >>> from gridmgr.testing import tiny_grid
     >>> logins = demo_logins(generate_roster(tiny_grid()), ROSTER_START)
-    >>> [label.split(" ")[-1] for label, _ in logins]
-    ['值班员', '镇街负责人', '网格长', '网格员', '单位负责人', '指挥中心主任']
+    >>> [label.split(" ")[-1] for label, _ in logins][4:]
+    ['单位负责人', '指挥中心主任', '执法队负责人', '单位成员']
     """
     wanted = (
         ("operator 值班员", PostKind.OPERATOR),
@@ -180,4 +187,18 @@ def demo_logins(roster: Roster, at: datetime) -> list[tuple[str, Person]]:
         first = next((pid for k, _, pid in held if k == kind.value), None)
         if first is not None:
             out.append((label, roster.persons[first]))
+    teams = sorted(
+        (u for u in roster.units.values() if u.kind is UnitKind.TOWN_TEAM), key=lambda u: u.unit_id
+    )
+    team = teams[0] if teams else None
+    leader = None if team is None else roster.owner(Post(PostKind.UNIT_LEADER, team.unit_id), at)
+    if team is not None and leader is not None:  # a town team's leader, and a member of it
+        out.append(("team leader 执法队负责人", leader))
+        members = sorted(
+            p.person_id
+            for p in roster.persons.values()
+            if p.unit_id == team.unit_id and p.person_id != leader.person_id
+        )
+        if members:
+            out.append(("unit member 单位成员", roster.persons[members[0]]))
     return out

@@ -4,11 +4,16 @@
 be visible to him, the people he names are resolved on the roster, and his version is checked.
 A deferral request gets its approver from the rules (:func:`~gridmgr.services.deferrals.
 pick_approver`), never from the requester; a decision is taken by that approver or whoever
-holds his post then (:func:`~gridmgr.services.deferrals.decision_posts`).
+holds his post then (:func:`~gridmgr.services.deferrals.decision_posts`). 派遣 without an
+assignee goes where routing says (:func:`~gridmgr.services.units.default_assignee`: the grid
+worker for a town matter, the competent unit otherwise); a member of a unit signs (签收) for a
+case in his unit's inbox; 移交执法 (``TRANSFER``) hands a case to the competent unit, naming the
+power item (:func:`~gridmgr.services.units.transfer_target`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -22,21 +27,23 @@ from gridmgr.cases import (
     Case,
     CaseError,
     allowed_actions,
-    decision_to_assignee,
 )
 from gridmgr.errors import ConcurrentUpdateError
 from gridmgr.intake.photos import Photo
 from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind, Roster
-from gridmgr.responsibility.routing import (
-    RoutingContext,
-    route_incident,
-)
+from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.responsibility.sla import Span, parse_span
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
 from gridmgr.services.deferrals import decision_posts, pick_approver
 from gridmgr.services.holders import holder_for
 from gridmgr.services.photos import store_photo
+from gridmgr.services.units import (
+    default_assignee,
+    transfer_target,
+    unit_posts,
+    unit_to_assignee,
+)
 from gridmgr.store import Store
 
 
@@ -53,20 +60,31 @@ def act(
     extend: Span | None = None,
     defer_to: datetime | None = None,
     rating: int | None = None,
+    note: Mapping[str, object] | None = None,
 ) -> Case:
-    """Apply one lifecycle action (for DISPATCH without an assignee: the cell's owner now).
+    """Apply one lifecycle action (for DISPATCH without an assignee: routing's default, see
+    :func:`~gridmgr.services.units.default_assignee`).
 
     For ``REQUEST_DEFER`` the approver is picked by the rules; for its decisions the actor's
-    hold on the approver's post is looked up on the roster at ``at``.
+    hold on the approver's post is looked up on the roster at ``at``; for ``ACCEPT`` the unit
+    inboxes he signs for. ``TRANSFER`` without an assignee goes to the competent unit, and
+    names the power item routing finds.
     """
     if action is Action.DISPATCH and assignee is None:
         assignee = owner_now(store, context, case_id, at)
     case = store.case(case_id)
-    approver, acts_for = None, frozenset[str]()
+    approver, acts_for, power = None, frozenset[str](), None
+    if action is Action.TRANSFER:
+        target, power = transfer_target(context, case, at)
+        assignee = assignee or target
+        if assignee is None:
+            raise CaseError(f"case {case_id}: routing finds no competent unit; name a unit")
     if action is Action.REQUEST_DEFER:
         approver = pick_approver(context, case, actor.actor_id, at)
     elif action in DEFERRAL_ACTIONS:
         acts_for = decision_posts(context, case, actor.actor_id, at)
+    elif action is Action.ACCEPT:
+        acts_for = unit_posts(context.roster, actor.actor_id, at)
     to_state = TRANSITIONS.get(case.state, {}).get(action)
     if action is Action.HANDLE:  # the verifier is never the handler
         case = replace(case, handler=actor.actor_id)
@@ -86,18 +104,16 @@ def act(
         rating=rating,
         holder=holder,
         acts_for=acts_for,
+        power=power,
+        note=note,
     )
 
 
 def owner_now(store: Store, context: RoutingContext, case_id: str, at: datetime) -> Assignee:
-    """Who answers for a case's cell now: the first acting person of its owner chain."""
+    """Whom 派遣 goes to by default now: routing's default (the grid worker, or the competent
+    unit), else an operator on duty."""
     case = store.case(case_id)
-    decision = (
-        route_incident(context, category=case.category, at=at, cell=case.cell)
-        if (case.cell is not None)
-        else None
-    )
-    assignee = None if decision is None else decision_to_assignee(decision)
+    assignee = default_assignee(context, case, at)
     if assignee is None:
         crew = context.roster.on_duty(at)
         if not crew:
@@ -115,6 +131,7 @@ def act_as(
     comment: str,
     version: int | None = None,
     assignee_id: str | None = None,
+    unit_id: str | None = None,
     extend: str | None = None,
     defer_to: datetime | None = None,
     rating: int | None = None,
@@ -129,8 +146,9 @@ def act_as(
 
     ``version``, when given, must be the case's current version
     (:class:`~gridmgr.errors.ConcurrentUpdateError` otherwise: read it again). ``assignee_id``
-    names a person on the roster; a deferral request takes ``extend`` (a span such as ``3d``)
-    or ``defer_to`` (the new deadline), and no approver: the rules pick him.
+    names a person on the roster, ``unit_id`` a unit (派遣 or 移交执法 to it); a deferral
+    request takes ``extend`` (a span such as ``3d``) or ``defer_to`` (the new deadline), and no
+    approver: the rules pick him.
     """
     case = visible_case(services.store, caller, case_id)
     if version is not None and version != case.version:
@@ -140,6 +158,10 @@ def act_as(
     now = services.now()
     roster = services.roster
     assignee = None if assignee_id is None else assignee_for(roster, assignee_id, case.cell, now)
+    if unit_id is not None:
+        if assignee is not None:
+            raise CaseError("name either an assignee or a unit, not both")
+        assignee = unit_to_assignee(services.context, unit_id, now)
     if photo is not None and action in actions_allowed(services, caller, case, now):
         store_photo(services, case.case_id, photo, actor=caller.actor.actor_id)
     if action is Action.HANDLE and needs_after_photo(services, case):
@@ -177,7 +199,10 @@ def needs_after_photo(services: Services, case: Case) -> bool:
 def actions_allowed(services: Services, caller: Caller, case: Case, at: datetime) -> list[Action]:
     """The actions the caller may take on ``case`` at ``at``: the buttons a door shows, with
     his hold on a pending deferral request's approver post looked up on the roster."""
-    acts_for = decision_posts(services.context, case, caller.actor.actor_id, at)
+    who = caller.actor.actor_id
+    acts_for = decision_posts(services.context, case, who, at) | unit_posts(
+        services.roster, who, at
+    )
     return allowed_actions(case, caller.actor, at=at, acts_for=acts_for)
 
 

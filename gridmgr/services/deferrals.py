@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gridmgr.cases import Assignee, Case, CaseError
+from gridmgr.cases import Assignee, Case, CaseError, unit_of
 from gridmgr.responsibility.chains import ChainLink, acting_for, owner_chain
 from gridmgr.responsibility.roster import COMMAND_CENTER, Post, PostKind
 from gridmgr.responsibility.routing import RoutingContext
@@ -21,9 +21,16 @@ from gridmgr.responsibility.routing import RoutingContext
 def pick_approver(context: RoutingContext, case: Case, requester: str, at: datetime) -> Assignee:
     """The person who approves ``requester``'s deferral of ``case`` at ``at``, under his post.
 
+    A member of a unit asks his unit's leader (then the command center).
     Raises :class:`~gridmgr.cases.CaseError` when nobody above the requester acts and no
     operator is on duty.
     """
+    unit = unit_of(case.assignee)
+    if unit is not None:
+        post = Post(PostKind.UNIT_LEADER, unit)
+        leader, _, _ = acting_for(context.roster, post, at)
+        if leader is not None and leader.person_id != requester:
+            return Assignee(leader.person_id, post.key, leader.name)
     chain = owner_chain(
         context.roster,
         context.escalation,
@@ -32,7 +39,7 @@ def pick_approver(context: RoutingContext, case: Case, requester: str, at: datet
         adjacency=context.adjacency,
         cell_names=context.cell_names,
     )
-    for link in _links_above(chain, case):
+    for link in () if unit is not None else _links_above(chain, case):
         if link.person is not None and link.person.person_id != requester:
             return Assignee(link.person.person_id, link.post.key, link.person.name)
     for person in context.roster.on_duty(at):

@@ -11,7 +11,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,14 +36,18 @@ from gridmgr.inspection.results import (
     public_rows,
 )
 from gridmgr.responsibility.calendar import TZ
+from gridmgr.services.rectification import open_rectification, reinspect
 from gridmgr.store import DrawRecord as DrawRecord
 from gridmgr.store import PlanRecord as PlanRecord
 from gridmgr.store.inspectionstore import VisitRecord as VisitRecord
 from gridmgr.tablefiles import write_table
 
 if TYPE_CHECKING:
+    from gridmgr.cases import Case
     from gridmgr.grid.model import Grid
     from gridmgr.responsibility.roster import Roster
+    from gridmgr.responsibility.routing import RoutingContext
+    from gridmgr.services.context import Services
     from gridmgr.store import Store
 
 PUBLISHED_FILES = ("plan.json", "registry.csv", "pool.csv", "draw.json")
@@ -383,8 +387,11 @@ def record_result(
     note: str = "",
     at: datetime,
     actor: str,
+    context: RoutingContext | None = None,
 ) -> Finding:
-    """Record the finding of one item of one visit."""
+    """Record the finding of one item of one visit; with the routing ``context``, a finding
+    with ``issues`` opens its 整改 case (:func:`gridmgr.services.rectification.
+    open_rectification`) and comes back naming it."""
     draw = store.load_draw(draw_id)
     if draw.result is None:
         raise DrawError(f"draw {draw_id} has not been run; it has no visits yet")
@@ -394,8 +401,50 @@ def record_result(
             f"draw {draw_id} has no visit {visit_no} (it has {len(draw.result.visits)})"
         )
     check_finding(visit, department=department, item=item, outcome=outcome)
-    finding = Finding(draw_id, visit_no, department, item, outcome, note, at, actor)
-    return store.record_finding(finding)
+    finding = store.record_finding(
+        Finding(draw_id, visit_no, department, item, outcome, note, at, actor)
+    )
+    if outcome == "issues" and context is not None:
+        case = open_rectification(store, context, finding, at=at)
+        return replace(finding, case_id=case.case_id)
+    return finding
+
+
+def record_reinspection(
+    services: Services,
+    draw_id: str,
+    visit_no: int,
+    *,
+    department: str,
+    item: str,
+    outcome: str,
+    note: str,
+    actor: str,
+) -> Case:
+    """The re-inspection (复查) of the finding of one item: its 整改 case closes (``compliant``)
+    or reopens under 督办 (``issues``), see :func:`gridmgr.services.rectification.reinspect`."""
+    finding = next(
+        (
+            f
+            for f in services.store.list_findings(draw_id)
+            if (f.visit_no, f.department, f.item) == (visit_no, department, item)
+        ),
+        None,
+    )
+    if finding is None or finding.case_id is None:
+        raise UnknownInspectionError(
+            f"visit {visit_no} of {draw_id} has no finding with issues for {department}/{item} "
+            "that opened a 整改 case; record the finding first"
+        )
+    return reinspect(
+        services.store,
+        services.context,
+        finding.case_id,
+        outcome=outcome,
+        note=note,
+        at=services.now(),
+        actor=actor,
+    )
 
 
 def public_results(

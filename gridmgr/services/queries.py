@@ -2,7 +2,8 @@
 stream limited to what the caller may see, for every door that shows them.
 
 The scope rules live here and in :mod:`gridmgr.access`, not in the doors: a list asked by a
-caller is always cut to his cells (and the cases he reported or is assigned), and only city-wide
+caller is always cut to his cells (and the cases he reported or is assigned, and those in his
+units' inbox), and only city-wide
 callers read the ledger's event stream.
 
 Each function is one read of the store, through a :class:`~gridmgr.store.Store` method where the
@@ -70,7 +71,9 @@ __all__ = [
 
 def overdue_cases(store: Store, caller: Caller, *, now: datetime, limit: int) -> list[Case]:
     """Open cases the caller may see whose running stage was due by ``now``, newest first."""
-    where = CaseFilter(overdue_at=now, scope=caller.scope, visible_to=caller.actor.actor_id)
+    where = CaseFilter(
+        overdue_at=now, scope=caller.scope, visible_to=caller.actor.actor_id, units=caller.units
+    )
     return store.cases(where, limit=limit)
 
 
@@ -84,7 +87,11 @@ def carded_cases(store: Store, caller: Caller, *, limit: int) -> list[Case]:
 def recent_open_cases(store: Store, caller: Caller, *, since: datetime, limit: int) -> list[Case]:
     """Open cases the caller may see reported at or after ``since``, newest first."""
     where = CaseFilter(
-        open_only=True, reported_from=since, scope=caller.scope, visible_to=caller.actor.actor_id
+        open_only=True,
+        reported_from=since,
+        scope=caller.scope,
+        visible_to=caller.actor.actor_id,
+        units=caller.units,
     )
     return store.cases(where, limit=limit)
 
@@ -94,7 +101,9 @@ def visible_cases_by_id(store: Store, caller: Caller, case_ids: Sequence[str]) -
     wanted = sorted(set(case_ids))
     if not wanted:
         return []
-    where = CaseFilter(case_ids=wanted, scope=caller.scope, visible_to=caller.actor.actor_id)
+    where = CaseFilter(
+        case_ids=wanted, scope=caller.scope, visible_to=caller.actor.actor_id, units=caller.units
+    )
     return store.cases(where, limit=len(wanted))
 
 
@@ -188,7 +197,9 @@ def visible_cases(
 ) -> tuple[list[Case], int]:
     """A page of the cases matching ``where`` that the caller may see (newest first), and how
     many such cases there are in all."""
-    scoped = replace(where, scope=caller.scope, visible_to=caller.actor.actor_id)
+    scoped = replace(
+        where, scope=caller.scope, visible_to=caller.actor.actor_id, units=caller.units
+    )
     store = services.store
     return store.cases(scoped, limit=limit, offset=offset), store.count_cases(scoped)
 

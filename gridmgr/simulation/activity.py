@@ -84,6 +84,7 @@ CATEGORY_WEIGHTS: dict[str, float] = {
     "elderly_care": 1.5,
     "hardship_assistance": 1,
     "stray_dogs": 1,
+    "inspection_rectification": 0,  # opened by inspection findings, never reported
 }
 """Relative frequency of the shipped catalog's categories; any other category weighs 0.5."""
 OTHER_CATEGORY_WEIGHT = 0.5

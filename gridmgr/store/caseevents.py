@@ -179,6 +179,8 @@ class CaseEventMethods(StoreBase):
         last_rung: bool | None = None,
         holder: Assignee | None = None,
         acts_for: Collection[str] = (),
+        power: Mapping[str, str] | None = None,
+        note: Mapping[str, object] | None = None,
     ) -> Case:
         """Apply one lifecycle action to a case, with its events, in one transaction.
 
@@ -204,6 +206,8 @@ class CaseEventMethods(StoreBase):
                 last_rung=last_rung,
                 holder=holder,
                 acts_for=acts_for,
+                power=power,
+                note=note,
             )
             update_case(conn, before, after)
             self._log_many(conn, [event])

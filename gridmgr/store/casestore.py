@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import ColumnElement, Connection, Select, false, func, or_, select
 from sqlalchemy import case as sql_case
 
-from gridmgr.cases import Assignee, Case, CaseState, DeferralRequest
+from gridmgr.cases import Assignee, Case, CaseState, DeferralRequest, unit_inbox
 from gridmgr.errors import CaseNotFoundError
 from gridmgr.responsibility.sla import Stage
 from gridmgr.store.schema import case_events, cases
@@ -198,6 +198,10 @@ class CaseFilter:
     """Cell-code prefixes the viewer acts in (``None``: everywhere)."""
     visible_to: str | None = None
     """With ``scope``: also the cases this person reported or is assigned."""
+    units: Sequence[str] = ()
+    """With ``scope``: also the cases in these units' inbox (post ``unit:<unit_id>``)."""
+    assignee_post: str | None = None
+    """Only the cases taken for this post (``unit:<unit_id>``: a unit's inbox)."""
     case_ids: Sequence[str] | None = None
     """Only these cases (``None``: any)."""
     on_ladder: bool = False
@@ -219,6 +223,8 @@ def select_cases(f: CaseFilter) -> Select[Any]:
         query = query.where(cases.c.due_at <= f.overdue_at, cases.c.state.in_(OPEN_STATES))
     if f.assignee_id:
         query = query.where(cases.c.assignee_id == f.assignee_id)
+    if f.assignee_post:
+        query = query.where(cases.c.assignee_post == f.assignee_post)
     if f.reported_from is not None:
         query = query.where(cases.c.reported_at >= f.reported_from)
     if f.reported_to is not None:
@@ -233,6 +239,8 @@ def select_cases(f: CaseFilter) -> Select[Any]:
         allowed: list[ColumnElement[bool]] = [cases.c.cell.like(_prefix(p) + "%") for p in f.scope]
         if f.visible_to:
             allowed += [cases.c.reporter == f.visible_to, cases.c.assignee_id == f.visible_to]
+        if f.units:
+            allowed.append(cases.c.assignee_post.in_([unit_inbox(u) for u in f.units]))
         query = query.where(or_(*allowed) if allowed else false())
     return query.order_by(cases.c.number.desc())
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -543,16 +543,43 @@ class InspectionMethods(StoreBase):
             query = query.where(inspection_results.c.draw_id == draw_id)
         with self._read() as conn:
             rows: Sequence[Any] = conn.execute(query).all()
-        return [
-            Finding(
-                r.draw_id,
-                r.visit_no,
-                r.department,
-                r.item,
-                r.outcome,
-                r.note,
-                r.recorded_at,
-                r.recorded_by,
+        return [_finding(r) for r in rows]
+
+    def link_finding_case(self, finding: Finding, case_id: str) -> Finding:
+        """Name the 整改 case ``case_id`` on the stored finding (once: a finding opens one case)."""
+        where = (
+            (inspection_results.c.draw_id == finding.draw_id)
+            & (inspection_results.c.visit_no == finding.visit_no)
+            & (inspection_results.c.department == finding.department)
+            & (inspection_results.c.item == finding.item)
+            & inspection_results.c.case_id.is_(None)
+        )
+        with self._write() as conn:
+            done = conn.execute(update(inspection_results).where(where).values(case_id=case_id))
+        if done.rowcount != 1:
+            raise ResultError(
+                f"visit {finding.visit_no} of {finding.draw_id}: no finding for "
+                f"{finding.department}/{finding.item} without a case to link {case_id} to"
             )
-            for r in rows
-        ]
+        return replace(finding, case_id=case_id)
+
+    def finding_of_case(self, case_id: str) -> Finding | None:
+        """The finding that opened the 整改 case ``case_id`` (``None``: no finding did)."""
+        query = select(inspection_results).where(inspection_results.c.case_id == case_id)
+        with self._read() as conn:
+            r = conn.execute(query).first()
+        return None if r is None else _finding(r)
+
+
+def _finding(r: Any) -> Finding:
+    return Finding(
+        r.draw_id,
+        r.visit_no,
+        r.department,
+        r.item,
+        r.outcome,
+        r.note,
+        r.recorded_at,
+        r.recorded_by,
+        r.case_id,
+    )

@@ -185,6 +185,7 @@ cases = Table(
     Index(None, "tier1", "state"),
     Index(None, "assignee_id", "state"),
     Index(None, "holder_id", "state"),
+    Index(None, "assignee_post", "state"),  # a unit's inbox (migration 0009)
     Index(None, "reported_at"),
     Index(None, "channel", "source_id", unique=True),
     Index(None, "category", "lon", "lat"),  # the duplicate lookup: per category, a lon band
@@ -397,10 +398,12 @@ inspection_results = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("recorded_by", String(100), nullable=False),
     Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
+    Column("case_id", String(32)),  # the 整改 case a finding with issues opened (migration 0009)
     ForeignKeyConstraint(
         ["draw_id", "visit_no"], ["inspection_visits.draw_id", "inspection_visits.visit_no"]
     ),
     UniqueConstraint("draw_id", "visit_no", "department", "item"),
+    Index(None, "case_id"),
 )
 
 # -- notifications: the transactional outbox (migration 0003) ---------------------------------
