@@ -53,10 +53,12 @@ def patrol_import(
         table = read_table(file, required=["at", "lon", "lat"], optional=["accuracy_m"])
         points = rows_to_points(table.numbered(), source=source, datum=datum)
     with opened_store(ctx, db) as store:
-        roster = load_roster(settings, load_current_grid(settings), create=False)
+        grid = load_current_grid(settings)
+        roster = load_roster(settings, grid, create=False)
         roster.person(person_id)  # an unknown person is refused by name
         written = import_track(
             store,
+            grid,
             person_id,
             points,
             source=source,
