@@ -29,9 +29,7 @@ def upgrade() -> None:
     with op.batch_alter_table("patrol_points", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cell", sa.String(length=32), nullable=True))
         batch_op.create_index(batch_op.f("ix_patrol_points_at"), ["at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_patrol_points_cell_at"), ["cell", "at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_patrol_points_cell_at"), ["cell", "at"], unique=False)
     op.create_table(
         "patrol_coverage",
         sa.Column("cell", sa.String(length=32), nullable=False),
