@@ -10,6 +10,7 @@ import argparse
 from rich.console import Console
 
 from benchmarks import (
+    coverage_bench,
     dashboard_bench,
     duplicates_bench,
     grid_bench,
@@ -21,7 +22,17 @@ from benchmarks import (
 )
 from benchmarks.common import Row, print_table
 
-NAMES = ("grid", "routing", "ledger", "store", "http", "dashboard", "duplicates", "invariants")
+NAMES = (
+    "grid",
+    "routing",
+    "ledger",
+    "store",
+    "http",
+    "dashboard",
+    "duplicates",
+    "invariants",
+    "coverage",
+)
 
 
 def main() -> None:
@@ -58,6 +69,8 @@ def main() -> None:
         rows += duplicates_bench.run(repeats=repeats, console=console)
     if "invariants" in chosen:
         rows += invariants_bench.run(repeats=repeats, console=console)
+    if "coverage" in chosen:
+        rows += coverage_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

@@ -115,7 +115,7 @@ class PixelRaster:
 
     def positions(self, codes: NDArray[np.object_]) -> NDArray[np.int64]:
         """The positions of cells ``codes`` (-1 for a code not in this grid's tier 3)."""
-        return np.asarray(self._order.get_indexer(codes), dtype=np.int64)
+        return np.asarray(self._order.get_indexer(pd.Index(codes)), dtype=np.int64)
 
     def inside(self, cells: NDArray[np.int64]) -> NDArray[np.bool_]:
         """The flat inside mask, with the masks of ``cells`` computed."""
@@ -363,7 +363,7 @@ def _cell_days(
         part = flags.get(key)
         if part is None:
             part = np.zeros(int(raster.width[i] * raster.height[i]), dtype=bool)
-        count, newest = tally.get(key, (0, None))  # type: ignore[arg-type]
+        count, newest = tally.get(key, (0, None))
         out.append(
             CellDay(
                 str(raster.codes[i]),

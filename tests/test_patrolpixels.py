@@ -63,7 +63,9 @@ def test_kept_coverage_equals_the_exact_union_within_the_pixel_tolerance(tiny: G
     for code in (CELL, EAST):
         assert exact.loc[code, "covered_m2"] > 50_000
         # the pixel centres on the edge of the covered area decide: a few percent at 10 m
-        assert kept.loc[code, "covered_m2"] == pytest.approx(exact.loc[code, "covered_m2"], rel=0.03)
+        assert kept.loc[code, "covered_m2"] == pytest.approx(
+            exact.loc[code, "covered_m2"], rel=0.03
+        )
         assert kept.loc[code, "points"] == exact.loc[code, "points"]
     assert kept["covered_m2"].drop([CELL, EAST]).sum() == 0
     assert (kept["covered_m2"] % (PIXEL_M * PIXEL_M) == 0).all()
@@ -73,9 +75,9 @@ def test_a_track_stored_in_pieces_covers_what_it_covers_whole(tiny: Grid) -> Non
     walk = zigzag("P1", DAY + timedelta(hours=9))
     whole = points_to_cover(tiny, walk)
     first, rest = walk.iloc[:25], walk.iloc[25:]
-    pieces = points_to_cover(tiny, first).days + points_to_cover(
-        tiny, rest, before=first.tail(1)
-    ).days
+    pieces = (
+        points_to_cover(tiny, first).days + points_to_cover(tiny, rest, before=first.tail(1)).days
+    )
     assert union_of(whole.days) == union_of(pieces)
     # without the previous point the segment joining the pieces is missing
     apart = union_of(points_to_cover(tiny, rest).days + points_to_cover(tiny, first).days)
@@ -188,9 +190,7 @@ def simulate_hours(store: Store, *, batched: bool, hours: int = 8) -> list[str]:
     from gridmgr.simulation.activity import ActivityModel
 
     start = DAY + timedelta(hours=6)
-    sim = Simulator(
-        store, context, seed=3, start=start, model=ActivityModel(reports_per_day=600)
-    )
+    sim = Simulator(store, context, seed=3, start=start, model=ActivityModel(reports_per_day=600))
     for h in range(1, hours + 1):
         if batched:
             with store.batch():

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import shapely
-from sqlalchemy import ColumnElement, Connection, Select, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, false, func, or_, select
 from sqlalchemy import case as sql_case
 
 from gridmgr.cases import Assignee, Case, CaseState, DeferralRequest
@@ -175,10 +175,14 @@ def row_to_case(row: Mapping[Any, Any]) -> Case:
 
 def load_case(conn: Connection, case_id: str) -> Case:
     """The case with ``case_id``, or :class:`CaseNotFoundError`."""
-    row = conn.execute(select(cases).where(cases.c.case_id == case_id)).mappings().first()
+    row = conn.execute(_LOAD_CASE, {"load_case_id": case_id}).mappings().first()
     if row is None:
         raise CaseNotFoundError(f"no case {case_id!r}")
     return row_to_case(row)
+
+
+# built once, so SQLAlchemy finds it compiled instead of building a cache key each call
+_LOAD_CASE = select(cases).where(cases.c.case_id == bindparam("load_case_id"))
 
 
 @dataclass(frozen=True)

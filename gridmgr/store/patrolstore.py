@@ -103,7 +103,9 @@ class PatrolMethods(StoreBase):
         rows: list[dict[str, object]] = []
         for b in todo:
             acc = b.accuracy_m if b.accuracy_m is not None else [None] * len(b.at)
-            points = shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
+            points = shapely.to_wkb(
+                shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
+            )
             rows.extend(
                 {
                     "person_id": b.person_id,
