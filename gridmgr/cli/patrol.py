@@ -150,13 +150,20 @@ def patrol_coverage_command(
 def patrol_rebuild_coverage(ctx: click.Context, db: str | None) -> None:
     """Compute the per-day coverage bitmaps again from every stored patrol point (after the
     grid changed; a database without bitmaps gets them on first use anyway)."""
+    from rich.progress import Progress
+
     from gridmgr.grid.generations import load_current_grid
     from gridmgr.services.patrols import rebuild_coverage
 
     grid = load_current_grid(settings_of(ctx))
     began = time.perf_counter()
-    with opened_store(ctx, db) as store:
-        count = rebuild_coverage(store, grid)
+    with opened_store(ctx, db) as store, Progress(console=console, transient=True) as bar:
+        task = bar.add_task("rebuilding coverage", total=None)
+
+        def step(done: datetime, last: datetime) -> None:
+            bar.update(task, description=f"rebuilding coverage: up to {done:%Y-%m-%d}")
+
+        count = rebuild_coverage(store, grid, progress=step)
     console.print(
         f"rebuilt patrol coverage from {count} points in {time.perf_counter() - began:.1f} s"
     )

@@ -8,7 +8,7 @@ figures themselves are pure functions of :mod:`gridmgr.patrols`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -127,9 +127,16 @@ def ensure_coverage(store: Store, grid: Grid) -> bool:
     return True
 
 
-def rebuild_coverage(store: Store, grid: Grid, *, chunk: timedelta = timedelta(days=1)) -> int:
+def rebuild_coverage(
+    store: Store,
+    grid: Grid,
+    *,
+    chunk: timedelta = timedelta(days=1),
+    progress: Callable[[datetime, datetime], None] | None = None,
+) -> int:
     """Forget the coverage bitmaps and compute them again from every stored point, a day of
-    points at a time; how many points were read."""
+    points at a time; how many points were read. ``progress(done_until, last)`` is called
+    after each day."""
     store.clear_patrol_coverage()
     span = store.patrol_points_span()
     if span is None:
@@ -147,6 +154,8 @@ def rebuild_coverage(store: Store, grid: Grid, *, chunk: timedelta = timedelta(d
             previous = pd.concat([previous, last]).groupby("person_id").tail(1)
             count += len(points)
         start = end
+        if progress is not None:
+            progress(start, span[1])
     return count
 
 
