@@ -185,6 +185,17 @@ def load_case(conn: Connection, case_id: str) -> Case:
 _LOAD_CASE = select(cases).where(cases.c.case_id == bindparam("load_case_id"))
 
 
+# asked on every report and action (who on duty holds least): built once, its list expanded
+_STAGES_HELD = (
+    select(cases.c.holder_id, func.count())
+    .where(
+        cases.c.holder_id.in_(bindparam("held_by", expanding=True)),
+        cases.c.state.in_(OPEN_STATES),
+    )
+    .group_by(cases.c.holder_id)
+)
+
+
 @dataclass(frozen=True)
 class CaseFilter:
     """Which cases to list: every given field must match; ``subtree`` is a cell-code prefix."""
@@ -478,13 +489,9 @@ class CaseMethods(StoreBase):
         """How many open stages each of ``person_ids`` holds now (absent: none)."""
         if not person_ids:
             return {}
-        query = (
-            select(cases.c.holder_id, func.count())
-            .where(cases.c.holder_id.in_(list(person_ids)), cases.c.state.in_(OPEN_STATES))
-            .group_by(cases.c.holder_id)
-        )
         with self._read() as conn:
-            return {str(r[0]): int(r[1]) for r in conn.execute(query)}
+            rows = conn.execute(_STAGES_HELD, {"held_by": list(person_ids)})
+            return {str(r[0]): int(r[1]) for r in rows}
 
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""
