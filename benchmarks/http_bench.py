@@ -252,8 +252,19 @@ def run(
 
             constant_rate(port, rate=100, seconds=1, request=report, headers=headers)  # warm-up
             sent[0] += 100
+            # the anchor first, on a fresh server; each run then starts once the last has drained
+            console.print(f"http: {min(rates):g} GET /healthz per second (anchor) ...")
+            anchor = costed(
+                server.pid,
+                port,
+                rate=min(rates),
+                seconds=seconds,
+                request=lambda i: ("GET", "/healthz", b""),
+                headers={},
+            )
             runs = []
             for rate in rates:
+                _drain(port)
                 console.print(f"http: {rate:g} reports/s offered for {seconds:g} s ...")
                 runs.append(
                     costed(
@@ -266,19 +277,26 @@ def run(
                     )
                 )
                 sent[0] += int(rate * seconds)
-            console.print(f"http: {min(rates):g} GET /healthz per second (anchor) ...")
-            anchor = costed(
-                server.pid,
-                port,
-                rate=min(rates),
-                seconds=seconds,
-                request=lambda i: ("GET", "/healthz", b""),
-                headers={},
-            )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     return [_row(r, anchor, seconds=seconds, workers=workers) for r in runs]
+
+
+def _drain(port: int, *, within: float = 120.0) -> None:
+    """Wait until the server answers ``GET /healthz`` at once again (a backlog served)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            began = time.monotonic()
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            if time.monotonic() - began < 0.1:
+                return
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.5)
 
 
 def _row(ours: Costed, anchor: Costed, *, seconds: float, workers: int) -> Row:
