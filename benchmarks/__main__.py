@@ -10,6 +10,7 @@ import argparse
 from rich.console import Console
 
 from benchmarks import (
+    coverage_bench,
     dashboard_bench,
     duplicates_bench,
     grid_bench,
@@ -32,6 +33,7 @@ NAMES = (
     "dashboard",
     "duplicates",
     "invariants",
+    "coverage",
 )
 
 
@@ -71,6 +73,8 @@ def main() -> None:
         rows += duplicates_bench.run(repeats=repeats, console=console)
     if "invariants" in chosen:
         rows += invariants_bench.run(repeats=repeats, console=console)
+    if "coverage" in chosen:
+        rows += coverage_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

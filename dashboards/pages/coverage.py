@@ -1,5 +1,6 @@
 """Coverage review (managers, operators): per-cell and per-owner performance, fairly ranked;
-vacancies; patrol coverage of a town — all computed by :mod:`gridmgr.analytics`.
+vacancies; patrol coverage of the city per town, or of a town per community — all computed by
+:mod:`gridmgr.analytics`.
 
 Performance is ranked by the empirical-Bayes on-time rate among units with at least the chosen
 minimum of finished cases (units below it are listed, unranked); each rate carries its 95 %
@@ -82,8 +83,8 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
                 dcc.Dropdown(
                     id="cov-patrol-town",
                     options=town_options,
-                    value=towns[0][0] if towns else None,
-                    clearable=False,
+                    value=None,
+                    placeholder=t("city", lang),
                 ),
             ),
             dcc.Loading(html.Div(id="cov-patrols")),
@@ -278,8 +279,15 @@ def performance_map(
     return {"data": [cells], "layout": layout}
 
 
-def patrol_view(coverage: pd.DataFrame, communities: pd.DataFrame, lang: str) -> list[Any]:
-    """The town's patrol coverage: per community (least covered first), and its blind cells."""
+def patrol_view(
+    coverage: pd.DataFrame,
+    communities: pd.DataFrame,
+    lang: str,
+    *,
+    unit: str = "coverage.community",
+) -> list[Any]:
+    """Patrol coverage per town or community (least covered first), and the blind cells;
+    ``unit`` names the rows' kind (an i18n key)."""
     blind = int(communities["blind"].sum()) if len(communities) else 0
     total = float(coverage["covered_m2"].sum()) / max(float(coverage["area_m2"].sum()), 1.0)
     rows = [
@@ -297,7 +305,7 @@ def patrol_view(coverage: pd.DataFrame, communities: pd.DataFrame, lang: str) ->
         )
         for r in _records(communities)
     ]
-    heads = ("coverage.community", "coverage.patrolled", "coverage.blind", "coverage.last_seen")
+    heads = (unit, "coverage.patrolled", "coverage.blind", "coverage.last_seen")
     return [
         html.P(
             f"{t('coverage.patrolled', lang)}: {percent(total)} · "
@@ -443,16 +451,17 @@ def export(n_clicks: Any, days: Any, by: Any, town: Any, min_cases: Any) -> Any:
 
 
 def patrols(town: Any) -> Any:
-    """A town's patrol coverage, per community."""
+    """The city's patrol coverage per town, or a town's per community."""
     lang = current_lang()
     try:
         caller = _checked()
     except ForbiddenError:
         return forbidden(lang)
     board = dashboard()
-    if town not in {c for c, _ in reads.towns(board.services)}:
-        return html.P(t("none", lang))
-    coverage, communities = reads.review_patrols(
-        board.services, board.reviews, caller, board.services.now(), town=town, days=PATROL_DAYS
+    chosen = town if town in {c for c, _ in reads.towns(board.services)} else None
+    coverage, parts = reads.review_patrols(
+        board.services, board.reviews, caller, board.services.now(), town=chosen, days=PATROL_DAYS
     )
-    return patrol_view(coverage, communities, lang)
+    return patrol_view(
+        coverage, parts, lang, unit="coverage.community" if chosen else "coverage.town"
+    )

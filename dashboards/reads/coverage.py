@@ -1,11 +1,11 @@
 """What the coverage review shows: performance per cell, community, town or owner, fairly
-ranked; vacant posts; a town's patrol coverage — for callers who see the whole city only.
+ranked; vacant posts; the city's patrol coverage — for callers who see the whole city only.
 
 The figures come from :mod:`gridmgr.analytics` and :mod:`gridmgr.patrols` over the case facts
 and patrol points read through :mod:`gridmgr.services`. Case facts and patrol coverage are kept
 *per minute* (:class:`MinuteCache`, one per dashboard, keyed by the arguments), so re-ranking,
-switching views or exporting does not read the database again; patrol coverage (≈ 9 s
-city-wide for 7 days) is computed for one town at a time.
+switching views or exporting does not read the database again. Patrol coverage is read from
+the per-day pixel bitmaps the store keeps up to date, for the whole city at once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from dashboards.permissions import require_city_wide
 from gridmgr import analytics
 from gridmgr.access import Caller
 from gridmgr.errors import ForbiddenError
-from gridmgr.patrols import PATROL_DISTANCE_M, patrol_coverage
 from gridmgr.services import patrols, queries
 from gridmgr.services.context import Services
 
@@ -30,8 +29,6 @@ T = TypeVar("T")
 
 CACHE_SIZE = 32
 """Entries a review cache keeps (older minutes' entries are dropped when it is full)."""
-DEGREES_PER_METRE = 1 / 90_000
-"""Generous at Jiangyin's latitude: a margin in metres as degrees of longitude or latitude."""
 
 
 @dataclass
@@ -115,29 +112,25 @@ def review_patrols(
     caller: Caller,
     now: datetime,
     *,
-    town: str,
+    town: str | None = None,
     days: int = 7,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Patrol coverage of ``town``'s cells over the last ``days`` days, and of its
-    communities (area-weighted): :func:`gridmgr.patrols.patrol_coverage` and
-    :func:`gridmgr.analytics.coverage_by_tier`. Only the points within the town's bounds
-    (plus a margin) are read into the computation."""
+    """Patrol coverage over the last ``days`` days of every unit cell of the city and per town
+    (area-weighted) — or, given ``town``, of its cells and per community:
+    :func:`gridmgr.services.patrols.kept_coverage` (the per-day pixel bitmaps kept as points
+    are stored, so the whole city is one query) and :func:`gridmgr.analytics.coverage_by_tier`.
+    """
     require_city_wide(caller)
     grid = services.grid
-    if town not in set(grid.codes(1)):
+    if town is not None and town not in set(grid.codes(1)):
         raise ForbiddenError(f"no town {town!r} in the current grid")
-
-    def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
-        points = patrols.patrol_points(services.store, since=now - timedelta(days=days), until=now)
-        minx, miny, maxx, maxy = grid.tier(1).set_index("code").loc[town].geometry.bounds
-        margin = 2 * PATROL_DISTANCE_M * DEGREES_PER_METRE
-        near = points[
-            points["lon"].between(minx - margin, maxx + margin)
-            & points["lat"].between(miny - margin, maxy + margin)
-        ]
-        cells = grid.cell_to_descendants(town, 3)
-        coverage = patrol_coverage(grid, near, now=now, days=days, cells=cells)
-        communities = analytics.coverage_by_tier(grid, coverage, tier=2, now=now, days=days)
-        return coverage, communities
-
-    return cache.get(("patrols", town, days), now, compute)
+    city = cache.get(
+        ("patrols", days),
+        now,
+        lambda: patrols.kept_coverage(services.store, grid, now=now, days=days),
+    )
+    if town is None:
+        return city, analytics.coverage_by_tier(grid, city, tier=1, now=now, days=days)
+    coverage = city[city["cell"].isin(set(grid.cell_to_descendants(town, 3)))]
+    coverage = coverage.reset_index(drop=True)
+    return coverage, analytics.coverage_by_tier(grid, coverage, tier=2, now=now, days=days)

@@ -25,6 +25,7 @@ from gridmgr.responsibility.roster import Roster
 from gridmgr.responsibility.staffing import staffing_report
 from gridmgr.services.context import Services
 from gridmgr.settings import Settings
+from gridmgr.web import ratelimit  # noqa: F401 - registers the gridmgr-memory:// storage
 from gridmgr.web.deps import install_services
 from gridmgr.web.headers import allow_tiles, init_security_headers
 
@@ -97,7 +98,7 @@ def create_app(
                 exempt_when=is_not_open311_write,
             ),  # Open311 reports per partner api_key, whatever its addresses
         ],
-        storage_uri="memory://",
+        storage_uri="gridmgr-memory://",  # gridmgr.web.ratelimit: no thread per request
         headers_enabled=True,
     )
     if services is not None:

@@ -53,10 +53,12 @@ def patrol_import(
         table = read_table(file, required=["at", "lon", "lat"], optional=["accuracy_m"])
         points = rows_to_points(table.numbered(), source=source, datum=datum)
     with opened_store(ctx, db) as store:
-        roster = load_roster(settings, load_current_grid(settings), create=False)
+        grid = load_current_grid(settings)
+        roster = load_roster(settings, grid, create=False)
         roster.person(person_id)  # an unknown person is refused by name
         written = import_track(
             store,
+            grid,
             person_id,
             points,
             source=source,
@@ -102,25 +104,31 @@ def patrol_coverage_command(
     db: str | None,
 ) -> None:
     """Coverage of every unit cell by the tracks of the last --days days, and the blind spots
-    (cells nobody patrolled in that window)."""
+    (cells nobody patrolled in that window).
+
+    At the default 50 m it is read from the per-day pixel bitmaps kept as points are stored
+    (whole days, 10 m pixels); another --distance is computed exactly from the points."""
     import pandas as pd
 
     from gridmgr.grid.generations import load_current_grid
-    from gridmgr.patrols import blind_spots, patrol_coverage
+    from gridmgr.patrols import PATROL_DISTANCE_M, blind_spots, patrol_coverage
     from gridmgr.responsibility.calendar import TZ
-    from gridmgr.services.patrols import patrol_points
+    from gridmgr.services.patrols import kept_coverage, patrol_points
 
     now = at if at is not None else datetime.now(TZ)
     grid = load_current_grid(settings_of(ctx))
-    with opened_store(ctx, db) as store:
-        points = patrol_points(store, since=now - pd.Timedelta(days=days), until=now)
     began = time.perf_counter()
-    coverage = patrol_coverage(grid, points, now=now, days=days, distance_m=distance)
+    with opened_store(ctx, db) as store:
+        if distance == PATROL_DISTANCE_M:
+            coverage = kept_coverage(store, grid, now=now, days=days)
+        else:
+            points = patrol_points(store, since=now - pd.Timedelta(days=days), until=now)
+            coverage = patrol_coverage(grid, points, now=now, days=days, distance_m=distance)
     took = time.perf_counter() - began
     blind = blind_spots(coverage, now=now, days=days)
     console.print(
         f"patrol coverage as of {now:%Y-%m-%d %H:%M}, last {days:g} days, within {distance:g} m: "
-        f"{len(points)} points, {len(coverage)} cells, mean coverage "
+        f"{int(coverage['points'].sum())} points, {len(coverage)} cells, mean coverage "
         f"{coverage['coverage'].mean():.1%}, {len(blind)} blind spot(s) (computed in {took:.2f} s)"
     )
     names = dict(zip(grid.cells["code"], grid.cells["name"], strict=True))
@@ -134,3 +142,28 @@ def patrol_coverage_command(
         table = coverage.assign(name=coverage["cell"].map(names))
         neutralise_frame(table).to_csv(out, index=False)
         console.print(f"wrote {out}")
+
+
+@patrol.command("rebuild-coverage")
+@db_option
+@click.pass_context
+def patrol_rebuild_coverage(ctx: click.Context, db: str | None) -> None:
+    """Compute the per-day coverage bitmaps again from every stored patrol point (after the
+    grid changed; a database without bitmaps gets them on first use anyway)."""
+    from rich.progress import Progress
+
+    from gridmgr.grid.generations import load_current_grid
+    from gridmgr.services.patrols import rebuild_coverage
+
+    grid = load_current_grid(settings_of(ctx))
+    began = time.perf_counter()
+    with opened_store(ctx, db) as store, Progress(console=console, transient=True) as bar:
+        task = bar.add_task("rebuilding coverage", total=None)
+
+        def step(done: datetime, last: datetime) -> None:
+            bar.update(task, description=f"rebuilding coverage: up to {done:%Y-%m-%d}")
+
+        count = rebuild_coverage(store, grid, progress=step)
+    console.print(
+        f"rebuilt patrol coverage from {count} points in {time.perf_counter() - began:.1f} s"
+    )

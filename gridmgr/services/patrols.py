@@ -8,18 +8,30 @@ figures themselves are pure functions of :mod:`gridmgr.patrols`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from gridmgr.access import Caller
 from gridmgr.errors import ForbiddenError
 from gridmgr.grid.datum import Datum, to_wgs84
-from gridmgr.patrols import PatrolError, duty_status, patrol_coverage
+from gridmgr.patrolpixels import coverage_from_days, points_to_cover, window_days
+from gridmgr.patrols import (
+    PATROL_DISTANCE_M,
+    TRACK_GAP,
+    PatrolError,
+    duty_status,
+    patrol_coverage,
+)
+from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.context import Services
 from gridmgr.store import Store
 from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch
+
+if TYPE_CHECKING:
+    from gridmgr.grid.model import Grid
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the server's clock a point's time may be (phone clocks drift)."""
@@ -55,7 +67,96 @@ def record_own_points(
     batch = PatrolBatch(
         me, list(at), [float(v) for v in x], [float(v) for v in y], list(accuracy_m), source="api"
     )
-    return services.store.record_patrol_batches([batch], at=now, actor=me)
+    return record_batches(services.store, services.grid, [batch], at=now, actor=me)
+
+
+def record_batches(
+    store: Store, grid: Grid, batches: Sequence[PatrolBatch], *, at: datetime, actor: str
+) -> int:
+    """Store the batches' points with their ledger event, each point's cell and the pixels they
+    cover (:func:`gridmgr.patrolpixels.points_to_cover`), in one transaction; how many.
+
+    A track goes on from each person's latest stored point when it is recent enough."""
+    todo = [b for b in batches if len(b.at)]
+    if not todo:
+        return 0
+    frame = batches_to_frame(todo)
+    first = frame["at"].min().to_pydatetime()
+    persons = sorted(set(frame["person_id"]))
+    before = store.latest_patrol_points(persons=persons, since=first - TRACK_GAP)
+    start = frame.groupby("person_id")["at"].min()
+    before = before[[t < start[p] for p, t in zip(before["person_id"], before["at"], strict=True)]]
+    cover = points_to_cover(grid, frame, before=before)
+    return store.record_patrol_batches(todo, at=at, actor=actor, cover=cover)
+
+
+def batches_to_frame(batches: Sequence[PatrolBatch]) -> pd.DataFrame:
+    """The batches' points as one frame (``person_id``, ``at``, ``lon``, ``lat``), in order."""
+    frame = pd.DataFrame(
+        {
+            "person_id": [b.person_id for b in batches for _ in b.at],
+            "at": [t for b in batches for t in b.at],
+            "lon": [float(v) for b in batches for v in b.lon],
+            "lat": [float(v) for b in batches for v in b.lat],
+        }
+    )
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    return frame
+
+
+def kept_coverage(
+    store: Store, grid: Grid, *, now: datetime, days: float, cells: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Patrol coverage at 50 m over the whole days the ``days`` before ``now`` touch, from the
+    bitmaps kept as points are stored (:mod:`gridmgr.patrolpixels`): the frame of
+    :func:`gridmgr.patrols.patrol_coverage`, for every tier-3 cell (or ``cells``)."""
+    ensure_coverage(store, grid)
+    first, last = window_days(now, days)
+    rows = store.patrol_coverage_days(first, last)
+    seen = store.patrol_last_seen(until=last)
+    return coverage_from_days(grid, rows, seen, cells=cells)
+
+
+def ensure_coverage(store: Store, grid: Grid) -> bool:
+    """Build the coverage bitmaps from the stored points if there are points but no bitmaps
+    (a database from before they were kept); whether it did."""
+    points, kept = store.has_patrol_coverage()
+    if not points or kept:
+        return False
+    rebuild_coverage(store, grid)
+    return True
+
+
+def rebuild_coverage(
+    store: Store,
+    grid: Grid,
+    *,
+    chunk: timedelta = timedelta(days=1),
+    progress: Callable[[datetime, datetime], None] | None = None,
+) -> int:
+    """Forget the coverage bitmaps and compute them again from every stored point, a day of
+    points at a time; how many points were read. ``progress(done_until, last)`` is called
+    after each day."""
+    store.clear_patrol_coverage()
+    span = store.patrol_points_span()
+    if span is None:
+        return 0
+    start = pd.Timestamp(span[0]).tz_convert(TZ).normalize().to_pydatetime()
+    count = 0
+    previous = pd.DataFrame(columns=["person_id", "at", "lon", "lat"])
+    while start <= span[1]:
+        end = start + chunk
+        points = store.patrol_points(since=start, until=end)
+        if len(points):
+            cover = points_to_cover(grid, points, before=previous)
+            store.merge_patrol_coverage(cover.days)
+            last = points.groupby("person_id").tail(1)
+            previous = pd.concat([previous, last]).groupby("person_id").tail(1)
+            count += len(points)
+        start = end
+        if progress is not None:
+            progress(start, span[1])
+    return count
 
 
 def coverage_in_scope(
@@ -68,10 +169,15 @@ def coverage_in_scope(
     subtree: str | None = None,
 ) -> pd.DataFrame:
     """Patrol coverage of the unit cells in the caller's scope (and ``subtree``, a cell-code
-    prefix) over the ``days`` before ``now``: :func:`gridmgr.patrols.patrol_coverage`'s frame."""
+    prefix) over the ``days`` before ``now``: :func:`gridmgr.patrols.patrol_coverage`'s frame.
+
+    At the default 50 m it is read from the kept bitmaps (:func:`kept_coverage`, whole days);
+    another distance is computed exactly from the points."""
     cells = [c for c in services.grid.codes(3) if caller.covers(c)]
     if subtree is not None:
         cells = [c for c in cells if c.startswith(subtree)]
+    if distance_m == PATROL_DISTANCE_M:
+        return kept_coverage(services.store, services.grid, now=now, days=days, cells=cells)
     points = services.store.patrol_points(since=now - timedelta(days=days), until=now)
     return patrol_coverage(
         services.grid, points, now=now, days=days, distance_m=distance_m, cells=cells
@@ -99,7 +205,14 @@ def latest_positions(store: Store, *, since: datetime) -> pd.DataFrame:
 
 
 def import_track(
-    store: Store, person_id: str, points: pd.DataFrame, *, source: str, at: datetime, actor: str
+    store: Store,
+    grid: Grid,
+    person_id: str,
+    points: pd.DataFrame,
+    *,
+    source: str,
+    at: datetime,
+    actor: str,
 ) -> int:
     """Store ``person_id``'s ``points`` (columns ``at``, ``lon``, ``lat``, ``accuracy_m``)
     read from the file ``source``; returns how many were written (0 for an empty track)."""
@@ -114,4 +227,4 @@ def import_track(
         )
         for part in (points.iloc[i : i + MAX_BATCH] for i in range(0, len(points), MAX_BATCH))
     ]
-    return store.record_patrol_batches(batches, at=at, actor=actor)
+    return record_batches(store, grid, batches, at=at, actor=actor)

@@ -49,6 +49,7 @@ from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.responsibility.sla import Clock, Span
 from gridmgr.services.actions import act
 from gridmgr.services.escalation import escalate_overdue, hand_over
+from gridmgr.services.patrols import record_batches
 from gridmgr.services.reports import Reported, report_incident
 from gridmgr.simulation.activity import (
     ActivityModel,
@@ -490,8 +491,8 @@ class Simulator:
         self._walks = keep
         self._last_flush = until
         if batches:
-            self.tally["patrol_points"] += self.store.record_patrol_batches(
-                batches, at=until, actor=SIMULATOR_ACTOR
+            self.tally["patrol_points"] += record_batches(
+                self.store, self.context.grid, batches, at=until, actor=SIMULATOR_ACTOR
             )
 
 

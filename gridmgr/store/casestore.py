@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import shapely
-from sqlalchemy import ColumnElement, Connection, Select, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, false, func, or_, select
 from sqlalchemy import case as sql_case
 
 from gridmgr.cases import Assignee, Case, CaseState, DeferralRequest, unit_inbox
@@ -175,10 +175,25 @@ def row_to_case(row: Mapping[Any, Any]) -> Case:
 
 def load_case(conn: Connection, case_id: str) -> Case:
     """The case with ``case_id``, or :class:`CaseNotFoundError`."""
-    row = conn.execute(select(cases).where(cases.c.case_id == case_id)).mappings().first()
+    row = conn.execute(_LOAD_CASE, {"load_case_id": case_id}).mappings().first()
     if row is None:
         raise CaseNotFoundError(f"no case {case_id!r}")
     return row_to_case(row)
+
+
+# built once, so SQLAlchemy finds it compiled instead of building a cache key each call
+_LOAD_CASE = select(cases).where(cases.c.case_id == bindparam("load_case_id"))
+
+
+# asked on every report and action (who on duty holds least): built once, its list expanded
+_STAGES_HELD = (
+    select(cases.c.holder_id, func.count())
+    .where(
+        cases.c.holder_id.in_(bindparam("held_by", expanding=True)),
+        cases.c.state.in_(OPEN_STATES),
+    )
+    .group_by(cases.c.holder_id)
+)
 
 
 @dataclass(frozen=True)
@@ -486,13 +501,9 @@ class CaseMethods(StoreBase):
         """How many open stages each of ``person_ids`` holds now (absent: none)."""
         if not person_ids:
             return {}
-        query = (
-            select(cases.c.holder_id, func.count())
-            .where(cases.c.holder_id.in_(list(person_ids)), cases.c.state.in_(OPEN_STATES))
-            .group_by(cases.c.holder_id)
-        )
         with self._read() as conn:
-            return {str(r[0]): int(r[1]) for r in conn.execute(query)}
+            rows = conn.execute(_STAGES_HELD, {"held_by": list(person_ids)})
+            return {str(r[0]): int(r[1]) for r in rows}
 
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""

@@ -66,9 +66,11 @@ class GeometryColumn(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
+        # WKB bytes are taken as they are: a batch of points is encoded in one vectorized call
+        wkb = value if isinstance(value, bytes) else shapely.to_wkb(value)
         if dialect.name == "postgresql":
-            return WKBElement(shapely.to_wkb(value), srid=4326)
-        return shapely.to_wkb(value)
+            return WKBElement(wkb, srid=4326)
+        return wkb
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

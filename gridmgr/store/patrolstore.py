@@ -13,16 +13,18 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Text, func, select, type_coerce
+from sqlalchemy import Connection, Text, bindparam, func, select, tuple_, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from gridmgr.errors import PatrolStoreError
+from gridmgr.patrolpixels import CellDay, PatrolCover, StoredDay
 from gridmgr.store.ledgerstore import append
+from gridmgr.store.schema import patrol_coverage as coverage_table
 from gridmgr.store.schema import patrol_points as points_table
 from gridmgr.store.transactions import StoreBase
 
@@ -81,12 +83,19 @@ class PatrolMethods(StoreBase):
     """The store's patrol points: batches written with their ledger event, read as frames."""
 
     def record_patrol_batches(
-        self, batches: Iterable[PatrolBatch], *, at: datetime, actor: str
+        self,
+        batches: Iterable[PatrolBatch],
+        *,
+        at: datetime,
+        actor: str,
+        cover: PatrolCover | None = None,
     ) -> int:
         """Store the batches' points and one ``patrol.points`` ledger event for them all (count,
         persons, time span, :func:`batch_digest`), in one transaction.
 
-        Returns the number of points written. Empty batches are skipped.
+        ``cover`` (:func:`gridmgr.patrolpixels.points_to_cover` of the same points, in order)
+        gives each point its cell and is OR-ed into the per-cell, per-day coverage bitmaps in
+        the same transaction. Returns the number of points written. Empty batches are skipped.
         """
         todo = [b for b in batches if len(b.at)]
         if not todo:
@@ -94,7 +103,9 @@ class PatrolMethods(StoreBase):
         rows: list[dict[str, object]] = []
         for b in todo:
             acc = b.accuracy_m if b.accuracy_m is not None else [None] * len(b.at)
-            points = shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
+            points = shapely.to_wkb(
+                shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
+            )
             rows.extend(
                 {
                     "person_id": b.person_id,
@@ -116,9 +127,19 @@ class PatrolMethods(StoreBase):
             "source": ",".join(sorted({b.source for b in todo})),
         }
         subject = f"person:{persons[0]}" if len(persons) == 1 else "patrols"
+        if cover is not None:
+            if len(cover.cells) != len(rows):
+                raise PatrolStoreError(
+                    f"the cover names {len(cover.cells)} cells for {len(rows)} points; "
+                    "compute it from the same points"
+                )
+            for row, cell in zip(rows, cover.cells, strict=True):
+                row["cell"] = cell
         try:
             with self._write() as conn:
                 conn.execute(points_table.insert(), rows)
+                if cover is not None:
+                    _merge_days(conn, cover.days)
                 append(
                     conn, at=at, kind=PATROL_EVENT, actor=actor, subject=subject, details=details
                 )
@@ -173,6 +194,119 @@ class PatrolMethods(StoreBase):
             rows = conn.execute(query).all()
         frame = _frame(rows)
         return frame.drop_duplicates("person_id", keep="last").reset_index(drop=True)
+
+    def patrol_points_span(self) -> tuple[datetime, datetime] | None:
+        """The times of the first and the last stored patrol point (``None`` without points)."""
+        t = points_table.c
+        with self._read() as conn:
+            first, last = conn.execute(select(func.min(t.at), func.max(t.at))).one()
+        return None if first is None else (_aware(first), _aware(last))
+
+    def merge_patrol_coverage(self, days: Sequence[CellDay]) -> None:
+        """OR ``days``' pixels into the stored coverage (a rebuild from stored points)."""
+        with self._write() as conn:
+            _merge_days(conn, days)
+
+    def clear_patrol_coverage(self) -> None:
+        """Forget every coverage bitmap (before a rebuild from the stored points)."""
+        with self._write() as conn:
+            conn.execute(coverage_table.delete())
+
+    def has_patrol_coverage(self) -> tuple[bool, bool]:
+        """Whether there are (any patrol points, any coverage bitmaps)."""
+        with self._read() as conn:
+            points = conn.execute(select(points_table.c.id).limit(1)).first() is not None
+            kept = conn.execute(select(coverage_table.c.cell).limit(1)).first() is not None
+        return points, kept
+
+    def patrol_coverage_days(self, first: date, last: date) -> list[StoredDay]:
+        """The coverage bitmaps of the days ``first`` to ``last`` (inclusive), by cell and day."""
+        t = coverage_table.c
+        query = (
+            select(t.cell, t.origin_x, t.origin_y, t.width, t.height, t.pixels, t.points)
+            .where(t.day >= first, t.day <= last)
+            .order_by(t.cell, t.day)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [StoredDay(r[0], (r[1], r[2], r[3], r[4]), bytes(r[5]), int(r[6])) for r in rows]
+
+    def patrol_last_seen(self, *, until: date) -> dict[str, datetime]:
+        """Each cell's latest patrol point on a day up to ``until`` (inclusive)."""
+        t = coverage_table.c
+        query = (
+            select(t.cell, func.max(t.last_at))
+            .where(t.day <= until, t.last_at.is_not(None))
+            .group_by(t.cell)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return {str(c): _aware(a) for c, a in rows if a is not None}
+
+
+def _aware(value: datetime | str) -> datetime:
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp).to_pydatetime()
+
+
+def _merge_days(conn: Connection, days: Sequence[CellDay]) -> None:
+    """OR the days' pixels into the stored bitmaps (same raster), add their points, keep the
+    latest time; a stored row of another raster (an older grid) is replaced."""
+    if not days:
+        return
+    t = coverage_table.c
+    keys = [(d.cell, d.day) for d in days]
+    stored: dict[tuple[str, date], tuple[tuple[int, int, int, int], bytes, int, object]] = {}
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        found = conn.execute(
+            select(t.cell, t.day, t.origin_x, t.origin_y, t.width, t.height, t.pixels, t.points,
+                   t.last_at).where(tuple_(t.cell, t.day).in_(part))
+        ).all()  # fmt: skip
+        for r in found:
+            stored[(r[0], _as_date(r[1]))] = ((r[2], r[3], r[4], r[5]), bytes(r[6]), r[7], r[8])
+    inserts, updates = [], []
+    for d in days:
+        row = {
+            "cell": d.cell,
+            "day": d.day,
+            "origin_x": d.raster[0],
+            "origin_y": d.raster[1],
+            "width": d.raster[2],
+            "height": d.raster[3],
+            "pixels": d.pixels,
+            "points": d.points,
+            "last_at": d.last_at,
+        }
+        old = stored.get((d.cell, d.day))
+        if old is None:
+            inserts.append(row)
+            continue
+        if old[0] == d.raster and len(old[1]) == len(d.pixels):
+            merged = np.bitwise_or(
+                np.frombuffer(old[1], np.uint8), np.frombuffer(d.pixels, np.uint8)
+            )
+            row["pixels"] = merged.tobytes()
+            row["points"] = int(old[2]) + d.points
+            if old[3] is not None:
+                last = _aware(old[3])  # type: ignore[arg-type]
+                row["last_at"] = last if d.last_at is None else max(last, d.last_at)
+        updates.append({**row, "k_cell": d.cell, "k_day": d.day})
+    if inserts:
+        conn.execute(coverage_table.insert(), inserts)
+    if updates:
+        conn.execute(_UPDATE_DAY, updates)
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+_UPDATE_DAY = (
+    coverage_table.update()
+    .where(coverage_table.c.cell == bindparam("k_cell"))
+    .where(coverage_table.c.day == bindparam("k_day"))
+)
 
 
 def _frame(rows: Sequence[object]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
@@ -248,7 +249,27 @@ patrol_points = Table(
     Column("lat", Float, nullable=False),
     Column("accuracy_m", Float),
     Column("location", GeometryColumn("POINT"), nullable=False),
+    Column("cell", String(32)),  # the tier-3 cell (migration 0013; NULL outside the grid)
     Index(None, "person_id", "at"),
+    Index(None, "at"),
+    Index(None, "cell", "at"),
+)
+
+patrol_coverage = Table(
+    "patrol_coverage",
+    metadata,
+    # the 10 m pixels of a cell covered on a Beijing day (gridmgr.patrolpixels), kept up to
+    # date as points are stored, so N days' coverage is a union of N bitmaps per cell
+    Column("cell", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("origin_x", Integer, nullable=False),
+    Column("origin_y", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("pixels", LargeBinary, nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("last_at", UTCDateTime),
+    Index(None, "day"),
 )
 
 api_tokens = Table(

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from gridmgr.errors import CredentialError
 from gridmgr.store.schema import api_tokens
@@ -43,6 +43,10 @@ CREDENTIAL_KINDS = ("person", "apikey", "display")
 
 API_KEY_SCOPES = ("public", "partner")
 """The scopes of an api_key (:attr:`Credential.scope`); a personal token's is ``public``."""
+
+
+# built once (every request checks a credential): SQLAlchemy finds it compiled
+_BY_TOKEN_ID = select(api_tokens).where(api_tokens.c.token_id == bindparam("by_token_id"))
 
 
 def _hash(secret: str) -> str:
@@ -111,7 +115,7 @@ class TokenMethods(StoreBase):
             raise CredentialError("malformed credential: expected gm_<id>_<secret>")
         token_id, secret = match.groups()
         with self._read() as conn:
-            row = conn.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).first()
+            row = conn.execute(_BY_TOKEN_ID, {"by_token_id": token_id}).first()
         # compare even when the id is unknown, so timing does not reveal which ids exist
         expected = row.secret_hash if row is not None else _hash("")
         if not hmac.compare_digest(expected, _hash(secret)) or row is None or row.kind != kind:

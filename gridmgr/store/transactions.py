@@ -27,6 +27,7 @@ class StoreBase:
         # serialize on BEGIN IMMEDIATE, PostgreSQL on its advisory lock.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._writer = writing(engine)
+        self._batch = threading.local()
 
     def __repr__(self) -> str:
         return f"<Store {self._engine.url.render_as_string(hide_password=True)}>"
@@ -46,14 +47,43 @@ class StoreBase:
         self._engine.dispose()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run every read and write of this thread in one write transaction, committed when the
+        block ends (history written in bulk: one commit, one fsync, for many changes).
+
+        Each write inside is a savepoint: a write that fails is undone alone and raises as
+        usual, and the writes before it stay. The ledger is appended to in order, exactly as
+        without the batch; other threads and processes see nothing until the block ends (and
+        wait for the write lock meanwhile). A batch inside a batch joins it.
+        """
+        if getattr(self._batch, "conn", None) is not None:
+            yield
+            return
+        with self._write() as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            finally:
+                self._batch.conn = None
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction (on SQLite it begins DEFERRED and never waits for the writer)."""
+        batch = getattr(self._batch, "conn", None)
+        if batch is not None:  # inside a batch, reads see its writes
+            yield batch
+            return
         with self._engine.connect() as conn:
             yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction holding the ledger lock; committed when the block ends."""
+        batch = getattr(self._batch, "conn", None)
+        if batch is not None:
+            with batch.begin_nested():
+                yield batch
+            return
         if self._write_lock is None:
             with self._engine.begin() as conn:
                 _lock_ledger(conn)
