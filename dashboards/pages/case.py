@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -471,53 +472,53 @@ def on_action(clicks: list[int], comment: str | None, defer_to: str | None, case
     return refreshed(board, caller, case_id, message, lang)
 
 
-def on_evaluate(n: int, rating: Any, comment: str | None, case_id: str) -> Any:
-    """评价: the rating (1–5) and the comment, as the caller."""
+def answer_form(n: int, case_id: str, do: Callable[[Services, Caller, str], str]) -> Any:
+    """A form's button: ``do`` (services, caller, lang) → the message, as the caller; a refusal's
+    message says what to fix; then the page again."""
     caller = require_caller()
     board = dashboard()
     lang = current_lang()
     if not n:
         return no_update
     try:
-        if not isinstance(rating, int) or not 1 <= rating <= 5:
-            raise ValueError(t("rating.need", lang))
-        text = (comment or "").strip()
-        actions.act(board.services, caller, case_id, Action.EVALUATE, text, rating=rating)
-        message = t("done", lang)
+        message = do(board.services, caller, lang)
     except (ValueError, GridMgrError) as exc:
         message = str(exc)
     return refreshed(board, caller, case_id, message, lang)
+
+
+def on_evaluate(n: int, rating: Any, comment: str | None, case_id: str) -> Any:
+    """评价: the rating (1–5) and the comment, as the caller."""
+
+    def do(services: Services, caller: Caller, lang: str) -> str:
+        if not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise ValueError(t("rating.need", lang))
+        text = (comment or "").strip()
+        actions.act(services, caller, case_id, Action.EVALUATE, text, rating=rating)
+        return t("done", lang)
+
+    return answer_form(n, case_id, do)
 
 
 def on_handle(n: int, photo: Any, comment: str | None, case_id: str) -> Any:
     """反馈: report back with the after-photo (checked and re-encoded without EXIF)."""
-    caller = require_caller()
-    board = dashboard()
-    lang = current_lang()
-    if not n:
-        return no_update
-    try:
+
+    def do(services: Services, caller: Caller, lang: str) -> str:
         picture = None if not photo else sanitize_photo(decode_upload(str(photo)))
         text = (comment or "").strip()
-        actions.act(board.services, caller, case_id, Action.HANDLE, text, photo=picture)
-        message = t("done", lang)
-    except (ValueError, GridMgrError) as exc:
-        message = str(exc)
-    return refreshed(board, caller, case_id, message, lang)
+        actions.act(services, caller, case_id, Action.HANDLE, text, photo=picture)
+        return t("done", lang)
+
+    return answer_form(n, case_id, do)
 
 
 def on_dispatch(n: int, chosen: Any, comment: str | None, case_id: str) -> Any:
     """派遣 to the picked person or unit, as the caller (see :func:`dashboards.picker.dispatch`)."""
-    caller = require_caller()
-    board = dashboard()
-    lang = current_lang()
-    if not n:
-        return no_update
-    try:
-        message = picker.dispatch(board.services, caller, case_id, chosen, comment, lang)
-    except (ValueError, GridMgrError) as exc:
-        message = str(exc)
-    return refreshed(board, caller, case_id, message, lang)
+
+    def do(services: Services, caller: Caller, lang: str) -> str:
+        return picker.dispatch(services, caller, case_id, chosen, comment, lang)
+
+    return answer_form(n, case_id, do)
 
 
 def countdown(_tick: Any, case_id: str) -> Any:
