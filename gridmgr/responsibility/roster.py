@@ -93,6 +93,20 @@ class Post:
     def __str__(self) -> str:
         return self.key
 
+    @classmethod
+    def from_key(cls, key: str) -> Post | None:
+        """The post a key names (``grid_worker:320281001001001``); ``None`` for a key of no
+        post kind (a unit's inbox ``unit:…``, a malformed key).
+
+        >>> Post.from_key("grid_head:320281001001").kind.value, Post.from_key("unit:cgj")
+        ('grid_head', None)
+        """
+        kind, _, place = key.partition(":")
+        try:
+            return cls(PostKind(kind), place)
+        except ValueError:
+            return None
+
 
 COMMAND_CENTER = Post(PostKind.OPERATOR, "")
 """The command center's duty seat: every operator holds it; :meth:`Roster.on_duty` picks a crew."""

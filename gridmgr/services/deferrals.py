@@ -59,7 +59,7 @@ def decision_posts(
     request = case.deferral
     if request is None:
         return frozenset()
-    post = _post_of_key(request.approver.post)
+    post = Post.from_key(request.approver.post)
     roster = context.roster
     if post is None:
         return frozenset()
@@ -74,7 +74,7 @@ def decision_posts(
 
 def _links_above(chain: tuple[ChainLink, ...], case: Case) -> tuple[ChainLink, ...]:
     """The links of ``chain`` above the post the case's assignee took it for."""
-    post = None if case.assignee is None else _post_of_key(case.assignee.post)
+    post = None if case.assignee is None else Post.from_key(case.assignee.post)
     if post is None:
         return chain[1:]
     keys = [link.post.key for link in chain]
@@ -84,11 +84,3 @@ def _links_above(chain: tuple[ChainLink, ...], case: Case) -> tuple[ChainLink, .
     if tier is None:  # an operator or a unit: only the command center is above
         return tuple(link for link in chain if link.post == COMMAND_CENTER)
     return tuple(link for link in chain if link.tier is None or link.tier < tier)
-
-
-def _post_of_key(key: str) -> Post | None:
-    kind, _, place = key.partition(":")
-    try:
-        return Post(PostKind(kind), place)
-    except ValueError:
-        return None

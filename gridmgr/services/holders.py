@@ -22,7 +22,7 @@ from datetime import datetime
 from gridmgr.cases import Assignee, Case, CaseState, stage_of
 from gridmgr.grid.codes import code_to_tier
 from gridmgr.responsibility.catalog import Competence
-from gridmgr.responsibility.chains import acting_for
+from gridmgr.responsibility.chains import acting_for, escalation_path
 from gridmgr.responsibility.roster import (
     CENTER_LEADER,
     CITY_LEADER,
@@ -85,18 +85,18 @@ def ladder(context: RoutingContext, case: Case) -> list[Post]:
     top = [CENTER_LEADER]
     if category.competent_tier is Competence.CITY:
         top.append(CITY_LEADER)
-    post = _post_of(case.holder or case.assignee)
+    person = case.holder or case.assignee
+    post = None if person is None else Post.from_key(person.post)
     if post is None or post.kind is PostKind.OPERATOR:
         return top
     if post in top:
         return top[top.index(post) + 1 :]
     if post.kind in FIELD_POSTS:
-        above: list[Post] = []
-        cell = context.grid.cell_to_parent(post.place)
-        while cell is not None:
-            above.append(field_post(cell))
-            cell = context.grid.cell_to_parent(cell)
-        return above + top
+        try:  # the owner chain's posts above his, without the duty seat (not a 督办 rung)
+            above = escalation_path(context.escalation, post)[1:]
+        except KeyError:  # a cell of another grid generation: straight to the top
+            return top
+        return [p for p in above if p != COMMAND_CENTER] + top
     return top  # a unit, a department: straight to the command center's leader
 
 
@@ -108,13 +108,3 @@ def next_rung(context: RoutingContext, case: Case, at: datetime) -> Assignee | N
         if person is not None:
             return Assignee(person.person_id, post.key, person.name)
     return None
-
-
-def _post_of(person: Assignee | None) -> Post | None:
-    if person is None:
-        return None
-    kind, _, place = person.post.partition(":")
-    try:
-        return Post(PostKind(kind), place)
-    except ValueError:
-        return None
