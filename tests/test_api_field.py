@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
-from tests.builders import api_app, close_app, tiny_roster
+from tests.builders import api_app, close_app, tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time
 URL = "/api/v1/reports"
@@ -354,3 +354,146 @@ def test_an_action_with_a_future_capture_time_is_refused(
     assert reply.status_code == 422
     assert store.case(case_id).state.value == "dispatched"
     assert store.client_request(worker_id(), CID) is None
+
+
+def test_a_report_resend_that_passes_the_check_before_the_first_commits_loses_to_it(
+    client: FlaskClient, store: Store, worker: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unique key decides: a resend whose early checks ran before the first send committed
+    fails its own transaction and answers the first case."""
+    from gridmgr.services import reports, submissions
+
+    first = client.post(URL, json={**REPORT, "client_id": CID}, headers=worker)
+    monkeypatch.setattr(submissions, "earlier_write", lambda *a, **k: None)
+    real = reports.earlier_report
+    calls: list[str] = []
+
+    def not_yet(*args: Any) -> str | None:
+        calls.append("check")
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(reports, "earlier_report", not_yet)
+
+    again = client.post(URL, json={**REPORT, "client_id": CID}, headers=worker)
+
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json() == first.get_json()
+    assert calls == ["check", "check"]  # the second look came after the failed insert
+    assert store.count_cases() == 1
+    assert store.verify_ledger().count == 1
+
+
+def test_an_action_resend_that_passes_the_check_before_the_first_commits_loses_to_it(
+    client: FlaskClient,
+    store: Store,
+    worker: dict[str, str],
+    operator: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gridmgr.services import fieldsync
+
+    case_id = dispatched_case(client, operator, worker)
+    url = f"/api/v1/cases/{case_id}/actions"
+    body = {"action": "accept", "comment": "收到", "client_id": CID}
+    first = client.post(url, json=body, headers=worker).get_json()
+    events = ledger_count(store)
+    real = fieldsync.earlier_write
+    calls: list[str] = []
+
+    def not_yet(*args: Any, **kwargs: Any) -> Any:
+        calls.append("check")
+        return None if len(calls) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(fieldsync, "earlier_write", not_yet)
+
+    again = client.post(url, json=body, headers=worker)
+
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json() == first
+    assert calls == ["check", "check"]
+    assert ledger_count(store) == events
+
+
+# -- patrol points -------------------------------------------------------------------------
+
+
+def synced(store: Store) -> None:
+    """The tiny grid's reference data in the database (patrol points name roster persons)."""
+    context = tiny_context()
+    store.sync_reference(
+        grid=context.grid, roster=context.roster, catalog=context.catalog, at=FIXED, actor="test"
+    )
+
+
+def points(ids: Sequence[str | None], *, start: int = 0) -> dict[str, Any]:
+    """A batch walking east through the worker's cell, one point a minute."""
+    return {
+        "points": [
+            {
+                "at": (FIXED - timedelta(minutes=30 - start - i)).isoformat(),
+                "lon": 120.05 + 0.0005 * (start + i),
+                "lat": 31.9375,
+                **({} if cid is None else {"client_id": cid}),
+            }
+            for i, cid in enumerate(ids)
+        ]
+    }
+
+
+def test_a_patrol_batch_resent_wholly_or_in_part_stores_each_point_once(
+    client: FlaskClient, store: Store, worker: dict[str, str]
+) -> None:
+    synced(store)
+    url = "/api/v1/patrols/points"
+    ids = [f"pt-{i:04d}-aaaa" for i in range(6)]
+
+    first = client.post(url, json=points(ids[:4]), headers=worker)
+    whole = client.post(url, json=points(ids[:4]), headers=worker)
+    part = client.post(url, json=points(ids[2:]), headers=worker)  # 2 old, 2 new
+    twice = client.post(url, json=points([ids[0], "pt-new-0000", "pt-new-0000"]), headers=worker)
+
+    assert first.status_code == 201
+    assert (first.get_json()["new"], first.get_json()["repeats"]) == (4, 0)
+    assert whole.status_code == 200
+    assert (whole.get_json()["new"], whole.get_json()["repeats"]) == (0, 4)
+    assert part.status_code == 201
+    assert (part.get_json()["new"], part.get_json()["repeats"]) == (2, 2)
+    assert (twice.get_json()["new"], twice.get_json()["repeats"]) == (1, 2)
+    assert len(store.patrol_points(persons=[worker_id()])) == 7
+    assert store.verify_ledger().ok
+
+
+def test_patrol_points_without_client_id_are_stored_each_time(
+    client: FlaskClient, store: Store, worker: dict[str, str]
+) -> None:
+    synced(store)
+    for _ in "ab":
+        reply = client.post("/api/v1/patrols/points", json=points([None, None]), headers=worker)
+        assert reply.get_json()["new"] == 2
+
+    assert len(store.patrol_points(persons=[worker_id()])) == 4
+
+
+def test_a_patrol_upload_racing_another_with_the_same_points_stores_them_once(
+    client: FlaskClient, store: Store, worker: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unique (person, client id) index decides when the check ran before the other
+    upload committed: the upload filters again and stores only what is new."""
+    synced(store)
+    ids = ["pt-race-0001", "pt-race-0002"]
+    assert client.post("/api/v1/patrols/points", json=points(ids[:1]), headers=worker).status_code
+    real = store.patrol_client_ids
+    calls: list[int] = []
+
+    def stale(person_id: str, client_ids: Any) -> set[str]:
+        calls.append(1)
+        return set() if len(calls) == 1 else real(person_id, client_ids)
+
+    monkeypatch.setattr(store, "patrol_client_ids", stale)
+
+    reply = client.post("/api/v1/patrols/points", json=points(ids), headers=worker)
+
+    assert reply.status_code == 201, reply.get_json()
+    assert (reply.get_json()["new"], reply.get_json()["repeats"]) == (1, 1)
+    assert len(calls) == 2
+    assert len(store.patrol_points(persons=[worker_id()])) == 2
