@@ -229,9 +229,7 @@ def test_an_ordinary_personal_token_is_not_a_device_sync(client: FlaskClient, st
     assert store.device_contacts() == {}
 
 
-def test_the_command_center_sees_each_workers_last_sync(
-    client: FlaskClient, store: Store
-) -> None:
+def test_the_command_center_sees_each_workers_last_sync(client: FlaskClient, store: Store) -> None:
     me = person_at(OWN_CELL)
     phone = device(client, me)
     client.get("/api/v1/cases", headers=bearer(phone["token"]))
