@@ -386,6 +386,20 @@ class MerkleMethods(StoreBase):
             raise ProofError(f"the ledger holds {tree.size} events, fewer than {size}")
         return tree.root()
 
+    def warm_merkle_cache(self, *, chunk: int = 50_000) -> int:
+        """Bring the cache table up to the ledger, ``chunk`` leaves per write transaction (so
+        writers wait for one chunk, never for the whole catch-up), then this process's upper
+        levels; returns the leaves added to the table."""
+        added = 0
+        while True:
+            with self._write() as conn:
+                step = catch_up(conn, min(_ledger_size(conn), _covered(conn) + chunk))
+            added += step
+            if step == 0:
+                break
+        self.merkle_root()
+        return added
+
     def rebuild_merkle_cache(self, *, progress: Callable[[int], None] | None = None) -> int:
         """Drop the cache and rebuild it from the ledger; returns the leaves covered."""
         with self._write() as conn:
