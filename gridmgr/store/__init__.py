@@ -48,6 +48,7 @@ from gridmgr.store.outboxstore import (
 )
 from gridmgr.store.patrolstore import PatrolBatch, PatrolMethods
 from gridmgr.store.reference import ReferenceMethods, StoredReference, SyncResult
+from gridmgr.store.snapshotstore import SnapshotMark, SnapshotMethods, StateEvent
 from gridmgr.store.statechanges import StateChangeMethods
 from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 
@@ -80,6 +81,8 @@ __all__ = [
     "Notification",
     "PatrolBatch",
     "PlanRecord",
+    "SnapshotMark",
+    "StateEvent",
     "Store",
     "StoreError",
     "StoredContact",
@@ -113,6 +116,7 @@ class Store(
     TokenMethods,
     AccessLogMethods,
     StateChangeMethods,
+    SnapshotMethods,
     ContactMethods,
     CoordinationMethods,
     AssessmentMethods,
