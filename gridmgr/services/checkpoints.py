@@ -1,10 +1,10 @@
 """The scheduled checkpoint: every few minutes, a signed tree head when the ledger grew.
 
-One node runs it (the server's ``checkpoint`` job, under its job lock, as the escalation loop):
-each pass brings the Merkle cache up to the ledger in short write transactions, so proofs and
-``gridmgr ledger checkpoint`` find it warm, makes the replay snapshots due (one every
-:data:`~gridmgr.services.replay.SNAPSHOT_EVERY` events, :mod:`gridmgr.services.replay`), and, when the ledger holds events the newest signed
-head does not cover, verifies the chain and signs and publishes a head
+One node runs it (the server's ``checkpoint`` job, under its job lock, as the escalation loop).
+Each pass brings the Merkle cache up to the ledger in short write transactions, so proofs and
+``gridmgr ledger checkpoint`` find it warm; makes the replay snapshots due (one every
+:data:`~gridmgr.services.replay.SNAPSHOT_EVERY` events); and, when the ledger holds events the
+newest signed head does not cover, verifies the chain and signs and publishes a head
 (:func:`gridmgr.services.treeheads.checkpoint_tree_head`). A ledger that did not grow gets no
 new head, so the heads published are one per period of activity, not one per tick.
 """
@@ -30,9 +30,10 @@ class ScheduledCheckpoint:
         self._warned = False
 
     def run(self) -> SignedTreeHead | None:
-        """Warm the Merkle cache, make the replay snapshots due; sign and publish a tree head if the ledger grew since the
-        newest one. Returns the new head, or ``None`` (nothing new, or no signing key outside
-        demo mode: then the cache is still warmed, and a warning logged once)."""
+        """Warm the Merkle cache, make the replay snapshots due, and sign and publish a tree
+        head if the ledger grew since the newest one. Returns the new head, or ``None``
+        (nothing new, or no signing key outside demo mode: then the cache is still warmed,
+        and a warning logged once)."""
         store = self._services.store
         store.warm_merkle_cache()
         take_snapshots(self._services)
