@@ -18,7 +18,7 @@ import json
 import logging
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,7 +29,7 @@ from gridmgr.store import SnapshotMark, StateEvent
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_EVERY = 50_000
+SNAPSHOT_EVERY = 20_000
 """Ledger events between two replay snapshots: a replay reads at most about this many."""
 
 MERGED = "merged"
@@ -61,6 +61,10 @@ class CityState:
     events: int
     cases: dict[str, ReplayedCase] = field(default_factory=dict)
 
+    def open_cases(self) -> dict[str, ReplayedCase]:
+        """The cases in an open state (merged ones too), by id: what a replay must agree on."""
+        return {k: c for k, c in self.cases.items() if c.state.is_open}
+
     def open_by_cell(self) -> Counter[str | None]:
         """Open cases per cell."""
         return Counter(c.cell for c in self.cases.values() if c.is_open)
@@ -89,9 +93,15 @@ def fold_events(events: Iterable[LedgerEvent], at: datetime) -> CityState:
     return state
 
 
-def _fold(state: CityState, events: Iterable[StateEvent], until: str) -> tuple[str, str] | None:
+def _fold(
+    state: CityState,
+    events: Iterable[StateEvent],
+    until: str,
+    history: Callable[[str], ReplayedCase | None] | None = None,
+) -> tuple[str, str] | None:
     """Fold ``events`` stamped at or before ``until`` into ``state``; the earliest and latest
-    ``at`` of the changes applied (``None``: none)."""
+    ``at`` of the changes applied (``None``: none). A change to a case ``state`` does not hold
+    that is not its report (a case a snapshot left out: closed) starts from ``history``."""
     lo = hi = None
     cases = state.cases
     for _seq, at, subject, payload in events:
@@ -107,10 +117,25 @@ def _fold(state: CityState, events: Iterable[StateEvent], until: str) -> tuple[s
         case_id = subject[5:]
         case = cases.get(case_id)
         if case is None:
-            case = cases[case_id] = ReplayedCase(case_id, CaseState(to_state))
+            earlier = None
+            if history is not None and parsed.get("from_state") is not None:
+                earlier = history(case_id)
+            case = cases[case_id] = earlier or ReplayedCase(case_id, CaseState(to_state))
         case.state = CaseState(to_state)
         _apply_details(case, parsed.get("details"))
     return None if lo is None or hi is None else (lo, hi)
+
+
+def _history(services: Services, upto: int) -> Callable[[str], ReplayedCase | None]:
+    """A case as the ledger's first ``upto`` events left it, from its own events (indexed)."""
+
+    def case_before(case_id: str) -> ReplayedCase | None:
+        own = services.store.subject_events(f"case:{case_id}")
+        alone = CityState(at=datetime.fromtimestamp(0, UTC), events=0)
+        _fold(alone, ((e.seq, e.at, e.subject, e.payload) for e in own if e.seq <= upto), "~")
+        return alone.cases.get(case_id)
+
+    return case_before
 
 
 def _apply_details(case: ReplayedCase, details: object) -> None:
@@ -131,11 +156,13 @@ def _apply_details(case: ReplayedCase, details: object) -> None:
 
 
 def encode_state(state: CityState) -> bytes:
-    """The cases of ``state`` as compressed JSON (a snapshot's ``state``)."""
+    """The cases of ``state`` in an open state as compressed JSON (a snapshot's ``state``):
+    a closed case counts nowhere, and a later change to it is replayed from its own events."""
     rows = [
         [c.case_id, c.state.value, c.cell, None if c.due_at is None else c.due_at.isoformat(),
          c.holder, c.queue]
         for c in state.cases.values()
+        if c.state.is_open
     ]  # fmt: skip
     data = json.dumps({"events": state.events, "cases": rows}, separators=(",", ":"))
     return zlib.compress(data.encode(), 6)
@@ -175,7 +202,8 @@ def replay(services: Services, at: datetime) -> CityState:
     tail_min = store.state_min_at(after=marks[-1].seq) if later else None
     upto = _last_needed(after, later, until, tail_min)
     if upto is None or upto > after:
-        _fold(state, store.state_events(after=after, upto=upto, until=until), until)
+        events = store.state_events(after=after, upto=upto, until=until)
+        _fold(state, events, until, None if start is None else _history(services, after))
     return state
 
 
@@ -214,7 +242,9 @@ def take_snapshots(services: Services, *, every: int = SNAPSHOT_EVERY) -> int:
     at_max, made = "" if last is None else last.at_max, 0
     while total - done >= every:
         upto = done + every
-        span = _fold(state, store.state_events(after=done, upto=upto), "~")  # "~" > any time
+        events = store.state_events(after=done, upto=upto)
+        span = _fold(state, events, "~", _history(services, done) if done else None)
+        state.cases = state.open_cases()  # as the snapshot keeps them, and the next starts
         at_max = max(at_max, span[1]) if span else at_max
         mark = SnapshotMark(upto, store.ledger_hash_of(upto) or "", at_max, span and span[0])
         made += store.save_replay_snapshot(mark, cases=len(state.cases), state=encode_state(state))
