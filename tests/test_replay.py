@@ -93,3 +93,32 @@ def test_a_snapshot_that_does_not_match_the_ledger_is_not_used(store: Store, tmp
     store.execute_sql_for_tests("UPDATE replay_snapshots SET head_hash = :h", {"h": "0" * 64})
     # ... unless it names another ledger
     assert replay(services, moment).open_cases() == truth.open_cases()
+
+
+def test_a_case_closed_before_a_snapshot_and_reopened_after_it_replays_in_its_cell(
+    store: Store, tmp_path
+) -> None:
+    from gridmgr.services.context import Services
+
+    def change(i: int, case: str, before: str | None, after: str, **details: object) -> None:
+        at = START + timedelta(minutes=i)
+        store.record(
+            at=at,
+            kind="case.test",
+            actor="t",
+            subject=f"case:{case}",
+            details={"from_state": before, "to_state": after, "details": details},
+        )
+
+    due = (START + timedelta(days=2)).isoformat()
+    change(0, "A", None, "reported", cell="320281001001001", due_at=due, holder={"name": "王"})
+    change(1, "A", "reported", "closed", due_at=None)
+    for i in range(2, 12):  # other cases, so that snapshots fall between
+        change(i, f"B{i}", None, "reported", cell="320281001001002", due_at=due)
+    change(12, "A", "closed", "registered", due_at=due)  # reopened: no cell in this change
+    services = Services(store, tiny_context(), Settings(data_dir=tmp_path), clock=lambda: START)
+    assert take_snapshots(services, every=4) == 3
+    moment = START + timedelta(minutes=30)
+    city = replay(services, moment)
+    assert city.open_by_cell()["320281001001001"] == 1
+    assert city.open_cases() == fold_events(list(store.ledger_events()), moment).open_cases()
