@@ -20,12 +20,12 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from gridmgr.cases import CaseState
 from gridmgr.ledger import LedgerEvent, format_time
 from gridmgr.services.context import Services
-from gridmgr.store import SnapshotMark, StateEvent
+from gridmgr.store import CellLoad, SnapshotMark, StateEvent
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,19 @@ class CityState:
             for c in self.cases.values()
             if c.is_open and c.due_at is not None and c.due_at <= self.at
         )
+
+    def cell_load(self, *, soon: timedelta = timedelta(hours=2)) -> dict[str | None, CellLoad]:
+        """The open cases per cell as the live map counts them: open, overdue at :attr:`at`,
+        due within ``soon`` (escalations are not replayed: 0)."""
+        out: dict[str | None, CellLoad] = {}
+        for c in self.cases.values():
+            if not c.is_open:
+                continue
+            late = c.due_at is not None and c.due_at <= self.at
+            near = not late and c.due_at is not None and c.due_at <= self.at + soon
+            row = out.get(c.cell) or CellLoad(c.cell, 0, 0, 0, 0)
+            out[c.cell] = CellLoad(c.cell, row.open + 1, row.overdue + late, row.due_soon + near, 0)
+        return out
 
     def without_holder(self) -> int:
         """Open cases with no named person (the invariant says 0)."""
