@@ -4,24 +4,36 @@ ledger, labelled as such, and comes back to live; field staff cannot, however th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from dashboards.figures import Trace
-from tests.test_dashboard import (  # noqa: F401 (app: the fixture)
+from gridmgr.grid.model import Grid
+from gridmgr.store import Store
+from tests.builders import close_app
+from tests.test_dashboard import (
     MAP_OUTPUTS,
     OTHER_CELL,
-    app,
     board_of,
     callback,
-    clock,
+    dashboard_app,
     logged_in,
     report,
 )
-from tests.test_sessions import FIXED, OWN_CELL
+from tests.test_sessions import FIXED, OWN_CELL, Clock
+
+@pytest.fixture
+def app(store: Store, tiny: Grid, tmp_path: Path) -> Iterator[Flask]:
+    built = dashboard_app(store, tiny, tmp_path, Clock(FIXED))
+    yield built
+    close_app(built)
+
 
 NAV_OUTPUTS = [("cc-view", "data"), ("cc-go", "href"), ("cc-at", "value")]
 
