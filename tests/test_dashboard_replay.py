@@ -28,6 +28,7 @@ from tests.test_dashboard import (
 )
 from tests.test_sessions import FIXED, OWN_CELL, Clock
 
+
 @pytest.fixture
 def app(store: Store, tiny: Grid, tmp_path: Path) -> Iterator[Flask]:
     built = dashboard_app(store, tiny, tmp_path, Clock(FIXED))
