@@ -205,6 +205,16 @@ def catch_up(conn: Connection, size: int, *, progress: Callable[[int], None] | N
     return tree.size - covered
 
 
+def _extend_streamed(conn: Connection, levels: UpperLevels, size: int, chunk: int = 65_536) -> None:
+    """Extend ``levels`` to ``size`` leaves (rounded down to a block) from the ledger's hashes,
+    ``chunk`` at a time (a million events never sit in memory at once)."""
+    target = size - size % BLOCK
+    while levels.covered < target:
+        upto = min(target, levels.covered + chunk)
+        run = conn.execute(_RUN, {"after": levels.covered, "upto": upto})
+        levels.extend([event_leaf(h) for (h,) in run])
+
+
 def _runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted sequence numbers as inclusive runs ``(first, last)``.
 
@@ -259,13 +269,16 @@ class MerkleMethods(StoreBase):
         self._upper_lock = threading.Lock()
 
     def _upper(self, conn: Connection) -> UpperLevels:
-        """The upper levels (loaded from the cache table on first use)."""
+        """The upper levels: on first use, loaded from the cache table and extended to the
+        ledger's length (streamed, whatever the table missed)."""
         with self._upper_lock:
             if self._upper_levels is None:
                 rows = conn.execute(_UPPER_NODES)
-                self._upper_levels = UpperLevels.from_nodes(
+                levels = UpperLevels.from_nodes(
                     ((k >> LEVEL_SHIFT, k & _INDEX_MASK), bytes.fromhex(h)) for k, h in rows
                 )
+                _extend_streamed(conn, levels, _ledger_size(conn))
+                self._upper_levels = levels
             return self._upper_levels
 
     def _extend_upper(self, conn: Connection, total: int, tail: dict[int, str]) -> None:
@@ -280,10 +293,9 @@ class MerkleMethods(StoreBase):
                 return
             seqs = range(start + 1, target + 1)
             if all(seq in tail for seq in seqs):
-                hashes: Iterable[str] = (tail[seq] for seq in seqs)
+                levels.extend([event_leaf(tail[seq]) for seq in seqs])
             else:
-                hashes = (h for (h,) in conn.execute(_RUN, {"after": start, "upto": target}))
-            levels.extend([event_leaf(h) for h in hashes])
+                _extend_streamed(conn, levels, target)
 
     def forget_merkle_levels(self) -> None:
         """Drop the upper levels held in memory; the next proof loads them from the cache."""
