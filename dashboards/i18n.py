@@ -105,9 +105,10 @@ _WORDS: dict[str, tuple[str, str]] = {
     "replay.days": ("{n}天前", "{n} d ago"),
     "replay.now": ("实时", "live"),
     "replay.live": ("回到实时", "Back to live"),
+    "replay.feed": ("回放中，实时动态暂停", "Replaying: the live feed is paused"),
     "replay.at": (
-        "⏪ 回放 replay at {at}（由台账重建）",
-        "⏪ 回放 replay at {at} (rebuilt from the ledger)",
+        "回放 replay at {at}（由台账重建）",
+        "回放 replay at {at} (rebuilt from the ledger)",
     ),
     "invariants": ("事不出格 · 实时校验", "Nothing escapes the grid"),
     "inv.coverage": ("网格全覆盖(镇/社区/网格)", "Territory covered (towns/communities/cells)"),

@@ -56,12 +56,13 @@ def slide(client: FlaskClient, view: dict[str, Any], *, hours_back: int, live: i
     )
 
 
-def draw(client: FlaskClient, view: dict[str, Any]) -> Any:
+def draw(client: FlaskClient, view: dict[str, Any], drawn: dict[str, Any] | None = None) -> Any:
+    """The map callback after a view change (``drawn``: the view the page showed before)."""
     return callback(
         client,
         MAP_OUTPUTS,
         [("cc-tick", "n_intervals", 3), ("cc-view", "data", view)],
-        [("cc-cursor", "data", {"seq": 0, "drawn": {"parent": None}})],
+        [("cc-cursor", "data", {"seq": 0, "drawn": drawn or {"parent": None}})],
         changed=1,
     )
 
@@ -89,17 +90,19 @@ def test_an_operator_replays_three_hours_ago_and_comes_back_to_live(app: Flask) 
     assert not body["cc-map"]["figure"]["data"][Trace.CASES]["lon"]  # no live points
     tiles = json.dumps(body["cc-kpis"]["children"], ensure_ascii=False)
     assert "replayed" in tiles
+    assert "实时动态暂停" in json.dumps(body["cc-feed"]["children"], ensure_ascii=False)
     assert draw_tick_is_quiet(client, view)  # a replayed moment gets no live patches
     back = slide(client, view, hours_back=-3, live=1)
     assert back.status_code == 200
     answer = back.get_json()["response"]
     assert answer["cc-at"]["value"] == 0
-    view = answer["cc-view"]["data"]
+    replayed_view, view = view, answer["cc-view"]["data"]
     assert view["at"] is None
-    live = draw(client, view).get_json()["response"]
+    live = draw(client, view, replayed_view).get_json()["response"]
     assert live["cc-replay-label"]["hidden"] is True
     assert live["cc-live"]["hidden"] is True
     assert z_of(app, live, OTHER_CELL) == 1
+    assert "路灯不亮" in json.dumps(live["cc-feed"]["children"], ensure_ascii=False)
 
 
 def draw_tick_is_quiet(client: FlaskClient, view: dict[str, Any]) -> bool:

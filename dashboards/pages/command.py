@@ -375,14 +375,17 @@ def tick(n: int | None, view: dict[str, Any] | None, cursor: dict[str, Any] | No
             return replayed_page(board, caller, view, cursor, at, lang)
         drawn = view_figure(board, caller, view, lang, now)
         cursor["zmax"] = drawn["data"][Trace.CELLS]["zmax"]
+        feed: Any = no_update
         kpis: Any = no_update
         panel: Any = no_update
-        if was_replayed:  # back to live: the tiles and the panel of now
+        if was_replayed:  # back to live: the feed, the tiles and the panel of now
+            cursor["seq"], items = reads.recent_feed(board.services, caller, now)
+            feed = feed_rows(board.services, items, lang)
             kpis = kpi_tiles(reads.kpis(board.services, caller, now), lang)
             panel = invariant_rows(invariants(board, caller, now), lang)
         crumb = crumbs(board, view.get("parent"), lang)
         top = view.get("parent") is None
-        return drawn, no_update, kpis, panel, cursor, crumb, top, "", True, True
+        return drawn, feed, kpis, panel, cursor, crumb, top, "", True, True
     if at is not None:
         raise PreventUpdate  # a replayed moment does not change
     return (*live_update(board, caller, n or 0, view, cursor, lang, now), *(no_update,) * 3)
@@ -397,7 +400,7 @@ def replayed_page(
     lang: str,
 ) -> Any:
     """The tick's outputs for a view replayed at ``at``: the map, tiles and panel lines as
-    the ledger had them, the label, the live button shown."""
+    the ledger had them, the feed paused, the label, the live button shown."""
     city = replay(board.services, at)
     drawn = view_figure(board, caller, view, lang, at, replayed=city)
     cursor["zmax"] = drawn["data"][Trace.CELLS]["zmax"]
@@ -405,7 +408,8 @@ def replayed_page(
     top = view.get("parent") is None
     crumb = crumbs(board, view.get("parent"), lang)
     tiles, label = replay_tiles(city, lang), replay_label(at, lang)
-    return drawn, no_update, tiles, panel, cursor, crumb, top, label, False, False
+    feed = [html.Li(t("replay.feed", lang), className="item paused")]
+    return drawn, feed, tiles, panel, cursor, crumb, top, label, False, False
 
 
 def live_update(
