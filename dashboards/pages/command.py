@@ -408,7 +408,7 @@ def replayed_page(
     top = view.get("parent") is None
     crumb = crumbs(board, view.get("parent"), lang)
     tiles, label = replay_tiles(city, lang), replay_label(at, lang)
-    feed = [html.Li(t("replay.feed", lang), className="item paused")]
+    feed = [html.Li(t("replay.feed", lang), className="paused")]
     return drawn, feed, tiles, panel, cursor, crumb, top, label, False, False
 
 
