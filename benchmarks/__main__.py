@@ -18,6 +18,7 @@ from benchmarks import (
     invariants_bench,
     ledger_bench,
     merkle_bench,
+    replay_bench,
     routing_bench,
     store_bench,
 )
@@ -28,6 +29,7 @@ NAMES = (
     "routing",
     "ledger",
     "merkle",
+    "replay",
     "store",
     "http",
     "dashboard",
@@ -63,6 +65,8 @@ def main() -> None:
         rows += ledger_bench.run(repeats=repeats, console=console)
     if "merkle" in chosen:
         rows += merkle_bench.run(repeats=repeats, console=console)
+    if "replay" in chosen:
+        rows += replay_bench.run(repeats=repeats, console=console)
     if "store" in chosen:
         rows += store_bench.run(repeats=repeats, console=console)
     if "http" in chosen:

@@ -11,9 +11,9 @@ the ledger stays one chain.
 Background work runs in worker 0 of a node whose role (``serve --role``) is ``all`` or
 ``worker``; a ``web`` node serves HTTP only, a ``worker`` node runs the background only. With
 several nodes on one PostgreSQL database, the single-runner jobs (escalation, the simulator,
-the ledger watch, the contact erasure) each run on the one node that holds the job's advisory
-lock (:class:`~gridmgr.services.loops.SingleRunner`), and every worker node delivers notices,
-each claiming its own under a lease.
+the ledger watch, the contact erasure, the scheduled checkpoint) each run on the one node that
+holds the job's advisory lock (:class:`~gridmgr.services.loops.SingleRunner`), and every worker
+node delivers notices, each claiming its own under a lease.
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def _background(prepared: Prepared, index: int, services: Services) -> Iterator[
 
 def background_jobs(prepared: Prepared, services: Services) -> list[Job]:
     """A node's background work, not started: the single-runner jobs, each under its job lock
-    (in a demo, the simulator; the escalation loop; the ledger watch; the contact erasure), and
+    (in a demo, the simulator; the escalation loop; the ledger watch; the contact erasure; the
+    scheduled checkpoint, :mod:`gridmgr.services.checkpoints`), and
     the notice delivery worker, which runs on every worker node (claims with leases keep two
     nodes from sending one notice)."""
     from gridmgr.services.delivery import DeliveryWorker, channels_from_settings
@@ -167,6 +168,10 @@ def background_jobs(prepared: Prepared, services: Services) -> list[Job]:
         lambda: PeriodicLoop(watch.verify, every=LEDGER_VERIFY_EVERY, name="gridmgr-ledger-watch"),
     )
     single("contact-erasure", lambda: _contact_erasure(services))
+    if settings.checkpoint_minutes > 0:
+        from gridmgr.services.checkpoints import ScheduledCheckpoint
+
+        single("checkpoint", ScheduledCheckpoint(services).loop)
     channels = channels_from_settings(settings)
     if channels:
         jobs.append(DeliveryWorker(store, channels, clock=services.clock))

@@ -139,6 +139,9 @@ class Settings:
     """The Ed25519 key that signs the ledger's tree heads (``GRIDMGR_SIGNING_KEY``): a PEM file's
     path, or the 32-byte private key in base64; unset, demo mode keeps a generated one in the data
     folder and outside demo mode `gridmgr ledger checkpoint` refuses to sign. Kept out of repr."""
+    checkpoint_minutes: float = 15.0
+    """Minutes between the scheduled checkpoints (``GRIDMGR_CHECKPOINT_MINUTES``, default 15; 0:
+    none): one node signs a tree head when the ledger grew, and keeps the Merkle cache warm."""
     contact_retention_days: int = 90
     """Days after a case closes before its reporter's contact is erased
     (``GRIDMGR_CONTACT_RETENTION_DAYS``, default 90)."""
@@ -171,6 +174,7 @@ class Settings:
             "contact_key": env.get("GRIDMGR_CONTACT_KEY", "").strip() or None,
             "contact_retention_days": env.get("GRIDMGR_CONTACT_RETENTION_DAYS", "90"),
             "signing_key": env.get("GRIDMGR_SIGNING_KEY", "").strip() or None,
+            "checkpoint_minutes": env.get("GRIDMGR_CHECKPOINT_MINUTES", "15"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._checked(values)
@@ -233,6 +237,7 @@ class Settings:
             contact_key=_contact_key(values.get("contact_key")),
             contact_retention_days=_retention(values.get("contact_retention_days", 90)),
             signing_key=None if values.get("signing_key") is None else str(values["signing_key"]),
+            checkpoint_minutes=_checkpoint_minutes(values.get("checkpoint_minutes", 15.0)),
         )
 
     @property
@@ -439,6 +444,19 @@ def _ladder(value: object) -> str:
         return ",".join(str(span) for span in parse_spans(str(value)))
     except GridMgrError as exc:
         raise SettingsError(f"GRIDMGR_LADDER_SPANS: {exc}") from None
+
+
+def _checkpoint_minutes(value: object) -> float:
+    try:
+        minutes = float(str(value))
+    except ValueError:
+        minutes = float("nan")
+    if not 0 <= minutes <= 10_080:
+        raise SettingsError(
+            "GRIDMGR_CHECKPOINT_MINUTES must be minutes between signed tree heads, 0 (none) to "
+            f"10080 (a week), got {value!r}"
+        )
+    return minutes
 
 
 def _digest_days(value: object) -> int:

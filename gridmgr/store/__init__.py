@@ -49,6 +49,7 @@ from gridmgr.store.outboxstore import (
 )
 from gridmgr.store.patrolstore import PatrolBatch, PatrolMethods
 from gridmgr.store.reference import ReferenceMethods, StoredReference, SyncResult
+from gridmgr.store.snapshotstore import SnapshotMark, SnapshotMethods, StateEvent
 from gridmgr.store.statechanges import StateChangeMethods
 from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 
@@ -82,6 +83,8 @@ __all__ = [
     "Notification",
     "PatrolBatch",
     "PlanRecord",
+    "SnapshotMark",
+    "StateEvent",
     "Store",
     "StoreError",
     "StoredContact",
@@ -115,6 +118,7 @@ class Store(
     TokenMethods,
     AccessLogMethods,
     StateChangeMethods,
+    SnapshotMethods,
     ContactMethods,
     CoordinationMethods,
     AssessmentMethods,

@@ -580,6 +580,19 @@ ledger_merkle = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# Replay snapshots (migration 0014): the city as the ledger's first `seq` events leave it, made
+# every so many events by the scheduled checkpoint; derived data, as `ledger_merkle` is.
+replay_snapshots = Table(
+    "replay_snapshots",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", String(64), nullable=False),  # ledger.hash of event `seq`
+    Column("at_max", String(32), nullable=False),  # the latest `at` of a change folded in
+    Column("min_at", String(32)),  # the earliest `at` of a change since the previous snapshot
+    Column("cases", Integer, nullable=False),
+    Column("state", LargeBinary, nullable=False),  # zlib-compressed JSON
+)
+
 # Signed tree heads published by `gridmgr ledger checkpoint` (migration 0012), newest last.
 ledger_tree_heads = Table(
     "ledger_tree_heads",
