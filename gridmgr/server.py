@@ -28,7 +28,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from gridmgr.services.context import wall_clock
@@ -169,7 +169,8 @@ def background_jobs(prepared: Prepared, services: Services) -> list[Job]:
     single("contact-erasure", lambda: _contact_erasure(services))
     channels = channels_from_settings(settings)
     if channels:
-        jobs.append(DeliveryWorker(store, channels, clock=services.clock))
+        lease = timedelta(seconds=settings.delivery.lease_s)
+        jobs.append(DeliveryWorker(store, channels, clock=services.clock, lease=lease))
     return jobs
 
 

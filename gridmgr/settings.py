@@ -21,6 +21,8 @@ class SettingsError(GridMgrError, ValueError):
 
 
 MIN_WEBHOOK_SECRET_LENGTH = 16
+MIN_LEASE_S, MAX_LEASE_S = 10.0, 3600.0
+"""The range of ``GRIDMGR_DELIVERY_LEASE_S``: above two channel timeouts, below an hour."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ class DeliverySettings:
 
     webhook: WebhookSettings | None = None
     smtp: SmtpSettings | None = None
+    lease_s: float = 120.0
+    """How long a node's claim on a delivery lasts (``GRIDMGR_DELIVERY_LEASE_S``, seconds,
+    default 120): a node that dies mid-pass lets go of its unsent deliveries after it. Shorter
+    hands them over sooner; a pass stops sending at half its lease, so it must outlast a few
+    channel timeouts (at least 10 s)."""
+
+    def __post_init__(self) -> None:
+        if not MIN_LEASE_S <= self.lease_s <= MAX_LEASE_S:
+            raise SettingsError(
+                f"GRIDMGR_DELIVERY_LEASE_S must be {MIN_LEASE_S:g}..{MAX_LEASE_S:g} seconds, "
+                f"got {self.lease_s:g}"
+            )
 
 
 @dataclass(frozen=True)
@@ -410,7 +424,7 @@ def _delivery(env: Mapping[str, str]) -> DeliverySettings:
     """The notification channels ``env`` configures (``GRIDMGR_WEBHOOK_*``, ``GRIDMGR_SMTP_*``).
 
     >>> _delivery({})
-    DeliverySettings(webhook=None, smtp=None)
+    DeliverySettings(webhook=None, smtp=None, lease_s=120.0)
     >>> _delivery({"GRIDMGR_SMTP_HOST": "mail", "GRIDMGR_SMTP_FROM": "gm@x.cn",
     ...            "GRIDMGR_SMTP_TO": "{person_id}@x.cn"}).smtp.port
     25
@@ -431,7 +445,14 @@ def _delivery(env: Mapping[str, str]) -> DeliverySettings:
             password=env.get("GRIDMGR_SMTP_PASSWORD") or None,
             starttls=_flag(env.get("GRIDMGR_SMTP_STARTTLS", "0"), "GRIDMGR_SMTP_STARTTLS"),
         )
-    return DeliverySettings(webhook, smtp)
+    text = env.get("GRIDMGR_DELIVERY_LEASE_S", "120")
+    try:
+        lease = float(text)
+    except ValueError:
+        raise SettingsError(
+            f"GRIDMGR_DELIVERY_LEASE_S must be a number of seconds, e.g. 120; got {text!r}"
+        ) from None
+    return DeliverySettings(webhook, smtp, lease_s=lease)
 
 
 def _ladder(value: object) -> str:
