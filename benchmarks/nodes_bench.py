@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -58,12 +59,14 @@ class Load:
     failed: int
     node_cpu_s: float
     pg_cpu_s: float
+    generator_cpu_s: float
     machine_cpu_s: float
     seconds: float
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU time (user + system) used so far by every ``postgres`` process of this machine."""
+    """CPU time (user + system) used so far by every ``postgres`` process of this machine, and
+    by the backends that have ended (their parent, the postmaster, keeps their time)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -73,8 +76,14 @@ def postgres_cpu_seconds() -> float:
             continue
         if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
             fields = text[text.rindex(")") + 2 :].split()
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
     return total / tick
+
+
+def generator_cpu_seconds() -> float:
+    """CPU time used so far by this process (the load generator's threads)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
 
 
 def machine_cpu_seconds() -> float:
@@ -125,7 +134,8 @@ def closed_loop(
     for t in threads:
         t.start()
     nodes0 = sum(server_cpu_seconds(g) for g in groups)
-    pg0, machine0 = postgres_cpu_seconds(), machine_cpu_seconds()
+    pg0, generator0 = postgres_cpu_seconds(), generator_cpu_seconds()
+    machine0 = machine_cpu_seconds()
     began = time.perf_counter()
     stop_at[0] = began + seconds
     go.set()
@@ -137,6 +147,7 @@ def closed_loop(
         sum(failed),
         sum(server_cpu_seconds(g) for g in groups) - nodes0,
         postgres_cpu_seconds() - pg0,
+        generator_cpu_seconds() - generator0,
         machine_cpu_seconds() - machine0,
         elapsed,
     )
@@ -302,11 +313,12 @@ def _rows(anchors: list[Load], loads: dict[int, list[Load]], *, seconds: float) 
         rows.append(
             Row(
                 f"POST /api/v1/reports through {k} node(s) on one PostgreSQL ({CLIENTS} "
-                f"closed-loop clients, {seconds:g} s; serve --role web, 1 worker x 8 threads "
-                f"each); {machine_name()}",
+                f"closed-loop clients, {seconds:g} s, median of {len(loads[k])} rounds; serve "
+                f"--role web, 1 worker x 8 threads each); {machine_name()}",
                 f"{served:,.0f} reports/s ({sum(x.failed for x in loads[k])} failed); CPU cores "
                 f"busy: nodes {_median(loads[k], _cores('node_cpu_s')):.2f}, PostgreSQL "
-                f"{_median(loads[k], _cores('pg_cpu_s')):.2f}, whole machine "
+                f"{_median(loads[k], _cores('pg_cpu_s')):.2f}, load generator "
+                f"{_median(loads[k], _cores('generator_cpu_s')):.2f}, whole machine "
                 f"{_median(loads[k], _cores('machine_cpu_s')):.2f}",
                 "GET /healthz of 1 node, same clients; and the 1-node rate",
                 f"{anchor:,.0f} requests/s; {base:,.0f} reports/s",
@@ -323,16 +335,27 @@ def _cores(name: str) -> Callable[[Load], float]:
 
 
 def _limits(loads: dict[int, list[Load]]) -> str:
-    """The plain sentence: what this machine's cores limit."""
-    busy = _median(loads[1], _cores("machine_cpu_s"))
+    """The plain sentence: what this machine's cores limit, from the 1-node runs' CPU."""
+    one = loads[1]
+    busy = _median(one, _cores("machine_cpu_s"))
+    ours = {
+        "the node": _median(one, _cores("node_cpu_s")),
+        "PostgreSQL": _median(one, _cores("pg_cpu_s")),
+        "the load generator": _median(one, _cores("generator_cpu_s")),
+    }
+    other = max(busy - sum(ours.values()), 0.0)
+    shares = ", ".join(f"{name} {cores:.2f}" for name, cores in ours.items())
     cores = os.cpu_count() or 1
+    load = os.getloadavg()[0]
     return (
-        f"What the {cores} cores limit: with one node the machine is already {busy:.2f} of "
-        f"{cores} cores busy (the node, PostgreSQL and this load generator share them), so a "
-        "second or third node on the same machine adds no CPU: these rates show what several "
-        "nodes cost, not what they gain. Scale-out needs each node on cores of its own, and "
-        "then PostgreSQL's commit rate is the next limit (one ledger chain: writes are "
-        "serialized)."
+        f"What the {cores} cores limit: with one node the machine was {busy:.2f} of {cores} cores "
+        f"busy ({shares}, other processes {other:.2f}; load average {load:.1f}). The nodes, "
+        "PostgreSQL and the load generator share these cores, so a second or third node on "
+        "this machine adds no CPU: a higher rate with more nodes here is more processes "
+        "taking a larger share of busy cores, not scale-out. These figures show that several "
+        "nodes work on one database and what they cost; scale-out needs each node on cores "
+        "of its own, and then PostgreSQL's commit rate is the next limit (one ledger chain: "
+        "writes are serialized)."
     )
 
 
