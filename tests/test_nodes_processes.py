@@ -381,5 +381,9 @@ def check_delivered_once(dsn: str, schema: str, received: Received, kill: Kill) 
     assert notices >= 2 * REPORTS  # two escalation notices a case at least
     assert len(planned) == notices
     assert set(got) == planned, f"missing {sorted(planned - set(got))[:10]}"
+    print(
+        f"node {kill.node} killed holding {len(kill.held)} deliveries; {len(planned)} notices, "
+        f"{len(received.ids)} webhook posts, {len(twice)} twice"
+    )
     assert twice <= kill.held, (twice, kill)
     assert len(twice) <= 1, twice
