@@ -315,7 +315,9 @@ def _rows(anchors: list[Load], loads: dict[int, list[Load]], *, seconds: float) 
                 f"POST /api/v1/reports through {k} node(s) on one PostgreSQL ({CLIENTS} "
                 f"closed-loop clients, {seconds:g} s, median of {len(loads[k])} rounds; serve "
                 f"--role web, 1 worker x 8 threads each); {machine_name()}",
-                f"{served:,.0f} reports/s ({sum(x.failed for x in loads[k])} failed); CPU cores "
+                f"{served:,.0f} reports/s ({sum(x.failed for x in loads[k])} failed); CPU a "
+                f"report: nodes {_median(loads[k], _per_report('node_cpu_s')):.1f} ms, PostgreSQL "
+                f"{_median(loads[k], _per_report('pg_cpu_s')):.1f} ms; CPU cores "
                 f"busy: nodes {_median(loads[k], _cores('node_cpu_s')):.2f}, PostgreSQL "
                 f"{_median(loads[k], _cores('pg_cpu_s')):.2f}, load generator "
                 f"{_median(loads[k], _cores('generator_cpu_s')):.2f}, whole machine "
@@ -327,6 +329,11 @@ def _rows(anchors: list[Load], loads: dict[int, list[Load]], *, seconds: float) 
             )
         )
     return rows
+
+
+def _per_report(name: str) -> Callable[[Load], float]:
+    """CPU milliseconds of a load per request served."""
+    return lambda x: 1e3 * float(getattr(x, name)) / max(x.served * x.seconds, 1.0)
 
 
 def _cores(name: str) -> Callable[[Load], float]:
