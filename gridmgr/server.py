@@ -13,7 +13,8 @@ Background work runs in worker 0 of a node whose role (``serve --role``) is ``al
 several nodes on one PostgreSQL database, the single-runner jobs (escalation, the simulator,
 the ledger watch, the contact erasure) each run on the one node that holds the job's advisory
 lock (:class:`~gridmgr.services.loops.SingleRunner`), and every worker node delivers notices,
-each claiming its own under a lease.
+each claiming its own under a lease. Every serving process, of every role, polls the database's
+reference counters and swaps in a roster, catalog or grid another node changed.
 """
 
 from __future__ import annotations
@@ -99,11 +100,26 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
         app = create_app(settings, prepared.grid, services.roster, services=services)
         init_sessions(app, secret_key=prepared.secret_key, secure_cookies=settings.secure_cookies)
         mount_dashboard(app, services, tile_url=settings.tile_url)  # its watch: _background
-        with _background(prepared, index, services):
+        with _following_reference(services), _background(prepared, index, services):
             # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
             waitress.serve(app, sockets=[sock], threads=SERVE_THREADS, ident="gridmgr", _quiet=True)
     finally:
         close_services(services)
+
+
+@contextlib.contextmanager
+def _following_reference(services: Services) -> Iterator[None]:
+    """Every serving process, whatever its role, follows the database's reference data while
+    the block runs (:class:`~gridmgr.services.reference.ReferenceWatch`): a roster, catalog or
+    grid changed on another node is served here within seconds, without a restart."""
+    from gridmgr.services.reference import ReferenceWatch
+
+    watch = ReferenceWatch(services)
+    watch.start()
+    try:
+        yield
+    finally:
+        watch.stop()
 
 
 @contextlib.contextmanager
@@ -153,7 +169,7 @@ def background_jobs(prepared: Prepared, services: Services) -> list[Job]:
             "escalation",
             lambda: EscalationLoop(
                 store,
-                services.context,
+                lambda: services.context,
                 every=prepared.escalate_every,
                 clock=services.clock,
                 due_within_hours=settings.due_within_hours,
@@ -195,7 +211,7 @@ def work_forever(prepared: Prepared) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stopped.set())
     try:
-        with _background(prepared, 0, services):
+        with _following_reference(services), _background(prepared, 0, services):
             while not stopped.wait(1.0):
                 pass
     finally:

@@ -9,6 +9,7 @@ dashboard (:func:`dashboards.mount_dashboard`) are added by the composition root
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask, Response, jsonify, render_template_string
@@ -106,26 +107,29 @@ def create_app(
         app.register_api(v1.bp)  # with patrols, triage and notifications nested
         app.register_api(open311.bp)
         app.register_api(inspections.bp)
-    _add_status_pages(app, grid, roster)
+    if services is None:
+        _add_status_pages(app, lambda: (grid, roster))
+    else:  # the grid and roster served now (another node may have changed them)
+        _add_status_pages(app, lambda: (services.grid, services.roster))
     return app
 
 
-def _add_status_pages(app: Flask, grid: Grid, roster: Roster | None) -> None:
-    towns = [
-        {
-            "code": c,
-            "name": grid.cell(c)["name"],
-            "name_en": grid.cell(c)["name_en"],
-            "children": len(grid.cell_to_children(c)),
-        }
-        for c in grid.codes(1)
-    ]
-
+def _add_status_pages(app: Flask, served: Callable[[], tuple[Grid, Roster | None]]) -> None:
     @app.get("/status", doc_ui=False)
     @app.get("/", doc_ui=False)
     def status() -> str:
         # Jinja autoescapes every value; the page is public, so a finding shows its post, never
         # the message that names the person (gridmgr.privacy: no names for the anonymous)
+        grid, roster = served()
+        towns = [
+            {
+                "code": c,
+                "name": grid.cell(c)["name"],
+                "name_en": grid.cell(c)["name_en"],
+                "children": len(grid.cell_to_children(c)),
+            }
+            for c in grid.codes(1)
+        ]
         staffing = None
         if roster is not None:
             staffing = staffing_report(grid, roster, datetime.now(TZ))
@@ -133,6 +137,7 @@ def _add_status_pages(app: Flask, grid: Grid, roster: Roster | None) -> None:
 
     @app.get("/healthz", doc_ui=False)
     def healthz() -> Response:
+        grid, _ = served()
         return jsonify(status="ok", grid=grid.generation_id, cells=grid.counts)
 
 

@@ -140,7 +140,8 @@ def _sync_grid(conn: Connection, grid: Grid, *, at: datetime, actor: str) -> boo
             ],
         )
         frame = grid.cells
-        geoms = np.asarray(frame.geometry.values, dtype=object)
+        # a copy: asarray can hand back the grid's own array, which the line below would edit
+        geoms = np.array(frame.geometry.values, dtype=object, copy=True)
         single = shapely.get_type_id(geoms) == 3  # Polygon → MultiPolygon for the typed column
         geoms[single] = [shapely.multipolygons([g]) for g in geoms[single]]
         conn.execute(
@@ -374,6 +375,21 @@ class ReferenceMethods(StoreBase):
         with self._read() as conn:
             rows = conn.execute(select(reference_versions.c.kind, reference_versions.c.version))
             return {str(kind): int(version) for kind, version in rows}
+
+    def reference_state(self) -> dict[str, tuple[int, str]]:
+        """Each kind of reference data's counter and the checksum of its current contents: the
+        one small read a node polls (:class:`gridmgr.services.reference.ReferenceWatch`)."""
+        v = reference_versions.c
+        with self._read() as conn:
+            rows = conn.execute(select(v.kind, v.version, v.checksum))
+            return {str(kind): (int(version), str(checksum)) for kind, version, checksum in rows}
+
+    def current_generation(self) -> str | None:
+        """The database's current grid generation (``None`` before the first sync)."""
+        g = grid_generations.c
+        with self._read() as conn:
+            found = conn.execute(select(g.generation_id).where(g.is_current)).scalar()
+            return None if found is None else str(found)
 
     def stored_roster(self) -> Roster | None:
         """The database's roster (``None`` when it has none yet)."""
