@@ -7,6 +7,7 @@ webhook receiver. Reports and actions go round-robin through every node; a drill
 holding delivery claims is killed (SIGKILL) mid-run; the survivors finish: every notice reaches
 the receiver (once; at most the one notice the dead node was sending when it died twice, which
 is what ``X-Gridmgr-Delivery`` is for), and every overdue stage is escalated exactly once.
+Then ``gridmgr roster import`` on one node adds a person every node serves within 10 s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -331,6 +333,7 @@ def test_nodes_share_the_work_and_finish_a_killed_node_s(
         assert all(n.process.poll() is None for n in survivors)
         check_escalated_once(pg_dsn, schema, cases)
         check_delivered_once(pg_dsn, schema, received, kill)
+        check_roster_followed(tmp_path, survivors, db, cluster.headers)
     finally:
         for node in nodes:
             node.stop()
@@ -387,3 +390,41 @@ def check_delivered_once(dsn: str, schema: str, received: Received, kill: Kill) 
     )
     assert twice <= kill.held, (twice, kill)
     assert len(twice) <= 1, twice
+
+
+NEWCOMER = "P09001"
+
+
+def check_roster_followed(
+    root: Path, nodes: list[Node], db: str, headers: Mapping[str, str]
+) -> None:
+    """``gridmgr roster import`` on one node (its data folder, the shared database) adds a
+    person; every serving node answers for him within 10 s, without a restart."""
+    folder = root / "roster-import"
+    shutil.copytree(nodes[0].data_dir / "roster", folder)
+    with (folder / "persons.csv").open("a", encoding="utf-8") as persons:
+        persons.write(f"{NEWCOMER},演练新人,13800000000,,2\n")
+    assert [person_status(n, headers) for n in nodes] == [404] * len(nodes)
+    env = {**os.environ, "GRIDMGR_DATA_DIR": str(nodes[0].data_dir)}
+    env.pop("GRIDMGR_DB", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "gridmgr", "roster", "import", str(folder), "--db", db],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert wait_until(
+        lambda: all(person_status(n, headers) == 200 for n in nodes), within=10, every=0.2
+    ), [person_status(n, headers) for n in nodes]
+
+
+def person_status(node: Node, headers: Mapping[str, str]) -> int:
+    """The status of ``GET /api/v1/persons/NEWCOMER`` on ``node`` (the roster it serves)."""
+    conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=10)
+    conn.request("GET", f"/api/v1/persons/{NEWCOMER}", headers=dict(headers))
+    reply = conn.getresponse()
+    reply.read()
+    return reply.status
