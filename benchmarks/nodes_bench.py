@@ -66,7 +66,8 @@ class Load:
 
 def postgres_cpu_seconds() -> float:
     """CPU time (user + system) used so far by every ``postgres`` process of this machine, and
-    by the backends that have ended (their parent, the postmaster, keeps their time)."""
+    by the backends that have ended (their parent, the postmaster, keeps their time): the whole
+    server, so another user of it counts too."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -347,7 +348,7 @@ def _limits(loads: dict[int, list[Load]]) -> str:
     busy = _median(one, _cores("machine_cpu_s"))
     ours = {
         "the node": _median(one, _cores("node_cpu_s")),
-        "PostgreSQL": _median(one, _cores("pg_cpu_s")),
+        "PostgreSQL (the whole server, its other users included)": _median(one, _cores("pg_cpu_s")),
         "the load generator": _median(one, _cores("generator_cpu_s")),
     }
     other = max(busy - sum(ours.values()), 0.0)
