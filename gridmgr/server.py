@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gridmgr.services.context import wall_clock
 from gridmgr.services.loops import Job, PeriodicLoop, SingleRunner
@@ -102,9 +102,30 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
         mount_dashboard(app, services, tile_url=settings.tile_url)  # its watch: _background
         with _following_reference(services), _background(prepared, index, services):
             # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
-            waitress.serve(app, sockets=[sock], threads=SERVE_THREADS, ident="gridmgr", _quiet=True)
+            waitress.serve(
+                app,
+                sockets=[sock],
+                threads=SERVE_THREADS,
+                ident="gridmgr",
+                _quiet=True,
+                **proxy_options(settings),
+            )
     finally:
         close_services(services)
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """waitress's options for a node behind a reverse proxy (``GRIDMGR_TRUSTED_PROXY``): the
+    client address from the last ``X-Forwarded-For`` entry the proxy added, the scheme from
+    ``X-Forwarded-Proto``, and those headers dropped from anyone else; none without a proxy."""
+    if settings.trusted_proxy is None:
+        return {}
+    return {
+        "trusted_proxy": settings.trusted_proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto",
+        "clear_untrusted_proxy_headers": True,
+    }
 
 
 @contextlib.contextmanager

@@ -107,6 +107,12 @@ class Settings:
     """Demo mode (``GRIDMGR_DEMO``, default on): a generated session key is acceptable."""
     secure_cookies: bool = False
     """Session cookies only over HTTPS (``GRIDMGR_SECURE_COOKIES``; turn on behind TLS)."""
+    trusted_proxy: str | None = None
+    """The address of the reverse proxy in front of this node (``GRIDMGR_TRUSTED_PROXY``, e.g.
+    nginx's ``10.0.0.5``): requests from it are taken to come from the client its
+    ``X-Forwarded-For`` names, over the scheme its ``X-Forwarded-Proto`` names, so per-address
+    limits, the login throttle and the records of reads see clients, not the proxy. Unset: the
+    headers are ignored (anyone could send them)."""
     rate_limit_token: str = "6000 per minute"
     """Requests one API token may make (``GRIDMGR_RATE_LIMIT_TOKEN``; flask-limiter syntax)."""
     rate_limit_ip: str = "20000 per minute"
@@ -169,6 +175,7 @@ class Settings:
             "working_hours": env.get("GRIDMGR_WORKING_HOURS", DEFAULT_WORKING_HOURS),
             "demo": env.get("GRIDMGR_DEMO", "1"),
             "secure_cookies": env.get("GRIDMGR_SECURE_COOKIES", "0"),
+            "trusted_proxy": env.get("GRIDMGR_TRUSTED_PROXY", "").strip() or None,
             "rate_limit_token": env.get("GRIDMGR_RATE_LIMIT_TOKEN", "6000 per minute"),
             "rate_limit_ip": env.get("GRIDMGR_RATE_LIMIT_IP", "20000 per minute"),
             "rate_limit_api_key": env.get("GRIDMGR_RATE_LIMIT_API_KEY", "600 per minute"),
@@ -229,6 +236,7 @@ class Settings:
             working_hours=hours,
             demo=_flag(values["demo"], "GRIDMGR_DEMO"),
             secure_cookies=_flag(values["secure_cookies"], "GRIDMGR_SECURE_COOKIES"),
+            trusted_proxy=_proxy(values.get("trusted_proxy")),
             rate_limit_token=_rate(values["rate_limit_token"], "GRIDMGR_RATE_LIMIT_TOKEN"),
             rate_limit_ip=_rate(values["rate_limit_ip"], "GRIDMGR_RATE_LIMIT_IP"),
             rate_limit_api_key=_rate(
@@ -278,6 +286,26 @@ class Settings:
     def calendar_overrides_path(self) -> Path:
         """A city's own calendar overrides, merged over the shipped ones."""
         return self.data_dir / "calendar-overrides.csv"
+
+
+def _proxy(value: object) -> str | None:
+    """A checked ``GRIDMGR_TRUSTED_PROXY``: one IP address (``None`` when unset).
+
+    >>> _proxy("10.0.0.5"), _proxy(None)
+    ('10.0.0.5', None)
+    """
+    if value is None or not str(value).strip():
+        return None
+    import ipaddress
+
+    text = str(value).strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise SettingsError(
+            f"GRIDMGR_TRUSTED_PROXY must be the reverse proxy's IP address, e.g. 10.0.0.5; "
+            f"got {text!r}"
+        ) from None
 
 
 def _contact_key(value: object) -> str | None:
