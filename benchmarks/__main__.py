@@ -18,6 +18,7 @@ from benchmarks import (
     invariants_bench,
     ledger_bench,
     merkle_bench,
+    ratelimit_bench,
     routing_bench,
     store_bench,
 )
@@ -34,6 +35,7 @@ NAMES = (
     "duplicates",
     "invariants",
     "coverage",
+    "ratelimit",
 )
 
 
@@ -75,6 +77,8 @@ def main() -> None:
         rows += invariants_bench.run(repeats=repeats, console=console)
     if "coverage" in chosen:
         rows += coverage_bench.run(repeats=repeats, console=console)
+    if "ratelimit" in chosen:
+        rows += ratelimit_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 
