@@ -19,6 +19,7 @@ from benchmarks import (
     ledger_bench,
     merkle_bench,
     nodes_bench,
+    ratelimit_bench,
     routing_bench,
     store_bench,
 )
@@ -36,6 +37,7 @@ NAMES = (
     "invariants",
     "coverage",
     "nodes",
+    "ratelimit",
 )
 
 
@@ -79,6 +81,8 @@ def main() -> None:
         rows += coverage_bench.run(repeats=repeats, console=console)
     if "nodes" in chosen:
         rows += nodes_bench.run(repeats=repeats, console=console)
+    if "ratelimit" in chosen:
+        rows += ratelimit_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

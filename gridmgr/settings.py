@@ -120,6 +120,13 @@ class Settings:
     rate_limit_api_key: str = "600 per minute"
     """Open311 reports (``POST requests``) one partner ``api_key`` may send, from whatever
     addresses (``GRIDMGR_RATE_LIMIT_API_KEY``); the address limit applies as well."""
+    rate_limit_storage: str | None = None
+    """Where the rate limits are counted (``GRIDMGR_RATE_LIMIT_STORAGE``): ``database`` (shared
+    by every node and worker), ``memory`` (each process its own); ``None``: the database on
+    PostgreSQL, memory on SQLite."""
+    full_verify_hours: float = 24.0
+    """Hours between two end-to-end verifications of the ledger (``GRIDMGR_FULL_VERIFY_HOURS``);
+    in between, each pass verifies only the new events."""
     simulate: bool | None = None
     """Run the demo simulator in ``serve`` (``GRIDMGR_SIMULATE``); ``None``: in demo mode on a
     new database, or one the simulator made."""
@@ -179,6 +186,8 @@ class Settings:
             "rate_limit_token": env.get("GRIDMGR_RATE_LIMIT_TOKEN", "6000 per minute"),
             "rate_limit_ip": env.get("GRIDMGR_RATE_LIMIT_IP", "20000 per minute"),
             "rate_limit_api_key": env.get("GRIDMGR_RATE_LIMIT_API_KEY", "600 per minute"),
+            "rate_limit_storage": env.get("GRIDMGR_RATE_LIMIT_STORAGE") or None,
+            "full_verify_hours": env.get("GRIDMGR_FULL_VERIFY_HOURS", "24"),
             "tile_url": env.get("GRIDMGR_TILE_URL") or None,
             "simulate": env.get("GRIDMGR_SIMULATE") or None,
             "simulate_speed": env.get("GRIDMGR_SIMULATE_SPEED", "1"),
@@ -242,6 +251,8 @@ class Settings:
             rate_limit_api_key=_rate(
                 values.get("rate_limit_api_key", "600 per minute"), "GRIDMGR_RATE_LIMIT_API_KEY"
             ),
+            rate_limit_storage=_limit_storage(values.get("rate_limit_storage")),
+            full_verify_hours=_full_verify_hours(values.get("full_verify_hours", 24.0)),
             tile_url=_tile_url(values.get("tile_url")),
             simulate=None if simulate is None else _flag(simulate, "GRIDMGR_SIMULATE"),
             simulate_speed=speed,
@@ -500,3 +511,28 @@ def _digest_days(value: object) -> int:
             f"GRIDMGR_DIGEST_DAYS must be a whole number of working days 1..365, got {value!r}"
         )
     return days
+
+
+def _limit_storage(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text not in ("database", "memory"):
+        raise SettingsError(
+            f"GRIDMGR_RATE_LIMIT_STORAGE must be database or memory, got {value!r}; leave it "
+            "unset for the database on PostgreSQL and memory on SQLite"
+        )
+    return text
+
+
+def _full_verify_hours(value: object) -> float:
+    try:
+        hours = float(str(value))
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours <= 24 * 31:
+        raise SettingsError(
+            f"GRIDMGR_FULL_VERIFY_HOURS must be a number of hours above 0, at most 744 (31 "
+            f"days), got {value!r}"
+        )
+    return hours

@@ -25,6 +25,7 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import Roster
 from gridmgr.responsibility.staffing import staffing_report
 from gridmgr.services.context import Services
+from gridmgr.services.ratelimits import limiter_storage
 from gridmgr.settings import Settings
 from gridmgr.web import ratelimit  # noqa: F401 - registers the gridmgr-memory:// storage
 from gridmgr.web.deps import install_services
@@ -83,6 +84,9 @@ def create_app(
     register_error_handlers(app)
     init_security_headers(app, hsts=settings.secure_cookies)
     allow_tiles(app, settings.tile_url)
+    storage_uri, storage_options = limiter_storage(
+        settings, None if services is None else services.store
+    )
     app.extensions["gridmgr_limiter"] = Limiter(
         key_func=token_key,
         app=app,
@@ -99,7 +103,8 @@ def create_app(
                 exempt_when=is_not_open311_write,
             ),  # Open311 reports per partner api_key, whatever its addresses
         ],
-        storage_uri="gridmgr-memory://",  # gridmgr.web.ratelimit: no thread per request
+        storage_uri=storage_uri,  # shared by every node, or this process's memory
+        storage_options=storage_options,  # type: ignore[arg-type]  # the store, for the database
         headers_enabled=True,
     )
     if services is not None:

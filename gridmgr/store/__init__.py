@@ -47,6 +47,7 @@ from gridmgr.store.outboxstore import (
     OutboxMethods,
 )
 from gridmgr.store.patrolstore import PatrolBatch, PatrolMethods
+from gridmgr.store.ratelimits import RateLimitMethods
 from gridmgr.store.reference import ReferenceMethods, StoredReference, SyncResult
 from gridmgr.store.statechanges import StateChangeMethods
 from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
@@ -115,6 +116,7 @@ class Store(
     StateChangeMethods,
     ContactMethods,
     CoordinationMethods,
+    RateLimitMethods,
     AssessmentMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.

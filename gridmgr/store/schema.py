@@ -486,8 +486,12 @@ ledger_verifications = Table(
     Column("first_bad_seq", BigInteger),
     Column("problem", Text),
     Column("node", String(100), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="full"),
+    Column("from_seq", BigInteger),
 )
-"""One row per end-to-end verification of the ledger, by whichever node ran it (0010)."""
+"""One row per verification of the ledger, by whichever node ran it (0010): ``full`` (end to
+end; ``events`` read them all) or ``incremental`` (0014: the events after ``from_seq``, the head
+an earlier pass verified, whose hash was checked again; ``events`` is how many it read)."""
 
 reference_versions = Table(
     "reference_versions",
@@ -567,4 +571,14 @@ ledger_tree_heads = Table(
     Column("public_key", String(64), nullable=False),
     Column("signature", String(100), nullable=False),
     Index(None, "size"),
+)
+
+# Rate-limit counters shared by every node (migration 0014): one fixed window per key.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("expires_at", Float, nullable=False),  # the window's end, seconds since the epoch
+    Column("count", Integer, nullable=False),
+    Index(None, "expires_at"),
 )
