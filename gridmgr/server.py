@@ -41,9 +41,10 @@ if TYPE_CHECKING:
     from gridmgr.services.context import Services, Store
     from gridmgr.settings import Settings
 
-LEDGER_VERIFY_EVERY = 300.0
-"""Seconds between the end-to-end ledger verifications (one node runs them, every panel reads
-the latest)."""
+LEDGER_VERIFY_EVERY = 60.0
+"""Seconds between two passes of the ledger watch (one node runs them, every panel reads the
+latest): each verifies the new events, or the whole chain when the last full verification is
+older than ``GRIDMGR_FULL_VERIFY_HOURS`` (:mod:`gridmgr.services.ledgerwatch`)."""
 CONTACT_ERASURE_EVERY = 3600.0
 """Seconds between passes erasing reporters' contacts whose retention is over."""
 SERVE_THREADS = 8

@@ -248,7 +248,10 @@ def test_every_node_reads_the_verification_one_node_ran(
 
     events = len(list(a.ledger_events()))
     assert events > 0
-    assert on_b.status() == {"ok": True, "at": "09:00", "events": events, "problem": None}
+    status = on_b.status()
+    shown = {key: status[key] for key in ("ok", "at", "events", "problem")}
+    assert shown == {"ok": True, "at": "09:00", "events": events, "problem": None}
+    assert status["full"]["node"] == a.node_id  # a verified, b shows it
     assert on_a.status() == on_b.status()
 
 

@@ -35,7 +35,7 @@ from gridmgr.store.deskstore import DeskMethods, InvariantCount
 from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
-from gridmgr.store.ledgerstore import LedgerMethods
+from gridmgr.store.ledgerstore import LedgerMethods, StoredVerification
 from gridmgr.store.logins import LoginFailure, LoginMethods
 from gridmgr.store.merklestore import ConsistencyProof, InclusionProof, MerkleMethods
 from gridmgr.store.migrate import check_schema, upgrade
@@ -86,6 +86,7 @@ __all__ = [
     "StoredContact",
     "StoredCredential",
     "StoredReference",
+    "StoredVerification",
     "SyncResult",
     "TrailEntry",
     "VisitRecord",
