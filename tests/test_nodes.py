@@ -273,7 +273,7 @@ def test_the_database_keeps_the_roster_and_catalog_a_later_node_would_overwrite(
 
     assert roster_checksum(served.roster) == roster_checksum(roster)  # the database's, not b's
     assert served.catalog.checksum == first.catalog.checksum
-    assert a.reference_versions() == {"grid": 1, "roster": 1, "catalog": 1}
+    assert a.reference_versions() == {"grid": 1, "roster": 1, "catalog": 1, "calendar": 1}
     stored = a.stored_roster()
     assert stored is not None
     assert roster_checksum(stored) == roster_checksum(roster)

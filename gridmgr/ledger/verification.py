@@ -202,6 +202,13 @@ def _rows(rows: Iterable[object]) -> Iterator[Any]:
     return iter(())
 
 
+def _start(after: tuple[int, str] | None, checkpoint: Checkpoint | None) -> tuple[int, str]:
+    """Where a verification starts: after a head verified before, or at the genesis."""
+    if after is not None and checkpoint is not None:
+        raise ValueError("verify_chain: give a checkpoint or an earlier head (after), not both")
+    return (0, GENESIS_HASH) if after is None else after
+
+
 def _next_stop(done: int, checkpoint_seq: int, every: int) -> int:
     """The next seq at which the loop leaves its fast path (checkpoint or progress), or -1."""
     stops = []
@@ -307,9 +314,7 @@ def verify_chain(
     >>> verify_chain([e2], after=(1, e1.hash)).count  # only the new event read
     1
     """
-    if after is not None and checkpoint is not None:
-        raise ValueError("verify_chain: give a checkpoint or an earlier head (after), not both")
-    base, prev = (0, GENESIS_HASH) if after is None else after
+    base, prev = _start(after, checkpoint)
     cp_seq = -1 if checkpoint is None else checkpoint.seq
     cp_hash = "" if checkpoint is None else checkpoint.hash
     checkpoint_ok: bool | None = None if checkpoint is None else cp_seq == 0

@@ -1,9 +1,10 @@
-"""Reference data and the database: the grid, the roster and the catalog.
+"""Reference data and the database: the grid, the roster, the catalog and the calendar.
 
 The database is their one source of truth once it has them, so several app servers sharing it
 agree: a node's data folder only seeds a new database (:func:`adopt_reference`), and
-``gridmgr roster import`` / ``catalog import`` write the database
-(:func:`import_roster`, :func:`import_catalog`); each change is one ledger event. A grid
+``gridmgr roster import`` / ``catalog import`` / ``calendar import`` write the database
+(:func:`import_roster`, :func:`import_catalog`, :func:`import_calendar`); each change is one
+ledger event. A grid
 generation a node imported that the database has never seen becomes current when that node
 starts; a node whose current grid the database has already replaced is refused.
 
@@ -17,17 +18,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from gridmgr.errors import GridFileError, StaleReferenceError
 from gridmgr.responsibility.routing import RoutingContext
 from gridmgr.services.loops import PeriodicLoop
 from gridmgr.store import Store
-from gridmgr.store.reference import SyncResult, roster_checksum
+from gridmgr.store.reference import SyncResult, calendar_checksum, roster_checksum
 
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
+    from gridmgr.responsibility.calendar import DayOverride, WorkCalendar
     from gridmgr.responsibility.catalog import Catalog
     from gridmgr.responsibility.roster import Roster
     from gridmgr.services.context import Services
@@ -37,6 +40,7 @@ __all__ = [
     "ReferenceWatch",
     "SyncResult",
     "adopt_reference",
+    "import_calendar",
     "import_catalog",
     "import_roster",
     "sync_reference",
@@ -74,6 +78,7 @@ def adopt_reference(
     stored = store.stored_reference()
     if stored.generation_id is None:
         sync_reference(store, grid=grid, context=context, at=at, actor=actor)
+        store.sync_calendar(context.calendar.overrides, at=at, actor=actor)
         return context
     if stored.generation_id != grid.generation_id:
         if store.has_generation(grid.generation_id):
@@ -92,10 +97,29 @@ def adopt_reference(
         grid,
         roster or context.roster,
         catalog or context.catalog,
-        context.calendar,
+        _adopt_calendar(store, context.calendar, at=at, actor=actor),
         border_m=context.border_m,
         powers=context.powers,
     ).warm()
+
+
+def _adopt_calendar(
+    store: Store, calendar: WorkCalendar, *, at: datetime, actor: str
+) -> WorkCalendar:
+    """The database's calendar overrides on this node's working hours; this node's overrides
+    seed a database that has none yet."""
+    stored = store.stored_calendar()
+    if stored is None:
+        store.sync_calendar(calendar.overrides, at=at, actor=actor)
+        return calendar
+    return with_overrides(calendar, stored)
+
+
+def with_overrides(calendar: WorkCalendar, overrides: Mapping[date, DayOverride]) -> WorkCalendar:
+    """``calendar``'s working hours and zone with ``overrides``."""
+    from gridmgr.responsibility.calendar import WorkCalendar
+
+    return WorkCalendar(calendar.hours, overrides, tz=calendar.tz)
 
 
 def import_roster(store: Store, roster: Roster, *, at: datetime, actor: str) -> bool:
@@ -108,8 +132,16 @@ def import_catalog(store: Store, catalog: Catalog, *, at: datetime, actor: str) 
     return store.sync_catalog(catalog, at=at, actor=actor)
 
 
+def import_calendar(
+    store: Store, overrides: Mapping[date, DayOverride], *, at: datetime, actor: str
+) -> bool:
+    """Make ``overrides`` (the shipped ones and the city's, merged) the database's calendar
+    overrides (a ledger event); False when they already were."""
+    return store.sync_calendar(overrides, at=at, actor=actor)
+
+
 def served_checksums(context: RoutingContext, kinds: set[str]) -> dict[str, str]:
-    """The checksums of what ``context`` serves, for ``kinds`` (roster, catalog): what the
+    """The checksums of what ``context`` serves, for ``kinds`` (roster, catalog, calendar): what the
     database's ``reference_versions`` checksums are compared with. (A grid is told by its
     generation id: two generations may share cells and so a checksum.)"""
     found: dict[str, str] = {}
@@ -117,6 +149,8 @@ def served_checksums(context: RoutingContext, kinds: set[str]) -> dict[str, str]
         found["roster"] = roster_checksum(context.roster)
     if "catalog" in kinds:
         found["catalog"] = context.catalog.checksum
+    if "calendar" in kinds:
+        found["calendar"] = calendar_checksum(context.calendar.overrides)
     return found
 
 
@@ -174,8 +208,11 @@ class ReferenceWatch:
         store, old = services.store, services.context
         roster = store.stored_roster() if "roster" in stale else None
         catalog = store.stored_catalog() if "catalog" in stale else None
-        context = old.with_reference(roster=roster, catalog=catalog)
-        done = {kind for kind, new in (("roster", roster), ("catalog", catalog)) if new is not None}
+        overrides = store.stored_calendar() if "calendar" in stale else None
+        calendar = None if overrides is None else with_overrides(old.calendar, overrides)
+        context = old.with_reference(roster=roster, catalog=catalog, calendar=calendar)
+        loaded = (("roster", roster), ("catalog", catalog), ("calendar", calendar))
+        done = {kind for kind, new in loaded if new is not None}
         if "grid" in stale:
             grid = self._current_grid()
             if grid is not None:

@@ -122,6 +122,15 @@ categories = Table(
     Column("row", JSON, nullable=False),  # the catalog file's row, as written by catalog_to_rows
 )
 
+# The calendar overrides in force (shipped and the city's, merged): 0014.
+calendar_days = Table(
+    "calendar_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("is_workday", Boolean, nullable=False),
+    Column("name", String(100)),
+)
+
 cases = Table(
     "cases",
     metadata,
@@ -501,8 +510,8 @@ reference_versions = Table(
     Column("checksum", String(64), nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
 )
-"""A counter per kind of reference data (grid, roster, catalog), bumped in the transaction that
-changes it, so every node can poll one small row to see a change (0010)."""
+"""A counter per kind of reference data (grid, roster, catalog; calendar from 0014), bumped in
+the transaction that changes it, so every node can poll one small row to see a change (0010)."""
 
 # -- the monthly assessment (考核) --------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""Rate limits shared by every node, and incremental ledger verification.
+"""Rate limits shared by every node, incremental ledger verification, the calendar in the
+database.
 
 ``rate_limits`` holds one fixed-window counter per key (flask-limiter's keys), incremented by an
 ``INSERT … ON CONFLICT DO UPDATE`` so every node counts in one place
 (:mod:`gridmgr.store.ratelimits`). ``ledger_verifications`` gets ``kind`` (``full`` or
 ``incremental``) and ``from_seq``: an incremental pass verifies only the events after the head an
-earlier pass verified (:mod:`gridmgr.services.ledgerwatch`).
+earlier pass verified (:mod:`gridmgr.services.ledgerwatch`). ``calendar_days`` holds the
+calendar overrides in force, so every node works on one calendar (``gridmgr calendar import``).
 
 Revision ID: 0014
 Revises: 0013
@@ -23,6 +25,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "calendar_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("is_workday", sa.Boolean(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=True),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_calendar_days")),
+    )
     op.create_table(
         "rate_limits",
         sa.Column("key", sa.String(length=512), nullable=False),
@@ -44,3 +53,4 @@ def downgrade() -> None:
         batch.drop_column("kind")
     op.drop_index(op.f("ix_rate_limits_expires_at"), table_name="rate_limits")
     op.drop_table("rate_limits")
+    op.drop_table("calendar_days")
