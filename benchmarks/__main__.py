@@ -18,6 +18,8 @@ from benchmarks import (
     invariants_bench,
     ledger_bench,
     merkle_bench,
+    nodes_bench,
+    ratelimit_bench,
     replay_bench,
     routing_bench,
     store_bench,
@@ -36,6 +38,8 @@ NAMES = (
     "duplicates",
     "invariants",
     "coverage",
+    "nodes",
+    "ratelimit",
 )
 
 
@@ -79,6 +83,10 @@ def main() -> None:
         rows += invariants_bench.run(repeats=repeats, console=console)
     if "coverage" in chosen:
         rows += coverage_bench.run(repeats=repeats, console=console)
+    if "nodes" in chosen:
+        rows += nodes_bench.run(repeats=repeats, console=console)
+    if "ratelimit" in chosen:
+        rows += ratelimit_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

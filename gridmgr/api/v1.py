@@ -441,13 +441,17 @@ def events(query: EventsQuery) -> Response:
 @bp.get("/invariants", tags=[TAG_CASES])
 def invariants() -> Response:
     """The "nothing escapes the grid" check now (operators, managers): each line with its
-    count and first offending case ids; ``ok`` is false when any line is red."""
-    lines = check_for(services(), current_caller(), verified=ledger_watch_of(current_app).status())
+    count and first offending case ids; ``ok`` is false when any line is red. ``ledger`` holds
+    the last incremental and the last full verification of the ledger (``null`` before the
+    first of each): when, up to which event, how many read, ok, the problem."""
+    verified = ledger_watch_of(current_app).status()
+    lines = check_for(services(), current_caller(), verified=verified)
     return jsonify(
         {
             "at": iso(services().now()),
             "ok": all(line.ok for line in lines),
             "lines": [line.to_json() for line in lines],
+            "ledger": {kind: verified.get(kind) for kind in ("incremental", "full")},
         }
     )
 

@@ -14,7 +14,8 @@ Prometheus' textfile collector) and ``GET /api/v1/invariants``. A line is red wh
 - **silent**: a grid worker on duty who carries the field app (a live device token) was not
   heard from — no device contact, no patrol point — for :data:`~gridmgr.services.patrols.
   SILENT_AFTER` (30 minutes);
-- **ledger**: the ledger does not verify end to end.
+- **ledger**: the latest incremental or full verification of the ledger failed
+  (:mod:`gridmgr.services.ledgerwatch`; the line's details show both).
 
 Merged duplicates are not open work (they follow their master case) and are not counted.
 """
@@ -28,12 +29,14 @@ from typing import Any
 
 from gridmgr.access import Caller
 from gridmgr.errors import ForbiddenError
-from gridmgr.ledger import Verification
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.staffing import staffing_report
 from gridmgr.services.context import Services
+from gridmgr.services.ledgerwatch import KINDS, LedgerWatch, verification_status
 from gridmgr.services.patrols import silent_workers
 from gridmgr.store import InvariantCount
+
+__all__ = ["LABELS", "LedgerWatch", "Line", "check", "check_for", "verification_status"]
 
 ESCALATION_GRACE = timedelta(minutes=5)
 """How long an overdue stage may wait for the escalation loop before its line turns red."""
@@ -159,43 +162,18 @@ def _silent(services: Services, at: datetime, scope: tuple[str, ...] | None) -> 
 
 def _ledger(verified: Mapping[str, Any]) -> Line:
     ok = bool(verified.get("ok", True))  # not verified yet (first run under way): no alarm
-    return Line(
-        "ledger",
-        ok,
-        0 if ok else 1,
-        str(verified.get("at", "…")),
-        details=(str(verified["problem"]),) if verified.get("problem") else (),
+    details = [str(verified["problem"])] if verified.get("problem") else []
+    details += [_pass(kind, verified[kind]) for kind in KINDS if verified.get(kind)]
+    return Line("ledger", ok, 0 if ok else 1, str(verified.get("at", "…")), details=tuple(details))
+
+
+def _pass(kind: str, found: Mapping[str, Any]) -> str:
+    """One verification pass as a detail line: when, how far, how it went."""
+    at = datetime.fromisoformat(str(found["at"])).strftime("%m-%d %H:%M")
+    verdict = "ok" if found["ok"] else "FAILED"
+    if kind == "full":
+        return f"全链校验 full {at}: events 1–{found['head_seq']:,} {verdict}"
+    return (
+        f"增量校验 incremental {at}: events {found['from_seq'] + 1:,}–{found['head_seq']:,} "
+        f"({found['events_read']:,} read) {verdict}"
     )
-
-
-def verification_status(result: Verification, at: datetime) -> dict[str, Any]:
-    """What the ledger line shows of one verification: ok, when (HH:MM), events, problem."""
-    return {
-        "ok": result.ok,
-        "at": at.astimezone(TZ).strftime("%H:%M"),
-        "events": result.count,
-        "problem": None if result.ok else f"event {result.first_bad_seq}: {result.problem}",
-    }
-
-
-@dataclass(frozen=True)
-class LedgerWatch:
-    """The latest end-to-end verification of the ledger: run in the background on one node
-    (:meth:`verify`, by a single-runner loop), kept in the database, read by every node's panel
-    and API (:meth:`status`)."""
-
-    services: Services
-
-    def verify(self) -> None:
-        """Verify the ledger end to end and keep how it went in the database."""
-        store = self.services.store
-        result = store.verify_ledger()
-        store.record_verification(result, at=self.services.now(), node=store.node_id)
-
-    def status(self) -> dict[str, Any]:
-        """The latest verification by any node (empty until the first one ends)."""
-        found = self.services.store.latest_verification()
-        if found is None:
-            return {}
-        result, at, _node = found
-        return verification_status(result, at)

@@ -36,7 +36,7 @@ from gridmgr.store.engine import check_engine, database_url, make_engine
 from gridmgr.store.fieldstore import ClientRequest, FieldMethods
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
-from gridmgr.store.ledgerstore import LedgerMethods
+from gridmgr.store.ledgerstore import LedgerMethods, StoredVerification
 from gridmgr.store.logins import LoginFailure, LoginMethods
 from gridmgr.store.merklestore import ConsistencyProof, InclusionProof, MerkleMethods
 from gridmgr.store.migrate import check_schema, upgrade
@@ -48,6 +48,7 @@ from gridmgr.store.outboxstore import (
     OutboxMethods,
 )
 from gridmgr.store.patrolstore import PatrolBatch, PatrolMethods
+from gridmgr.store.ratelimits import RateLimitMethods
 from gridmgr.store.reference import ReferenceMethods, StoredReference, SyncResult
 from gridmgr.store.snapshotstore import SnapshotMark, SnapshotMethods, StateEvent
 from gridmgr.store.statechanges import StateChangeMethods
@@ -90,6 +91,7 @@ __all__ = [
     "StoredContact",
     "StoredCredential",
     "StoredReference",
+    "StoredVerification",
     "SyncResult",
     "TrailEntry",
     "VisitRecord",
@@ -121,6 +123,7 @@ class Store(
     SnapshotMethods,
     ContactMethods,
     CoordinationMethods,
+    RateLimitMethods,
     AssessmentMethods,
     FieldMethods,
 ):

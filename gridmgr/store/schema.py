@@ -122,6 +122,15 @@ categories = Table(
     Column("row", JSON, nullable=False),  # the catalog file's row, as written by catalog_to_rows
 )
 
+# The calendar overrides in force (shipped and the city's, merged): 0014.
+calendar_days = Table(
+    "calendar_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("is_workday", Boolean, nullable=False),
+    Column("name", String(100)),
+)
+
 cases = Table(
     "cases",
     metadata,
@@ -511,8 +520,12 @@ ledger_verifications = Table(
     Column("first_bad_seq", BigInteger),
     Column("problem", Text),
     Column("node", String(100), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="full"),
+    Column("from_seq", BigInteger),
 )
-"""One row per end-to-end verification of the ledger, by whichever node ran it (0010)."""
+"""One row per verification of the ledger, by whichever node ran it (0010): ``full`` (end to
+end; ``events`` read them all) or ``incremental`` (0014: the events after ``from_seq``, the head
+an earlier pass verified, whose hash was checked again; ``events`` is how many it read)."""
 
 reference_versions = Table(
     "reference_versions",
@@ -522,8 +535,8 @@ reference_versions = Table(
     Column("checksum", String(64), nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
 )
-"""A counter per kind of reference data (grid, roster, catalog), bumped in the transaction that
-changes it, so every node can poll one small row to see a change (0010)."""
+"""A counter per kind of reference data (grid, roster, catalog; calendar from 0014), bumped in
+the transaction that changes it, so every node can poll one small row to see a change (0010)."""
 
 # -- the monthly assessment (考核) --------------------------------------------------------------
 
@@ -605,4 +618,14 @@ ledger_tree_heads = Table(
     Column("public_key", String(64), nullable=False),
     Column("signature", String(100), nullable=False),
     Index(None, "size"),
+)
+
+# Rate-limit counters shared by every node (migration 0014): one fixed window per key.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("expires_at", Float, nullable=False),  # the window's end, seconds since the epoch
+    Column("count", Integer, nullable=False),
+    Index(None, "expires_at"),
 )
