@@ -218,7 +218,8 @@
       li.appendChild(el("div", "muted", t("cases.pending") + pending.map(function (i) { return t("act." + i.payload.action); }).join("、")));
     }
     var actions = el("div", "actions");
-    (c.allowed_actions || c.actions || []).forEach(function (a) {
+    // the next allowed actions depend on the one waiting to be sent: offered after it is
+    (pending.length ? [] : c.allowed_actions || c.actions || []).forEach(function (a) {
       var name = typeof a === "string" ? a : a.action;
       if (ACTIONS.indexOf(name) < 0) return;
       var b = el("button", "secondary", t("act." + name));

@@ -136,7 +136,7 @@ GM.outbox = (function () {
     var form = new FormData();
     Object.keys(p).forEach(function (k) { if (p[k] !== null && p[k] !== undefined) form.append(k, String(p[k])); });
     form.append("photo", item.photo, "photo.jpg");
-    return { url: API + "/reports", form: form };
+    return { url: API + "/reports/with-photo", form: form };
   }
 
   /* An action with an after-photo: the photo first (once acknowledged, never again), then the action. */
