@@ -250,7 +250,8 @@ def test_offline_reports_and_a_patrol_arrive_once_each_when_back_online(
     track = page.evaluate("() => GM.db.all('track').then(t => t.length)")
     assert [i["kind"] for i in waiting].count("report") == 3
     assert [i["kind"] for i in waiting].count("point") == track >= 6
-    captured = {i["payload"]["description"]: i["captured_at"] for i in waiting if i["kind"] == "report"}
+    reports = [i for i in waiting if i["kind"] == "report"]
+    captured = {i["payload"]["description"]: i["captured_at"] for i in reports}
     assert cases_by(live, tag) == []  # nothing left the phone
     screenshot(page, "field-app-offline-patrol")
 

@@ -24,6 +24,7 @@
     "outbox.last_sync": ["上次同步", "Last sync"], "outbox.waiting": ["待发送", "Waiting"], "outbox.send": ["立即发送", "Send now"],
     "outbox.who": ["当前用户", "Logged in as"], "outbox.logout": ["退出并注销本设备", "Log out and revoke this device"],
     "outbox.refused": ["被拒绝：", "Refused: "], "outbox.discard": ["删除", "Discard"], "outbox.retry": ["第 {n} 次重试", "retry {n}"],
+    "outbox.other": ["属于 {who}，请以其账号登录后发送", "belongs to {who}: log in as {who} to send it"],
     "outbox.sent": ["已发送", "Sent"], "outbox.never": ["从未", "never"], "outbox.relogin": ["登录已失效，请重新登录", "Your login expired: log in again"],
     "outbox.confirm_logout": ["还有 {n} 项未发送，退出将丢弃它们。继续？", "{n} items are not sent yet; logging out discards them. Go on?"],
     "outbox.logout_offline": ["注销设备需要网络", "Revoking the device needs the network"],
@@ -99,17 +100,21 @@
       .catch(function (e) { msg.textContent = e instanceof TypeError ? t("login.offline") : t("login.failed") + e.message; });
   }
   function logout() {
-    outbox.items().then(function (list) {
-      var waiting = list.filter(function (i) { return i.state === "waiting"; }).length;
+    Promise.all([outbox.items(), db.get("person")]).then(function (got) {
+      var waiting = got[0].filter(function (i) { return i.state === "waiting" && i.person === got[1]; }).length;
       if (waiting && !confirm(t("outbox.confirm_logout", { n: waiting }))) return;
       return db.get("device_id").then(function (id) {
         return api("/devices/" + encodeURIComponent(id), { method: "DELETE" });
       }).then(forget, function () { alert(t("outbox.logout_offline")); });
     });
   }
+  /* Forget this login on the phone: its token, bundle, track and its own outbox items. */
   function forget() {
     stopPatrol();
-    return db.clear(["kv", "outbox", "track"]).then(function () {
+    return Promise.all([db.get("person"), outbox.items()]).then(function (got) {
+      var mine = got[1].filter(function (i) { return i.person === got[0]; }).map(function (i) { return i.id; });
+      return db.remove("outbox", mine);
+    }).then(function () { return db.clear(["kv", "track"]); }).then(function () {
       if (self.caches) caches.delete("gridmgr-field-data");
       bundle = null;
       show(false);
@@ -367,8 +372,8 @@
 
   /* -- outbox view ----------------------------------------------------------------------- */
   function renderOutbox() {
-    Promise.all([outbox.items(), db.get("last_sync"), db.get("auth_error"), db.get("recent")]).then(function (got) {
-      var items = got[0], list = $("outbox");
+    Promise.all([outbox.items(), db.get("last_sync"), db.get("auth_error"), db.get("recent"), db.get("person")]).then(function (got) {
+      var items = got[0], list = $("outbox"), person = got[4];
       var waiting = items.filter(function (i) { return i.state === "waiting"; });
       $("waiting-count").textContent = String(items.length);
       $("badge").textContent = String(items.length);
@@ -389,6 +394,8 @@
           b.type = "button";
           b.addEventListener("click", function () { outbox.discard(i.id).then(renderAll); });
           li.appendChild(b);
+        } else if (i.person !== person) {
+          li.appendChild(el("div", "error", t("outbox.other", { who: i.person })));
         } else if (i.attempts) {
           li.appendChild(el("div", "muted", t("outbox.retry", { n: i.attempts }) + (i.error ? " · " + i.error : "")));
         }
@@ -440,7 +447,11 @@
   }
   function start() {
     return Promise.all([db.get("token"), db.get("auth_error"), db.get("person"), db.get("patrolling")]).then(function (got) {
-      if (!got[0] || got[1]) { show(false); return; }
+      if (!got[0] || got[1]) {
+      show(false);
+      $("login-message").textContent = got[1] ? t("outbox.relogin") : "";
+      return;
+    }
       show(true);
       $("who").textContent = got[2] || "";
       if (got[3]) startPatrol();

@@ -19,6 +19,8 @@ GM.outbox = (function () {
     return local + sign + String(Math.floor(off / 60)).padStart(2, "0") + ":" + String(off % 60).padStart(2, "0");
   }
 
+  /* Keep one write: its client id and capture time go with it, and whose it is (a phone shared by
+     two workers sends each one's items only under his own login). */
   function add(kind, payload, extra) {
     var item = Object.assign({
       id: self.crypto.randomUUID(), kind: kind, payload: payload, created: Date.now(),
@@ -26,7 +28,10 @@ GM.outbox = (function () {
     }, extra || {});
     item.payload.client_id = item.id;
     item.payload.captured_at = item.captured_at;
-    return GM.db.put("outbox", item).then(function () { notify(); return item; });
+    return GM.db.get("person").then(function (person) {
+      item.person = person || null;
+      return GM.db.put("outbox", item);
+    }).then(function () { notify(); return item; });
   }
 
   function items() { return GM.db.all("outbox", "created"); }
@@ -47,10 +52,12 @@ GM.outbox = (function () {
   }
 
   function sendAll(force) {
-    return Promise.all([GM.db.get("token"), items()]).then(function (got) {
-      var token = got[0], now = Date.now();
+    return Promise.all([GM.db.get("token"), items(), GM.db.get("person")]).then(function (got) {
+      var token = got[0], person = got[2], now = Date.now();
       if (!token) return { sent: 0, waiting: got[1].length };
-      var due = got[1].filter(function (i) { return i.state === "waiting" && (force || i.next <= now); });
+      var due = got[1].filter(function (i) {
+        return i.state === "waiting" && i.person === person && (force || i.next <= now);
+      });
       // patrol points go in batches: once the oldest has waited a minute (or when forced)
       var points = due.filter(function (i) { return i.kind === "point"; });
       if (!force && points.length && now - points[0].created < POINTS_EVERY_MS) points = [];
