@@ -24,7 +24,9 @@ from gridmgr.cases import GuardError, IllegalTransitionError
 from gridmgr.errors import (
     AttachmentFileError,
     AttachmentNotFoundError,
+    CaptureTimeError,
     CaseNotFoundError,
+    ClientIdConflictError,
     ConcurrentUpdateError,
     CredentialError,
     ForbiddenError,
@@ -70,6 +72,8 @@ STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (UnknownPersonError, 404),
     (IllegalTransitionError, 409),
     (ConcurrentUpdateError, 409),
+    (ClientIdConflictError, 409),
+    (CaptureTimeError, 422),
     (StoreError, 503),
     (LookupError, 400),  # unknown category, cell … named in a request
     (ValueError, 400),

@@ -9,6 +9,7 @@ figures themselves are pure functions of :mod:`gridmgr.patrols`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -28,13 +29,22 @@ from gridmgr.patrols import (
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.context import Services
 from gridmgr.store import Store
-from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch
+from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch, PatrolResendError
 
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the server's clock a point's time may be (phone clocks drift)."""
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """What an upload stored: points ``new`` to the store, and ``repeats`` (their client id
+    was stored already, by an earlier upload or earlier in the same one)."""
+
+    new: int
+    repeats: int
 
 
 def record_own_points(
@@ -47,11 +57,15 @@ def record_own_points(
     accuracy_m: Sequence[float | None],
     datum: str | Datum = Datum.WGS84,
     person_id: str | None = None,
-) -> int:
-    """Store the caller's own points (in ``datum``) with their ledger event; how many.
+    client_ids: Sequence[str | None] | None = None,
+) -> Uploaded:
+    """Store the caller's own points (in ``datum``) with their ledger event.
 
     ``person_id``, if given, must be the caller (:class:`~gridmgr.errors.ForbiddenError`);
     a point later than the server's clock allows is a :class:`~gridmgr.patrols.PatrolError`.
+    A point whose ``client_ids`` entry the caller stored before is a repeat and is skipped,
+    so a batch resent wholly or in part stores each point once (the unique (person, client
+    id) decides when two uploads race).
     """
     me = caller.actor.actor_id
     if person_id is not None and person_id != me:
@@ -64,10 +78,48 @@ def record_own_points(
             "check the phone's clock"
         )
     x, y = to_wgs84(list(lon), list(lat), datum)
-    batch = PatrolBatch(
-        me, list(at), [float(v) for v in x], [float(v) for v in y], list(accuracy_m), source="api"
-    )
-    return record_batches(services.store, services.grid, [batch], at=now, actor=me)
+    ids = list(client_ids) if client_ids is not None else [None] * len(at)
+    rows = list(zip(at, (float(v) for v in x), (float(v) for v in y), accuracy_m, ids, strict=True))
+    for attempt in range(3):
+        todo = _new_points(services.store, me, rows)
+        if not todo:
+            return Uploaded(0, len(rows))
+        batch = PatrolBatch(
+            me,
+            [r[0] for r in todo],
+            [r[1] for r in todo],
+            [r[2] for r in todo],
+            [r[3] for r in todo],
+            source="api",
+            client_ids=None if client_ids is None else [r[4] for r in todo],
+        )
+        try:
+            written = record_batches(services.store, services.grid, [batch], at=now, actor=me)
+        except PatrolResendError:  # another upload stored some of them meanwhile: filter again
+            if attempt == 2:
+                raise
+            continue
+        return Uploaded(written, len(rows) - written)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_Point = tuple[datetime, float, float, float | None, str | None]
+
+
+def _new_points(store: Store, person_id: str, rows: Sequence[_Point]) -> list[_Point]:
+    """The points of ``rows`` not stored yet: without a client id, or with one neither stored
+    nor seen earlier in ``rows``."""
+    stored = store.patrol_client_ids(person_id, [r[4] for r in rows if r[4] is not None])
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        cid = row[4]
+        if cid is not None:
+            if cid in stored or cid in seen:
+                continue
+            seen.add(cid)
+        out.append(row)
+    return out
 
 
 def record_batches(

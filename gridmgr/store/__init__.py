@@ -33,6 +33,7 @@ from gridmgr.store.contacts import ContactMethods, StoredContact
 from gridmgr.store.coordination import CoordinationMethods, JobLock
 from gridmgr.store.deskstore import DeskMethods, InvariantCount
 from gridmgr.store.engine import check_engine, database_url, make_engine
+from gridmgr.store.fieldstore import ClientRequest, FieldMethods
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
 from gridmgr.store.ledgerstore import LedgerMethods
@@ -62,6 +63,7 @@ __all__ = [
     "CaseRow",
     "CaseStats",
     "CellLoad",
+    "ClientRequest",
     "ClosedAssessment",
     "ConcurrentUpdateError",
     "ConsistencyProof",
@@ -116,6 +118,7 @@ class Store(
     ContactMethods,
     CoordinationMethods,
     AssessmentMethods,
+    FieldMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 

@@ -279,7 +279,8 @@ class CaseEventMethods(StoreBase):
             ],
         )
         insert_events(conn, [(e, x.seq) for e, x in zip(events, entries, strict=True)])
-        eventhooks.after_case_events(conn, events)  # intake columns, notification outbox
+        # intake columns, notification outbox, the field app's client ids
+        eventhooks.after_case_events(conn, events, [x.seq for x in entries])
         return entries
 
     def trail(self, case_id: str) -> list[TrailEntry]:

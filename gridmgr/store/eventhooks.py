@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from gridmgr.cases import CaseEvent
-from gridmgr.store import intakestore, outboxstore
+from gridmgr.store import fieldstore, intakestore, outboxstore
 
 
-def after_case_events(conn: Connection, events: Sequence[CaseEvent]) -> None:
-    """Write the columns and outbox rows ``events`` imply, in the caller's transaction."""
+def after_case_events(conn: Connection, events: Sequence[CaseEvent], seqs: Sequence[int]) -> None:
+    """Write the columns, outbox rows and client-id keys ``events`` (logged as ledger events
+    ``seqs``) imply, in the caller's transaction."""
     intakestore.apply_event_columns(conn, events)
     outboxstore.enqueue_for_events(conn, events)
+    fieldstore.record_client_requests(conn, events, seqs)

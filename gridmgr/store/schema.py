@@ -250,7 +250,10 @@ patrol_points = Table(
     Column("accuracy_m", Float),
     Column("location", GeometryColumn("POINT"), nullable=False),
     Column("cell", String(32)),  # the tier-3 cell (migration 0013; NULL outside the grid)
+    # the phone's id of the point (migration 0014): a resent point is stored once
+    Column("client_id", String(64)),
     Index(None, "person_id", "at"),
+    Index(None, "person_id", "client_id", unique=True),
     Index(None, "at"),
     Index(None, "cell", "at"),
 )
@@ -286,6 +289,27 @@ api_tokens = Table(
     # what an Open311 api_key reads (migration 0007): "public", or "partner" (restricted too)
     Column("scope", String(16), nullable=False, server_default="public"),
     Index(None, "subject"),
+)
+
+client_requests = Table(  # migration 0014: a field app's writes, each stored once
+    "client_requests",
+    metadata,
+    # (person, the app's id of the write) is the key: a resend finds the first write and its reply
+    Column("person_id", String(64), primary_key=True),
+    Column("client_id", String(64), primary_key=True),
+    Column("kind", String(24), nullable=False),  # "report", or the action ("accept", "handle" …)
+    Column("case_id", String(32), nullable=False),
+    Column("ledger_seq", BigInteger),  # the ledger event of the write
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("reply", JSON),  # the first reply, sent again to a resend (NULL until it is kept)
+)
+
+device_contacts = Table(  # migration 0014: when each person's device was last heard from
+    "device_contacts",
+    metadata,
+    Column("person_id", String(64), primary_key=True),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("token_id", String(16)),
 )
 
 accounts = Table(
