@@ -185,7 +185,7 @@ TRACK_REACHES_JS = "(lon) => GM.db.all('track').then(t => t.some(p => p.lon > lo
 def cases_by(live: Live, tag: str) -> list[Case]:
     person = live.logins["grid worker"]
     found = live.store.cases(limit=5000)
-    return [c for c in found if c.reporter.endswith(person) and tag in c.description]
+    return [c for c in found if c.reporter == person and tag in c.description]
 
 
 @pytest.mark.browser
@@ -261,6 +261,8 @@ def test_offline_reports_and_a_patrol_arrive_once_each_when_back_online(
     assert sorted(c.description for c in found) == sorted(captured)  # each once
     for case in found:
         assert case.reported_at == datetime.fromisoformat(captured[case.description])
+        (photo,) = live.store.attachments_of(case.case_id)
+        assert (photo.width, photo.height) == (1600, 1200)  # shrunk on the phone from 2400×1800
     points = live.store.patrol_points(persons=[live.logins["grid worker"]])
     assert len(points[points["lon"] > lon + 0.0001]) == 6  # each step once
     assert len(points) == track
