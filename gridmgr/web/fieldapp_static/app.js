@@ -85,15 +85,14 @@
     event.preventDefault();
     var form = event.target, msg = $("login-message");
     var body = { login: form.login.value.trim(), password: form.password.value,
-      label: "field app · " + (navigator.userAgentData && navigator.userAgentData.platform || navigator.platform || "phone") };
+      label: ("field app · " + (navigator.userAgentData && navigator.userAgentData.platform || navigator.platform || "phone")).slice(0, 60) };
     msg.textContent = "";
     fetch(API + "/devices", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (b) {
           if (!r.ok) throw new Error((b.error && b.error.message) || r.statusText);
-          var device = b.device || b;
-          return Promise.all([db.set("token", b.token), db.set("device_id", device.device_id || device.id),
-            db.set("person", b.person_id || device.person_id || body.login), db.del("auth_error")]);
+          return Promise.all([db.set("token", b.token), db.set("device_id", b.token_id),
+            db.set("person", b.person_id), db.del("auth_error")]);
         });
       })
       .then(function () { form.reset(); return start(); })
