@@ -150,6 +150,15 @@ _WORDS: dict[str, tuple[str, str]] = {
     "out_of_grid": ("网格外上报", "Out of grid"),
     "my_cases": ("我的在办案件", "My open cases"),
     "my_cells": ("我的网格", "My cells"),
+    "my_devices": ("我的设备", "My devices"),
+    "devices.hint": (
+        "在手机上打开 /m/ 并登录即可添加设备；丢失的手机请在此注销。",
+        "Open /m/ on your phone and log in to add a device; revoke a lost phone here.",
+    ),
+    "devices.last_used": ("最近同步", "last sync"),
+    "devices.never": ("从未", "never"),
+    "devices.revoke": ("注销", "Revoke"),
+    "devices.revoked": ("已注销", "Revoked"),
     "report": ("上报事件", "Report an incident"),
     "report.where": (
         "移动地图，让十字对准事发位置；或使用定位",

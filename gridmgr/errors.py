@@ -191,3 +191,7 @@ class CaptureTimeError(TimeError):
 class ClientIdConflictError(GridMgrError, ValueError):
     """A ``client_id`` already names a different write of the same person (a report resent as
     an action, or an action resent on another case)."""
+
+
+class DeviceNotFoundError(GridMgrError, LookupError):
+    """No live device token of the caller has this id (another person's counts as none)."""

@@ -11,6 +11,7 @@ from gridmgr.cases import Case
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services import queries
 from gridmgr.services.context import Services
+from gridmgr.services.devices import Device, list_devices
 from gridmgr.services.units import unit_cases
 
 MY_CASES = 100
@@ -40,3 +41,8 @@ def my_cells(services: Services, caller: Caller) -> list[tuple[str, str]]:
         for code in grid.cell_to_descendants(prefix, 3) or [prefix]:
             out.append((code, cell_name(grid, code)))
     return out[:MY_CELLS]
+
+
+def my_devices(services: Services, caller: Caller) -> list[Device]:
+    """The caller's field-app devices (live device tokens), oldest first."""
+    return list_devices(services, caller)

@@ -16,7 +16,7 @@ from flask_limiter import Limit, Limiter
 from flask_limiter.util import get_remote_address
 from flask_openapi3 import Info, OpenAPI, SecurityScheme
 
-from gridmgr.api import inspections, open311, v1
+from gridmgr.api import devices, inspections, open311, v1
 from gridmgr.api.auth import api_key_key, is_not_open311_write, token_key
 from gridmgr.api.errors import VALIDATION_STATUS, register_error_handlers, validation_problem
 from gridmgr.grid.model import Grid
@@ -104,6 +104,7 @@ def create_app(
     if services is not None:
         install_services(app, services)
         app.register_api(v1.bp)  # with patrols, triage and notifications nested
+        app.register_api(devices.bp)  # the field app's tokens: login or session, not a token
         app.register_api(open311.bp)
         app.register_api(inspections.bp)
     _add_status_pages(app, grid, roster)

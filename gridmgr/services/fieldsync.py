@@ -225,23 +225,23 @@ def _ledger_event(services: Services, seq: int | None) -> LedgerEvent | None:
 
 @dataclass
 class ContactClock:
-    """Notes each person's last contact by a device token, at most once per
-    :data:`CONTACT_EVERY` per person on this server (an in-memory throttle in front of one
-    UPSERT), so a busy phone costs no write per request. One per app, shared by its threads."""
+    """Notes each device token's last use, at most once per :data:`CONTACT_EVERY` per token on
+    this server (an in-memory throttle in front of one UPSERT), so a busy phone costs no write
+    per request. One per app, shared by its threads."""
 
     every: timedelta = CONTACT_EVERY
     _last: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note(self, services: Services, person_id: str, token_id: str) -> bool:
-        """Record ``person_id``'s contact now unless this server recorded one within
-        :attr:`every`; whether it wrote."""
+        """Record that ``person_id`` used his device token ``token_id`` now, unless this server
+        recorded a use of it within :attr:`every`; whether it wrote."""
         mark = time.monotonic()
         with self._lock:
-            before = self._last.get(person_id)
+            before = self._last.get(token_id)
             if before is not None and mark - before < self.every.total_seconds():
                 return False
-            self._last[person_id] = mark
+            self._last[token_id] = mark
         services.store.record_device_contact(person_id, at=services.now(), token_id=token_id)
         return True
 

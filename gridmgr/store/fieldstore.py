@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gridmgr.cases import CaseEvent
@@ -107,27 +107,37 @@ class FieldMethods(StoreBase):
             )
 
     def record_device_contact(self, person_id: str, *, at: datetime, token_id: str) -> None:
-        """Note that ``person_id``'s device was heard from at ``at`` (one UPSERT; an older time
-        never replaces a newer one)."""
+        """Note that ``person_id``'s device token ``token_id`` was used at ``at`` (one UPSERT;
+        an older time never replaces a newer one)."""
         dialect = postgresql if self.backend == "postgresql" else sqlite
         stmt = dialect.insert(device_contacts).values(
-            person_id=person_id, last_at=at, token_id=token_id
+            token_id=token_id, person_id=person_id, last_at=at
         )
         stmt = stmt.on_conflict_do_update(
-            index_elements=[device_contacts.c.person_id],
-            set_={"last_at": stmt.excluded.last_at, "token_id": stmt.excluded.token_id},
+            index_elements=[device_contacts.c.token_id],
+            set_={"last_at": stmt.excluded.last_at},
             where=device_contacts.c.last_at < stmt.excluded.last_at,
         )
         with self._update() as conn:
             conn.execute(stmt)
 
     def device_contacts(self, persons: Sequence[str] | None = None) -> dict[str, datetime]:
-        """Each person's last contact by a device token (of ``persons`` if given)."""
-        query = select(device_contacts.c.person_id, device_contacts.c.last_at)
+        """Each person's last contact by any of his device tokens (of ``persons`` if given)."""
+        query = select(device_contacts.c.person_id, func.max(device_contacts.c.last_at)).group_by(
+            device_contacts.c.person_id
+        )
         if persons is not None:
             query = query.where(device_contacts.c.person_id.in_(list(persons)))
         with self._read() as conn:
-            return {r.person_id: r.last_at for r in conn.execute(query)}
+            return {str(r[0]): _utc(r[1]) for r in conn.execute(query)}
+
+    def token_contacts(self, person_id: str) -> dict[str, datetime]:
+        """When each of ``person_id``'s device tokens was last used, by token id."""
+        query = select(device_contacts.c.token_id, device_contacts.c.last_at).where(
+            device_contacts.c.person_id == person_id
+        )
+        with self._read() as conn:
+            return {r.token_id: r.last_at for r in conn.execute(query)}
 
     def patrol_client_ids(self, person_id: str, client_ids: Sequence[str]) -> set[str]:
         """Which of ``client_ids`` name points ``person_id`` has stored already."""
@@ -139,3 +149,11 @@ class FieldMethods(StoreBase):
         )
         with self._read() as conn:
             return {str(r[0]) for r in conn.execute(query)}
+
+
+def _utc(value: datetime | str) -> datetime:
+    """An aggregate's time as an aware UTC datetime (``max()`` skips the column type: SQLite
+    hands back text, a naive UTC time)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

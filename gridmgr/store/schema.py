@@ -304,12 +304,13 @@ client_requests = Table(  # migration 0014: a field app's writes, each stored on
     Column("reply", JSON),  # the first reply, sent again to a resend (NULL until it is kept)
 )
 
-device_contacts = Table(  # migration 0014: when each person's device was last heard from
+device_contacts = Table(  # migration 0014: when each device token was last used
     "device_contacts",
     metadata,
-    Column("person_id", String(64), primary_key=True),
+    Column("token_id", String(16), primary_key=True),
+    Column("person_id", String(64), nullable=False),
     Column("last_at", UTCDateTime, nullable=False),
-    Column("token_id", String(16)),
+    Index(None, "person_id"),
 )
 
 accounts = Table(

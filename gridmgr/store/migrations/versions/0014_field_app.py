@@ -4,7 +4,7 @@
 ``client_id``): written in the same transaction as the write's ledger event, so a resend — even
 one racing the first send — finds the first write instead of making a second. ``patrol_points``
 gets the phone's ``client_id`` of each point, unique per person. ``device_contacts`` keeps when
-each person's device token was last used.
+each device token was last used.
 
 Revision ID: 0014
 Revises: 0013
@@ -38,11 +38,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "device_contacts",
+        sa.Column("token_id", sa.String(length=16), nullable=False),
         sa.Column("person_id", sa.String(length=64), nullable=False),
         sa.Column("last_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("token_id", sa.String(length=16), nullable=True),
-        sa.PrimaryKeyConstraint("person_id", name=op.f("pk_device_contacts")),
+        sa.PrimaryKeyConstraint("token_id", name=op.f("pk_device_contacts")),
     )
+    with op.batch_alter_table("device_contacts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_device_contacts_person_id"), ["person_id"])
     with op.batch_alter_table("patrol_points", schema=None) as batch_op:
         batch_op.add_column(sa.Column("client_id", sa.String(length=64), nullable=True))
         batch_op.create_index(
@@ -56,5 +58,7 @@ def downgrade() -> None:
     with op.batch_alter_table("patrol_points", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_patrol_points_person_id_client_id"))
         batch_op.drop_column("client_id")
+    with op.batch_alter_table("device_contacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_device_contacts_person_id"))
     op.drop_table("device_contacts")
     op.drop_table("client_requests")
