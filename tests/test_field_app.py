@@ -18,9 +18,14 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from gridmgr.cases import Case
+from gridmgr.access import caller_for
+from gridmgr.cases import Action, Case, CaseState
+from gridmgr.services.actions import act_as
+from gridmgr.services.photos import attach_photo
+from gridmgr.services.submissions import submit_report
 from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
 from gridmgr.responsibility.roster import field_post
+from gridmgr.web.deps import services_of
 from gridmgr.web.fieldapp import CONTENT_SECURITY_POLICY, init_field_app, load_field_files
 from gridmgr.web.headers import init_security_headers
 from tests.live import Live, jpeg, live_server, new_context, screenshot
@@ -305,4 +310,63 @@ def test_a_flaky_network_loses_no_report_and_duplicates_none(
     found = cases_by(live, tag)
     assert sorted(c.description for c in found) == sorted(texts)  # 0 lost, 0 duplicated
     assert page.locator("#outbox li.refused").count() == 0
+    context.close()
+
+
+def case_for_worker(live: Live, text: str) -> tuple[str, int]:
+    """A case dispatched to the demo grid worker, with a photo: its id and number."""
+    services = services_of(live.app)
+    now = services.now()
+    worker = caller_for(services.roster, live.logins["grid worker"], now)
+    operator = caller_for(services.roster, live.logins["operator"], now)
+    lon, lat = worker_place(live)
+    done = submit_report(
+        services, operator, category="street_vending", description=text, lon=lon, lat=lat
+    )
+    case = done.case
+    if case.state is CaseState.REPORTED:
+        case = act_as(services, operator, case.case_id, Action.REGISTER, comment="立案")
+    if case.state is CaseState.REGISTERED:
+        case = act_as(
+            services,
+            operator,
+            case.case_id,
+            Action.DISPATCH,
+            comment="派遣",
+            assignee_id=worker.actor.actor_id,
+        )
+    assert case.state is CaseState.DISPATCHED, case.state
+    attach_photo(services, operator, case.case_id, jpeg())
+    return case.case_id, done.number
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_case_signed_for_offline_is_accepted_once_back_online(
+    chromium_browser: Browser, live: Live
+) -> None:
+    text = "签收测试 <b>不是标记</b>"
+    case_id, number = case_for_worker(live, text)
+    context = phone(chromium_browser, live)
+    page = context.new_page()
+    log_in_app(page, live)
+    page.click("#tabs button[data-tab=cases]")
+    card = page.locator("#cases li", has_text=f"#{number} ")
+    expect(card).to_contain_text(text)  # as text: the <b> is not markup
+    expect(card.locator(".due")).to_contain_text("剩余")
+    expect(card.locator(".photos img")).to_have_count(1)
+    card.locator(".photos img").evaluate("img => img.decode()")  # fetched with the token
+    context.set_offline(True)
+    card.locator("button[data-action=accept]").click()
+    page.fill("#action-form textarea[name=comment]", "已签收，马上处理")
+    page.click("#action-form button[type=submit]")
+    expect(card).to_contain_text("待发送")
+    expect(card.locator("button[data-action]")).to_have_count(0)
+    screenshot(page, "field-app-case-offline")
+    assert live.store.case(case_id).state is CaseState.DISPATCHED
+    context.set_offline(False)
+    wait_until_sent(page)
+    assert live.store.case(case_id).state is CaseState.ACCEPTED
+    accepts = [e for e in live.store.trail(case_id) if e.action == Action.ACCEPT.value]
+    assert len(accepts) == 1
     context.close()

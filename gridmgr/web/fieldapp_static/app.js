@@ -272,7 +272,8 @@
     var form = event.target, c = acting.c, name = acting.name;
     var payload = { action: name, comment: form.comment.value.trim() };
     if (name === "request_defer") payload.extend = form.extend.value;
-    if (c.version !== undefined) payload.version = c.version;
+    // no version: an escalation moving the case on must not refuse a sign-for made offline; the
+    // state machine's guards decide whether the action still applies
     $("action-dialog").close();
     shrink(name === "handle" ? form.photo.files[0] : null).then(function (p) {
       return outbox.add("action", payload, { case_id: c.case_id || c.id, photo: p, label: t("act." + name) + " #" + (c.number || "") });
