@@ -20,11 +20,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from gridmgr.access import caller_for
 from gridmgr.cases import Action, Case, CaseState
+from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
+from gridmgr.responsibility.roster import field_post
 from gridmgr.services.actions import act_as
 from gridmgr.services.photos import attach_photo
 from gridmgr.services.submissions import submit_report
-from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
-from gridmgr.responsibility.roster import field_post
 from gridmgr.web.deps import services_of
 from gridmgr.web.fieldapp import CONTENT_SECURITY_POLICY, init_field_app, load_field_files
 from gridmgr.web.headers import init_security_headers
