@@ -195,7 +195,7 @@ def cases_by(live: Live, tag: str) -> list[Case]:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_first_load_is_small_and_the_shell_opens_offline(
+def test_first_load_is_small_the_shell_opens_offline_and_logout_revokes(
     chromium_browser: Browser, live: Live
 ) -> None:
     context = phone(chromium_browser, live)
@@ -225,6 +225,17 @@ def test_first_load_is_small_and_the_shell_opens_offline(
     page.click("#lang")
     expect(page.locator("#tabs button[data-tab=cases]")).to_have_text("Cases")
     screenshot(page, "field-app-offline-en")
+
+    token = page.evaluate("() => GM.db.get('token')")
+    context.set_offline(False)
+    page.click("#tabs button[data-tab=outbox]")
+    page.click("#logout")  # revokes the device token, forgets it on the phone
+    expect(page.locator("#login")).to_be_visible()
+    assert page.evaluate("() => GM.db.get('token')") is None
+    revoked = context.request.get(
+        f"{live.url}/api/v1/devices", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert revoked.status == 401
     context.close()
 
 
