@@ -20,7 +20,7 @@ from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
 from gridmgr.store import Store
 from gridmgr.web.sessions import init_sessions
-from tests.builders import api_app, close_app, tiny_roster
+from tests.builders import api_app, close_app, tiny_context, tiny_roster
 
 FIXED = datetime(2026, 5, 6, 10, 0, tzinfo=TZ)  # a Wednesday morning, working time
 KEY = "k" * 16 + "-test-secret-key-of-enough-length"
@@ -192,3 +192,116 @@ def test_a_device_token_cannot_mint_another(client: FlaskClient) -> None:
     reply = client.post(URL, json={"label": "more"}, headers=bearer(got["token"]))
 
     assert reply.status_code == 401
+
+
+# -- last sync -----------------------------------------------------------------------------
+
+
+def test_a_device_tokens_use_is_the_persons_last_sync_written_at_most_once_a_minute(
+    client: FlaskClient, store: Store, clock: Clock
+) -> None:
+    me = person_at(OWN_CELL)
+    phone = device(client, me)
+    clock.now = FIXED + timedelta(minutes=3)
+
+    first = client.get("/api/v1/sync/status", headers=bearer(phone["token"])).get_json()
+    clock.now = FIXED + timedelta(minutes=3, seconds=30)
+    again = client.get("/api/v1/sync/status", headers=bearer(phone["token"])).get_json()
+
+    assert first == {
+        "person_id": me,
+        "server_time": (FIXED + timedelta(minutes=3)).isoformat(),
+        "last_sync": (FIXED + timedelta(minutes=3)).isoformat(),
+    }
+    assert again["server_time"] == (FIXED + timedelta(minutes=3, seconds=30)).isoformat()
+    assert again["last_sync"] == first["last_sync"]  # this server wrote it a moment ago
+    listed = client.get(URL, headers=bearer(phone["token"])).get_json()["devices"]
+    assert listed[0]["last_used_at"] == first["last_sync"]
+
+
+def test_an_ordinary_personal_token_is_not_a_device_sync(client: FlaskClient, store: Store) -> None:
+    me = person_at(OWN_CELL)
+    token = store.create_credential(kind="person", subject=me, now=FIXED, days=9)
+
+    status = client.get("/api/v1/sync/status", headers=bearer(token)).get_json()
+
+    assert status["last_sync"] is None
+    assert store.device_contacts() == {}
+
+
+def test_the_command_center_sees_each_workers_last_sync(client: FlaskClient, store: Store) -> None:
+    me = person_at(OWN_CELL)
+    phone = device(client, me)
+    client.get("/api/v1/cases", headers=bearer(phone["token"]))
+    operator = store.create_credential(kind="person", subject=operator_id(), now=FIXED, days=9)
+
+    workers = client.get("/api/v1/patrols/status", headers=bearer(operator)).get_json()["workers"]
+
+    mine = [w for w in workers if w["person_id"] == me]
+    assert [datetime.fromisoformat(w["last_sync"]) for w in mine] == [FIXED]
+    assert all(w["last_sync"] is None for w in workers if w["person_id"] != me)
+
+
+# -- the panel's line: workers on duty not heard from ----------------------------------------
+
+
+def synced(store: Store) -> None:
+    context = tiny_context()
+    store.sync_reference(
+        grid=context.grid, roster=context.roster, catalog=context.catalog, at=FIXED, actor="test"
+    )
+
+
+def silent_line(client: FlaskClient, store: Store) -> dict[str, object]:
+    operator = store.create_credential(kind="person", subject=operator_id(), now=FIXED, days=9)
+    reply = client.get("/api/v1/invariants", headers=bearer(operator))
+    assert reply.status_code == 200, reply.get_json()
+    [line] = [x for x in reply.get_json()["lines"] if x["key"] == "silent"]
+    return dict(line)
+
+
+def test_a_worker_on_duty_with_the_app_silent_for_30_minutes_turns_the_line_red(
+    client: FlaskClient, store: Store, clock: Clock
+) -> None:
+    synced(store)
+    me = person_at(OWN_CELL)
+    phone = device(client, me)  # another worker without the app is never counted
+    clock.now = FIXED - timedelta(minutes=31)
+    client.get("/api/v1/cases", headers=bearer(phone["token"]))
+    clock.now = FIXED
+
+    red = silent_line(client, store)
+    walk = {"points": [{"at": FIXED.isoformat(), "lon": 120.06, "lat": 31.93}]}
+    posted = client.post("/api/v1/patrols/points", json=walk, headers=bearer(phone["token"]))
+    green = silent_line(client, store)
+
+    assert (red["ok"], red["count"], red["value"]) == (False, 1, "1/1")
+    assert red["details"] == [f"{tiny_roster().persons[me].name} ({OWN_CELL}): 09:29"]
+    assert posted.status_code == 201
+    assert (green["ok"], green["count"]) == (True, 0)
+
+
+def test_a_worker_heard_from_29_minutes_ago_or_off_duty_is_not_silent(
+    client: FlaskClient, store: Store, clock: Clock
+) -> None:
+    synced(store)
+    phone = device(client, person_at(OWN_CELL))
+    clock.now = FIXED - timedelta(minutes=29)
+    client.get("/api/v1/cases", headers=bearer(phone["token"]))
+    clock.now = FIXED
+
+    assert silent_line(client, store)["ok"] is True
+    clock.now = FIXED.replace(hour=22)  # off duty: silence is his own business
+    assert silent_line(client, store)["ok"] is True
+    clock.now = FIXED.replace(hour=11)  # on duty again, 89 minutes later
+    assert silent_line(client, store)["count"] == 1
+
+
+def test_a_revoked_device_takes_its_worker_off_the_line(client: FlaskClient, store: Store) -> None:
+    synced(store)
+    phone = device(client, person_at(OWN_CELL))
+    assert silent_line(client, store)["count"] == 1  # never heard from
+
+    client.delete(f"{URL}/{phone['token_id']}", headers=bearer(phone["token"]))
+
+    assert silent_line(client, store)["count"] == 0

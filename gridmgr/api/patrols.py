@@ -144,7 +144,8 @@ def coverage(query: CoverageQuery) -> Response:
 
 @bp.get("/status")
 def status() -> Response:
-    """Each grid worker in your scope: patrolling, on duty, absent or off duty, and where."""
+    """Each grid worker in your scope: patrolling, on duty, absent or off duty, and where;
+    ``last_seen`` is his latest patrol point, ``last_sync`` his field app's last contact."""
     now = services().now()
     frame = duty_in_scope(services(), current_caller(), now=now)
     return jsonify(
@@ -157,13 +158,15 @@ def status() -> Response:
                     "cell": c,
                     "status": s,
                     "last_seen": None if pd.isna(t) else pd.Timestamp(t).isoformat(),
+                    "last_sync": None if pd.isna(y) else pd.Timestamp(y).isoformat(),
                 }
-                for p, n, c, s, t in zip(
+                for p, n, c, s, t, y in zip(
                     frame["person_id"],
                     frame["name"],
                     frame["cell"],
                     frame["status"],
                     frame["last_seen"],
+                    frame["last_sync"],
                     strict=True,
                 )
             ],

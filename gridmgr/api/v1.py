@@ -20,7 +20,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 
-from gridmgr.api import ledgerproofs, patrols, triage, units
+from gridmgr.api import field, ledgerproofs, patrols, triage, units
 from gridmgr.api.auth import authenticate, current_caller
 from gridmgr.api.errors import (
     BodyTooLargeError,
@@ -487,6 +487,7 @@ bp.register_api(patrols.bp)  # /api/v1/patrols, under this blueprint's authentic
 bp.register_api(ledgerproofs.bp)  # /api/v1/ledger/sth, /proof, /consistency
 bp.register_api(triage.bp)  # place, merge, inbox
 bp.register_api(units.bp)  # unit inboxes and members, the 派遣 picker
+bp.register_api(field.bp)  # the field app: /sync/status, /me/bundle
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -11,6 +11,9 @@ Prometheus' textfile collector) and ``GET /api/v1/invariants``. A line is red wh
 - **escalated**: an overdue stage (or rung) has not climbed the ladder within
   :data:`ESCALATION_GRACE` (a stage at the top, 红牌, has nowhere to climb and is not counted);
 - **queues**: the out-of-grid or the unlocated queue holds a case past its deadline;
+- **silent**: a grid worker on duty who carries the field app (a live device token) was not
+  heard from — no device contact, no patrol point — for :data:`~gridmgr.services.patrols.
+  SILENT_AFTER` (30 minutes);
 - **ledger**: the ledger does not verify end to end.
 
 Merged duplicates are not open work (they follow their master case) and are not counted.
@@ -29,6 +32,7 @@ from gridmgr.ledger import Verification
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.staffing import staffing_report
 from gridmgr.services.context import Services
+from gridmgr.services.patrols import silent_workers
 from gridmgr.store import InvariantCount
 
 ESCALATION_GRACE = timedelta(minutes=5)
@@ -65,6 +69,7 @@ LABELS = {
     "deadlines": "案件有时限 open cases with a deadline",
     "escalated": "超时已督办 overdue stages escalated within 5 min",
     "queues": "网格外/待定位不超时 out-of-grid and unlocated queues on time",
+    "silent": "在岗网格员30分钟内有联系 workers on duty heard from within 30 min",
     "ledger": "审计链校验 ledger verified",
 }
 """What each line checks, in Chinese and English (the CLI prints these)."""
@@ -87,6 +92,7 @@ def check(
     lines = [_coverage(services), _owners(services, at)]
     lines += [_case_line(key, counts[key]) for key in ("holders", "deadlines", "escalated")]
     lines.append(_case_line("queues", counts["queues"], link="/dashboard/queue#queues"))
+    lines.append(_silent(services, at, scope))
     if verified is not None:
         lines.append(_ledger(verified))
     return lines
@@ -133,6 +139,21 @@ def _case_line(key: str, found: InvariantCount, *, link: str | None = None) -> L
         else f"{found.total - found.count}/{found.total}",
         case_ids=first,
         link=None if ok else (link or f"/dashboard/case/{first[0]}"),
+    )
+
+
+def _silent(services: Services, at: datetime, scope: tuple[str, ...] | None) -> Line:
+    silent, on_duty = silent_workers(services, at=at, scope=scope)
+    return Line(
+        "silent",
+        not silent,
+        len(silent),
+        f"{len(silent)}/{on_duty}",
+        details=tuple(
+            f"{w.name} ({w.cell}): "
+            + ("never" if w.last_heard is None else w.last_heard.astimezone(TZ).strftime("%H:%M"))
+            for w in silent[:FIRST_IDS]
+        ),
     )
 
 

@@ -28,6 +28,7 @@ from gridmgr.patrols import (
 )
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.context import Services
+from gridmgr.services.devices import DEVICE_LABEL
 from gridmgr.store import Store
 from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch, PatrolResendError
 
@@ -238,11 +239,72 @@ def coverage_in_scope(
 
 def duty_in_scope(services: Services, caller: Caller, *, now: datetime) -> pd.DataFrame:
     """Each grid worker in the caller's scope at ``now``: :func:`gridmgr.patrols.duty_status`'s
-    frame."""
+    frame, and ``last_sync``: his field app's last contact (a device token's last use)."""
     frame = duty_status(
         services.roster, services.calendar, services.store.latest_patrol_points(), now=now
     )
-    return frame[[caller.covers(str(c)) for c in frame["cell"]]]
+    frame = frame[[caller.covers(str(c)) for c in frame["cell"]]]
+    return _with_last_sync(services.store, frame)
+
+
+def _with_last_sync(store: Store, frame: pd.DataFrame) -> pd.DataFrame:
+    contacts = store.device_contacts([str(p) for p in frame["person_id"]])
+    synced = pd.Series([contacts.get(str(p)) for p in frame["person_id"]], dtype="object")
+    return frame.assign(last_sync=pd.to_datetime(synced, utc=True).set_axis(frame.index))
+
+
+SILENT_AFTER = timedelta(minutes=30)
+"""How long a worker on duty who carries the field app may go unheard before the panel shows
+him."""
+ON_DUTY = ("patrolling", "on_duty")
+"""The statuses of :func:`gridmgr.patrols.duty_status` that mean on duty (shift, not absent)."""
+
+
+@dataclass(frozen=True)
+class SilentWorker:
+    """A worker on duty not heard from (no device contact, no patrol point) lately."""
+
+    person_id: str
+    name: str
+    cell: str
+    last_heard: datetime | None
+
+
+def silent_workers(
+    services: Services,
+    *,
+    at: datetime,
+    scope: tuple[str, ...] | None = None,
+    after: timedelta = SILENT_AFTER,
+) -> tuple[list[SilentWorker], int]:
+    """Workers on duty at ``at`` (in ``scope``'s cells) who carry the field app (a live device
+    token) and were not heard from — neither a device contact nor a patrol point — within
+    ``after``; and how many on duty carry the app. Oldest silence first."""
+    store = services.store
+    frame = duty_status(services.roster, services.calendar, store.latest_patrol_points(), now=at)
+    if scope is not None:
+        frame = frame[[str(c).startswith(scope) for c in frame["cell"]]]
+    equipped = store.device_holders(label_prefix=DEVICE_LABEL, now=at)
+    frame = frame[frame["status"].isin(ON_DUTY) & frame["person_id"].isin(equipped)]
+    frame = frame.drop_duplicates("person_id")
+    contacts = store.device_contacts([str(p) for p in frame["person_id"]])
+    silent = []
+    for p, n, c, seen in zip(
+        frame["person_id"], frame["name"], frame["cell"], frame["last_seen"], strict=True
+    ):
+        heard = [t for t in (contacts.get(str(p)), _instant(seen)) if t is not None]
+        last = max(heard) if heard else None
+        if last is None or last < at - after:
+            silent.append(SilentWorker(str(p), str(n), str(c), last))
+    early = datetime.min.replace(tzinfo=TZ)
+    silent.sort(key=lambda w: (w.last_heard or early, w.person_id))
+    return silent, len(frame)
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, datetime) or pd.isna(value):  # NaT: no point yet
+        return None
+    return pd.Timestamp(value).to_pydatetime()
 
 
 def patrol_points(store: Store, *, since: datetime, until: datetime) -> pd.DataFrame:

@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gridmgr.cases import CaseEvent
 from gridmgr.errors import CaseNotFoundError
-from gridmgr.store.schema import cases, client_requests, device_contacts, patrol_points
+from gridmgr.store.schema import (
+    api_tokens,
+    cases,
+    client_requests,
+    device_contacts,
+    patrol_points,
+)
 from gridmgr.store.transactions import StoreBase
 
 CLIENT_ID_KEY = "client_id"
@@ -93,6 +99,14 @@ class FieldMethods(StoreBase):
             raise CaseNotFoundError(f"no case {case_id}")
         return int(number)
 
+    def case_numbers(self, case_ids: Sequence[str]) -> dict[str, int]:
+        """The numbers of the cases ``case_ids`` (unknown ids are left out)."""
+        if not case_ids:
+            return {}
+        query = select(cases.c.case_id, cases.c.number).where(cases.c.case_id.in_(list(case_ids)))
+        with self._read() as conn:
+            return {str(r[0]): int(r[1]) for r in conn.execute(query)}
+
     def keep_client_reply(self, person_id: str, client_id: str, reply: Mapping[str, Any]) -> None:
         """Keep the first reply to a write (a later call leaves it as it is)."""
         with self._update() as conn:
@@ -138,6 +152,23 @@ class FieldMethods(StoreBase):
         )
         with self._read() as conn:
             return {r.token_id: r.last_at for r in conn.execute(query)}
+
+    def device_holders(self, *, label_prefix: str, now: datetime) -> set[str]:
+        """The persons holding a live personal token whose label starts with ``label_prefix``
+        (the field app's device tokens)."""
+        t = api_tokens.c
+        query = (
+            select(t.subject)
+            .distinct()
+            .where(
+                t.kind == "person",
+                t.label.startswith(label_prefix, autoescape=True),
+                t.revoked_at.is_(None),
+                or_(t.expires_at.is_(None), t.expires_at > now),
+            )
+        )
+        with self._read() as conn:
+            return {str(r[0]) for r in conn.execute(query)}
 
     def patrol_client_ids(self, person_id: str, client_ids: Sequence[str]) -> set[str]:
         """Which of ``client_ids`` name points ``person_id`` has stored already."""
