@@ -195,26 +195,45 @@ def cases_by(live: Live, tag: str) -> list[Case]:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_first_load_is_small_the_shell_opens_offline_and_logout_revokes(
+def test_the_first_load_transfers_at_most_300_kb_compressed(
     chromium_browser: Browser, live: Live
 ) -> None:
-    context = phone(chromium_browser, live)
+    # the service worker is blocked while counting: Chromium reports no size for what it
+    # answers; the files it fetches to cache the shell are counted from the server's side
+    context = phone(chromium_browser, live, service_workers="block")
     page = context.new_page()
     transferred: list[int] = []
 
     def count(request: Any) -> None:
         sizes = request.sizes()
+        assert sizes["responseBodySize"] >= 0
         transferred.append(sizes["responseBodySize"] + sizes["responseHeadersSize"])
 
     page.on("requestfinished", count)
+    log_in_app(page, live)  # the shell, its scripts, the login, the bundle
+    page.click("#tabs button[data-tab=patrol]")  # and this week's coverage
+    page.wait_for_load_state("networkidle")
+    files = load_field_files().by_name
+    worker = page.evaluate("() => fetch('/m/sw.js').then(r => r.text())")
+    cached = re.findall(r'"/m/([^"]*)"', worker.split("var SHELL", 1)[1].split(";", 1)[0])
+    served = [files["index.html" if n == "" else n] for n in [*cached, "sw.js"]]
+    first_load = sum(transferred) + sum(len(f.gzipped or f.body) for f in served)
+    assert len(transferred) >= 8  # shell, css, 3 scripts, icon, login, bundle, coverage
+    assert first_load <= FIRST_LOAD_BUDGET, first_load
+    screenshot(page, "field-app-patrol")
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_shell_opens_offline_and_logout_revokes_the_device(
+    chromium_browser: Browser, live: Live
+) -> None:
+    context = phone(chromium_browser, live)
+    page = context.new_page()
     log_in_app(page, live)
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
-    page.click("#tabs button[data-tab=patrol]")  # the coverage too
-    page.wait_for_load_state("networkidle")
-    first_load = sum(transferred)
-    assert 0 < first_load <= FIRST_LOAD_BUDGET, first_load
-    screenshot(page, "field-app-patrol")
-
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     context.set_offline(True)
     answer = page.reload()
     assert answer is not None

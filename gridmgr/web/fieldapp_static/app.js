@@ -324,10 +324,15 @@
         var list = $("coverage");
         list.replaceChildren();
         ((cov && cov.cells) || []).forEach(function (c) {
-          list.appendChild(el("li", null, c.cell + " · " + Math.round(c.coverage * 100) + "%"));
+          list.appendChild(el("li", null, cellName(c.cell) + " · " + Math.round(c.coverage * 100) + "%"));
         });
         drawMap(cov);
       });
+  }
+  function cellName(code) {
+    var f = ((bundle && bundle.cells && bundle.cells.features) || []).find(function (x) { return x.id === code; });
+    var name = f && f.properties && (lang === "en" ? f.properties.name_en : f.properties.name);
+    return name ? name + " (" + code + ")" : code;
   }
   var lastCoverage = null;
   /* His cells (shaded by this week's coverage) and today's track, on a canvas. */
