@@ -305,3 +305,23 @@ def test_a_revoked_device_takes_its_worker_off_the_line(client: FlaskClient, sto
     client.delete(f"{URL}/{phone['token_id']}", headers=bearer(phone["token"]))
 
     assert silent_line(client, store)["count"] == 0
+
+
+def test_a_silent_workers_last_contact_may_be_an_older_patrol_point(
+    client: FlaskClient, store: Store, clock: Clock
+) -> None:
+    synced(store)
+    me = person_at(OWN_CELL)
+    device(client, me)  # he carries the app, but walked with another token (no device contact)
+    plain = store.create_credential(kind="person", subject=me, now=FIXED, days=9)
+    clock.now = FIXED - timedelta(hours=2)
+    walk = {"points": [{"at": clock.now.isoformat(), "lon": 120.06, "lat": 31.93}]}
+    assert (
+        client.post("/api/v1/patrols/points", json=walk, headers=bearer(plain)).status_code == 201
+    )
+    clock.now = FIXED
+
+    line = silent_line(client, store)
+
+    assert line["count"] == 1
+    assert line["details"] == [f"{tiny_roster().persons[me].name} ({OWN_CELL}): 08:00"]

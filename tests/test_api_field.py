@@ -497,3 +497,27 @@ def test_a_patrol_upload_racing_another_with_the_same_points_stores_them_once(
     assert (reply.get_json()["new"], reply.get_json()["repeats"]) == (1, 1)
     assert len(calls) == 2
     assert len(store.patrol_points(persons=[worker_id()])) == 2
+
+
+def test_a_resent_report_back_with_its_after_photo_stores_one_photo_and_one_event(
+    client: FlaskClient, store: Store, worker: dict[str, str], operator: dict[str, str]
+) -> None:
+    case_id = dispatched_case(client, operator, worker)
+    for action in ("accept", "start"):
+        body = {"action": action, "comment": "好的"}
+        client.post(f"/api/v1/cases/{case_id}/actions", json=body, headers=worker)
+    photos_before = len(store.attachments_of(case_id))
+
+    def send() -> Any:
+        form = {"action": "handle", "comment": "已清理", "client_id": CID}
+        form["photo"] = (io.BytesIO(jpeg()), "after.jpg")  # type: ignore[assignment]
+        return client.post(f"/api/v1/cases/{case_id}/actions/with-photo", data=form, headers=worker)
+
+    first, again = send(), send()
+
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["state"] == "handled"
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert len(store.attachments_of(case_id)) == photos_before + 1
+    assert [e.action for e in store.trail(case_id)].count("handle") == 1

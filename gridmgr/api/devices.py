@@ -17,11 +17,10 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridmgr.access import Caller
-from gridmgr.api.auth import bearer_token
+from gridmgr.api.auth import authenticate, current_caller
 from gridmgr.api.errors import created, problem
 from gridmgr.api.replies import iso
 from gridmgr.errors import CredentialError
-from gridmgr.services.credentials import authenticate_token
 from gridmgr.services.devices import (
     Device,
     LoginThrottledError,
@@ -87,7 +86,8 @@ def revoke(path: DevicePath) -> Response:
 def _caller() -> Caller:
     """The person asking: by his Bearer token, else by his dashboard session."""
     if request.headers.get("Authorization"):
-        return authenticate_token(services(), bearer_token())[0]
+        authenticate()  # a device token's use counts as its last contact here too
+        return current_caller()
     return _session_caller()
 
 

@@ -72,29 +72,33 @@ class ReportIn(BaseModel):
         return _text_without_controls(value)
 
 
+ActionName = Literal[
+    "register",
+    "reject",
+    "dispatch",
+    "accept",
+    "return",
+    "transfer",
+    "start",
+    "request_defer",
+    "approve_defer",
+    "refuse_defer",
+    "handle",
+    "verify",
+    "reopen",
+    "close",
+    "evaluate",
+    "supervise",
+]
+"""The lifecycle actions a client may ask for."""
+
+
 class ActionIn(BaseModel):
     """One lifecycle action on a case."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    action: Literal[
-        "register",
-        "reject",
-        "dispatch",
-        "accept",
-        "return",
-        "transfer",
-        "start",
-        "request_defer",
-        "approve_defer",
-        "refuse_defer",
-        "handle",
-        "verify",
-        "reopen",
-        "close",
-        "evaluate",
-        "supervise",
-    ]
+    action: ActionName
     comment: str = Field(min_length=1, max_length=2000)
     assignee: str | None = Field(default=None, max_length=64, description="dispatch: person id")
     unit: str | None = Field(
@@ -150,6 +154,26 @@ class ReportWithPhotoForm(BaseModel):
         return value
 
     @field_validator("category", "description")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        return _text_without_controls(value.strip())
+
+
+class ActionWithPhotoForm(BaseModel):
+    """One lifecycle action and its photo in one multipart request (反馈 with the after-photo,
+    from a phone's outbox)."""
+
+    action: ActionName
+    comment: str = Field(min_length=1, max_length=2000)
+    photo: FileStorage
+    client_id: str | None = Field(
+        default=None, pattern=CLIENT_ID_PATTERN, description=CLIENT_ID_HELP
+    )
+    captured_at: AwareDatetime | None = Field(
+        default=None, description=CAPTURED_AT_HELP + "; kept in the event's details"
+    )
+
+    @field_validator("comment")
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
         return _text_without_controls(value.strip())

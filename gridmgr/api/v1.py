@@ -33,6 +33,7 @@ from gridmgr.api.replies import case_json, event_json, iso, photo_json
 from gridmgr.api.schemas import (
     AccessLogQuery,
     ActionIn,
+    ActionWithPhotoForm,
     AttachmentPath,
     CasePath,
     CaseQuery,
@@ -59,7 +60,13 @@ from gridmgr.services.triage import merge_view
 from gridmgr.web.deps import ledger_watch_of, services
 
 MAX_BODY = 64 * 1024
-MULTIPART_ENDPOINTS = frozenset({"api_v1.create_report_with_photo", "api_v1.upload_photo"})
+MULTIPART_ENDPOINTS = frozenset(
+    {
+        "api_v1.create_report_with_photo",
+        "api_v1.upload_photo",
+        "api_v1.case_action_with_photo",
+    }
+)
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 TAG_CASES = Tag(name="cases", description="Reports and the case lifecycle")
 TAG_GRID = Tag(name="grid", description="Cells, owners, location")
@@ -295,7 +302,39 @@ def case_action(path: CasePath, body: ActionIn) -> Response:
     return jsonify(case_json(updated))
 
 
-def _action_once(case_id: str, body: ActionIn, client_id: str) -> Response:
+@bp.post("/cases/<case_id>/actions/with-photo", tags=[TAG_CASES])
+def case_action_with_photo(path: CasePath, form: ActionWithPhotoForm) -> Response:
+    """Apply one lifecycle action with its photo in one multipart request (反馈 with the
+    after-photo): the photo is stored only when the caller may take the action, and a resend
+    of the same ``client_id`` stores neither again."""
+    photo = _read_photo(form.photo)
+    body = ActionIn(
+        action=form.action,
+        comment=form.comment,
+        client_id=form.client_id,
+        captured_at=form.captured_at,
+    )
+    if body.client_id is not None:
+        return _action_once(path.case_id, body, body.client_id, photo=photo)
+    note = None
+    if body.captured_at is not None:
+        at = fieldsync.capture_time(body.captured_at, now=services().now())
+        note = {"captured_at": at.isoformat()}
+    updated = act_as(
+        services(),
+        current_caller(),
+        path.case_id,
+        Action(body.action),
+        comment=body.comment,
+        photo=photo,
+        note=note,
+    )
+    return jsonify(case_json(updated))
+
+
+def _action_once(
+    case_id: str, body: ActionIn, client_id: str, *, photo: Photo | None = None
+) -> Response:
     caller = current_caller()
     acted = fieldsync.act_once(
         services(),
@@ -311,6 +350,7 @@ def _action_once(case_id: str, body: ActionIn, client_id: str) -> Response:
         extend=body.extend,
         defer_to=body.defer_to,
         rating=body.rating,
+        photo=photo,
     )
     if acted.reply is not None:
         return jsonify(acted.reply)

@@ -281,21 +281,30 @@ def silent_workers(
     token) and were not heard from — neither a device contact nor a patrol point — within
     ``after``; and how many on duty carry the app. Oldest silence first."""
     store = services.store
-    frame = duty_status(services.roster, services.calendar, store.latest_patrol_points(), now=at)
+    # only the last ``after`` of points is read for everyone (an index range on ``at``): the
+    # panel runs this on every refresh; the silent few get their older points afterwards
+    recent = store.latest_patrol_points(since=at - after)
+    frame = duty_status(services.roster, services.calendar, recent, now=at)
     if scope is not None:
         frame = frame[[str(c).startswith(scope) for c in frame["cell"]]]
     equipped = store.device_holders(label_prefix=DEVICE_LABEL, now=at)
     frame = frame[frame["status"].isin(ON_DUTY) & frame["person_id"].isin(equipped)]
     frame = frame.drop_duplicates("person_id")
     contacts = store.device_contacts([str(p) for p in frame["person_id"]])
+    quiet = [
+        (str(p), str(n), str(c))
+        for p, n, c, seen in zip(
+            frame["person_id"], frame["name"], frame["cell"], frame["last_seen"], strict=True
+        )
+        if _instant(seen) is None
+        and (contacts.get(str(p)) is None or contacts[str(p)] < at - after)
+    ]
+    older = store.latest_patrol_points(persons=[p for p, _, _ in quiet]) if quiet else None
+    walked = {} if older is None else dict(zip(older["person_id"], older["at"], strict=True))
     silent = []
-    for p, n, c, seen in zip(
-        frame["person_id"], frame["name"], frame["cell"], frame["last_seen"], strict=True
-    ):
-        heard = [t for t in (contacts.get(str(p)), _instant(seen)) if t is not None]
-        last = max(heard) if heard else None
-        if last is None or last < at - after:
-            silent.append(SilentWorker(str(p), str(n), str(c), last))
+    for p, n, c in quiet:
+        heard = [t for t in (contacts.get(p), _instant(walked.get(p))) if t is not None]
+        silent.append(SilentWorker(p, n, c, max(heard) if heard else None))
     early = datetime.min.replace(tzinfo=TZ)
     silent.sort(key=lambda w: (w.last_heard or early, w.person_id))
     return silent, len(frame)
