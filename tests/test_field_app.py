@@ -372,8 +372,8 @@ def case_for_worker(live: Live, text: str) -> tuple[str, int]:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_a_case_signed_for_offline_is_accepted_once_back_online(
-    chromium_browser: Browser, live: Live
+def test_a_case_signed_for_and_reported_back_offline_moves_on_once_back_online(
+    chromium_browser: Browser, live: Live, tmp_path: Path
 ) -> None:
     text = "签收测试 <b>不是标记</b>"
     case_id, number = case_for_worker(live, text)
@@ -387,11 +387,8 @@ def test_a_case_signed_for_offline_is_accepted_once_back_online(
     expect(card.locator(".photos img")).to_have_count(1)
     card.locator(".photos img").evaluate("img => img.decode()")  # fetched with the token
     context.set_offline(True)
-    card.locator("button[data-action=accept]").click()
-    page.fill("#action-form textarea[name=comment]", "已签收，马上处理")
-    page.click("#action-form button[type=submit]")
+    act(page, card, "accept", "已签收，马上处理")
     expect(card).to_contain_text("待发送")
-    expect(card.locator("button[data-action]")).to_have_count(0)
     screenshot(page, "field-app-case-offline")
     assert live.store.case(case_id).state is CaseState.DISPATCHED
     context.set_offline(False)
@@ -399,4 +396,29 @@ def test_a_case_signed_for_offline_is_accepted_once_back_online(
     assert live.store.case(case_id).state is CaseState.ACCEPTED
     accepts = [e for e in live.store.trail(case_id) if e.action == Action.ACCEPT.value]
     assert len(accepts) == 1
+
+    # the bundle comes back with the next steps: start work, then report back with a photo
+    act(page, card, "start", "开始处置")
+    wait_until_sent(page)
+    assert live.store.case(case_id).state is CaseState.IN_PROGRESS
+    page.click("#tabs button[data-tab=cases]")
+    context.set_offline(True)
+    after = tmp_path / "after.jpg"
+    after.write_bytes(jpeg((1200, 900)))
+    act(page, card, "handle", "已清理完毕", photo=after)
+    context.set_offline(False)
+    wait_until_sent(page)
+    assert live.store.case(case_id).state is CaseState.HANDLED
+    assert len(live.store.attachments_of(case_id)) == 2  # the operator's and the after-photo
     context.close()
+
+
+def act(page: Page, card: Any, action: str, comment: str, photo: Path | None = None) -> None:
+    """Press one of a case's action buttons and fill its form."""
+    page.click("#tabs button[data-tab=cases]")
+    card.locator(f"button[data-action={action}]").click()
+    page.fill("#action-form textarea[name=comment]", comment)
+    if photo is not None:
+        page.set_input_files("#action-form input[name=photo]", str(photo))
+    page.click("#action-form button[type=submit]")
+    expect(card.locator("button[data-action]")).to_have_count(0)  # waiting to be sent

@@ -85,12 +85,8 @@ GM.outbox = (function () {
   function sendStep(token, group) {
     var first = group[0];
     var request = first.kind === "point" ? pointsRequest(group)
-      : first.kind === "report" ? reportRequest(first) : actionRequest(token, first);
-    return Promise.resolve(request).then(function (req) {
-      if (req === "retry") return "retry";
-      return req.answered || send(token, req);
-    }).then(function (answer) {
-      if (typeof answer === "string") return answer === "retry" ? again(group, null, false) : answer;
+      : first.kind === "report" ? reportRequest(first) : actionRequest(first);
+    return send(token, request).then(function (answer) {
       var r = answer.response, body = answer.body;
       if (r.status === 200 || r.status === 201) {
         return remember(first, body).then(function () {
@@ -140,26 +136,23 @@ GM.outbox = (function () {
   function reportRequest(item) {
     var p = item.payload;
     if (!item.photo) return { url: API + "/reports", json: p };
-    var form = new FormData();
-    Object.keys(p).forEach(function (k) { if (p[k] !== null && p[k] !== undefined) form.append(k, String(p[k])); });
-    form.append("photo", item.photo, "photo.jpg");
-    return { url: API + "/reports/with-photo", form: form };
+    return { url: API + "/reports/with-photo", form: formOf(p, item.photo) };
   }
 
-  /* An action with an after-photo: the photo first (once acknowledged, never again), then the action. */
-  function actionRequest(token, item) {
-    var url = API + "/cases/" + encodeURIComponent(item.case_id);
-    var action = { url: url + "/actions", json: item.payload };
-    if (!item.photo) return action;
+  function formOf(fields, photo) {
     var form = new FormData();
-    form.append("photo", item.photo, "photo.jpg");
-    return send(token, { url: url + "/photos", form: form }).then(function (a) {
-      if (a.response.status === 200 || a.response.status === 201) {
-        item.photo = null;
-        return GM.db.put("outbox", item).then(function () { return action; });
-      }
-      return a.response.status >= 500 ? "retry" : { answered: a };  // a refusal: shown, kept
+    Object.keys(fields).forEach(function (k) {
+      if (fields[k] !== null && fields[k] !== undefined) form.append(k, String(fields[k]));
     });
+    form.append("photo", photo, "photo.jpg");
+    return form;
+  }
+
+  /* An action; with its after-photo (反馈), both in one multipart request, idempotent as one. */
+  function actionRequest(item) {
+    var url = API + "/cases/" + encodeURIComponent(item.case_id) + "/actions";
+    if (!item.photo) return { url: url, json: item.payload };
+    return { url: url + "/with-photo", form: formOf(item.payload, item.photo) };
   }
 
   /* The last acknowledged items, for the worker to see what went through. */
