@@ -269,6 +269,8 @@ def test_offline_reports_and_a_patrol_arrive_once_each_when_back_online(
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     context.set_offline(True)
     tag = "offline-" + format(random.Random(1).getrandbits(32), "x")
+    page.select_option("#category", "street_vending")
+    expect(page.locator("#photo-hint")).to_be_visible()  # 占道经营 needs a photo
     for n in range(3):
         photo = tmp_path / f"photo{n}.jpg"
         photo.write_bytes(jpeg((2400, 1800)))  # shrunk on the phone to 1600 px
@@ -331,7 +333,9 @@ def test_a_flaky_network_loses_no_report_and_duplicates_none(
 
     page.route(re.compile(r"/api/v1/"), flaky)
     tag = "flaky-" + format(rng.getrandbits(32), "x")
-    texts = [f"{tag} 第{n}处 占道经营" for n in range(30)]
+    texts = [f"{tag} 第{n}处 噪声扰民" for n in range(30)]
+    page.select_option("#category", "noise_nuisance")  # a category that needs no photo
+    expect(page.locator("#photo-hint")).to_be_hidden()
     for text in texts:
         report(page, text)
     wait_until_sent(page, rounds=200)

@@ -12,6 +12,7 @@
     "tab.report": ["上报", "Report"], "tab.cases": ["案件", "Cases"], "tab.patrol": ["巡查", "Patrol"], "tab.outbox": ["待发", "Outbox"],
     "report.category": ["类别", "Category"], "report.description": ["描述", "Description"],
     "report.place": ["位置", "Place"], "report.locate": ["定位", "Locate"], "report.photo": ["照片", "Photo"],
+    "report.photo_required": ["该类事项须附照片", "This category needs a photo"],
     "report.submit": ["上报", "Report"], "report.saved": ["已保存到待发箱，联网后自动发送", "Saved to the outbox; sent when online"],
     "report.no_place": ["尚未定位，请点击“定位”", "No location yet: press Locate"],
     "report.locating": ["定位中…", "locating…"], "report.no_gps": ["无法定位：", "No location: "],
@@ -134,6 +135,16 @@
     }).then(function (b) { bundle = b || null; renderBundle(); });
   }
   function categories() { return (bundle && bundle.categories) || []; }
+  /* Whether reports and 反馈 of this category need a photo (as the dashboard asks). */
+  function needsPhoto(code) {
+    var c = categories().find(function (x) { return x.code === code; });
+    return Boolean(c && c.photo_required);
+  }
+  function markPhotoRequired() {
+    var need = needsPhoto($("category").value);
+    $("photo").required = need;
+    $("photo-hint").hidden = !need;
+  }
   function categoryName(code) {
     var c = categories().find(function (x) { return x.code === code; });
     if (!c) return code;
@@ -148,6 +159,7 @@
       select.appendChild(o);
     });
     if (chosen) select.value = chosen;
+    markPhotoRequired();
     $("bundle-at").textContent = bundle ? when(bundle.server_time || bundle.fetched_at) : "—";
     renderCases();
     drawMap();
@@ -265,6 +277,7 @@
     $("action-title").textContent = t("act." + name) + " · #" + (c.number || "");
     $("action-extend").hidden = name !== "request_defer";
     $("action-photo").hidden = name !== "handle";
+    form.photo.required = name === "handle" && needsPhoto(c.category);
     $("action-dialog").showModal();
   }
   function submitAction(event) {
@@ -476,6 +489,7 @@
     });
     $("login-form").addEventListener("submit", login);
     $("report-form").addEventListener("submit", report);
+    $("category").addEventListener("change", markPhotoRequired);
     $("locate").addEventListener("click", locate);
     $("refresh").addEventListener("click", function () { loadBundle(); });
     $("send-now").addEventListener("click", function () { sendNow(true); });
