@@ -231,9 +231,14 @@ def test_the_shell_opens_offline_and_logout_revokes_the_device(
 ) -> None:
     context = phone(chromium_browser, live)
     page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text))
+    page.on("pageerror", lambda e: console.append(f"error: {e}"))
     log_in_app(page, live)
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    refused = [m for m in console if "Content Security Policy" in m or m.startswith("error:")]
+    assert refused == []  # the app runs under its policy, with no script error
     context.set_offline(True)
     answer = page.reload()
     assert answer is not None
