@@ -93,6 +93,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     from dashboards import mount_dashboard
     from gridmgr.api import create_app
     from gridmgr.services.context import close_services, open_services
+    from gridmgr.web.fieldapp import init_field_app
     from gridmgr.web.sessions import init_sessions
 
     settings = prepared.settings
@@ -100,6 +101,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     try:
         app = create_app(settings, prepared.grid, services.roster, services=services)
         init_sessions(app, secret_key=prepared.secret_key, secure_cookies=settings.secure_cookies)
+        init_field_app(app)  # the grid worker's phone app at /m/
         mount_dashboard(app, services, tile_url=settings.tile_url)  # its watch: _background
         with _following_reference(services), _background(prepared, index, services):
             # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
