@@ -21,7 +21,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
@@ -34,13 +33,14 @@ from sqlalchemy import (
 from gridmgr.store.columns import NAMING as NAMING
 from gridmgr.store.columns import GeometryColumn as GeometryColumn
 from gridmgr.store.columns import UTCDateTime as UTCDateTime
-
-metadata = MetaData(naming_convention=NAMING)
-
-
-def _id(name: str = "id") -> Column[int]:
-    return Column(name, Integer, primary_key=True, autoincrement=True)
-
+from gridmgr.store.columns import id_column as _id
+from gridmgr.store.columns import metadata as metadata
+from gridmgr.store.ledgertables import LEDGER_COLUMNS as LEDGER_COLUMNS
+from gridmgr.store.ledgertables import ledger as ledger
+from gridmgr.store.ledgertables import ledger_merkle as ledger_merkle
+from gridmgr.store.ledgertables import ledger_tree_heads as ledger_tree_heads
+from gridmgr.store.ledgertables import ledger_verifications as ledger_verifications
+from gridmgr.store.ledgertables import replay_snapshots as replay_snapshots
 
 grid_generations = Table(
     "grid_generations",
@@ -508,25 +508,6 @@ notification_attempts = Table(
     Index(None, "delivery_id"),
 )
 
-ledger_verifications = Table(
-    "ledger_verifications",
-    metadata,
-    _id(),
-    Column("at", UTCDateTime, nullable=False),
-    Column("ok", Boolean, nullable=False),
-    Column("events", BigInteger, nullable=False),
-    Column("head_seq", BigInteger, nullable=False),
-    Column("head_hash", String(64), nullable=False),
-    Column("first_bad_seq", BigInteger),
-    Column("problem", Text),
-    Column("node", String(100), nullable=False),
-    Column("kind", String(16), nullable=False, server_default="full"),
-    Column("from_seq", BigInteger),
-)
-"""One row per verification of the ledger, by whichever node ran it (0010): ``full`` (end to
-end; ``events`` read them all) or ``incremental`` (0014: the events after ``from_seq``, the head
-an earlier pass verified, whose hash was checked again; ``events`` is how many it read)."""
-
 reference_versions = Table(
     "reference_versions",
     metadata,
@@ -535,7 +516,7 @@ reference_versions = Table(
     Column("checksum", String(64), nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
 )
-"""A counter per kind of reference data (grid, roster, catalog; calendar from 0014), bumped in
+"""A counter per kind of reference data (grid, roster, catalog; calendar from 0016), bumped in
 the transaction that changes it, so every node can poll one small row to see a change (0010)."""
 
 # -- the monthly assessment (考核) --------------------------------------------------------------
@@ -565,62 +546,7 @@ missed_report_contests = Table(  # append-only (migration 0011): a worker's word
     Index(None, "case_id"),
 )
 
-ledger = Table(
-    "ledger",
-    metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("at", String(32), nullable=False),
-    Column("kind", String(200), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("subject", String(200), nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
-    CheckConstraint("seq >= 1", name="seq_positive"),
-    Index(None, "subject"),  # a case's own events, for its dossier (migration 0012)
-)
-
-LEDGER_COLUMNS = ("seq", "at", "kind", "actor", "subject", "payload", "prev_hash", "hash")
-
-# The Merkle tree over the ledger (migration 0012): a cache of its perfect subtrees of level >= 1,
-# derived from ``ledger.hash`` and rebuilt from it at will, so it needs no append-only triggers
-# (a checkpoint recomputes the root from the ledger and refuses a cache that disagrees).
-# ``node`` is ``level << 40 | index`` (gridmgr.store.merklestore.node_key).
-ledger_merkle = Table(
-    "ledger_merkle",
-    metadata,
-    Column("node", BigInteger, primary_key=True, autoincrement=False),
-    Column("hash", String(64), nullable=False),
-)
-
-# Replay snapshots (migration 0014): the city as the ledger's first `seq` events leave it, made
-# every so many events by the scheduled checkpoint; derived data, as `ledger_merkle` is.
-replay_snapshots = Table(
-    "replay_snapshots",
-    metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("head_hash", String(64), nullable=False),  # ledger.hash of event `seq`
-    Column("at_max", String(32), nullable=False),  # the latest `at` of a change folded in
-    Column("min_at", String(32)),  # the earliest `at` of a change since the previous snapshot
-    Column("cases", Integer, nullable=False),
-    Column("state", LargeBinary, nullable=False),  # zlib-compressed JSON
-)
-
-# Signed tree heads published by `gridmgr ledger checkpoint` (migration 0012), newest last.
-ledger_tree_heads = Table(
-    "ledger_tree_heads",
-    metadata,
-    _id(),
-    Column("size", BigInteger, nullable=False),
-    Column("root_hash", String(64), nullable=False),
-    Column("head_hash", String(64), nullable=False),
-    Column("timestamp", String(32), nullable=False),
-    Column("public_key", String(64), nullable=False),
-    Column("signature", String(100), nullable=False),
-    Index(None, "size"),
-)
-
-# Rate-limit counters shared by every node (migration 0014): one fixed window per key.
+# Rate-limit counters shared by every node (migration 0016): one fixed window per key.
 rate_limits = Table(
     "rate_limits",
     metadata,
