@@ -72,6 +72,20 @@ def test_the_headers_tell_what_remains_of_the_shared_window(
     assert second.headers["X-RateLimit-Remaining"] == "2"
 
 
+def test_the_load_balancers_probe_is_not_counted(
+    two_apps: tuple[Flask, Flask, dict[str, str]],
+) -> None:
+    on_a, _, token = two_apps
+    a = on_a.test_client()
+
+    probes = [a.get("/healthz").status_code for _ in range(6)]
+    codes = [a.get(LOCATE, headers=token).status_code for _ in range(5)]
+
+    assert probes == [200] * 6  # over the 4 a minute, and no database write for each
+    assert "X-RateLimit-Limit" not in a.get("/healthz").headers
+    assert codes == [200, 200, 200, 200, 429]  # the probes took nothing from the window
+
+
 def test_a_window_that_ended_starts_again_and_is_swept(store: Store) -> None:
     assert store.hit_rate_limit("k", expiry=60, now=1000.0) == (1, 1060.0)
     assert store.hit_rate_limit("k", expiry=60, amount=2, now=1030.0) == (3, 1060.0)

@@ -146,6 +146,9 @@ def _add_status_pages(app: Flask, served: Callable[[], tuple[Grid, Roster | None
         grid, _ = served()
         return jsonify(status="ok", grid=grid.generation_id, cells=grid.counts)
 
+    # the load balancer's probe: counting it would cost a database write a probe with shared limits
+    app.extensions["gridmgr_limiter"].exempt(healthz)
+
 
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
