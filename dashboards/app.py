@@ -97,6 +97,7 @@ def shell() -> Any:
         links += [
             ("nav.queue", PREFIX + "queue"),
             ("nav.coverage", PREFIX + "coverage"),
+            ("nav.duty", PREFIX + "duty"),
             ("nav.analysis", PREFIX + "analysis"),
             ("nav.inspections", PREFIX + "inspections"),
         ]
