@@ -108,6 +108,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "inv.deadlines": ("在办案件有时限", "Open cases with a deadline"),
     "inv.escalated": ("超时未督办(5分钟)", "Overdue stages not escalated (5 min)"),
     "inv.queues": ("网格外/待定位超时", "Out-of-grid / unlocated past deadline"),
+    "inv.appeals": ("申诉超期未裁定", "Appeals past their decision deadline"),
     "inv.ledger": ("审计链校验于", "Ledger verified at"),
     "ok": ("正常", "OK"),
     "broken": ("异常", "Broken"),

@@ -274,11 +274,12 @@ def missed_flag(
 
 
 def contest_missed_report(
-    services: Services, caller: Caller, case_id: str, *, comment: str
+    services: Services, caller: Caller, case_id: str, *, comment: str, client_id: str | None = None
 ) -> Contest:
     """Record the caller's contest of the missed-report flag on ``case_id``.
 
-    Only the worker the flag names may contest it, with a comment."""
+    Only the worker the flag names may contest it, with a comment; a resend with the same
+    ``client_id`` records nothing twice."""
     text = comment.strip()
     if not text:
         raise AnalyticsError("a contest needs a comment saying why the flag is wrong")
@@ -288,5 +289,6 @@ def contest_missed_report(
     if flag.person_id != caller.actor.actor_id:
         raise ForbiddenError(f"only {flag.person_name} may contest the flag on case {case_id}")
     return services.store.contest_missed_report(
-        case_id, person_id=caller.actor.actor_id, comment=text, at=services.now()
-    )
+        case_id, person_id=caller.actor.actor_id, comment=text, at=services.now(),
+        client_id=client_id,
+    )  # fmt: skip

@@ -11,6 +11,8 @@ Prometheus' textfile collector) and ``GET /api/v1/invariants``. A line is red wh
 - **escalated**: an overdue stage (or rung) has not climbed the ladder within
   :data:`ESCALATION_GRACE` (a stage at the top, 红牌, has nowhere to climb and is not counted);
 - **queues**: the out-of-grid or the unlocated queue holds a case past its deadline;
+- **appeals**: an appeal (申诉) of a closed month's scorecard waits for its manager's decision
+  past its deadline (:mod:`gridmgr.services.appeals`);
 - **ledger**: the ledger does not verify end to end.
 
 Merged duplicates are not open work (they follow their master case) and are not counted.
@@ -65,6 +67,7 @@ LABELS = {
     "deadlines": "案件有时限 open cases with a deadline",
     "escalated": "超时已督办 overdue stages escalated within 5 min",
     "queues": "网格外/待定位不超时 out-of-grid and unlocated queues on time",
+    "appeals": "申诉按时裁定 appeals decided by their deadline",
     "ledger": "审计链校验 ledger verified",
 }
 """What each line checks, in Chinese and English (the CLI prints these)."""
@@ -87,6 +90,8 @@ def check(
     lines = [_coverage(services), _owners(services, at)]
     lines += [_case_line(key, counts[key]) for key in ("holders", "deadlines", "escalated")]
     lines.append(_case_line("queues", counts["queues"], link="/dashboard/queue#queues"))
+    if scope is None:  # appeals are the managers' inbox: city-wide
+        lines.append(_appeals(store.overdue_appeals(at, first=FIRST_IDS)))
     if verified is not None:
         lines.append(_ledger(verified))
     return lines
@@ -133,6 +138,20 @@ def _case_line(key: str, found: InvariantCount, *, link: str | None = None) -> L
         else f"{found.total - found.count}/{found.total}",
         case_ids=first,
         link=None if ok else (link or f"/dashboard/case/{first[0]}"),
+    )
+
+
+def _appeals(found: InvariantCount) -> Line:
+    """Open appeals past their decision deadline (named by appeal id, listed on the analysis
+    page)."""
+    ok = found.count == 0
+    return Line(
+        "appeals",
+        ok,
+        found.count,
+        f"{found.total - found.count}/{found.total}",
+        details=tuple(f"appeal {a} is past its decision deadline" for a in found.case_ids),
+        link=None if ok else "/dashboard/analysis",
     )
 
 
