@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -129,8 +129,12 @@ def appeals_of(client: object, month: str, level: str) -> Any:
     answer = callback(
         client,  # type: ignore[arg-type]
         [("an-appeals", "children"), ("an-unit", "options"), ("an-decide-id", "options")],
-        [("an-month", "value", month), ("an-level", "value", level), ("an-filed", "data", 0),
-         ("an-decided", "data", 0)],  # fmt: skip
+        [
+            ("an-month", "value", month),
+            ("an-level", "value", level),
+            ("an-filed", "data", 0),
+            ("an-decided", "data", 0),
+        ],
     )
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
     return answer.get_json()["response"]
@@ -141,10 +145,15 @@ def file_appeal(client: object, month: str, unit: str, reason: str, client_id: s
         client,  # type: ignore[arg-type]
         [("an-file-result", "children"), ("an-filed", "data"), ("an-client", "data")],
         [("an-file", "n_clicks", 1)],
-        [("an-month", "value", month), ("an-level", "value", "community"),
-         ("an-unit", "value", unit), ("an-indicator", "value", "coverage"),
-         ("an-reason", "value", reason), ("an-client", "data", client_id),
-         ("an-filed", "data", 0)],  # fmt: skip
+        [
+            ("an-month", "value", month),
+            ("an-level", "value", "community"),
+            ("an-unit", "value", unit),
+            ("an-indicator", "value", "coverage"),
+            ("an-reason", "value", reason),
+            ("an-client", "data", client_id),
+            ("an-filed", "data", 0),
+        ],
     )
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
     return json.dumps(answer.get_json(), ensure_ascii=False)
@@ -155,8 +164,12 @@ def decide(client: object, appeal_id: str, verdict: str) -> str:
         client,  # type: ignore[arg-type]
         [("an-decide-result", "children"), ("an-decided", "data")],
         [("an-decide", "n_clicks", 1)],
-        [("an-decide-id", "value", appeal_id), ("an-verdict", "value", verdict),
-         ("an-decide-reason", "value", "终端故障属实"), ("an-decided", "data", 0)],  # fmt: skip
+        [
+            ("an-decide-id", "value", appeal_id),
+            ("an-verdict", "value", verdict),
+            ("an-decide-reason", "value", "终端故障属实"),
+            ("an-decided", "data", 0),
+        ],
     )
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
     return json.dumps(answer.get_json(), ensure_ascii=False)
