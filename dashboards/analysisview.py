@@ -23,6 +23,11 @@ GI_SCALE = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]
 SPOTS_TRACE, RECURRING_TRACE = "hotspots", "recurring"
 """The map's traces, by name."""
 TABLE_ROWS = 20
+CELL = {"padding": "0.25rem 0.6rem", "borderBottom": "1px solid #dde3ea"}
+HEAD = {**CELL, "textAlign": "left", "fontWeight": 600, "background": "#eef2f6"}
+TABLE = {"borderCollapse": "collapse", "background": "#ffffff", "fontSize": "0.9rem",
+         "margin": "0.4rem 0 1rem"}  # fmt: skip
+"""Inline styles: the shared stylesheet belongs to the dashboard's owner."""
 
 
 def _number(value: Any, fmt: str) -> str:
@@ -34,10 +39,11 @@ def _number(value: Any, fmt: str) -> str:
 def _table(head: Sequence[str], rows: list[list[str]], class_name: str) -> Any:
     return html.Table(
         [
-            html.Thead(html.Tr([html.Th(h) for h in head])),
-            html.Tbody([html.Tr([html.Td(c) for c in r]) for r in rows]),
+            html.Thead(html.Tr([html.Th(h, style=HEAD) for h in head])),
+            html.Tbody([html.Tr([html.Td(c, style=CELL) for c in r]) for r in rows]),
         ],
         className=class_name,
+        style=TABLE,
     )
 
 
@@ -57,14 +63,18 @@ def scorecard_view(month: reads.MonthView | None, name: str, lang: str) -> list[
     else:
         at = "" if month.at is None else f"{month.at.astimezone(TZ):%Y-%m-%d %H:%M}"
         status = t("analysis.computed", lang).format(month=month.month, at=at)
+    names = {str(r.get("unit")): str(r.get("name") or r.get("unit")) for r in month.rows}
+    labels = {i.key: i.label_zh if lang == "zh" else i.key for i in reads.INDICATORS}
     notes = [
         html.Li(
             t("analysis.waived", lang).format(
-                appeal=c.get("appeal_id"), unit=c.get("unit"), indicator=c.get("indicator")
+                appeal=c.get("appeal_id"),
+                unit=names.get(str(c.get("unit")), str(c.get("unit"))),
+                indicator=labels.get(str(c.get("indicator")), str(c.get("indicator"))),
             )
         )
         for c in month.corrections
-        if c.get("level") == month.level
+        if c.get("level") == month.level and str(c.get("unit")) in names
     ]
     out: list[Any] = [html.P(status, className="calm small", id="an-status")]
     if notes:
@@ -83,10 +93,10 @@ def scorecard_table(rows: list[dict[str, Any]], lang: str) -> Any:
     for row in rows:
         rank = row.get("rank")
         cells = [
-            html.Td("—" if rank is None else str(int(rank))),
-            html.Td(str(row.get("name") or row.get("unit") or "")),  # text nodes only
-            html.Td(str(row.get("cases", 0))),
-            html.Td(_number(row.get("score"), "{:.1f}")),
+            html.Td("—" if rank is None else str(int(rank)), style=CELL),
+            html.Td(str(row.get("name") or row.get("unit") or ""), style=CELL),  # text nodes
+            html.Td(str(row.get("cases", 0)), style=CELL),
+            html.Td(_number(row.get("score"), "{:.1f}"), style=CELL),
         ]
         for ind in reads.INDICATORS:
             num, den = row.get(f"{ind.key}_num"), row.get(f"{ind.key}_den")
@@ -97,11 +107,12 @@ def scorecard_table(rows: list[dict[str, Any]], lang: str) -> Any:
                 text = f"{_number(num, '{:g}')}/{_number(den, '{:g}')}"
             if rate is not None:
                 text += f" ({rate:.0%})"
-            cells.append(html.Td(text))
+            cells.append(html.Td(text, style=CELL))
         body.append(html.Tr(cells, className="ranked" if rank is not None else "unranked"))
     return html.Table(
-        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)],
+        [html.Thead(html.Tr([html.Th(h, style=HEAD) for h in head])), html.Tbody(body)],
         className="scoretable",
+        style=TABLE,
     )
 
 
@@ -247,11 +258,14 @@ def recurring_table(found: PeriodAnalysis, category_names: dict[str, str], lang:
     return _table(t("analysis.recurring_head", lang).split("|"), rows, "scoretable recurring")
 
 
-def times_table(summary: pd.DataFrame, label: str, names: dict[str, str], lang: str) -> Any:
-    """Median hours to sign, handle and close per ``label`` (a town or a category)."""
+def times_table(
+    summary: pd.DataFrame, label: str, names: dict[str, str], lang: str, *, title: str
+) -> Any:
+    """Median hours to sign, handle and close per ``label`` (a town or a category), the first
+    column headed ``title``."""
     if summary.empty:
         return html.P(t("none", lang), className="calm")
-    head = [t("analysis.unit", lang), *t("analysis.times_head", lang).split("|")]
+    head = [title, *t("analysis.times_head", lang).split("|")]
     rows = [
         [
             names.get(str(r[label]), str(r[label])),

@@ -72,6 +72,7 @@ _WORDS: dict[str, tuple[str, str]] = {
         "Only a closed month's figures; the center's head decides within 5 working days",
     ),
     "analysis.indicator": ("指标", "Indicator"),
+    "analysis.indicator_category": ("类别", "Category"),
     "analysis.reason": ("理由", "Reason"),
     "analysis.filed": ("已提交申诉 {appeal}，裁定期限 {due}", "Appeal {appeal} filed, due {due}"),
     "analysis.decide": ("裁定", "Decide"),

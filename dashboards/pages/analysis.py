@@ -303,9 +303,15 @@ def on_period(month: Any) -> Any:
         html.H3(t("analysis.recurring", lang)),
         view.recurring_table(found, categories, lang),
         html.H3(t("analysis.times_town", lang)),
-        view.times_table(found.by_town, "tier1", towns, lang),
+        view.times_table(found.by_town, "tier1", towns, lang, title=t("analysis.town", lang)),
         html.H3(t("analysis.times_category", lang)),
-        view.times_table(found.by_category, "category", categories, lang),
+        view.times_table(
+            found.by_category,
+            "category",
+            categories,
+            lang,
+            title=t("analysis.indicator_category", lang),
+        ),
     ]
 
 
