@@ -10,6 +10,7 @@ import argparse
 from rich.console import Console
 
 from benchmarks import (
+    assess_bench,
     coverage_bench,
     dashboard_bench,
     duplicates_bench,
@@ -34,6 +35,7 @@ NAMES = (
     "duplicates",
     "invariants",
     "coverage",
+    "assess",
 )
 
 
@@ -75,6 +77,8 @@ def main() -> None:
         rows += invariants_bench.run(repeats=repeats, console=console)
     if "coverage" in chosen:
         rows += coverage_bench.run(repeats=repeats, console=console)
+    if "assess" in chosen:
+        rows += assess_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

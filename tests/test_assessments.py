@@ -21,6 +21,7 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import field_post
 from gridmgr.services import assessments as assess
 from gridmgr.services.context import Services
+from gridmgr.services.patrols import record_batches
 from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import PatrolBatch, Store
@@ -234,7 +235,8 @@ def test_a_closed_month_never_changes_and_a_recomputation_reports_its_difference
     owner = context.roster.owner(field_post(CELL), AFTER)
     assert owner is not None
     walk = [SIM_END + timedelta(minutes=i) for i in range(30)]
-    store.record_patrol_batches(
+    record_batches(
+        store, context.grid,
         [PatrolBatch(owner.person_id, walk, [120.1 + i * 1e-3 for i in range(30)], [31.6] * 30)],
         at=AFTER, actor="test",
     )  # fmt: skip
