@@ -18,8 +18,8 @@ from gridmgr.cases import Role
 from gridmgr.errors import ForbiddenError
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services import appeals, assessments
+from gridmgr.services.appeals import Appeal
 from gridmgr.services.context import Services
-from gridmgr.store import Appeal
 
 __all__ = [
     "INDICATORS",

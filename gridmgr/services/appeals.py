@@ -152,6 +152,7 @@ def month_appeals(services: Services, caller: Caller, month: str) -> list[Appeal
 __all__ = [
     "APPELLANTS",
     "DECIDERS",
+    "Appeal",
     "decide_appeal",
     "decider_of",
     "file_appeal",

@@ -499,7 +499,6 @@ reference_versions = Table(
 )
 """A counter per kind of reference data (grid, roster, catalog), bumped in the transaction that
 changes it, so every node can poll one small row to see a change (0010)."""
-
 # -- the monthly assessment (考核) --------------------------------------------------------------
 
 assessments = Table(  # append-only (migration 0011): a closed month never changes
@@ -544,7 +543,6 @@ assessment_appeals = Table(  # append-only (migration 0014): an appeal (申诉) 
     Column("due_at", UTCDateTime, nullable=False),  # when it must be decided
     Column("client_id", String(64)),
     Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
-    Index(None, "month"),
     Index(None, "person_id", "client_id", unique=True),
 )
 assessment_appeal_decisions = Table(  # append-only (migration 0014): one decision an appeal

@@ -54,7 +54,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("appeal_id", name=op.f("pk_assessment_appeals")),
         sa.UniqueConstraint("ledger_seq", name=op.f("uq_assessment_appeals_ledger_seq")),
     )
-    op.create_index(op.f("ix_assessment_appeals_month"), "assessment_appeals", ["month"])
     op.create_index(
         op.f("ix_assessment_appeals_person_id_client_id"),
         "assessment_appeals",
@@ -113,7 +112,6 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}")
     op.drop_table("assessment_appeal_decisions")
     op.drop_index(op.f("ix_assessment_appeals_person_id_client_id"), "assessment_appeals")
-    op.drop_index(op.f("ix_assessment_appeals_month"), "assessment_appeals")
     op.drop_table("assessment_appeals")
     op.drop_index(op.f("ix_missed_report_contests_person_id_client_id"), "missed_report_contests")
     op.drop_column("missed_report_contests", "client_id")  # SQLite >= 3.35: in place
