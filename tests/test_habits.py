@@ -36,6 +36,8 @@ def test_a_careless_worker_finds_less_and_is_late_more() -> None:
     assert careless.walk_minutes[1] < diligent.walk_minutes[1]
     assert (careless.find_share, diligent.find_share) == (0.35, 1.0)
     assert careless.late_share > 10 * diligent.late_share
+    lateness = [habit_of(f"P{i:05d}", seed=SEED).late_share for i in range(1, 400)]
+    assert float(np.mean(lateness)) == pytest.approx(0.02, abs=0.004)  # the city stays punctual
 
 
 def test_an_incident_a_careless_worker_misses_is_called_in_by_a_resident() -> None:
