@@ -10,6 +10,7 @@ import argparse
 from rich.console import Console
 
 from benchmarks import (
+    assess_bench,
     coverage_bench,
     dashboard_bench,
     duplicates_bench,
@@ -40,6 +41,7 @@ NAMES = (
     "coverage",
     "nodes",
     "ratelimit",
+    "assess",
 )
 
 
@@ -87,6 +89,8 @@ def main() -> None:
         rows += nodes_bench.run(repeats=repeats, console=console)
     if "ratelimit" in chosen:
         rows += ratelimit_bench.run(repeats=repeats, console=console)
+    if "assess" in chosen:
+        rows += assess_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 
