@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pyproj import Transformer
@@ -145,10 +146,13 @@ def test_a_better_worker_ranks_above_a_worse_one_and_a_tiny_one_is_not_ranked() 
 # -- missed reports at their edges --------------------------------------------------------------
 
 
+FORWARD = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+BACK = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+
+
 def offset(dx_m: float) -> tuple[float, float]:
     """The point ``dx_m`` metres east of SPOT (in the metric CRS)."""
-    fwd = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
-    back = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    fwd, back = FORWARD, BACK
     x, y = fwd.transform(*SPOT)
     lon, lat = back.transform(x + dx_m, y)
     return float(lon), float(lat)
@@ -187,6 +191,22 @@ def test_the_time_edge_is_m_hours_before_the_report_inclusive() -> None:
     assert flagged(call, track((T0 + pd.Timedelta("1s"), 0.0))) == []  # after the call
 
 
+def test_a_segment_across_the_windows_edges_counts_though_an_end_lies_outside() -> None:
+    call = [fact("h1", "hotline")]
+    minute = pd.Timedelta("1min")
+    # it starts 4 minutes before the window opens (24 h before the call), passes the spot first
+    assert flagged(call, track((T0 - 24 * H - 4 * minute, 0.0), (T0 - 24 * H + minute, 300.0))) == [
+        "h1"
+    ]
+    # it passes the spot before the call and ends 4 minutes after it
+    assert flagged(call, track((T0 - 5 * minute, -300.0), (T0 + 4 * minute, 300.0))) == ["h1"]
+    # but a segment wholly before the window, or one starting after the call, does not
+    assert (
+        flagged(call, track((T0 - 24 * H - 9 * minute, 0.0), (T0 - 24 * H - minute, 300.0))) == []
+    )
+    assert flagged(call, track((T0 + minute, 0.0), (T0 + 5 * minute, 300.0))) == []
+
+
 def test_a_grid_report_of_the_same_category_nearby_clears_the_flag() -> None:
     walked = track((T0 - H, 10.0))
     same = fact("g1", "grid_worker", reported_at=T0 - 2 * H, lon=offset(30)[0])
@@ -197,6 +217,68 @@ def test_a_grid_report_of_the_same_category_nearby_clears_the_flag() -> None:
     # another worker's walk, and a grid report itself, are never flagged
     assert flagged([fact("h1", "hotline")], walked.assign(person_id="P2")) == []
     assert flagged([fact("g9", "grid_worker")], walked) == []
+
+
+def brute_force_missed(
+    calls: list[dict[str, object]], points: pd.DataFrame, hours: float, distance_m: float
+) -> list[str]:
+    """The 漏报 rule, one call and one piece of track at a time (no index, no pre-filter)."""
+    import shapely
+
+    fwd = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+    walk = points.sort_values("at", kind="stable").reset_index(drop=True)
+    xy = [fwd.transform(lo, la) for lo, la in zip(walk["lon"], walk["lat"], strict=True)]
+    pieces = [(shapely.Point(p), t, t) for p, t in zip(xy, walk["at"], strict=True)]
+    for i in range(1, len(walk)):
+        if walk["at"][i] - walk["at"][i - 1] <= ms.TRACK_GAP:
+            line = shapely.LineString([xy[i - 1], xy[i]])
+            pieces.append((line, walk["at"][i - 1], walk["at"][i]))
+    out = []
+    for call in calls:
+        spot = shapely.Point(fwd.transform(call["lon"], call["lat"]))
+        t = pd.Timestamp(call["reported_at"])  # type: ignore[arg-type]
+        if any(
+            g.distance(spot) <= distance_m and end >= t - pd.Timedelta(hours=hours) and start <= t
+            for g, start, end in pieces
+        ):
+            out.append(str(call["case_id"]))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_rule_on_a_long_random_walk_equals_the_brute_force(seed: int) -> None:
+    """Many calls over days of a wandering track: the indexed, pre-filtered rule finds exactly
+    the calls the rule read literally finds (at the time window's and the gaps' edges too)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([60, 120, 900, 3600], size=400, p=[0.6, 0.2, 0.15, 0.05])  # gaps too
+    at = T0 - pd.Timedelta(days=3) + pd.to_timedelta(np.cumsum(steps), unit="s")
+    dx = np.cumsum(rng.uniform(120, 300, size=400)) - 40_000  # eastward: each spot passed once
+    walked = track(*zip(at, dx, strict=True))
+    # each call near a random moment of the walk: before, during or after the window's edge
+    picks = rng.integers(0, 400, size=60)
+    window, gap = 4 * 3600, ms.TRACK_GAP.total_seconds()
+    edges = [
+        0,
+        30,
+        -30,
+        window,
+        window + 30,
+        window - 30,
+        window + gap / 2,
+        *rng.uniform(-3600, 6 * 3600, 4),
+    ]
+    calls = [
+        fact(
+            f"h{i}",
+            "hotline",
+            reported_at=at[k] + pd.Timedelta(seconds=float(rng.choice(edges))),
+            lon=offset(float(dx[k] + rng.uniform(-30, 30)))[0],
+        )
+        for i, k in enumerate(picks)
+    ]
+    expected = brute_force_missed(calls, walked, hours=4.0, distance_m=50.0)
+    assert 5 < len(expected) < len(calls)  # the draw has both: flagged and not
+    assert sorted(flagged(calls, walked, hours=4.0, distance_m=50.0)) == expected
 
 
 # -- a simulated month, closed, on both backends -------------------------------------------

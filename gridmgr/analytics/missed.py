@@ -93,21 +93,30 @@ def _passes(
     mine = mine.sort_values(["person_id", "at"], kind="stable").reset_index(drop=True)
     if mine.empty:
         return pd.DataFrame(columns=["call", "end", "distance"])
-    x, y = to_metric.transform(mine["lon"].to_numpy(float), mine["lat"].to_numpy(float))
     at = _utc_ns(mine["at"])
     person = mine["person_id"].to_numpy(dtype=object)
     # every point, and every segment joining two consecutive points of one walk
     joined = np.zeros(len(mine), dtype=bool)
     joined[1:] = (person[1:] == person[:-1]) & (np.diff(at) <= np.timedelta64(gap))
+    # only the points that can matter: the owner's, from ``window + gap`` before a call to
+    # ``gap`` after it (a segment ending in the window starts at most ``gap`` before it); a
+    # month's tracks shrink to the few hours around the calls before any geometry is built
+    near = _near_calls(person, at, calls, reported, window, gap)
+    joined &= near & np.roll(near, 1)
+    keep = np.flatnonzero(near)
+    x, y = np.full(len(mine), np.nan), np.full(len(mine), np.nan)
+    x[keep], y[keep] = to_metric.transform(
+        mine["lon"].to_numpy(float)[keep], mine["lat"].to_numpy(float)[keep]
+    )
     nxt = np.flatnonzero(joined)
     geoms = np.concatenate(
-        [shapely.points(x, y),
+        [shapely.points(x[keep], y[keep]),
          shapely.linestrings(np.stack([np.stack([x[nxt - 1], y[nxt - 1]], axis=1),
                                        np.stack([x[nxt], y[nxt]], axis=1)], axis=1))]
-    ) if len(nxt) else shapely.points(x, y)  # fmt: skip
-    start = np.concatenate([at, at[nxt - 1]])
-    end = np.concatenate([at, at[nxt]])
-    who = np.concatenate([person, person[nxt]])
+    ) if len(nxt) else shapely.points(x[keep], y[keep])  # fmt: skip
+    start = np.concatenate([at[keep], at[nxt - 1]])
+    end = np.concatenate([at[keep], at[nxt]])
+    who = np.concatenate([person[keep], person[nxt]])
     call_i, piece_i = shapely.STRtree(geoms).query(spots, predicate="dwithin", distance=distance_m)
     t = reported[call_i]
     ok = (
@@ -123,6 +132,31 @@ def _passes(
             "distance": shapely.distance(spots[call_i], geoms[piece_i]),
         }
     )
+
+
+def _near_calls(
+    person: np.ndarray,
+    at: np.ndarray,
+    calls: pd.DataFrame,
+    reported: np.ndarray,
+    window: pd.Timedelta,
+    gap: timedelta,
+) -> np.ndarray:
+    """Which of the points (sorted by person, then time) lie, for one of their person's calls,
+    between ``window + gap`` before it and ``gap`` after it."""
+    codes = {p: i for i, p in enumerate(dict.fromkeys(person))}
+    seconds = (at - at.min()).astype("timedelta64[s]").astype(np.int64)
+    key = np.array([codes[p] for p in person], dtype=np.int64) << 40 | seconds
+    who = calls["person_id"].to_numpy(dtype=object)
+    mine = np.array([p in codes for p in who], dtype=bool)
+    base = np.array([codes.get(p, 0) for p in who], dtype=np.int64) << 40
+    t = (reported - at.min()).astype("timedelta64[s]").astype(np.int64)
+    lo = np.searchsorted(key, base + t - int((window + gap).total_seconds()) - 2, side="right")
+    hi = np.searchsorted(key, base + t + int(gap.total_seconds()) + 2, side="left")
+    marks = np.zeros(len(key) + 1, dtype=np.int64)
+    np.add.at(marks, lo[mine], 1)
+    np.add.at(marks, hi[mine], -1)
+    return np.cumsum(marks[:-1]) > 0
 
 
 def _found_nearby(
