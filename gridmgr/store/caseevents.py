@@ -156,7 +156,9 @@ class CaseEventMethods(StoreBase):
                     for case, _, decision in opened
                 ],
             )
-            self._log_many(conn, [event for _, event, _ in opened])
+            self._log_many(
+                conn, [event for _, event, _ in opened], written=[case for case, _, _ in opened]
+            )
         return [(case, n) for (case, _, _), n in zip(opened, numbers, strict=True)]
 
     def apply(
@@ -181,13 +183,18 @@ class CaseEventMethods(StoreBase):
         acts_for: Collection[str] = (),
         power: Mapping[str, str] | None = None,
         note: Mapping[str, object] | None = None,
+        read: Case | None = None,
     ) -> Case:
         """Apply one lifecycle action to a case, with its events, in one transaction.
 
         ``holder`` names the person of a stage the action starts that the assignee does not
-        run (see :func:`gridmgr.services.holders.holder_for`)."""
+        run (see :func:`gridmgr.services.holders.holder_for`). ``read`` is the case as the
+        caller just read it: inside a :meth:`batch` (one transaction, this thread its only
+        writer) it is still current and is not read again; otherwise the case is read here,
+        under the write lock."""
         with self._write() as conn:
-            before = load_case(conn, case_id)
+            in_batch = read is not None and read.case_id == case_id and self._in_batch()
+            before = read if in_batch and read is not None else load_case(conn, case_id)
             after, event = apply_action(
                 before,
                 action,
@@ -210,7 +217,7 @@ class CaseEventMethods(StoreBase):
                 note=note,
             )
             update_case(conn, before, after)
-            self._log_many(conn, [event])
+            self._log_many(conn, [event], written=[after])
         return after
 
     def record_side_events(
@@ -264,7 +271,13 @@ class CaseEventMethods(StoreBase):
                 )
         return len(moved)
 
-    def _log_many(self, conn: Connection, events: Sequence[CaseEvent]) -> list[LedgerEvent]:
+    def _log_many(
+        self,
+        conn: Connection,
+        events: Sequence[CaseEvent],
+        *,
+        written: Sequence[Case] = (),
+    ) -> list[LedgerEvent]:
         entries = ledgerstore.append_many(
             conn,
             [
@@ -279,7 +292,8 @@ class CaseEventMethods(StoreBase):
             ],
         )
         insert_events(conn, [(e, x.seq) for e, x in zip(events, entries, strict=True)])
-        eventhooks.after_case_events(conn, events)  # intake columns, notification outbox
+        # intake columns, notification outbox
+        eventhooks.after_case_events(conn, events, written={c.case_id: c for c in written})
         return entries
 
     def trail(self, case_id: str) -> list[TrailEntry]:
