@@ -83,9 +83,17 @@ _INSERT_EVENT = insert(case_events)
 
 
 def update_case(conn: Connection, before: Case, after: Case) -> None:
-    """Write ``after`` over ``before``, only if nobody changed the case meanwhile."""
-    values = case_to_row(after)
-    del values["case_id"]
+    """Write ``after`` over ``before``, only if nobody changed the case meanwhile.
+
+    Only the columns that differ are sent (an action changes a few of forty; binding the rest,
+    the location's WKB among them, cost more than the update)."""
+    old, new = case_to_row(before), case_to_row(after)
+    moved = (before.lon, before.lat) != (after.lon, after.lat)
+    values = {
+        k: v
+        for k, v in new.items()
+        if k != "case_id" and (moved if k == "location" else k not in old or old[k] != v)
+    }
     values.update(where_case_id=before.case_id, where_version=before.version)
     result = conn.execute(_UPDATE_CASE, values)
     if result.rowcount != 1:
