@@ -109,7 +109,16 @@ class TokenMethods(StoreBase):
         return f"gm_{token_id}_{secret}"
 
     def check_credential(self, presented: str, *, now: datetime, kind: str) -> Credential:
-        """The credential ``presented`` stands for, or :class:`CredentialError` saying why not."""
+        """The credential ``presented`` stands for, or :class:`CredentialError` saying why not.
+
+        A credential found valid is taken as valid again for
+        :data:`~gridmgr.store.credentialcache.RECHECK_AFTER` (5 s) without
+        reading its row (every API request presents one): a revocation by this process takes
+        effect at once, one by another process or node within that time; expiry is exact."""
+        key = _hash(presented)
+        recent = self._recent_credentials.get(key, now=now, kind=kind)
+        if recent is not None:
+            return recent
         match = _FORMAT.match(presented.strip())
         if not match:
             raise CredentialError("malformed credential: expected gm_<id>_<secret>")
@@ -124,7 +133,11 @@ class TokenMethods(StoreBase):
             raise CredentialError("this credential was revoked")
         if row.expires_at is not None and row.expires_at <= now:
             raise CredentialError("this credential has expired; ask for a new one")
-        return Credential(row.token_id, row.kind, row.subject, row.label, row.expires_at, row.scope)
+        found = Credential(
+            row.token_id, row.kind, row.subject, row.label, row.expires_at, row.scope
+        )
+        self._recent_credentials.put(key, found, now=now)
+        return found
 
     def revoke_credential(self, token_id: str, *, now: datetime) -> bool:
         """Revoke a credential by id; False when there is no such live credential."""
@@ -134,6 +147,7 @@ class TokenMethods(StoreBase):
                 .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+        self._recent_credentials.clear()  # after the commit: no check re-trusts it meanwhile
         return result.rowcount == 1
 
     def list_credentials(self, subject: str | None = None) -> list[StoredCredential]:

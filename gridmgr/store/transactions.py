@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, text
 
+from gridmgr.store.credentialcache import RecentCredentials
 from gridmgr.store.engine import LEDGER_HEAD_KEY, LEDGER_LOCK_KEY, writing
 
 
@@ -28,6 +29,7 @@ class StoreBase:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._writer = writing(engine)
         self._batch = threading.local()
+        self._recent_credentials = RecentCredentials()
 
     def __repr__(self) -> str:
         return f"<Store {self._engine.url.render_as_string(hide_password=True)}>"
