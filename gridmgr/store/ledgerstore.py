@@ -43,8 +43,6 @@ def head(conn: Connection) -> LedgerEvent | None:
     return None if row is None else LedgerEvent(*(row._mapping[c] for c in LEDGER_COLUMNS))
 
 
-
-
 def append(
     conn: Connection,
     *,
