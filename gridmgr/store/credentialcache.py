@@ -10,11 +10,22 @@ every use. Entries are keyed by the SHA-256 of what was presented, never the cre
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from gridmgr.store.tokens import Credential
+
+@dataclass(frozen=True)
+class Credential:
+    """Who a valid credential speaks for."""
+
+    token_id: str
+    kind: str
+    subject: str
+    label: str
+    expires_at: datetime | None
+    scope: str = "public"
+    """What an api_key reads: ``public`` (what anyone reads) or ``partner`` (restricted too)."""
+
 
 RECHECK_AFTER = timedelta(seconds=5)
 """How long a credential found valid is trusted without reading its row again."""

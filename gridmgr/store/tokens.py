@@ -19,23 +19,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, insert, select, update
 
 from gridmgr.errors import CredentialError
+from gridmgr.store.credentialcache import Credential as Credential
 from gridmgr.store.schema import api_tokens
 from gridmgr.store.transactions import StoreBase
 
 _FORMAT = re.compile(r"^gm_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})$")
-
-
-@dataclass(frozen=True)
-class Credential:
-    """Who a valid credential speaks for."""
-
-    token_id: str
-    kind: str
-    subject: str
-    label: str
-    expires_at: datetime | None
-    scope: str = "public"
-    """What an api_key reads: ``public`` (what anyone reads) or ``partner`` (restricted too)."""
 
 
 CREDENTIAL_KINDS = ("person", "apikey", "display")
