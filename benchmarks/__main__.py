@@ -19,7 +19,10 @@ from benchmarks import (
     invariants_bench,
     ledger_bench,
     merkle_bench,
+    nodes_bench,
     pages_bench,
+    ratelimit_bench,
+    replay_bench,
     routing_bench,
     store_bench,
 )
@@ -30,12 +33,15 @@ NAMES = (
     "routing",
     "ledger",
     "merkle",
+    "replay",
     "store",
     "http",
     "dashboard",
     "duplicates",
     "invariants",
     "coverage",
+    "nodes",
+    "ratelimit",
 )
 
 
@@ -65,6 +71,8 @@ def main() -> None:
         rows += ledger_bench.run(repeats=repeats, console=console)
     if "merkle" in chosen:
         rows += merkle_bench.run(repeats=repeats, console=console)
+    if "replay" in chosen:
+        rows += replay_bench.run(repeats=repeats, console=console)
     if "store" in chosen:
         rows += store_bench.run(repeats=repeats, console=console)
     if "http" in chosen:
@@ -79,6 +87,10 @@ def main() -> None:
         rows += invariants_bench.run(repeats=repeats, console=console)
     if "coverage" in chosen:
         rows += coverage_bench.run(repeats=repeats, console=console)
+    if "nodes" in chosen:
+        rows += nodes_bench.run(repeats=repeats, console=console)
+    if "ratelimit" in chosen:
+        rows += ratelimit_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

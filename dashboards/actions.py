@@ -14,6 +14,7 @@ from gridmgr.intake.photos import Photo, PhotoError
 from gridmgr.services import actions as case_actions
 from gridmgr.services.cases import visible_case
 from gridmgr.services.context import Services
+from gridmgr.services.devices import revoke_device
 from gridmgr.services.notices import mark_notifications_read
 from gridmgr.services.submissions import submit_report
 from gridmgr.services.triage import merge_cases, move_case, place_case
@@ -126,3 +127,8 @@ def photo_required(services: Services, category: str) -> bool:
 def mark_read(services: Services, caller: Caller, ids: list[int]) -> int:
     """Mark the caller's notices read; how many were unread."""
     return mark_notifications_read(services.store, caller.actor, ids, at=services.now())
+
+
+def revoke_my_device(services: Services, caller: Caller, token_id: str) -> None:
+    """Revoke one of the caller's own field-app devices (another's id: refused as unknown)."""
+    revoke_device(services, caller, token_id)

@@ -33,16 +33,30 @@ class Dashboard:
     latest ledger verification, the review figures of this minute). Nothing here is per user."""
 
     services: Services
-    geometry: MapGeometry
+    first_geometry: MapGeometry
+    """The map geometry of the grid served at start (:attr:`geometry` follows a new one)."""
     tile_url: str | None = None
     ledger: LedgerWatch | None = None
     """The server's ledger watch (:func:`gridmgr.web.deps.ledger_watch_of`); one of its own
     when none is given."""
     reviews: MinuteCache = field(default_factory=MinuteCache)
+    _later_geometry: list[MapGeometry] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.ledger is None:
             object.__setattr__(self, "ledger", LedgerWatch(self.services))
+
+    @property
+    def geometry(self) -> MapGeometry:
+        """The map geometry of the grid served now: built once per generation, again when
+        another node made a new generation current (the URLs carry the generation)."""
+        later = self._later_geometry
+        geometry = later[-1] if later else self.first_geometry
+        grid = self.services.grid
+        if geometry.generation != grid.generation_id:
+            geometry = MapGeometry(grid)  # two threads may both build it: the same, harmless
+            later[:] = [geometry]
+        return geometry
 
     @property
     def watch(self) -> LedgerWatch:

@@ -112,6 +112,18 @@ def store_catalog(settings: Settings, catalog: Catalog) -> Path:
     return write_catalog(catalog, settings.catalog_path)
 
 
+def store_calendar_overrides(settings: Settings, source: Path) -> Path:
+    """Make the override file ``source`` the city's calendar overrides (checked first: a bad
+    file is refused with every problem before anything is written)."""
+    read_overrides(source)
+    private_data_dir(settings)
+    target = settings.calendar_overrides_path
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(source.read_bytes())
+    partial.replace(target)
+    return target
+
+
 def load_powers(settings: Settings) -> PowerCatalog:
     """The city's own power catalog when the data folder has one, else the shipped synthetic one."""
     folder = settings.powers_dir

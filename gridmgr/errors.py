@@ -182,3 +182,16 @@ class CredentialError(GridMgrError, PermissionError):
 class DemoLeftoverError(AccountError):
     """A start outside demo mode on a database demo mode left open (demo passwords, the
     simulator's data)."""
+
+
+class CaptureTimeError(TimeError):
+    """A write's capture time (``captured_at``) is in the future or too far in the past."""
+
+
+class ClientIdConflictError(GridMgrError, ValueError):
+    """A ``client_id`` already names a different write of the same person (a report resent as
+    an action, or an action resent on another case)."""
+
+
+class DeviceNotFoundError(GridMgrError, LookupError):
+    """No live device token of the caller has this id (another person's counts as none)."""

@@ -11,9 +11,10 @@ the ledger stays one chain.
 Background work runs in worker 0 of a node whose role (``serve --role``) is ``all`` or
 ``worker``; a ``web`` node serves HTTP only, a ``worker`` node runs the background only. With
 several nodes on one PostgreSQL database, the single-runner jobs (escalation, the simulator,
-the ledger watch, the contact erasure) each run on the one node that holds the job's advisory
-lock (:class:`~gridmgr.services.loops.SingleRunner`), and every worker node delivers notices,
-each claiming its own under a lease.
+the ledger watch, the contact erasure, the scheduled checkpoint) each run on the one node that
+holds the job's advisory lock (:class:`~gridmgr.services.loops.SingleRunner`), and every worker
+node delivers notices, each claiming its own under a lease. Every serving process, of every role,
+polls the database's reference counters and swaps in a roster, catalog or grid another node changed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from gridmgr.services.context import wall_clock
 from gridmgr.services.loops import Job, PeriodicLoop, SingleRunner
@@ -40,9 +41,10 @@ if TYPE_CHECKING:
     from gridmgr.services.context import Services, Store
     from gridmgr.settings import Settings
 
-LEDGER_VERIFY_EVERY = 300.0
-"""Seconds between the end-to-end ledger verifications (one node runs them, every panel reads
-the latest)."""
+LEDGER_VERIFY_EVERY = 60.0
+"""Seconds between two passes of the ledger watch (one node runs them, every panel reads the
+latest): each verifies the new events, or the whole chain when the last full verification is
+older than ``GRIDMGR_FULL_VERIFY_HOURS`` (:mod:`gridmgr.services.ledgerwatch`)."""
 CONTACT_ERASURE_EVERY = 3600.0
 """Seconds between passes erasing reporters' contacts whose retention is over."""
 SERVE_THREADS = 8
@@ -91,6 +93,7 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     from dashboards import mount_dashboard
     from gridmgr.api import create_app
     from gridmgr.services.context import close_services, open_services
+    from gridmgr.web.fieldapp import init_field_app
     from gridmgr.web.sessions import init_sessions
 
     settings = prepared.settings
@@ -98,12 +101,49 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     try:
         app = create_app(settings, prepared.grid, services.roster, services=services)
         init_sessions(app, secret_key=prepared.secret_key, secure_cookies=settings.secure_cookies)
+        init_field_app(app)  # the grid worker's phone app at /m/
         mount_dashboard(app, services, tile_url=settings.tile_url)  # its watch: _background
-        with _background(prepared, index, services):
+        with _following_reference(services), _background(prepared, index, services):
             # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
-            waitress.serve(app, sockets=[sock], threads=SERVE_THREADS, ident="gridmgr", _quiet=True)
+            waitress.serve(
+                app,
+                sockets=[sock],
+                threads=SERVE_THREADS,
+                ident="gridmgr",
+                _quiet=True,
+                **proxy_options(settings),
+            )
     finally:
         close_services(services)
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """waitress's options for a node behind a reverse proxy (``GRIDMGR_TRUSTED_PROXY``): the
+    client address from the last ``X-Forwarded-For`` entry the proxy added, the scheme from
+    ``X-Forwarded-Proto``, and those headers dropped from anyone else; none without a proxy."""
+    if settings.trusted_proxy is None:
+        return {}
+    return {
+        "trusted_proxy": settings.trusted_proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto",
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
+@contextlib.contextmanager
+def _following_reference(services: Services) -> Iterator[None]:
+    """Every serving process, whatever its role, follows the database's reference data while
+    the block runs (:class:`~gridmgr.services.reference.ReferenceWatch`): a roster, catalog or
+    grid changed on another node is served here within seconds, without a restart."""
+    from gridmgr.services.reference import ReferenceWatch
+
+    watch = ReferenceWatch(services)
+    watch.start()
+    try:
+        yield
+    finally:
+        watch.stop()
 
 
 @contextlib.contextmanager
@@ -122,7 +162,8 @@ def _background(prepared: Prepared, index: int, services: Services) -> Iterator[
 
 def background_jobs(prepared: Prepared, services: Services) -> list[Job]:
     """A node's background work, not started: the single-runner jobs, each under its job lock
-    (in a demo, the simulator; the escalation loop; the ledger watch; the contact erasure), and
+    (in a demo, the simulator; the escalation loop; the ledger watch; the contact erasure; the
+    scheduled checkpoint, :mod:`gridmgr.services.checkpoints`), and
     the notice delivery worker, which runs on every worker node (claims with leases keep two
     nodes from sending one notice)."""
     from gridmgr.services.delivery import DeliveryWorker, channels_from_settings
@@ -153,7 +194,7 @@ def background_jobs(prepared: Prepared, services: Services) -> list[Job]:
             "escalation",
             lambda: EscalationLoop(
                 store,
-                services.context,
+                lambda: services.context,
                 every=prepared.escalate_every,
                 clock=services.clock,
                 due_within_hours=settings.due_within_hours,
@@ -167,9 +208,14 @@ def background_jobs(prepared: Prepared, services: Services) -> list[Job]:
         lambda: PeriodicLoop(watch.verify, every=LEDGER_VERIFY_EVERY, name="gridmgr-ledger-watch"),
     )
     single("contact-erasure", lambda: _contact_erasure(services))
+    if settings.checkpoint_minutes > 0:
+        from gridmgr.services.checkpoints import ScheduledCheckpoint
+
+        single("checkpoint", ScheduledCheckpoint(services).loop)
     channels = channels_from_settings(settings)
     if channels:
-        jobs.append(DeliveryWorker(store, channels, clock=services.clock))
+        lease = timedelta(seconds=settings.delivery.lease_s)
+        jobs.append(DeliveryWorker(store, channels, clock=services.clock, lease=lease))
     return jobs
 
 
@@ -194,7 +240,7 @@ def work_forever(prepared: Prepared) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stopped.set())
     try:
-        with _background(prepared, 0, services):
+        with _following_reference(services), _background(prepared, 0, services):
             while not stopped.wait(1.0):
                 pass
     finally:

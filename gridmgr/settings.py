@@ -21,6 +21,8 @@ class SettingsError(GridMgrError, ValueError):
 
 
 MIN_WEBHOOK_SECRET_LENGTH = 16
+MIN_LEASE_S, MAX_LEASE_S = 10.0, 3600.0
+"""The range of ``GRIDMGR_DELIVERY_LEASE_S``: above two channel timeouts, below an hour."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ class DeliverySettings:
 
     webhook: WebhookSettings | None = None
     smtp: SmtpSettings | None = None
+    lease_s: float = 120.0
+    """How long a node's claim on a delivery lasts (``GRIDMGR_DELIVERY_LEASE_S``, seconds,
+    default 120): a node that dies mid-pass lets go of its unsent deliveries after it. Shorter
+    hands them over sooner; a pass stops sending at half its lease, so it must outlast a few
+    channel timeouts (at least 10 s)."""
+
+    def __post_init__(self) -> None:
+        if not MIN_LEASE_S <= self.lease_s <= MAX_LEASE_S:
+            raise SettingsError(
+                f"GRIDMGR_DELIVERY_LEASE_S must be {MIN_LEASE_S:g}..{MAX_LEASE_S:g} seconds, "
+                f"got {self.lease_s:g}"
+            )
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,12 @@ class Settings:
     """Demo mode (``GRIDMGR_DEMO``, default on): a generated session key is acceptable."""
     secure_cookies: bool = False
     """Session cookies only over HTTPS (``GRIDMGR_SECURE_COOKIES``; turn on behind TLS)."""
+    trusted_proxy: str | None = None
+    """The address of the reverse proxy in front of this node (``GRIDMGR_TRUSTED_PROXY``, e.g.
+    nginx's ``10.0.0.5``): requests from it are taken to come from the client its
+    ``X-Forwarded-For`` names, over the scheme its ``X-Forwarded-Proto`` names, so per-address
+    limits, the login throttle and the records of reads see clients, not the proxy. Unset: the
+    headers are ignored (anyone could send them)."""
     rate_limit_token: str = "6000 per minute"
     """Requests one API token may make (``GRIDMGR_RATE_LIMIT_TOKEN``; flask-limiter syntax)."""
     rate_limit_ip: str = "20000 per minute"
@@ -100,6 +120,13 @@ class Settings:
     rate_limit_api_key: str = "600 per minute"
     """Open311 reports (``POST requests``) one partner ``api_key`` may send, from whatever
     addresses (``GRIDMGR_RATE_LIMIT_API_KEY``); the address limit applies as well."""
+    rate_limit_storage: str | None = None
+    """Where the rate limits are counted (``GRIDMGR_RATE_LIMIT_STORAGE``): ``database`` (shared
+    by every node and worker), ``memory`` (each process its own); ``None``: the database on
+    PostgreSQL, memory on SQLite."""
+    full_verify_hours: float = 24.0
+    """Hours between two end-to-end verifications of the ledger (``GRIDMGR_FULL_VERIFY_HOURS``);
+    in between, each pass verifies only the new events."""
     simulate: bool | None = None
     """Run the demo simulator in ``serve`` (``GRIDMGR_SIMULATE``); ``None``: in demo mode on a
     new database, or one the simulator made."""
@@ -139,6 +166,9 @@ class Settings:
     """The Ed25519 key that signs the ledger's tree heads (``GRIDMGR_SIGNING_KEY``): a PEM file's
     path, or the 32-byte private key in base64; unset, demo mode keeps a generated one in the data
     folder and outside demo mode `gridmgr ledger checkpoint` refuses to sign. Kept out of repr."""
+    checkpoint_minutes: float = 15.0
+    """Minutes between the scheduled checkpoints (``GRIDMGR_CHECKPOINT_MINUTES``, default 15; 0:
+    none): one node signs a tree head when the ledger grew, and keeps the Merkle cache warm."""
     contact_retention_days: int = 90
     """Days after a case closes before its reporter's contact is erased
     (``GRIDMGR_CONTACT_RETENTION_DAYS``, default 90)."""
@@ -155,9 +185,12 @@ class Settings:
             "working_hours": env.get("GRIDMGR_WORKING_HOURS", DEFAULT_WORKING_HOURS),
             "demo": env.get("GRIDMGR_DEMO", "1"),
             "secure_cookies": env.get("GRIDMGR_SECURE_COOKIES", "0"),
+            "trusted_proxy": env.get("GRIDMGR_TRUSTED_PROXY", "").strip() or None,
             "rate_limit_token": env.get("GRIDMGR_RATE_LIMIT_TOKEN", "6000 per minute"),
             "rate_limit_ip": env.get("GRIDMGR_RATE_LIMIT_IP", "20000 per minute"),
             "rate_limit_api_key": env.get("GRIDMGR_RATE_LIMIT_API_KEY", "600 per minute"),
+            "rate_limit_storage": env.get("GRIDMGR_RATE_LIMIT_STORAGE") or None,
+            "full_verify_hours": env.get("GRIDMGR_FULL_VERIFY_HOURS", "24"),
             "tile_url": env.get("GRIDMGR_TILE_URL") or None,
             "simulate": env.get("GRIDMGR_SIMULATE") or None,
             "simulate_speed": env.get("GRIDMGR_SIMULATE_SPEED", "1"),
@@ -171,6 +204,7 @@ class Settings:
             "contact_key": env.get("GRIDMGR_CONTACT_KEY", "").strip() or None,
             "contact_retention_days": env.get("GRIDMGR_CONTACT_RETENTION_DAYS", "90"),
             "signing_key": env.get("GRIDMGR_SIGNING_KEY", "").strip() or None,
+            "checkpoint_minutes": env.get("GRIDMGR_CHECKPOINT_MINUTES", "15"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._checked(values)
@@ -215,11 +249,14 @@ class Settings:
             working_hours=hours,
             demo=_flag(values["demo"], "GRIDMGR_DEMO"),
             secure_cookies=_flag(values["secure_cookies"], "GRIDMGR_SECURE_COOKIES"),
+            trusted_proxy=_proxy(values.get("trusted_proxy")),
             rate_limit_token=_rate(values["rate_limit_token"], "GRIDMGR_RATE_LIMIT_TOKEN"),
             rate_limit_ip=_rate(values["rate_limit_ip"], "GRIDMGR_RATE_LIMIT_IP"),
             rate_limit_api_key=_rate(
                 values.get("rate_limit_api_key", "600 per minute"), "GRIDMGR_RATE_LIMIT_API_KEY"
             ),
+            rate_limit_storage=_limit_storage(values.get("rate_limit_storage")),
+            full_verify_hours=_full_verify_hours(values.get("full_verify_hours", 24.0)),
             tile_url=_tile_url(values.get("tile_url")),
             simulate=None if simulate is None else _flag(simulate, "GRIDMGR_SIMULATE"),
             simulate_speed=speed,
@@ -233,6 +270,7 @@ class Settings:
             contact_key=_contact_key(values.get("contact_key")),
             contact_retention_days=_retention(values.get("contact_retention_days", 90)),
             signing_key=None if values.get("signing_key") is None else str(values["signing_key"]),
+            checkpoint_minutes=_checkpoint_minutes(values.get("checkpoint_minutes", 15.0)),
         )
 
     @property
@@ -264,6 +302,26 @@ class Settings:
     def calendar_overrides_path(self) -> Path:
         """A city's own calendar overrides, merged over the shipped ones."""
         return self.data_dir / "calendar-overrides.csv"
+
+
+def _proxy(value: object) -> str | None:
+    """A checked ``GRIDMGR_TRUSTED_PROXY``: one IP address (``None`` when unset).
+
+    >>> _proxy("10.0.0.5"), _proxy(None)
+    ('10.0.0.5', None)
+    """
+    if value is None or not str(value).strip():
+        return None
+    import ipaddress
+
+    text = str(value).strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise SettingsError(
+            f"GRIDMGR_TRUSTED_PROXY must be the reverse proxy's IP address, e.g. 10.0.0.5; "
+            f"got {text!r}"
+        ) from None
 
 
 def _contact_key(value: object) -> str | None:
@@ -410,7 +468,7 @@ def _delivery(env: Mapping[str, str]) -> DeliverySettings:
     """The notification channels ``env`` configures (``GRIDMGR_WEBHOOK_*``, ``GRIDMGR_SMTP_*``).
 
     >>> _delivery({})
-    DeliverySettings(webhook=None, smtp=None)
+    DeliverySettings(webhook=None, smtp=None, lease_s=120.0)
     >>> _delivery({"GRIDMGR_SMTP_HOST": "mail", "GRIDMGR_SMTP_FROM": "gm@x.cn",
     ...            "GRIDMGR_SMTP_TO": "{person_id}@x.cn"}).smtp.port
     25
@@ -431,7 +489,14 @@ def _delivery(env: Mapping[str, str]) -> DeliverySettings:
             password=env.get("GRIDMGR_SMTP_PASSWORD") or None,
             starttls=_flag(env.get("GRIDMGR_SMTP_STARTTLS", "0"), "GRIDMGR_SMTP_STARTTLS"),
         )
-    return DeliverySettings(webhook, smtp)
+    text = env.get("GRIDMGR_DELIVERY_LEASE_S", "120")
+    try:
+        lease = float(text)
+    except ValueError:
+        raise SettingsError(
+            f"GRIDMGR_DELIVERY_LEASE_S must be a number of seconds, e.g. 120; got {text!r}"
+        ) from None
+    return DeliverySettings(webhook, smtp, lease_s=lease)
 
 
 def _ladder(value: object) -> str:
@@ -439,6 +504,19 @@ def _ladder(value: object) -> str:
         return ",".join(str(span) for span in parse_spans(str(value)))
     except GridMgrError as exc:
         raise SettingsError(f"GRIDMGR_LADDER_SPANS: {exc}") from None
+
+
+def _checkpoint_minutes(value: object) -> float:
+    try:
+        minutes = float(str(value))
+    except ValueError:
+        minutes = float("nan")
+    if not 0 <= minutes <= 10_080:
+        raise SettingsError(
+            "GRIDMGR_CHECKPOINT_MINUTES must be minutes between signed tree heads, 0 (none) to "
+            f"10080 (a week), got {value!r}"
+        )
+    return minutes
 
 
 def _digest_days(value: object) -> int:
@@ -451,3 +529,28 @@ def _digest_days(value: object) -> int:
             f"GRIDMGR_DIGEST_DAYS must be a whole number of working days 1..365, got {value!r}"
         )
     return days
+
+
+def _limit_storage(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text not in ("database", "memory"):
+        raise SettingsError(
+            f"GRIDMGR_RATE_LIMIT_STORAGE must be database or memory, got {value!r}; leave it "
+            "unset for the database on PostgreSQL and memory on SQLite"
+        )
+    return text
+
+
+def _full_verify_hours(value: object) -> float:
+    try:
+        hours = float(str(value))
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours <= 24 * 31:
+        raise SettingsError(
+            f"GRIDMGR_FULL_VERIFY_HOURS must be a number of hours above 0, at most 744 (31 "
+            f"days), got {value!r}"
+        )
+    return hours

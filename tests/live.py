@@ -27,6 +27,7 @@ from gridmgr.services.context import Services, wall_clock
 from gridmgr.services.reports import Ingestor
 from gridmgr.settings import Settings
 from gridmgr.store import Store, open_store
+from gridmgr.web.fieldapp import init_field_app
 from gridmgr.web.sessions import init_sessions
 from tests.builders import close_app
 
@@ -71,6 +72,7 @@ def live_server(data_dir: Path) -> Iterator[Live]:
     services = Services(store, context, settings, wall_clock, Ingestor(store))
     app = create_app(settings, grid, context.roster, services=services)
     init_sessions(app, secret_key=SECRET, secure_cookies=False)
+    init_field_app(app)
     mount_dashboard(app, services)
     dashboard_of(app).ledger.verify()
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)

@@ -320,6 +320,9 @@ MAP_OUTPUTS = [
     ("cc-cursor", "data"),
     ("cc-crumbs", "children"),
     ("cc-up", "hidden"),
+    ("cc-replay-label", "children"),
+    ("cc-replay-label", "hidden"),
+    ("cc-live", "hidden"),
 ]
 
 
@@ -544,7 +547,7 @@ def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> No
 def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tiny: Grid) -> None:
     client = logged_in(app, None)
     view = {"parent": None, "metric": "open"}
-    outputs = [("cc-view", "data"), ("cc-go", "href")]
+    outputs = [("cc-view", "data"), ("cc-go", "href"), ("cc-at", "value")]
     for expected, where in (("320281001", OWN_CELL), ("320281001001", "320281001001")):
         clicked = callback(
             client,
@@ -557,8 +560,11 @@ def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tin
                 ),
                 ("cc-up", "n_clicks", 0),
                 ("cc-metric", "value", "open"),
+                ("cc-at", "value", 0),
+                ("cc-live", "n_clicks", 0),
             ],
             [("cc-view", "data", view)],
+            changed=0,
         )
         assert clicked.status_code == 200, clicked.get_data(as_text=True)[:300]
         view = clicked.get_json()["response"]["cc-view"]["data"]

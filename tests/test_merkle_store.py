@@ -98,13 +98,33 @@ def test_a_checkpoint_signs_the_root_and_a_tampered_head_is_named(store: Store) 
 
 
 def test_a_checkpoint_rebuilds_a_merkle_cache_that_disagrees_with_the_ledger(store: Store) -> None:
-    hashes = record(store, 8)
-    store.merkle_root()
+    hashes = record(store, 40)
+    truth = root_of(leaves(hashes))
+    assert store.stored_merkle_root(40) == truth
     store.execute_sql_for_tests("UPDATE ledger_merkle SET hash = :h", {"h": "ab" * 32})
-    assert store.merkle_root()[1] != root_of(leaves(hashes))
+    assert store.stored_merkle_root(40) != truth
+    store.forget_merkle_levels()  # as a restarted server would, it loads the bad cache
+    assert store.merkle_root()[1] != truth
     head = checkpoint_tree_head(store, Ed25519PrivateKey.generate(), now=AT)
-    assert head.root_hash == root_of(leaves(hashes)).hex()
-    assert store.merkle_root()[1] == root_of(leaves(hashes))
+    assert head.root_hash == truth.hex()
+    assert store.stored_merkle_root(40) == truth
+    assert store.merkle_root()[1] == truth
+
+
+def test_proofs_beyond_the_levels_in_memory_follow_the_growing_ledger(store: Store) -> None:
+    hashes = record(store, 70)
+    assert store.merkle_root()[1] == root_of(leaves(hashes))  # 64 leaves' upper levels loaded
+    hashes += record(store, 37)  # ... then extended from the ledger, no cache write
+    for size in (15, 16, 17, 64, 70, 80, 96, 107):
+        root = root_of(leaves(hashes[:size]))
+        for seq in {1, 16, 17, size // 2 + 1, size} & set(range(1, size + 1)):
+            proof = store.inclusion_proof(seq, size=size)
+            path = [bytes.fromhex(h) for h in proof.path]
+            assert verify_inclusion(seq - 1, size, leaves(hashes)[seq - 1], path, root)
+        for first in {1, 15, 16, 33, size - 1} & set(range(size + 1)):
+            consistency = store.consistency_proof(first, size)
+            path = [bytes.fromhex(h) for h in consistency.path]
+            assert verify_consistency(first, size, root_of(leaves(hashes[:first])), root, path)
 
 
 def test_a_checkpoint_of_a_broken_chain_is_refused(store: Store) -> None:

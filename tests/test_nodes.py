@@ -248,7 +248,10 @@ def test_every_node_reads_the_verification_one_node_ran(
 
     events = len(list(a.ledger_events()))
     assert events > 0
-    assert on_b.status() == {"ok": True, "at": "09:00", "events": events, "problem": None}
+    status = on_b.status()
+    shown = {key: status[key] for key in ("ok", "at", "events", "problem")}
+    assert shown == {"ok": True, "at": "09:00", "events": events, "problem": None}
+    assert status["full"]["node"] == a.node_id  # a verified, b shows it
     assert on_a.status() == on_b.status()
 
 
@@ -270,7 +273,7 @@ def test_the_database_keeps_the_roster_and_catalog_a_later_node_would_overwrite(
 
     assert roster_checksum(served.roster) == roster_checksum(roster)  # the database's, not b's
     assert served.catalog.checksum == first.catalog.checksum
-    assert a.reference_versions() == {"grid": 1, "roster": 1, "catalog": 1}
+    assert a.reference_versions() == {"grid": 1, "roster": 1, "catalog": 1, "calendar": 1}
     stored = a.stored_roster()
     assert stored is not None
     assert roster_checksum(stored) == roster_checksum(roster)

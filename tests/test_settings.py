@@ -112,6 +112,8 @@ def test_smtp_port_credentials_and_starttls_are_read() -> None:
         ({**SMTP, "GRIDMGR_SMTP_TO": "ops@example.cn"}, "{person_id}"),
         ({**SMTP, "GRIDMGR_SMTP_PORT": "smtp"}, "GRIDMGR_SMTP_PORT must be a number"),
         ({**SMTP, "GRIDMGR_SMTP_PORT": "70000"}, "GRIDMGR_SMTP_PORT must be 1..65535"),
+        ({"GRIDMGR_DELIVERY_LEASE_S": "soon"}, "GRIDMGR_DELIVERY_LEASE_S must be a number"),
+        ({"GRIDMGR_DELIVERY_LEASE_S": "2"}, "GRIDMGR_DELIVERY_LEASE_S must be 10..3600"),
         ({**SMTP, "GRIDMGR_SMTP_STARTTLS": "maybe"}, "GRIDMGR_SMTP_STARTTLS"),
     ],
 )
@@ -120,6 +122,11 @@ def test_a_bad_notification_channel_is_refused_naming_the_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=named.replace("{", r"\{").replace("}", r"\}")):
         Settings.from_env({**DATA, **env})
+
+
+def test_the_delivery_lease_is_two_minutes_unless_set() -> None:
+    assert Settings.from_env(DATA).delivery.lease_s == 120.0
+    assert Settings.from_env({**DATA, "GRIDMGR_DELIVERY_LEASE_S": "15"}).delivery.lease_s == 15.0
 
 
 def test_channels_set_only_without_a_host_or_url_configure_nothing() -> None:

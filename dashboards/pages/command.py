@@ -23,10 +23,20 @@ from dashboards.i18n import t
 from dashboards.reads import command as reads
 from dashboards.reads.command import METRICS, Changes, FeedItem, Invariant, Kpis
 from dashboards.reads.names import category_name, cell_name
+from dashboards.replaybar import (
+    moment_of,
+    parse_moment,
+    replay_bar,
+    replay_label,
+    replay_lines,
+    replay_tiles,
+    replay_values,
+)
 from gridmgr.access import Caller
 from gridmgr.cases import Action
 from gridmgr.grid.model import Grid
 from gridmgr.services.context import Services
+from gridmgr.services.replay import CityState, replay
 
 TICK_MS = 1000
 FULL_VALUES_EVERY = 60
@@ -53,6 +63,7 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
             dcc.Location(id="cc-go", refresh=True),  # a click on a case point opens its page
             dcc.Store(id="cc-cursor", data={"seq": seq, "zmax": zmax, "drawn": view}),
             dcc.Interval(id="cc-tick", interval=TICK_MS),
+            replay_bar(caller, lang),
             html.Section(kpis, id="cc-kpis", className="kpis"),
             html.Div(
                 [map_column(board, figure, lang), side_column(board, caller, now, feed, lang)],
@@ -123,8 +134,11 @@ def view_figure(
     now: datetime,
     *,
     with_labels: bool = True,
+    replayed: CityState | None = None,
 ) -> dict[str, Any]:
-    """The map for a view (``parent``: None for the whole city, or a town or community).
+    """The map for a view (``parent``: None for the whole city, or a town or community), live
+    or, with ``replayed``, as the ledger had it at ``replayed.at`` (its cells' values and owners
+    then; no case points or walkers, which replay does not rebuild).
 
     The first paint goes ``with_labels=False``: a text trace costs ~0.45 s to draw in a
     software-rendered browser, so the town names follow with the first tick."""
@@ -138,13 +152,19 @@ def view_figure(
         b = geometry.tier(int(services.grid.cell(parent)["tier"])).bounds[parent]
         bounds = (b[0], b[1], b[2], b[3])
     towns = geometry.tier(1)
-    points = reads.open_points(services, caller, now)
+    if replayed is None:
+        points = reads.open_points(services, caller, now)
+        values = reads.values(services, caller, codes, metric, now)
+        walkers = reads.patrol_positions(services, caller, now)
+    else:
+        now, points, walkers = replayed.at, [], []
+        values = replay_values(replayed, list(codes), metric)
     for p in points:
         p["label"] = category_name(services, p["category"], lang)
     return map_figure(
         geojson_url=geometry.url(tier, PREFIX),
         codes=codes,
-        values=reads.values(services, caller, codes, metric, now),
+        values=values,
         owners=reads.owners(services, codes, now),
         metric=metric,
         center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
@@ -155,7 +175,7 @@ def view_figure(
         tile_url=board.tile_url,
         labels=town_labels(board) if parent is None and with_labels else [],
         label_codes=list(towns.codes) if parent is None else [],
-        patrols=reads.patrol_positions(services, caller, now),
+        patrols=walkers,
     )
 
 
@@ -250,9 +270,12 @@ def register(app: Dash) -> None:
     app.callback(
         Output("cc-view", "data"),
         Output("cc-go", "href"),
+        Output("cc-at", "value"),
         Input("cc-map", "clickData"),
         Input("cc-up", "n_clicks"),
         Input("cc-metric", "value"),
+        Input("cc-at", "value"),
+        Input("cc-live", "n_clicks"),
         State("cc-view", "data"),
         prevent_initial_call=True,
     )(navigate)
@@ -266,6 +289,9 @@ def register(app: Dash) -> None:
         Output("cc-cursor", "data"),
         Output("cc-crumbs", "children"),
         Output("cc-up", "hidden"),
+        Output("cc-replay-label", "children"),
+        Output("cc-replay-label", "hidden"),
+        Output("cc-live", "hidden"),
         Input("cc-tick", "n_intervals"),
         Input("cc-view", "data"),
         State("cc-cursor", "data"),
@@ -273,13 +299,35 @@ def register(app: Dash) -> None:
     )(tick)
 
 
-def navigate(click: Any, _up: Any, metric: str, view: dict[str, Any]) -> Any:
+def navigate(
+    click: Any,
+    _up: Any,
+    metric: str,
+    hours_back: Any,
+    _live: Any,
+    view: dict[str, Any],
+) -> Any:
     """A click on a cell or a town's name drills in, on a case point opens the case; the up
-    button climbs one tier; the metric picker recolours."""
-    require_caller()
-    grid = dashboard().services.grid
+    button climbs one tier; the metric picker recolours; the time slider replays a past moment
+    (city-wide callers only) and the live button comes back to now."""
+    caller = require_caller()
+    board = dashboard()
     view = dict(view or {})
     trigger = ctx.triggered_id
+    if trigger in ("cc-at", "cc-live"):
+        if not caller.city_wide:  # the bar is hidden from field staff; refused all the same
+            raise PreventUpdate
+        at = None if trigger == "cc-live" else moment_of(hours_back, board.services.now())
+        view["at"] = at
+        return view, no_update, (0 if at is None else no_update)
+    view_out, href = _navigate_map(board.services.grid, click, metric, view, trigger)
+    return view_out, href, no_update
+
+
+def _navigate_map(
+    grid: Grid, click: Any, metric: str, view: dict[str, Any], trigger: Any
+) -> tuple[Any, Any]:
+    """The map's own navigation: metric, up, a click on a cell, a town's name or a case."""
     if trigger == "cc-metric":
         view["metric"] = metric if metric in METRICS else "open"
         return view, no_update
@@ -308,31 +356,60 @@ def navigate(click: Any, _up: Any, metric: str, view: dict[str, Any]) -> Any:
 
 
 def tick(n: int | None, view: dict[str, Any] | None, cursor: dict[str, Any] | None) -> Any:
-    """Redraw the map for a new view, or bring the page up to date with the ledger."""
+    """Redraw the map for a new view, or bring the page up to date with the ledger; a view
+    with a past moment (``at``) is drawn replayed and gets no live patches."""
     caller = require_caller()
     board = dashboard()
     lang = current_lang()
     now = board.services.now()
     view = view or {}
     cursor = dict(cursor or {})
+    at = parse_moment(view.get("at"), now) if caller.city_wide else None
     # drill down or up, or another colour: redraw. Compared with what was drawn, not by the
     # trigger: a tick fired just after a view change carries the new view, and
     # dash-renderer then keeps only the newer answer.
     if ctx.triggered_id == "cc-view" or cursor.get("drawn") != view:
+        was_replayed = bool((cursor.get("drawn") or {}).get("at"))
+        cursor["drawn"] = view
+        if at is not None:
+            return replayed_page(board, caller, view, cursor, at, lang)
         drawn = view_figure(board, caller, view, lang, now)
         cursor["zmax"] = drawn["data"][Trace.CELLS]["zmax"]
-        cursor["drawn"] = view
+        feed: Any = no_update
+        kpis: Any = no_update
+        panel: Any = no_update
+        if was_replayed:  # back to live: the feed, the tiles and the panel of now
+            cursor["seq"], items = reads.recent_feed(board.services, caller, now)
+            feed = feed_rows(board.services, items, lang)
+            kpis = kpi_tiles(reads.kpis(board.services, caller, now), lang)
+            panel = invariant_rows(invariants(board, caller, now), lang)
+        crumb = crumbs(board, view.get("parent"), lang)
         top = view.get("parent") is None
-        return (
-            drawn,
-            no_update,
-            no_update,
-            no_update,
-            cursor,
-            crumbs(board, view.get("parent"), lang),
-            top,
-        )
-    return live_update(board, caller, n or 0, view, cursor, lang, now)
+        return drawn, feed, kpis, panel, cursor, crumb, top, "", True, True
+    if at is not None:
+        raise PreventUpdate  # a replayed moment does not change
+    return (*live_update(board, caller, n or 0, view, cursor, lang, now), *(no_update,) * 3)
+
+
+def replayed_page(
+    board: Dashboard,
+    caller: Caller,
+    view: dict[str, Any],
+    cursor: dict[str, Any],
+    at: datetime,
+    lang: str,
+) -> Any:
+    """The tick's outputs for a view replayed at ``at``: the map, tiles and panel lines as
+    the ledger had them, the feed paused, the label, the live button shown."""
+    city = replay(board.services, at)
+    drawn = view_figure(board, caller, view, lang, at, replayed=city)
+    cursor["zmax"] = drawn["data"][Trace.CELLS]["zmax"]
+    panel = invariant_rows(replay_lines(city), lang)
+    top = view.get("parent") is None
+    crumb = crumbs(board, view.get("parent"), lang)
+    tiles, label = replay_tiles(city, lang), replay_label(at, lang)
+    feed = [html.Li(t("replay.feed", lang), className="paused")]
+    return drawn, feed, tiles, panel, cursor, crumb, top, label, False, False
 
 
 def live_update(

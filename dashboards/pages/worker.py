@@ -20,7 +20,7 @@ from dashboards.components import (
 from dashboards.context import Dashboard, current_lang, dashboard, require_caller
 from dashboards.i18n import t
 from dashboards.reads.names import categories, category_name, place
-from dashboards.reads.worker import my_cases, my_cells
+from dashboards.reads.worker import my_cases, my_cells, my_devices
 from gridmgr.access import Caller
 from gridmgr.cases import Action
 from gridmgr.errors import GridMgrError
@@ -99,9 +99,42 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
             html.Ul(
                 [html.Li(f"{name} ({code})") for code, name in cells] or [html.Li(t("none", lang))]
             ),
+            html.H2(t("my_devices", lang)),
+            html.P(t("devices.hint", lang), className="hint"),
+            html.Div(device_list(services, caller, lang), id="wk-devices"),
+            html.Div(id="wk-device-message", role="status"),
         ],
         className="worker",
     )
+
+
+def device_list(services: Services, caller: Caller, lang: str) -> Any:
+    """The caller's field-app devices, each with its last sync and a revoke button."""
+    rows = [
+        html.Li(
+            [
+                html.Span(d.label, className="title"),  # his own words, as text
+                html.Span(
+                    f"{t('devices.last_used', lang)}: "
+                    + (
+                        d.last_used_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+                        if d.last_used_at is not None
+                        else t("devices.never", lang)
+                    ),
+                    className="due",
+                ),
+                html.Button(
+                    t("devices.revoke", lang),
+                    id={"type": "wk-revoke", "token": d.token_id},
+                    n_clicks=0,
+                    className="action",
+                ),
+            ],
+            className="device",
+        )
+        for d in my_devices(services, caller)
+    ]
+    return html.Ul(rows or [html.Li(t("none", lang))], className="devices")
 
 
 def case_list(services: Services, caller: Caller, lang: str) -> Any:
@@ -219,6 +252,12 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )(submit)
     app.callback(
+        Output("wk-devices", "children"),
+        Output("wk-device-message", "children"),
+        Input({"type": "wk-revoke", "token": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )(revoke)
+    app.callback(
         Output("wk-cases", "children"),
         Output("wk-case-message", "children"),
         Input({"type": "wk-act", "case": ALL, "action": ALL}, "n_clicks"),
@@ -314,6 +353,23 @@ def act(clicks: list[int], _notes: Any, _defers: Any, _photos: Any) -> Any:
     except (ValueError, GridMgrError) as exc:
         message = str(exc)
     return case_list(services, caller, lang), message
+
+
+def revoke(clicks: list[int]) -> Any:
+    """A device's revoke button: only the caller's own device is revoked (another person's id
+    is refused as unknown by the service)."""
+    caller = require_caller()
+    services = dashboard().services
+    lang = current_lang()
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks):
+        return no_update, no_update
+    try:
+        actions.revoke_my_device(services, caller, str(trigger.get("token")))
+        message = t("devices.revoked", lang)
+    except GridMgrError as exc:
+        message = str(exc)
+    return device_list(services, caller, lang), message
 
 
 def _field(kind: str, case_id: str) -> Any:

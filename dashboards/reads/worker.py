@@ -3,15 +3,12 @@ his cells."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from dashboards.reads.names import cell_name
 from gridmgr.access import Caller
 from gridmgr.cases import Case
-from gridmgr.responsibility.calendar import TZ
-from gridmgr.services import queries
 from gridmgr.services.context import Services
-from gridmgr.services.units import unit_cases
+from gridmgr.services.devices import Device, list_devices
+from gridmgr.services.fieldbundle import open_cases_of
 
 MY_CASES = 100
 MY_CELLS = 200
@@ -19,15 +16,8 @@ MY_CELLS = 200
 
 def my_cases(services: Services, caller: Caller, *, limit: int = MY_CASES) -> list[Case]:
     """The caller's open cases (assigned to him, and those in his units' inbox, which he may
-    sign for), soonest deadline first."""
-    found = queries.assigned_cases(services.store, caller, limit=limit)
-    for unit_id in caller.units:
-        mine = {c.case_id for c in found}
-        found += [
-            c for c in unit_cases(services, caller, unit_id, limit=limit) if c.case_id not in mine
-        ]
-    far = datetime.max.replace(tzinfo=TZ)
-    return sorted(found, key=lambda c: c.due_at or far)
+    sign for), soonest deadline first: the field app's list too."""
+    return open_cases_of(services, caller, limit=limit)
 
 
 def my_cells(services: Services, caller: Caller) -> list[tuple[str, str]]:
@@ -40,3 +30,8 @@ def my_cells(services: Services, caller: Caller) -> list[tuple[str, str]]:
         for code in grid.cell_to_descendants(prefix, 3) or [prefix]:
             out.append((code, cell_name(grid, code)))
     return out[:MY_CELLS]
+
+
+def my_devices(services: Services, caller: Caller) -> list[Device]:
+    """The caller's field-app devices (live device tokens), oldest first."""
+    return list_devices(services, caller)

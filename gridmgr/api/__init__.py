@@ -9,6 +9,7 @@ dashboard (:func:`dashboards.mount_dashboard`) are added by the composition root
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask, Response, jsonify, render_template_string
@@ -16,7 +17,7 @@ from flask_limiter import Limit, Limiter
 from flask_limiter.util import get_remote_address
 from flask_openapi3 import Info, OpenAPI, SecurityScheme
 
-from gridmgr.api import inspections, open311, v1
+from gridmgr.api import devices, inspections, open311, v1
 from gridmgr.api.auth import api_key_key, is_not_open311_write, token_key
 from gridmgr.api.errors import VALIDATION_STATUS, register_error_handlers, validation_problem
 from gridmgr.grid.model import Grid
@@ -24,6 +25,7 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import Roster
 from gridmgr.responsibility.staffing import staffing_report
 from gridmgr.services.context import Services
+from gridmgr.services.ratelimits import limiter_storage
 from gridmgr.settings import Settings
 from gridmgr.web import ratelimit  # noqa: F401 - registers the gridmgr-memory:// storage
 from gridmgr.web.deps import install_services
@@ -82,6 +84,9 @@ def create_app(
     register_error_handlers(app)
     init_security_headers(app, hsts=settings.secure_cookies)
     allow_tiles(app, settings.tile_url)
+    storage_uri, storage_options = limiter_storage(
+        settings, None if services is None else services.store
+    )
     app.extensions["gridmgr_limiter"] = Limiter(
         key_func=token_key,
         app=app,
@@ -98,34 +103,39 @@ def create_app(
                 exempt_when=is_not_open311_write,
             ),  # Open311 reports per partner api_key, whatever its addresses
         ],
-        storage_uri="gridmgr-memory://",  # gridmgr.web.ratelimit: no thread per request
+        storage_uri=storage_uri,  # shared by every node, or this process's memory
+        storage_options=storage_options,  # type: ignore[arg-type]  # the store, for the database
         headers_enabled=True,
     )
     if services is not None:
         install_services(app, services)
         app.register_api(v1.bp)  # with patrols, triage and notifications nested
+        app.register_api(devices.bp)  # the field app's tokens: login or session, not a token
         app.register_api(open311.bp)
         app.register_api(inspections.bp)
-    _add_status_pages(app, grid, roster)
+    if services is None:
+        _add_status_pages(app, lambda: (grid, roster))
+    else:  # the grid and roster served now (another node may have changed them)
+        _add_status_pages(app, lambda: (services.grid, services.roster))
     return app
 
 
-def _add_status_pages(app: Flask, grid: Grid, roster: Roster | None) -> None:
-    towns = [
-        {
-            "code": c,
-            "name": grid.cell(c)["name"],
-            "name_en": grid.cell(c)["name_en"],
-            "children": len(grid.cell_to_children(c)),
-        }
-        for c in grid.codes(1)
-    ]
-
+def _add_status_pages(app: Flask, served: Callable[[], tuple[Grid, Roster | None]]) -> None:
     @app.get("/status", doc_ui=False)
     @app.get("/", doc_ui=False)
     def status() -> str:
         # Jinja autoescapes every value; the page is public, so a finding shows its post, never
         # the message that names the person (gridmgr.privacy: no names for the anonymous)
+        grid, roster = served()
+        towns = [
+            {
+                "code": c,
+                "name": grid.cell(c)["name"],
+                "name_en": grid.cell(c)["name_en"],
+                "children": len(grid.cell_to_children(c)),
+            }
+            for c in grid.codes(1)
+        ]
         staffing = None
         if roster is not None:
             staffing = staffing_report(grid, roster, datetime.now(TZ))
@@ -133,7 +143,11 @@ def _add_status_pages(app: Flask, grid: Grid, roster: Roster | None) -> None:
 
     @app.get("/healthz", doc_ui=False)
     def healthz() -> Response:
+        grid, _ = served()
         return jsonify(status="ok", grid=grid.generation_id, cells=grid.counts)
+
+    # the load balancer's probe: counting it would cost a database write a probe with shared limits
+    app.extensions["gridmgr_limiter"].exempt(healthz)
 
 
 def _version() -> str:

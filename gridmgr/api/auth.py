@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import g, request
+from flask import current_app, g, request
 
 from gridmgr.access import Caller
 from gridmgr.errors import CredentialError
 from gridmgr.intake.open311 import MAX_BODY
-from gridmgr.services.credentials import caller_for_token
+from gridmgr.services.credentials import authenticate_token
+from gridmgr.services.devices import is_device_token
+from gridmgr.services.fieldsync import ContactClock
 from gridmgr.web.deps import services
 
 
@@ -27,8 +29,19 @@ def bearer_token() -> str:
 
 
 def authenticate() -> None:
-    """A ``before_request`` hook: authenticate the caller into ``g`` (401 otherwise)."""
-    g.gridmgr_caller = caller_for_token(services(), bearer_token())
+    """A ``before_request`` hook: authenticate the caller into ``g`` (401 otherwise); a field
+    app's device token also notes the person's last contact (at most once a minute)."""
+    found = services()
+    caller, credential = authenticate_token(found, bearer_token())
+    g.gridmgr_caller = caller
+    if is_device_token(credential):
+        contact_clock().note(found, caller.actor.actor_id, credential.token_id)
+
+
+def contact_clock() -> ContactClock:
+    """This app's throttle of last-contact writes (one per app, made on first use)."""
+    clock: ContactClock = current_app.extensions.setdefault("gridmgr_contacts", ContactClock())
+    return clock
 
 
 def current_caller() -> Caller:

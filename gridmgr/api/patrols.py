@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gridmgr.api.auth import current_caller
 from gridmgr.api.errors import created
+from gridmgr.api.schemas import CLIENT_ID_PATTERN
 from gridmgr.patrols import PATROL_DISTANCE_M
 from gridmgr.services.patrols import coverage_in_scope, duty_in_scope, record_own_points
 from gridmgr.web.deps import services
@@ -37,6 +38,11 @@ class PatrolPointIn(BaseModel):
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     accuracy_m: float | None = Field(default=None, ge=0, le=10_000, allow_inf_nan=False)
+    client_id: str | None = Field(
+        default=None,
+        pattern=CLIENT_ID_PATTERN,
+        description="the phone's id of the point: a resent point is stored once",
+    )
 
     @field_validator("at")
     @classmethod
@@ -69,11 +75,14 @@ class CoverageQuery(BaseModel):
 bp = APIBlueprint("patrols", __name__, url_prefix="/patrols", abp_tags=[TAG])
 
 
-@bp.post("/points", responses={201: None})
+@bp.post("/points", responses={201: None, 200: None})
 def post_points(body: PatrolPointsIn) -> Response:
-    """Upload your own GPS points (a batch of up to 500), acknowledged once durable."""
+    """Upload your own GPS points (a batch of up to 500), acknowledged once durable.
+
+    Points carrying a ``client_id`` are stored once: the reply counts the ``new`` ones and the
+    ``repeats`` (201 when any was new, else 200)."""
     caller = current_caller()
-    written = record_own_points(
+    done = record_own_points(
         services(),
         caller,
         at=[p.at for p in body.points],
@@ -82,15 +91,19 @@ def post_points(body: PatrolPointsIn) -> Response:
         accuracy_m=[p.accuracy_m for p in body.points],
         datum=body.datum,
         person_id=body.person_id,
+        client_ids=[p.client_id for p in body.points],
     )
-    return created(
-        {
-            "person_id": caller.actor.actor_id,
-            "accepted": written,
-            "first": min(p.at for p in body.points).isoformat(),
-            "last": max(p.at for p in body.points).isoformat(),
-        }
-    )
+    reply = {
+        "person_id": caller.actor.actor_id,
+        "accepted": done.new,
+        "new": done.new,
+        "repeats": done.repeats,
+        "first": min(p.at for p in body.points).isoformat(),
+        "last": max(p.at for p in body.points).isoformat(),
+    }
+    if done.new == 0:
+        return jsonify(reply)
+    return created(reply)
 
 
 @bp.get("/coverage")
@@ -131,7 +144,8 @@ def coverage(query: CoverageQuery) -> Response:
 
 @bp.get("/status")
 def status() -> Response:
-    """Each grid worker in your scope: patrolling, on duty, absent or off duty, and where."""
+    """Each grid worker in your scope: patrolling, on duty, absent or off duty, and where;
+    ``last_seen`` is his latest patrol point, ``last_sync`` his field app's last contact."""
     now = services().now()
     frame = duty_in_scope(services(), current_caller(), now=now)
     return jsonify(
@@ -144,13 +158,15 @@ def status() -> Response:
                     "cell": c,
                     "status": s,
                     "last_seen": None if pd.isna(t) else pd.Timestamp(t).isoformat(),
+                    "last_sync": None if pd.isna(y) else pd.Timestamp(y).isoformat(),
                 }
-                for p, n, c, s, t in zip(
+                for p, n, c, s, t, y in zip(
                     frame["person_id"],
                     frame["name"],
                     frame["cell"],
                     frame["status"],
                     frame["last_seen"],
+                    frame["last_sync"],
                     strict=True,
                 )
             ],

@@ -14,6 +14,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 MAX_PAGE = 200
 """The largest page a case list returns."""
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9-]{8,64}$"
+"""A field app's id of one write (a UUID): 8 to 64 letters, digits and hyphens."""
+CLIENT_ID_HELP = (
+    "the app's id of this write (a UUID): a resend with the same id writes nothing and "
+    "gets the first reply again (200)"
+)
+CAPTURED_AT_HELP = (
+    "when the worker captured it (ISO 8601 with offset); not in the future (2 min clock "
+    "skew allowed), at most 7 days ago"
+)
 
 
 def _text_without_controls(value: str) -> str:
@@ -39,6 +49,10 @@ class ReportIn(BaseModel):
     datum: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     category: str = Field(min_length=1, max_length=48)
     description: str = Field(min_length=1, max_length=2000)
+    client_id: str | None = Field(
+        default=None, pattern=CLIENT_ID_PATTERN, description=CLIENT_ID_HELP
+    )
+    captured_at: AwareDatetime | None = Field(default=None, description=CAPTURED_AT_HELP)
 
     @field_validator("lon", "lat", mode="before")
     @classmethod
@@ -58,29 +72,33 @@ class ReportIn(BaseModel):
         return _text_without_controls(value)
 
 
+ActionName = Literal[
+    "register",
+    "reject",
+    "dispatch",
+    "accept",
+    "return",
+    "transfer",
+    "start",
+    "request_defer",
+    "approve_defer",
+    "refuse_defer",
+    "handle",
+    "verify",
+    "reopen",
+    "close",
+    "evaluate",
+    "supervise",
+]
+"""The lifecycle actions a client may ask for."""
+
+
 class ActionIn(BaseModel):
     """One lifecycle action on a case."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    action: Literal[
-        "register",
-        "reject",
-        "dispatch",
-        "accept",
-        "return",
-        "transfer",
-        "start",
-        "request_defer",
-        "approve_defer",
-        "refuse_defer",
-        "handle",
-        "verify",
-        "reopen",
-        "close",
-        "evaluate",
-        "supervise",
-    ]
+    action: ActionName
     comment: str = Field(min_length=1, max_length=2000)
     assignee: str | None = Field(default=None, max_length=64, description="dispatch: person id")
     unit: str | None = Field(
@@ -97,6 +115,12 @@ class ActionIn(BaseModel):
     )
     rating: int | None = Field(default=None, ge=1, le=5, description="evaluate: 1..5")
     version: int | None = Field(default=None, ge=0, description="the case version you saw")
+    client_id: str | None = Field(
+        default=None, pattern=CLIENT_ID_PATTERN, description=CLIENT_ID_HELP
+    )
+    captured_at: AwareDatetime | None = Field(
+        default=None, description=CAPTURED_AT_HELP + "; kept in the event's details"
+    )
 
     @field_validator("comment")
     @classmethod
@@ -113,6 +137,10 @@ class ReportWithPhotoForm(BaseModel):
     category: str = Field(min_length=1, max_length=48)
     description: str = Field(min_length=1, max_length=2000)
     photo: FileStorage
+    client_id: str | None = Field(
+        default=None, pattern=CLIENT_ID_PATTERN, description=CLIENT_ID_HELP
+    )
+    captured_at: AwareDatetime | None = Field(default=None, description=CAPTURED_AT_HELP)
 
     @field_validator("lat", mode="before")
     @classmethod
@@ -126,6 +154,26 @@ class ReportWithPhotoForm(BaseModel):
         return value
 
     @field_validator("category", "description")
+    @classmethod
+    def _no_control_characters(cls, value: str) -> str:
+        return _text_without_controls(value.strip())
+
+
+class ActionWithPhotoForm(BaseModel):
+    """One lifecycle action and its photo in one multipart request (反馈 with the after-photo,
+    from a phone's outbox)."""
+
+    action: ActionName
+    comment: str = Field(min_length=1, max_length=2000)
+    photo: FileStorage
+    client_id: str | None = Field(
+        default=None, pattern=CLIENT_ID_PATTERN, description=CLIENT_ID_HELP
+    )
+    captured_at: AwareDatetime | None = Field(
+        default=None, description=CAPTURED_AT_HELP + "; kept in the event's details"
+    )
+
+    @field_validator("comment")
     @classmethod
     def _no_control_characters(cls, value: str) -> str:
         return _text_without_controls(value.strip())

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 
-from gridmgr.api import ledgerproofs, patrols, triage, units
+from gridmgr.api import field, ledgerproofs, patrols, triage, units
 from gridmgr.api.auth import authenticate, current_caller
 from gridmgr.api.errors import (
     BodyTooLargeError,
@@ -29,9 +29,11 @@ from gridmgr.api.errors import (
     created,
     not_modified,
 )
+from gridmgr.api.replies import case_json, event_json, iso, photo_json
 from gridmgr.api.schemas import (
     AccessLogQuery,
     ActionIn,
+    ActionWithPhotoForm,
     AttachmentPath,
     CasePath,
     CaseQuery,
@@ -43,25 +45,28 @@ from gridmgr.api.schemas import (
     ReportWithPhotoForm,
     TierPath,
 )
-from gridmgr.cases import Action, Case, CaseState, DeferralRequest, unit_of
+from gridmgr.cases import Action, CaseState
 from gridmgr.errors import CaseFilterError
-from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, distance_m, sanitize_photo
-from gridmgr.ledger import LedgerEvent
+from gridmgr.intake.photos import MAX_PHOTO_BYTES, Photo, sanitize_photo
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import field_post
-from gridmgr.services import accesslog, contacts, photos, queries
+from gridmgr.services import accesslog, contacts, fieldsync, photos, queries
 from gridmgr.services.actions import act_as
 from gridmgr.services.cases import visible_case
 from gridmgr.services.invariants import check_for
-from gridmgr.services.photos import AttachmentRow
 from gridmgr.services.queries import CaseFilter
 from gridmgr.services.submissions import Submitted, submit_report
 from gridmgr.services.triage import merge_view
 from gridmgr.web.deps import ledger_watch_of, services
 
 MAX_BODY = 64 * 1024
-MULTIPART_ENDPOINTS = frozenset({"api_v1.create_report_with_photo", "api_v1.upload_photo"})
-FAR_PHOTO_M = 500.0
+MULTIPART_ENDPOINTS = frozenset(
+    {
+        "api_v1.create_report_with_photo",
+        "api_v1.upload_photo",
+        "api_v1.case_action_with_photo",
+    }
+)
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 TAG_CASES = Tag(name="cases", description="Reports and the case lifecycle")
 TAG_GRID = Tag(name="grid", description="Cells, owners, location")
@@ -95,13 +100,15 @@ def _gate() -> None:
 # -- reports and photos ----------------------------------------------------------------------
 
 
-@bp.post("/reports", tags=[TAG_CASES], responses={201: None})
+@bp.post("/reports", tags=[TAG_CASES], responses={201: None, 200: None})
 def create_report(body: ReportIn) -> Response:
-    """Report an incident: routed to its cell and owner chain, acknowledged once durable."""
-    return _report_reply(_submit(body))
+    """Report an incident: routed to its cell and owner chain, acknowledged once durable.
+
+    With a ``client_id``, a resend writes nothing and gets the first reply again (200)."""
+    return _report_reply(_submit(body), body.client_id)
 
 
-@bp.post("/reports/with-photo", tags=[TAG_CASES], responses={201: None})
+@bp.post("/reports/with-photo", tags=[TAG_CASES], responses={201: None, 200: None})
 def create_report_with_photo(form: ReportWithPhotoForm) -> Response:
     """Report an incident with its photo in one multipart request.
 
@@ -115,8 +122,10 @@ def create_report_with_photo(form: ReportWithPhotoForm) -> Response:
         datum=form.datum,
         category=form.category,
         description=form.description,
+        client_id=form.client_id,
+        captured_at=form.captured_at,
     )
-    return _report_reply(_submit(report, photo))
+    return _report_reply(_submit(report, photo), form.client_id)
 
 
 @bp.post("/cases/<case_id>/photos", tags=[TAG_CASES], responses={201: None})
@@ -159,6 +168,8 @@ def _submit(body: ReportIn, photo: Photo | None = None) -> Submitted:
         lat=body.lat,
         datum=body.datum,
         photo=photo,
+        client_id=body.client_id,
+        captured_at=body.captured_at,
     )
 
 
@@ -167,7 +178,20 @@ def _read_photo(upload: FileStorage) -> Photo:
     return sanitize_photo(data)  # PhotoError: 4xx naming the problem
 
 
-def _report_reply(done: Submitted) -> Response:
+def _report_reply(done: Submitted, client_id: str | None) -> Response:
+    location = f"/api/v1/cases/{done.case.case_id}"
+    if done.resent and client_id is not None:  # the first reply again, with 200
+        kept = fieldsync.wait_for_reply(services(), current_caller(), client_id)
+        response = jsonify(kept.reply if kept is not None else _report_body(done))
+        response.headers["Location"] = location
+        return response
+    body = _report_body(done)
+    if client_id is not None:
+        fieldsync.keep_reply(services(), current_caller(), client_id, body)
+    return created(body, location=location)
+
+
+def _report_body(done: Submitted) -> dict[str, Any]:
     d = done.decision.to_dict()
     body: dict[str, Any] = {
         "case_id": done.case.case_id,
@@ -184,7 +208,7 @@ def _report_reply(done: Submitted) -> Response:
     }
     if done.photo is not None:
         body["photo"] = photo_json(done.photo, done.case)
-    return created(body, location=f"/api/v1/cases/{done.case.case_id}")
+    return body
 
 
 # -- cases -----------------------------------------------------------------------------------
@@ -250,7 +274,17 @@ def get_case(path: CasePath) -> Response:
 
 @bp.post("/cases/<case_id>/actions", tags=[TAG_CASES])
 def case_action(path: CasePath, body: ActionIn) -> Response:
-    """Apply one lifecycle action (the state machine's guards decide who may)."""
+    """Apply one lifecycle action (the state machine's guards decide who may).
+
+    With a ``client_id`` the reply adds the action's ledger ``event``, and a resend writes
+    nothing and gets the first reply again; ``captured_at`` is kept in the event's details
+    (the action takes effect at the server's time)."""
+    if body.client_id is not None:
+        return _action_once(path.case_id, body, body.client_id)
+    note = None
+    if body.captured_at is not None:
+        at = fieldsync.capture_time(body.captured_at, now=services().now())
+        note = {"captured_at": at.isoformat()}
     updated = act_as(
         services(),
         current_caller(),
@@ -263,8 +297,69 @@ def case_action(path: CasePath, body: ActionIn) -> Response:
         extend=body.extend,
         defer_to=body.defer_to,
         rating=body.rating,
+        note=note,
     )
     return jsonify(case_json(updated))
+
+
+@bp.post("/cases/<case_id>/actions/with-photo", tags=[TAG_CASES])
+def case_action_with_photo(path: CasePath, form: ActionWithPhotoForm) -> Response:
+    """Apply one lifecycle action with its photo in one multipart request (反馈 with the
+    after-photo): the photo is stored only when the caller may take the action, and a resend
+    of the same ``client_id`` stores neither again."""
+    photo = _read_photo(form.photo)
+    body = ActionIn(
+        action=form.action,
+        comment=form.comment,
+        client_id=form.client_id,
+        captured_at=form.captured_at,
+    )
+    if body.client_id is not None:
+        return _action_once(path.case_id, body, body.client_id, photo=photo)
+    note = None
+    if body.captured_at is not None:
+        at = fieldsync.capture_time(body.captured_at, now=services().now())
+        note = {"captured_at": at.isoformat()}
+    updated = act_as(
+        services(),
+        current_caller(),
+        path.case_id,
+        Action(body.action),
+        comment=body.comment,
+        photo=photo,
+        note=note,
+    )
+    return jsonify(case_json(updated))
+
+
+def _action_once(
+    case_id: str, body: ActionIn, client_id: str, *, photo: Photo | None = None
+) -> Response:
+    caller = current_caller()
+    acted = fieldsync.act_once(
+        services(),
+        caller,
+        case_id,
+        Action(body.action),
+        client_id=client_id,
+        captured_at=body.captured_at,
+        comment=body.comment,
+        version=body.version,
+        assignee_id=body.assignee,
+        unit_id=body.unit,
+        extend=body.extend,
+        defer_to=body.defer_to,
+        rating=body.rating,
+        photo=photo,
+    )
+    if acted.reply is not None:
+        return jsonify(acted.reply)
+    reply = case_json(acted.case)
+    reply["client_id"] = client_id
+    reply["event"] = None if acted.event is None else event_json(acted.event)
+    if not acted.resent:
+        fieldsync.keep_reply(services(), caller, client_id, reply)
+    return jsonify(reply)
 
 
 @bp.get("/cases/<case_id>/trail", tags=[TAG_CASES])
@@ -346,13 +441,17 @@ def events(query: EventsQuery) -> Response:
 @bp.get("/invariants", tags=[TAG_CASES])
 def invariants() -> Response:
     """The "nothing escapes the grid" check now (operators, managers): each line with its
-    count and first offending case ids; ``ok`` is false when any line is red."""
-    lines = check_for(services(), current_caller(), verified=ledger_watch_of(current_app).status())
+    count and first offending case ids; ``ok`` is false when any line is red. ``ledger`` holds
+    the last incremental and the last full verification of the ledger (``null`` before the
+    first of each): when, up to which event, how many read, ok, the problem."""
+    verified = ledger_watch_of(current_app).status()
+    lines = check_for(services(), current_caller(), verified=verified)
     return jsonify(
         {
-            "at": _iso(services().now()),
+            "at": iso(services().now()),
             "ok": all(line.ok for line in lines),
             "lines": [line.to_json() for line in lines],
+            "ledger": {kind: verified.get(kind) for kind in ("incremental", "full")},
         }
     )
 
@@ -432,100 +531,7 @@ bp.register_api(patrols.bp)  # /api/v1/patrols, under this blueprint's authentic
 bp.register_api(ledgerproofs.bp)  # /api/v1/ledger/sth, /proof, /consistency
 bp.register_api(triage.bp)  # place, merge, inbox
 bp.register_api(units.bp)  # unit inboxes and members, the 派遣 picker
-
-
-# -- replies ---------------------------------------------------------------------------------
-
-
-def case_json(case: Case, number: int | None = None) -> dict[str, Any]:
-    """A case as the API shows it (times in ISO 8601 with +08:00)."""
-    a, d = case.assignee, case.deferral
-    body: dict[str, Any] = {
-        "case_id": case.case_id,
-        "category": case.category,
-        "state": case.state.value,
-        "state_zh": case.state.label_zh,
-        "open": case.state.is_open,
-        "reported_at": _iso(case.reported_at),
-        "updated_at": _iso(case.updated_at),
-        "reporter": case.reporter,
-        "description": case.description,
-        "location": None if case.lon is None else {"lon": case.lon, "lat": case.lat},
-        "cell": case.cell,
-        "generation_id": case.generation_id,
-        "assignee": None
-        if a is None
-        else {"person_id": a.person_id, "post": a.post, "name": a.name, "unit": unit_of(a)},
-        "handler": case.handler,
-        "stage": None if case.stage is None else case.stage.value,
-        "stage_started_at": _iso(case.stage_started_at),
-        "due_at": _iso(case.due_at),
-        "holder": None
-        if case.holder is None
-        else {
-            "person_id": case.holder.person_id,
-            "post": case.holder.post,
-            "name": case.holder.name,
-        },
-        "rung": case.rung,
-        "card": case.card,
-        "escalation_level": case.escalation_level,
-        "reopen_count": case.reopen_count,
-        "return_count": case.return_count,
-        "deferrals": case.deferrals,
-        "stage_deferrals": case.stage_deferrals,
-        "deferral_request": None if d is None else _deferral_json(d),
-        "rating": case.rating,
-        "version": case.version,
-    }
-    if number is not None:
-        body["number"] = number
-    return body
-
-
-def _deferral_json(d: DeferralRequest) -> dict[str, Any]:
-    """A pending deferral request: who asked, why, the deadline asked for, who decides."""
-    return {
-        "approver": {"person_id": d.approver.person_id, "post": d.approver.post},
-        "requested_by": d.requested_by,
-        "requested_at": _iso(d.requested_at),
-        "due_before": _iso(d.due_before),
-        "due_at": _iso(d.due_at),
-        "reason": d.reason,
-        "version": d.version,
-    }
-
-
-def event_json(event: LedgerEvent) -> dict[str, Any]:
-    """A ledger event as the API shows it."""
-    return {
-        "seq": event.seq,
-        "at": event.at,
-        "kind": event.kind,
-        "actor": event.actor,
-        "subject": event.subject,
-        "hash": event.hash,
-    }
-
-
-def photo_json(row: AttachmentRow, case: Case) -> dict[str, Any]:
-    """A photo of ``case`` as the API shows it (flagged when taken far from the report)."""
-    far = None
-    if row.gps is not None and case.lon is not None and case.lat is not None:
-        far = distance_m(row.gps, (case.lon, case.lat)) > FAR_PHOTO_M
-    return {
-        "attachment_id": row.attachment_id,
-        "url": f"/api/v1/photos/{row.attachment_id}",
-        "sha256": row.sha256,
-        "width": row.width,
-        "height": row.height,
-        "size_bytes": row.size_bytes,
-        "taken_far_from_report": far,
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(TZ).isoformat()
+bp.register_api(field.bp)  # the field app: /sync/status, /me/bundle
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -24,7 +24,7 @@ from gridmgr.cli.inspect import inspect
 from gridmgr.cli.intake import intake
 from gridmgr.cli.patrol import patrol
 from gridmgr.cli.powers import powers
-from gridmgr.cli.responsibility import catalog, roster, route
+from gridmgr.cli.responsibility import calendar, catalog, roster, route
 from gridmgr.cli.simulate import simulate
 from gridmgr.cli.store import db, db_option, db_url, escalate, ledger, opened_store
 from gridmgr.errors import GridMgrError, InvalidTableError
@@ -185,8 +185,9 @@ def serve(
     serve_forever(prepared, workers=workers)
 
 
-for command in (grid, roster, catalog, route, db, ledger, escalate, token, apikey, account):
+for command in (grid, roster, catalog, calendar, route, db, ledger, escalate, token, apikey):
     cli.add_command(command)
+cli.add_command(account)
 cli.add_command(access_log)
 cli.add_command(simulate)
 cli.add_command(patrol)

@@ -1,4 +1,5 @@
-"""``gridmgr roster``, ``catalog`` and ``route``: who answers for what, where and when."""
+"""``gridmgr roster``, ``catalog``, ``calendar`` and ``route``: who answers for what, where and
+when."""
 
 from __future__ import annotations
 
@@ -321,6 +322,35 @@ def catalog_import(ctx: click.Context, path: Path, db: str | None) -> None:
         lambda store: import_catalog(store, checked, at=wall_clock(), actor="cli:catalog-import"),
     )
     _warn_unknown_units(ctx, checked)
+
+
+@click.group()
+def calendar() -> None:
+    """The working calendar's overrides (holidays, adjusted working days)."""
+
+
+@calendar.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@db_option
+@click.pass_context
+def calendar_import(ctx: click.Context, path: Path, db: str | None) -> None:
+    """Check a calendar override CSV (date,kind,name) and, if valid, make it the city's
+    overrides, merged over the shipped ones, in the data folder and the database (every node
+    serving it counts deadlines on it within seconds)."""
+    from gridmgr.datafiles import load_calendar, store_calendar_overrides
+    from gridmgr.services.context import wall_clock
+    from gridmgr.services.reference import import_calendar
+
+    settings = settings_of(ctx)
+    target = store_calendar_overrides(settings, path)
+    merged = load_calendar(settings).overrides
+    console.print(f"calendar overrides stored as {target} ({len(merged)} days with the shipped)")
+    into_database(
+        ctx,
+        db,
+        "calendar",
+        lambda store: import_calendar(store, merged, at=wall_clock(), actor="cli:calendar-import"),
+    )
 
 
 @catalog.command("export")

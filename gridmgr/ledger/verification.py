@@ -202,6 +202,13 @@ def _rows(rows: Iterable[object]) -> Iterator[Any]:
     return iter(())
 
 
+def _start(after: tuple[int, str] | None, checkpoint: Checkpoint | None) -> tuple[int, str]:
+    """Where a verification starts: after a head verified before, or at the genesis."""
+    if after is not None and checkpoint is not None:
+        raise ValueError("verify_chain: give a checkpoint or an earlier head (after), not both")
+    return (0, GENESIS_HASH) if after is None else after
+
+
 def _next_stop(done: int, checkpoint_seq: int, every: int) -> int:
     """The next seq at which the loop leaves its fast path (checkpoint or progress), or -1."""
     stops = []
@@ -268,8 +275,10 @@ def verify_chain(
     *,
     checkpoint: Checkpoint | None = None,
     progress: Callable[[int], None] | None = None,
+    after: tuple[int, str] | None = None,
 ) -> Verification:
-    """Check a ledger end to end and stop at the first bad event.
+    """Check a ledger end to end (or from a head verified before) and stop at the first bad
+    event.
 
     Parameters
     ----------
@@ -281,6 +290,11 @@ def verify_chain(
         which catches truncation and a rewrite with recomputed hashes.
     progress
         Called with the number of events verified so far after every 100,000 events.
+    after
+        ``(seq, hash)`` of a head an earlier verification reached: ``rows`` then start at the
+        event after it, which must link to ``hash``, and ``count`` counts only these rows (an
+        incremental pass; the caller checks that the event at ``seq`` still has ``hash``). Not
+        with ``checkpoint``.
 
     Returns
     -------
@@ -297,7 +311,10 @@ def verify_chain(
     'ledger verified: 2 events, head event 2 (hash ...…), no checkpoint given'
     >>> verify_chain([e2]).problem
     'sequence starts at 2, not 1'
+    >>> verify_chain([e2], after=(1, e1.hash)).count  # only the new event read
+    1
     """
+    base, prev = _start(after, checkpoint)
     cp_seq = -1 if checkpoint is None else checkpoint.seq
     cp_hash = "" if checkpoint is None else checkpoint.hash
     checkpoint_ok: bool | None = None if checkpoint is None else cp_seq == 0
@@ -306,7 +323,7 @@ def verify_chain(
     def stopped(expected: int, head: str, problem: str) -> Verification:
         return Verification(
             ok=False,
-            count=expected - 1,
+            count=expected - 1 - base,
             head_seq=expected - 1,
             head_hash=head,
             first_bad_seq=expected,
@@ -317,9 +334,8 @@ def verify_chain(
     # The hot loop: locals only, no per-event objects, one branch per check.
     sha256 = hashlib.sha256
     enc = encode_basestring
-    stop = _next_stop(0, cp_seq, every)
-    expected = 1
-    prev = GENESIS_HASH
+    stop = _next_stop(base, cp_seq, every)
+    expected = base + 1
     for row in _rows(rows):
         try:
             seq, at, kind, actor, subject, payload, prev_hash, stored = row
@@ -387,7 +403,7 @@ def verify_chain(
         )
     return Verification(
         ok=True,
-        count=head_seq,
+        count=head_seq - base,
         head_seq=head_seq,
         head_hash=prev,
         first_bad_seq=None,

@@ -204,6 +204,28 @@ class RoutingContext:
         _ = self.escalation, self.adjacency, self.cell_names, self._leaves_local
         return self
 
+    def with_reference(
+        self,
+        *,
+        roster: Roster | None = None,
+        catalog: Catalog | None = None,
+        calendar: WorkCalendar | None = None,
+    ) -> RoutingContext:
+        """This context with another roster, catalog or calendar on the same grid: the graphs
+        and indexes (all built from the grid alone) are shared, not rebuilt."""
+        new = RoutingContext(
+            self.grid,
+            roster or self.roster,
+            catalog or self.catalog,
+            calendar or self.calendar,
+            border_m=self.border_m,
+            powers=self.powers,
+        )
+        for name in ("escalation", "adjacency", "cell_names", "_leaves_local"):
+            if name in self.__dict__:  # a cached_property already built
+                new.__dict__[name] = self.__dict__[name]
+        return new
+
     @cached_property
     def escalation(self) -> nx.DiGraph:
         """The escalation graph of the grid's posts."""

@@ -141,6 +141,7 @@ def act_as(
     defer_to: datetime | None = None,
     rating: int | None = None,
     photo: Photo | None = None,
+    note: Mapping[str, object] | None = None,
 ) -> Case:
     """Apply ``action`` to a case the caller may see, as the caller (the state machine's guards
     decide whether he may).
@@ -153,7 +154,8 @@ def act_as(
     (:class:`~gridmgr.errors.ConcurrentUpdateError` otherwise: read it again). ``assignee_id``
     names a person on the roster, ``unit_id`` a unit (派遣 or 移交执法 to it); a deferral
     request takes ``extend`` (a span such as ``3d``) or ``defer_to`` (the new deadline), and no
-    approver: the rules pick him.
+    approver: the rules pick him. ``note`` adds facts to the action's event (e.g. the field
+    app's ``client_id`` and capture time).
     """
     case = visible_case(services.store, caller, case_id)
     if version is not None and version != case.version:
@@ -186,6 +188,7 @@ def act_as(
         extend=None if extend is None else parse_span(extend),
         defer_to=defer_to,
         rating=rating,
+        note=note,
     )
 
 

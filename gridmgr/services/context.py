@@ -53,6 +53,16 @@ class Services:
         """The current time by this deployment's clock."""
         return self.clock()
 
+    def adopt(self, context: RoutingContext) -> None:
+        """Serve ``context`` from now on: the reference data another node changed, reloaded
+        (:class:`gridmgr.services.reference.ReferenceWatch`).
+
+        The one field that changes. ``context`` is built whole before it comes here and the swap
+        is one attribute store, so a reader sees the old context or the new one, never a mix; a
+        use case that reads it once (``context = services.context``) keeps one throughout.
+        """
+        object.__setattr__(self, "context", context)  # frozen against every other change
+
     @property
     def grid(self) -> Grid:
         """The current grid generation."""

@@ -17,6 +17,7 @@ from gridmgr.store.tokens import Credential
 
 __all__ = [
     "Credential",
+    "authenticate_token",
     "caller_for_token",
     "create_api_key",
     "create_token",
@@ -40,8 +41,15 @@ def caller_for_token(services: Services, token: str) -> Caller:
     Raises :class:`~gridmgr.errors.CredentialError` for a bad token and
     :class:`~gridmgr.errors.ForbiddenError` for a person who holds no post now.
     """
+    return authenticate_token(services, token)[0]
+
+
+def authenticate_token(services: Services, token: str) -> tuple[Caller, Credential]:
+    """:func:`caller_for_token`, and the credential itself (its id and label say whether it
+    is a field app's device token)."""
     now = services.now()
-    return caller_for(services.roster, person_for_token(services.store, token, now=now), now)
+    found = _check(services.store, token, now=now, kind="person")
+    return caller_for(services.roster, found.subject, now), found
 
 
 def partner_for_key(services: Services, key: str) -> Credential:

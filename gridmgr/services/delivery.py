@@ -17,6 +17,7 @@ environment by :class:`~gridmgr.settings.Settings`:
 - ``GRIDMGR_SMTP_HOST``, ``GRIDMGR_SMTP_PORT`` (25), ``GRIDMGR_SMTP_FROM``,
   ``GRIDMGR_SMTP_TO`` (a template such as ``{person_id}@notify.jiangyin.gov.cn``),
   ``GRIDMGR_SMTP_USER`` / ``GRIDMGR_SMTP_PASSWORD`` (optional), ``GRIDMGR_SMTP_STARTTLS`` (0/1).
+- ``GRIDMGR_DELIVERY_LEASE_S`` (120): how long a node's claim on a delivery lasts.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
-"""How long a node's claim on a delivery lasts: after it, a node that died mid-pass has let go."""
+"""How long a node's claim on a delivery lasts by default (``GRIDMGR_DELIVERY_LEASE_S``): after
+it, a node that died mid-pass has let go."""
 SIGNATURE_HEADER = "X-Gridmgr-Signature"
 TIMESTAMP_HEADER = "X-Gridmgr-Timestamp"
 
@@ -309,10 +311,11 @@ class DeliveryWorker(PeriodicLoop):
         every: float = 5.0,
         base: timedelta = timedelta(seconds=10),
         cap: timedelta = timedelta(hours=1),
+        lease: timedelta = LEASE,
     ) -> None:
         chosen = list(channels)
 
         def step() -> None:
-            deliver_pending(store, chosen, now=clock(), base=base, cap=cap)
+            deliver_pending(store, chosen, now=clock(), base=base, cap=cap, lease=lease)
 
         super().__init__(step, every=every, name="gridmgr-notify", stop_timeout=60.0)

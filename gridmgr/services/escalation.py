@@ -179,14 +179,15 @@ DIGEST_HOUR = 8
 
 class EscalationLoop(PeriodicLoop):
     """Runs, at start — catching up with everything overdue — and every ``every`` seconds until
-    stopped: the shift handover (:func:`hand_over`), :func:`escalate_overdue`,
-    :func:`warn_due_soon` (when ``due_within_hours`` > 0) and, from 08:00, the day's digests
-    (:func:`send_digests`, once a day by their dedup keys)."""
+    stopped, each pass on the routing context ``reference`` gives then (a roster imported on
+    another node counts from the next pass): the shift handover (:func:`hand_over`),
+    :func:`escalate_overdue`, :func:`warn_due_soon` (when ``due_within_hours`` > 0) and, from
+    08:00, the day's digests (:func:`send_digests`, once a day by their dedup keys)."""
 
     def __init__(
         self,
         store: Store,
-        context: RoutingContext,
+        reference: Callable[[], RoutingContext],
         *,
         every: float,
         clock: Callable[[], datetime],
@@ -196,6 +197,7 @@ class EscalationLoop(PeriodicLoop):
     ) -> None:
         def step() -> None:
             now = clock()
+            context = reference()  # once a pass: the roster another node imported counts
             moved = hand_over(store, context, now=now)
             if moved:
                 log.info("shift handover: %d case(s) to the crew on duty", moved)

@@ -11,7 +11,11 @@ Prometheus' textfile collector) and ``GET /api/v1/invariants``. A line is red wh
 - **escalated**: an overdue stage (or rung) has not climbed the ladder within
   :data:`ESCALATION_GRACE` (a stage at the top, 红牌, has nowhere to climb and is not counted);
 - **queues**: the out-of-grid or the unlocated queue holds a case past its deadline;
-- **ledger**: the ledger does not verify end to end.
+- **silent**: a grid worker on duty who carries the field app (a live device token) was not
+  heard from — no device contact, no patrol point — for :data:`~gridmgr.services.patrols.
+  SILENT_AFTER` (30 minutes);
+- **ledger**: the latest incremental or full verification of the ledger failed
+  (:mod:`gridmgr.services.ledgerwatch`; the line's details show both).
 
 Merged duplicates are not open work (they follow their master case) and are not counted.
 """
@@ -25,11 +29,14 @@ from typing import Any
 
 from gridmgr.access import Caller
 from gridmgr.errors import ForbiddenError
-from gridmgr.ledger import Verification
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.staffing import staffing_report
 from gridmgr.services.context import Services
+from gridmgr.services.ledgerwatch import KINDS, LedgerWatch, verification_status
+from gridmgr.services.patrols import silent_workers
 from gridmgr.store import InvariantCount
+
+__all__ = ["LABELS", "LedgerWatch", "Line", "check", "check_for", "verification_status"]
 
 ESCALATION_GRACE = timedelta(minutes=5)
 """How long an overdue stage may wait for the escalation loop before its line turns red."""
@@ -65,6 +72,7 @@ LABELS = {
     "deadlines": "案件有时限 open cases with a deadline",
     "escalated": "超时已督办 overdue stages escalated within 5 min",
     "queues": "网格外/待定位不超时 out-of-grid and unlocated queues on time",
+    "silent": "在岗网格员30分钟内有联系 workers on duty heard from within 30 min",
     "ledger": "审计链校验 ledger verified",
 }
 """What each line checks, in Chinese and English (the CLI prints these)."""
@@ -87,6 +95,7 @@ def check(
     lines = [_coverage(services), _owners(services, at)]
     lines += [_case_line(key, counts[key]) for key in ("holders", "deadlines", "escalated")]
     lines.append(_case_line("queues", counts["queues"], link="/dashboard/queue#queues"))
+    lines.append(_silent(services, at, scope))
     if verified is not None:
         lines.append(_ledger(verified))
     return lines
@@ -136,45 +145,35 @@ def _case_line(key: str, found: InvariantCount, *, link: str | None = None) -> L
     )
 
 
-def _ledger(verified: Mapping[str, Any]) -> Line:
-    ok = bool(verified.get("ok", True))  # not verified yet (first run under way): no alarm
+def _silent(services: Services, at: datetime, scope: tuple[str, ...] | None) -> Line:
+    silent, on_duty = silent_workers(services, at=at, scope=scope)
     return Line(
-        "ledger",
-        ok,
-        0 if ok else 1,
-        str(verified.get("at", "…")),
-        details=(str(verified["problem"]),) if verified.get("problem") else (),
+        "silent",
+        not silent,
+        len(silent),
+        f"{len(silent)}/{on_duty}",
+        details=tuple(
+            f"{w.name} ({w.cell}): "
+            + ("never" if w.last_heard is None else w.last_heard.astimezone(TZ).strftime("%H:%M"))
+            for w in silent[:FIRST_IDS]
+        ),
     )
 
 
-def verification_status(result: Verification, at: datetime) -> dict[str, Any]:
-    """What the ledger line shows of one verification: ok, when (HH:MM), events, problem."""
-    return {
-        "ok": result.ok,
-        "at": at.astimezone(TZ).strftime("%H:%M"),
-        "events": result.count,
-        "problem": None if result.ok else f"event {result.first_bad_seq}: {result.problem}",
-    }
+def _ledger(verified: Mapping[str, Any]) -> Line:
+    ok = bool(verified.get("ok", True))  # not verified yet (first run under way): no alarm
+    details = [str(verified["problem"])] if verified.get("problem") else []
+    details += [_pass(kind, verified[kind]) for kind in KINDS if verified.get(kind)]
+    return Line("ledger", ok, 0 if ok else 1, str(verified.get("at", "…")), details=tuple(details))
 
 
-@dataclass(frozen=True)
-class LedgerWatch:
-    """The latest end-to-end verification of the ledger: run in the background on one node
-    (:meth:`verify`, by a single-runner loop), kept in the database, read by every node's panel
-    and API (:meth:`status`)."""
-
-    services: Services
-
-    def verify(self) -> None:
-        """Verify the ledger end to end and keep how it went in the database."""
-        store = self.services.store
-        result = store.verify_ledger()
-        store.record_verification(result, at=self.services.now(), node=store.node_id)
-
-    def status(self) -> dict[str, Any]:
-        """The latest verification by any node (empty until the first one ends)."""
-        found = self.services.store.latest_verification()
-        if found is None:
-            return {}
-        result, at, _node = found
-        return verification_status(result, at)
+def _pass(kind: str, found: Mapping[str, Any]) -> str:
+    """One verification pass as a detail line: when, how far, how it went."""
+    at = datetime.fromisoformat(str(found["at"])).strftime("%m-%d %H:%M")
+    verdict = "ok" if found["ok"] else "FAILED"
+    if kind == "full":
+        return f"全链校验 full {at}: events 1–{found['head_seq']:,} {verdict}"
+    return (
+        f"增量校验 incremental {at}: events {found['from_seq'] + 1:,}–{found['head_seq']:,} "
+        f"({found['events_read']:,} read) {verdict}"
+    )

@@ -37,7 +37,7 @@ class PeriodicLoop:
 
     def __init__(
         self,
-        step: Callable[[], None],
+        step: Callable[[], object],  # what a pass returns is not used
         *,
         every: float,
         name: str,

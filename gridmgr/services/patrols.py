@@ -9,6 +9,7 @@ figures themselves are pure functions of :mod:`gridmgr.patrols`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,14 +28,24 @@ from gridmgr.patrols import (
 )
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.services.context import Services
+from gridmgr.services.devices import DEVICE_LABEL
 from gridmgr.store import Store
-from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch
+from gridmgr.store.patrolstore import MAX_BATCH, PatrolBatch, PatrolResendError
 
 if TYPE_CHECKING:
     from gridmgr.grid.model import Grid
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the server's clock a point's time may be (phone clocks drift)."""
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """What an upload stored: points ``new`` to the store, and ``repeats`` (their client id
+    was stored already, by an earlier upload or earlier in the same one)."""
+
+    new: int
+    repeats: int
 
 
 def record_own_points(
@@ -47,11 +58,15 @@ def record_own_points(
     accuracy_m: Sequence[float | None],
     datum: str | Datum = Datum.WGS84,
     person_id: str | None = None,
-) -> int:
-    """Store the caller's own points (in ``datum``) with their ledger event; how many.
+    client_ids: Sequence[str | None] | None = None,
+) -> Uploaded:
+    """Store the caller's own points (in ``datum``) with their ledger event.
 
     ``person_id``, if given, must be the caller (:class:`~gridmgr.errors.ForbiddenError`);
     a point later than the server's clock allows is a :class:`~gridmgr.patrols.PatrolError`.
+    A point whose ``client_ids`` entry the caller stored before is a repeat and is skipped,
+    so a batch resent wholly or in part stores each point once (the unique (person, client
+    id) decides when two uploads race).
     """
     me = caller.actor.actor_id
     if person_id is not None and person_id != me:
@@ -64,10 +79,48 @@ def record_own_points(
             "check the phone's clock"
         )
     x, y = to_wgs84(list(lon), list(lat), datum)
-    batch = PatrolBatch(
-        me, list(at), [float(v) for v in x], [float(v) for v in y], list(accuracy_m), source="api"
-    )
-    return record_batches(services.store, services.grid, [batch], at=now, actor=me)
+    ids = list(client_ids) if client_ids is not None else [None] * len(at)
+    rows = list(zip(at, (float(v) for v in x), (float(v) for v in y), accuracy_m, ids, strict=True))
+    for attempt in range(3):
+        todo = _new_points(services.store, me, rows)
+        if not todo:
+            return Uploaded(0, len(rows))
+        batch = PatrolBatch(
+            me,
+            [r[0] for r in todo],
+            [r[1] for r in todo],
+            [r[2] for r in todo],
+            [r[3] for r in todo],
+            source="api",
+            client_ids=None if client_ids is None else [r[4] for r in todo],
+        )
+        try:
+            written = record_batches(services.store, services.grid, [batch], at=now, actor=me)
+        except PatrolResendError:  # another upload stored some of them meanwhile: filter again
+            if attempt == 2:
+                raise
+            continue
+        return Uploaded(written, len(rows) - written)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_Point = tuple[datetime, float, float, float | None, str | None]
+
+
+def _new_points(store: Store, person_id: str, rows: Sequence[_Point]) -> list[_Point]:
+    """The points of ``rows`` not stored yet: without a client id, or with one neither stored
+    nor seen earlier in ``rows``."""
+    stored = store.patrol_client_ids(person_id, [r[4] for r in rows if r[4] is not None])
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        cid = row[4]
+        if cid is not None:
+            if cid in stored or cid in seen:
+                continue
+            seen.add(cid)
+        out.append(row)
+    return out
 
 
 def record_batches(
@@ -186,11 +239,81 @@ def coverage_in_scope(
 
 def duty_in_scope(services: Services, caller: Caller, *, now: datetime) -> pd.DataFrame:
     """Each grid worker in the caller's scope at ``now``: :func:`gridmgr.patrols.duty_status`'s
-    frame."""
+    frame, and ``last_sync``: his field app's last contact (a device token's last use)."""
     frame = duty_status(
         services.roster, services.calendar, services.store.latest_patrol_points(), now=now
     )
-    return frame[[caller.covers(str(c)) for c in frame["cell"]]]
+    frame = frame[[caller.covers(str(c)) for c in frame["cell"]]]
+    return _with_last_sync(services.store, frame)
+
+
+def _with_last_sync(store: Store, frame: pd.DataFrame) -> pd.DataFrame:
+    contacts = store.device_contacts([str(p) for p in frame["person_id"]])
+    synced = pd.Series([contacts.get(str(p)) for p in frame["person_id"]], dtype="object")
+    return frame.assign(last_sync=pd.to_datetime(synced, utc=True).set_axis(frame.index))
+
+
+SILENT_AFTER = timedelta(minutes=30)
+"""How long a worker on duty who carries the field app may go unheard before the panel shows
+him."""
+ON_DUTY = ("patrolling", "on_duty")
+"""The statuses of :func:`gridmgr.patrols.duty_status` that mean on duty (shift, not absent)."""
+
+
+@dataclass(frozen=True)
+class SilentWorker:
+    """A worker on duty not heard from (no device contact, no patrol point) lately."""
+
+    person_id: str
+    name: str
+    cell: str
+    last_heard: datetime | None
+
+
+def silent_workers(
+    services: Services,
+    *,
+    at: datetime,
+    scope: tuple[str, ...] | None = None,
+    after: timedelta = SILENT_AFTER,
+) -> tuple[list[SilentWorker], int]:
+    """Workers on duty at ``at`` (in ``scope``'s cells) who carry the field app (a live device
+    token) and were not heard from — neither a device contact nor a patrol point — within
+    ``after``; and how many on duty carry the app. Oldest silence first."""
+    store = services.store
+    # only the last ``after`` of points is read for everyone (an index range on ``at``): the
+    # panel runs this on every refresh; the silent few get their older points afterwards
+    recent = store.latest_patrol_points(since=at - after)
+    frame = duty_status(services.roster, services.calendar, recent, now=at)
+    if scope is not None:
+        frame = frame[[str(c).startswith(scope) for c in frame["cell"]]]
+    equipped = store.device_holders(label_prefix=DEVICE_LABEL, now=at)
+    frame = frame[frame["status"].isin(ON_DUTY) & frame["person_id"].isin(equipped)]
+    frame = frame.drop_duplicates("person_id")
+    contacts = store.device_contacts([str(p) for p in frame["person_id"]])
+    quiet = [
+        (str(p), str(n), str(c))
+        for p, n, c, seen in zip(
+            frame["person_id"], frame["name"], frame["cell"], frame["last_seen"], strict=True
+        )
+        if _instant(seen) is None
+        and (contacts.get(str(p)) is None or contacts[str(p)] < at - after)
+    ]
+    older = store.latest_patrol_points(persons=[p for p, _, _ in quiet]) if quiet else None
+    walked = {} if older is None else dict(zip(older["person_id"], older["at"], strict=True))
+    silent = []
+    for p, n, c in quiet:
+        heard = [t for t in (contacts.get(p), _instant(walked.get(p))) if t is not None]
+        silent.append(SilentWorker(p, n, c, max(heard) if heard else None))
+    early = datetime.min.replace(tzinfo=TZ)
+    silent.sort(key=lambda w: (w.last_heard or early, w.person_id))
+    return silent, len(frame)
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, datetime) or pd.isna(value):  # NaT: no point yet
+        return None
+    return pd.Timestamp(value).to_pydatetime()
 
 
 def patrol_points(store: Store, *, since: datetime, until: datetime) -> pd.DataFrame:

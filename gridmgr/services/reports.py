@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -106,11 +106,31 @@ def report_incident_once(
     """Report unless ``(channel, source_id)`` was reported before: (the new case's id, the
     report), or (the earlier case's id, ``None``) for a resend — also when the first send is
     committed by another request while this one is being stored."""
+    return report_once(
+        store,
+        channel,
+        source_id,
+        lambda: report_incident(store, context, channel=channel, source_id=source_id, **report),
+    )
+
+
+def report_once(
+    store: Store, channel: str, source_id: str | None, write: Callable[[], Reported]
+) -> tuple[str, Reported | None]:
+    """Call ``write`` (which opens a case as ``(channel, source_id)``) unless that source was
+    reported before: (the new case's id, the report), or (the earlier case's id, ``None``).
+
+    The unique ``(channel, source_id)`` decides a race: the losing write's transaction fails
+    and the winner's case is answered. Without a ``source_id`` it just writes.
+    """
+    if source_id is None:
+        reported = write()
+        return reported.case.case_id, reported
     earlier = earlier_report(store, channel, source_id)
     if earlier is not None:
         return earlier, None
     try:
-        reported = report_incident(store, context, channel=channel, source_id=source_id, **report)
+        reported = write()
     except IntegrityError:  # (channel, source_id) is unique: the other send won the race
         earlier = earlier_report(store, channel, source_id)
         if earlier is None:

@@ -8,6 +8,7 @@ to his own cells, using the same routing decision that opens the case.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from gridmgr.access import Caller, check_report_cell
 from gridmgr.cases import Case
@@ -16,8 +17,9 @@ from gridmgr.intake.duplicates import DuplicateMatch
 from gridmgr.intake.photos import Photo
 from gridmgr.responsibility.routing import RoutingDecision
 from gridmgr.services.context import Services
+from gridmgr.services.fieldsync import capture_time, client_source_id, earlier_write
 from gridmgr.services.photos import AttachmentRow, store_photo
-from gridmgr.services.reports import open_report, route_report
+from gridmgr.services.reports import open_report, report_once, route_report
 from gridmgr.services.triage import auto_merge, find_duplicates, suggest_duplicates
 
 __all__ = ["AttachmentRow", "Submitted", "submit_report"]
@@ -38,6 +40,9 @@ class Submitted:
     photo: AttachmentRow | None
     duplicates_outside_scope: int = 0
     """Probable duplicates outside the reporter's scope: counted, never named."""
+    resent: bool = False
+    """A resend of an earlier report (same ``client_id``): nothing was written; the case is
+    the first send's, routed again to show it."""
 
 
 def submit_report(
@@ -50,6 +55,8 @@ def submit_report(
     lat: float,
     datum: str | Datum = Datum.WGS84,
     photo: Photo | None = None,
+    client_id: str | None = None,
+    captured_at: datetime | None = None,
 ) -> Submitted:
     """Report an incident as ``caller``: route it once, refuse it outside his cells (city-wide
     callers report anywhere), open its case, look for probable duplicates, and store ``photo``.
@@ -58,21 +65,44 @@ def submit_report(
     already (:func:`gridmgr.intake.photos.sanitize_photo`), so a bad photo refuses the report
     before anything is stored. Raises :class:`~gridmgr.errors.ForbiddenError` for a place
     outside the caller's cells.
+
+    ``captured_at`` (see :func:`~gridmgr.services.fieldsync.capture_time`) is the report's
+    time. With ``client_id`` the report is opened once per caller and id: a resend — also one
+    racing the first send — writes nothing (no case, no event, no photo) and comes back
+    :attr:`~Submitted.resent`.
     """
     now = services.now()
+    at = capture_time(captured_at, now=now)
+    if client_id is not None:
+        earlier = earlier_write(services, caller, client_id)
+        if earlier is not None:
+            return resent_report(services, caller, earlier.case_id)
     decision = route_report(
-        services.context, category=category, at=now, lon=lon, lat=lat, datum=datum
+        services.context, category=category, at=at, lon=lon, lat=lat, datum=datum
     )
     check_report_cell(caller, None if decision.cell_path is None else decision.cell_path.tier3)
-    reported = open_report(
+    source_id, details = None, None
+    if client_id is not None:
+        source_id = client_source_id(caller.actor.actor_id, client_id)
+        details = {"client_id": client_id, "received_at": now.isoformat()}
+    case_id, reported = report_once(
         services.store,
-        decision,
-        context=services.context,
-        reporter=caller.actor,
-        at=now,
-        description=description,
-        ingestor=services.ingestor,
+        "grid_worker",
+        source_id,
+        lambda: open_report(
+            services.store,
+            decision,
+            context=services.context,
+            reporter=caller.actor,
+            at=at,
+            description=description,
+            ingestor=services.ingestor,
+            source_id=source_id,
+            details=details,
+        ),
     )
+    if reported is None:  # the first send won the race
+        return resent_report(services, caller, case_id)
     case = reported.case
     probable = find_duplicates(services.store, services.context, case)  # suggested ...
     merged = None  # ... and merged only when configured
@@ -91,4 +121,28 @@ def submit_report(
         merged,
         row,
         duplicates_outside_scope=shown.hidden,
+    )
+
+
+def resent_report(services: Services, caller: Caller, case_id: str) -> Submitted:
+    """The caller's earlier report ``case_id`` as a :class:`Submitted` (routed again at its
+    report time, its first photo), for a resend whose first reply was not kept."""
+    case = services.store.case(case_id)
+    decision = route_report(
+        services.context,
+        category=case.category,
+        at=case.reported_at,
+        lon=case.lon,
+        lat=case.lat,
+        cell=None if case.lon is not None else case.cell,
+    )
+    photos = services.store.attachments_of(case_id)
+    return Submitted(
+        case,
+        services.store.case_number(case_id),
+        decision,
+        [],
+        None,
+        photos[0] if photos else None,
+        resent=True,
     )

@@ -107,9 +107,9 @@ def checkpoint_tree_head(
         )
     size = verified.head_seq
     truth = store.ledger_root_from_chain(size, progress=progress)
-    if store.merkle_root(size)[1] != truth:
+    if store.stored_merkle_root(size) != truth or store.merkle_root(size)[1] != truth:
         store.rebuild_merkle_cache()
-        if store.merkle_root(size)[1] != truth:
+        if store.stored_merkle_root(size) != truth or store.merkle_root(size)[1] != truth:
             raise LedgerError("the Merkle cache still disagrees with the ledger after a rebuild")
     head = sign_tree_head(
         key,

@@ -33,9 +33,10 @@ from gridmgr.store.contacts import ContactMethods, StoredContact
 from gridmgr.store.coordination import CoordinationMethods, JobLock
 from gridmgr.store.deskstore import DeskMethods, InvariantCount
 from gridmgr.store.engine import check_engine, database_url, make_engine
+from gridmgr.store.fieldstore import ClientRequest, FieldMethods
 from gridmgr.store.inspectionstore import DrawRecord, InspectionMethods, PlanRecord, VisitRecord
 from gridmgr.store.intakestore import IntakeInfo, IntakeMethods, IntakeReads
-from gridmgr.store.ledgerstore import LedgerMethods
+from gridmgr.store.ledgerstore import LedgerMethods, StoredVerification
 from gridmgr.store.logins import LoginFailure, LoginMethods
 from gridmgr.store.merklestore import ConsistencyProof, InclusionProof, MerkleMethods
 from gridmgr.store.migrate import check_schema, upgrade
@@ -47,7 +48,9 @@ from gridmgr.store.outboxstore import (
     OutboxMethods,
 )
 from gridmgr.store.patrolstore import PatrolBatch, PatrolMethods
+from gridmgr.store.ratelimits import RateLimitMethods
 from gridmgr.store.reference import ReferenceMethods, StoredReference, SyncResult
+from gridmgr.store.snapshotstore import SnapshotMark, SnapshotMethods, StateEvent
 from gridmgr.store.statechanges import StateChangeMethods
 from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 
@@ -62,6 +65,7 @@ __all__ = [
     "CaseRow",
     "CaseStats",
     "CellLoad",
+    "ClientRequest",
     "ClosedAssessment",
     "ConcurrentUpdateError",
     "ConsistencyProof",
@@ -80,11 +84,14 @@ __all__ = [
     "Notification",
     "PatrolBatch",
     "PlanRecord",
+    "SnapshotMark",
+    "StateEvent",
     "Store",
     "StoreError",
     "StoredContact",
     "StoredCredential",
     "StoredReference",
+    "StoredVerification",
     "SyncResult",
     "TrailEntry",
     "VisitRecord",
@@ -113,9 +120,12 @@ class Store(
     TokenMethods,
     AccessLogMethods,
     StateChangeMethods,
+    SnapshotMethods,
     ContactMethods,
     CoordinationMethods,
+    RateLimitMethods,
     AssessmentMethods,
+    FieldMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 

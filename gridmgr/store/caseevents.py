@@ -300,8 +300,13 @@ class CaseEventMethods(StoreBase):
             ],
         )
         insert_events(conn, [(e, x.seq) for e, x in zip(events, entries, strict=True)])
-        # intake columns, notification outbox
-        eventhooks.after_case_events(conn, events, written={c.case_id: c for c in written})
+        # intake columns, notification outbox, the field app's client ids
+        eventhooks.after_case_events(
+            conn,
+            events,
+            [x.seq for x in entries],
+            written={c.case_id: c for c in written},
+        )
         return entries
 
     def trail(self, case_id: str) -> list[TrailEntry]:

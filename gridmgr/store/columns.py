@@ -8,7 +8,7 @@ from typing import Any
 
 import shapely
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import DateTime, Dialect, LargeBinary
+from sqlalchemy import Column, DateTime, Dialect, Integer, LargeBinary, MetaData
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from gridmgr.errors import TimeError
@@ -92,3 +92,12 @@ class GeometryColumn(TypeDecorator[Any]):
             data = value.data
             return shapely.from_wkb(bytes(data) if not isinstance(data, str) else data)
         return shapely.from_wkb(bytes(value) if isinstance(value, memoryview) else value)
+
+
+metadata = MetaData(naming_convention=NAMING)
+"""The one schema's tables (:mod:`gridmgr.store.schema` and :mod:`gridmgr.store.ledgertables`)."""
+
+
+def id_column(name: str = "id") -> Column[int]:
+    """An integer primary key the database numbers."""
+    return Column(name, Integer, primary_key=True, autoincrement=True)

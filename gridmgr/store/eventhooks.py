@@ -12,13 +12,19 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection
 
 from gridmgr.cases import Case, CaseEvent
-from gridmgr.store import intakestore, outboxstore
+from gridmgr.store import fieldstore, intakestore, outboxstore
 
 
 def after_case_events(
-    conn: Connection, events: Sequence[CaseEvent], *, written: Mapping[str, Case] | None = None
+    conn: Connection,
+    events: Sequence[CaseEvent],
+    seqs: Sequence[int],
+    *,
+    written: Mapping[str, Case] | None = None,
 ) -> None:
-    """Write the columns and outbox rows ``events`` imply, in the caller's transaction
-    (``written``: the cases as the caller just wrote them, not read back)."""
+    """Write the columns, outbox rows and client-id keys ``events`` (logged as ledger events
+    ``seqs``) imply, in the caller's transaction (``written``: the cases as the caller just
+    wrote them, not read back)."""
     intakestore.apply_event_columns(conn, events)
     outboxstore.enqueue_for_events(conn, events, written=written)
+    fieldstore.record_client_requests(conn, events, seqs)

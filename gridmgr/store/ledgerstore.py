@@ -10,15 +10,18 @@ UPDATE, DELETE and TRUNCATE (migration 0001). :class:`LedgerMethods` are the sto
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from gridmgr.ledger import (
     Checkpoint,
     LedgerError,
     LedgerEvent,
     Verification,
+    event_hash,
     format_time,
     next_event,
     verify_chain,
@@ -125,6 +128,55 @@ def events_by_seq(conn: Connection, seqs: list[int]) -> dict[int, LedgerEvent]:
     return {int(r.seq): LedgerEvent(*(r._mapping[c] for c in LEDGER_COLUMNS)) for r in rows}
 
 
+def _still_hashes_to(event: LedgerEvent, expected: str) -> bool:
+    """Whether ``event`` carries ``expected`` and its contents digest to it."""
+    if event.hash != expected:
+        return False
+    try:
+        digest = event_hash(
+            seq=event.seq,
+            at=event.at,
+            kind=event.kind,
+            actor=event.actor,
+            subject=event.subject,
+            payload=event.payload,
+            prev_hash=event.prev_hash,
+        )
+    except (TypeError, ValueError):  # a field no longer of its type: edited
+        return False
+    return digest == expected
+
+
+KEEP_INCREMENTAL = timedelta(days=30)
+"""How long the rows of incremental verifications are kept."""
+
+
+@dataclass(frozen=True)
+class StoredVerification:
+    """One kept verification: its result, kind, when, by which node, and (incremental) the
+    head it started after."""
+
+    result: Verification
+    kind: str
+    at: datetime
+    node: str
+    from_seq: int | None
+
+
+def _stored(row: Any) -> StoredVerification:
+    result = Verification(
+        ok=bool(row.ok),
+        count=int(row.events),
+        head_seq=int(row.head_seq),
+        head_hash=row.head_hash,
+        first_bad_seq=None if row.first_bad_seq is None else int(row.first_bad_seq),
+        problem=row.problem,
+        checkpoint_ok=None,
+    )
+    from_seq = None if row.from_seq is None else int(row.from_seq)
+    return StoredVerification(result, str(row.kind), row.at, str(row.node), from_seq)
+
+
 class LedgerMethods(StoreBase):
     """The store's ledger: record a change that is not a case's, read, verify, checkpoint."""
 
@@ -171,9 +223,41 @@ class LedgerMethods(StoreBase):
         for row in iter_rows(self._engine, start=start):
             yield LedgerEvent(*row)  # type: ignore[arg-type]
 
-    def record_verification(self, result: Verification, *, at: datetime, node: str) -> None:
-        """Keep ``result``, an end-to-end verification run by ``node`` at ``at``, for every
-        node's panel (:meth:`latest_verification`)."""
+    def verify_ledger_after(self, seq: int, hash: str) -> Verification:
+        """Verify only the events after ``seq``, the head an earlier pass verified with
+        ``hash``: first that event (one row read) still carries ``hash`` and its contents
+        still hash to it, then the new events, linked to it. ``count`` is how many new events
+        were read."""
+        if seq > 0:
+            with self._read() as conn:
+                found = events_by_seq(conn, [seq]).get(seq)
+            if found is None or not _still_hashes_to(found, hash):
+                what = "is gone (truncated?)" if found is None else "no longer has its hash"
+                return Verification(
+                    ok=False,
+                    count=0,
+                    head_seq=seq - 1,
+                    head_hash="",
+                    first_bad_seq=seq,
+                    problem=f"event {seq}, the head verified before, {what} (rewritten since?)",
+                    checkpoint_ok=None,
+                )
+        return verify_chain(iter_rows(self._engine, start=seq + 1), after=(seq, hash))
+
+    def record_verification(
+        self,
+        result: Verification,
+        *,
+        at: datetime,
+        node: str,
+        kind: str = "full",
+        from_seq: int | None = None,
+    ) -> None:
+        """Keep ``result``, a verification run by ``node`` at ``at`` — ``full`` (end to end) or
+        ``incremental`` (the events after ``from_seq``) — for every node's panel
+        (:meth:`latest_verifications`). Incremental rows older than :data:`KEEP_INCREMENTAL`
+        go in the same transaction (one a minute would pile up)."""
+        v = ledger_verifications.c
         with self._update() as conn:
             conn.execute(
                 insert(ledger_verifications).values(
@@ -185,27 +269,41 @@ class LedgerMethods(StoreBase):
                     first_bad_seq=result.first_bad_seq,
                     problem=result.problem,
                     node=node,
+                    kind=kind,
+                    from_seq=from_seq,
+                )
+            )
+            conn.execute(
+                delete(ledger_verifications).where(
+                    v.kind == "incremental", v.at < at - KEEP_INCREMENTAL
                 )
             )
 
     def latest_verification(self) -> tuple[Verification, datetime, str] | None:
-        """The newest end-to-end verification kept, when it ran and which node ran it
+        """The newest verification kept (of either kind), when it ran and which node ran it
         (``None`` before the first)."""
-        v = ledger_verifications.c
-        with self._read() as conn:
-            row = conn.execute(select(ledger_verifications).order_by(v.id.desc()).limit(1)).first()
-        if row is None:
+        found = self.latest_verifications()
+        if not found:
             return None
-        result = Verification(
-            ok=bool(row.ok),
-            count=int(row.events),
-            head_seq=int(row.head_seq),
-            head_hash=row.head_hash,
-            first_bad_seq=None if row.first_bad_seq is None else int(row.first_bad_seq),
-            problem=row.problem,
-            checkpoint_ok=None,
-        )
-        return result, row.at, row.node
+        newest = max(found.values(), key=lambda x: x.at)
+        return newest.result, newest.at, newest.node
+
+    def latest_verifications(self) -> dict[str, StoredVerification]:
+        """The newest verification of each kind (``full``, ``incremental``) kept."""
+        v = ledger_verifications.c
+        newest = select(func.max(v.id)).group_by(v.kind).scalar_subquery()
+        with self._read() as conn:
+            rows = conn.execute(select(ledger_verifications).where(v.id.in_(newest))).all()
+        return {str(row.kind): _stored(row) for row in rows}
+
+    def last_verified_head(self) -> tuple[int, str] | None:
+        """``(seq, hash)`` of the newest head a verification of either kind reached with no
+        problem (``None`` before the first): where the next incremental pass starts."""
+        v = ledger_verifications.c
+        query = select(v.head_seq, v.head_hash).where(v.ok).order_by(v.id.desc()).limit(1)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def ledger_head(self) -> LedgerEvent | None:
         """The newest ledger event."""

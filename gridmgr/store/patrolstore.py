@@ -34,6 +34,7 @@ __all__ = [
     "POINT_COLUMNS",
     "PatrolBatch",
     "PatrolMethods",
+    "PatrolResendError",
     "PatrolStoreError",
     "batch_digest",
 ]
@@ -46,6 +47,10 @@ MAX_BATCH = 10_000
 """The most points one batch may hold."""
 
 
+class PatrolResendError(PatrolStoreError):
+    """A point of the batch (by its client id) was stored by another upload meanwhile."""
+
+
 @dataclass(frozen=True)
 class PatrolBatch:
     """One person's points: times (aware), WGS84 longitudes and latitudes, optional accuracy."""
@@ -56,13 +61,19 @@ class PatrolBatch:
     lat: Sequence[float]
     accuracy_m: Sequence[float | None] | None = None
     source: str = "api"
+    client_ids: Sequence[str | None] | None = None
+    """The phone's id of each point (unique per person: a resent point is refused)."""
 
     def __post_init__(self) -> None:
         n = len(self.at)
-        if not (len(self.lon) == len(self.lat) == n) or (
-            self.accuracy_m is not None and len(self.accuracy_m) != n
+        if (
+            not (len(self.lon) == len(self.lat) == n)
+            or (self.accuracy_m is not None and len(self.accuracy_m) != n)
+            or (self.client_ids is not None and len(self.client_ids) != n)
         ):
-            raise PatrolStoreError("at, lon, lat (and accuracy_m) must have the same length")
+            raise PatrolStoreError(
+                "at, lon, lat (and accuracy_m, client_ids) must have the same length"
+            )
         if n > MAX_BATCH:
             raise PatrolStoreError(f"a batch holds at most {MAX_BATCH} points, got {n}")
         if any(t.tzinfo is None or t.utcoffset() is None for t in self.at):
@@ -110,6 +121,7 @@ class PatrolMethods(StoreBase):
         rows: list[dict[str, object]] = []
         for b, times in zip(todo, utc, strict=True):
             acc = b.accuracy_m if b.accuracy_m is not None else [None] * len(b.at)
+            ids = b.client_ids if b.client_ids is not None else [None] * len(b.at)
             points = shapely.to_wkb(
                 shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
             )
@@ -121,8 +133,9 @@ class PatrolMethods(StoreBase):
                     "lat": float(y),
                     "accuracy_m": None if a is None else float(a),
                     "location": p,
+                    "client_id": c,
                 }
-                for t, x, y, a, p in zip(times, b.lon, b.lat, acc, points, strict=True)
+                for t, x, y, a, p, c in zip(times, b.lon, b.lat, acc, points, ids, strict=True)
             )
         persons = sorted({b.person_id for b in todo})
         details: dict[str, object] = {
@@ -151,6 +164,11 @@ class PatrolMethods(StoreBase):
                     conn, at=at, kind=PATROL_EVENT, actor=actor, subject=subject, details=details
                 )
         except IntegrityError:
+            if any(b.client_ids is not None for b in todo):
+                raise PatrolResendError(
+                    "some points were stored meanwhile by another upload (same client_id); "
+                    "send the batch again"
+                ) from None
             raise PatrolStoreError(
                 f"{', '.join(persons[:5])}: not on the database's roster; "
                 "load the current roster first (gridmgr db sync)"
@@ -251,7 +269,7 @@ class PatrolMethods(StoreBase):
         return {str(c): _aware(a) for c, a in rows if a is not None}
 
 
-_POINT_FIELDS = ("person_id", "at", "lon", "lat", "accuracy_m", "location", "cell")
+_POINT_FIELDS = ("person_id", "at", "lon", "lat", "accuracy_m", "location", "cell", "client_id")
 _SQLITE_INSERT_POINTS = (
     f"INSERT INTO patrol_points ({', '.join(_POINT_FIELDS)}) "
     f"VALUES ({', '.join('?' for _ in _POINT_FIELDS)})"

@@ -1,23 +1,25 @@
-"""Reference data in SQL: the grid generations and their cells, the roster and the catalog.
+"""Reference data in SQL: the grid generations and their cells, the roster, the catalog and the
+calendar overrides.
 
 The data folder's files stay the way people edit them (GeoPackage, CSV);
 :meth:`ReferenceMethods.sync_reference` copies them into a new database, and the import
-commands (:meth:`~ReferenceMethods.sync_roster`, :meth:`~ReferenceMethods.sync_catalog`) copy a
-new roster or catalog in, each change in one transaction with a ledger event naming its
-checksum — so GIS staff can open the cells beside the cases in QGIS (PostGIS), SQL reports can
-join cases to owners, and the ledger proves which grid, roster and catalog were in force from
-when. Once the database has them it is their source of truth: every node reads the roster and
-the catalog from it (:meth:`~ReferenceMethods.stored_roster`,
-:meth:`~ReferenceMethods.stored_catalog`), and each change bumps the kind's counter in
-``reference_versions`` so nodes can see it by polling one row.
+commands (:meth:`~ReferenceMethods.sync_roster`, :meth:`~ReferenceMethods.sync_catalog`,
+:meth:`~ReferenceMethods.sync_calendar`) copy a new roster, catalog or calendar in, each change
+in one transaction with a ledger event naming its checksum — so GIS staff can open the cells
+beside the cases in QGIS (PostGIS), SQL reports can join cases to owners, and the ledger proves
+which grid, roster, catalog and calendar were in force from when. Once the database has them it
+is their source of truth: every node reads them from it (:meth:`~ReferenceMethods.stored_roster`,
+:meth:`~ReferenceMethods.stored_catalog`, :meth:`~ReferenceMethods.stored_calendar`), and each
+change bumps the kind's counter in ``reference_versions`` so nodes can see it by polling one row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ import shapely
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from gridmgr.grid.model import Grid
-from gridmgr.responsibility.calendar import TZ
+from gridmgr.responsibility.calendar import TZ, DayOverride
 from gridmgr.responsibility.catalog import Catalog, catalog_to_rows
 from gridmgr.responsibility.catalog_file import parse_catalog
 from gridmgr.responsibility.roster import (
@@ -43,6 +45,7 @@ from gridmgr.store import ledgerstore
 from gridmgr.store.schema import (
     absences,
     assignments,
+    calendar_days,
     categories,
     cells,
     grid_generations,
@@ -140,7 +143,8 @@ def _sync_grid(conn: Connection, grid: Grid, *, at: datetime, actor: str) -> boo
             ],
         )
         frame = grid.cells
-        geoms = np.asarray(frame.geometry.values, dtype=object)
+        # a copy: asarray can hand back the grid's own array, which the line below would edit
+        geoms = np.array(frame.geometry.values, dtype=object, copy=True)
         single = shapely.get_type_id(geoms) == 3  # Polygon → MultiPolygon for the typed column
         geoms[single] = [shapely.multipolygons([g]) for g in geoms[single]]
         conn.execute(
@@ -288,6 +292,40 @@ def _sync_catalog(conn: Connection, catalog: Catalog, *, at: datetime, actor: st
     return True
 
 
+def calendar_checksum(overrides: Mapping[date, DayOverride]) -> str:
+    """A sha256 over calendar overrides (order-independent)."""
+    rows = sorted((d.isoformat(), o.is_workday, o.name or "") for d, o in overrides.items())
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sync_calendar(
+    conn: Connection, overrides: Mapping[date, DayOverride], *, at: datetime, actor: str
+) -> bool:
+    checksum = calendar_checksum(overrides)
+    if _last_checksum(conn, "calendar.loaded") == checksum:
+        return False
+    conn.execute(delete(calendar_days))
+    if overrides:
+        conn.execute(
+            insert(calendar_days),
+            [
+                {"day": d, "is_workday": o.is_workday, "name": o.name}
+                for d, o in sorted(overrides.items())
+            ],
+        )
+    ledgerstore.append(
+        conn,
+        at=at,
+        kind="calendar.loaded",
+        actor=actor,
+        subject="calendar",
+        details={"checksum": checksum, "days": len(overrides)},
+    )
+    _bump_version(conn, "calendar", checksum, at=at)
+    return True
+
+
 def _rows_to_roster(
     person_rows: Any, unit_rows: Any, assignment_rows: Any, absence_rows: Any
 ) -> Roster:
@@ -368,12 +406,46 @@ class ReferenceMethods(StoreBase):
         with self._write() as conn:
             return _sync_catalog(conn, catalog, at=at, actor=actor)
 
+    def sync_calendar(
+        self, overrides: Mapping[date, DayOverride], *, at: datetime, actor: str
+    ) -> bool:
+        """Make ``overrides`` the database's calendar overrides (a ledger event); False when
+        they already were."""
+        with self._write() as conn:
+            return _sync_calendar(conn, overrides, at=at, actor=actor)
+
+    def stored_calendar(self) -> dict[date, DayOverride] | None:
+        """The database's calendar overrides (``None`` before the first sync)."""
+        with self._read() as conn:
+            synced = conn.execute(
+                select(reference_versions.c.kind).where(reference_versions.c.kind == "calendar")
+            ).first()
+            if synced is None:
+                return None
+            rows = conn.execute(select(calendar_days)).all()
+        return {r.day: DayOverride(r.day, bool(r.is_workday), r.name) for r in rows}
+
     def reference_versions(self) -> dict[str, int]:
         """How many times each kind of reference data (grid, roster, catalog) has changed here:
         one small read a node can poll to see a change made by another."""
         with self._read() as conn:
             rows = conn.execute(select(reference_versions.c.kind, reference_versions.c.version))
             return {str(kind): int(version) for kind, version in rows}
+
+    def reference_state(self) -> dict[str, tuple[int, str]]:
+        """Each kind of reference data's counter and the checksum of its current contents: the
+        one small read a node polls (:class:`gridmgr.services.reference.ReferenceWatch`)."""
+        v = reference_versions.c
+        with self._read() as conn:
+            rows = conn.execute(select(v.kind, v.version, v.checksum))
+            return {str(kind): (int(version), str(checksum)) for kind, version, checksum in rows}
+
+    def current_generation(self) -> str | None:
+        """The database's current grid generation (``None`` before the first sync)."""
+        g = grid_generations.c
+        with self._read() as conn:
+            found = conn.execute(select(g.generation_id).where(g.is_current)).scalar()
+            return None if found is None else str(found)
 
     def stored_roster(self) -> Roster | None:
         """The database's roster (``None`` when it has none yet)."""

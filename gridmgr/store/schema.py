@@ -21,7 +21,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
@@ -34,13 +33,14 @@ from sqlalchemy import (
 from gridmgr.store.columns import NAMING as NAMING
 from gridmgr.store.columns import GeometryColumn as GeometryColumn
 from gridmgr.store.columns import UTCDateTime as UTCDateTime
-
-metadata = MetaData(naming_convention=NAMING)
-
-
-def _id(name: str = "id") -> Column[int]:
-    return Column(name, Integer, primary_key=True, autoincrement=True)
-
+from gridmgr.store.columns import id_column as _id
+from gridmgr.store.columns import metadata as metadata
+from gridmgr.store.ledgertables import LEDGER_COLUMNS as LEDGER_COLUMNS
+from gridmgr.store.ledgertables import ledger as ledger
+from gridmgr.store.ledgertables import ledger_merkle as ledger_merkle
+from gridmgr.store.ledgertables import ledger_tree_heads as ledger_tree_heads
+from gridmgr.store.ledgertables import ledger_verifications as ledger_verifications
+from gridmgr.store.ledgertables import replay_snapshots as replay_snapshots
 
 grid_generations = Table(
     "grid_generations",
@@ -120,6 +120,15 @@ categories = Table(
     Column("name_zh", String(100), nullable=False),
     Column("position", Integer, nullable=False),
     Column("row", JSON, nullable=False),  # the catalog file's row, as written by catalog_to_rows
+)
+
+# The calendar overrides in force (shipped and the city's, merged): 0014.
+calendar_days = Table(
+    "calendar_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("is_workday", Boolean, nullable=False),
+    Column("name", String(100)),
 )
 
 cases = Table(
@@ -250,7 +259,10 @@ patrol_points = Table(
     Column("accuracy_m", Float),
     Column("location", GeometryColumn("POINT"), nullable=False),
     Column("cell", String(32)),  # the tier-3 cell (migration 0013; NULL outside the grid)
+    # the phone's id of the point (migration 0014): a resent point is stored once
+    Column("client_id", String(64)),
     Index(None, "person_id", "at"),
+    Index(None, "person_id", "client_id", unique=True),
     Index(None, "at"),
     Index(None, "cell", "at"),
 )
@@ -286,6 +298,28 @@ api_tokens = Table(
     # what an Open311 api_key reads (migration 0007): "public", or "partner" (restricted too)
     Column("scope", String(16), nullable=False, server_default="public"),
     Index(None, "subject"),
+)
+
+client_requests = Table(  # migration 0014: a field app's writes, each stored once
+    "client_requests",
+    metadata,
+    # (person, the app's id of the write) is the key: a resend finds the first write and its reply
+    Column("person_id", String(64), primary_key=True),
+    Column("client_id", String(64), primary_key=True),
+    Column("kind", String(24), nullable=False),  # "report", or the action ("accept", "handle" …)
+    Column("case_id", String(32), nullable=False),
+    Column("ledger_seq", BigInteger),  # the ledger event of the write
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("reply", JSON),  # the first reply, sent again to a resend (NULL until it is kept)
+)
+
+device_contacts = Table(  # migration 0014: when each device token was last used
+    "device_contacts",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("person_id", String(64), nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Index(None, "person_id"),
 )
 
 accounts = Table(
@@ -474,21 +508,6 @@ notification_attempts = Table(
     Index(None, "delivery_id"),
 )
 
-ledger_verifications = Table(
-    "ledger_verifications",
-    metadata,
-    _id(),
-    Column("at", UTCDateTime, nullable=False),
-    Column("ok", Boolean, nullable=False),
-    Column("events", BigInteger, nullable=False),
-    Column("head_seq", BigInteger, nullable=False),
-    Column("head_hash", String(64), nullable=False),
-    Column("first_bad_seq", BigInteger),
-    Column("problem", Text),
-    Column("node", String(100), nullable=False),
-)
-"""One row per end-to-end verification of the ledger, by whichever node ran it (0010)."""
-
 reference_versions = Table(
     "reference_versions",
     metadata,
@@ -497,8 +516,8 @@ reference_versions = Table(
     Column("checksum", String(64), nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
 )
-"""A counter per kind of reference data (grid, roster, catalog), bumped in the transaction that
-changes it, so every node can poll one small row to see a change (0010)."""
+"""A counter per kind of reference data (grid, roster, catalog; calendar from 0016), bumped in
+the transaction that changes it, so every node can poll one small row to see a change (0010)."""
 
 # -- the monthly assessment (考核) --------------------------------------------------------------
 
@@ -527,44 +546,12 @@ missed_report_contests = Table(  # append-only (migration 0011): a worker's word
     Index(None, "case_id"),
 )
 
-ledger = Table(
-    "ledger",
+# Rate-limit counters shared by every node (migration 0016): one fixed window per key.
+rate_limits = Table(
+    "rate_limits",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("at", String(32), nullable=False),
-    Column("kind", String(200), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("subject", String(200), nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
-    CheckConstraint("seq >= 1", name="seq_positive"),
-    Index(None, "subject"),  # a case's own events, for its dossier (migration 0012)
-)
-
-LEDGER_COLUMNS = ("seq", "at", "kind", "actor", "subject", "payload", "prev_hash", "hash")
-
-# The Merkle tree over the ledger (migration 0012): a cache of its perfect subtrees of level >= 1,
-# derived from ``ledger.hash`` and rebuilt from it at will, so it needs no append-only triggers
-# (a checkpoint recomputes the root from the ledger and refuses a cache that disagrees).
-# ``node`` is ``level << 40 | index`` (gridmgr.store.merklestore.node_key).
-ledger_merkle = Table(
-    "ledger_merkle",
-    metadata,
-    Column("node", BigInteger, primary_key=True, autoincrement=False),
-    Column("hash", String(64), nullable=False),
-)
-
-# Signed tree heads published by `gridmgr ledger checkpoint` (migration 0012), newest last.
-ledger_tree_heads = Table(
-    "ledger_tree_heads",
-    metadata,
-    _id(),
-    Column("size", BigInteger, nullable=False),
-    Column("root_hash", String(64), nullable=False),
-    Column("head_hash", String(64), nullable=False),
-    Column("timestamp", String(32), nullable=False),
-    Column("public_key", String(64), nullable=False),
-    Column("signature", String(100), nullable=False),
-    Index(None, "size"),
+    Column("key", String(512), primary_key=True),
+    Column("expires_at", Float, nullable=False),  # the window's end, seconds since the epoch
+    Column("count", Integer, nullable=False),
+    Index(None, "expires_at"),
 )

@@ -62,8 +62,9 @@ SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_LENGTH = 32
 SESSION_LIFETIME = timedelta(hours=12)
 """How long a login lasts, counted from the login (not from the last request)."""
-DEFAULT_CSRF_EXEMPT = ("api_v1", "api_inspections", "open311")
-"""Blueprints authenticated by tokens only: a cookie never authenticates them, so no CSRF."""
+DEFAULT_CSRF_EXEMPT = ("api_v1", "api_inspections", "open311", "api_devices")
+"""Blueprints authenticated by tokens only: a cookie never authenticates them, so no CSRF
+(``api_devices`` also takes a session, and checks its CSRF token itself when it does)."""
 BLUEPRINT = "sessions"
 LOGIN_FAILED = "人员编号或密码不正确 · Wrong person id or password."
 NO_POST = "您目前没有岗位，请联系指挥中心 · You hold no post now; ask the command center."
