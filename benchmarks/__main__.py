@@ -11,6 +11,7 @@ import argparse
 from rich.console import Console
 
 from benchmarks import (
+    assess_bench,
     coverage_bench,
     dashboard_bench,
     duplicates_bench,
@@ -42,6 +43,7 @@ NAMES = (
     "coverage",
     "nodes",
     "ratelimit",
+    "assess",
 )
 
 
@@ -91,6 +93,8 @@ def main() -> None:
         rows += nodes_bench.run(repeats=repeats, console=console)
     if "ratelimit" in chosen:
         rows += ratelimit_bench.run(repeats=repeats, console=console)
+    if "assess" in chosen:
+        rows += assess_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 

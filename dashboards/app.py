@@ -26,6 +26,7 @@ from dashboards.context import (
 )
 from dashboards.geo import MapGeometry
 from dashboards.i18n import DEFAULT_LANG, t
+from dashboards.reads.analysis import may_file
 from dashboards.reads.notifications import unread
 from dashboards.routes import add_routes, check_callback_requests, csrf_token
 from gridmgr.services.context import Services
@@ -97,9 +98,12 @@ def shell() -> Any:
         links += [
             ("nav.queue", PREFIX + "queue"),
             ("nav.coverage", PREFIX + "coverage"),
+            ("nav.duty", PREFIX + "duty"),
             ("nav.analysis", PREFIX + "analysis"),
             ("nav.inspections", PREFIX + "inspections"),
         ]
+    elif caller is not None and may_file(caller):  # a leader's or head's area, and appeals
+        links.append(("nav.analysis", PREFIX + "analysis"))
     if caller is None or not caller.city_wide:
         links.append(("nav.worker", PREFIX + "worker"))
     count = 0 if caller is None else unread(dashboard().services, caller)

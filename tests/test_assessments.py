@@ -21,6 +21,7 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import field_post
 from gridmgr.services import assessments as assess
 from gridmgr.services.context import Services
+from gridmgr.services.patrols import record_batches
 from gridmgr.services.reports import report_incident
 from gridmgr.settings import Settings
 from gridmgr.store import PatrolBatch, Store
@@ -234,7 +235,8 @@ def test_a_closed_month_never_changes_and_a_recomputation_reports_its_difference
     owner = context.roster.owner(field_post(CELL), AFTER)
     assert owner is not None
     walk = [SIM_END + timedelta(minutes=i) for i in range(30)]
-    store.record_patrol_batches(
+    record_batches(
+        store, context.grid,
         [PatrolBatch(owner.person_id, walk, [120.1 + i * 1e-3 for i in range(30)], [31.6] * 30)],
         at=AFTER, actor="test",
     )  # fmt: skip
@@ -290,14 +292,18 @@ def test_the_flagged_worker_contests_a_missed_report_and_his_comment_is_recorded
     me = Caller(Actor(owner.person_id, Role.WORKER, owner.name), (CELL,))
     with pytest.raises(AnalyticsError, match="comment"):
         assess.contest_missed_report(services, me, case_id, comment="  ")
-    assess.contest_missed_report(services, me, case_id, comment="当时摊贩尚未出摊")
+    first = assess.contest_missed_report(services, me, case_id, comment="当时摊贩尚未出摊",
+                                         client_id="phone-7")  # fmt: skip
+    resent = assess.contest_missed_report(services, me, case_id, comment="当时摊贩尚未出摊",
+                                          client_id="phone-7")  # fmt: skip
+    assert resent == first  # a resend records nothing twice
     again = assess.missed_flag(services, case_id)
     assert again is not None
     assert [(c.person_id, c.comment) for c in again.contests] == [
         (owner.person_id, "当时摊贩尚未出摊")
     ]
     kinds = [e.kind for e in store.ledger_events() if e.subject == case_id]
-    assert "assessment.contest" in kinds
+    assert kinds.count("assessment.contest") == 1
     # the case page shows the flag and the contest (its read, as the dashboard makes it)
     from dashboards.reads.case import case_view
     from gridmgr.access import caller_for
@@ -365,6 +371,38 @@ def test_assess_show_close_and_close_again_on_the_command_line(tmp_path: Path) -
     assert first[1] == stored["unit"]
     assert first[3] == stored["cases"]
     assert first[header.index("主动发现率 分母")] == stored["discovery_den"]
+
+    # the CSV export, read back with the csv module: every unit of every level, frozen numbers
+    import csv
+
+    csv_path = tmp_path / "2026-11.csv"
+    exported = invoke(data_dir, "assess", "show", "2026-11", "--csv", str(csv_path), *at)
+    assert exported.exit_code == 0, exported.output
+    with csv_path.open(encoding="utf-8-sig", newline="") as f:
+        read = list(csv.DictReader(f))
+    assert len(read) == sum(len(rows) for rows in body["levels"].values())
+    town_row = next(r for r in read if r["level"] == "town")
+    assert town_row["unit"] == stored["unit"]
+    assert int(town_row["discovery_den"]) == stored["discovery_den"]
+    assert float(town_row["score"]) == pytest.approx(stored["score"])
+    assert town_row["status"].startswith("closed, version 1")
+
+    # an appeal and its decision on the command line: version 2 supersedes version 1
+    appealed = invoke(data_dir, "assess", "appeal", "2026-11", "--person", "P00021",
+                      "--level", "town", "--subject", "320281001", "--indicator", "coverage",
+                      "--reason", "终端故障", "--client-id", "c1", *at)  # fmt: skip
+    assert appealed.exit_code == 0, appealed.output
+    assert "AP202611-001" in appealed.output
+    assert "2026-12-08 09:00" in appealed.output
+    listed = invoke(data_dir, "assess", "appeals", "2026-11", "--person", "P00053", *at)
+    assert "AP202611-001" in listed.output
+    assert "open" in listed.output
+    decided = invoke(data_dir, "assess", "decide", "AP202611-001", "--uphold", "--by", "P00053",
+                     "--reason", "属实", *at)  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    assert "version 2 published (supersedes version 1)" in decided.output
+    shown = invoke(data_dir, "assess", "show", "2026-11", "--json", *at)
+    assert json.loads(shown.output)["status"].startswith("closed, version 2")
 
     bad = invoke(data_dir, "assess", "show", "2026-13", *at)
     assert bad.exit_code != 0

@@ -15,8 +15,11 @@ from gridmgr.store import Store
 from gridmgr.testing import tiny_context
 
 START = datetime(2026, 5, 6, 0, 0, tzinfo=TZ)  # a Wednesday
-MOMENTS = (START + timedelta(hours=9, minutes=30), START + timedelta(hours=14),
-           START + timedelta(hours=20, minutes=5))  # fmt: skip
+# off the simulator's 5-minute escalation grid and the half hours deadlines fall on: the live
+# snapshot holds the events before a moment, the replay those up to it, so an escalation pass or
+# a deadline exactly at a moment would be counted by one and not the other
+MOMENTS = (START + timedelta(hours=9, minutes=32), START + timedelta(hours=14, minutes=2),
+           START + timedelta(hours=20, minutes=7))  # fmt: skip
 
 
 def live_state(store: Store, at: datetime) -> tuple[Counter[str | None], Counter[str | None]]:

@@ -20,6 +20,7 @@ from dashboards.pages import (
     case,
     command,
     coverage,
+    duty,
     inspections,
     notifications,
     queue,
@@ -32,7 +33,18 @@ from gridmgr.errors import ForbiddenError
 
 def register(app: Dash) -> None:
     """Register every page's callbacks on ``app``."""
-    pages = (command, case, wall, queue, coverage, analysis, worker, inspections, notifications)
+    pages = (
+        command,
+        case,
+        wall,
+        queue,
+        coverage,
+        duty,
+        analysis,
+        worker,
+        inspections,
+        notifications,
+    )
     for page in pages:
         page.register(app)
 
@@ -50,6 +62,8 @@ def render(path: str, board: Dashboard, caller: Caller, lang: str) -> Any:
             return queue.layout(board, caller, lang)
         if rest == "coverage":
             return coverage.layout(board, caller, lang)
+        if rest == "duty":
+            return duty.layout(board, caller, lang)
         if rest == "analysis":
             return analysis.layout(board, caller, lang)
         if rest == "notifications":

@@ -77,6 +77,7 @@ class AssessmentConfig:
     satisfied_rating: int = 4
     missed_distance_m: float = 50.0
     missed_hours: float = 24.0
+    appeal_days: float = 5.0
 
 
 def parse_assessment_config(text: str, *, source: str = "assessment.toml") -> AssessmentConfig:
@@ -95,7 +96,7 @@ def parse_assessment_config(text: str, *, source: str = "assessment.toml") -> As
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise AnalyticsError(f"{source}: not valid TOML: {exc}") from exc
-    unknown = set(doc) - {"weights", "min_samples", "ranking", "missed_report"}
+    unknown = set(doc) - {"weights", "min_samples", "ranking", "missed_report", "appeals"}
     for table in ("weights", "min_samples"):
         unknown |= {f"{table}.{k}" for k in doc.get(table, {}) if k not in KEYS}
     if unknown:
@@ -111,6 +112,7 @@ def parse_assessment_config(text: str, *, source: str = "assessment.toml") -> As
             satisfied_rating=int(ranking.get("satisfied_rating", 4)),
             missed_distance_m=float(missed.get("distance_m", 50.0)),
             missed_hours=float(missed.get("hours", 24.0)),
+            appeal_days=float(doc.get("appeals", {}).get("decision_days", 5.0)),
         )
     except (TypeError, ValueError) as exc:
         raise AnalyticsError(f"{source}: a value is not a number: {exc}") from exc
@@ -120,6 +122,8 @@ def parse_assessment_config(text: str, *, source: str = "assessment.toml") -> As
         raise AnalyticsError(f"{source}: min_cases must be >= 1, satisfied_rating 1..5")
     if cfg.missed_distance_m <= 0 or cfg.missed_hours <= 0:
         raise AnalyticsError(f"{source}: missed_report distance_m and hours must be positive")
+    if cfg.appeal_days <= 0:
+        raise AnalyticsError(f"{source}: appeals decision_days must be positive")
     return cfg
 
 
@@ -309,6 +313,27 @@ def scorecard_workbook(body: Mapping[str, Any], *, status: str) -> Any:
     return book
 
 
+def scorecard_csv_rows(body: Mapping[str, Any], *, status: str) -> list[list[Any]]:
+    """A scorecard body (as stored) as CSV rows: a header, then one row per unit of every
+    level — level, rank, unit, name, cases, score, each indicator's numerator, denominator and
+    rate, and the status (which month, frozen or not, which version) on every row, so a
+    spreadsheet filtered to a few rows still says what it shows."""
+    header = ["level", "rank", "unit", "name", "cases", "score"]
+    for ind in INDICATORS:
+        header += [f"{ind.key}_num", f"{ind.key}_den", f"{ind.key}_rate"]
+    header.append("status")
+    out: list[list[Any]] = [header]
+    for level, rows in body.get("levels", {}).items():
+        for row in rows:
+            values = [level, row.get("rank"), row.get("unit"), row.get("name"), row.get("cases")]
+            values.append(row.get("score"))
+            for ind in INDICATORS:
+                values += [row.get(f"{ind.key}_{part}") for part in ("num", "den", "rate")]
+            values.append(status)
+            out.append(values)
+    return out
+
+
 __all__ = [
     "INDICATORS",
     "KEYS",
@@ -320,6 +345,7 @@ __all__ = [
     "parse_assessment_config",
     "read_assessment_config",
     "scorecard",
+    "scorecard_csv_rows",
     "scorecard_to_records",
     "scorecard_workbook",
     "stage_punctuality",

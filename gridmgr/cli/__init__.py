@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from gridmgr.cli.access import access_log, apikey, token
 from gridmgr.cli.accounts import account
+from gridmgr.cli.appeals import assess_appeal, assess_appeals, assess_decide
 from gridmgr.cli.assess import assess
 from gridmgr.cli.check import check
 from gridmgr.cli.common import console, err_console, print_problems, settings_of
@@ -195,6 +196,8 @@ cli.add_command(inspect)
 cli.add_command(intake)
 cli.add_command(check)
 cli.add_command(powers)
+for _command in (assess_appeal, assess_decide, assess_appeals):
+    assess.add_command(_command)
 cli.add_command(assess)
 cli.add_command(case)
 cli.add_command(display)

@@ -35,7 +35,7 @@ LEVEL_NAMES = {"worker": "网格员", "community": "社区/村", "town": "镇街
 
 
 @contextmanager
-def _services(ctx: click.Context, db: str | None, at: datetime | None) -> Iterator[Services]:
+def services_at(ctx: click.Context, db: str | None, at: datetime | None) -> Iterator[Services]:
     from gridmgr.datafiles import routing_context
     from gridmgr.responsibility.calendar import TZ
     from gridmgr.services.context import Services
@@ -68,6 +68,13 @@ def assess() -> None:
     default=None,
     help="Also write it as an Excel workbook: one sheet per level, and the missed reports.",
 )
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also write it as CSV (UTF-8 with BOM, for Excel): one row per unit of every level.",
+)
 @click.option("--level", type=click.Choice(["worker", "community", "town"]), default=None,
               help="Only this level (default all three).")  # fmt: skip
 @config_option
@@ -79,6 +86,7 @@ def assess_show(
     month: str,
     as_json: bool,
     xlsx: Path | None,
+    csv_path: Path | None,
     level: str | None,
     config_path: Path | None,
     at: datetime | None,
@@ -86,10 +94,10 @@ def assess_show(
 ) -> None:
     """Show MONTH's scorecard (YYYY-MM): the closed one if the month is closed, else computed
     now. Each indicator as numerator/denominator, the composite score and the rank;
-    ``--xlsx FILE`` also writes it as an Excel workbook."""
+    ``--xlsx FILE`` also writes it as an Excel workbook, ``--csv FILE`` as CSV."""
     from gridmgr.services.assessments import compute_month, stored_month
 
-    with _services(ctx, db, at) as services:
+    with services_at(ctx, db, at) as services:
         closed = stored_month(services, month)
         if closed is not None:
             body = dict(closed.body)
@@ -103,6 +111,14 @@ def assess_show(
 
         scorecard_workbook(body, status=status).save(xlsx)
         err_console.print(f"wrote {xlsx}")
+    if csv_path is not None:
+        import csv
+
+        from gridmgr.analytics.scorecard import scorecard_csv_rows
+
+        with csv_path.open("w", encoding="utf-8-sig", newline="") as out:
+            csv.writer(out).writerows(scorecard_csv_rows(body, status=status))
+        err_console.print(f"wrote {csv_path}")
     if as_json:
         click.echo(json.dumps({"status": status, **body}, ensure_ascii=False, indent=2))
         return
@@ -154,7 +170,7 @@ def assess_close(
     how it differs from the stored one (exit code 1 if it does), without applying anything."""
     from gridmgr.services.assessments import close_month
 
-    with _services(ctx, db, at) as services, err_console.status(f"closing {month}"):
+    with services_at(ctx, db, at) as services, err_console.status(f"closing {month}"):
         closing = close_month(services, month, actor=actor, config=_config(config_path))
     latest = closing.latest
     if closing.stored is not None:
@@ -183,22 +199,26 @@ def assess_close(
 @click.argument("case_id")
 @click.option("--person", "person_id", required=True, help="The flagged worker (a person id).")
 @click.option("--comment", required=True, help="Why the missed-report flag is wrong.")
+@click.option("--client-id", default=None,
+              help="The sender's id for this contest: a resend records nothing twice.")  # fmt: skip
 @at_option
 @db_option
 @click.pass_context
 def assess_contest(
-    ctx: click.Context, case_id: str, person_id: str, comment: str, at: datetime | None,
-    db: str | None,
+    ctx: click.Context, case_id: str, person_id: str, comment: str, client_id: str | None,
+    at: datetime | None, db: str | None,
 ) -> None:  # fmt: skip
     """Record a grid worker's contest of the missed-report (漏报) flag on CASE_ID, with his
     comment (a ledger event). Only the worker the flag names may contest it."""
     from gridmgr.access import Caller, actor_for, scope_of
     from gridmgr.services.assessments import contest_missed_report
 
-    with _services(ctx, db, at) as services:
+    with services_at(ctx, db, at) as services:
         now = services.now()
         actor = actor_for(services.roster, person_id, now)
         caller = Caller(actor, scope_of(services.roster, actor, now))
-        contest = contest_missed_report(services, caller, case_id, comment=comment)
+        contest = contest_missed_report(
+            services, caller, case_id, comment=comment, client_id=client_id
+        )
     console.print(f"recorded {person_id}'s contest of case {case_id} (ledger event "
                   f"{contest.ledger_seq})")  # fmt: skip

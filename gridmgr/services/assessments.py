@@ -33,10 +33,10 @@ from gridmgr.analytics.scorecard import (
     stage_punctuality,
 )
 from gridmgr.errors import AnalyticsError, ForbiddenError
-from gridmgr.patrols import patrol_coverage
 from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import field_post
 from gridmgr.services.context import Services
+from gridmgr.services.patrols import kept_coverage
 from gridmgr.store import ClosedAssessment, Contest
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -131,9 +131,10 @@ def compute_month(
         facts, points, owners, crs=grid.meta.metric_crs,
         distance_m=cfg.missed_distance_m, hours=cfg.missed_hours,
     )  # fmt: skip
+    # the month's coverage from the bitmaps kept as points are stored (a month of the city in
+    # a fraction of a second; buffering a month of tracks exactly takes minutes)
     days = (until - start).total_seconds() / 86400
-    in_month = points[pd.to_datetime(points["at"], utc=True) >= start]
-    coverage = patrol_coverage(grid, in_month, now=until, days=days)
+    coverage = kept_coverage(store, grid, now=until, days=days)
     counts = cell_counts(facts, stages, coverage, missed, cfg)
     names = dict(zip(grid.cells["code"], grid.cells["name"], strict=True))
     people = {p: services.roster.persons[p].name for p in set(owners.values())}
@@ -274,11 +275,12 @@ def missed_flag(
 
 
 def contest_missed_report(
-    services: Services, caller: Caller, case_id: str, *, comment: str
+    services: Services, caller: Caller, case_id: str, *, comment: str, client_id: str | None = None
 ) -> Contest:
     """Record the caller's contest of the missed-report flag on ``case_id``.
 
-    Only the worker the flag names may contest it, with a comment."""
+    Only the worker the flag names may contest it, with a comment; a resend with the same
+    ``client_id`` records nothing twice."""
     text = comment.strip()
     if not text:
         raise AnalyticsError("a contest needs a comment saying why the flag is wrong")
@@ -288,5 +290,6 @@ def contest_missed_report(
     if flag.person_id != caller.actor.actor_id:
         raise ForbiddenError(f"only {flag.person_name} may contest the flag on case {case_id}")
     return services.store.contest_missed_report(
-        case_id, person_id=caller.actor.actor_id, comment=text, at=services.now()
-    )
+        case_id, person_id=caller.actor.actor_id, comment=text, at=services.now(),
+        client_id=client_id,
+    )  # fmt: skip

@@ -14,6 +14,8 @@ Prometheus' textfile collector) and ``GET /api/v1/invariants``. A line is red wh
 - **silent**: a grid worker on duty who carries the field app (a live device token) was not
   heard from — no device contact, no patrol point — for :data:`~gridmgr.services.patrols.
   SILENT_AFTER` (30 minutes);
+- **appeals**: an appeal (申诉) of a closed month's scorecard waits for its manager's decision
+  past its deadline (:mod:`gridmgr.services.appeals`);
 - **ledger**: the latest incremental or full verification of the ledger failed
   (:mod:`gridmgr.services.ledgerwatch`; the line's details show both).
 
@@ -73,6 +75,7 @@ LABELS = {
     "escalated": "超时已督办 overdue stages escalated within 5 min",
     "queues": "网格外/待定位不超时 out-of-grid and unlocated queues on time",
     "silent": "在岗网格员30分钟内有联系 workers on duty heard from within 30 min",
+    "appeals": "申诉按时裁定 appeals decided by their deadline",
     "ledger": "审计链校验 ledger verified",
 }
 """What each line checks, in Chinese and English (the CLI prints these)."""
@@ -96,6 +99,8 @@ def check(
     lines += [_case_line(key, counts[key]) for key in ("holders", "deadlines", "escalated")]
     lines.append(_case_line("queues", counts["queues"], link="/dashboard/queue#queues"))
     lines.append(_silent(services, at, scope))
+    if scope is None:  # appeals are the managers' inbox: city-wide
+        lines.append(_appeals(store.overdue_appeals(at, first=FIRST_IDS)))
     if verified is not None:
         lines.append(_ledger(verified))
     return lines
@@ -142,6 +147,20 @@ def _case_line(key: str, found: InvariantCount, *, link: str | None = None) -> L
         else f"{found.total - found.count}/{found.total}",
         case_ids=first,
         link=None if ok else (link or f"/dashboard/case/{first[0]}"),
+    )
+
+
+def _appeals(found: InvariantCount) -> Line:
+    """Open appeals past their decision deadline (named by appeal id, listed on the analysis
+    page)."""
+    ok = found.count == 0
+    return Line(
+        "appeals",
+        ok,
+        found.count,
+        f"{found.total - found.count}/{found.total}",
+        details=tuple(f"appeal {a} is past its decision deadline" for a in found.case_ids),
+        link=None if ok else "/dashboard/analysis",
     )
 
 

@@ -60,6 +60,7 @@ from gridmgr.simulation.activity import (
     lateness,
     response_fraction,
 )
+from gridmgr.simulation.habits import Habits
 from gridmgr.simulation.texts import COMMENTS, describe
 from gridmgr.simulation.walks import walk_in_cell
 from gridmgr.store import CaseFilter, PatrolBatch, Store
@@ -157,11 +158,10 @@ class Simulator:
         self._planned_days: set[date] = set()
         self._last_flush = self.now
         self._geoms = dict(zip(self.arrivals.codes, self.arrivals.geoms, strict=True))
-        # how often each cell's worker goes out: Beta-distributed around the model's share, so
-        # a few cells are rarely walked (the blind spots a manager should find)
-        m = self.model.patrol_share
-        shape = np.random.default_rng([seed, 3]).beta(4.0, 4.0 * (1 - m) / m, len(self._geoms))
-        self._diligence = dict(zip(self.arrivals.codes, shape.tolist(), strict=True))
+        # each worker's habits, diligent to careless: how often and how long he walks, how much
+        # he finds before residents call, how often he is late (the blind spots and the ranks
+        # a manager should find)
+        self.habits = Habits(seed, self.model)
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -245,6 +245,7 @@ class Simulator:
 
     def _report(self, at: datetime) -> None:
         arrival = self.arrivals.draw(self._rng, at)
+        arrival = self.habits.found_by(self._rng, arrival, self.context.roster)
         reporter = self._reporter(arrival)
         category = self.context.catalog.category(arrival.category)
         lon, lat, datum = arrival.lon, arrival.lat, arrival.datum
@@ -371,7 +372,8 @@ class Simulator:
         category = self.context.catalog.category(case.category)
         calendar = self.context.calendar
         working = category.clock is Clock.WORKING
-        if not on_time and self._rng.random() < self.model.late_share:
+        late_share = self.habits.late_share(case, self.model.late_share)
+        if not on_time and self._rng.random() < late_share:
             span = category.sla[case.stage] if case.stage is not None else None
             allowed = timedelta(hours=span.hours(hours_per_day=8)) if span else due - start
             return max(now, due) + lateness(self._rng, allowed)
@@ -452,12 +454,13 @@ class Simulator:
         walks = []
         for code in self.arrivals.codes:
             person = roster.owner(field_post(code), noon)
-            if person is None or rng.random() >= self._diligence[code]:
+            habit = self.habits.of(person.person_id) if person is not None else None
+            if person is None or habit is None or rng.random() >= habit.patrol_share:
                 continue
             morning = rng.random() < 0.6
             hour = float(rng.uniform(8.6, 10.5) if morning else rng.uniform(13.6, 15.0))
             start = datetime.combine(day, time(0, 0), tzinfo=tz) + timedelta(hours=hour)
-            duration = timedelta(minutes=float(rng.uniform(50, 150)))
+            duration = timedelta(minutes=float(rng.uniform(*habit.walk_minutes)))
             times, lon, lat = walk_in_cell(
                 rng,
                 self._geoms[code],

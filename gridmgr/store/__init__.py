@@ -6,10 +6,10 @@ rows and queries, in a mixin: cases (:mod:`~gridmgr.store.casestore`,
 :mod:`~gridmgr.store.caseevents`, the work queues and search of
 :mod:`~gridmgr.store.casesearch`, the desk's invariant queries of
 :mod:`~gridmgr.store.deskstore`), the ledger, intake, the notification outbox, attachments,
-patrols, reference data, inspections, the monthly assessment, accounts, failed logins, API
-credentials, the access log, reporters' contacts, and the coordination of nodes sharing the
-database (job locks). Every state
-change is one transaction that writes the change and its ledger event together
+patrols, reference data, inspections, the monthly assessment and its appeals, accounts, failed
+logins, API credentials, the access log, reporters' contacts, and the coordination of nodes
+sharing the database (job locks). Every state change is one transaction that writes the
+change and its ledger event together
 (:meth:`Store.report`, :meth:`Store.apply`, :meth:`Store.record` …), so no caller can forget the
 ledger and no crash can separate them.
 """
@@ -19,6 +19,13 @@ from __future__ import annotations
 from gridmgr.errors import CaseNotFoundError, ConcurrentUpdateError, StoreError
 from gridmgr.store.accesslog import AccessLogMethods, CaseRead
 from gridmgr.store.accounts import Account, AccountMethods
+from gridmgr.store.appealstore import (
+    Appeal,
+    AppealConflictError,
+    AppealDecision,
+    AppealMethods,
+    AppealNotFoundError,
+)
 from gridmgr.store.assessstore import (
     AssessmentClosedError,
     AssessmentMethods,
@@ -57,6 +64,10 @@ from gridmgr.store.tokens import Credential, StoredCredential, TokenMethods
 __all__ = [
     "WORK_QUEUES",
     "Account",
+    "Appeal",
+    "AppealConflictError",
+    "AppealDecision",
+    "AppealNotFoundError",
     "AssessmentClosedError",
     "AttachmentRow",
     "CaseFilter",
@@ -126,6 +137,7 @@ class Store(
     RateLimitMethods,
     AssessmentMethods,
     FieldMethods,
+    AppealMethods,
 ):
     """Every table of one database, behind methods; built by :func:`open_store`.
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from gridmgr.errors import StoreError
 from gridmgr.store.casestore import in_scope as scoped
@@ -57,6 +57,41 @@ class Contest:
     at: datetime
     comment: str
     ledger_seq: int
+
+
+def insert_version(
+    conn: Connection,
+    month: str,
+    *,
+    body: Mapping[str, Any],
+    digest: str,
+    at: datetime,
+    actor: str,
+    supersedes: int | None,
+    reason: str | None,
+) -> ClosedAssessment:
+    """Insert the month's next scorecard version and its ``assessment.closed`` ledger event on
+    ``conn`` (inside a write transaction): see :meth:`AssessmentMethods.close_assessment`."""
+    latest = conn.execute(
+        select(func.max(assessments.c.version)).where(assessments.c.month == month)
+    ).scalar_one()
+    version = 1 if latest is None else int(latest) + 1
+    if latest is not None and supersedes != latest:
+        raise AssessmentClosedError(
+            f"{month} is closed (version {latest}); a corrected scorecard must "
+            f"supersede version {latest}"
+        )
+    details = {"month": month, "version": version, "digest": digest,
+               "supersedes": supersedes, "reason": reason}  # fmt: skip
+    event = append(conn, at=at, kind="assessment.closed", actor=actor,
+                   subject=f"assessment:{month}", details=details)  # fmt: skip
+    row: dict[str, Any] = {
+        "month": month, "version": version, "closed_at": at, "actor": actor,
+        "digest": digest, "supersedes": supersedes, "reason": reason,
+        "body": dict(body), "ledger_seq": event.seq,
+    }  # fmt: skip
+    conn.execute(insert(assessments), [row])
+    return ClosedAssessment(**row)
 
 
 class AssessmentMethods(StoreBase):
@@ -116,26 +151,8 @@ class AssessmentMethods(StoreBase):
         Version 1 closes the month; a later version must name the one it corrects
         (``supersedes``, the latest), or :class:`AssessmentClosedError` is raised."""
         with self._write() as conn:
-            latest = conn.execute(
-                select(func.max(assessments.c.version)).where(assessments.c.month == month)
-            ).scalar_one()
-            version = 1 if latest is None else int(latest) + 1
-            if latest is not None and supersedes != latest:
-                raise AssessmentClosedError(
-                    f"{month} is closed (version {latest}); a corrected scorecard must "
-                    f"supersede version {latest}"
-                )
-            details = {"month": month, "version": version, "digest": digest,
-                       "supersedes": supersedes, "reason": reason}  # fmt: skip
-            event = append(conn, at=at, kind="assessment.closed", actor=actor,
-                           subject=f"assessment:{month}", details=details)  # fmt: skip
-            row: dict[str, Any] = {
-                "month": month, "version": version, "closed_at": at, "actor": actor,
-                "digest": digest, "supersedes": supersedes, "reason": reason,
-                "body": dict(body), "ledger_seq": event.seq,
-            }  # fmt: skip
-            conn.execute(insert(assessments), [row])
-        return ClosedAssessment(**row)
+            return insert_version(conn, month, body=body, digest=digest, at=at, actor=actor,
+                                  supersedes=supersedes, reason=reason)  # fmt: skip
 
     def closed_assessments(self, month: str) -> list[ClosedAssessment]:
         """Every stored version of the month's scorecard, oldest first (empty: not closed)."""
@@ -147,17 +164,39 @@ class AssessmentMethods(StoreBase):
             return [ClosedAssessment(**{str(k): v for k, v in r.items()}) for r in rows]
 
     def contest_missed_report(
-        self, case_id: str, *, person_id: str, comment: str, at: datetime
+        self,
+        case_id: str,
+        *,
+        person_id: str,
+        comment: str,
+        at: datetime,
+        client_id: str | None = None,
     ) -> Contest:
         """Record ``person_id``'s contest of the missed-report flag on ``case_id`` with its
-        ledger event (``assessment.contest``), in one transaction."""
-        with self._write() as conn:
+        ledger event (``assessment.contest``), in one transaction.
+
+        A resend (the same ``person_id`` and ``client_id``) records nothing and returns the
+        contest recorded the first time."""
+        t = missed_report_contests.c
+        columns = (t.case_id, t.person_id, t.at, t.comment, t.ledger_seq)
+        with self._write() as conn:  # the ledger lock: no second writer between look and write
+            if client_id is not None:
+                sent = (
+                    conn.execute(
+                        select(*columns).where(t.person_id == person_id, t.client_id == client_id)
+                    )
+                    .mappings()
+                    .first()
+                )
+                if sent is not None:
+                    return Contest(**{str(k): v for k, v in sent.items()})
             load_case(conn, case_id)  # an unknown case is refused by name
+            details = {"comment": comment, **({"client_id": client_id} if client_id else {})}
             event = append(conn, at=at, kind="assessment.contest", actor=person_id,
-                           subject=case_id, details={"comment": comment})  # fmt: skip
+                           subject=case_id, details=details)  # fmt: skip
             row: dict[str, Any] = {"case_id": case_id, "person_id": person_id, "at": at,
                    "comment": comment, "ledger_seq": event.seq}  # fmt: skip
-            conn.execute(insert(missed_report_contests), [row])
+            conn.execute(insert(missed_report_contests), [{**row, "client_id": client_id}])
         return Contest(**row)
 
     def missed_report_contests(self, case_ids: list[str] | None = None) -> list[Contest]:
@@ -177,4 +216,5 @@ __all__ = [
     "AssessmentMethods",
     "ClosedAssessment",
     "Contest",
+    "insert_version",
 ]

@@ -122,7 +122,7 @@ categories = Table(
     Column("row", JSON, nullable=False),  # the catalog file's row, as written by catalog_to_rows
 )
 
-# The calendar overrides in force (shipped and the city's, merged): 0014.
+# The calendar overrides in force (shipped and the city's, merged): 0016.
 calendar_days = Table(
     "calendar_days",
     metadata,
@@ -543,7 +543,38 @@ missed_report_contests = Table(  # append-only (migration 0011): a worker's word
     Column("at", UTCDateTime, nullable=False),
     Column("comment", Text, nullable=False),
     Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
+    Column("client_id", String(64)),  # the sender's id: a resend records nothing twice
     Index(None, "case_id"),
+    Index(None, "person_id", "client_id", unique=True),
+)
+assessment_appeals = Table(  # append-only (migration 0017): an appeal (申诉) of a closed month
+    "assessment_appeals",
+    metadata,
+    Column("appeal_id", String(32), primary_key=True),  # AP202611-001
+    Column("month", String(7), nullable=False),
+    Column("version", Integer, nullable=False),  # the closed version appealed
+    Column("level", String(16), nullable=False),  # worker, community, town
+    Column("unit", String(64), nullable=False),  # a person id or a cell code
+    Column("indicator", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("person_id", String(64), nullable=False),  # who appeals
+    Column("filed_at", UTCDateTime, nullable=False),
+    Column("decider_id", String(64), nullable=False),  # the manager it waits for
+    Column("due_at", UTCDateTime, nullable=False),  # when it must be decided
+    Column("client_id", String(64)),
+    Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
+    Index(None, "person_id", "client_id", unique=True),
+)
+assessment_appeal_decisions = Table(  # append-only (migration 0017): one decision an appeal
+    "assessment_appeal_decisions",
+    metadata,
+    Column("appeal_id", String(32), ForeignKey("assessment_appeals.appeal_id"), primary_key=True),
+    Column("upheld", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("person_id", String(64), nullable=False),  # the manager who decided
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("new_version", Integer),  # the corrected scorecard an upheld appeal published
+    Column("ledger_seq", BigInteger, ForeignKey("ledger.seq"), nullable=False, unique=True),
 )
 
 # Rate-limit counters shared by every node (migration 0016): one fixed window per key.

@@ -129,7 +129,7 @@ def test_the_dashboard_runs_in_chromium_with_no_csp_violation(
     page.on("pageerror", lambda e: problems.append(str(e)))
     log_in(page, live, live.logins["operator"])
     page.wait_for_function(f"() => ({MAP_CELLS_JS})() > 0")
-    for path in ("analysis", "coverage", "inspections", "notifications", "queue", "wall"):
+    for path in ("analysis", "coverage", "duty", "inspections", "notifications", "queue", "wall"):
         page.goto(f"{live.url}/dashboard/{path}")
         page.wait_for_selector("#page > *")
     page.wait_for_timeout(500)

@@ -5,8 +5,8 @@ them (compressed JSON), the hash of event ``seq`` (a snapshot of another ledger 
 the range of the changes' times, so a replay starts from the nearest snapshot before its moment
 and reads only the events after it. Derived data, made by the scheduled checkpoint.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-02 13:00:00
 """
 

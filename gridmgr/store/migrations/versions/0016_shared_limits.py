@@ -8,8 +8,8 @@ database.
 earlier pass verified (:mod:`gridmgr.services.ledgerwatch`). ``calendar_days`` holds the
 calendar overrides in force, so every node works on one calendar (``gridmgr calendar import``).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-02 13:00:00
 """
 
