@@ -1,6 +1,7 @@
 """Print the benchmark table: ``python -m benchmarks [--quick] [NAME ...]`` (or ``make bench``).
 
-With no NAME every benchmark runs; ``python -m benchmarks dashboard`` runs only the dashboard's.
+With no NAME every benchmark runs; ``python -m benchmarks dashboard`` runs only the dashboard's
+(every page too, on the simulated database ``GRIDMGR_BENCH_DB`` names).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from benchmarks import (
     ledger_bench,
     merkle_bench,
     nodes_bench,
+    pages_bench,
     ratelimit_bench,
     replay_bench,
     routing_bench,
@@ -79,6 +81,8 @@ def main() -> None:
         rows += http_bench.run(repeats=repeats, console=console)
     if "dashboard" in chosen:
         rows += dashboard_bench.run(repeats=repeats, console=console)
+        # every page on a simulated database ($GRIDMGR_BENCH_DB; a row says how, without one)
+        rows += pages_bench.run(repeats=min(repeats, 5), console=console)
     if "duplicates" in chosen:
         rows += duplicates_bench.run(repeats=repeats, console=console)
     if "invariants" in chosen:

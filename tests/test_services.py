@@ -13,7 +13,7 @@ from gridmgr.responsibility.calendar import TZ
 from gridmgr.responsibility.roster import field_post
 from gridmgr.responsibility.routing import route_incident
 from gridmgr.services.actions import act, owner_now
-from gridmgr.services.reports import Ingestor, report_incident
+from gridmgr.services.reports import Ingestor, Reported, report_incident
 from gridmgr.store import Store
 from tests.builders import tiny_context
 
@@ -205,3 +205,36 @@ def test_a_failed_batch_is_retried_report_by_report() -> None:
     assert batch[0].future.result()[0].case_id == "ok1"
     assert isinstance(batch[1].future.exception(), ValueError)
     assert batch[2].future.result()[0].case_id == "ok2"
+
+
+def test_a_write_undone_in_a_batch_after_its_ledger_event_leaves_the_chain_whole(
+    store: Store,
+) -> None:
+    # the second report's case is inserted and ledgered, then its (channel, source_id) clash
+    # undoes its savepoint: the batch's remembered ledger head must be read again
+    context = tiny_context()
+
+    def report(source_id: str) -> Reported:
+        return report_incident(
+            store,
+            context,
+            reporter=OPERATOR,
+            category="street_vending",
+            at=AT,
+            description="resent",
+            lon=120.01,
+            lat=31.51,
+            channel="hotline",
+            source_id=source_id,
+        )
+
+    with store.batch():
+        first = report("S1")
+        with pytest.raises(IntegrityError):
+            report("S1")
+        third = report("S2")
+    verification = store.verify_ledger()
+    assert verification.ok, verification.problem
+    assert store.trail(third.case.case_id)[0].ledger.seq == (
+        store.trail(first.case.case_id)[0].ledger.seq + 1
+    )

@@ -129,6 +129,9 @@ class Grid:
         codes = cells["code"].to_numpy(dtype=object)
         self._codes = {t: codes[tier == t] for t in TIERS}
         self._row = {c: i for i, c in enumerate(codes)}
+        # plain dicts for the look-ups services make per case (a pandas row costs ~100 µs)
+        self._parent = dict(zip(codes, cells["parent_code"].to_numpy(dtype=object), strict=True))
+        self._tier_of = dict(zip(codes, tier.tolist(), strict=True))
         pos = {t: {c: i for i, c in enumerate(self._codes[t])} for t in TIERS}
         parents = cells["parent_code"].to_numpy(dtype=object)
         self._parent_pos = {
@@ -180,8 +183,13 @@ class Grid:
 
     def cell_to_parent(self, code: str) -> str | None:
         """The parent cell's code, or ``None`` for a tier-1 cell."""
-        parent = self.cells.at[self._row_of(code), "parent_code"]
-        return None if code_to_tier(code) == 1 else str(parent)
+        self._row_of(code)
+        return None if code_to_tier(code) == 1 else str(self._parent[code])
+
+    def tier_of(self, code: str) -> int:
+        """The tier of cell ``code`` (:class:`CellNotFoundError` if the grid has no such cell)."""
+        self._row_of(code)
+        return int(self._tier_of[code])
 
     def cell_to_children(self, code: str) -> list[str]:
         """The codes of the cell's children, sorted (empty for a tier-3 cell)."""

@@ -312,7 +312,7 @@ def route_incident(
     if (lon is None) == (cell is None) or (lon is None) != (lat is None):
         raise CellError("route a report with either lon and lat, or a tier-3 cell code, not both")
     if cell is not None:
-        if grid.cell(cell)["tier"] != 3:
+        if grid.tier_of(cell) != 3:
             raise CellError(f"cell {cell} is not a tier-3 cell; route to a unit grid cell")
         t1, t2 = grid.cell_to_ancestors(cell)
         path = CellPath(t1, t2, cell)

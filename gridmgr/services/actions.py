@@ -70,9 +70,9 @@ def act(
     inboxes he signs for. ``TRANSFER`` without an assignee goes to the competent unit, and
     names the power item routing finds.
     """
+    case = read = store.case(case_id)
     if action is Action.DISPATCH and assignee is None:
-        assignee = owner_now(store, context, case_id, at)
-    case = store.case(case_id)
+        assignee = _owner_of(context, case, at)
     approver, acts_for, power = None, frozenset[str](), None
     if action is Action.TRANSFER:
         target, power = transfer_target(context, case, at)
@@ -106,18 +106,23 @@ def act(
         acts_for=acts_for,
         power=power,
         note=note,
+        read=read,
     )
 
 
 def owner_now(store: Store, context: RoutingContext, case_id: str, at: datetime) -> Assignee:
     """Whom 派遣 goes to by default now: routing's default (the grid worker, or the competent
     unit), else an operator on duty."""
-    case = store.case(case_id)
+    return _owner_of(context, store.case(case_id), at)
+
+
+def _owner_of(context: RoutingContext, case: Case, at: datetime) -> Assignee:
+    """:func:`owner_now` for a case already read."""
     assignee = default_assignee(context, case, at)
     if assignee is None:
         crew = context.roster.on_duty(at)
         if not crew:
-            raise CaseError(f"case {case_id}: nobody to dispatch to; name an assignee")
+            raise CaseError(f"case {case.case_id}: nobody to dispatch to; name an assignee")
         return Assignee(crew[0].person_id, COMMAND_CENTER.key, crew[0].name)
     return assignee
 

@@ -260,6 +260,7 @@ class AccountMethods(StoreBase):
                 subject="demo",
                 details={"tokens_revoked": revoked},
             )
+        self._recent_credentials.clear()  # after the commit: no check re-trusts one meanwhile
         return revoked
 
     def _set_disabled(
@@ -291,6 +292,7 @@ class AccountMethods(StoreBase):
             )
             after = _load(conn, person_id)
         assert after is not None
+        self._recent_credentials.clear()  # after the commit: his tokens are revoked
         return after
 
     def _rehash(self, account: Account, password_hash: str, *, now: datetime) -> None:

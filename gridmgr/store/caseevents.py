@@ -83,9 +83,17 @@ _INSERT_EVENT = insert(case_events)
 
 
 def update_case(conn: Connection, before: Case, after: Case) -> None:
-    """Write ``after`` over ``before``, only if nobody changed the case meanwhile."""
-    values = case_to_row(after)
-    del values["case_id"]
+    """Write ``after`` over ``before``, only if nobody changed the case meanwhile.
+
+    Only the columns that differ are sent (an action changes a few of forty; binding the rest,
+    the location's WKB among them, cost more than the update)."""
+    old, new = case_to_row(before), case_to_row(after)
+    moved = (before.lon, before.lat) != (after.lon, after.lat)
+    values = {
+        k: v
+        for k, v in new.items()
+        if k != "case_id" and (moved if k == "location" else k not in old or old[k] != v)
+    }
     values.update(where_case_id=before.case_id, where_version=before.version)
     result = conn.execute(_UPDATE_CASE, values)
     if result.rowcount != 1:
@@ -156,7 +164,9 @@ class CaseEventMethods(StoreBase):
                     for case, _, decision in opened
                 ],
             )
-            self._log_many(conn, [event for _, event, _ in opened])
+            self._log_many(
+                conn, [event for _, event, _ in opened], written=[case for case, _, _ in opened]
+            )
         return [(case, n) for (case, _, _), n in zip(opened, numbers, strict=True)]
 
     def apply(
@@ -181,13 +191,18 @@ class CaseEventMethods(StoreBase):
         acts_for: Collection[str] = (),
         power: Mapping[str, str] | None = None,
         note: Mapping[str, object] | None = None,
+        read: Case | None = None,
     ) -> Case:
         """Apply one lifecycle action to a case, with its events, in one transaction.
 
         ``holder`` names the person of a stage the action starts that the assignee does not
-        run (see :func:`gridmgr.services.holders.holder_for`)."""
+        run (see :func:`gridmgr.services.holders.holder_for`). ``read`` is the case as the
+        caller just read it: inside a :meth:`batch` (one transaction, this thread its only
+        writer) it is still current and is not read again; otherwise the case is read here,
+        under the write lock."""
         with self._write() as conn:
-            before = load_case(conn, case_id)
+            in_batch = read is not None and read.case_id == case_id and self._in_batch()
+            before = read if in_batch and read is not None else load_case(conn, case_id)
             after, event = apply_action(
                 before,
                 action,
@@ -210,7 +225,7 @@ class CaseEventMethods(StoreBase):
                 note=note,
             )
             update_case(conn, before, after)
-            self._log_many(conn, [event])
+            self._log_many(conn, [event], written=[after])
         return after
 
     def record_side_events(
@@ -264,7 +279,13 @@ class CaseEventMethods(StoreBase):
                 )
         return len(moved)
 
-    def _log_many(self, conn: Connection, events: Sequence[CaseEvent]) -> list[LedgerEvent]:
+    def _log_many(
+        self,
+        conn: Connection,
+        events: Sequence[CaseEvent],
+        *,
+        written: Sequence[Case] = (),
+    ) -> list[LedgerEvent]:
         entries = ledgerstore.append_many(
             conn,
             [
@@ -280,7 +301,12 @@ class CaseEventMethods(StoreBase):
         )
         insert_events(conn, [(e, x.seq) for e, x in zip(events, entries, strict=True)])
         # intake columns, notification outbox, the field app's client ids
-        eventhooks.after_case_events(conn, events, [x.seq for x in entries])
+        eventhooks.after_case_events(
+            conn,
+            events,
+            [x.seq for x in entries],
+            written={c.case_id: c for c in written},
+        )
         return entries
 
     def trail(self, case_id: str) -> list[TrailEntry]:

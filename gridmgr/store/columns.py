@@ -42,6 +42,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_time_text(value: datetime) -> str:
+    """The text a :class:`UTCDateTime` column holds on SQLite for the aware time ``value``
+    (UTC, SQLAlchemy's ``DATETIME`` format), for inserts that bypass SQLAlchemy's per-row
+    processing."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise TimeError(f"{value.isoformat()} has no timezone; the store keeps aware times")
+    v = value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    )
+
+
 class GeometryColumn(TypeDecorator[Any]):
     """A shapely geometry: PostGIS ``geometry(kind, 4326)`` on PostgreSQL, WKB on SQLite."""
 

@@ -28,6 +28,8 @@ BUSY_TIMEOUT_MS = 30_000
 PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
 LEDGER_LOCK_KEY = 0x6772_6964  # "grid": the advisory lock every ledger append takes on PostgreSQL
+LEDGER_HEAD_KEY = "gridmgr.ledger_head"
+"""Where a transaction remembers the ledger head it appended last (``Connection.info``)."""
 
 
 def database_url(db: str | None, *, data_dir: Path) -> str:

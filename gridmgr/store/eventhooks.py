@@ -7,17 +7,24 @@ escalations, placements and merges all pass through it and none can forget its s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection
 
-from gridmgr.cases import CaseEvent
+from gridmgr.cases import Case, CaseEvent
 from gridmgr.store import fieldstore, intakestore, outboxstore
 
 
-def after_case_events(conn: Connection, events: Sequence[CaseEvent], seqs: Sequence[int]) -> None:
+def after_case_events(
+    conn: Connection,
+    events: Sequence[CaseEvent],
+    seqs: Sequence[int],
+    *,
+    written: Mapping[str, Case] | None = None,
+) -> None:
     """Write the columns, outbox rows and client-id keys ``events`` (logged as ledger events
-    ``seqs``) imply, in the caller's transaction."""
+    ``seqs``) imply, in the caller's transaction (``written``: the cases as the caller just
+    wrote them, not read back)."""
     intakestore.apply_event_columns(conn, events)
-    outboxstore.enqueue_for_events(conn, events)
+    outboxstore.enqueue_for_events(conn, events, written=written)
     fieldstore.record_client_requests(conn, events, seqs)

@@ -26,6 +26,7 @@ from gridmgr.ledger import (
     next_event,
     verify_chain,
 )
+from gridmgr.store.engine import LEDGER_HEAD_KEY
 from gridmgr.store.schema import LEDGER_COLUMNS, ledger, ledger_verifications
 from gridmgr.store.transactions import StoreBase
 
@@ -33,7 +34,14 @@ FETCH = 20_000
 
 
 def head(conn: Connection) -> LedgerEvent | None:
-    """The last event of the ledger, or ``None`` when it is empty."""
+    """The last event of the ledger, or ``None`` when it is empty.
+
+    The head this transaction appended last is remembered until the transaction ends, so a
+    batch of thousands of changes (:meth:`gridmgr.store.Store.batch`) reads it once; the
+    store forgets it when a savepoint is rolled back."""
+    remembered = conn.info.get(_REMEMBERED)
+    if remembered is not None and remembered[0] is conn.get_transaction():
+        return remembered[1]  # type: ignore[no-any-return]
     row = conn.execute(_HEAD).first()
     return None if row is None else LedgerEvent(*(row._mapping[c] for c in LEDGER_COLUMNS))
 
@@ -63,10 +71,14 @@ def append_many(
         )
         events.append(prev)
     conn.execute(_INSERT, [{c: getattr(e, c) for c in LEDGER_COLUMNS} for e in events])
+    if events:
+        # keyed by the transaction: a later transaction on this pooled connection reads again
+        conn.info[_REMEMBERED] = (conn.get_transaction(), events[-1])
     return events
 
 
 _INSERT = insert(ledger)
+_REMEMBERED = LEDGER_HEAD_KEY
 _HEAD = select(ledger).order_by(ledger.c.seq.desc()).limit(1)
 
 

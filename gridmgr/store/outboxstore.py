@@ -10,14 +10,14 @@ recorded (``notification_attempts``) and a failed one is retried later with back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 
-from gridmgr.cases import Assignee, CaseEvent
+from gridmgr.cases import Assignee, Case, CaseEvent
 from gridmgr.notifications import TRIGGER_ACTIONS, Notice, notices_for_event
 from gridmgr.store.schema import (
     cases,
@@ -30,25 +30,43 @@ from gridmgr.store.transactions import StoreBase
 PENDING, DELIVERED, SKIPPED = "pending", "delivered", "skipped"
 
 
-def enqueue_for_events(conn: Connection, events: Sequence[CaseEvent]) -> int:
-    """Write the notices ``events`` cause into the outbox (caller's transaction); how many."""
+def enqueue_for_events(
+    conn: Connection, events: Sequence[CaseEvent], *, written: Mapping[str, Case] | None = None
+) -> int:
+    """Write the notices ``events`` cause into the outbox (caller's transaction); how many.
+
+    ``written`` holds cases as this transaction just wrote them; their assignees are not read
+    back."""
     triggering = [e for e in events if e.action in TRIGGER_ACTIONS]
     if not triggering:
         return 0
     ids = sorted({e.case_id for e in triggering})
+    known = written or {}
+    if all(i in known for i in ids):
+        owners = {
+            i: Assignee(a.person_id, a.post or "-", a.name or "")
+            for i in ids
+            if (a := known[i].assignee) is not None and a.person_id
+        }
+    else:
+        owners = _assignees(conn, ids)
+    notices = [n for e in triggering for n in notices_for_event(e, assignee=owners.get(e.case_id))]
+    at = {e.case_id: e.at for e in triggering}
+    return insert_notices(conn, [(n, at[n.case_id]) for n in notices])
+
+
+def _assignees(conn: Connection, ids: Sequence[str]) -> dict[str, Assignee]:
+    """The stored assignees of cases ``ids`` (those that have one)."""
     rows = conn.execute(
         select(
             cases.c.case_id, cases.c.assignee_id, cases.c.assignee_post, cases.c.assignee_name
         ).where(cases.c.case_id.in_(ids))
     ).all()
-    owners = {
+    return {
         r.case_id: Assignee(r.assignee_id, r.assignee_post or "-", r.assignee_name or "")
         for r in rows
         if r.assignee_id
     }
-    notices = [n for e in triggering for n in notices_for_event(e, assignee=owners.get(e.case_id))]
-    at = {e.case_id: e.at for e in triggering}
-    return insert_notices(conn, [(n, at[n.case_id]) for n in notices])
 
 
 def insert_notices(conn: Connection, notices: Sequence[tuple[Notice, datetime]]) -> int:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gridmgr.errors import PatrolStoreError
 from gridmgr.patrolpixels import CellDay, PatrolCover, StoredDay
+from gridmgr.store.columns import sqlite_time_text
 from gridmgr.store.ledgerstore import append
 from gridmgr.store.schema import patrol_coverage as coverage_table
 from gridmgr.store.schema import patrol_points as points_table
@@ -82,10 +83,15 @@ class PatrolBatch:
 def batch_digest(batches: Sequence[PatrolBatch]) -> str:
     """SHA-256 over the batches' points as canonical JSON: ``[person, UTC ISO time, lon, lat]``
     rows (degrees to 7 decimals), batch by batch, in order."""
+    return _digest(batches, [[t.astimezone(UTC) for t in b.at] for b in batches])
+
+
+def _digest(batches: Sequence[PatrolBatch], utc: Sequence[Sequence[datetime]]) -> str:
+    """:func:`batch_digest` with the times already in UTC (``utc[i]`` for ``batches[i]``)."""
     rows = [
-        [b.person_id, t.astimezone(UTC).isoformat(), round(float(x), 7), round(float(y), 7)]
-        for b in batches
-        for t, x, y in zip(b.at, b.lon, b.lat, strict=True)
+        [b.person_id, t.isoformat(), round(float(x), 7), round(float(y), 7)]
+        for b, times in zip(batches, utc, strict=True)
+        for t, x, y in zip(times, b.lon, b.lat, strict=True)
     ]
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
@@ -111,8 +117,9 @@ class PatrolMethods(StoreBase):
         todo = [b for b in batches if len(b.at)]
         if not todo:
             return 0
+        utc = [[t.astimezone(UTC) for t in b.at] for b in todo]
         rows: list[dict[str, object]] = []
-        for b in todo:
+        for b, times in zip(todo, utc, strict=True):
             acc = b.accuracy_m if b.accuracy_m is not None else [None] * len(b.at)
             ids = b.client_ids if b.client_ids is not None else [None] * len(b.at)
             points = shapely.to_wkb(
@@ -128,7 +135,7 @@ class PatrolMethods(StoreBase):
                     "location": p,
                     "client_id": c,
                 }
-                for t, x, y, a, p, c in zip(b.at, b.lon, b.lat, acc, points, ids, strict=True)
+                for t, x, y, a, p, c in zip(times, b.lon, b.lat, acc, points, ids, strict=True)
             )
         persons = sorted({b.person_id for b in todo})
         details: dict[str, object] = {
@@ -136,7 +143,7 @@ class PatrolMethods(StoreBase):
             "persons": len(persons),
             "first": min(min(b.at) for b in todo).isoformat(),
             "last": max(max(b.at) for b in todo).isoformat(),
-            "sha256": batch_digest(todo),
+            "sha256": _digest(todo, utc),
             "source": ",".join(sorted({b.source for b in todo})),
         }
         subject = f"person:{persons[0]}" if len(persons) == 1 else "patrols"
@@ -150,7 +157,7 @@ class PatrolMethods(StoreBase):
                 row["cell"] = cell
         try:
             with self._write() as conn:
-                conn.execute(points_table.insert(), rows)
+                _insert_points(conn, rows)
                 if cover is not None:
                     _merge_days(conn, cover.days)
                 append(
@@ -260,6 +267,33 @@ class PatrolMethods(StoreBase):
         with self._read() as conn:
             rows = conn.execute(query).all()
         return {str(c): _aware(a) for c, a in rows if a is not None}
+
+
+_POINT_FIELDS = ("person_id", "at", "lon", "lat", "accuracy_m", "location", "cell", "client_id")
+_SQLITE_INSERT_POINTS = (
+    f"INSERT INTO patrol_points ({', '.join(_POINT_FIELDS)}) "
+    f"VALUES ({', '.join('?' for _ in _POINT_FIELDS)})"
+)
+
+
+def _insert_points(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Insert point rows (times aware, in UTC; locations as WKB).
+
+    On SQLite the rows go to the driver as they are, with the times as the text SQLAlchemy's
+    ``DATETIME`` writes: a day of simulated walks is 100,000 points, and SQLAlchemy's per-row
+    bind processing cost more than SQLite's insert. PostgreSQL takes the typed statement (its
+    geometry column needs the PostGIS conversion)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(points_table.insert(), rows)
+        return
+    fields = _POINT_FIELDS[2:]
+    conn.exec_driver_sql(
+        _SQLITE_INSERT_POINTS,
+        [
+            (r["person_id"], sqlite_time_text(r["at"]), *(r.get(f) for f in fields))  # type: ignore[arg-type]
+            for r in rows
+        ],
+    )
 
 
 def _aware(value: datetime | str) -> datetime:

@@ -19,23 +19,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, insert, select, update
 
 from gridmgr.errors import CredentialError
+from gridmgr.store.credentialcache import Credential as Credential
 from gridmgr.store.schema import api_tokens
 from gridmgr.store.transactions import StoreBase
 
 _FORMAT = re.compile(r"^gm_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})$")
-
-
-@dataclass(frozen=True)
-class Credential:
-    """Who a valid credential speaks for."""
-
-    token_id: str
-    kind: str
-    subject: str
-    label: str
-    expires_at: datetime | None
-    scope: str = "public"
-    """What an api_key reads: ``public`` (what anyone reads) or ``partner`` (restricted too)."""
 
 
 CREDENTIAL_KINDS = ("person", "apikey", "display")
@@ -109,7 +97,16 @@ class TokenMethods(StoreBase):
         return f"gm_{token_id}_{secret}"
 
     def check_credential(self, presented: str, *, now: datetime, kind: str) -> Credential:
-        """The credential ``presented`` stands for, or :class:`CredentialError` saying why not."""
+        """The credential ``presented`` stands for, or :class:`CredentialError` saying why not.
+
+        A credential found valid is taken as valid again for
+        :data:`~gridmgr.store.credentialcache.RECHECK_AFTER` (5 s) without
+        reading its row (every API request presents one): a revocation by this process takes
+        effect at once, one by another process or node within that time; expiry is exact."""
+        key = _hash(presented)
+        recent = self._recent_credentials.get(key, now=now, kind=kind)
+        if recent is not None:
+            return recent
         match = _FORMAT.match(presented.strip())
         if not match:
             raise CredentialError("malformed credential: expected gm_<id>_<secret>")
@@ -124,7 +121,11 @@ class TokenMethods(StoreBase):
             raise CredentialError("this credential was revoked")
         if row.expires_at is not None and row.expires_at <= now:
             raise CredentialError("this credential has expired; ask for a new one")
-        return Credential(row.token_id, row.kind, row.subject, row.label, row.expires_at, row.scope)
+        found = Credential(
+            row.token_id, row.kind, row.subject, row.label, row.expires_at, row.scope
+        )
+        self._recent_credentials.put(key, found, now=now)
+        return found
 
     def revoke_credential(self, token_id: str, *, now: datetime) -> bool:
         """Revoke a credential by id; False when there is no such live credential."""
@@ -134,6 +135,7 @@ class TokenMethods(StoreBase):
                 .where(api_tokens.c.token_id == token_id, api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+        self._recent_credentials.clear()  # after the commit: no check re-trusts it meanwhile
         return result.rowcount == 1
 
     def list_credentials(self, subject: str | None = None) -> list[StoredCredential]:

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, text
 
-from gridmgr.store.engine import LEDGER_LOCK_KEY, writing
+from gridmgr.store.credentialcache import RecentCredentials
+from gridmgr.store.engine import LEDGER_HEAD_KEY, LEDGER_LOCK_KEY, writing
 
 
 class StoreBase:
@@ -28,6 +29,7 @@ class StoreBase:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._writer = writing(engine)
         self._batch = threading.local()
+        self._recent_credentials = RecentCredentials()
 
     def __repr__(self) -> str:
         return f"<Store {self._engine.url.render_as_string(hide_password=True)}>"
@@ -66,6 +68,10 @@ class StoreBase:
             finally:
                 self._batch.conn = None
 
+    def _in_batch(self) -> bool:
+        """Whether this thread runs inside :meth:`batch`."""
+        return getattr(self._batch, "conn", None) is not None
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction (on SQLite it begins DEFERRED and never waits for the writer)."""
@@ -81,7 +87,7 @@ class StoreBase:
         """A write transaction holding the ledger lock; committed when the block ends."""
         batch = getattr(self._batch, "conn", None)
         if batch is not None:
-            with batch.begin_nested():
+            with _savepoint(batch):
                 yield batch
             return
         if self._write_lock is None:
@@ -120,6 +126,34 @@ class StoreBase:
             sql = text(statement) if isinstance(statement, str) else statement
             result = conn.execute(sql, dict(params or {}))
             return [dict(r) for r in result.mappings()] if result.returns_rows else []
+
+
+@contextmanager
+def _savepoint(conn: Connection) -> Iterator[None]:
+    """A savepoint in ``conn``'s transaction, released at the end of the block or rolled back
+    to when it raises.
+
+    Sent on the driver's connection: SQLAlchemy's ``begin_nested`` compiles its statement
+    anew each time, and a batch of history makes a savepoint for each of its thousands of
+    writes. Savepoints of one name nest (SQLite and PostgreSQL both release or roll back to
+    the latest of that name)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+        try:
+            yield
+        except BaseException:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            # the savepoint's ledger events were rolled back: read the head again
+            conn.info.pop(LEDGER_HEAD_KEY, None)
+            raise
+        cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+    finally:
+        cursor.close()
+
+
+_SAVEPOINT = "gridmgr_write"
 
 
 def _lock_ledger(conn: Connection) -> None:
