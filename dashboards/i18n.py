@@ -335,6 +335,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "duty.silent": ("失联", "silent"),
     "duty.never": ("从未", "never"),
     "duty.summary": ("共 {n} 人，失联 {silent} 人。", "{n} workers, {silent} silent."),
+    "duty.first": ("下表列出前 {shown} 人。", "The table lists the first {shown}."),
     "dispatch.to": ("派遣给", "Dispatch to"),
     "dispatch.routing": ("路由建议", "routing's suggestion"),
     "dispatch.owner_chain": ("责任链", "owner chain"),

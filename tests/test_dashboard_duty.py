@@ -109,3 +109,23 @@ def test_the_page_shows_the_table_and_a_summary(app: Flask) -> None:
     assert (
         services_of(app).roster.persons[person_of(services_of(app).roster, OWN_CELL)].name in words
     )
+
+
+def test_a_long_table_shows_its_first_rows_and_counts_everyone(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboards.pages import duty
+
+    monkeypatch.setattr(duty, "MAX_ROWS", 2)
+    client = logged_in(app, None)
+
+    words = texts(render(client, "/dashboard/duty"))
+
+    everyone = duty_rows(services_of(app), caller_for(services_of(app).roster,
+        person_of(services_of(app).roster, None), FIXED), now=FIXED)  # fmt: skip
+    assert len(everyone) > 2
+    assert (
+        f"共 {len(everyone)} 人，失联 {sum(r.silent for r in everyone)} 人。 下表列出前 2 人。"
+        in words
+    )
+    assert sum(w in {r.name for r in everyone} for w in words) == 2

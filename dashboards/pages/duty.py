@@ -20,6 +20,9 @@ from gridmgr.access import Caller
 from gridmgr.responsibility.calendar import TZ
 
 REFRESH_MS = 60_000
+MAX_ROWS = 200
+"""The most rows the table shows (silent first, then on duty): a city has 1,557 workers, and a
+table of all of them is slow to draw and nobody reads its end; the summary counts everyone."""
 STATUS = {"patrolling": "on_patrol", "on_duty": "duty.on_duty", "absent": "duty.absent"}
 
 
@@ -48,6 +51,7 @@ def table(rows: list[DutyRow], lang: str) -> Any:
             for k in ("duty.name", "duty.place", "duty.status", "duty.seen", "duty.sync")
         ]
     )
+    shown = rows[:MAX_ROWS]
     body = [
         html.Tr(
             [
@@ -62,10 +66,12 @@ def table(rows: list[DutyRow], lang: str) -> Any:
             ],
             className="silent" if r.silent else None,
         )
-        for r in rows
+        for r in shown
     ]
     silent = sum(r.silent for r in rows)
     summary = t("duty.summary", lang).format(n=len(rows), silent=silent)
+    if len(rows) > len(shown):
+        summary += " " + t("duty.first", lang).format(shown=len(shown))
     return html.Div(
         [html.P(summary), html.Table([html.Thead(head), html.Tbody(body)], className="table")]
     )

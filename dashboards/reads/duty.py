@@ -14,6 +14,9 @@ from gridmgr.access import Caller
 from gridmgr.services.context import Services
 from gridmgr.services.patrols import ON_DUTY, SILENT_AFTER, duty_in_scope
 
+RANK = {"patrolling": 1, "on_duty": 1, "absent": 2, "off_duty": 3}
+"""The table's order after the silent: on duty, on leave, off duty."""
+
 
 @dataclass(frozen=True)
 class DutyRow:
@@ -29,7 +32,8 @@ class DutyRow:
 
 
 def duty_rows(services: Services, caller: Caller, *, now: datetime) -> list[DutyRow]:
-    """The grid workers in ``caller``'s scope at ``now``: silent first, then by place."""
+    """The grid workers in ``caller``'s scope at ``now``: silent first, then on duty, on leave
+    and off duty, each by place."""
     frame = duty_in_scope(services, caller, now=now).drop_duplicates("person_id")
     rows = []
     for p, n, c, s, seen, sync in zip(
@@ -47,7 +51,7 @@ def duty_rows(services: Services, caller: Caller, *, now: datetime) -> list[Duty
         rows.append(
             DutyRow(str(p), str(n), place(services.grid, str(c)), str(s), seen_at, sync_at, silent)
         )
-    return sorted(rows, key=lambda r: (not r.silent, r.place, r.name))
+    return sorted(rows, key=lambda r: (not r.silent, RANK.get(r.status, 9), r.place, r.name))
 
 
 def _instant(value: object) -> datetime | None:
