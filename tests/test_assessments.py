@@ -281,6 +281,24 @@ def test_the_rule_on_a_long_random_walk_equals_the_brute_force(seed: int) -> Non
     assert sorted(flagged(calls, walked, hours=4.0, distance_m=50.0)) == expected
 
 
+def test_the_windows_of_track_cover_each_call_and_merge_per_person() -> None:
+    calls = [
+        fact("h1", "hotline"),
+        fact("h2", "citizen", reported_at=T0 + 2 * H),  # overlaps h1's: one window
+        fact("h3", "hotline", reported_at=T0 + 72 * H),  # a window of its own
+        fact("g1", "grid_worker"),  # found by the grid: no window
+        fact("h4", "hotline", cell=None),  # out of the grid: no owner, no window
+    ]
+    gap = pd.Timedelta(ms.TRACK_GAP)
+
+    windows = ms.track_windows(pd.DataFrame(calls), {CELL: "P1"}, hours=24.0)
+
+    assert list(windows["person_id"]) == ["P1", "P1"]
+    assert windows["since"].iloc[0] == T0 - 24 * H - gap
+    assert windows["until"].iloc[0] > T0 + 2 * H + gap  # the call's own moment and gap after
+    assert windows["since"].iloc[1] == T0 + 48 * H - gap
+
+
 # -- a simulated month, closed, on both backends -------------------------------------------
 
 SIM_END = datetime(2026, 11, 3, 11, 0, tzinfo=TZ)

@@ -27,7 +27,7 @@ from gridmgr.responsibility.calendar import TZ, WorkCalendar
 from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
-from gridmgr.store import Store, open_store
+from gridmgr.store import Store, open_store, patrolstore
 from gridmgr.store.patrolstore import PATROL_EVENT, PatrolBatch
 from tests.builders import api_app, tiny_context, tiny_roster
 
@@ -190,6 +190,38 @@ def test_a_batch_is_stored_with_one_ledger_event_and_read_back(store: Store) -> 
     assert list(back["lon"]) == pytest.approx(batch.lon)
     assert back["at"].iloc[0] == pd.Timestamp(times[0])
     assert store.verify_ledger().ok
+
+
+def test_the_points_of_given_windows_are_read_and_only_they(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced(store)
+    a, b = sorted(tiny_roster().persons)[:2]
+    times = [NOW - timedelta(minutes=60 - i) for i in range(60)]
+    store.record_patrol_batches(
+        [
+            PatrolBatch(p, times, [120.05 + i * 1e-4 for i in range(60)], [31.9] * 60)
+            for p in (a, b)
+        ],
+        at=NOW,
+        actor="test",
+    )
+    m = timedelta(minutes=1)
+    windows = [(a, times[5], times[10]), (a, times[40], times[42] + m / 2), (b, times[0], times[1])]
+
+    got = store.patrol_points_within(windows)
+
+    want = [(a, t) for t in times[5:10] + times[40:43]] + [(b, times[0])]  # since <= at < until
+    assert list(zip(got["person_id"], got["at"], strict=True)) == [
+        (p, pd.Timestamp(t)) for p, t in want
+    ]
+    assert store.patrol_points_within([]).empty
+    # many windows go in chunks and come back whole, in order
+    monkeypatch.setattr(patrolstore, "WINDOW_CHUNK", 7)
+    one_each = store.patrol_points_within([(p, t, t + m / 2) for t in times for p in (b, a)])
+    assert list(zip(one_each["person_id"], one_each["at"], strict=True)) == [
+        (p, pd.Timestamp(t)) for p in (a, b) for t in times
+    ]
 
 
 # -- files ----------------------------------------------------------------------------------

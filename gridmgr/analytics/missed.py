@@ -78,6 +78,37 @@ def missed_reports(
     )[MISSED_COLUMNS].sort_values("case_id", ignore_index=True)
 
 
+def track_windows(
+    facts: pd.DataFrame,
+    owners: Mapping[str, str],
+    *,
+    hours: float,
+    gap: timedelta = TRACK_GAP,
+) -> pd.DataFrame:
+    """The stretches of track :func:`missed_reports` can use: per called-in case, its cell's
+    worker from ``hours`` + ``gap`` before the report to ``gap`` after it, merged per person into
+    disjoint ``[since, until)`` windows (``person_id``, ``since``, ``until``), so a store reads
+    those points only and not the month's.
+    """
+    calls = facts[facts["channel"].isin(CALLED_IN) & facts["cell"].notna() & facts["lon"].notna()]
+    person = calls["cell"].map(owners)
+    at = pd.to_datetime(calls["reported_at"], utc=True)
+    frame = pd.DataFrame(
+        {
+            "person_id": person,
+            "since": at - pd.Timedelta(hours=hours) - gap,
+            "until": at + gap + pd.Timedelta(microseconds=1),  # ``until`` is exclusive
+        }
+    ).dropna()
+    rows: list[tuple[str, pd.Timestamp, pd.Timestamp]] = []
+    for p, since, until in frame.sort_values(["person_id", "since"]).itertuples(index=False):
+        if rows and rows[-1][0] == p and since <= rows[-1][2]:
+            rows[-1] = (p, rows[-1][1], max(rows[-1][2], until))
+        else:
+            rows.append((str(p), since, until))
+    return pd.DataFrame(rows, columns=["person_id", "since", "until"])
+
+
 def _passes(
     calls: pd.DataFrame,
     spots: np.ndarray,
@@ -190,4 +221,4 @@ def _utc_ns(times: pd.Series) -> np.ndarray:
     return pd.to_datetime(times, utc=True).dt.tz_localize(None).to_numpy("datetime64[ns]")
 
 
-__all__ = ["CALLED_IN", "FOUND", "MISSED_COLUMNS", "missed_reports"]
+__all__ = ["CALLED_IN", "FOUND", "MISSED_COLUMNS", "missed_reports", "track_windows"]

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from gridmgr.access import Caller
-from gridmgr.analytics.missed import missed_reports
+from gridmgr.analytics.missed import missed_reports, track_windows
 from gridmgr.analytics.scorecard import (
     LEVELS,
     AssessmentConfig,
@@ -124,9 +124,10 @@ def compute_month(
     store, grid = services.store, services.grid
     facts = store.case_facts(since=start, until=until)
     stages = stage_punctuality(store.stage_events(since=start, until=until), now=now)
-    reach = timedelta(hours=cfg.missed_hours)
-    points = store.patrol_points(since=start - reach, until=until)
     owners = cell_workers(services, until - timedelta(seconds=1))
+    # only the owners' tracks around the called-in cases (a month's points are millions)
+    windows = track_windows(facts, owners, hours=cfg.missed_hours)
+    points = store.patrol_points_within(list(windows.itertuples(index=False, name=None)))
     missed = missed_reports(
         facts, points, owners, crs=grid.meta.metric_crs,
         distance_m=cfg.missed_distance_m, hours=cfg.missed_hours,
