@@ -7,12 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import pandas as pd
-
 from dashboards.reads.names import place
 from gridmgr.access import Caller
 from gridmgr.services.context import Services
-from gridmgr.services.patrols import ON_DUTY, SILENT_AFTER, duty_in_scope
+from gridmgr.services.patrols import ON_DUTY, SILENT_AFTER, as_instant, duty_in_scope
 
 RANK = {"patrolling": 1, "on_duty": 1, "absent": 2, "off_duty": 3}
 """The table's order after the silent: on duty, on leave, off duty."""
@@ -45,16 +43,10 @@ def duty_rows(services: Services, caller: Caller, *, now: datetime) -> list[Duty
         frame["last_sync"],
         strict=True,
     ):
-        seen_at, sync_at = _instant(seen), _instant(sync)
+        seen_at, sync_at = as_instant(seen), as_instant(sync)
         heard = max((x for x in (seen_at, sync_at) if x is not None), default=None)
         silent = s in ON_DUTY and (heard is None or heard < now - SILENT_AFTER)
         rows.append(
             DutyRow(str(p), str(n), place(services.grid, str(c)), str(s), seen_at, sync_at, silent)
         )
     return sorted(rows, key=lambda r: (not r.silent, RANK.get(r.status, 9), r.place, r.name))
-
-
-def _instant(value: object) -> datetime | None:
-    if value is None or pd.isna(value):  # type: ignore[call-overload]
-        return None
-    return pd.Timestamp(value).to_pydatetime()  # type: ignore[arg-type]

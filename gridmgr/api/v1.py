@@ -279,27 +279,7 @@ def case_action(path: CasePath, body: ActionIn) -> Response:
     With a ``client_id`` the reply adds the action's ledger ``event``, and a resend writes
     nothing and gets the first reply again; ``captured_at`` is kept in the event's details
     (the action takes effect at the server's time)."""
-    if body.client_id is not None:
-        return _action_once(path.case_id, body, body.client_id)
-    note = None
-    if body.captured_at is not None:
-        at = fieldsync.capture_time(body.captured_at, now=services().now())
-        note = {"captured_at": at.isoformat()}
-    updated = act_as(
-        services(),
-        current_caller(),
-        path.case_id,
-        Action(body.action),
-        comment=body.comment,
-        version=body.version,
-        assignee_id=body.assignee,
-        unit_id=body.unit,
-        extend=body.extend,
-        defer_to=body.defer_to,
-        rating=body.rating,
-        note=note,
-    )
-    return jsonify(case_json(updated))
+    return _act(path.case_id, body)
 
 
 @bp.post("/cases/<case_id>/actions/with-photo", tags=[TAG_CASES])
@@ -314,8 +294,13 @@ def case_action_with_photo(path: CasePath, form: ActionWithPhotoForm) -> Respons
         client_id=form.client_id,
         captured_at=form.captured_at,
     )
+    return _act(path.case_id, body, photo=photo)
+
+
+def _act(case_id: str, body: ActionIn, *, photo: Photo | None = None) -> Response:
+    """One action as both doors take it: once per ``client_id`` when one is given."""
     if body.client_id is not None:
-        return _action_once(path.case_id, body, body.client_id, photo=photo)
+        return _action_once(case_id, body, body.client_id, photo=photo)
     note = None
     if body.captured_at is not None:
         at = fieldsync.capture_time(body.captured_at, now=services().now())
@@ -323,9 +308,15 @@ def case_action_with_photo(path: CasePath, form: ActionWithPhotoForm) -> Respons
     updated = act_as(
         services(),
         current_caller(),
-        path.case_id,
+        case_id,
         Action(body.action),
         comment=body.comment,
+        version=body.version,
+        assignee_id=body.assignee,
+        unit_id=body.unit,
+        extend=body.extend,
+        defer_to=body.defer_to,
+        rating=body.rating,
         photo=photo,
         note=note,
     )

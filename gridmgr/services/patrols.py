@@ -296,21 +296,22 @@ def silent_workers(
         for p, n, c, seen in zip(
             frame["person_id"], frame["name"], frame["cell"], frame["last_seen"], strict=True
         )
-        if _instant(seen) is None
+        if as_instant(seen) is None
         and (contacts.get(str(p)) is None or contacts[str(p)] < at - after)
     ]
     older = store.latest_patrol_points(persons=[p for p, _, _ in quiet]) if quiet else None
     walked = {} if older is None else dict(zip(older["person_id"], older["at"], strict=True))
     silent = []
     for p, n, c in quiet:
-        heard = [t for t in (contacts.get(p), _instant(walked.get(p))) if t is not None]
+        heard = [t for t in (contacts.get(p), as_instant(walked.get(p))) if t is not None]
         silent.append(SilentWorker(p, n, c, max(heard) if heard else None))
     early = datetime.min.replace(tzinfo=TZ)
     silent.sort(key=lambda w: (w.last_heard or early, w.person_id))
     return silent, len(frame)
 
 
-def _instant(value: object) -> datetime | None:
+def as_instant(value: object) -> datetime | None:
+    """A frame's time as an aware ``datetime`` (``None`` for NaT or nothing: no point yet)."""
     if not isinstance(value, datetime) or pd.isna(value):  # NaT: no point yet
         return None
     return pd.Timestamp(value).to_pydatetime()
