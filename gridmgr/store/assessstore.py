@@ -19,6 +19,7 @@ from gridmgr.errors import StoreError
 from gridmgr.store.casestore import in_scope as scoped
 from gridmgr.store.casestore import load_case
 from gridmgr.store.ledgerstore import append
+from gridmgr.store.rawread import driver_rows, frame_of
 from gridmgr.store.schema import assessments, case_events, cases, missed_report_contests
 from gridmgr.store.transactions import StoreBase
 
@@ -129,9 +130,9 @@ class AssessmentMethods(StoreBase):
             query = query.where(c.reported_at < until)
         query = scoped(query, scope)
         with self._read() as conn:
-            rows = [tuple(r) for r in conn.execute(query)]
-        frame = pd.DataFrame(rows, columns=STAGE_EVENT_COLUMNS)
-        frame["at"] = pd.to_datetime(frame["at"], utc=True)
+            rows = driver_rows(conn, query)  # a month's events are hundreds of thousands
+        frame = frame_of(rows, STAGE_EVENT_COLUMNS)
+        frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
         return frame
 
     def close_assessment(

@@ -19,6 +19,7 @@ from sqlalchemy import case as sql_case
 from gridmgr.cases import Assignee, Case, CaseState, DeferralRequest, unit_inbox
 from gridmgr.errors import CaseNotFoundError
 from gridmgr.responsibility.sla import Stage
+from gridmgr.store.rawread import driver_rows, frame_of
 from gridmgr.store.schema import case_events, cases
 from gridmgr.store.transactions import StoreBase
 
@@ -487,10 +488,10 @@ class CaseMethods(StoreBase):
 
         query = select_case_facts(since, until, scope)
         with self._read() as conn:
-            rows = [tuple(r) for r in conn.execute(query)]
-        frame = pd.DataFrame(rows, columns=CASE_FACT_COLUMNS)
+            rows = driver_rows(conn, query)  # times as the driver gives them, converted at once
+        frame = frame_of(rows, CASE_FACT_COLUMNS)
         for col in ("reported_at", *CASE_FACT_ACTIONS):
-            frame[col] = pd.to_datetime(frame[col], utc=True)
+            frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
         for col in ("number", "escalations", "escalation_level", "return_count", "reopen_count"):
             frame[col] = frame[col].astype("int64")
         for col in ("lon", "lat", "rating"):
