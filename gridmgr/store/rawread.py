@@ -34,10 +34,8 @@ def driver_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
 
 
 def frame_of(rows: Sequence[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
-    """``rows`` as a frame of ``columns``, built column by column (one object array each)."""
-    if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)))
+    """``rows`` as a frame of ``columns`` (pandas infers each column's type)."""
+    return pd.DataFrame(rows, columns=list(columns))
 
 
 def points_in_windows(
