@@ -117,8 +117,8 @@ def run(*, repeats: int, console: Console) -> list[Row]:
         finally:
             store.close()
     what = (
-        f"{month}'s 考核 scorecard, 1,557 cells ({days} simulated days: {len(facts):,} cases, "
-        f"{len(points):,} patrol points; {len(card.missed):,} flagged 漏报; load ≤ {load:.1f})"
+        f"{month} 考核 scorecard, 1,557 cells: {days} days, {len(facts):,} cases, "
+        f"{len(points):,} points, {len(card.missed):,} 漏报 (load ≤ {load:.1f})"
     )
     anchor = "the month's case facts read alone"
     return [

@@ -28,7 +28,7 @@ def driver_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
     """The rows of ``query`` as tuples of the driver's values (no per-value processing)."""
     result = conn.execute(query)
     try:
-        return list(result.cursor.fetchall())  # type: ignore[attr-defined]
+        return list(result.cursor.fetchall())
     finally:
         result.close()
 
