@@ -12,16 +12,16 @@ differs from the stored one, without storing anything.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from gridmgr.access import Caller
 from gridmgr.analytics.missed import missed_reports, track_windows
@@ -156,16 +156,12 @@ def compute_month(
 
 
 def one_blas_thread() -> AbstractContextManager[object]:
-    """A context in which BLAS runs on one thread (``threadpoolctl``, when installed).
+    """A context in which BLAS runs on one thread (``threadpoolctl``).
 
     The scorecard's empirical-Bayes priors are 21 L-BFGS-B fits of two parameters; OpenBLAS
     waking its thread pool for each step of them cost more CPU than the fits themselves
     (0.3 to 1.2 s on two busy cores, against 0.1 s on one thread). The result is the same."""
-    try:
-        threadpoolctl = importlib.import_module("threadpoolctl")  # scikit-learn's, via esda
-    except ImportError:
-        return nullcontext()
-    limits: AbstractContextManager[object] = threadpoolctl.threadpool_limits(1, user_api="blas")
+    limits: AbstractContextManager[object] = threadpool_limits(1, user_api="blas")
     return limits
 
 
