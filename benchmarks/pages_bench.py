@@ -14,7 +14,8 @@ tiles and layers loaded), the page's own sign of content is there, and that has 
 same browser and run: ``GET /healthz`` (navigation to load) and an unknown dashboard path (the
 Dash shell booting and rendering a one-line notice, through the same probe). Beside each page,
 the CPU time this process (the server, and the benchmark's thin Playwright client) spent per
-load: less noisy than wall time on a shared machine.
+load, and the time the page's main thread in Chromium was busy until it was usable (scripts,
+style, layout, paint: Chromium's ``TaskDuration``; not the GPU process): both less noisy than wall time on a shared machine.
 
 The field app ``/m/`` signs in as a phone does: a grid worker of the database logs in once
 through the app's own form (``POST /api/v1/devices``), which keeps the device token in the
@@ -78,11 +79,14 @@ USABLE_PROBE_JS = """(() => {
         probe.inflight += 1; probe.requests += 1;
         return original.apply(this, arguments).finally(() => { probe.inflight -= 1; });
     };
-    const drawn = () => Array.from(document.querySelectorAll('.js-plotly-plot')).every((gd) => {
-        if (!gd._fullLayout) { return false; }
-        const sub = gd._fullLayout.map && gd._fullLayout.map._subplot;
-        return !sub || Boolean(sub.map && sub.map.loaded());
-    });
+    // a dcc.Graph waiting for its lazily loaded code (plotly.js) is an empty
+    // .dash-graph--pending: not drawn yet (it holds no .js-plotly-plot to look at)
+    const drawn = () => document.querySelector('.dash-graph--pending') === null
+        && Array.from(document.querySelectorAll('.js-plotly-plot')).every((gd) => {
+            if (!gd._fullLayout) { return false; }
+            const sub = gd._fullLayout.map && gd._fullLayout.map._subplot;
+            return !sub || Boolean(sub.map && sub.map.loaded());
+        });
     const busy = () => document.querySelector('[data-dash-is-loading="true"]') !== null;
     // a page's own sign that its content is there (the field app: its bundle rendered)
     const shown = () => !window.__usableWhen || window.__usableWhen();
@@ -123,6 +127,8 @@ class Usable:
     requests: int
     cpu: float
     """Median CPU seconds this process (the server) spent per load."""
+    browser: float
+    """Median seconds the page's main thread in Chromium was busy until usable."""
 
 
 def _clock_at(end: datetime) -> Callable[[], datetime]:
@@ -238,39 +244,52 @@ def _field_context(browser: Browser, url: str, person: str) -> BrowserContext:
     return context
 
 
-def _usable_once(context: BrowserContext, url: str) -> tuple[float, int]:
+def _usable_once(context: BrowserContext, url: str) -> tuple[float, int, float]:
     """Seconds from navigation start until the page is usable (``inf`` after :data:`GIVE_UP_S`),
-    and how many content requests it made."""
+    how many content requests it made, and the seconds the page's main thread had been busy
+    by then (Chromium's ``TaskDuration``: scripts, style, layout, paint)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page = context.new_page()
+    devtools = context.new_cdp_session(page)
+    devtools.send("Performance.enable")
     try:
         page.goto(url, timeout=GIVE_UP_S * 1e3)
         page.wait_for_function(
             "() => window.__usable && window.__usable.usable !== null", timeout=GIVE_UP_S * 1e3
         )
+        metrics = devtools.send("Performance.getMetrics")["metrics"]
+        busy = next(float(m["value"]) for m in metrics if m["name"] == "TaskDuration")
         found = page.evaluate("() => [window.__usable.usable, window.__usable.requests]")
-        return float(found[0]) / 1e3, int(found[1])
+        return float(found[0]) / 1e3, int(found[1]), busy
     except PlaywrightTimeout:
-        return float("inf"), -1
+        return float("inf"), -1, float("inf")
     finally:
+        devtools.detach()
         page.close()
 
 
 def _measure(context: BrowserContext, label: str, url: str, loads: int) -> Usable:
     import time
 
-    if _usable_once(context, url)[0] == float("inf"):  # warm: caches, HTTP cache, JIT
-        inf = float("inf")
-        return Usable(label, inf, inf, inf, -1, inf)
-    times, cpus, requests = [], [], 0
+    inf = float("inf")
+    if _usable_once(context, url)[0] == inf:  # warm: caches, HTTP cache, JIT
+        return Usable(label, inf, inf, inf, -1, inf, inf)
+    times, cpus, browser, requests = [], [], [], 0
     for _ in range(loads):
         cpu = time.process_time()
-        seconds, requests = _usable_once(context, url)
+        seconds, requests, busy = _usable_once(context, url)
         cpus.append(time.process_time() - cpu)
         times.append(seconds)
+        browser.append(busy)
     return Usable(
-        label, statistics.median(times), min(times), max(times), requests, statistics.median(cpus)
+        label,
+        statistics.median(times),
+        min(times),
+        max(times),
+        requests,
+        statistics.median(cpus),
+        statistics.median(browser),
     )
 
 
@@ -382,14 +401,15 @@ def run(
 def _rows(results: list[Usable], health: float, shell: Usable, loads: int) -> list[Row]:
     anchor = (
         f"/healthz {health * 1e3:.0f} ms; Dash shell (a notice page) {shell.median:.2f} s, "
-        f"{shell.cpu * 1e3:.0f} ms server CPU; load average {os.getloadavg()[0]:.1f}"
+        f"a load: server CPU {shell.cpu * 1e3:.0f} ms, browser busy {shell.browser * 1e3:.0f} ms; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     return [
         Row(
             f"dashboard page usable, warm: {r.label} ({loads} loads, {r.requests} content "
             "requests)",
             f"median {r.median:.2f} s (min {r.low:.2f}, max {r.high:.2f}); "
-            f"server CPU {r.cpu * 1e3:.0f} ms a load",
+            f"a load: server CPU {r.cpu * 1e3:.0f} ms, browser busy {r.browser * 1e3:.0f} ms",
             "same browser: /healthz load; Dash shell",
             anchor,
             f"{r.median / max(shell.median, 1e-6):.1f}x the shell",
