@@ -15,7 +15,8 @@ same browser and run: ``GET /healthz`` (navigation to load) and an unknown dashb
 Dash shell booting and rendering a one-line notice, through the same probe). Beside each page,
 the CPU time this process (the server, and the benchmark's thin Playwright client) spent per
 load, and the time the page's main thread in Chromium was busy until it was usable (scripts,
-style, layout, paint: Chromium's ``TaskDuration``; not the GPU process): both less noisy than wall time on a shared machine.
+style, layout, paint: Chromium's ``TaskDuration``; not the GPU process): both less noisy
+than wall time on a shared machine.
 
 The field app ``/m/`` signs in as a phone does: a grid worker of the database logs in once
 through the app's own form (``POST /api/v1/devices``), which keeps the device token in the

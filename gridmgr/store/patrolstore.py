@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import (
     Connection,
+    FromClause,
     String,
     Text,
     bindparam,
@@ -239,7 +240,7 @@ class PatrolMethods(StoreBase):
     ) -> pd.DataFrame:
         """Each person's latest patrol point (of those at or after ``since``, when given)."""
         t = points_table.c
-        source = points_table
+        source: FromClause = points_table
         if since is not None:
             # the range on ``at`` first (its index), then grouped: SQLite otherwise groups by
             # walking the whole (person_id, at) index — every point ever stored (≈ 0.1 s a
