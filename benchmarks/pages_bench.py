@@ -91,8 +91,10 @@ USABLE_PROBE_JS = """(() => {
     const busy = () => document.querySelector('[data-dash-is-loading="true"]') !== null;
     // a page's own sign that its content is there (the field app: its bundle rendered)
     const shown = () => !window.__usableWhen || window.__usableWhen();
-    const settled = () => document.readyState === 'complete' && probe.inflight === 0
-        && drawn() && !busy() && shown();
+    // every page measured asks for its content at least once (a Dash page: its render
+    // callback): before that, an empty page is not a usable one
+    const settled = () => document.readyState === 'complete' && probe.requests > 0
+        && probe.inflight === 0 && drawn() && !busy() && shown();
     const look = () => {
         const now = performance.now();
         if (settled()) {
