@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import (
     Connection,
+    FromClause,
     Text,
     bindparam,
     func,
@@ -226,11 +227,18 @@ class PatrolMethods(StoreBase):
     ) -> pd.DataFrame:
         """Each person's latest patrol point (of those at or after ``since``, when given)."""
         t = points_table.c
-        newest = select(t.person_id, func.max(t.at).label("at")).group_by(t.person_id)
-        if persons is not None:
-            newest = newest.where(t.person_id.in_(list(persons)))
+        source: FromClause = points_table
         if since is not None:
-            newest = newest.where(t.at >= since)
+            # the range on ``at`` first (its index), then grouped: SQLite otherwise groups by
+            # walking the whole (person_id, at) index — every point ever stored (≈ 0.1 s a
+            # call at 1.6 M points) — to find none of them recent
+            source = (
+                select(points_table).where(t.at >= since).cte("recent").prefix_with("MATERIALIZED")
+            )
+        r = source.c
+        newest = select(r.person_id, func.max(r.at).label("at")).group_by(r.person_id)
+        if persons is not None:
+            newest = newest.where(r.person_id.in_(list(persons)))
         sub = newest.subquery()
         query = (
             select(t.person_id, t.at, t.lon, t.lat, t.accuracy_m)
