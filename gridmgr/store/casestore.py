@@ -460,7 +460,8 @@ def facts_from_events(own: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     firsts = acts.loc[least.to_numpy(), ["case_id", "action", "at"]]
     for name, action in CASE_FACT_ACTIONS.items():
         first = firsts.loc[firsts["action"] == action].set_index("case_id")["at"]
-        frame[name] = frame["case_id"].map(first).astype(object)
+        # as objects: PostgreSQL's driver gives datetimes, which pandas would not map into NaN
+        frame[name] = frame["case_id"].map(first.astype(object)).astype(object)
     escalated = events.loc[events["action"] == "escalate"].groupby("case_id", sort=False).size()
     frame["escalations"] = frame["case_id"].map(escalated).fillna(0)
     return typed_facts(frame[CASE_FACT_COLUMNS])
