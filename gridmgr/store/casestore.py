@@ -426,6 +426,14 @@ class CaseMethods(StoreBase):
 
     def case(self, case_id: str) -> Case:
         """One case by id (:class:`CaseNotFoundError` if there is none)."""
+        held = self._pending()
+        if held is not None:  # in a batch: as the batch knows it, else read and remembered
+            conn, pending = held
+            known = pending.case(case_id)
+            if known is not None:
+                return known
+            pending.flush(conn)
+            return pending.remember(load_case(conn, case_id))
         with self._read() as conn:
             return load_case(conn, case_id)
 
@@ -501,9 +509,17 @@ class CaseMethods(StoreBase):
         """How many open stages each of ``person_ids`` holds now (absent: none)."""
         if not person_ids:
             return {}
-        with self._read() as conn:
+        with self._peek() as conn:  # what a batch holds back is added below
             rows = conn.execute(_STAGES_HELD, {"held_by": list(person_ids)})
-            return {str(r[0]): int(r[1]) for r in rows}
+            held = {str(r[0]): int(r[1]) for r in rows}
+        batch = self._pending()
+        if batch is not None:
+            for person in dict.fromkeys(person_ids):
+                if batch[1].held[person]:
+                    held[person] = held.get(person, 0) + batch[1].held[person]
+                    if not held[person]:
+                        del held[person]
+        return held
 
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""

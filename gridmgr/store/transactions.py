@@ -8,14 +8,17 @@ of the store (cases, ledger, intake, outbox, …) adds its methods in a mixin ov
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Executable, text
 
 from gridmgr.store.credentialcache import RecentCredentials
 from gridmgr.store.engine import LEDGER_HEAD_KEY, LEDGER_LOCK_KEY, writing
+
+if TYPE_CHECKING:
+    from gridmgr.store.pending import PendingWrites
 
 
 class StoreBase:
@@ -57,16 +60,42 @@ class StoreBase:
         usual, and the writes before it stay. The ledger is appended to in order, exactly as
         without the batch; other threads and processes see nothing until the block ends (and
         wait for the write lock meanwhile). A batch inside a batch joins it.
+
+        Reports and lifecycle actions inside are held back and written together
+        (:mod:`gridmgr.store.pending`): each still chained into the ledger in order, written
+        before anything reads or writes otherwise, and before the commit.
         """
         if getattr(self._batch, "conn", None) is not None:
             yield
             return
+        from gridmgr.store.pending import PendingWrites  # it reads case rows: imported late
+
         with self._write() as conn:
             self._batch.conn = conn
+            self._batch.pending = PendingWrites()
             try:
                 yield
+                self._batch.pending.flush(conn)
             finally:
                 self._batch.conn = None
+                self._batch.pending = None
+
+    def _pending(self) -> tuple[Connection, PendingWrites] | None:
+        """This thread's batch connection and the writes it holds back, outside a batch
+        ``None``."""
+        conn = getattr(self._batch, "conn", None)
+        return None if conn is None else (conn, self._batch.pending)
+
+    @contextmanager
+    def _peek(self) -> Iterator[Connection]:
+        """A read of what the database holds now, without the writes a batch holds back (the
+        caller adds those itself)."""
+        batch = getattr(self._batch, "conn", None)
+        if batch is not None:
+            yield batch
+            return
+        with self._engine.connect() as conn:
+            yield conn
 
     def _in_batch(self) -> bool:
         """Whether this thread runs inside :meth:`batch`."""
@@ -77,18 +106,28 @@ class StoreBase:
         """A read transaction (on SQLite it begins DEFERRED and never waits for the writer)."""
         batch = getattr(self._batch, "conn", None)
         if batch is not None:  # inside a batch, reads see its writes
+            self._batch.pending.flush(batch)
             yield batch
             return
         with self._engine.connect() as conn:
             yield conn
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction holding the ledger lock; committed when the block ends."""
+    def _write(self, cases: Collection[str] | None = None) -> Iterator[Connection]:
+        """A write transaction holding the ledger lock; committed when the block ends.
+
+        ``cases`` names the only cases the write may change (default: any); inside a batch,
+        what the batch knows of them is forgotten."""
         batch = getattr(self._batch, "conn", None)
         if batch is not None:
-            with _savepoint(batch):
-                yield batch
+            pending = self._batch.pending
+            pending.flush(batch)
+            pending.forget(cases)  # this write may change them behind the batch's back
+            try:
+                with _savepoint(batch):
+                    yield batch
+            finally:
+                pending.forget(cases)
             return
         if self._write_lock is None:
             with self._engine.begin() as conn:
