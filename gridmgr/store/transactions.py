@@ -71,14 +71,21 @@ class StoreBase:
         from gridmgr.store.pending import PendingWrites  # it reads case rows: imported late
 
         with self._write() as conn:
-            self._batch.conn = conn
-            self._batch.pending = PendingWrites()
+            pending = PendingWrites()
+            kept, self._batch.kept = getattr(self._batch, "kept", None), None
+            if kept is not None and kept[0] == _ledger_head_key(conn):
+                pending.cases = kept[1]  # nothing was ledgered since: the cases are as kept
+            self._batch.conn, self._batch.pending = conn, pending
             try:
                 yield
-                self._batch.pending.flush(conn)
+                pending.flush(conn)
+                head = _ledger_head_key(conn)
             finally:
                 self._batch.conn = None
                 self._batch.pending = None
+        # the next batch of this thread starts from the cases this one knew, if the ledger
+        # shows no change in between (every change of a case is ledgered)
+        self._batch.kept = (head, pending.cases)
 
     def _pending(self) -> tuple[Connection, PendingWrites] | None:
         """This thread's batch connection and the writes it holds back, outside a batch
@@ -193,6 +200,15 @@ def _savepoint(conn: Connection) -> Iterator[None]:
 
 
 _SAVEPOINT = "gridmgr_write"
+
+
+def _ledger_head_key(conn: Connection) -> tuple[Any, ...] | None:
+    """The ledger's last sequence number and hash (``None`` when it is empty)."""
+    row = conn.execute(_HEAD_KEY).first()
+    return None if row is None else tuple(row)
+
+
+_HEAD_KEY = text("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
 
 
 def _lock_ledger(conn: Connection) -> None:
