@@ -38,8 +38,18 @@ MERGED_QUEUE = "merged"
 """The queue of duplicates merged into a master case (:mod:`gridmgr.services.triage`)."""
 
 
-def case_to_row(case: Case) -> dict[str, Any]:
-    """The ``cases`` columns of ``case`` (without ``number``, ``queue`` and the tier codes)."""
+def case_to_row(case: Case, *, location: bool = True) -> dict[str, Any]:
+    """The ``cases`` columns of ``case`` (without ``number``, ``queue`` and the tier codes;
+    without the ``location`` point when not ``location``: making it costs more than the rest)."""
+    row = _columns(case)
+    if location:
+        row["location"] = (
+            None if case.lon is None or case.lat is None else shapely.Point(case.lon, case.lat)
+        )
+    return row
+
+
+def _columns(case: Case) -> dict[str, Any]:
     a, h = case.assignee, case.holder
     return {
         "case_id": case.case_id,
@@ -51,9 +61,6 @@ def case_to_row(case: Case) -> dict[str, Any]:
         "description": case.description,
         "lon": case.lon,
         "lat": case.lat,
-        "location": None
-        if case.lon is None or case.lat is None
-        else shapely.Point(case.lon, case.lat),
         "cell": case.cell,
         "generation_id": case.generation_id,
         "assignee_id": None if a is None else a.person_id,
@@ -509,17 +516,21 @@ class CaseMethods(StoreBase):
         """How many open stages each of ``person_ids`` holds now (absent: none)."""
         if not person_ids:
             return {}
-        with self._peek() as conn:  # what a batch holds back is added below
-            rows = conn.execute(_STAGES_HELD, {"held_by": list(person_ids)})
-            held = {str(r[0]): int(r[1]) for r in rows}
         batch = self._pending()
-        if batch is not None:
-            for person in dict.fromkeys(person_ids):
-                if batch[1].held[person]:
-                    held[person] = held.get(person, 0) + batch[1].held[person]
-                    if not held[person]:
-                        del held[person]
-        return held
+        if batch is None:
+            with self._read() as conn:
+                rows = conn.execute(_STAGES_HELD, {"held_by": list(person_ids)})
+                return {str(r[0]): int(r[1]) for r in rows}
+        # in a batch: counted once (the rows as stored, with what the batch holds back), then
+        # kept up to date by the batch's changes
+        conn, pending = batch
+        asked = list(dict.fromkeys(person_ids))
+        missing = [p for p in asked if p not in pending.load]
+        if missing:
+            rows = conn.execute(_STAGES_HELD, {"held_by": missing})
+            stored = {str(r[0]): int(r[1]) for r in rows}
+            pending.load.update((p, stored.get(p, 0) + pending.held[p]) for p in missing)
+        return {p: pending.load[p] for p in asked if pending.load[p]}
 
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""

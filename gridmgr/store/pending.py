@@ -49,6 +49,8 @@ class PendingWrites:
         self.last_number: int | None = None
         self.cases: dict[str, Case] = {}
         """Cases as the database holds them (or will, once flushed), read or written in the batch."""
+        self.load: dict[str, int] = {}
+        """Open stages held by each person asked about, held-back changes included."""
 
     def __bool__(self) -> bool:
         return bool(self.inserts or self.updates or self.ledger)
@@ -65,6 +67,7 @@ class PendingWrites:
     def forget(self, case_ids: Collection[str] | None = None) -> None:
         """Drop what the batch knows of cases ``case_ids`` (default: all), which a write not
         held back may have changed."""
+        self.load.clear()
         if case_ids is None:
             self.cases.clear()
             self.last_number = None
@@ -95,8 +98,12 @@ class PendingWrites:
         if old != new:
             if old is not None:
                 self.held[old] -= 1
+                if old in self.load:
+                    self.load[old] -= 1
             if new is not None:
                 self.held[new] += 1
+                if new in self.load:
+                    self.load[new] += 1
 
     def flush(self, conn: Connection) -> None:
         """Write every held-back row, one statement a table (and a key set), in order."""
@@ -127,21 +134,17 @@ def _holder(case: Case | None) -> str | None:
 def as_stored(case: Case) -> Case:
     """``case`` as the store reads it back: its times in UTC, its people as the columns hold
     them (so a change applied to it hashes exactly as one applied to a case read)."""
-    row = {
-        k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in case_to_row(case).items()
-    }
-    return row_to_case(row)
+    row = case_to_row(case, location=False)
+    return row_to_case(
+        {k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in row.items()}
+    )
 
 
 def changed_columns(before: Case, after: Case) -> dict[str, Any]:
     """The columns of ``after`` that differ from ``before`` (the location only when it moved)."""
-    old, new = case_to_row(before), case_to_row(after)
     moved = (before.lon, before.lat) != (after.lon, after.lat)
-    return {
-        k: v
-        for k, v in new.items()
-        if k != "case_id" and (moved if k == "location" else k not in old or old[k] != v)
-    }
+    old, new = case_to_row(before, location=False), case_to_row(after, location=moved)
+    return {k: v for k, v in new.items() if k != "case_id" and (k not in old or old[k] != v)}
 
 
 def _write_updates(conn: Connection, changes: Sequence[tuple[Case, Case]]) -> None:
@@ -154,7 +157,8 @@ def _write_updates(conn: Connection, changes: Sequence[tuple[Case, Case]]) -> No
         groups.setdefault(tuple(values), []).append(values)
     for rows in groups.values():
         result = conn.execute(_UPDATE_CASE, rows)
-        if result.rowcount != len(rows):
+        counted = len(rows) == 1 or conn.dialect.supports_sane_multi_rowcount
+        if counted and result.rowcount != len(rows):
             raise ConcurrentUpdateError(
                 "cases changed while a batch was writing them; read them again and retry"
             )

@@ -74,7 +74,7 @@ class StoreBase:
             pending = PendingWrites()
             kept, self._batch.kept = getattr(self._batch, "kept", None), None
             if kept is not None and kept[0] == _ledger_head_key(conn):
-                pending.cases = kept[1]  # nothing was ledgered since: the cases are as kept
+                pending.cases, pending.load = kept[1], kept[2]  # nothing was ledgered since
             self._batch.conn, self._batch.pending = conn, pending
             try:
                 yield
@@ -85,24 +85,13 @@ class StoreBase:
                 self._batch.pending = None
         # the next batch of this thread starts from the cases this one knew, if the ledger
         # shows no change in between (every change of a case is ledgered)
-        self._batch.kept = (head, pending.cases)
+        self._batch.kept = (head, pending.cases, pending.load)
 
     def _pending(self) -> tuple[Connection, PendingWrites] | None:
         """This thread's batch connection and the writes it holds back, outside a batch
         ``None``."""
         conn = getattr(self._batch, "conn", None)
         return None if conn is None else (conn, self._batch.pending)
-
-    @contextmanager
-    def _peek(self) -> Iterator[Connection]:
-        """A read of what the database holds now, without the writes a batch holds back (the
-        caller adds those itself)."""
-        batch = getattr(self._batch, "conn", None)
-        if batch is not None:
-            yield batch
-            return
-        with self._engine.connect() as conn:
-            yield conn
 
     def _in_batch(self) -> bool:
         """Whether this thread runs inside :meth:`batch`."""
