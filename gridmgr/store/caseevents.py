@@ -304,7 +304,8 @@ class CaseEventMethods(StoreBase):
         held back (what :func:`gridmgr.store.eventhooks.after_case_events` writes included)."""
         entries = ledgerstore.chain(conn, [_ledger_entry(e) for e in events])
         pending.ledger.extend(ledger_row(x) for x in entries)
-        pending.events.extend(event_rows([(e, x.seq) for e, x in zip(events, entries, strict=True)]))
+        seqs = [x.seq for x in entries]
+        pending.events.extend(event_rows(list(zip(events, seqs, strict=True))))
         by_id = {c.case_id: c for c in written}
         pending.notices.append(outboxstore.notices_of(conn, events, written=by_id))
 

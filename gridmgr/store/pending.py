@@ -1,4 +1,4 @@
-"""The batch apply: case changes a :meth:`~gridmgr.store.Store.batch` holds back and writes together.
+"""The batch apply: case changes :meth:`~gridmgr.store.Store.batch` holds back, written together.
 
 Inside a batch (one transaction, this thread its only writer) a report or a lifecycle action
 does not send its five statements at once. Its rows — the case inserted or updated, its ledger
@@ -28,7 +28,11 @@ from gridmgr.notifications import Notice
 from gridmgr.store.casestore import OPEN_STATES, case_to_row, row_to_case
 from gridmgr.store.schema import LEDGER_COLUMNS, case_events, cases, ledger, notifications
 
-INTAKE_DEFAULTS: Mapping[str, object] = {"channel": "grid_worker", "source_id": None, "address": None}
+INTAKE_DEFAULTS: Mapping[str, object] = {
+    "channel": "grid_worker",
+    "source_id": None,
+    "address": None,
+}
 """The intake columns every held-back insert names (the defaults the table would give)."""
 
 
@@ -48,7 +52,7 @@ class PendingWrites:
         """Open stages held by each person: the change the held-back rows make."""
         self.last_number: int | None = None
         self.cases: dict[str, Case] = {}
-        """Cases as the database holds them (or will, once flushed), read or written in the batch."""
+        """Cases as the database holds them (or will once flushed), read or written in the batch."""
         self.load: dict[str, int] = {}
         """Open stages held by each person asked about, held-back changes included."""
 
@@ -172,11 +176,13 @@ def _write_notices(conn: Connection, groups: Sequence[Sequence[tuple[Notice, dat
     for i in range(0, len(keys), 500):
         part = keys[i : i + 500]
         seen.update(
-            conn.execute(select(notifications.c.dedup_key).where(notifications.c.dedup_key.in_(part)))
+            conn.execute(
+                select(notifications.c.dedup_key).where(notifications.c.dedup_key.in_(part))
+            )
             .scalars()
             .all()
         )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for group in groups:
         fresh = {n.dedup_key: (n, at) for n, at in group if n.dedup_key not in seen}
         seen.update(fresh)
