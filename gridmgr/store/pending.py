@@ -25,7 +25,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from gridmgr.cases import Case
 from gridmgr.errors import ConcurrentUpdateError
 from gridmgr.notifications import Notice
-from gridmgr.store.casestore import OPEN_STATES, case_to_row, row_to_case
+from gridmgr.store.caserows import OPEN_STATES, case_to_row, row_to_case
 from gridmgr.store.schema import LEDGER_COLUMNS, case_events, cases, ledger, notifications
 
 INTAKE_DEFAULTS: Mapping[str, object] = {

@@ -10,15 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, text
 
 from gridmgr.store.credentialcache import RecentCredentials
 from gridmgr.store.engine import LEDGER_HEAD_KEY, LEDGER_LOCK_KEY, writing
-
-if TYPE_CHECKING:
-    from gridmgr.store.pending import PendingWrites
+from gridmgr.store.pending import PendingWrites
 
 
 class StoreBase:
@@ -68,8 +66,6 @@ class StoreBase:
         if getattr(self._batch, "conn", None) is not None:
             yield
             return
-        from gridmgr.store.pending import PendingWrites  # it reads case rows: imported late
-
         with self._write() as conn:
             pending = PendingWrites()
             kept, self._batch.kept = getattr(self._batch, "kept", None), None
