@@ -186,6 +186,9 @@ class ArrivalModel:
         leaves = grid.tier(3)
         self.codes: list[str] = leaves["code"].tolist()
         self.geoms = np.asarray(leaves.geometry.values, dtype=object)
+        # prepared: the walks and arrivals test thousands of points and legs against each cell
+        # (the same answers, several times faster)
+        shapely.prepare(self.geoms)
         hot = rng.lognormal(0.0, 0.9, len(self.codes))
         kinds = rng.choice(len(_KINDS), size=len(self.codes), p=_KIND_SHARES)
         profiles = np.array([_KIND_PROFILES[k] for k in _KINDS])  # kinds x 24

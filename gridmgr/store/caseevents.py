@@ -20,9 +20,11 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from gridmgr.cases import Action, Actor, Assignee, Case, CaseEvent, apply_action, open_case
 from gridmgr.errors import ConcurrentUpdateError
 from gridmgr.ledger import LedgerEvent, check_event
-from gridmgr.store import eventhooks, ledgerstore
+from gridmgr.store import eventhooks, ledgerstore, outboxstore
 from gridmgr.store.casestore import OPEN_STATES, case_to_row, load_case
-from gridmgr.store.intakestore import IntakeReads
+from gridmgr.store.fieldstore import CLIENT_ID_KEY
+from gridmgr.store.intakestore import IntakeReads, event_columns
+from gridmgr.store.pending import PendingWrites, changed_columns, ledger_row
 from gridmgr.store.schema import case_events, cases
 from gridmgr.store.transactions import StoreBase
 
@@ -87,13 +89,7 @@ def update_case(conn: Connection, before: Case, after: Case) -> None:
 
     Only the columns that differ are sent (an action changes a few of forty; binding the rest,
     the location's WKB among them, cost more than the update)."""
-    old, new = case_to_row(before), case_to_row(after)
-    moved = (before.lon, before.lat) != (after.lon, after.lat)
-    values = {
-        k: v
-        for k, v in new.items()
-        if k != "case_id" and (moved if k == "location" else k not in old or old[k] != v)
-    }
+    values = changed_columns(before, after)
     values.update(where_case_id=before.case_id, where_version=before.version)
     result = conn.execute(_UPDATE_CASE, values)
     if result.rowcount != 1:
@@ -105,22 +101,38 @@ def update_case(conn: Connection, before: Case, after: Case) -> None:
 
 def insert_events(conn: Connection, events: Sequence[tuple[CaseEvent, int]]) -> None:
     """Record case events ``(event, ledger_seq)`` beside the ledger events that prove them."""
-    conn.execute(
-        _INSERT_EVENT,
-        [
-            {
-                "case_id": event.case_id,
-                "ledger_seq": seq,
-                "action": event.action.value,
-                "actor": event.actor.actor_id,
-                "at": event.at,
-                "from_state": None if event.from_state is None else event.from_state.value,
-                "to_state": event.to_state.value,
-                "comment": event.comment,
-                "details": dict(event.details),
-            }
-            for event, seq in events
-        ],
+    conn.execute(_INSERT_EVENT, event_rows(events))
+
+
+def event_rows(events: Sequence[tuple[CaseEvent, int]]) -> list[dict[str, Any]]:
+    """The ``case_events`` rows of ``(event, ledger_seq)``."""
+    return [
+        {
+            "case_id": event.case_id,
+            "ledger_seq": seq,
+            "action": event.action.value,
+            "actor": event.actor.actor_id,
+            "at": event.at,
+            "from_state": None if event.from_state is None else event.from_state.value,
+            "to_state": event.to_state.value,
+            "comment": event.comment,
+            "details": dict(event.details),
+        }
+        for event, seq in events
+    ]
+
+
+def _holdable(
+    events: Sequence[CaseEvent], pending: PendingWrites, opening: Collection[str] = ()
+) -> bool:
+    """Whether a batch may hold these events back (:mod:`gridmgr.store.pending`): none keys a
+    client id or a sender's id (their unique keys must fail at once), and none sets intake
+    columns of a case already stored (only of one held back, or ``opening``)."""
+    return not any(
+        e.details.get(CLIENT_ID_KEY)
+        or e.details.get("source_id")
+        or (event_columns(e) and e.case_id not in pending.inserts and e.case_id not in opening)
+        for e in events
     )
 
 
@@ -151,6 +163,10 @@ class CaseEventMethods(StoreBase):
         (group commit): each with its case event and its ledger event. Returns (case, number)."""
         if not opened:
             return []
+        held = self._pending()
+        opening = {c.case_id for c, _, _ in opened}
+        if held is not None and _holdable([e for _, e, _ in opened], held[1], opening):
+            return self._hold_reports(*held, opened)
         with self._write() as conn:
             numbers = insert_cases(
                 conn,
@@ -199,11 +215,11 @@ class CaseEventMethods(StoreBase):
         run (see :func:`gridmgr.services.holders.holder_for`). ``read`` is the case as the
         caller just read it: inside a :meth:`batch` (one transaction, this thread its only
         writer) it is still current and is not read again; otherwise the case is read here,
-        under the write lock."""
-        with self._write() as conn:
-            in_batch = read is not None and read.case_id == case_id and self._in_batch()
-            before = read if in_batch and read is not None else load_case(conn, case_id)
-            after, event = apply_action(
+        under the write lock. Inside a batch the change is held back and written with the
+        next ones (:mod:`gridmgr.store.pending`)."""
+
+        def change(before: Case) -> tuple[Case, CaseEvent]:
+            return apply_action(
                 before,
                 action,
                 actor=actor,
@@ -224,9 +240,74 @@ class CaseEventMethods(StoreBase):
                 power=power,
                 note=note,
             )
+
+        held = self._pending()
+        if held is not None:
+            conn, pending = held
+            known = read is not None and read.case_id == case_id
+            stored = read if known and read is not None else self._stored(conn, pending, case_id)
+            after, event = change(stored)
+            if _holdable([event], pending):
+                pending.update(stored, after)
+                self._hold(conn, pending, [event], [after])
+                return after
+        with self._write() as conn:
+            in_batch = read is not None and read.case_id == case_id and self._in_batch()
+            before = read if in_batch and read is not None else load_case(conn, case_id)
+            after, event = change(before)
             update_case(conn, before, after)
             self._log_many(conn, [event], written=[after])
         return after
+
+    def _stored(self, conn: Connection, pending: PendingWrites, case_id: str) -> Case:
+        """The case as stored, inside a batch: as the batch knows it, else read."""
+        known = pending.case(case_id)
+        if known is not None:
+            return known
+        pending.flush(conn)
+        return pending.remember(load_case(conn, case_id))
+
+    def _hold_reports(
+        self,
+        conn: Connection,
+        pending: PendingWrites,
+        opened: Sequence[tuple[Case, CaseEvent, RoutingDecision]],
+    ) -> list[tuple[Case, int]]:
+        """:meth:`report_opened` inside a batch: the new cases held back, numbered in order."""
+        last = pending.last_number
+        if last is None:  # nothing held back: the table is current
+            last = int(conn.execute(_NEXT_NUMBER).scalar_one())
+        out = []
+        for n, (case, event, decision) in enumerate(opened, start=last + 1):
+            path = decision.cell_path
+            row = {
+                **case_to_row(case),
+                "number": n,
+                "queue": decision.queue.value,
+                "tier1": None if path is None else path.tier1,
+                "tier2": None if path is None else path.tier2,
+                **event_columns(event),
+            }
+            pending.insert(row, case)
+            out.append((case, n))
+        self._hold(conn, pending, [e for _, e, _ in opened], [c for c, _, _ in opened])
+        return out
+
+    def _hold(
+        self,
+        conn: Connection,
+        pending: PendingWrites,
+        events: Sequence[CaseEvent],
+        written: Sequence[Case],
+    ) -> None:
+        """:meth:`_log_many` inside a batch: the events chained into the ledger now, their rows
+        held back (what :func:`gridmgr.store.eventhooks.after_case_events` writes included)."""
+        entries = ledgerstore.chain(conn, [_ledger_entry(e) for e in events])
+        pending.ledger.extend(ledger_row(x) for x in entries)
+        seqs = [x.seq for x in entries]
+        pending.events.extend(event_rows(list(zip(events, seqs, strict=True))))
+        by_id = {c.case_id: c for c in written}
+        pending.notices.append(outboxstore.notices_of(conn, events, written=by_id))
 
     def record_side_events(
         self,
@@ -257,7 +338,7 @@ class CaseEventMethods(StoreBase):
         one ``shift.handover`` ledger event, in one transaction. A case whose holder changed
         meanwhile (an action, another node's handover) is left alone; returns how many moved."""
         moved: list[str] = []
-        with self._write() as conn:
+        with self._write(cases=[case_id for case_id, _, _ in moves]) as conn:
             for case_id, old, new in moves:
                 held = cases.c.holder_id.is_(None) if old is None else cases.c.holder_id == old
                 result = conn.execute(
@@ -286,19 +367,7 @@ class CaseEventMethods(StoreBase):
         *,
         written: Sequence[Case] = (),
     ) -> list[LedgerEvent]:
-        entries = ledgerstore.append_many(
-            conn,
-            [
-                (
-                    e.at,
-                    f"case.{e.action.value}",
-                    e.actor.actor_id,
-                    f"case:{e.case_id}",
-                    e.to_payload(),
-                )
-                for e in events
-            ],
-        )
+        entries = ledgerstore.append_many(conn, [_ledger_entry(e) for e in events])
         insert_events(conn, [(e, x.seq) for e, x in zip(events, entries, strict=True)])
         # intake columns, notification outbox, the field app's client ids
         eventhooks.after_case_events(
@@ -370,3 +439,8 @@ class CaseEventMethods(StoreBase):
             if values:
                 conn.execute(_INSERT_CASE, values)
         return count
+
+
+def _ledger_entry(e: CaseEvent) -> tuple[datetime, str, str, str, Mapping[str, object]]:
+    """The ledger entry of a case event."""
+    return (e.at, f"case.{e.action.value}", e.actor.actor_id, f"case:{e.case_id}", e.to_payload())

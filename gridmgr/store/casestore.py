@@ -1,177 +1,34 @@
-"""Case rows: converting between :class:`gridmgr.cases.Case` and the ``cases`` table, and queries.
+"""Case rows and queries of the ``cases`` table.
 
-The conversion is the only place that knows both shapes. :class:`CaseMethods` are the store's
+The conversion between a :class:`gridmgr.cases.Case` and its row is in
+:mod:`gridmgr.store.caserows` (re-exported here). :class:`CaseMethods` are the store's
 reads of cases (lists, counts, the command center's figures, analytics facts); the writes, each
 with its case event and ledger event, are in :mod:`gridmgr.store.caseevents`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import shapely
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, false, func, or_, select
 from sqlalchemy import case as sql_case
 
-from gridmgr.cases import Assignee, Case, CaseState, DeferralRequest, unit_inbox
+from gridmgr.cases import Case, unit_inbox
 from gridmgr.errors import CaseNotFoundError
-from gridmgr.responsibility.sla import Stage
+from gridmgr.store.caserows import AWAITING_DISPATCH as AWAITING_DISPATCH
+from gridmgr.store.caserows import MERGED_QUEUE as MERGED_QUEUE
+from gridmgr.store.caserows import OPEN_STATES as OPEN_STATES
+from gridmgr.store.caserows import case_to_row as case_to_row
+from gridmgr.store.caserows import row_to_case as row_to_case
 from gridmgr.store.rawread import driver_rows, frame_of
 from gridmgr.store.schema import case_events, cases
 from gridmgr.store.transactions import StoreBase
 
 if TYPE_CHECKING:
     import pandas as pd
-
-OPEN_STATES = tuple(s.value for s in CaseState if s.is_open)
-AWAITING_DISPATCH = (
-    CaseState.REPORTED.value,
-    CaseState.REGISTERED.value,
-    CaseState.RETURNED.value,
-    CaseState.VERIFIED.value,
-)
-"""States in which a case is with the command center (to register, dispatch or close), not
-with a field owner on a stage clock."""
-MERGED_QUEUE = "merged"
-"""The queue of duplicates merged into a master case (:mod:`gridmgr.services.triage`)."""
-
-
-def case_to_row(case: Case) -> dict[str, Any]:
-    """The ``cases`` columns of ``case`` (without ``number``, ``queue`` and the tier codes)."""
-    a, h = case.assignee, case.holder
-    return {
-        "case_id": case.case_id,
-        "category": case.category,
-        "state": case.state.value,
-        "reported_at": case.reported_at,
-        "updated_at": case.updated_at,
-        "reporter": case.reporter,
-        "description": case.description,
-        "lon": case.lon,
-        "lat": case.lat,
-        "location": None
-        if case.lon is None or case.lat is None
-        else shapely.Point(case.lon, case.lat),
-        "cell": case.cell,
-        "generation_id": case.generation_id,
-        "assignee_id": None if a is None else a.person_id,
-        "assignee_post": None if a is None else a.post,
-        "assignee_name": None if a is None else a.name,
-        "handler": case.handler,
-        "stage": None if case.stage is None else case.stage.value,
-        "stage_started_at": case.stage_started_at,
-        "due_at": case.due_at,
-        "stage_seq": case.stage_seq,
-        "escalation_level": case.escalation_level,
-        "escalated_stage_seq": case.escalated_stage_seq,
-        "reopen_count": case.reopen_count,
-        "return_count": case.return_count,
-        "deferrals": case.deferrals,
-        "rating": case.rating,
-        "version": case.version,
-        "holder_id": None if h is None else h.person_id,
-        "holder_post": None if h is None else h.post,
-        "holder_name": None if h is None else h.name,
-        "rung": case.rung,
-        "card": case.card,
-        **_deferral_to_row(case),
-    }
-
-
-_DEFER_COLUMNS = (
-    "defer_approver_id",
-    "defer_approver_post",
-    "defer_approver_name",
-    "defer_requested_by",
-    "defer_requested_at",
-    "defer_due_before",
-    "defer_due_at",
-    "defer_reason",
-    "defer_version",
-)
-
-
-def _deferral_to_row(case: Case) -> dict[str, Any]:
-    d = case.deferral
-    if d is None:
-        return {"stage_deferrals": case.stage_deferrals, **dict.fromkeys(_DEFER_COLUMNS)}
-    values = (
-        d.approver.person_id,
-        d.approver.post,
-        d.approver.name,
-        d.requested_by,
-        d.requested_at,
-        d.due_before,
-        d.due_at,
-        d.reason,
-        d.version,
-    )
-    return {
-        "stage_deferrals": case.stage_deferrals,
-        **dict(zip(_DEFER_COLUMNS, values, strict=True)),
-    }
-
-
-def _row_to_deferral(row: Mapping[Any, Any]) -> DeferralRequest | None:
-    if row["defer_approver_id"] is None:
-        return None
-    return DeferralRequest(
-        approver=Assignee(
-            row["defer_approver_id"], row["defer_approver_post"], row["defer_approver_name"] or ""
-        ),
-        requested_by=row["defer_requested_by"],
-        requested_at=row["defer_requested_at"],
-        due_before=row["defer_due_before"],
-        due_at=row["defer_due_at"],
-        reason=row["defer_reason"] or "",
-        version=row["defer_version"],
-    )
-
-
-def _person(row: Mapping[Any, Any], prefix: str) -> Assignee | None:
-    person_id = row[f"{prefix}_id"]
-    if person_id is None:
-        return None
-    return Assignee(person_id, row[f"{prefix}_post"] or "", row[f"{prefix}_name"] or "")
-
-
-def row_to_case(row: Mapping[Any, Any]) -> Case:
-    """The :class:`Case` a ``cases`` row holds."""
-    assignee = _person(row, "assignee")
-    return Case(
-        case_id=row["case_id"],
-        category=row["category"],
-        state=CaseState(row["state"]),
-        reported_at=row["reported_at"],
-        updated_at=row["updated_at"],
-        reporter=row["reporter"],
-        description=row["description"],
-        lon=row["lon"],
-        lat=row["lat"],
-        cell=row["cell"],
-        generation_id=row["generation_id"],
-        assignee=assignee,
-        handler=row["handler"],
-        stage=None if row["stage"] is None else Stage(row["stage"]),
-        stage_started_at=row["stage_started_at"],
-        due_at=row["due_at"],
-        escalation_level=row["escalation_level"],
-        escalated_stage_seq=row["escalated_stage_seq"],
-        stage_seq=row["stage_seq"],
-        reopen_count=row["reopen_count"],
-        return_count=row["return_count"],
-        deferrals=row["deferrals"],
-        stage_deferrals=row["stage_deferrals"],
-        deferral=_row_to_deferral(row),
-        rating=row["rating"],
-        holder=_person(row, "holder"),
-        rung=row["rung"],
-        card=row["card"],
-        version=row["version"],
-    )
 
 
 def load_case(conn: Connection, case_id: str) -> Case:
@@ -486,6 +343,14 @@ class CaseMethods(StoreBase):
 
     def case(self, case_id: str) -> Case:
         """One case by id (:class:`CaseNotFoundError` if there is none)."""
+        held = self._pending()
+        if held is not None:  # in a batch: as the batch knows it, else read and remembered
+            conn, pending = held
+            known = pending.case(case_id)
+            if known is not None:
+                return known
+            pending.flush(conn)
+            return pending.remember(load_case(conn, case_id))
         with self._read() as conn:
             return load_case(conn, case_id)
 
@@ -552,9 +417,21 @@ class CaseMethods(StoreBase):
         """How many open stages each of ``person_ids`` holds now (absent: none)."""
         if not person_ids:
             return {}
-        with self._read() as conn:
-            rows = conn.execute(_STAGES_HELD, {"held_by": list(person_ids)})
-            return {str(r[0]): int(r[1]) for r in rows}
+        batch = self._pending()
+        if batch is None:
+            with self._read() as conn:
+                rows = conn.execute(_STAGES_HELD, {"held_by": list(person_ids)})
+                return {str(r[0]): int(r[1]) for r in rows}
+        # in a batch: counted once (the rows as stored, with what the batch holds back), then
+        # kept up to date by the batch's changes
+        conn, pending = batch
+        asked = list(dict.fromkeys(person_ids))
+        missing = [p for p in asked if p not in pending.load]
+        if missing:
+            rows = conn.execute(_STAGES_HELD, {"held_by": missing})
+            stored = {str(r[0]): int(r[1]) for r in rows}
+            pending.load.update((p, stored.get(p, 0) + pending.held[p]) for p in missing)
+        return {p: pending.load[p] for p in asked if pending.load[p]}
 
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""

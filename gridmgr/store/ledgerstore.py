@@ -63,6 +63,18 @@ def append_many(
     conn: Connection, entries: Sequence[tuple[datetime, str, str, str, Mapping[str, object]]]
 ) -> list[LedgerEvent]:
     """Append events ``(at, kind, actor, subject, details)`` in order, in one statement."""
+    events = chain(conn, entries)
+    if events:
+        conn.execute(_INSERT, [{c: getattr(e, c) for c in LEDGER_COLUMNS} for e in events])
+    return events
+
+
+def chain(
+    conn: Connection, entries: Sequence[tuple[datetime, str, str, str, Mapping[str, object]]]
+) -> list[LedgerEvent]:
+    """The ledger events ``entries`` become, chained after the head, which they become; the
+    caller inserts them before the transaction reads the ledger table (a batch holding its
+    writes back: :mod:`gridmgr.store.pending`)."""
     prev = head(conn)
     events = []
     for at, kind, actor, subject, details in entries:
@@ -70,7 +82,6 @@ def append_many(
             prev=prev, at=at, kind=kind, actor=actor, subject=subject, details=details
         )
         events.append(prev)
-    conn.execute(_INSERT, [{c: getattr(e, c) for c in LEDGER_COLUMNS} for e in events])
     if events:
         # keyed by the transaction: a later transaction on this pooled connection reads again
         conn.info[_REMEMBERED] = (conn.get_transaction(), events[-1])

@@ -37,9 +37,17 @@ def enqueue_for_events(
 
     ``written`` holds cases as this transaction just wrote them; their assignees are not read
     back."""
+    return insert_notices(conn, notices_of(conn, events, written=written))
+
+
+def notices_of(
+    conn: Connection, events: Sequence[CaseEvent], *, written: Mapping[str, Case] | None = None
+) -> list[tuple[Notice, datetime]]:
+    """The notices ``events`` cause, each with its time (the assignees of cases not in
+    ``written`` are read in ``conn``)."""
     triggering = [e for e in events if e.action in TRIGGER_ACTIONS]
     if not triggering:
-        return 0
+        return []
     ids = sorted({e.case_id for e in triggering})
     known = written or {}
     if all(i in known for i in ids):
@@ -52,7 +60,7 @@ def enqueue_for_events(
         owners = _assignees(conn, ids)
     notices = [n for e in triggering for n in notices_for_event(e, assignee=owners.get(e.case_id))]
     at = {e.case_id: e.at for e in triggering}
-    return insert_notices(conn, [(n, at[n.case_id]) for n in notices])
+    return [(n, at[n.case_id]) for n in notices]
 
 
 def _assignees(conn: Connection, ids: Sequence[str]) -> dict[str, Assignee]:

@@ -166,7 +166,7 @@ class PatrolMethods(StoreBase):
             for row, cell in zip(rows, cover.cells, strict=True):
                 row["cell"] = cell
         try:
-            with self._write() as conn:
+            with self._write(cases=()) as conn:
                 _insert_points(conn, rows)
                 if cover is not None:
                     _merge_days(conn, cover.days)

@@ -8,7 +8,7 @@ of the store (cases, ledger, intake, outbox, …) adds its methods in a mixin ov
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Executable, text
 
 from gridmgr.store.credentialcache import RecentCredentials
 from gridmgr.store.engine import LEDGER_HEAD_KEY, LEDGER_LOCK_KEY, writing
+from gridmgr.store.pending import PendingWrites
 
 
 class StoreBase:
@@ -57,16 +58,36 @@ class StoreBase:
         usual, and the writes before it stay. The ledger is appended to in order, exactly as
         without the batch; other threads and processes see nothing until the block ends (and
         wait for the write lock meanwhile). A batch inside a batch joins it.
+
+        Reports and lifecycle actions inside are held back and written together
+        (:mod:`gridmgr.store.pending`): each still chained into the ledger in order, written
+        before anything reads or writes otherwise, and before the commit.
         """
         if getattr(self._batch, "conn", None) is not None:
             yield
             return
         with self._write() as conn:
-            self._batch.conn = conn
+            pending = PendingWrites()
+            kept, self._batch.kept = getattr(self._batch, "kept", None), None
+            if kept is not None and kept[0] == _ledger_head_key(conn):
+                pending.cases, pending.load = kept[1], kept[2]  # nothing was ledgered since
+            self._batch.conn, self._batch.pending = conn, pending
             try:
                 yield
+                pending.flush(conn)
+                head = _ledger_head_key(conn)
             finally:
                 self._batch.conn = None
+                self._batch.pending = None
+        # the next batch of this thread starts from the cases this one knew, if the ledger
+        # shows no change in between (every change of a case is ledgered)
+        self._batch.kept = (head, pending.cases, pending.load)
+
+    def _pending(self) -> tuple[Connection, PendingWrites] | None:
+        """This thread's batch connection and the writes it holds back, outside a batch
+        ``None``."""
+        conn = getattr(self._batch, "conn", None)
+        return None if conn is None else (conn, self._batch.pending)
 
     def _in_batch(self) -> bool:
         """Whether this thread runs inside :meth:`batch`."""
@@ -77,18 +98,28 @@ class StoreBase:
         """A read transaction (on SQLite it begins DEFERRED and never waits for the writer)."""
         batch = getattr(self._batch, "conn", None)
         if batch is not None:  # inside a batch, reads see its writes
+            self._batch.pending.flush(batch)
             yield batch
             return
         with self._engine.connect() as conn:
             yield conn
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction holding the ledger lock; committed when the block ends."""
+    def _write(self, cases: Collection[str] | None = None) -> Iterator[Connection]:
+        """A write transaction holding the ledger lock; committed when the block ends.
+
+        ``cases`` names the only cases the write may change (default: any); inside a batch,
+        what the batch knows of them is forgotten."""
         batch = getattr(self._batch, "conn", None)
         if batch is not None:
-            with _savepoint(batch):
-                yield batch
+            pending = self._batch.pending
+            pending.flush(batch)
+            pending.forget(cases)  # this write may change them behind the batch's back
+            try:
+                with _savepoint(batch):
+                    yield batch
+            finally:
+                pending.forget(cases)
             return
         if self._write_lock is None:
             with self._engine.begin() as conn:
@@ -154,6 +185,15 @@ def _savepoint(conn: Connection) -> Iterator[None]:
 
 
 _SAVEPOINT = "gridmgr_write"
+
+
+def _ledger_head_key(conn: Connection) -> tuple[Any, ...] | None:
+    """The ledger's last sequence number and hash (``None`` when it is empty)."""
+    row = conn.execute(_HEAD_KEY).first()
+    return None if row is None else tuple(row)
+
+
+_HEAD_KEY = text("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
 
 
 def _lock_ledger(conn: Connection) -> None:
