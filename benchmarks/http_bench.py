@@ -28,6 +28,7 @@ Run alone: ``python -m benchmarks.http_bench [--rate 300 ...] [--seconds 10] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -39,8 +40,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -299,53 +300,76 @@ def run(
     targets: tuple[Target, ...] = (Target(),),
 ) -> list[Row]:
     """Measure report ingest over HTTP at each offered rate, and the server CPU each report
-    costs, against ``GET /healthz`` measured the same way in the same run; each target in
-    turn, each figure the median of ``repeats`` runs."""
+    costs, against ``GET /healthz`` measured the same way in the same run.
+
+    Every target's server is started first; then each measurement (the anchor, each rate) is
+    taken on each server in turn, ``repeats`` times, so two servers compared are measured at
+    the same moments (same load on a shared machine). Each figure: the median of the repeats.
+    A server that dies or stops answering is measured no more; the others go on."""
     from benchmarks.grid_bench import benchmark_points
     from gridmgr import load_grid
 
     per_target = int(max(rates) * seconds) * (len(rates) + 1) * max(repeats, 1) + 200
     lon, lat = benchmark_points(load_grid(), per_target, seed=11)
-    rows: list[Row] = []
-    for target in targets:
-        anchors, runs = _measure(
-            target, lon, lat, console=console, repeats=repeats, rates=rates, seconds=seconds,
-            workers=workers,
-        )  # fmt: skip
-        rows += [
-            _row(runs[rate], anchors, target=target, seconds=seconds, workers=workers)
-            for rate in rates
-            if runs[rate]
-        ]
-    return rows
+    with contextlib.ExitStack() as stack:
+        served = [stack.enter_context(_served(t, workers, console)) for t in targets]
+        for one in served:
+            constant_rate(one.port, rate=100, seconds=1, request=one.report(lon, lat),
+                          headers=one.headers)  # fmt: skip  # warm-up
+            one.sent += 100
+        for _ in range(max(repeats, 1)):
+            for rate in (None, *rates):  # None: the anchor, first on a fresh server
+                for one in served:
+                    if not one.alive or not _drain(one.port, one.process):
+                        one.alive = False
+                        continue
+                    what = "GET /healthz" if rate is None else "reports"
+                    console.print(
+                        f"http: {one.target.label}: {rate or min(rates):g} {what}/s "
+                        f"for {seconds:g} s ..."
+                    )
+                    if rate is None:
+                        one.anchors.append(
+                            costed(one.process.pid, one.port, rate=min(rates), seconds=seconds,
+                                   request=_health, headers={})
+                        )  # fmt: skip
+                        continue
+                    one.runs.setdefault(rate, []).append(
+                        costed(one.process.pid, one.port, rate=rate, seconds=seconds,
+                               request=one.report(lon, lat), headers=one.headers)
+                    )  # fmt: skip
+                    one.sent += int(rate * seconds)
+    return [
+        _row(one.runs[rate], one.anchors, target=one.target, seconds=seconds, workers=workers)
+        for one in served
+        for rate in rates
+        if one.runs.get(rate)
+    ]
 
 
-def _measure(
-    target: Target,
-    lon: np.ndarray,
-    lat: np.ndarray,
-    *,
-    console: Console,
-    repeats: int,
-    rates: tuple[float, ...],
-    seconds: float,
-    workers: int,
-) -> tuple[list[Costed], dict[float, list[Costed]]]:
-    """One server for ``target``: the anchor and each rate, ``repeats`` times, interleaved;
-    a server that dies or stops answering ends the measuring with what was measured."""
-    sent = [0]
-    anchors: list[Costed] = []
-    runs: dict[float, list[Costed]] = {rate: [] for rate in rates}
-    with tempfile.TemporaryDirectory() as folder:
-        data_dir = Path(folder)
-        console.print(f"http: starting {target.label} ...")
-        token = _token(data_dir) if target.app == "gridmgr" else "none"
-        port = _free_port()
-        server = _start(data_dir, port, workers, target)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+def _health(i: int) -> tuple[str, str, bytes]:
+    return "GET", "/healthz", b""
 
-        def report(i: int) -> tuple[str, str, bytes]:
-            n = sent[0] + i
+
+@dataclass
+class _Served:
+    """A running server for a target, and what was measured on it."""
+
+    target: Target
+    process: subprocess.Popen[bytes]
+    port: int
+    headers: dict[str, str]
+    sent: int = 0
+    alive: bool = True
+    anchors: list[Costed] = field(default_factory=list)
+    runs: dict[float, list[Costed]] = field(default_factory=dict)
+
+    def report(self, lon: np.ndarray, lat: np.ndarray) -> Callable[[int], tuple[str, str, bytes]]:
+        """The ``i``-th report from here on (a new place each)."""
+        first = self.sent
+
+        def request(i: int) -> tuple[str, str, bytes]:
+            n = first + i
             body = {
                 "lon": float(lon[n]),
                 "lat": float(lat[n]),
@@ -354,33 +378,23 @@ def _measure(
             }
             return "POST", "/api/v1/reports", json.dumps(body).encode()
 
-        def health(i: int) -> tuple[str, str, bytes]:
-            return "GET", "/healthz", b""
+        return request
 
+
+@contextlib.contextmanager
+def _served(target: Target, workers: int, console: Console) -> Iterator[_Served]:
+    """``target``'s server on a new data folder (and database) while the block runs."""
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = Path(folder)
+        console.print(f"http: starting {target.label} ...")
+        token = _token(data_dir) if target.app == "gridmgr" else "none"
+        port = _free_port()
+        process = _start(data_dir, port, workers, target)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         try:
-            constant_rate(port, rate=100, seconds=1, request=report, headers=headers)  # warm-up
-            sent[0] += 100
-            for _ in range(max(repeats, 1)):
-                # the anchor first; each run starts once the last has drained
-                if not _drain(port, server):
-                    break
-                console.print(f"http: {min(rates):g} GET /healthz per second (anchor) ...")
-                anchors.append(
-                    costed(server.pid, port, rate=min(rates), seconds=seconds, request=health,
-                           headers={})
-                )  # fmt: skip
-                for rate in rates:
-                    if not _drain(port, server):
-                        break
-                    console.print(f"http: {rate:g} reports/s offered for {seconds:g} s ...")
-                    runs[rate].append(
-                        costed(server.pid, port, rate=rate, seconds=seconds, request=report,
-                               headers=headers)
-                    )  # fmt: skip
-                    sent[0] += int(rate * seconds)
+            yield _Served(target, process, port, headers)
         finally:
-            _stop(server)
-    return anchors, runs
+            _stop(process)
 
 
 def _drain(port: int, server: subprocess.Popen[bytes], *, within: float = 60.0) -> bool:
