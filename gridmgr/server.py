@@ -36,6 +36,8 @@ from gridmgr.services.context import wall_clock
 from gridmgr.services.loops import Job, PeriodicLoop, SingleRunner
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from gridmgr.grid.model import Grid
     from gridmgr.responsibility.routing import RoutingContext
     from gridmgr.services.context import Services, Store
@@ -90,19 +92,12 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
     """Serve from ``sock`` until stopped: this process's services, app, threads and writer."""
     import waitress
 
-    from dashboards import mount_dashboard
-    from gridmgr.api import create_app
     from gridmgr.services.context import close_services, open_services
-    from gridmgr.web.fieldapp import init_field_app
-    from gridmgr.web.sessions import init_sessions
 
     settings = prepared.settings
     services = open_services(prepared.db_url, prepared.context, settings, clock=prepared.clock)
     try:
-        app = create_app(settings, prepared.grid, services.roster, services=services)
-        init_sessions(app, secret_key=prepared.secret_key, secure_cookies=settings.secure_cookies)
-        init_field_app(app)  # the grid worker's phone app at /m/
-        mount_dashboard(app, services, tile_url=settings.tile_url)  # its watch: _background
+        app = worker_app(prepared, services)
         with _following_reference(services), _background(prepared, index, services):
             # waitress: a production WSGI server in pure Python, threaded, TCP_NODELAY on
             waitress.serve(
@@ -115,6 +110,22 @@ def run_worker(prepared: Prepared, index: int, sock: socket.socket) -> None:
             )
     finally:
         close_services(services)
+
+
+def worker_app(prepared: Prepared, services: Services) -> Flask:
+    """The WSGI application one worker serves on ``services``: the API, Open311, sessions, the
+    field app and the dashboard (whose watch runs with the background work)."""
+    from dashboards import mount_dashboard
+    from gridmgr.api import create_app
+    from gridmgr.web.fieldapp import init_field_app
+    from gridmgr.web.sessions import init_sessions
+
+    settings = prepared.settings
+    app = create_app(settings, prepared.grid, services.roster, services=services)
+    init_sessions(app, secret_key=prepared.secret_key, secure_cookies=settings.secure_cookies)
+    init_field_app(app)  # the grid worker's phone app at /m/
+    mount_dashboard(app, services, tile_url=settings.tile_url)
+    return app
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:

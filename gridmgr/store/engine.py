@@ -127,8 +127,10 @@ def _sqlite_begin(connection: Any) -> None:
     # Reads begin DEFERRED (they never block, and are never blocked by, the writer: WAL).
     # Write transactions ask for IMMEDIATE (``writing(engine)``), taking the write lock before
     # their first read, so a read-then-write can never fail on a stale snapshot.
+    # Sent on the driver's connection: through SQLAlchemy's execution (a context, events, a
+    # result) it cost as much as the query of a short read.
     mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    connection.connection.driver_connection.execute(f"BEGIN {mode}")
 
 
 def writing(engine: Engine) -> Engine:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, select, text, tuple_, update
@@ -20,6 +20,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 from gridmgr.cases import Action, Case, CaseEvent
 from gridmgr.intake.duplicates import OpenCase
 from gridmgr.store.casestore import MERGED_QUEUE, OPEN_STATES, row_to_case
+from gridmgr.store.columns import sqlite_time_text
 from gridmgr.store.schema import UTCDateTime, cases
 from gridmgr.store.transactions import StoreBase
 
@@ -139,6 +140,9 @@ def open_near(
     """Open, unmerged cases of ``categories`` inside ``box`` (lon_min, lon_max, lat_min,
     lat_max) reported in ``[since, until]``: the duplicate lookup's prefilter, one range scan
     per category of the ``(category, lon, lat)`` index."""
+    if conn.dialect.name == "sqlite":
+        return _open_near_sqlite(conn, categories=categories, box=box, since=since, until=until,
+                                 limit=limit)  # fmt: skip
     params = {
         "lon0": box[0],
         "lon1": box[1],
@@ -150,8 +154,34 @@ def open_near(
         "until": until,
         "limit": limit,
     }
-    statement = _OPEN_NEAR_SQLITE if conn.dialect.name == "sqlite" else _OPEN_NEAR
-    return [OpenCase(*tuple(r)) for r in conn.execute(statement, params).all()]
+    return [OpenCase(*tuple(r)) for r in conn.execute(_OPEN_NEAR, params).all()]
+
+
+def _open_near_sqlite(
+    conn: Connection,
+    *,
+    categories: Sequence[str],
+    box: tuple[float, float, float, float],
+    since: datetime,
+    until: datetime,
+    limit: int,
+) -> list[OpenCase]:
+    """:func:`open_near` on SQLite, sent to the driver as plain SQL: asked on every report, it
+    cost several times its query through SQLAlchemy (two expanding lists rendered, times bound
+    and read back through their column type). Times are compared as the column holds them
+    (:func:`~gridmgr.store.columns.sqlite_time_text`) and read back aware, in UTC."""
+    sql = _OPEN_NEAR_DRIVER.format(categories=", ".join("?" * len(categories)))
+    bound = (*box, *categories, sqlite_time_text(since), sqlite_time_text(until), limit)
+    rows = conn.exec_driver_sql(sql, bound).all()
+    return [
+        OpenCase(r[0], r[1], r[2], r[3], r[4], r[5], _sqlite_time(r[6]), r[7], r[8], r[9])
+        for r in rows
+    ]
+
+
+def _sqlite_time(value: str | datetime) -> datetime:
+    found = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
 
 _NEAR_COLUMNS = (
@@ -179,8 +209,13 @@ def _near(table: str) -> TextualSelect:
 
 # SQLite has no statistics unless ANALYZE ran, and then prefers the equality on merged_into (all
 # NULL) over the range on lon: name the index. PostgreSQL's planner has statistics.
-_OPEN_NEAR_SQLITE = _near("cases INDEXED BY ix_cases_category_lon_lat")
 _OPEN_NEAR = _near("cases")
+_OPEN_NEAR_DRIVER = (
+    f"SELECT {_NEAR_COLUMNS} FROM cases INDEXED BY ix_cases_category_lon_lat "
+    "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? AND category IN ({categories}) "
+    "AND state IN (" + ", ".join(f"'{state}'" for state in OPEN_STATES) + ") "
+    "AND merged_into IS NULL AND reported_at BETWEEN ? AND ? LIMIT ?"
+)
 
 
 class IntakeReads:
