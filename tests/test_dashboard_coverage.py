@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -68,10 +69,17 @@ def update(client: Any, *, by: str = "cell", min_cases: Any = 3, view: str = "ta
 
 
 def table_rows(answer: Any) -> list[list[str]]:
-    """The ranking table's body rows, as cell texts."""
+    """The ranking table's body rows, as cell texts (a Markdown table: header, rule, rows)."""
     table = answer["cov-table"]["children"][0]
+    assert table["type"] == "Markdown"
     assert table["props"]["id"] == "cov-ranking"
-    return [texts(row["props"]["children"]) for row in table["props"]["children"][1:]]
+    assert not table["props"].get("dangerously_allow_html")
+    lines = table["props"]["children"].splitlines()
+    assert re.fullmatch(r"\|(---\|)+", lines[1])
+    return [
+        [re.sub(r"\\(.)", r"\1", cell).strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        for line in lines[2:]
+    ]
 
 
 def expected(app: Flask, by: str, min_cases: int) -> Any:
