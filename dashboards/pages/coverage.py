@@ -63,15 +63,9 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
             html.H1(t("coverage.title", lang)),
             html.Div(controls(town_options, lang), className="covcontrols", style=CONTROLS),
             html.P(id="cov-summary", className="covsummary"),
-            html.Div(
-                dcc.Graph(
-                    id="cov-map",
-                    figure={"data": [], "layout": {"height": 560}},
-                    config={"displaylogo": False, "scrollZoom": True},
-                ),
-                id="cov-map-box",
-                style={"display": "none"},
-            ),
+            # the map's graph is made by the callback in the map view only: a graph, even
+            # hidden, loads and runs plotly.js (a second of the page's time in the table view)
+            html.Div(id="cov-map-box", style={"display": "none"}),
             html.Div(id="cov-table", style={"overflowX": "auto"}),
             html.H2(f"{t('coverage.vacancies', lang)} · {len(vacancies)}", id="vacancies"),
             html.Ul(
@@ -360,7 +354,7 @@ def _bounds(geometry: MapGeometry, town: str | None) -> tuple[float, float, floa
 def register(app: Dash) -> None:
     app.callback(
         Output("cov-table", "children"),
-        Output("cov-map", "figure"),
+        Output("cov-map-box", "children"),
         Output("cov-map-box", "style"),
         Output("cov-summary", "children"),
         Input("cov-days", "value"),
@@ -408,12 +402,13 @@ def table_for(
 
 
 def update(days: Any, by: Any, town: Any, min_cases: Any, view: Any) -> Any:
-    """The ranking as a table or a map, and its summary line."""
+    """The ranking as a table or a map (a graph made here: none in the table view), and its
+    summary line."""
     lang = current_lang()
     try:
         caller = _checked()
     except ForbiddenError:
-        return forbidden(lang), {}, {"display": "none"}, ""
+        return forbidden(lang), [], {"display": "none"}, ""
     board = dashboard()
     now = board.services.now()
     table, by, town = table_for(board, caller, now, days, by, town, min_cases)
@@ -426,7 +421,7 @@ def update(days: Any, by: Any, town: Any, min_cases: Any, view: Any) -> Any:
         strength=0 if prior is None else round(prior.strength),
     )
     if view != "map":
-        return performance_table(table, lang), {}, {"display": "none"}, summary
+        return performance_table(table, lang), [], {"display": "none"}, summary
     if by == "assignee":  # owners have no polygon: the map shows their cells
         table, _, _ = table_for(board, caller, now, days, "cell", town, min_cases)
         summary += " " + t("coverage.map_cells", lang)
@@ -437,7 +432,10 @@ def update(days: Any, by: Any, town: Any, min_cases: Any, view: Any) -> Any:
         bounds=_bounds(board.geometry, town),
         lang=lang,
     )
-    return [], figure, {"display": "block"}, summary
+    graph = dcc.Graph(
+        id="cov-map", figure=figure, config={"displaylogo": False, "scrollZoom": True}
+    )
+    return [], graph, {"display": "block"}, summary
 
 
 def export(n_clicks: Any, days: Any, by: Any, town: Any, min_cases: Any) -> Any:
