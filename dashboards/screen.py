@@ -282,7 +282,7 @@ SCRIPT = """const cfg = JSON.parse(document.getElementById("cfg").textContent);
 const plotlyReady = new Promise((resolve) => {
   if (window.Plotly) resolve(); else document.addEventListener("DOMContentLoaded", resolve);
 });
-let stop = -1, town = null, offlineSince = null;
+let stop = -1, town = null, offlineSince = null, drawn = null;
 function cell(text, cls) {
   const td = document.createElement("td"); td.textContent = text;
   if (cls) td.className = cls; return td;
@@ -308,6 +308,11 @@ function render(d) {
        (row) => row[0] === "✓" ? "ok" : "red");
   rows("overdue", d.overdue, () => "red");
   rows("feed", d.feed);
+  // the map is redrawn only when its figure changed: a redraw reloads every map layer, which
+  // on a slow wall can take longer than the refresh, and the map would never settle
+  const figure = JSON.stringify(d.figure);
+  if (figure === drawn) return;
+  drawn = figure;
   const layout = Object.assign({}, d.figure.layout, {autosize: false, width: 1240, height: 800});
   Plotly.react("map", d.figure.data, layout, {displayModeBar: false, staticPlot: true});
 }
