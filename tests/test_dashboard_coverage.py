@@ -198,7 +198,7 @@ def test_patrol_coverage_of_a_town_comes_from_the_patrol_analytics(app: Flask) -
         assert name in words
 
 
-def test_review_figures_are_computed_once_a_minute(
+def test_review_figures_are_computed_once_a_minute_and_shown_while_recomputed(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = board_of(app).services
@@ -220,8 +220,14 @@ def test_review_figures_are_computed_once_a_minute(
     assert len(calls) == before <= 1
     clock.now = FIXED + timedelta(minutes=1)
     try:
-        update(client, min_cases=5)
-        assert len(calls) == before + 1  # a new minute reads the facts once more
+        update(client, min_cases=5)  # answered from the last minute's facts ...
+        board_of(app).reviews.settle()
+        assert len(calls) == before + 1  # ... while the new minute's are read, once
+        update(client, by="tier1", min_cases=5)
+        assert len(calls) == before + 1
+        clock.now = FIXED + reads.STALE_FOR + timedelta(minutes=2)
+        update(client, min_cases=5)  # too old to show: read while the caller waits
+        assert len(calls) == before + 2
     finally:
         clock.now = FIXED
 

@@ -196,16 +196,12 @@ def performance_table(table: pd.DataFrame, lang: str, *, limit: int = TABLE_ROWS
             else f"{percent(r['wilson_lo'])} – {percent(r['wilson_hi'])}"
         )
         rank = "—" if _missing(r["rank"]) else str(int(r["rank"]))
-        lines.append(
-            _markdown_row(
-                [
-                    rank, str(r["label"]), str(r["cases"]), str(r["finished"]),
-                    percent(r["rate"]), wilson, percent(r["eb_rate"]), hours(r["sign_h"]),
-                    hours(r["handle_h"]), hours(r["close_h"]), str(r["returns"]),
-                    percent(r["reopen_rate"]),
-                ]  # fmt: skip
-            )
-        )
+        cells = [
+            rank, str(r["label"]), str(r["cases"]), str(r["finished"]), percent(r["rate"]),
+            wilson, percent(r["eb_rate"]), hours(r["sign_h"]), hours(r["handle_h"]),
+            hours(r["close_h"]), str(r["returns"]), percent(r["reopen_rate"]),
+        ]  # fmt: skip
+        lines.append(_markdown_row(cells))
     more = (
         [html.P(t("coverage.more", lang).format(shown=limit, total=len(table)))]
         if len(table) > limit
