@@ -96,6 +96,24 @@ def test_the_page_shows_controls_vacancies_and_the_patrol_section(app: Flask) ->
     assert "岗位空缺 · 0" in words  # the tiny roster fills every post
     assert "巡查覆盖(近7天)" in words
     assert "导出 CSV" in words
+    # the first answers come with the page: the 30-day ranking of cells, the city's patrols
+    ranking = find(page, "cov-ranking")
+    assert ranking["type"] == "Markdown"
+    assert "参与排名" in " ".join(texts(find(page, "cov-summary")))
+    assert texts(find(page, "cov-patrols"))[0].startswith("巡查覆盖率: ")
+    assert find(page, "cov-map") is None  # no graph (nor plotly.js) in the table view
+
+
+def find(node: Any, wanted: str) -> Any:
+    """The component with id ``wanted`` in a component tree (as JSON), or ``None``."""
+    if isinstance(node, list):
+        return next((f for f in (find(x, wanted) for x in node) if f is not None), None)
+    if not isinstance(node, dict):
+        return None
+    props = node.get("props", {})
+    if props.get("id") == wanted:
+        return node
+    return find(props.get("children"), wanted)
 
 
 def test_the_table_ranks_only_cells_with_enough_closed_cases(app: Flask) -> None:

@@ -32,6 +32,7 @@ from gridmgr.tablefiles import neutralise_frame
 
 PERIODS = (7, 30, 90)
 """Days of cases the review covers (a picker)."""
+DEFAULT_DAYS = 30
 BY = ("cell", "tier2", "tier1", "assignee")
 """Units to rank: cells, communities, towns, owners."""
 MAP_TIER = {"cell": 3, "tier2": 2, "tier1": 1, "assignee": 3}
@@ -53,20 +54,24 @@ CSV_COLUMNS = [
 
 
 def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
+    """The page, with the 30-day ranking of cells as a table and the city's patrol coverage."""
     require_city_wide(caller)
     services = board.services
     vacancies = reads.review_vacancies(services, caller, services.now())
     towns = reads.towns(services)
     town_options = [{"label": name, "value": code} for code, name in towns]
+    # the first answer of both callbacks comes with the page (not a second round trip); the
+    # map's graph is made in the map view only: a graph, even hidden, loads and runs plotly.js
+    table, graph, graph_style, summary = ranking(
+        board, caller, lang, DEFAULT_DAYS, "cell", None, MIN_CASES, "table"
+    )
     return html.Div(
         [
             html.H1(t("coverage.title", lang)),
             html.Div(controls(town_options, lang), className="covcontrols", style=CONTROLS),
-            html.P(id="cov-summary", className="covsummary"),
-            # the map's graph is made by the callback in the map view only: a graph, even
-            # hidden, loads and runs plotly.js (a second of the page's time in the table view)
-            html.Div(id="cov-map-box", style={"display": "none"}),
-            html.Div(id="cov-table", style={"overflowX": "auto"}),
+            html.P(summary, id="cov-summary", className="covsummary"),
+            html.Div(graph, id="cov-map-box", style=graph_style),
+            html.Div(table, id="cov-table", style={"overflowX": "auto"}),
             html.H2(f"{t('coverage.vacancies', lang)} · {len(vacancies)}", id="vacancies"),
             html.Ul(
                 [html.Li(str(m)) for m in vacancies["message"]] or [html.Li(t("none", lang))],
@@ -82,7 +87,7 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
                     placeholder=t("city", lang),
                 ),
             ),
-            dcc.Loading(html.Div(id="cov-patrols")),
+            dcc.Loading(html.Div(patrol_section(board, caller, lang, None), id="cov-patrols")),
         ],
         className="coverage",
     )
@@ -98,7 +103,7 @@ def controls(town_options: list[dict[str, str]], lang: str) -> list[Any]:
     return [
         _labelled(
             t("coverage.period", lang),
-            dcc.Dropdown(id="cov-days", options=periods, value=30, clearable=False),
+            dcc.Dropdown(id="cov-days", options=periods, value=DEFAULT_DAYS, clearable=False),
         ),
         _labelled(
             t("coverage.by", lang),
@@ -358,6 +363,7 @@ def register(app: Dash) -> None:
         Input("cov-town", "value"),
         Input("cov-min", "value"),
         Input("cov-view", "value"),
+        prevent_initial_call=True,  # the layout carries the first answer
     )(update)
     app.callback(
         Output("cov-download", "data"),
@@ -368,7 +374,11 @@ def register(app: Dash) -> None:
         State("cov-min", "value"),
         prevent_initial_call=True,
     )(export)
-    app.callback(Output("cov-patrols", "children"), Input("cov-patrol-town", "value"))(patrols)
+    app.callback(
+        Output("cov-patrols", "children"),
+        Input("cov-patrol-town", "value"),
+        prevent_initial_call=True,
+    )(patrols)
 
 
 def _checked() -> Caller:
@@ -390,7 +400,7 @@ def table_for(
         caller,
         now,
         by=by,
-        days=_choice(days, PERIODS, 30),
+        days=_choice(days, PERIODS, DEFAULT_DAYS),
         min_cases=clean_min(min_cases),
         town=town,
     )
@@ -405,7 +415,20 @@ def update(days: Any, by: Any, town: Any, min_cases: Any, view: Any) -> Any:
         caller = _checked()
     except ForbiddenError:
         return forbidden(lang), [], {"display": "none"}, ""
-    board = dashboard()
+    return ranking(dashboard(), caller, lang, days, by, town, min_cases, view)
+
+
+def ranking(
+    board: Dashboard,
+    caller: Caller,
+    lang: str,
+    days: Any,
+    by: Any,
+    town: Any,
+    min_cases: Any,
+    view: Any,
+) -> tuple[Any, Any, dict[str, str], str]:
+    """The ranking's outputs (table, map box children and style, summary) for the controls."""
     now = board.services.now()
     table, by, town = table_for(board, caller, now, days, by, town, min_cases)
     prior = table.attrs.get("prior")
@@ -461,7 +484,11 @@ def patrols(town: Any) -> Any:
         caller = _checked()
     except ForbiddenError:
         return forbidden(lang)
-    board = dashboard()
+    return patrol_section(dashboard(), caller, lang, town)
+
+
+def patrol_section(board: Dashboard, caller: Caller, lang: str, town: Any) -> list[Any]:
+    """The patrol coverage of the city per town, or of ``town`` per community."""
     chosen = town if town in {c for c, _ in reads.towns(board.services)} else None
     coverage, parts = reads.review_patrols(
         board.services, board.reviews, caller, board.services.now(), town=chosen, days=PATROL_DAYS

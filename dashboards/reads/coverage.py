@@ -132,18 +132,25 @@ def review_performance(
     town: str | None = None,
 ) -> pd.DataFrame:
     """Key figures per cell, community, town or owner, fairly ranked
-    (:func:`gridmgr.analytics.performance`), with a ``label`` column to show."""
+    (:func:`gridmgr.analytics.performance`), with a ``label`` column to show (callers must not
+    change the frame: it is shared)."""
     facts = review_facts(services, cache, caller, now, days=days)
-    if town:
-        facts = facts[facts["tier1"] == town]
-    table = analytics.performance(facts, by=by, min_cases=min_cases)
-    if by == "assignee":
-        labels = [f"{n} ({u})" for u, n in zip(table["unit"], table["name"], strict=True)]
-    else:
-        names = analytics.names_of(services.grid, [str(u) for u in table["unit"]])
-        labels = [names[str(u)] for u in table["unit"]]
-    table.insert(1, "label", labels)
-    return table
+
+    def rank() -> pd.DataFrame:
+        chosen = facts[facts["tier1"] == town] if town else facts
+        table = analytics.performance(chosen, by=by, min_cases=min_cases)
+        if by == "assignee":
+            labels = [f"{n} ({u})" for u, n in zip(table["unit"], table["name"], strict=True)]
+        else:
+            names = analytics.names_of(services.grid, [str(u) for u in table["unit"]])
+            labels = [names[str(u)] for u in table["unit"]]
+        table.insert(1, "label", labels)
+        return table
+
+    # kept with the facts it was ranked from: a page load or an export ranks nothing again
+    key = ("ranking", id(facts), by, min_cases, town)
+    source, table = cache.get(key, now, lambda: (facts, rank()))
+    return table if source is facts else rank()
 
 
 def review_vacancies(services: Services, caller: Caller, now: datetime) -> pd.DataFrame:
