@@ -57,7 +57,15 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats (noisier medians)")
     parser.add_argument("--points", type=int, default=1_000_000, help="points for bulk locate")
+    parser.add_argument(
+        "--pages",
+        help="dashboard: only these pages, comma-separated, of: " + ", ".join(pages_bench.PAGES),
+    )
     args = parser.parse_args()
+    try:
+        pages_bench.chosen_pages(args.pages)
+    except ValueError as e:
+        parser.error(str(e))
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}: choose from {', '.join(NAMES)}")
@@ -82,7 +90,7 @@ def main() -> None:
     if "dashboard" in chosen:
         rows += dashboard_bench.run(repeats=repeats, console=console)
         # every page on a simulated database ($GRIDMGR_BENCH_DB; a row says how, without one)
-        rows += pages_bench.run(repeats=min(repeats, 5), console=console)
+        rows += pages_bench.run(repeats=min(repeats, 5), console=console, only=args.pages)
     if "duplicates" in chosen:
         rows += duplicates_bench.run(repeats=repeats, console=console)
     if "invariants" in chosen:

@@ -7,14 +7,28 @@ last 7 days" are the simulated ones. An operator (and a grid worker, for his pag
 each page is loaded once to warm the caches, then :data:`LOADS` times.
 
 A page is **usable** when, counted from its navigation start, every request it makes for its
-content (Dash callbacks, the wall display's ``data.json``; the 1-s ticks excluded) has answered,
-every Plotly figure on it is drawn (a map: its tiles and layers loaded), and that has held for
+content (Dash callbacks, the wall display's ``data.json``, the field app's ``/api/v1/`` fetches;
+the dashboard's 1-s ticks excluded) has answered, every Plotly figure on it is drawn (a map: its
+tiles and layers loaded), the page's own sign of content is there, and that has held for
 :data:`SETTLE_MS` — the time of the first moment of that quiet stretch is the figure. Anchors,
 same browser and run: ``GET /healthz`` (navigation to load) and an unknown dashboard path (the
-Dash shell booting and rendering a one-line notice, through the same probe).
+Dash shell booting and rendering a one-line notice, through the same probe). Beside each page,
+the CPU time this process (the server, and the benchmark's thin Playwright client) spent per
+load, and the time the page's main thread in Chromium was busy until it was usable (scripts,
+style, layout, paint: Chromium's ``TaskDuration``; not the GPU process): both less noisy
+than wall time on a shared machine.
+
+The field app ``/m/`` signs in as a phone does: a grid worker of the database logs in once
+through the app's own form (``POST /api/v1/devices``), which keeps the device token in the
+browser's IndexedDB; every measured load then starts the app with that token, as a phone
+opening it again does (its shell from the service worker's cache once installed). It is
+**usable** when the worker's cases are listed: the main view is shown, the bundle
+(``/api/v1/me/bundle``: categories, his cells, his cases) has been fetched and rendered (its
+time is shown), and every ``/api/v1/`` fetch it started (the bundle, the outbox flush, the
+cases' photos) has answered.
 
 Run: ``GRIDMGR_BENCH_DB=/tmp/sim30.sqlite python -m benchmarks dashboard`` (or
-``python -m benchmarks.pages_bench --db /tmp/sim30.sqlite``).
+``python -m benchmarks.pages_bench --db /tmp/sim30.sqlite --pages command,queue,field``).
 """
 
 from __future__ import annotations
@@ -44,6 +58,12 @@ SETTLE_MS = 400
 GIVE_UP_S = 90.0
 BUDGET_S = 1.5
 DB_ENV = "GRIDMGR_BENCH_DB"
+FIELD = "field app"
+"""The :attr:`Page.login` of the field app: a grid worker's phone with its device token."""
+FIELD_SHOWN_JS = """window.__usableWhen = () => {
+    const main = document.getElementById('main'), at = document.getElementById('bundle-at');
+    return Boolean(main && !main.hidden && at && at.textContent !== '—');
+};"""
 
 # Installed before a page's scripts: counts the content requests in flight (Dash callbacks but
 # the interval ticks, the wall display's data.json) and finds the first moment from which none
@@ -51,7 +71,7 @@ DB_ENV = "GRIDMGR_BENCH_DB"
 USABLE_PROBE_JS = """(() => {
     const probe = window.__usable = {inflight: 0, requests: 0, quietSince: null, usable: null};
     const tick = (body) => typeof body === 'string' && body.includes('n_intervals');
-    const content = (url) => /_dash-update-component|data\\.json/.test(String(url));
+    const content = (url) => /_dash-update-component|data\\.json|\\/api\\/v1\\//.test(String(url));
     const original = window.fetch;
     window.fetch = function (input, init) {
         const url = typeof input === 'string' ? input : input.url;
@@ -60,14 +80,21 @@ USABLE_PROBE_JS = """(() => {
         probe.inflight += 1; probe.requests += 1;
         return original.apply(this, arguments).finally(() => { probe.inflight -= 1; });
     };
-    const drawn = () => Array.from(document.querySelectorAll('.js-plotly-plot')).every((gd) => {
-        if (!gd._fullLayout) { return false; }
-        const sub = gd._fullLayout.map && gd._fullLayout.map._subplot;
-        return !sub || Boolean(sub.map && sub.map.loaded());
-    });
+    // a dcc.Graph waiting for its lazily loaded code (plotly.js) is an empty
+    // .dash-graph--pending: not drawn yet (it holds no .js-plotly-plot to look at)
+    const drawn = () => document.querySelector('.dash-graph--pending') === null
+        && Array.from(document.querySelectorAll('.js-plotly-plot')).every((gd) => {
+            if (!gd._fullLayout) { return false; }
+            const sub = gd._fullLayout.map && gd._fullLayout.map._subplot;
+            return !sub || Boolean(sub.map && sub.map.loaded());
+        });
     const busy = () => document.querySelector('[data-dash-is-loading="true"]') !== null;
-    const settled = () => document.readyState === 'complete' && probe.inflight === 0
-        && drawn() && !busy();
+    // a page's own sign that its content is there (the field app: its bundle rendered)
+    const shown = () => !window.__usableWhen || window.__usableWhen();
+    // every page measured asks for its content at least once (a Dash page: its render
+    // callback): before that, an empty page is not a usable one
+    const settled = () => document.readyState === 'complete' && probe.requests > 0
+        && probe.inflight === 0 && drawn() && !busy() && shown();
     const look = () => {
         const now = performance.now();
         if (settled()) {
@@ -89,6 +116,7 @@ class Page:
     label: str
     path: str
     login: str = "operator"
+    """Who: a demo login's label, or :data:`FIELD` (a grid worker's device, the field app)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +128,10 @@ class Usable:
     low: float
     high: float
     requests: int
+    cpu: float
+    """Median CPU seconds this process (the server) spent per load."""
+    browser: float
+    """Median seconds the page's main thread in Chromium was busy until usable."""
 
 
 def _clock_at(end: datetime) -> Callable[[], datetime]:
@@ -131,6 +163,7 @@ def served(db_file: Path, folder: Path) -> Iterator[tuple[str, dict[str, str], s
     from gridmgr.services.reports import Ingestor
     from gridmgr.settings import Settings
     from gridmgr.store import CaseFilter, open_store
+    from gridmgr.web.fieldapp import init_field_app
     from gridmgr.web.sessions import init_sessions
     from tests.builders import close_app
 
@@ -163,6 +196,7 @@ def served(db_file: Path, folder: Path) -> Iterator[tuple[str, dict[str, str], s
     services = Services(store, context, settings, clock, Ingestor(store))
     app = create_app(settings, grid, context.roster, services=services)
     init_sessions(app, secret_key="bench-secret-" + "x" * 40, secure_cookies=False)
+    init_field_app(app)  # the grid worker's phone app at /m/, as `gridmgr serve` has it
     mount_dashboard(app, services)
     server = waitress.create_server(  # type: ignore[attr-defined]
         app, host="127.0.0.1", port=0, threads=8
@@ -194,33 +228,72 @@ def _context(browser: Browser, url: str, person: str) -> BrowserContext:
     return context
 
 
-def _usable_once(context: BrowserContext, url: str) -> tuple[float, int]:
+def _field_context(browser: Browser, url: str, person: str) -> BrowserContext:
+    """A phone with the field app signed in as ``person``: the app's own login form asks for a
+    device token (``POST /api/v1/devices``) and keeps it in IndexedDB, as on a phone."""
+    from gridmgr.responsibility.demo_roster import DEMO_PASSWORD
+    from tests.live import new_context
+
+    context = new_context(browser, viewport={"width": 400, "height": 800})
+    page = context.new_page()
+    page.goto(f"{url}/m/")
+    page.fill("#login-form input[name=login]", person)
+    page.fill("#login-form input[name=password]", DEMO_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_function("() => !document.getElementById('main').hidden")
+    page.close()
+    context.add_init_script(script=USABLE_PROBE_JS)
+    context.add_init_script(script=FIELD_SHOWN_JS)
+    return context
+
+
+def _usable_once(context: BrowserContext, url: str) -> tuple[float, int, float]:
     """Seconds from navigation start until the page is usable (``inf`` after :data:`GIVE_UP_S`),
-    and how many content requests it made."""
+    how many content requests it made, and the seconds the page's main thread had been busy
+    by then (Chromium's ``TaskDuration``: scripts, style, layout, paint)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page = context.new_page()
+    devtools = context.new_cdp_session(page)
+    devtools.send("Performance.enable")
     try:
         page.goto(url, timeout=GIVE_UP_S * 1e3)
         page.wait_for_function(
             "() => window.__usable && window.__usable.usable !== null", timeout=GIVE_UP_S * 1e3
         )
+        metrics = devtools.send("Performance.getMetrics")["metrics"]
+        busy = next(float(m["value"]) for m in metrics if m["name"] == "TaskDuration")
         found = page.evaluate("() => [window.__usable.usable, window.__usable.requests]")
-        return float(found[0]) / 1e3, int(found[1])
+        return float(found[0]) / 1e3, int(found[1]), busy
     except PlaywrightTimeout:
-        return float("inf"), -1
+        return float("inf"), -1, float("inf")
     finally:
+        devtools.detach()
         page.close()
 
 
 def _measure(context: BrowserContext, label: str, url: str, loads: int) -> Usable:
-    if _usable_once(context, url)[0] == float("inf"):  # warm: caches, HTTP cache, JIT
-        return Usable(label, float("inf"), float("inf"), float("inf"), -1)
-    times, requests = [], 0
+    import time
+
+    inf = float("inf")
+    if _usable_once(context, url)[0] == inf:  # warm: caches, HTTP cache, JIT
+        return Usable(label, inf, inf, inf, -1, inf, inf)
+    times, cpus, browser, requests = [], [], [], 0
     for _ in range(loads):
-        seconds, requests = _usable_once(context, url)
+        cpu = time.process_time()
+        seconds, requests, busy = _usable_once(context, url)
+        cpus.append(time.process_time() - cpu)
         times.append(seconds)
-    return Usable(label, statistics.median(times), min(times), max(times), requests)
+        browser.append(busy)
+    return Usable(
+        label,
+        statistics.median(times),
+        min(times),
+        max(times),
+        requests,
+        statistics.median(cpus),
+        statistics.median(browser),
+    )
 
 
 def _healthz(context: BrowserContext, url: str, loads: int) -> float:
@@ -236,9 +309,23 @@ def _healthz(context: BrowserContext, url: str, loads: int) -> float:
     return statistics.median(times[1:])
 
 
+PAGES = (
+    "command",
+    "wall",
+    "queue",
+    "coverage",
+    "case",
+    "inspections",
+    "analysis",
+    "worker",
+    "screen",
+    "field",
+)
+"""The pages' short names, for ``--pages`` (in the order measured)."""
+
+
 def pages(case_id: str, display: str) -> list[Page]:
-    """The pages measured. The field app ``/m/`` is not among them: it signs in with a device
-    token kept in the phone's storage, which this benchmark does not set up yet."""
+    """The pages measured, in the order of :data:`PAGES`."""
     return [
         Page("command", "/dashboard/"),
         Page("wall", "/dashboard/wall"),
@@ -249,14 +336,31 @@ def pages(case_id: str, display: str) -> list[Page]:
         Page("analysis", "/dashboard/analysis"),
         Page("worker", "/dashboard/worker", login="grid worker"),
         Page("screen (大屏)", f"/dashboard/screen?token={display}&tour=0"),
+        Page("field app /m/", "/m/", login=FIELD),
     ]
 
 
-def run(*, repeats: int, console: Console, db: str | None = None) -> list[Row]:
+def chosen_pages(names: str | None) -> set[str]:
+    """The short names of ``--pages`` (a comma-separated list; ``None``: every page); an
+    unknown name is refused with the list of known ones."""
+    if names is None:
+        return set(PAGES)
+    chosen = {n.strip() for n in names.split(",") if n.strip()}
+    unknown = sorted(chosen - set(PAGES))
+    if unknown or not chosen:
+        raise ValueError(f"unknown page(s) {', '.join(unknown) or '(none)'}: of {', '.join(PAGES)}")
+    return chosen
+
+
+def run(
+    *, repeats: int, console: Console, db: str | None = None, only: str | None = None
+) -> list[Row]:
     """Every page's warm usable time on the simulated database ``db`` (or ``$GRIDMGR_BENCH_DB``),
-    beside ``/healthz`` and the Dash shell measured in the same browser."""
+    beside ``/healthz`` and the Dash shell measured in the same browser; ``only``: the pages
+    named (:func:`chosen_pages`)."""
     from benchmarks.dashboard_bench import _chromium, _launch
 
+    chosen = chosen_pages(only)
     db = db or os.environ.get(DB_ENV)
     path = _chromium()
     if db is None or path is None:
@@ -270,13 +374,21 @@ def run(*, repeats: int, console: Console, db: str | None = None) -> list[Row]:
         with tempfile.TemporaryDirectory() as folder:
             console.print(f"pages: serving a copy of {db} ...")
             with served(Path(db), Path(folder)) as (url, logins, case_id, display):
-                contexts = {
-                    label: _context(browser, url, logins[label])
-                    for label in ("operator", "grid worker")
-                }
+                measured = [
+                    page
+                    for name, page in zip(PAGES, pages(case_id, display), strict=True)
+                    if name in chosen
+                ]
+                contexts = {"operator": _context(browser, url, logins["operator"])}
+                for who in {page.login for page in measured} - set(contexts):
+                    contexts[who] = (
+                        _field_context(browser, url, logins["grid worker"])
+                        if who == FIELD
+                        else _context(browser, url, logins[who])
+                    )
                 health = _healthz(contexts["operator"], url, loads)
                 shell = _measure(contexts["operator"], "shell", f"{url}/dashboard/no-such", loads)
-                for page in pages(case_id, display):
+                for page in measured:
                     console.print(f"pages: {page.label}, {loads} warm loads ...")
                     results.append(
                         _measure(contexts[page.login], page.label, f"{url}{page.path}", loads)
@@ -286,12 +398,21 @@ def run(*, repeats: int, console: Console, db: str | None = None) -> list[Row]:
     finally:
         browser.close()
         pw.stop()
-    anchor = f"/healthz {health * 1e3:.0f} ms; Dash shell (a notice page) {shell.median:.2f} s"
+    return _rows(results, health, shell, loads)
+
+
+def _rows(results: list[Usable], health: float, shell: Usable, loads: int) -> list[Row]:
+    anchor = (
+        f"/healthz {health * 1e3:.0f} ms; Dash shell (a notice page) {shell.median:.2f} s, "
+        f"a load: server CPU {shell.cpu * 1e3:.0f} ms, browser busy {shell.browser * 1e3:.0f} ms; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     return [
         Row(
             f"dashboard page usable, warm: {r.label} ({loads} loads, {r.requests} content "
             "requests)",
-            f"median {r.median:.2f} s (min {r.low:.2f}, max {r.high:.2f})",
+            f"median {r.median:.2f} s (min {r.low:.2f}, max {r.high:.2f}); "
+            f"a load: server CPU {r.cpu * 1e3:.0f} ms, browser busy {r.browser * 1e3:.0f} ms",
             "same browser: /healthz load; Dash shell",
             anchor,
             f"{r.median / max(shell.median, 1e-6):.1f}x the shell",
@@ -305,9 +426,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pages_bench", description=__doc__)
     parser.add_argument("--db", help=f"a simulated SQLite database (default ${DB_ENV})")
     parser.add_argument("--loads", type=int, default=LOADS)
+    parser.add_argument(
+        "--pages", help=f"only these pages, comma-separated, of: {', '.join(PAGES)} (default: all)"
+    )
     args = parser.parse_args()
+    try:
+        chosen_pages(args.pages)
+    except ValueError as e:
+        parser.error(str(e))
     console = Console(width=170)
-    print_table(console, run(repeats=args.loads, console=console, db=args.db), "dashboard pages")
+    rows = run(repeats=args.loads, console=console, db=args.db, only=args.pages)
+    print_table(console, rows, "dashboard pages")
 
 
 if __name__ == "__main__":

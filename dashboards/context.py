@@ -15,6 +15,7 @@ from flask import Flask, current_app, request
 from dashboards.geo import MapGeometry
 from dashboards.i18n import DEFAULT_LANG, lang_of
 from dashboards.reads.coverage import MinuteCache
+from dashboards.reads.live import HeadCache
 from gridmgr.access import Caller
 from gridmgr.services.context import Services
 from gridmgr.services.invariants import LedgerWatch
@@ -40,6 +41,8 @@ class Dashboard:
     """The server's ledger watch (:func:`gridmgr.web.deps.ledger_watch_of`); one of its own
     when none is given."""
     reviews: MinuteCache = field(default_factory=MinuteCache)
+    live: HeadCache = field(default_factory=HeadCache)
+    """The command center's reads, per ledger head and minute."""
     _later_geometry: list[MapGeometry] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -318,7 +318,14 @@ def test_a_closed_month_never_changes_and_a_recomputation_reports_its_difference
     services = services_at(store, AFTER, tmp_path)
     card = assess.compute_month(services, "2026-11")
     workers = card.levels["worker"]
-    facts = store.case_facts(since=assess.month_bounds("2026-11")[0])
+    start = assess.month_bounds("2026-11")[0]
+    facts = store.case_facts(since=start)
+    # the scorecard's one read of facts and events gives what the two reads give
+    one_read, events = store.month_facts(since=start)
+    pd.testing.assert_frame_equal(one_read, facts, check_exact=True)
+    pd.testing.assert_frame_equal(events, store.stage_events(since=start), check_exact=True)
+    assert facts["escalations"].gt(0).any()
+    assert facts["closed_at"].notna().any()
     assert workers["cases"].sum() == facts["cell"].notna().sum()
     assert card.levels["town"]["discovery_den"].sum() == facts["channel"].isin(
         ["grid_worker", "hotline", "citizen"]).sum()  # fmt: skip

@@ -27,7 +27,7 @@ from gridmgr.responsibility.calendar import TZ, WorkCalendar
 from gridmgr.responsibility.catalog_file import read_catalog
 from gridmgr.responsibility.roster import COMMAND_CENTER, field_post
 from gridmgr.settings import Settings
-from gridmgr.store import Store, open_store, patrolstore
+from gridmgr.store import Store, open_store, rawread
 from gridmgr.store.patrolstore import PATROL_EVENT, PatrolBatch
 from tests.builders import api_app, tiny_context, tiny_roster
 
@@ -217,7 +217,7 @@ def test_the_points_of_given_windows_are_read_and_only_they(
     ]
     assert store.patrol_points_within([]).empty
     # many windows go in chunks and come back whole, in order
-    monkeypatch.setattr(patrolstore, "WINDOW_CHUNK", 7)
+    monkeypatch.setattr(rawread, "WINDOW_CHUNK", 7)
     one_each = store.patrol_points_within([(p, t, t + m / 2) for t in times for p in (b, a)])
     assert list(zip(one_each["person_id"], one_each["at"], strict=True)) == [
         (p, pd.Timestamp(t)) for p in (a, b) for t in times

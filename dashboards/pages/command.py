@@ -21,7 +21,7 @@ from dashboards.figures import Trace, labels_trace, map_figure, point_colour
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from dashboards.reads import command as reads
-from dashboards.reads.command import METRICS, Changes, FeedItem, Invariant, Kpis
+from dashboards.reads.command import METRICS, Changes, FeedItem, Invariant, Kpis, LiveReads
 from dashboards.reads.names import category_name, cell_name
 from dashboards.replaybar import (
     moment_of,
@@ -50,13 +50,13 @@ FULL_FEED_EVERY = 60
 
 
 def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
-    services = board.services
-    now = services.now()
+    now = board.services.now()
+    live = live_reads(board, caller, now)
     view: dict[str, Any] = {"parent": None, "metric": "open"}
-    figure = view_figure(board, caller, view, lang, now, with_labels=False)
-    seq, feed = reads.recent_feed(services, caller, now)
+    figure = view_figure(board, caller, view, lang, now, with_labels=False, live=live)
+    seq, feed = live.recent_feed()
     zmax = figure["data"][Trace.CELLS]["zmax"]
-    kpis = kpi_tiles(reads.kpis(services, caller, now), lang)
+    kpis = kpi_tiles(live.kpis(), lang)
     return html.Div(
         [
             dcc.Store(id="cc-view", data=view),
@@ -66,7 +66,7 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
             replay_bar(caller, lang),
             html.Section(kpis, id="cc-kpis", className="kpis"),
             html.Div(
-                [map_column(board, figure, lang), side_column(board, caller, now, feed, lang)],
+                [map_column(board, figure, lang), side_column(board, live, feed, lang)],
                 className="cc",
             ),
         ]
@@ -106,14 +106,17 @@ def map_column(board: Dashboard, figure: dict[str, Any], lang: str) -> Any:
     return html.Section([head, graph], className="mapcol")
 
 
-def side_column(
-    board: Dashboard, caller: Caller, now: datetime, feed: list[FeedItem], lang: str
-) -> Any:
+def live_reads(board: Dashboard, caller: Caller, now: datetime) -> LiveReads:
+    """The page's reads for this request, remembered per ledger head and minute."""
+    return LiveReads.at(board.services, board.live, caller, now)
+
+
+def side_column(board: Dashboard, live: LiveReads, feed: list[FeedItem], lang: str) -> Any:
     """The invariants panel and the live feed."""
     return html.Aside(
         [
             html.H2(t("invariants", lang)),
-            html.Div(invariant_rows(invariants(board, caller, now), lang), id="cc-invariants"),
+            html.Div(invariant_rows(invariants(board, live), lang), id="cc-invariants"),
             html.H2(t("feed", lang)),
             html.Ul(feed_rows(board.services, feed, lang), id="cc-feed", className="feed"),
         ],
@@ -121,9 +124,9 @@ def side_column(
     )
 
 
-def invariants(board: Dashboard, caller: Caller, now: datetime) -> list[Invariant]:
+def invariants(board: Dashboard, live: LiveReads) -> list[Invariant]:
     """The invariant panel's lines, with the dashboard's latest ledger verification."""
-    return reads.invariants(board.services, caller, now, verified=board.watch.status())
+    return live.invariants(board.watch.status())
 
 
 def view_figure(
@@ -135,6 +138,7 @@ def view_figure(
     *,
     with_labels: bool = True,
     replayed: CityState | None = None,
+    live: LiveReads | None = None,
 ) -> dict[str, Any]:
     """The map for a view (``parent``: None for the whole city, or a town or community), live
     or, with ``replayed``, as the ledger had it at ``replayed.at`` (its cells' values and owners
@@ -153,19 +157,22 @@ def view_figure(
         bounds = (b[0], b[1], b[2], b[3])
     towns = geometry.tier(1)
     if replayed is None:
-        points = reads.open_points(services, caller, now)
-        values = reads.values(services, caller, codes, metric, now)
+        live = live or live_reads(board, caller, now)
+        points = live.open_points()
+        values = live.values(codes, metric)
         walkers = reads.patrol_positions(services, caller, now)
+        owners = live.owners(codes)
     else:
         now, points, walkers = replayed.at, [], []
         values = replay_values(replayed, list(codes), metric)
-    for p in points:
-        p["label"] = category_name(services, p["category"], lang)
+        owners = reads.owners(services, codes, now)
+    # labelled copies: the points may be remembered for other callers, in other languages
+    points = [{**p, "label": category_name(services, p["category"], lang)} for p in points]
     return map_figure(
         geojson_url=geometry.url(tier, PREFIX),
         codes=codes,
         values=values,
-        owners=reads.owners(services, codes, now),
+        owners=owners,
         metric=metric,
         center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
         zoom=zoom_for(bounds, width_px=860, height_px=580),
@@ -373,16 +380,17 @@ def tick(n: int | None, view: dict[str, Any] | None, cursor: dict[str, Any] | No
         cursor["drawn"] = view
         if at is not None:
             return replayed_page(board, caller, view, cursor, at, lang)
-        drawn = view_figure(board, caller, view, lang, now)
+        live = live_reads(board, caller, now)
+        drawn = view_figure(board, caller, view, lang, now, live=live)
         cursor["zmax"] = drawn["data"][Trace.CELLS]["zmax"]
         feed: Any = no_update
         kpis: Any = no_update
         panel: Any = no_update
         if was_replayed:  # back to live: the feed, the tiles and the panel of now
-            cursor["seq"], items = reads.recent_feed(board.services, caller, now)
+            cursor["seq"], items = live.recent_feed()
             feed = feed_rows(board.services, items, lang)
-            kpis = kpi_tiles(reads.kpis(board.services, caller, now), lang)
-            panel = invariant_rows(invariants(board, caller, now), lang)
+            kpis = kpi_tiles(live.kpis(), lang)
+            panel = invariant_rows(invariants(board, live), lang)
         crumb = crumbs(board, view.get("parent"), lang)
         top = view.get("parent") is None
         return drawn, feed, kpis, panel, cursor, crumb, top, "", True, True
@@ -425,50 +433,50 @@ def live_update(
     services = board.services
     since = int(cursor.get("seq", 0))
     changes = reads.changes(services, caller, since, now)
+    live = live_reads(board, caller, now)
     invariant_panel: Any = no_update
     if n % INVARIANTS_EVERY == 0 or changes.items:
-        invariant_panel = invariant_rows(invariants(board, caller, now), lang)
+        invariant_panel = invariant_rows(invariants(board, live), lang)
     full_values = n % FULL_VALUES_EVERY == 0
     first = n == 1 and view.get("parent") is None
     busy = changes.items or full_values or n % FULL_POINTS_EVERY == 0 or n % PATROLS_EVERY == 0
     if not first and not busy and changes.seq == since and invariant_panel is no_update:
         raise PreventUpdate  # nothing is sent (HTTP 204)
     cursor["seq"] = changes.seq
-    figure = map_patch(board, caller, n, view, cursor, changes, lang, now)
+    figure = map_patch(board, live, n, view, cursor, changes, lang)
     feed: Any = no_update
     if changes.items:
         feed = Patch()
         for item in reversed(changes.items):
             feed.prepend(feed_row(services, item, lang))
     if n % FULL_FEED_EVERY == 0:
-        _, items = reads.recent_feed(services, caller, now)
+        _, items = live.recent_feed()
         feed = feed_rows(services, items, lang)
     kpis: Any = no_update
     if changes.items or full_values:
-        kpis = kpi_tiles(reads.kpis(services, caller, now), lang)
+        kpis = kpi_tiles(live.kpis(), lang)
     return figure, feed, kpis, invariant_panel, cursor, no_update, no_update
 
 
 def map_patch(
     board: Dashboard,
-    caller: Caller,
+    live: LiveReads,
     n: int,
     view: dict[str, Any],
     cursor: dict[str, Any],
     changes: Changes,
     lang: str,
-    now: datetime,
 ) -> Patch:
     """The map's changes at tick ``n``: values (all, each minute; else the changed cells'),
     case points (all, every five minutes; else the new ones), the town names after the first
     paint, the workers on patrol. ``cursor["zmax"]`` follows the colour scale's top."""
-    services = board.services
+    services, caller, now = board.services, live.caller, live.now
     figure = Patch()
     cells = figure["data"][Trace.CELLS]
     _, codes = reads.view_codes(board.geometry, view.get("parent"))
     metric = view.get("metric", "open")
     if n % FULL_VALUES_EVERY == 0:
-        values = reads.values(services, caller, codes, metric, now)
+        values = live.values(codes, metric)
         zmax = max([v for v in values if v is not None] + [1])
         cells["z"] = values
         cells["zmax"] = zmax
@@ -477,15 +485,13 @@ def map_patch(
         index = {c: i for i, c in enumerate(codes)}
         width = len(codes[0]) if codes else 0
         touched = sorted({c[:width] for c in changes.cells if c[:width] in index})
-        for code, value in zip(
-            touched, reads.values(services, caller, touched, metric, now), strict=True
-        ):
+        for code, value in zip(touched, live.values(touched, metric), strict=True):
             cells["z"][index[code]] = value
             if value is not None and value > cursor.get("zmax", 1):
                 cursor["zmax"] = value
                 cells["zmax"] = value
     if n % FULL_POINTS_EVERY == 0:
-        _set_points(services, figure, reads.open_points(services, caller, now), lang)
+        _set_points(services, figure, live.open_points(), lang)
     elif changes.points:
         _add_points(services, figure, changes.points, lang)
     if n == 1 and view.get("parent") is None:  # the town names, after the first paint

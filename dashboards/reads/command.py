@@ -4,12 +4,13 @@ and the "nothing escapes the grid" panel, each as far as the caller may see."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from dashboards.geo import MapGeometry
+from dashboards.reads.live import HeadCache, Stamp, stamp_of
 from dashboards.reads.names import place
 from gridmgr.access import Caller
 from gridmgr.cases import Case
@@ -232,6 +233,71 @@ def feed_item(services: Services, event: LedgerEvent, case: Case) -> FeedItem:
         place=place(services.grid, case.cell),
         text=case.description[:80],
     )
+
+
+# -- remembered per ledger head ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveReads:
+    """The reads above for one request, each remembered per ledger head and minute
+    (:class:`~dashboards.reads.live.HeadCache`): every operator opening the command center
+    between two changes gets the tiles, the feed, the panel and the map's values at the cost
+    of one look at the ledger head. Values handed out are shared: never mutate them."""
+
+    services: Services
+    cache: HeadCache
+    caller: Caller
+    now: datetime
+    stamp: Stamp
+
+    @classmethod
+    def at(cls, services: Services, cache: HeadCache, caller: Caller, now: datetime) -> LiveReads:
+        """The reads of ``caller`` at ``now`` (the ledger head read once, here)."""
+        return cls(services, cache, caller, now, stamp_of(services, now))
+
+    def _get(self, name: str, compute: Callable[[], Any], *extra: Hashable) -> Any:
+        return self.cache.get((name, self.caller.scope, *extra), self.stamp, compute)
+
+    def kpis(self) -> Kpis:
+        result: Kpis = self._get("kpis", lambda: kpis(self.services, self.caller, self.now))
+        return result
+
+    def recent_feed(self) -> tuple[int, list[FeedItem]]:
+        found: tuple[int, list[FeedItem]] = self._get(
+            "feed", lambda: recent_feed(self.services, self.caller, self.now)
+        )
+        return found
+
+    def invariants(self, verified: Mapping[str, Any]) -> list[Invariant]:
+        key = repr(sorted(verified.items()))
+        found: list[Invariant] = self._get(
+            "invariants",
+            lambda: invariants(self.services, self.caller, self.now, verified=verified),
+            key,
+        )
+        return found
+
+    def values(self, codes: Sequence[str], metric: str) -> list[int | None]:
+        """:func:`values`, from the remembered load of every cell in scope."""
+        load: dict[str | None, CellLoad] = self._get(
+            "load", lambda: cell_load(self.services, self.caller, self.now)
+        )
+        return values_for(codes, load, metric, in_scope=lambda c: _overlaps(self.caller, c))
+
+    def open_points(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._get(
+            "points", lambda: open_points(self.services, self.caller, self.now)
+        )
+        return found
+
+    def owners(self, codes: Sequence[str]) -> dict[str, str]:
+        """:func:`owners` now (the roster in memory: keyed by its identity and the codes)."""
+        key = (id(self.services.roster), tuple(codes))
+        found: dict[str, str] = self.cache.get(
+            ("owners", key), self.stamp, lambda: owners(self.services, codes, self.now)
+        )
+        return found
 
 
 # -- pure helpers -----------------------------------------------------------------------------

@@ -119,62 +119,84 @@ def _passes(
     window: pd.Timedelta,
     gap: timedelta,
 ) -> pd.DataFrame:
-    """Pairs (call, piece of the owner's track) within ``distance_m`` and the time window."""
+    """Pairs (call, piece of the owner's track) within ``distance_m`` and the time window.
+
+    A piece is a point, or the segment ending at a point and joined to the one before. Each call
+    is paired only with its owner's points from ``window + gap`` before it to ``gap`` after it
+    (sorted by person then time, so a range each), the pairs are narrowed with numpy by time and
+    by a box ``distance_m`` (plus a metre) around the spot, and GEOS decides only the few left:
+    the same test (``dwithin``) and distance as over every piece, without building geometry
+    for the month's tracks or an index over them."""
+    empty = pd.DataFrame(columns=["call", "end", "distance"])
     mine = points[points["person_id"].isin(set(calls["person_id"]))]
     mine = mine.sort_values(["person_id", "at"], kind="stable").reset_index(drop=True)
     if mine.empty:
-        return pd.DataFrame(columns=["call", "end", "distance"])
+        return empty
     at = _utc_ns(mine["at"])
     person = mine["person_id"].to_numpy(dtype=object)
-    # every point, and every segment joining two consecutive points of one walk
-    joined = np.zeros(len(mine), dtype=bool)
+    joined = np.zeros(len(mine), dtype=bool)  # a point joined to the one before it by a segment
     joined[1:] = (person[1:] == person[:-1]) & (np.diff(at) <= np.timedelta64(gap))
-    # only the points that can matter: the owner's, from ``window + gap`` before a call to
-    # ``gap`` after it (a segment ending in the window starts at most ``gap`` before it); a
-    # month's tracks shrink to the few hours around the calls before any geometry is built
-    near = _near_calls(person, at, calls, reported, window, gap)
-    joined &= near & np.roll(near, 1)
-    keep = np.flatnonzero(near)
+    lo, hi = _call_ranges(person, at, calls, reported, window, gap)
+    size = hi - lo
+    call_i = np.repeat(np.arange(len(lo)), size)
+    end_i = np.arange(int(size.sum())) + np.repeat(lo - (np.cumsum(size) - size), size)
+    if not len(end_i):
+        return empty
+    used = np.zeros(len(mine) + 1, dtype=np.int64)  # the points some call's range holds
+    np.add.at(used, lo, 1)
+    np.add.at(used, hi, -1)
+    keep = np.flatnonzero(np.cumsum(used[:-1]) > 0)
     x, y = np.full(len(mine), np.nan), np.full(len(mine), np.nan)
     x[keep], y[keep] = to_metric.transform(
         mine["lon"].to_numpy(float)[keep], mine["lat"].to_numpy(float)[keep]
     )
-    nxt = np.flatnonzero(joined)
-    geoms = np.concatenate(
-        [shapely.points(x[keep], y[keep]),
-         shapely.linestrings(np.stack([np.stack([x[nxt - 1], y[nxt - 1]], axis=1),
-                                       np.stack([x[nxt], y[nxt]], axis=1)], axis=1))]
-    ) if len(nxt) else shapely.points(x[keep], y[keep])  # fmt: skip
-    start = np.concatenate([at[keep], at[nxt - 1]])
-    end = np.concatenate([at[keep], at[nxt]])
-    who = np.concatenate([person[keep], person[nxt]])
-    call_i, piece_i = shapely.STRtree(geoms).query(spots, predicate="dwithin", distance=distance_m)
     t = reported[call_i]
-    ok = (
-        (who[piece_i] == calls["person_id"].to_numpy(dtype=object)[call_i])
-        & (end[piece_i] >= t - window.to_timedelta64())
-        & (start[piece_i] <= t)
+    since = t - window.to_timedelta64()
+    sx, sy = shapely.get_x(spots)[call_i], shapely.get_y(spots)[call_i]
+    reach = distance_m + 1.0  # a box test before GEOS's exact one (never narrower than it)
+    in_time = (at[end_i] >= since) & (at[end_i] <= t)
+    as_point = in_time & (np.abs(x[end_i] - sx) <= reach) & (np.abs(y[end_i] - sy) <= reach)
+    seg = joined[end_i]
+    b = np.where(seg, end_i - 1, end_i)  # a segment's first point
+    as_segment = (
+        seg
+        & (at[end_i] >= since)
+        & (at[b] <= t)
+        & (np.minimum(x[b], x[end_i]) - reach <= sx)
+        & (np.maximum(x[b], x[end_i]) + reach >= sx)
+        & (np.minimum(y[b], y[end_i]) - reach <= sy)
+        & (np.maximum(y[b], y[end_i]) + reach >= sy)
     )
-    call_i, piece_i = call_i[ok], piece_i[ok]
+    p, s = end_i[as_point], end_i[as_segment]
+    geoms = np.concatenate(
+        [shapely.points(x[p], y[p]),
+         shapely.linestrings(np.stack([np.stack([x[s - 1], y[s - 1]], axis=1),
+                                       np.stack([x[s], y[s]], axis=1)], axis=1))]
+    ) if len(s) else shapely.points(x[p], y[p])  # fmt: skip
+    which = np.concatenate([call_i[as_point], call_i[as_segment]])
+    end = np.concatenate([at[p], at[s]])
+    shapely.prepare(spots)  # as an STRtree query prepares them
+    ok = shapely.dwithin(spots[which], geoms, distance_m)
+    which, geoms, end = which[ok], geoms[ok], end[ok]
     return pd.DataFrame(
         {
-            "call": call_i,
-            "end": pd.to_datetime(np.minimum(end[piece_i], t[ok]), utc=True),
-            "distance": shapely.distance(spots[call_i], geoms[piece_i]),
+            "call": which,
+            "end": pd.to_datetime(np.minimum(end, reported[which]), utc=True),
+            "distance": shapely.distance(spots[which], geoms),
         }
     )
 
 
-def _near_calls(
+def _call_ranges(
     person: np.ndarray,
     at: np.ndarray,
     calls: pd.DataFrame,
     reported: np.ndarray,
     window: pd.Timedelta,
     gap: timedelta,
-) -> np.ndarray:
-    """Which of the points (sorted by person, then time) lie, for one of their person's calls,
-    between ``window + gap`` before it and ``gap`` after it."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each call, the range ``[lo, hi)`` of the points (sorted by person, then time) of its
+    person from ``window + gap`` before it to ``gap`` after it (empty for a person with none)."""
     codes = {p: i for i, p in enumerate(dict.fromkeys(person))}
     seconds = (at - at.min()).astype("timedelta64[s]").astype(np.int64)
     key = np.array([codes[p] for p in person], dtype=np.int64) << 40 | seconds
@@ -184,10 +206,8 @@ def _near_calls(
     t = (reported - at.min()).astype("timedelta64[s]").astype(np.int64)
     lo = np.searchsorted(key, base + t - int((window + gap).total_seconds()) - 2, side="right")
     hi = np.searchsorted(key, base + t + int(gap.total_seconds()) + 2, side="left")
-    marks = np.zeros(len(key) + 1, dtype=np.int64)
-    np.add.at(marks, lo[mine], 1)
-    np.add.at(marks, hi[mine], -1)
-    return np.cumsum(marks[:-1]) > 0
+    hi = np.where(mine, np.maximum(hi, lo), lo)
+    return lo, hi
 
 
 def _found_nearby(

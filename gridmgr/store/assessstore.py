@@ -13,12 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 
 from gridmgr.errors import StoreError
+from gridmgr.store.casestore import (
+    CASE_OWN_COLUMNS,
+    facts_from_events,
+    load_case,
+    select_case_columns,
+)
 from gridmgr.store.casestore import in_scope as scoped
-from gridmgr.store.casestore import load_case
 from gridmgr.store.ledgerstore import append
+from gridmgr.store.rawread import driver_rows, frame_of
 from gridmgr.store.schema import assessments, case_events, cases, missed_report_contests
 from gridmgr.store.transactions import StoreBase
 
@@ -94,6 +100,40 @@ def insert_version(
     return ClosedAssessment(**row)
 
 
+def select_stage_events(
+    since: datetime | None, until: datetime | None, scope: tuple[str, ...] | None
+) -> Select[Any]:
+    """The :data:`STAGE_EVENT_COLUMNS` of the events of the cases reported in ``[since, until)``
+    in ``scope``, by case then sequence."""
+    ev, c = case_events.c, cases.c
+    query = (
+        select(
+            ev.case_id,
+            ev.id,
+            ev.action,
+            ev.at,
+            ev.from_state,
+            ev.to_state,
+            ev.details["due_at"].as_string(),
+        )
+        .select_from(case_events.join(cases, ev.case_id == c.case_id))
+        .order_by(ev.case_id, ev.id)
+    )
+    if since is not None:
+        query = query.where(c.reported_at >= since)
+    if until is not None:
+        query = query.where(c.reported_at < until)
+    return scoped(query, scope)
+
+
+def _timed(events: pd.DataFrame) -> pd.DataFrame:
+    """A stage-events frame of the driver's values with ``at`` as aware UTC times."""
+    import pandas as pd
+
+    events["at"] = pd.to_datetime(events["at"], utc=True, format="ISO8601")
+    return events
+
+
 class AssessmentMethods(StoreBase):
     """The store's doors to the assessment's reads and records."""
 
@@ -107,32 +147,26 @@ class AssessmentMethods(StoreBase):
         """The events of the cases reported in ``[since, until)`` in ``scope`` (tier-1 codes,
         or cell-code prefixes), in order: :data:`STAGE_EVENT_COLUMNS`, the deadline each set
         (``due_at``, as recorded in the event's details; ``None`` where it set none)."""
-        import pandas as pd
-
-        ev, c = case_events.c, cases.c
-        query = (
-            select(
-                ev.case_id,
-                ev.id,
-                ev.action,
-                ev.at,
-                ev.from_state,
-                ev.to_state,
-                ev.details["due_at"].as_string(),
-            )
-            .select_from(case_events.join(cases, ev.case_id == c.case_id))
-            .order_by(ev.case_id, ev.id)
-        )
-        if since is not None:
-            query = query.where(c.reported_at >= since)
-        if until is not None:
-            query = query.where(c.reported_at < until)
-        query = scoped(query, scope)
         with self._read() as conn:
-            rows = [tuple(r) for r in conn.execute(query)]
-        frame = pd.DataFrame(rows, columns=STAGE_EVENT_COLUMNS)
-        frame["at"] = pd.to_datetime(frame["at"], utc=True)
-        return frame
+            rows = driver_rows(conn, select_stage_events(since, until, scope))
+        return _timed(frame_of(rows, STAGE_EVENT_COLUMNS))
+
+    def month_facts(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        scope: tuple[str, ...] | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`case_facts` and :meth:`stage_events` of the same cases, read in one transaction
+        (they agree) and scanning the events once: the facts' first times and escalations are
+        taken from the events read for the stages (:func:`facts_from_events`)."""
+        with self._read() as conn:  # a month's events are hundreds of thousands of rows
+            own = driver_rows(conn, select_case_columns(since, until, scope))
+            rows = driver_rows(conn, select_stage_events(since, until, scope))
+        events = frame_of(rows, STAGE_EVENT_COLUMNS)
+        facts = facts_from_events(frame_of(own, CASE_OWN_COLUMNS), events)
+        return facts, _timed(events)
 
     def close_assessment(
         self,
