@@ -271,13 +271,18 @@ PAGE = """<!doctype html>
   </aside>
 </main>
 <script id="cfg" type="application/json">__CONFIG__</script>
-<script src="/dashboard/screen/plotly.js"></script>
 <script src="/dashboard/screen/screen.js"></script>
+<script src="/dashboard/screen/plotly.js"></script>
 </body></html>
 """
 
 SCRIPT = """const cfg = JSON.parse(document.getElementById("cfg").textContent);
-let stop = -1, town = null, offlineSince = null;
+// this script runs before plotly.js, so the first data.json is asked while plotly.js is parsed;
+// the picture is drawn once both are there (DOMContentLoaded: every script has run)
+const plotlyReady = new Promise((resolve) => {
+  if (window.Plotly) resolve(); else document.addEventListener("DOMContentLoaded", resolve);
+});
+let stop = -1, town = null, offlineSince = null, drawn = null;
 function cell(text, cls) {
   const td = document.createElement("td"); td.textContent = text;
   if (cls) td.className = cls; return td;
@@ -303,6 +308,11 @@ function render(d) {
        (row) => row[0] === "✓" ? "ok" : "red");
   rows("overdue", d.overdue, () => "red");
   rows("feed", d.feed);
+  // the map is redrawn only when its figure changed: a redraw reloads every map layer, which
+  // on a slow wall can take longer than the refresh, and the map would never settle
+  const figure = JSON.stringify(d.figure);
+  if (figure === drawn) return;
+  drawn = figure;
   const layout = Object.assign({}, d.figure.layout, {autosize: false, width: 1240, height: 800});
   Plotly.react("map", d.figure.data, layout, {displayModeBar: false, staticPlot: true});
 }
@@ -317,7 +327,8 @@ async function load() {
     if (reply.status === 401) { status.textContent = "显示令牌已吊销 display token revoked";
       status.className = "offline"; return; }
     if (!reply.ok) throw new Error("HTTP " + reply.status);
-    render(await reply.json()); offlineSince = null; status.textContent = ""; status.className = "";
+    const data = await reply.json(); await plotlyReady;
+    render(data); offlineSince = null; status.textContent = ""; status.className = "";
   } catch (e) {
     offlineSince = offlineSince || new Date();
     status.textContent = "离线 offline since " + offlineSince.toLocaleTimeString();

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from tests.test_sessions import FIXED, OWN_CELL, Clock
 TOWN = "320281001"
 UPDATE_OUTPUTS = [
     ("cov-table", "children"),
-    ("cov-map", "figure"),
+    ("cov-map-box", "children"),
     ("cov-map-box", "style"),
     ("cov-summary", "children"),
 ]
@@ -68,10 +69,17 @@ def update(client: Any, *, by: str = "cell", min_cases: Any = 3, view: str = "ta
 
 
 def table_rows(answer: Any) -> list[list[str]]:
-    """The ranking table's body rows, as cell texts."""
+    """The ranking table's body rows, as cell texts (a Markdown table: header, rule, rows)."""
     table = answer["cov-table"]["children"][0]
+    assert table["type"] == "Markdown"
     assert table["props"]["id"] == "cov-ranking"
-    return [texts(row["props"]["children"]) for row in table["props"]["children"][1:]]
+    assert not table["props"].get("dangerously_allow_html")
+    lines = table["props"]["children"].splitlines()
+    assert re.fullmatch(r"\|(---\|)+", lines[1])
+    return [
+        [re.sub(r"\\(.)", r"\1", cell).strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        for line in lines[2:]
+    ]
 
 
 def expected(app: Flask, by: str, min_cases: int) -> Any:
@@ -88,6 +96,24 @@ def test_the_page_shows_controls_vacancies_and_the_patrol_section(app: Flask) ->
     assert "岗位空缺 · 0" in words  # the tiny roster fills every post
     assert "巡查覆盖(近7天)" in words
     assert "导出 CSV" in words
+    # the first answers come with the page: the 30-day ranking of cells, the city's patrols
+    ranking = find(page, "cov-ranking")
+    assert ranking["type"] == "Markdown"
+    assert "参与排名" in " ".join(texts(find(page, "cov-summary")))
+    assert texts(find(page, "cov-patrols"))[0].startswith("巡查覆盖率: ")
+    assert find(page, "cov-map") is None  # no graph (nor plotly.js) in the table view
+
+
+def find(node: Any, wanted: str) -> Any:
+    """The component with id ``wanted`` in a component tree (as JSON), or ``None``."""
+    if isinstance(node, list):
+        return next((f for f in (find(x, wanted) for x in node) if f is not None), None)
+    if not isinstance(node, dict):
+        return None
+    props = node.get("props", {})
+    if props.get("id") == wanted:
+        return node
+    return find(props.get("children"), wanted)
 
 
 def test_the_table_ranks_only_cells_with_enough_closed_cases(app: Flask) -> None:
@@ -105,6 +131,7 @@ def test_the_table_ranks_only_cells_with_enough_closed_cases(app: Flask) -> None
         assert row[2] == str(unit["cases"])
     assert "参与排名" in answer["cov-summary"]["children"]
     assert answer["cov-map-box"]["style"] == {"display": "none"}
+    assert answer["cov-map-box"]["children"] == []  # no graph (nor plotly.js) in the table view
 
 
 def test_raising_the_minimum_unranks_everyone_and_a_bad_value_falls_back(app: Flask) -> None:
@@ -129,7 +156,10 @@ def test_the_map_colours_ranked_cells_from_a_geometry_url_without_customdata(
     client = logged_in(app, None)
     answer = update(client, min_cases=3, view="map")
     assert answer["cov-map-box"]["style"] == {"display": "block"}
-    trace = answer["cov-map"]["figure"]["data"][0]
+    graph = answer["cov-map-box"]["children"]
+    assert graph["type"] == "Graph"
+    assert graph["props"]["id"] == "cov-map"
+    trace = graph["props"]["figure"]["data"][0]
     assert trace["type"] == "choroplethmap"
     assert trace["geojson"].startswith("/dashboard/geo/")
     assert trace["geojson"].endswith("tier3.json")
@@ -137,7 +167,8 @@ def test_the_map_colours_ranked_cells_from_a_geometry_url_without_customdata(
     want = expected(app, "cell", 3)
     assert sorted(trace["locations"]) == sorted(want.loc[want["ranked"], "unit"])
     towns = update(client, by="tier1", min_cases=1, view="map")
-    assert towns["cov-map"]["figure"]["data"][0]["geojson"].endswith("tier1.json")
+    trace = towns["cov-map-box"]["children"]["props"]["figure"]["data"][0]
+    assert trace["geojson"].endswith("tier1.json")
 
 
 def test_the_csv_export_has_every_unit(app: Flask) -> None:
@@ -185,7 +216,7 @@ def test_patrol_coverage_of_a_town_comes_from_the_patrol_analytics(app: Flask) -
         assert name in words
 
 
-def test_review_figures_are_computed_once_a_minute(
+def test_review_figures_are_computed_once_a_minute_and_shown_while_recomputed(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = board_of(app).services
@@ -207,8 +238,14 @@ def test_review_figures_are_computed_once_a_minute(
     assert len(calls) == before <= 1
     clock.now = FIXED + timedelta(minutes=1)
     try:
-        update(client, min_cases=5)
-        assert len(calls) == before + 1  # a new minute reads the facts once more
+        update(client, min_cases=5)  # answered from the last minute's facts ...
+        board_of(app).reviews.settle()
+        assert len(calls) == before + 1  # ... while the new minute's are read, once
+        update(client, by="tier1", min_cases=5)
+        assert len(calls) == before + 1
+        clock.now = FIXED + reads.STALE_FOR + timedelta(minutes=2)
+        update(client, min_cases=5)  # too old to show: read while the caller waits
+        assert len(calls) == before + 2
     finally:
         clock.now = FIXED
 
@@ -218,7 +255,7 @@ def test_a_grid_worker_gets_nothing_from_the_reviews_callbacks(app: Flask) -> No
     assert "此页面仅限指挥中心和管理人员。" in texts(render(client, "/dashboard/coverage"))
     answer = update(client)
     assert texts(answer["cov-table"]["children"]) == ["此页面仅限指挥中心和管理人员。"]
-    assert answer["cov-map"]["figure"] == {}
+    assert answer["cov-map-box"]["children"] == []
     patrols = callback(client, [("cov-patrols", "children")], [("cov-patrol-town", "value", TOWN)])
     assert "此页面仅限指挥中心和管理人员。" in texts(
         patrols.get_json()["response"]["cov-patrols"]["children"]
