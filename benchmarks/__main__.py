@@ -25,6 +25,7 @@ from benchmarks import (
     ratelimit_bench,
     replay_bench,
     routing_bench,
+    simulate_bench,
     store_bench,
 )
 from benchmarks.common import Row, print_table
@@ -44,6 +45,7 @@ NAMES = (
     "nodes",
     "ratelimit",
     "assess",
+    "simulate",
 )
 
 
@@ -103,6 +105,8 @@ def main() -> None:
         rows += ratelimit_bench.run(repeats=repeats, console=console)
     if "assess" in chosen:
         rows += assess_bench.run(repeats=repeats, console=console)
+    if "simulate" in chosen:
+        rows += simulate_bench.run(repeats=repeats, console=console)
     points = f"; {args.points:,} points" if "grid" in chosen else ""
     print_table(console, rows, f"gridmgr benchmarks (medians of {repeats}{points})")
 
