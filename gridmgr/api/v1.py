@@ -15,7 +15,7 @@ on the app's :class:`~gridmgr.services.context.Services`, and writes the reply.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from flask import Response, current_app, jsonify, request
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
@@ -310,6 +310,27 @@ def _act(case_id: str, body: ActionIn, *, photo: Photo | None = None) -> Respons
         current_caller(),
         case_id,
         Action(body.action),
+        photo=photo,
+        **_action_fields(body),
+        note=note,
+    )
+    return jsonify(case_json(updated))
+
+
+class _ActionFields(TypedDict):
+    comment: str
+    version: int | None
+    assignee_id: str | None
+    unit_id: str | None
+    extend: str | None
+    defer_to: datetime | None
+    rating: int | None
+
+
+def _action_fields(body: ActionIn) -> _ActionFields:
+    """What an action's body gives the service beside the action itself (both doors: at once and
+    with a client id), typed so that the calls are checked."""
+    return _ActionFields(
         comment=body.comment,
         version=body.version,
         assignee_id=body.assignee,
@@ -317,10 +338,7 @@ def _act(case_id: str, body: ActionIn, *, photo: Photo | None = None) -> Respons
         extend=body.extend,
         defer_to=body.defer_to,
         rating=body.rating,
-        photo=photo,
-        note=note,
     )
-    return jsonify(case_json(updated))
 
 
 def _action_once(
@@ -334,14 +352,8 @@ def _action_once(
         Action(body.action),
         client_id=client_id,
         captured_at=body.captured_at,
-        comment=body.comment,
-        version=body.version,
-        assignee_id=body.assignee,
-        unit_id=body.unit,
-        extend=body.extend,
-        defer_to=body.defer_to,
-        rating=body.rating,
         photo=photo,
+        **_action_fields(body),
     )
     if acted.reply is not None:
         return jsonify(acted.reply)
