@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, text, tuple_, update
-from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy import Connection, and_, select, tuple_, update
 
 from gridmgr.cases import Action, Case, CaseEvent
 from gridmgr.intake.duplicates import OpenCase
 from gridmgr.store.casestore import MERGED_QUEUE, OPEN_STATES, row_to_case
 from gridmgr.store.columns import sqlite_time_text
-from gridmgr.store.schema import UTCDateTime, cases
+from gridmgr.store.rawread import utc_bound
+from gridmgr.store.schema import cases
 from gridmgr.store.transactions import StoreBase
 
 UNLOCATED = "unlocated"
@@ -139,82 +139,43 @@ def open_near(
 ) -> list[OpenCase]:
     """Open, unmerged cases of ``categories`` inside ``box`` (lon_min, lon_max, lat_min,
     lat_max) reported in ``[since, until]``: the duplicate lookup's prefilter, one range scan
-    per category of the ``(category, lon, lat)`` index."""
-    if conn.dialect.name == "sqlite":
-        return _open_near_sqlite(conn, categories=categories, box=box, since=since, until=until,
-                                 limit=limit)  # fmt: skip
-    params = {
-        "lon0": box[0],
-        "lon1": box[1],
-        "lat0": box[2],
-        "lat1": box[3],
-        "categories": list(categories),
-        "states": list(OPEN_STATES),
-        "since": since,
-        "until": until,
-        "limit": limit,
-    }
-    return [OpenCase(*tuple(r)) for r in conn.execute(_OPEN_NEAR, params).all()]
+    per category of the ``(category, lon, lat)`` index.
 
-
-def _open_near_sqlite(
-    conn: Connection,
-    *,
-    categories: Sequence[str],
-    box: tuple[float, float, float, float],
-    since: datetime,
-    until: datetime,
-    limit: int,
-) -> list[OpenCase]:
-    """:func:`open_near` on SQLite, sent to the driver as plain SQL: asked on every report, it
-    cost several times its query through SQLAlchemy (two expanding lists rendered, times bound
-    and read back through their column type). Times are compared as the column holds them
-    (:func:`~gridmgr.store.columns.sqlite_time_text`) and read back aware, in UTC."""
-    sql = _OPEN_NEAR_DRIVER.format(categories=", ".join("?" * len(categories)))
-    bound = (*box, *categories, sqlite_time_text(since), sqlite_time_text(until), limit)
-    rows = conn.exec_driver_sql(sql, bound).all()
+    Asked on every report, it is sent to the driver as plain SQL: through SQLAlchemy it cost
+    several times its query (two expanding lists rendered, times bound and read back through
+    their column type). Times are bound as the column holds them (on SQLite
+    :func:`~gridmgr.store.columns.sqlite_time_text`) and read back aware, in UTC."""
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    sql = _OPEN_NEAR.format(
+        # SQLite has no statistics unless ANALYZE ran, and then prefers the equality on
+        # merged_into (all NULL) over the range on lon: name the index. PostgreSQL's planner
+        # has statistics.
+        indexed=" INDEXED BY ix_cases_category_lon_lat" if sqlite else "",
+        categories=", ".join([mark] * len(categories)),
+        m=mark,
+    )
+    bind = sqlite_time_text if sqlite else utc_bound
+    times = (bind(since), bind(until))
+    rows = conn.exec_driver_sql(sql, (*box, *categories, *times, limit)).all()
     return [
-        OpenCase(r[0], r[1], r[2], r[3], r[4], r[5], _sqlite_time(r[6]), r[7], r[8], r[9])
+        OpenCase(r[0], r[1], r[2], r[3], r[4], r[5], _utc_time(r[6]), r[7], r[8], r[9])
         for r in rows
     ]
 
 
-def _sqlite_time(value: str | datetime) -> datetime:
+def _utc_time(value: str | datetime) -> datetime:
+    """A time as the driver gives it (SQLite: text in UTC; PostgreSQL: aware), aware in UTC."""
     found = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
 
-_NEAR_COLUMNS = (
-    "case_id, number, category, state, lon, lat, reported_at, description, reporter, channel"
-)
-_NEAR_WHERE = (
-    "WHERE lon BETWEEN :lon0 AND :lon1 AND lat BETWEEN :lat0 AND :lat1 "
-    "AND category IN :categories AND state IN :states AND merged_into IS NULL "
-    "AND reported_at BETWEEN :since AND :until LIMIT :limit"
-)
-
-
-def _near(table: str) -> TextualSelect:
-    return (
-        text(f"SELECT {_NEAR_COLUMNS} FROM {table} {_NEAR_WHERE}")
-        .bindparams(
-            bindparam("categories", expanding=True),
-            bindparam("states", expanding=True),
-            bindparam("since", type_=UTCDateTime),
-            bindparam("until", type_=UTCDateTime),
-        )
-        .columns(reported_at=UTCDateTime)
-    )
-
-
-# SQLite has no statistics unless ANALYZE ran, and then prefers the equality on merged_into (all
-# NULL) over the range on lon: name the index. PostgreSQL's planner has statistics.
-_OPEN_NEAR = _near("cases")
-_OPEN_NEAR_DRIVER = (
-    f"SELECT {_NEAR_COLUMNS} FROM cases INDEXED BY ix_cases_category_lon_lat "
-    "WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ? AND category IN ({categories}) "
+_OPEN_NEAR = (
+    "SELECT case_id, number, category, state, lon, lat, reported_at, description, reporter, "
+    "channel FROM cases{indexed} "
+    "WHERE lon BETWEEN {m} AND {m} AND lat BETWEEN {m} AND {m} AND category IN ({categories}) "
     "AND state IN (" + ", ".join(f"'{state}'" for state in OPEN_STATES) + ") "
-    "AND merged_into IS NULL AND reported_at BETWEEN ? AND ? LIMIT ?"
+    "AND merged_into IS NULL AND reported_at BETWEEN {m} AND {m} LIMIT {m}"
 )
 
 

@@ -58,7 +58,7 @@ def points_in_windows(
             params: list[Any] = []
             for person, since, until in chunk:
                 if postgres:
-                    params += [person, _utc(since), _utc(until)]
+                    params += [person, utc_bound(since), utc_bound(until)]
                 else:
                     params += [person, sqlite_time_text(since), sqlite_time_text(until)]
             sql = (
@@ -74,7 +74,7 @@ def points_in_windows(
     return rows
 
 
-def _utc(value: datetime) -> datetime:
+def utc_bound(value: datetime) -> datetime:
     """An aware time as a plain ``datetime`` in UTC (what the driver adapts)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise TimeError(f"{value.isoformat()} has no timezone; the store keeps aware times")
@@ -82,4 +82,4 @@ def _utc(value: datetime) -> datetime:
     return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, UTC)
 
 
-__all__ = ["WINDOW_CHUNK", "driver_rows", "frame_of", "points_in_windows"]
+__all__ = ["WINDOW_CHUNK", "driver_rows", "frame_of", "points_in_windows", "utc_bound"]
