@@ -8,15 +8,15 @@ each page is loaded once to warm the caches, then :data:`LOADS` times.
 
 A page is **usable** when, counted from its navigation start, every request it makes for its
 content (Dash callbacks, the wall display's ``data.json``, the field app's ``/api/v1/`` fetches;
-the dashboard's 1-s ticks excluded) has answered, every Plotly figure on it is drawn (a map: its
-tiles and layers loaded), the page's own sign of content is there, and that has held for
-:data:`SETTLE_MS` — the time of the first moment of that quiet stretch is the figure. Anchors,
-same browser and run: ``GET /healthz`` (navigation to load) and an unknown dashboard path (the
-Dash shell booting and rendering a one-line notice, through the same probe). Beside each page,
-the CPU time this process (the server, and the benchmark's thin Playwright client) spent per
-load, and the time the page's main thread in Chromium was busy until it was usable (scripts,
-style, layout, paint: Chromium's ``TaskDuration``; not the GPU process): both less noisy
-than wall time on a shared machine.
+the dashboard's 1-s ticks excluded) has answered, every Plotly figure on it is drawn (an SVG
+map: its cells drawn; a MapLibre one: its tiles and layers loaded), the page's own sign of
+content is there, and that has held for :data:`SETTLE_MS` — the time of the first moment of that
+quiet stretch is the figure. Anchors, same browser and run: ``GET /healthz`` (navigation to
+load) and an unknown dashboard path (the Dash shell booting and rendering a one-line notice,
+through the same probe). Beside each page, the CPU time this process (the server, and the
+benchmark's thin Playwright client) spent per load, and the time the page's main thread in
+Chromium was busy until it was usable (scripts, style, layout, paint: Chromium's
+``TaskDuration``; not the GPU process): both less noisy than wall time on a shared machine.
 
 The field app ``/m/`` signs in as a phone does: a grid worker of the database logs in once
 through the app's own form (``POST /api/v1/devices``), which keeps the device token in the
@@ -85,6 +85,9 @@ USABLE_PROBE_JS = """(() => {
     const drawn = () => document.querySelector('.dash-graph--pending') === null
         && Array.from(document.querySelectorAll('.js-plotly-plot')).every((gd) => {
             if (!gd._fullLayout) { return false; }
+            // an SVG map (no tile server): its cells drawn, once its GeoJSON is fetched
+            const cells = gd._fullData.some((t) => t.type === 'choropleth' && t._length > 0);
+            if (cells && !gd.querySelector('path.choroplethlocation')) { return false; }
             const sub = gd._fullLayout.map && gd._fullLayout.map._subplot;
             return !sub || Boolean(sub.map && sub.map.loaded());
         });

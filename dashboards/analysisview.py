@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from dashboards.figures import map_layout
+from dashboards.figures import Outline, borders_trace, drawn, map_layout
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from dashboards.reads import analysis as reads
@@ -165,7 +165,7 @@ def hotspot_map(
     found: PeriodAnalysis,
     *,
     geojson_url: str,
-    outline_url: str,
+    outline: Outline,
     bounds: tuple[float, float, float, float],
     lang: str,
 ) -> dict[str, Any]:
@@ -220,10 +220,9 @@ def hotspot_map(
         center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
         zoom=zoom_for(bounds, width_px=900, height_px=520),
         height=520,
-        outline_url=outline_url,
     )
     layout["uirevision"] = "analysis"
-    return {"data": [cells, circles], "layout": layout}
+    return drawn({"data": [cells, circles, borders_trace(outline)], "layout": layout})
 
 
 def period_summary(found: PeriodAnalysis, lang: str) -> str:

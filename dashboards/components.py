@@ -12,7 +12,7 @@ from typing import Any
 from dash import dcc, html
 
 from dashboards.context import PREFIX
-from dashboards.figures import map_layout
+from dashboards.figures import drawn, map_layout
 from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
 from gridmgr.cases import CARDS, Action, CaseState
@@ -116,9 +116,10 @@ def pick_map(
         center=(center["lon"], center["lat"]),
         zoom=zoom_for((minx, miny, maxx, maxy), width_px=360, height_px=320),
         height=320,
+        width=360,
     )
     layout["uirevision"] = "pick"
-    return {"data": [outline], "layout": layout}
+    return drawn({"data": [outline], "layout": layout})
 
 
 def pick_widget(graph_id: str, figure: dict[str, Any]) -> Any:
@@ -137,14 +138,18 @@ def pick_widget(graph_id: str, figure: dict[str, Any]) -> Any:
 
 
 def map_center(relayout: Any) -> tuple[float, float] | None:
-    """The map's centre after the user panned it (``None``: the event was not a pan).
+    """The map's centre after the user panned it (``None``: the event was not a pan): an SVG
+    map names it ``geo.center.lon`` and ``geo.center.lat``, a MapLibre one ``map.center``.
 
+    >>> map_center({"geo.center.lon": 120.1, "geo.center.lat": 31.9, "geo.projection.scale": 2})
+    (120.1, 31.9)
     >>> map_center({"map.center": {"lon": 120.1, "lat": 31.9}}), map_center({"autosize": True})
     ((120.1, 31.9), None)
     """
-    center = (relayout or {}).get("map.center")
+    relayout = relayout if isinstance(relayout, dict) else {}
+    center = relayout.get("map.center")
     if not isinstance(center, dict):
-        return None
+        center = {"lon": relayout.get("geo.center.lon"), "lat": relayout.get("geo.center.lat")}
     lon, lat = center.get("lon"), center.get("lat")
     if not isinstance(lon, int | float) or not isinstance(lat, int | float):
         return None

@@ -1,16 +1,26 @@
 """Pure figure builders: view-model values in, Plotly figures (as dicts) out.
 
-The command center's map is up to four traces, named by :class:`Trace`: the cells (a
-``choroplethmap`` whose GeoJSON is a *URL*, so the polygons travel once and the browser caches
-them), the case points, the workers on patrol and, in the city view, the town names — over our
-own layers (territory and town borders), on a blank style: no tile server is needed. Live
-updates patch the cells' ``z`` and extend the case points; nothing here re-sends a polygon.
+The command center's map is up to five traces, named by :class:`Trace`: the cells (a
+choropleth whose GeoJSON is a *URL*, so the polygons travel once and the browser caches them),
+the case points, the workers on patrol, the town borders and, in the city view, the town names.
+Live updates patch the cells' ``z`` and extend the case points; nothing here re-sends a polygon.
+
+**Two ways to draw a map.** Without a tile server (the default) every map is SVG, Plotly's
+``geo`` subplot in a Mercator projection with its own base layers hidden: no WebGL, so it draws
+as fast on a PC without a graphics card (or a wall display's small box) as with one — MapLibre's
+WebGL in software took 2 s for the city's 1,557 cells where SVG takes 0.4 s (issue #21). With
+``GRIDMGR_TILE_URL`` the command center's map is MapLibre (``choroplethmap``/``scattermap``) over
+the raster tiles. Builders write MapLibre traces and :func:`map_layout` picks the subplot;
+:func:`drawn` renames the traces for SVG. ``dashboards/assets/offline_geo.js`` gives Plotly the
+empty world it would otherwise fetch from its CDN.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
+from math import cos, radians
 from typing import Any
 
 from dashboards.i18n import t
@@ -41,8 +51,22 @@ class Trace(IntEnum):
     """Open cases worth a point: overdue ones and recent ones."""
     PATROLS = 2
     """The workers on patrol now."""
-    LABELS = 3
+    BORDERS = 3
+    """The town borders, over the cells."""
+    LABELS = 4
     """The town names (city view only; they follow the first paint)."""
+
+
+@dataclass(frozen=True)
+class Outline:
+    """The town borders drawn over a map: the towns' GeoJSON URL and their codes."""
+
+    url: str
+    codes: tuple[str, ...]
+
+
+SVG_TRACES = {"choroplethmap": "choropleth", "scattermap": "scattergeo"}
+"""A MapLibre trace type and the same trace drawn in SVG on a ``geo`` subplot."""
 
 
 def map_figure(
@@ -55,22 +79,24 @@ def map_figure(
     center: tuple[float, float],
     zoom: float,
     points: Sequence[Mapping[str, Any]],
-    outline_url: str,
+    outline: Outline,
     lang: str,
     tile_url: str | None = None,
     labels: Sequence[tuple[str, float, float]] = (),
     label_codes: Sequence[str] = (),
     patrols: Sequence[Mapping[str, Any]] = (),
     height: int = 640,
+    width: int = 900,
 ) -> dict[str, Any]:
     """The command center's map: cells coloured by ``metric``, case points, town borders.
 
     >>> fig = map_figure(geojson_url="/g.json", codes=["1", "2"], values=[0, 3],
     ...     owners={"1": "张三"}, metric="open",
-    ...     center=(120.3, 31.8), zoom=9, points=[], outline_url="/t.json", lang="zh")
+    ...     center=(120.3, 31.8), zoom=9, points=[], outline=Outline("/t.json", ("1",)),
+    ...     lang="zh")
     >>> cells = fig["data"][Trace.CELLS]
-    >>> cells["geojson"], cells["z"], cells["text"]
-    ('/g.json', [0, 3], ['张三', '—'])
+    >>> cells["type"], cells["geojson"], cells["z"], cells["text"]
+    ('choropleth', '/g.json', [0, 3], ['张三', '—'])
     """
     zmax = max([v for v in values if v is not None] + [1])
     owner = t("owner", lang)
@@ -96,18 +122,17 @@ def map_figure(
         "colorbar": {"thickness": 10, "len": 0.5, "x": 0.99, "title": {"text": ""}},
         "name": "cells",
     }
-    layout = map_layout(
-        center=center, zoom=zoom, height=height, outline_url=outline_url, tile_url=tile_url
-    )
+    layout = map_layout(center=center, zoom=zoom, height=height, width=width, tile_url=tile_url)
     layout.update(uirevision="map", clickmode="event")
     traces = {
         Trace.CELLS: cells,
         Trace.CASES: points_trace(points, lang),
         Trace.PATROLS: patrols_trace(patrols, lang),
+        Trace.BORDERS: borders_trace(outline),
     }
     if labels:
         traces[Trace.LABELS] = labels_trace(labels, label_codes)
-    return {"data": [traces[k] for k in sorted(traces)], "layout": layout}
+    return drawn({"data": [traces[k] for k in sorted(traces)], "layout": layout})
 
 
 def points_trace(points: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
@@ -179,37 +204,101 @@ def map_layout(
     center: tuple[float, float],
     zoom: float,
     height: int,
-    outline_url: str | None = None,
+    width: int = 900,
     tile_url: str | None = None,
 ) -> dict[str, Any]:
-    """The layout every map of the dashboard shares: our own style (offline unless a tile URL
-    is set), the town borders from ``outline_url`` on top, no margins, no legend.
+    """The layout every map of the dashboard shares, showing what a MapLibre map of ``width`` ×
+    ``height`` pixels shows at ``zoom`` around ``center``: SVG (a ``geo`` subplot) unless
+    ``tile_url`` asks for a raster basemap (MapLibre); no margins, no legend.
 
-    >>> layout = map_layout(center=(120.3, 31.8), zoom=10, height=400, outline_url="/t.json")
-    >>> layout["map"]["style"], layout["map"]["layers"][0]["source"], layout["height"]
-    ('white-bg', '/t.json', 400)
+    >>> layout = map_layout(center=(120.3, 31.8), zoom=10, height=400)
+    >>> layout["geo"]["projection"], layout["geo"]["lonaxis"]["range"], layout["height"]
+    ({'type': 'mercator'}, [119.99101, 120.60899], 400)
+    >>> tiles = "https://t.example/{z}/{x}/{y}.png"
+    >>> map_layout(center=(120.3, 31.8), zoom=10, height=400, tile_url=tiles)["map"]["zoom"]
+    10
     """
-    map_: dict[str, Any] = {
-        "style": _style(tile_url),
-        "center": {"lon": center[0], "lat": center[1]},
-        "zoom": zoom,
-    }
-    if outline_url is not None:
-        map_["layers"] = [
-            {
-                "source": outline_url,
-                "sourcetype": "geojson",
-                "type": "line",
-                "color": BORDER,
-                "line": {"width": 1.6},
-                "below": "",
-            }
-        ]
-    return {
-        "map": map_,
+    layout: dict[str, Any] = {
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "height": height,
         "showlegend": False,
+    }
+    if tile_url:
+        layout["map"] = {
+            "style": _style(tile_url),
+            "center": {"lon": center[0], "lat": center[1]},
+            "zoom": zoom,
+        }
+    else:
+        layout["geo"] = _geo(center, zoom, width, height)
+    return layout
+
+
+def _geo(center: tuple[float, float], zoom: float, width: int, height: int) -> dict[str, Any]:
+    """A ``geo`` subplot framing what MapLibre shows at ``zoom`` (a 512-px world) in
+    ``width`` × ``height`` pixels: Mercator, Plotly's own land and sea hidden."""
+    per_px = 360 / (512 * 2**zoom)
+    half_lon = width / 2 * per_px
+    half_lat = height / 2 * per_px * cos(radians(center[1]))
+    return {
+        "projection": {"type": "mercator"},
+        "visible": False,
+        "bgcolor": "rgba(0,0,0,0)",
+        "lonaxis": {"range": [round(center[0] - half_lon, 5), round(center[0] + half_lon, 5)]},
+        "lataxis": {"range": [round(center[1] - half_lat, 5), round(center[1] + half_lat, 5)]},
+    }
+
+
+def recentre(layout: dict[str, Any], lon: float, lat: float) -> None:
+    """Move a map of :func:`map_layout` to centre on (``lon``, ``lat``), keeping its scale.
+
+    >>> layout = map_layout(center=(120.0, 31.0), zoom=12, height=300)
+    >>> recentre(layout, 121.0, 31.5)
+    >>> [round(sum(layout["geo"][a]["range"]) / 2, 3) for a in ("lonaxis", "lataxis")]
+    [121.0, 31.5]
+    """
+    if "map" in layout:
+        layout["map"]["center"] = {"lon": lon, "lat": lat}
+        return
+    for axis, middle in (("lonaxis", lon), ("lataxis", lat)):
+        low, high = layout["geo"][axis]["range"]
+        half = (high - low) / 2
+        layout["geo"][axis]["range"] = [middle - half, middle + half]
+
+
+def drawn(figure: dict[str, Any]) -> dict[str, Any]:
+    """``figure`` with its MapLibre traces renamed to their SVG kind when its layout is SVG
+    (see the module docstring); a MapLibre figure unchanged.
+
+    >>> fig = {"data": [{"type": "scattermap"}], "layout": map_layout(center=(0, 0), zoom=1,
+    ...     height=100)}
+    >>> drawn(fig)["data"][0]["type"]
+    'scattergeo'
+    """
+    if "geo" not in figure["layout"]:
+        return figure
+    return {**figure, "data": [svg_trace(trace) for trace in figure["data"]]}
+
+
+def svg_trace(trace: dict[str, Any]) -> dict[str, Any]:
+    """One MapLibre trace as the same trace on a ``geo`` subplot."""
+    return {**trace, "type": SVG_TRACES.get(trace["type"], trace["type"])}
+
+
+def borders_trace(outline: Outline) -> dict[str, Any]:
+    """The town borders (:attr:`Trace.BORDERS`): lines only, no fill, not hoverable."""
+    clear = "rgba(0,0,0,0)"
+    return {
+        "type": "choroplethmap",
+        "geojson": outline.url,
+        "featureidkey": "properties.code",
+        "locations": list(outline.codes),
+        "z": [0] * len(outline.codes),
+        "colorscale": [[0, clear], [1, clear]],
+        "showscale": False,
+        "marker": {"line": {"width": 1.6, "color": BORDER}},
+        "hoverinfo": "skip",
+        "name": "borders",
     }
 
 
@@ -255,4 +344,5 @@ def case_map(
             }
         )
     center = (lon or 120.28, lat or 31.8)
-    return {"data": data, "layout": map_layout(center=center, zoom=zoom, height=260)}
+    layout = map_layout(center=center, zoom=zoom, height=260, width=420)
+    return drawn({"data": data, "layout": layout})

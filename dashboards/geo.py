@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 import shapely
 
+from dashboards.figures import Outline
 from gridmgr.grid.model import Grid
 
 SIMPLIFY_DEG = 0.0002
@@ -58,6 +59,10 @@ class MapGeometry:
     def url(self, tier: int, prefix: str) -> str:
         """Where the browser fetches ``tier``'s GeoJSON (one URL per generation: cacheable)."""
         return f"{prefix}geo/{self.generation}/tier{tier}.json"
+
+    def outline(self, prefix: str) -> Outline:
+        """The town borders to draw over a map."""
+        return Outline(self.url(1, prefix), self.tier(1).codes)
 
     @cached_property
     def territory_bounds(self) -> tuple[float, float, float, float]:

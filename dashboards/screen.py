@@ -272,6 +272,7 @@ PAGE = """<!doctype html>
 </main>
 <script id="cfg" type="application/json">__CONFIG__</script>
 <script src="/dashboard/screen/screen.js"></script>
+<script src="/dashboard/assets/offline_geo.js"></script>
 <script src="/dashboard/screen/plotly.js"></script>
 </body></html>
 """

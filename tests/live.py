@@ -119,8 +119,9 @@ def screenshot(page: Page, name: str) -> Path:
 MAP_CELLS_JS = """() => {
     const el = document.querySelector('#cc-map .js-plotly-plot');
     if (!el || !el._fullData || !el._fullData[CELLS]) { return -1; }
-    const canvas = el.querySelector('canvas');
-    return canvas ? el._fullData[CELLS].locations.length : -1;
+    // drawn: SVG cells (no tile server) or MapLibre's canvas (over tiles)
+    const drawn = el.querySelector('path.choroplethlocation, canvas');
+    return drawn ? el._fullData[CELLS].locations.length : -1;
 }""".replace("CELLS", str(int(Trace.CELLS)))
 """How many cells the command center's map draws (-1 until the map is up)."""
 

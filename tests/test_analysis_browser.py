@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 MAP_CELLS_JS = """() => {
     const el = document.querySelector('#an-map .js-plotly-plot');
-    if (!el || !el._fullData || !el._fullData[0] || !el.querySelector('canvas')) { return -1; }
+    if (!el || !el._fullData || !el._fullData[0]) { return -1; }
+    if (!el.querySelector('path.choroplethlocation')) { return -1; }  // SVG cells drawn
     return el._fullData[0].locations.length;
 }"""
 """How many cells the hot-spot map draws (-1 until it is up)."""

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dashboards import Dashboard, dashboard_of, mount_dashboard
-from dashboards.figures import Trace, map_figure
+from dashboards.figures import Outline, Trace, map_figure
 from dashboards.geo import MapGeometry, build_tier
 from dashboards.reads import command as reads
 from dashboards.reads.command import values_for
@@ -520,8 +520,8 @@ def test_values_sum_up_the_tiers_and_blank_what_is_out_of_scope() -> None:
         values_for(["1"], load, "colour")
 
 
-def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> None:
-    fig = map_figure(
+def _map(tile_url: str | None = None) -> dict[str, Any]:
+    return map_figure(
         geojson_url="/dashboard/geo/g1/tier3.json",
         codes=["a", "b"],
         values=[1, None],
@@ -530,9 +530,14 @@ def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> No
         center=(120.3, 31.8),
         zoom=10,
         points=[{"id": "c1", "lon": 120.3, "lat": 31.8, "category": "x", "overdue": True}],
-        outline_url="/dashboard/geo/g1/tier1.json",
+        outline=Outline("/dashboard/geo/g1/tier1.json", ("t1", "t2")),
         lang="en",
+        tile_url=tile_url,
     )
+
+
+def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> None:
+    fig = _map()
     cells, points = fig["data"][Trace.CELLS], fig["data"][Trace.CASES]
     assert cells["geojson"] == "/dashboard/geo/g1/tier3.json"
     assert cells["text"] == ["张三", "—"]  # names come from the GeoJSON's properties
@@ -541,7 +546,31 @@ def test_the_map_figure_refers_to_polygons_by_url_and_hovers_owner_names() -> No
     assert "Overdue cases" in cells["hovertemplate"]
     assert points["customdata"] == ["c1"]
     assert points["marker"]["color"] == ["#d9480f"]
-    assert fig["layout"]["map"]["style"] == "white-bg"  # no tile server needed
+    # no tile server: SVG on a geo subplot (no WebGL), Plotly's own world hidden
+    assert fig["layout"]["geo"]["visible"] is False
+    assert [t["type"] for t in fig["data"]] == [
+        "choropleth",
+        "scattergeo",
+        "scattergeo",
+        "choropleth",
+    ]
+    borders = fig["data"][Trace.BORDERS]
+    assert borders["locations"] == ["t1", "t2"]
+    assert borders["hoverinfo"] == "skip"
+
+
+def test_a_tile_server_draws_the_command_map_with_maplibre_over_its_tiles() -> None:
+    fig = _map("https://tiles.example/{z}/{x}/{y}.png")
+    assert "geo" not in fig["layout"]
+    assert fig["layout"]["map"]["style"]["sources"]["tiles"]["tiles"] == [
+        "https://tiles.example/{z}/{x}/{y}.png"
+    ]
+    assert [t["type"] for t in fig["data"]] == [
+        "choroplethmap",
+        "scattermap",
+        "scattermap",
+        "choroplethmap",
+    ]
 
 
 def test_clicking_a_cell_drills_into_its_town_then_its_community(app: Flask, tiny: Grid) -> None:

@@ -160,7 +160,7 @@ def test_the_map_colours_ranked_cells_from_a_geometry_url_without_customdata(
     assert graph["type"] == "Graph"
     assert graph["props"]["id"] == "cov-map"
     trace = graph["props"]["figure"]["data"][0]
-    assert trace["type"] == "choroplethmap"
+    assert trace["type"] == "choropleth"  # SVG: no WebGL needed
     assert trace["geojson"].startswith("/dashboard/geo/")
     assert trace["geojson"].endswith("tier3.json")
     assert "customdata" not in trace

@@ -76,7 +76,7 @@ def test_an_operator_places_an_unlocated_case_from_its_page(
     pinned = callback(
         client,
         [("case-lon", "value"), ("case-lat", "value")],
-        [("case-pick", "relayoutData", {"map.center": {"lon": lon, "lat": lat}})],
+        [("case-pick", "relayoutData", {"geo.center.lon": lon, "geo.center.lat": lat})],
     )
     response = pinned.get_json()["response"]
     assert (response["case-lon"]["value"], response["case-lat"]["value"]) == (

@@ -291,7 +291,7 @@ def on_period(month: Any) -> Any:
     figure = view.hotspot_map(
         found,
         geojson_url=board.geometry.url(3, PREFIX),
-        outline_url=board.geometry.url(1, PREFIX),
+        outline=board.geometry.outline(PREFIX),
         bounds=_bounds(board, caller),
         lang=lang,
     )

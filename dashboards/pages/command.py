@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboards.components import action_label, case_href, case_link
 from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
-from dashboards.figures import Trace, labels_trace, map_figure, point_colour
+from dashboards.figures import Trace, labels_trace, map_figure, point_colour, svg_trace
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from dashboards.reads import command as reads
@@ -176,8 +176,9 @@ def view_figure(
         metric=metric,
         center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
         zoom=zoom_for(bounds, width_px=860, height_px=580),
+        width=860,
         points=points,
-        outline_url=geometry.url(1, PREFIX),
+        outline=geometry.outline(PREFIX),
         lang=lang,
         tile_url=board.tile_url,
         labels=town_labels(board) if parent is None and with_labels else [],
@@ -496,7 +497,8 @@ def map_patch(
         _add_points(services, figure, changes.points, lang)
     if n == 1 and view.get("parent") is None:  # the town names, after the first paint
         towns = board.geometry.tier(1).codes
-        figure["data"].append(labels_trace(town_labels(board), list(towns)))  # Trace.LABELS
+        labels = labels_trace(town_labels(board), list(towns))
+        figure["data"].append(labels if board.tile_url else svg_trace(labels))  # Trace.LABELS
     if n % PATROLS_EVERY == 0:
         walkers = reads.patrol_positions(services, caller, now)
         patrols = figure["data"][Trace.PATROLS]

@@ -20,7 +20,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboards.components import forbidden
 from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
-from dashboards.figures import map_layout
+from dashboards.figures import Outline, borders_trace, drawn, map_layout
 from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
 from dashboards.permissions import require_city_wide
@@ -238,7 +238,7 @@ def performance_map(
     table: pd.DataFrame,
     *,
     geojson_url: str,
-    outline_url: str,
+    outline: Outline,
     bounds: tuple[float, float, float, float],
     lang: str,
 ) -> dict[str, Any]:
@@ -248,7 +248,7 @@ def performance_map(
 
     >>> table = pd.DataFrame({"unit": ["1", "2"], "label": ["甲", "乙"], "ranked": [True, False],
     ...     "eb_rate": [0.8, 0.5], "rank": [1.0, float("nan")], "finished": [12, 2]})
-    >>> fig = performance_map(table, geojson_url="/g.json", outline_url="/t.json",
+    >>> fig = performance_map(table, geojson_url="/g.json", outline=Outline("/t.json", ("1",)),
     ...     bounds=(120.0, 31.6, 120.6, 32.0), lang="en")
     >>> fig["data"][0]["locations"], fig["data"][0]["z"], "customdata" in fig["data"][0]
     (['1'], [80.0], False)
@@ -278,10 +278,9 @@ def performance_map(
         center=(center["lon"], center["lat"]),
         zoom=zoom_for(bounds, width_px=900, height_px=560),
         height=560,
-        outline_url=outline_url,
     )
     layout["uirevision"] = "coverage"
-    return {"data": [cells], "layout": layout}
+    return drawn({"data": [cells, borders_trace(outline)], "layout": layout})
 
 
 def patrol_view(
@@ -447,7 +446,7 @@ def ranking(
     figure = performance_map(
         table,
         geojson_url=board.geometry.url(MAP_TIER[by], PREFIX),
-        outline_url=board.geometry.url(1, PREFIX),
+        outline=board.geometry.outline(PREFIX),
         bounds=_bounds(board.geometry, town),
         lang=lang,
     )

@@ -8,7 +8,7 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html, no_update
 
 from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
-from dashboards.figures import map_layout
+from dashboards.figures import borders_trace, drawn, map_layout
 from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
 from dashboards.reads.inspections import inspections
@@ -128,10 +128,10 @@ def visits_map(geometry: MapGeometry, visits: list[dict[str, Any]], lang: str) -
         center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
         zoom=zoom_for(bounds, width_px=900, height_px=480),
         height=520,
-        outline_url=geometry.url(1, PREFIX),
     )
     layout.update(showlegend=True, legend={"orientation": "h", "y": 1.02})
-    return {"data": traces, "layout": layout}
+    borders = {**borders_trace(geometry.outline(PREFIX)), "showlegend": False}
+    return drawn({"data": [*traces, borders], "layout": layout})
 
 
 def results_table(results: list[dict[str, Any]], lang: str) -> Any:

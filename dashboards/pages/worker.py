@@ -286,7 +286,9 @@ def show_place(place: Any) -> Any:
     if place.get("source") == "map":
         return no_update, text  # the crosshair already marks it
     figure = Patch()  # from geolocation: bring the place under the crosshair
-    figure["layout"]["map"]["center"] = {"lon": place["lon"], "lat": place["lat"]}
+    geo = figure["layout"]["geo"]  # the pick map is SVG (dashboards.figures)
+    geo["center"] = {"lon": place["lon"], "lat": place["lat"]}
+    geo["projection"]["rotation"] = {"lon": place["lon"]}
     return figure, text
 
 
