@@ -21,6 +21,7 @@ from wtforms import ValidationError  # type: ignore[import-untyped]
 
 from dashboards.context import LANG_COOKIE, PREFIX, current_caller, dashboard
 from dashboards.i18n import LANGS
+from dashboards.plotlyjs import add_plotly_route
 from dashboards.screen import add_screen_routes
 from gridmgr.errors import GridMgrError
 from gridmgr.services.dossier import export_dossier
@@ -30,6 +31,7 @@ from gridmgr.web.sessions import current_session_user
 
 CSRF_COOKIE = "_csrf_token"
 _GEO = re.compile(r"^tier([123])\.json$")
+_FINGERPRINTED = re.compile(rf"^{PREFIX}_dash-component-suites/.*\.v[0-9_]+m[0-9]+\.")
 _DASH_API = ("_dash-update-component", "_dash-layout", "_dash-dependencies")
 MAX_DEPTH = 100
 """How deep a callback body may nest lists and objects (dash-renderer sends a few levels)."""
@@ -202,6 +204,7 @@ def add_routes(server: Flask) -> None:
     server.add_url_rule(f"{PREFIX}photo/<attachment_id>", "dash_photo", photo)
     server.add_url_rule(f"{PREFIX}dossier/<case_id>", "dash_dossier", dossier)
     add_screen_routes(server)  # the wall display: its own token, no session
+    add_plotly_route(server)  # the plotly.js for this app's maps
 
 
 def dashboard_login() -> ResponseReturnValue | None:
@@ -233,9 +236,9 @@ def csrf_cookie(response: Response) -> Response:
     geometry, the scripts).
     """
     path = request.path
-    suites = path.startswith(f"{PREFIX}_dash-component-suites/")
-    if suites and response.status_code in (200, 304):
-        # dash fingerprints these URLs (".v<version>m<mtime>."): a new file, a new URL
+    if _FINGERPRINTED.search(path) and response.status_code in (200, 304):
+        # dash fingerprints these URLs (".v<version>m<mtime>."): a new file, a new URL; not
+        # plotly.js, which dcc.Graph loads from one fixed URL (dashboards.plotlyjs)
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     page = path.startswith(PREFIX) and response.mimetype == "text/html"
     if page and not _valid_csrf(request.cookies.get(CSRF_COOKIE)) and current_session_user():

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from importlib import resources
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, redirect, request
@@ -25,6 +24,7 @@ from dashboards.context import PREFIX, current_lang, dashboard
 from dashboards.figures import Trace
 from dashboards.i18n import t
 from dashboards.pages.command import view_figure
+from dashboards.plotlyjs import plotly_js
 from dashboards.reads import command as reads
 from dashboards.reads.names import category_name, cell_name
 from gridmgr.access import Caller
@@ -228,14 +228,6 @@ def replayed(figure: dict[str, Any], at: datetime, lang: str) -> dict[str, Any]:
         "feed": [],
         "overdue": [],
     }
-
-
-def plotly_js() -> Response:
-    """plotly.js as the plotly package ships it (the wall needs no internet)."""
-    data = resources.files("plotly").joinpath("package_data/plotly.min.js").read_bytes()
-    response = Response(data, mimetype="text/javascript")
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    return response
 
 
 PAGE = """<!doctype html>

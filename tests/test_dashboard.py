@@ -57,6 +57,7 @@ def dashboard_app(
     clock: Clock,
     *,
     logins: tuple[str | None, ...] = (None, OWN_CELL, OTHER_CELL),
+    tile_url: str | None = None,
 ) -> Flask:
     """The whole app (API, sessions, dashboard) on the tiny roster; the people of ``logins``
     (cells, ``None`` for the command center) get the test password. Close its ingestor."""
@@ -65,7 +66,7 @@ def dashboard_app(
     services = app_services(store, settings, context, clock=clock)
     built = create_app(settings, grid, context.roster, services=services)
     init_sessions(built, secret_key=KEY, secure_cookies=False)
-    mount_dashboard(built, services)
+    mount_dashboard(built, services, tile_url=tile_url)
     for cell in logins:
         store.set_password(person_of(context.roster, cell), PASSWORD, now=FIXED, actor="test")
     return built
