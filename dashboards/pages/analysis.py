@@ -50,7 +50,8 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
             dcc.Store(id="an-decided", data=0),
             dcc.Store(id="an-client", data=uuid.uuid4().hex),
             html.H2(t("analysis.hotspots", lang)),
-            dcc.Loading(html.Div(id="an-period")),
+            # drawn with the page, not by a callback after it: one round trip less
+            dcc.Loading(html.Div(period_view(board, caller, choices[1], lang), id="an-period")),
         ],
         className="analysispage",
     )
@@ -175,7 +176,9 @@ def register(app: Dash) -> None:
         State("an-decided", "data"),
         prevent_initial_call=True,
     )(on_decide)
-    app.callback(Output("an-period", "children"), Input("an-month", "value"))(on_period)
+    app.callback(
+        Output("an-period", "children"), Input("an-month", "value"), prevent_initial_call=True
+    )(on_period)
 
 
 def _month(value: Any) -> str | None:
@@ -282,6 +285,11 @@ def on_period(month: Any) -> Any:
     name = _month(month)
     if name is None:
         return [html.P(t("analysis.bad_month", lang))]
+    return period_view(board, caller, name, lang)
+
+
+def period_view(board: Dashboard, caller: Caller, name: str, lang: str) -> Any:
+    """Month ``name``'s hot spots, recurring problems and stage times, for ``caller``."""
     try:
         found = period_analysis(board.services, caller, name, cache=board.reviews)
     except ForbiddenError:

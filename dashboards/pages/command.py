@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboards.components import action_label, case_href, case_link
 from dashboards.context import PREFIX, Dashboard, current_lang, dashboard, require_caller
-from dashboards.figures import Trace, labels_trace, map_figure, point_colour, svg_trace
+from dashboards.figures import Trace, labels_trace, map_figure, point_colour
 from dashboards.geo import zoom_for
 from dashboards.i18n import t
 from dashboards.reads import command as reads
@@ -53,7 +53,7 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
     now = board.services.now()
     live = live_reads(board, caller, now)
     view: dict[str, Any] = {"parent": None, "metric": "open"}
-    figure = view_figure(board, caller, view, lang, now, with_labels=False, live=live)
+    figure = view_figure(board, caller, view, lang, now, with_labels=not board.tile_url, live=live)
     seq, feed = live.recent_feed()
     zmax = figure["data"][Trace.CELLS]["zmax"]
     kpis = kpi_tiles(live.kpis(), lang)
@@ -144,8 +144,9 @@ def view_figure(
     or, with ``replayed``, as the ledger had it at ``replayed.at`` (its cells' values and owners
     then; no case points or walkers, which replay does not rebuild).
 
-    The first paint goes ``with_labels=False``: a text trace costs ~0.45 s to draw in a
-    software-rendered browser, so the town names follow with the first tick."""
+    Over tiles (MapLibre) the first paint goes ``with_labels=False``: a text trace costs
+    ~0.45 s to draw in a software-rendered browser, so the town names follow with the first
+    tick (:func:`labels_follow`); an SVG map has them at once."""
     services, geometry = board.services, board.geometry
     parent = view.get("parent")
     metric = view.get("metric", "open")
@@ -185,6 +186,12 @@ def view_figure(
         label_codes=list(towns.codes) if parent is None else [],
         patrols=walkers,
     )
+
+
+def labels_follow(board: Dashboard, view: dict[str, Any]) -> bool:
+    """Whether the town names follow the first paint with the first tick: a city view over
+    tiles (MapLibre draws text slowly in software); an SVG map has them from the start."""
+    return bool(board.tile_url) and view.get("parent") is None
 
 
 def town_labels(board: Dashboard) -> list[tuple[str, float, float]]:
@@ -439,7 +446,7 @@ def live_update(
     if n % INVARIANTS_EVERY == 0 or changes.items:
         invariant_panel = invariant_rows(invariants(board, live), lang)
     full_values = n % FULL_VALUES_EVERY == 0
-    first = n == 1 and view.get("parent") is None
+    first = n == 1 and labels_follow(board, view)
     busy = changes.items or full_values or n % FULL_POINTS_EVERY == 0 or n % PATROLS_EVERY == 0
     if not first and not busy and changes.seq == since and invariant_panel is no_update:
         raise PreventUpdate  # nothing is sent (HTTP 204)
@@ -495,10 +502,9 @@ def map_patch(
         _set_points(services, figure, live.open_points(), lang)
     elif changes.points:
         _add_points(services, figure, changes.points, lang)
-    if n == 1 and view.get("parent") is None:  # the town names, after the first paint
+    if n == 1 and labels_follow(board, view):  # the town names, after the first paint
         towns = board.geometry.tier(1).codes
-        labels = labels_trace(town_labels(board), list(towns))
-        figure["data"].append(labels if board.tile_url else svg_trace(labels))  # Trace.LABELS
+        figure["data"].append(labels_trace(town_labels(board), list(towns)))  # Trace.LABELS
     if n % PATROLS_EVERY == 0:
         walkers = reads.patrol_positions(services, caller, now)
         patrols = figure["data"][Trace.PATROLS]
