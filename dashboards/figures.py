@@ -249,23 +249,6 @@ def _geo(center: tuple[float, float], zoom: float, width: int, height: int) -> d
     }
 
 
-def recentre(layout: dict[str, Any], lon: float, lat: float) -> None:
-    """Move a map of :func:`map_layout` to centre on (``lon``, ``lat``), keeping its scale.
-
-    >>> layout = map_layout(center=(120.0, 31.0), zoom=12, height=300)
-    >>> recentre(layout, 121.0, 31.5)
-    >>> [round(sum(layout["geo"][a]["range"]) / 2, 3) for a in ("lonaxis", "lataxis")]
-    [121.0, 31.5]
-    """
-    if "map" in layout:
-        layout["map"]["center"] = {"lon": lon, "lat": lat}
-        return
-    for axis, middle in (("lonaxis", lon), ("lataxis", lat)):
-        low, high = layout["geo"][axis]["range"]
-        half = (high - low) / 2
-        layout["geo"][axis]["range"] = [middle - half, middle + half]
-
-
 def drawn(figure: dict[str, Any]) -> dict[str, Any]:
     """``figure`` with its MapLibre traces renamed to their SVG kind when its layout is SVG
     (see the module docstring); a MapLibre figure unchanged.
