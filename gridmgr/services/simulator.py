@@ -436,9 +436,11 @@ class Simulator:
     # -- patrols ------------------------------------------------------------------------------
 
     def _plan_walks(self, until: datetime) -> None:
-        """Plan each working day's walks once, when the simulation reaches that day."""
+        """Plan each working day's walks once, when the simulation reaches into that day (not
+        at its midnight: a run ending there would plan a day it never walks)."""
         day = self.now.date()
-        while day <= until.date():
+        last = (until - timedelta(microseconds=1)).date()
+        while day <= last:
             if day not in self._planned_days:
                 self._planned_days.add(day)
                 self._walks.extend(self._day_walks(day))
