@@ -327,7 +327,7 @@ def _json_copy(value: object) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    if kind is dict:
+    if kind is dict or kind is MappingProxyType:  # a case's or event's details are the latter
         out: dict[str, Any] = {}
         for k, v in cast(dict[object, object], value).items():
             if not isinstance(k, str):
