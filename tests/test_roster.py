@@ -239,6 +239,34 @@ def test_absent_operator_is_left_out_of_the_crew() -> None:
     assert crew_ids(operators_roster((away,)), later) == crew_ids(operators_roster(), later)
 
 
+def test_an_absence_or_a_seat_ending_mid_shift_changes_the_crew_from_that_moment() -> None:
+    # one roster asked again and again through a shift (as the simulator does): the crew
+    # follows an absence that starts, and a seat that ends, between two questions
+    shift = at(2026, 5, 1, 8, 0)
+    crew = crew_ids(operators_roster(), shift)
+    away = Absence(crew[1], at(2026, 5, 1, 10, 0), at(2026, 5, 1, 12, 0), "外出")
+    persons = [Person(f"O{i:02d}", f"值班员{i}") for i in range(1, 13)]
+    seats = [
+        Assignment(
+            p.person_id,
+            COMMAND_CENTER,
+            Role.PRIMARY,
+            at(2024, 1, 1),
+            at(2026, 5, 1, 14, 0) if p.person_id == crew[2] else None,
+        )
+        for p in persons
+    ]
+    roster = Roster(persons, [], seats, (away,))
+    asked = [shift + timedelta(minutes=m) for m in (0, 119, 120, 121, 239, 240, 359, 360, 420)]
+    got = [crew_ids(roster, when) for when in asked]
+    assert got[:2] == [crew, crew]
+    assert got[2:5] == [[crew[0], crew[2]]] * 3  # away from 10:00, back at 12:00
+    assert got[5:7] == [crew, crew]
+    assert crew[2] not in got[7]  # 14:00: the seat of crew[2] ended, the crews are split anew
+    assert got[8] == got[7]
+    assert crew_ids(roster, asked[0]) == crew  # asked again: as before
+
+
 def test_nobody_on_duty_without_operators() -> None:
     assert handover_roster().on_duty(at(2026, 5, 1)) == []
 

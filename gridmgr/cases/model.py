@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from gridmgr.errors import GridMgrError
 from gridmgr.responsibility.sla import Stage
@@ -304,6 +304,62 @@ def to_json_value(value: object, where: str = "value") -> Any:
     >>> to_json_value({"at": at, "by": Actor("P1", Role.WORKER)})
     {'at': '2026-05-06T01:00:00+00:00', 'by': {'actor_id': 'P1', 'role': 'worker', 'name': ''}}
     """
+    # every case built and every event hashed comes through here (hundreds of thousands of
+    # values in a simulated day): the fast copy names no path; only a value it refuses is
+    # walked again, naming where, for the error
+    try:
+        return _json_copy(value)
+    except _NotJsonError:
+        return _checked_json_value(value, where)
+
+
+class _NotJsonError(Exception):
+    """A value :func:`_json_copy` cannot copy (:func:`_checked_json_value` says where)."""
+
+
+_PLAIN = frozenset({type(None), str, bool, int})
+_RECORDS: tuple[type, ...] = ()
+"""The dataclasses copied as dicts of their fields (set below, once they are defined)."""
+
+
+def _json_copy(value: object) -> Any:
+    """:func:`_checked_json_value` without the ``where`` strings: same checks, same order."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict or kind is MappingProxyType:  # a case's or event's details are the latter
+        out: dict[str, Any] = {}
+        for k, v in cast(dict[object, object], value).items():
+            if not isinstance(k, str):
+                raise _NotJsonError
+            out[k] = _json_copy(v)
+        return out
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, _RECORDS):
+        # asdict's copy, shallow: these records hold only plain values, enums, times and
+        # other records, each copied here as asdict then to_json_value would
+        names = _FIELD_NAMES.get(type(value))
+        if names is None:  # a subclass
+            names = tuple(f.name for f in fields(cast(Any, value)))
+        return {name: _json_copy(getattr(value, name)) for name in names}
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise _NotJsonError
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_copy(v) for v in value]
+    raise _NotJsonError
+
+
+def _checked_json_value(value: object, where: str) -> Any:
+    """:func:`to_json_value`, naming the path of each value (for the error message)."""
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, float) and math.isfinite(value):
@@ -313,12 +369,18 @@ def to_json_value(value: object, where: str = "value") -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Actor | Assignee | DeferralRequest):
-        return to_json_value(asdict(value), where)
+        return _checked_json_value(asdict(value), where)
     if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        return {k: to_json_value(v, f"{where}.{k}") for k, v in value.items()}
+        return {k: _checked_json_value(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [to_json_value(v, f"{where}[]") for v in value]
+        return [_checked_json_value(v, f"{where}[]") for v in value]
     raise CaseError(
         f"{where}={value!r} is not a JSON value; use str, int, finite float, bool, None, "
         "list, or dict with str keys"
     )
+
+
+_RECORDS = (Actor, Assignee, DeferralRequest)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    kind: tuple(f.name for f in fields(kind)) for kind in _RECORDS
+}

@@ -222,7 +222,7 @@ class WorkCalendar:
     '2026-10-08T09:30:00+08:00'
     """
 
-    __slots__ = ("_bounds", "_day_us", "_days", "_hours", "_overrides", "_tz")
+    __slots__ = ("_assumed", "_bounds", "_day_us", "_days", "_hours", "_overrides", "_tz")
 
     def __init__(
         self,
@@ -237,6 +237,7 @@ class WorkCalendar:
         self._bounds = tuple((_us(s), _us(e)) for s, e in hours.spans)
         self._day_us = sum(e - s for s, e in self._bounds)
         self._days: dict[date, DayInfo] = {}
+        self._assumed: dict[tuple[date, date], tuple[int, ...]] = {}
 
     @property
     def hours(self) -> WorkingHours:
@@ -297,6 +298,15 @@ class WorkCalendar:
         [2027]
         """
         first, last = sorted((self._date(start), self._date(end)))
+        # asked for every case routed (its report day to its last deadline), with a handful of
+        # distinct spans: each counted the overrides again
+        known = self._assumed.get((first, last))
+        if known is None:
+            known = self._assumed[(first, last)] = tuple(self._assumed_years(first, last))
+        return list(known)
+
+    def _assumed_years(self, first: date, last: date) -> list[int]:
+        """:meth:`assumed_years` worked out, ``first <= last``."""
         years = []
         for year in range(first.year, last.year + 1):
             lo, hi = max(first, date(year, 1, 1)), min(last, date(year, 12, 31))

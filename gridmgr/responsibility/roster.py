@@ -189,6 +189,8 @@ OPERATOR_SHIFT_HOURS = 8
 """The command center works three 8-hour shifts a day, starting 00:00, 08:00 and 16:00."""
 OPERATOR_CREWS = 4
 """Operators form this many crews that take the shifts in turn (四班三倒)."""
+_SHIFT_EPOCH = datetime(2000, 1, 1, tzinfo=TZ)
+"""Shift 0 of :meth:`Roster.on_duty` starts here."""
 
 
 class Roster:
@@ -230,6 +232,7 @@ class Roster:
         for absence in self.absences:
             away[absence.person_id].append(absence)
         self._absences = dict(away)
+        self._on_duty: dict[tuple[int, int], tuple[Person, ...]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -298,14 +301,35 @@ class Roster:
         :data:`OPERATOR_CREWS` crews; shift ``k`` (8-hour shifts counted from 2000-01-01 00:00,
         Beijing time) is worked by crew ``k mod crews``. Absent operators are left out.
         """
+        # asked for every action and report (tens of thousands of times a simulated day), and
+        # the same between two changes of the rotation: a new shift, or an assignment or absence
+        # starting or ending (each is constant between two such moments)
+        shift = int((at - _SHIFT_EPOCH) // timedelta(hours=OPERATOR_SHIFT_HOURS))
+        key = (shift, bisect.bisect_right(self._duty_changes, at))
+        crew = self._on_duty.get(key)
+        if crew is None:
+            if len(self._on_duty) > 4096:
+                self._on_duty.clear()
+            crew = self._on_duty[key] = tuple(self._crew_on_duty(at, shift))
+        return list(crew)
+
+    def _crew_on_duty(self, at: datetime, shift: int) -> list[Person]:
+        """:meth:`on_duty` worked out (``shift`` is ``at``'s)."""
         held = sorted(a.person_id for a in self.holders(COMMAND_CENTER, at))
         if not held:
             return []
         crews = max(1, min(OPERATOR_CREWS, len(held)))
-        epoch = datetime(2000, 1, 1, tzinfo=TZ)
-        shift = int((at - epoch) // timedelta(hours=OPERATOR_SHIFT_HOURS))
         crew = [pid for i, pid in enumerate(held) if i % crews == shift % crews]
         return [self.persons[p] for p in crew if self.is_available(p, at)]
+
+    @cached_property
+    def _duty_changes(self) -> list[datetime]:
+        """Every moment the command-center seat's holders or anyone's absence starts or ends,
+        in order: between two of them :meth:`on_duty` changes only with the shift."""
+        seat = self._by_post.get((COMMAND_CENTER.key, Role.PRIMARY), [])
+        moments = {a.valid_from for a in seat} | {a.valid_to for a in seat if a.valid_to}
+        moments |= {x.start for x in self.absences} | {x.end for x in self.absences}
+        return sorted(moments)
 
     def units_of(self, kind: UnitKind) -> list[Unit]:
         """The units of one kind, by id."""

@@ -152,7 +152,8 @@ class Simulator:
         self._rng = np.random.default_rng([seed, 1])
         self._ids = random.Random(f"gridmgr-simulator-{seed}")
         self._seq = itertools.count()
-        self._steps: list[_Step] = []
+        # a heap of (at, seq, step): tuples compare in C, a dataclass's __lt__ in Python
+        self._steps: list[tuple[datetime, int, _Step]] = []
         self._next_escalation = self.now if escalate_every is not None else None
         self._walks: list[_Walk] = []
         self._planned_days: set[date] = set()
@@ -188,7 +189,7 @@ class Simulator:
         if self.patrols:
             self._plan_walks(until)
         while True:
-            step_at = self._steps[0].at if self._steps else None
+            step_at = self._steps[0][0] if self._steps else None
             esc_at = self._next_escalation
             if esc_at is not None and esc_at < until and (step_at is None or esc_at <= step_at):
                 self._escalate(esc_at)
@@ -197,7 +198,7 @@ class Simulator:
                 continue
             if step_at is None or step_at >= until:
                 break
-            step = heapq.heappop(self._steps)
+            _, _, step = heapq.heappop(self._steps)
             self._run(step)
         self.now = until
         if self.patrols and until - self._last_flush >= self.patrol_flush:
@@ -214,7 +215,8 @@ class Simulator:
             self._flush_walks(self.now)
 
     def _push(self, at: datetime, action: Action, case: Case | None) -> None:
-        heapq.heappush(self._steps, _Step(at, next(self._seq), action, case))
+        seq = next(self._seq)
+        heapq.heappush(self._steps, (at, seq, _Step(at, seq, action, case)))
 
     def _escalate(self, at: datetime) -> None:
         hand_over(self.store, self.context, now=at)  # the server's loop does both, too
@@ -436,9 +438,10 @@ class Simulator:
     # -- patrols ------------------------------------------------------------------------------
 
     def _plan_walks(self, until: datetime) -> None:
-        """Plan each working day's walks once, when the simulation reaches that day."""
+        """Plan each working day's walks once, when the simulation gets past its midnight."""
         day = self.now.date()
-        while day <= until.date():
+        last = (until - timedelta(microseconds=1)).date()
+        while day <= last:
             if day not in self._planned_days:
                 self._planned_days.add(day)
                 self._walks.extend(self._day_walks(day))

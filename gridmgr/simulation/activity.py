@@ -189,6 +189,11 @@ class ArrivalModel:
         # prepared: the walks and arrivals test thousands of points and legs against each cell
         # (the same answers, several times faster)
         shapely.prepare(self.geoms)
+        self.boxes: list[tuple[float, float, float, float]] = [
+            (float(x0), float(y0), float(x1), float(y1))
+            for x0, y0, x1, y1 in shapely.bounds(self.geoms)
+        ]
+        """Each cell's bounding box (a report's point is drawn in it)."""
         hot = rng.lognormal(0.0, 0.9, len(self.codes))
         kinds = rng.choice(len(_KINDS), size=len(self.codes), p=_KIND_SHARES)
         profiles = np.array([_KIND_PROFILES[k] for k in _KINDS])  # kinds x 24
@@ -222,7 +227,7 @@ class ArrivalModel:
             channel = Channel.OPEN311 if rng.random() < 0.7 else Channel.OPERATOR
             return Arrival(at, lon, lat, None, category, channel)
         i = int(rng.choice(len(self.codes), p=self.cell_p[at.hour]))
-        lon, lat = point_in_polygon(rng, self.geoms[i])
+        lon, lat = point_in_polygon(rng, self.geoms[i], self.boxes[i])
         roll = rng.random()
         if roll < m.open311_share:
             channel = Channel.OPEN311
@@ -249,15 +254,20 @@ class ArrivalModel:
         return float(x1 + pad), float(y1 + pad)  # pragma: no cover - a territory filling its box
 
 
-def point_in_polygon(rng: np.random.Generator, polygon: shapely.Geometry) -> tuple[float, float]:
-    """A uniformly random point inside ``polygon`` (rejection sampling in its bounding box).
+def point_in_polygon(
+    rng: np.random.Generator,
+    polygon: shapely.Geometry,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> tuple[float, float]:
+    """A uniformly random point inside ``polygon`` (rejection sampling in its bounding box,
+    ``bounds`` when the caller knows it: a walk draws thousands of points in one cell).
 
     >>> rng = np.random.default_rng(0)
     >>> lon, lat = point_in_polygon(rng, shapely.box(120.0, 31.0, 120.1, 31.1))
     >>> 120.0 <= lon <= 120.1 and 31.0 <= lat <= 31.1
     True
     """
-    x0, y0, x1, y1 = polygon.bounds
+    x0, y0, x1, y1 = polygon.bounds if bounds is None else bounds
     for _ in range(100):
         xs = rng.uniform(x0, x1, 32)
         ys = rng.uniform(y0, y1, 32)

@@ -40,16 +40,17 @@ def walk_in_cell(
     (61, True)
     """
     n = int(duration / every) + 1
-    lat0 = (polygon.bounds[1] + polygon.bounds[3]) / 2
+    box = polygon.bounds
+    lat0 = (box[1] + box[3]) / 2
     kx = _M_PER_DEG_LON_EQ * math.cos(math.radians(lat0))
     step_m = speed_mps * every.total_seconds()
-    here = point_in_polygon(rng, polygon)
+    here = point_in_polygon(rng, polygon, box)
     xs, ys = [here[0]], [here[1]]
     target = here
     left = 0.0  # metres left on the current leg
     while len(xs) < n:
         if left <= 0.0:
-            target = _next_waypoint(rng, polygon, here)
+            target = _next_waypoint(rng, polygon, here, box)
             left = math.hypot((target[0] - here[0]) * kx, (target[1] - here[1]) * _M_PER_DEG_LAT)
             if left < 1.0:
                 left = 0.0
@@ -68,10 +69,13 @@ def walk_in_cell(
 
 
 def _next_waypoint(
-    rng: np.random.Generator, polygon: shapely.Geometry, here: tuple[float, float]
+    rng: np.random.Generator,
+    polygon: shapely.Geometry,
+    here: tuple[float, float],
+    box: tuple[float, float, float, float],
 ) -> tuple[float, float]:
     for _ in range(20):
-        target = point_in_polygon(rng, polygon)
+        target = point_in_polygon(rng, polygon, box)
         if polygon.contains(shapely.LineString([here, target])):
             return target
     return here  # stay put (a rare, very concave corner); the next draw tries again

@@ -320,7 +320,7 @@ def _insert_points(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
     conn.exec_driver_sql(
         _SQLITE_INSERT_POINTS,
         [
-            (r["person_id"], sqlite_time_text(r["at"]), *(r.get(f) for f in fields))  # type: ignore[arg-type]
+            (r["person_id"], sqlite_time_text(r["at"]), *map(r.get, fields))  # type: ignore[arg-type]
             for r in rows
         ],
     )
