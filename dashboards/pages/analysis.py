@@ -37,15 +37,17 @@ def layout(board: Dashboard, caller: Caller, lang: str) -> Any:
     services = board.services
     choices = reads.months(services.now())
     first = reads.month_view(services, caller, choices[1], "town", compute=False)
+    appeals, units, pending = appeals_parts(caller, choices[1], "town", lang)
     return html.Div(
         [
             html.H1(t("analysis.title", lang)),
             html.Div(controls(choices, lang), className="controls"),
             dcc.Loading(html.Div(view.scorecard_view(first, choices[1], lang), id="an-body")),
             html.H2(t("analysis.appeals", lang)),
-            html.Div(id="an-appeals"),
-            file_form(caller, lang),
-            decide_form(caller, lang),
+            # with the page, not by a callback after it (one round trip less)
+            html.Div(appeals, id="an-appeals"),
+            file_form(caller, lang, units),
+            decide_form(caller, lang, pending),
             dcc.Store(id="an-filed", data=0),
             dcc.Store(id="an-decided", data=0),
             dcc.Store(id="an-client", data=uuid.uuid4().hex),
@@ -72,7 +74,7 @@ def controls(choices: list[str], lang: str) -> list[Any]:
     ]
 
 
-def file_form(caller: Caller, lang: str) -> Any:
+def file_form(caller: Caller, lang: str, units: list[dict[str, str]]) -> Any:
     """Unit, indicator, reason and a button: shown to town leaders and grid heads only."""
     indicators = [
         {"label": i.label_zh if lang == "zh" else i.key, "value": i.key} for i in reads.INDICATORS
@@ -82,7 +84,7 @@ def file_form(caller: Caller, lang: str) -> Any:
             html.Strong(t("analysis.file", lang)),
             dcc.Dropdown(
                 id="an-unit",
-                options=[],
+                options=units,
                 placeholder=t("analysis.unit", lang),
                 style={"minWidth": "14rem"},
             ),
@@ -107,14 +109,14 @@ def file_form(caller: Caller, lang: str) -> Any:
     )
 
 
-def decide_form(caller: Caller, lang: str) -> Any:
+def decide_form(caller: Caller, lang: str, pending: list[dict[str, str]]) -> Any:
     """An open appeal, uphold or reject, a reason and a button: shown to managers only."""
     verdicts = [{"label": t("analysis.uphold", lang), "value": "uphold"},
                 {"label": t("analysis.reject", lang), "value": "reject"}]  # fmt: skip
     return html.Div(
         [
             html.Strong(t("analysis.decide", lang)),
-            dcc.Dropdown(id="an-decide-id", options=[], style={"minWidth": "12rem"}),
+            dcc.Dropdown(id="an-decide-id", options=pending, style={"minWidth": "12rem"}),
             dcc.RadioItems(id="an-verdict", options=verdicts, value="reject", inline=True),
             dcc.Textarea(
                 id="an-decide-reason",
@@ -151,6 +153,7 @@ def register(app: Dash) -> None:
         Input("an-level", "value"),
         Input("an-filed", "data"),
         Input("an-decided", "data"),
+        prevent_initial_call=True,
     )(on_appeals)
     app.callback(
         Output("an-file-result", "children"),
@@ -211,11 +214,18 @@ def on_appeals(month: Any, level: Any, _filed: Any, _decided: Any) -> Any:
     (a closed month only); the open appeals a manager may decide."""
     caller = require_caller()
     lang = current_lang()
-    services = dashboard().services
     name = _month(month)
     if name is None:
         return [html.P(t("analysis.bad_month", lang))], [], []
-    level = level if level in reads.LEVELS else "town"
+    return appeals_parts(caller, name, level if level in reads.LEVELS else "town", lang)
+
+
+def appeals_parts(
+    caller: Caller, name: str, level: str, lang: str
+) -> tuple[Any, list[dict[str, str]], list[dict[str, str]]]:
+    """Month ``name``'s appeals table, the units ``caller`` may appeal for at ``level`` and
+    the open appeals he may decide."""
+    services = dashboard().services
     try:
         rows = reads.month_appeals(services, caller, name)
         shown = reads.month_view(services, caller, name, level, compute=False)
