@@ -12,7 +12,7 @@ from typing import Any
 from dash import dcc, html
 
 from dashboards.context import PREFIX
-from dashboards.figures import drawn, map_layout
+from dashboards.figures import borders_trace, drawn, map_layout
 from dashboards.geo import MapGeometry, zoom_for
 from dashboards.i18n import t
 from gridmgr.cases import CARDS, Action, CaseState
@@ -85,8 +85,9 @@ def deadline_text(due: datetime | None, now: datetime, lang: str) -> str:
 def pick_map(
     geometry: MapGeometry, cells: Sequence[str], place: dict[str, float] | None
 ) -> dict[str, Any]:
-    """``cells`` outlined, centred on ``place`` (else on the cells, else on the territory),
-    for a crosshair that marks the map's centre: the user pans until it sits on the spot."""
+    """``cells`` outlined over the town borders, centred on ``place`` (else on the cells, else
+    on the territory), for a crosshair that marks the map's centre: the user pans until it sits
+    on the spot (the borders show where, when no cell is outlined)."""
     tier = geometry.tier(3)
     if cells:
         bounds = [tier.bounds[c] for c in cells if c in tier.bounds]
@@ -119,7 +120,7 @@ def pick_map(
         width=360,
     )
     layout["uirevision"] = "pick"
-    return drawn({"data": [outline], "layout": layout})
+    return drawn({"data": [outline, borders_trace(geometry.outline(PREFIX))], "layout": layout})
 
 
 def pick_widget(graph_id: str, figure: dict[str, Any]) -> Any:

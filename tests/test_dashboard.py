@@ -665,3 +665,18 @@ def test_a_malformed_callback_request_gets_400_saying_what_is_wrong(app: Flask) 
         url, data=b"{not json", headers={**headers, "Content-Type": "application/json"}
     )
     assert garbage.status_code == 400
+
+
+def test_the_pick_map_shows_the_town_borders_in_svg_when_no_cell_is_outlined(tiny: Grid) -> None:
+    from dashboards.components import map_center, pick_map
+    from dashboards.geo import MapGeometry
+
+    geometry = MapGeometry(tiny)
+    fig = pick_map(geometry, [], None)
+    assert fig["layout"]["geo"]["visible"] is False  # SVG, Plotly's own world hidden
+    outline, borders = fig["data"]
+    assert (outline["type"], outline["locations"]) == ("choropleth", [])
+    assert borders["type"] == "choropleth"
+    assert borders["locations"] == list(geometry.tier(1).codes)
+    # a pan reports the new centre the way an SVG map names it
+    assert map_center({"geo.center.lon": 120.2, "geo.center.lat": 31.8}) == (120.2, 31.8)
