@@ -30,9 +30,13 @@ def app(store: Store, tiny: Grid, tmp_path: Path) -> Iterator[Flask]:
     close_app(built)
 
 
-def test_the_vendored_geo_bundle_is_the_plotly_js_of_the_plotly_package() -> None:
+def test_the_vendored_geo_bundle_is_the_plotly_js_major_of_the_plotly_package() -> None:
+    """The figures are written for the ``plotly`` package's plotly.js; the geo bundle must be the
+    same major version (an upgrade to another major needs a new bundle: dashboards/vendor/)."""
     head = GEO_BUNDLE.read_bytes()[:200].decode()
-    assert re.search(r"plotly\.js \(geo - minified\) v(\S+)", head)[1] == get_plotlyjs_version()  # type: ignore[index]
+    found = re.search(r"plotly\.js \(geo - minified\) v(\d+)\.", head)
+    assert found is not None
+    assert found[1] == get_plotlyjs_version().split(".")[0]
 
 
 def test_without_tiles_dcc_graph_gets_the_geo_bundle_revalidated_by_etag(app: Flask) -> None:
