@@ -213,7 +213,7 @@ def map_layout(
 
     >>> layout = map_layout(center=(120.3, 31.8), zoom=10, height=400)
     >>> layout["geo"]["projection"], layout["geo"]["lonaxis"]["range"], layout["height"]
-    ({'type': 'mercator'}, [119.99101, 120.60899], 400)
+    ({'type': 'mercator'}, [119.97556, 120.62444], 400)
     >>> tiles = "https://t.example/{z}/{x}/{y}.png"
     >>> map_layout(center=(120.3, 31.8), zoom=10, height=400, tile_url=tiles)["map"]["zoom"]
     10
@@ -237,7 +237,9 @@ def map_layout(
 def _geo(center: tuple[float, float], zoom: float, width: int, height: int) -> dict[str, Any]:
     """A ``geo`` subplot framing what MapLibre shows at ``zoom`` (a 512-px world) in
     ``width`` × ``height`` pixels: Mercator, Plotly's own land and sea hidden."""
-    per_px = 360 / (512 * 2**zoom)
+    # 5 % more than MapLibre shows: callers fit bounds exactly (geo.zoom_for), and a shape
+    # touching the frame would be cut by the mid-latitude approximation of Mercator's scale
+    per_px = 1.05 * 360 / (512 * 2**zoom)
     half_lon = width / 2 * per_px
     half_lat = height / 2 * per_px * cos(radians(center[1]))
     return {
