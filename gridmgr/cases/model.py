@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, cast
@@ -303,18 +303,30 @@ def to_json_value(value: object, where: str = "value") -> Any:
     >>> at = datetime(2026, 5, 6, 1, 0, tzinfo=UTC)
     >>> to_json_value({"at": at, "by": Actor("P1", Role.WORKER)})
     {'at': '2026-05-06T01:00:00+00:00', 'by': {'actor_id': 'P1', 'role': 'worker', 'name': ''}}
+    >>> to_json_value({"a": [1, {2}]}, "details")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    gridmgr.cases.model.CaseError: details.a[]={2} is not a JSON value; ...
     """
     # every case built and every event hashed comes through here (hundreds of thousands of
-    # values in a simulated day): the fast copy names no path; only a value it refuses is
-    # walked again, naming where, for the error
+    # values in a simulated day): the copy builds no path; a refused value's path is put
+    # together only on the way out of the error
     try:
         return _json_copy(value)
-    except _NotJsonError:
-        return _checked_json_value(value, where)
+    except _NotJsonError as refused:
+        path = where + "".join(reversed(refused.path))
+        raise CaseError(
+            f"{path}={refused.value!r} is not a JSON value; use str, int, finite float, bool, "
+            "None, list, or dict with str keys"
+        ) from None
 
 
 class _NotJsonError(Exception):
-    """A value :func:`_json_copy` cannot copy (:func:`_checked_json_value` says where)."""
+    """A value :func:`_json_copy` cannot copy; ``path`` collects where, innermost first."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__()
+        self.value = value
+        self.path: list[str] = []
 
 
 _PLAIN = frozenset({type(None), str, bool, int})
@@ -323,18 +335,16 @@ _RECORDS: tuple[type, ...] = ()
 
 
 def _json_copy(value: object) -> Any:
-    """:func:`_checked_json_value` without the ``where`` strings: same checks, same order."""
+    """The JSON copy of :func:`to_json_value` (records as dicts of their fields)."""
     kind = type(value)
     if kind in _PLAIN:
         return value
-    if kind is dict or kind is MappingProxyType:  # a case's or event's details are the latter
-        out: dict[str, Any] = {}
-        for k, v in cast(dict[object, object], value).items():
-            if not isinstance(k, str):
-                raise _NotJsonError
-            out[k] = _json_copy(v)
-        return out
-    if value is None or isinstance(value, str | bool | int):
+    if kind is dict or kind is MappingProxyType or isinstance(value, Mapping):
+        # (a case's or event's details are a MappingProxyType)
+        if not all(isinstance(k, str) for k in cast(Mapping[object, object], value)):
+            raise _NotJsonError(value)
+        return _copy_items(cast(Mapping[str, object], value).items())
+    if value is None or isinstance(value, str | bool | int):  # a subclass of these, as is
         return value
     if isinstance(value, float) and math.isfinite(value):
         return value
@@ -343,41 +353,32 @@ def _json_copy(value: object) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, _RECORDS):
-        # asdict's copy, shallow: these records hold only plain values, enums, times and
-        # other records, each copied here as asdict then to_json_value would
         names = _FIELD_NAMES.get(type(value))
         if names is None:  # a subclass
             names = tuple(f.name for f in fields(cast(Any, value)))
-        return {name: _json_copy(getattr(value, name)) for name in names}
-    if isinstance(value, Mapping):
-        if not all(isinstance(k, str) for k in value):
-            raise _NotJsonError
-        return {k: _json_copy(v) for k, v in value.items()}
+        return _copy_items((name, getattr(value, name)) for name in names)
     if isinstance(value, list | tuple):
-        return [_json_copy(v) for v in value]
-    raise _NotJsonError
+        out = []
+        for item in value:
+            try:
+                out.append(_json_copy(item))
+            except _NotJsonError as refused:
+                refused.path.append("[]")
+                raise
+        return out
+    raise _NotJsonError(value)
 
 
-def _checked_json_value(value: object, where: str) -> Any:
-    """:func:`to_json_value`, naming the path of each value (for the error message)."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Actor | Assignee | DeferralRequest):
-        return _checked_json_value(asdict(value), where)
-    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
-        return {k: _checked_json_value(v, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_checked_json_value(v, f"{where}[]") for v in value]
-    raise CaseError(
-        f"{where}={value!r} is not a JSON value; use str, int, finite float, bool, None, "
-        "list, or dict with str keys"
-    )
+def _copy_items(items: Iterable[tuple[str, object]]) -> dict[str, Any]:
+    """A dict of ``items``, each value copied by :func:`_json_copy` (a refused one named)."""
+    out: dict[str, Any] = {}
+    for key, item in items:
+        try:
+            out[key] = _json_copy(item)
+        except _NotJsonError as refused:
+            refused.path.append(f".{key}")
+            raise
+    return out
 
 
 _RECORDS = (Actor, Assignee, DeferralRequest)
