@@ -54,7 +54,7 @@ class Trace(IntEnum):
     BORDERS = 3
     """The town borders, over the cells."""
     LABELS = 4
-    """The town names (city view only; they follow the first paint)."""
+    """The town names (city view only; over tiles they follow the first paint)."""
 
 
 @dataclass(frozen=True)
@@ -287,10 +287,8 @@ def borders_trace(outline: Outline) -> dict[str, Any]:
     }
 
 
-def _style(tile_url: str | None) -> Any:
-    """A blank background (offline), or raster tiles from ``tile_url`` when configured."""
-    if not tile_url:
-        return "white-bg"
+def _style(tile_url: str) -> dict[str, Any]:
+    """MapLibre's style: the raster tiles of ``tile_url`` (without tiles a map is SVG)."""
     return {
         "version": 8,
         "sources": {"tiles": {"type": "raster", "tiles": [tile_url], "tileSize": 256}},
