@@ -8,6 +8,7 @@ actions, which limit everything to his scope.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,31 @@ def mount_dashboard(
     app.view_functions["status"] = lambda: redirect(PREFIX, code=302)
 
 
+POLYFILL_TAG = re.compile(r'<script src="[^"]*/deps/polyfill@[^"]*"></script>\s*')
+"""dash-renderer's first dependency, ``@babel/polyfill`` 7.12.1 (core-js 2 and regenerator)."""
+
+
+class ShellDash(Dash):
+    """Dash without the babel polyfill on its page.
+
+    Dash puts ``@babel/polyfill`` first on every page for old browsers. Chromium, Firefox and
+    Safari of the last years have every standard feature it adds natively, yet its core-js
+    replaced some of them and cost each page ≈ 0.15–0.25 s of the browser's main thread
+    (Chromium's profiler, issue #21). The one thing Dash's bundles need from it is the global
+    ``regeneratorRuntime`` (their async code is compiled to generators), which
+    ``assets/regenerator-runtime.js`` (vendored: ``dashboards/vendor/README.md``) defines before
+    the renderer runs. If a Dash upgrade renames the tag, the page keeps the polyfill (slower,
+    still correct) and ``tests/test_plotlyjs.py`` fails.
+    """
+
+    def interpolate_index(self, **kwargs: Any) -> str:
+        kwargs["scripts"] = POLYFILL_TAG.sub("", kwargs.get("scripts", ""), count=1)
+        return str(super().interpolate_index(**kwargs))
+
+
 def create_dash_app(server: Flask, board: Dashboard) -> Dash:
     """The Dash app of ``board`` on ``server`` (which already has sessions and the API)."""
-    app = Dash(
+    app = ShellDash(
         "gridmgr",
         server=server,  # type: ignore[arg-type]  # Dash accepts a Flask app here
         url_base_pathname=PREFIX,

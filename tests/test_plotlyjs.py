@@ -3,6 +3,7 @@ only with a tile server (MapLibre), revalidated rather than cached for good."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from importlib import resources
@@ -74,3 +75,30 @@ def test_with_a_tile_server_the_full_bundle_draws_maplibre(
         assert answer.data == FULL
     finally:
         close_app(built)
+
+
+def test_the_page_leaves_out_babel_polyfill_and_defines_regenerator_before_the_renderer(
+    app: Flask,
+) -> None:
+    """Dash's bundles need only ``regeneratorRuntime`` of ``@babel/polyfill``: the page loads
+    the vendored runtime after React and before the renderer, and no polyfill (dashboards/app.py).
+    A Dash upgrade that renames the polyfill's tag fails here."""
+    client = logged_in(app, None)
+    page = client.get("/dashboard/").get_data(as_text=True)
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert not [s for s in scripts if "polyfill" in s]
+    names = [s.split("?")[0].rsplit("/", 1)[-1] for s in scripts]
+    runtime = names.index("regenerator-runtime.js")
+    assert names.index(next(n for n in names if n.startswith("react-dom@"))) < runtime
+    assert runtime < names.index(next(n for n in names if n.startswith("dash_renderer.")))
+    served = client.get(next(s for s in scripts if "regenerator-runtime.js" in s))
+    assert served.status_code == 200
+    assert b"regeneratorRuntime = runtime" in served.data
+
+
+def test_the_vendored_files_are_the_ones_their_readme_names() -> None:
+    """Each vendored file's SHA-256 is the one recorded with its provenance."""
+    readme = (GEO_BUNDLE.parent / "README.md").read_text()
+    for path in (GEO_BUNDLE, GEO_BUNDLE.parent.parent / "assets" / "regenerator-runtime.js"):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"`sha256sum {path.name}` =\n  `{digest}`" in readme, path.name
