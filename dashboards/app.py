@@ -74,9 +74,29 @@ class ShellDash(Dash):
     still correct) and ``tests/test_plotlyjs.py`` fails.
     """
 
-    def interpolate_index(self, **kwargs: Any) -> str:
-        kwargs["scripts"] = POLYFILL_TAG.sub("", kwargs.get("scripts", ""), count=1)
-        return str(super().interpolate_index(**kwargs))
+    def interpolate_index(  # the signature of Dash's, which Dash calls with keywords
+        self,
+        metas: str = "",
+        title: str = "",
+        css: str = "",
+        config: str = "",
+        scripts: str = "",
+        app_entry: str = "",
+        favicon: str = "",
+        renderer: str = "",
+    ) -> str:
+        return str(
+            super().interpolate_index(  # type: ignore[no-untyped-call]  # Dash's is untyped
+                metas=metas,
+                title=title,
+                css=css,
+                config=config,
+                scripts=POLYFILL_TAG.sub("", scripts, count=1),
+                app_entry=app_entry,
+                favicon=favicon,
+                renderer=renderer,
+            )
+        )
 
 
 def create_dash_app(server: Flask, board: Dashboard) -> Dash:
