@@ -102,3 +102,23 @@ def test_the_vendored_files_are_the_ones_their_readme_names() -> None:
     for path in (GEO_BUNDLE, GEO_BUNDLE.parent.parent / "assets" / "regenerator-runtime.js"):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert f"`sha256sum {path.name}` =\n  `{digest}`" in readme, path.name
+
+
+@pytest.mark.parametrize(
+    ("path", "early"),
+    [
+        ("/dashboard/", True),
+        ("/dashboard/case/abc", True),
+        ("/dashboard/analysis", True),
+        ("/dashboard/wall", False),
+        ("/dashboard/queue", False),
+        ("/dashboard/no-such-page", False),
+    ],
+)
+def test_plotly_js_is_loaded_early_only_on_the_pages_that_draw_a_graph(
+    app: Flask, path: str, early: bool
+) -> None:
+    client = logged_in(app, None)
+    page = client.get(path).get_data(as_text=True)
+    assert ("plotly_early.js" in page) is early
+    assert "dash_renderer" in page  # the rest of the page is the same

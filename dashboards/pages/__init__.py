@@ -49,10 +49,27 @@ def register(app: Dash) -> None:
         page.register(app)
 
 
+GRAPH_PAGES = frozenset({"", "coverage", "analysis", "inspections", "worker", "case/"})
+"""The pages that draw a Plotly graph (a map), by their path under the prefix (``case/``: every
+case page; ``""``: the command center, or a worker's own page)."""
+
+
+def _rest(path: str) -> str:
+    rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path.lstrip("/")
+    return rest.strip("/")
+
+
+def draws_graphs(path: str) -> bool:
+    """Whether the page at ``path`` draws a Plotly graph, so that its page loads plotly.js at
+    once (``assets/plotly_early.js``) rather than after its content arrives; the other pages
+    are spared evaluating it (a graph still draws on them: ``dcc.Graph`` then loads it)."""
+    rest = _rest(path)
+    return rest in GRAPH_PAGES or rest.startswith("case/")
+
+
 def render(path: str, board: Dashboard, caller: Caller, lang: str) -> Any:
     """The page at ``path`` for ``caller`` (workers and unit members land on their own page)."""
-    rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path.lstrip("/")
-    rest = rest.strip("/")
+    rest = _rest(path)
     try:
         if rest.startswith("case/"):
             return case.layout(board, caller, lang, case_id=rest.removeprefix("case/"))
