@@ -27,6 +27,7 @@ from benchmarks import (
     routing_bench,
     simulate_bench,
     store_bench,
+    writers_bench,
 )
 from benchmarks.common import Row, print_table
 
@@ -37,6 +38,7 @@ NAMES = (
     "merkle",
     "replay",
     "store",
+    "writers",
     "http",
     "dashboard",
     "duplicates",
@@ -87,6 +89,8 @@ def main() -> None:
         rows += replay_bench.run(repeats=repeats, console=console)
     if "store" in chosen:
         rows += store_bench.run(repeats=repeats, console=console)
+    if "writers" in chosen:
+        rows += writers_bench.run(repeats=min(repeats, 3), console=console)  # 6 s a repeat
     if "http" in chosen:
         rows += http_bench.run(repeats=min(repeats, 3), console=console)  # 20 s a repeat
     if "dashboard" in chosen:

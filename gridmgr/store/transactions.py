@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Executable, text
 from gridmgr.store.credentialcache import RecentCredentials
 from gridmgr.store.engine import LEDGER_HEAD_KEY, LEDGER_LOCK_KEY, writing
 from gridmgr.store.pending import PendingWrites
+from gridmgr.store.writers import SQLiteWriters
 
 
 class StoreBase:
@@ -25,9 +26,11 @@ class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         # SQLite's busy handler makes waiting writers sleep in growing steps (unfair, long
-        # tails); writers of this process queue on a lock instead. Other processes still
-        # serialize on BEGIN IMMEDIATE, PostgreSQL on its advisory lock.
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # tails); writers queue instead, those of this process and of the others (writers.py).
+        # PostgreSQL serializes ledger appends on its advisory lock.
+        self._write_lock = (
+            SQLiteWriters(engine.url.database) if engine.dialect.name == "sqlite" else None
+        )
         self._writer = writing(engine)
         self._batch = threading.local()
         self._recent_credentials = RecentCredentials()
@@ -48,6 +51,8 @@ class StoreBase:
     def close(self) -> None:
         """Release the connection pool."""
         self._engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -126,7 +131,7 @@ class StoreBase:
                 _lock_ledger(conn)
                 yield conn
             return
-        with self._write_lock, self._writer.begin() as conn:
+        with self._write_lock.turn(), self._writer.begin() as conn:
             yield conn
 
     @contextmanager
@@ -138,7 +143,7 @@ class StoreBase:
             with self._engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self._writer.begin() as conn:
+        with self._write_lock.turn(), self._writer.begin() as conn:
             yield conn
 
     def execute_sql_for_tests(
