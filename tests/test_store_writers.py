@@ -88,3 +88,32 @@ def test_an_in_memory_database_queues_its_threads_only(
     with writers.turn():
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_waits_no_longer_than_its_limit_then_meets_sqlites_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue that is never released (a process stopped in a write) does not hang a writer:
+    after GIVE_UP_S it goes on without the queue, to SQLite's own busy timeout and error."""
+    import fcntl
+
+    from gridmgr.store import writers as module
+
+    monkeypatch.setattr(module, "GIVE_UP_S", 0.05)
+    path = tmp_path / "x.sqlite"
+    writers = SQLiteWriters(str(path))
+    stuck = os.open(f"{path}{SUFFIX}", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(stuck, fcntl.LOCK_EX)  # another open file: it excludes this one like a process
+    entered = False
+    with writers.turn():
+        entered = True
+        probe = os.open(f"{path}{SUFFIX}", os.O_RDWR)
+        with pytest.raises(BlockingIOError):  # the stuck holder still has it
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(probe)
+    assert entered
+    fcntl.flock(stuck, fcntl.LOCK_UN)
+    os.close(stuck)
+    with writers.turn():  # and the queue works again once it is free
+        pass
+    writers.close()
