@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Executable, text
 
 from gridmgr.store.credentialcache import RecentCredentials
 from gridmgr.store.engine import LEDGER_HEAD_KEY, LEDGER_LOCK_KEY, writing
+from gridmgr.store.openwatch import OpenCaseWatch
 from gridmgr.store.pending import PendingWrites
 
 
@@ -70,7 +71,8 @@ class StoreBase:
             pending = PendingWrites()
             kept, self._batch.kept = getattr(self._batch, "kept", None), None
             if kept is not None and kept[0] == _ledger_head_key(conn):
-                pending.cases, pending.load = kept[1], kept[2]  # nothing was ledgered since
+                # nothing was ledgered since
+                pending.cases, pending.load, pending.watch = kept[1], kept[2], kept[3]
             self._batch.conn, self._batch.pending = conn, pending
             try:
                 yield
@@ -81,13 +83,26 @@ class StoreBase:
                 self._batch.pending = None
         # the next batch of this thread starts from the cases this one knew, if the ledger
         # shows no change in between (every change of a case is ledgered)
-        self._batch.kept = (head, pending.cases, pending.load)
+        self._batch.kept = (head, pending.cases, pending.load, pending.watch)
 
     def _pending(self) -> tuple[Connection, PendingWrites] | None:
         """This thread's batch connection and the writes it holds back, outside a batch
         ``None``."""
         conn = getattr(self._batch, "conn", None)
         return None if conn is None else (conn, self._batch.pending)
+
+    def _open_case_watch(self) -> OpenCaseWatch | None:
+        """Inside a batch, what it knows of the open cases for an escalation pass (read once,
+        then kept up to date by its held-back changes); outside one ``None``: ask the
+        database."""
+        held = self._pending()
+        if held is None:
+            return None
+        conn, pending = held
+        if pending.watch is None:
+            pending.flush(conn)
+            pending.watch = OpenCaseWatch.read(conn)
+        return pending.watch
 
     def _in_batch(self) -> bool:
         """Whether this thread runs inside :meth:`batch`."""
