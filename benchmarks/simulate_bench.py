@@ -3,8 +3,9 @@ writes it, with and without the batch apply.
 
 The figure: the CPU time (``time.process_time``) of one simulated day — 2026-11-02, a Monday,
 seed 2026, ≈ 1,000 reports and their whole case loop, the grid workers' walks — advanced hour by
-hour with each hour one ``Store.batch`` (reports and actions held back and written per table,
-:mod:`gridmgr.store.pending`), exactly as ``gridmgr simulate`` at full speed does. The anchor,
+hour, each :data:`~gridmgr.cli.simulate.BATCH_HOURS` hours one ``Store.batch`` (reports and
+actions held back and written per table, :mod:`gridmgr.store.pending`), exactly as
+``gridmgr simulate`` at full speed does. The anchor,
 same run: the same day written change by change (every report and action its own transaction, as
 a live server writes them), on a fresh SQLite file each. Both must end on the same ledger head —
 the benchmark refuses to print figures for two histories that differ. Start-up (the grid, the
@@ -15,6 +16,7 @@ roster, the reference data) is left out of both and printed beside them; the bud
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -22,6 +24,7 @@ from tempfile import TemporaryDirectory
 from rich.console import Console
 
 from benchmarks.common import Row, print_table
+from gridmgr.cli.simulate import BATCH_HOURS
 from gridmgr.responsibility.calendar import TZ
 
 DAY = datetime(2026, 11, 2, tzinfo=TZ)
@@ -54,13 +57,10 @@ def one_day(folder: Path, *, batched: bool) -> tuple[float, float, int, str]:
             store, context, seed=SEED, start=DAY, model=ActivityModel(reports_per_day=1000.0)
         )
         ready = time.process_time()
-        for hour in range(1, 25):
-            target = DAY + timedelta(hours=hour)
-            if batched:
-                with store.batch():
-                    sim.advance(target)
-            else:
-                sim.advance(target)
+        for first in range(0, 24, BATCH_HOURS):
+            with store.batch() if batched else nullcontext():
+                for hour in range(first + 1, min(first + BATCH_HOURS, 24) + 1):
+                    sim.advance(DAY + timedelta(hours=hour))
         sim.flush()
         done = time.process_time()
         head = store.ledger_head()
@@ -74,7 +74,7 @@ def run(*, repeats: int, console: Console) -> list[Row]:
     """The simulated weekday's CPU with the batch apply, beside the same day change by change."""
     del repeats  # one day each: a day is its own median of 24 hours, and takes a minute
     with TemporaryDirectory() as folder:
-        console.print("simulate: one weekday in hourly batches ...")
+        console.print(f"simulate: one weekday in {BATCH_HOURS}-hour batches ...")
         start_b, day_b, seq_b, hash_b = one_day(Path(folder), batched=True)
         console.print("simulate: the same weekday change by change ...")
         start_s, day_s, seq_s, hash_s = one_day(Path(folder), batched=False)
@@ -86,8 +86,8 @@ def run(*, repeats: int, console: Console) -> list[Row]:
     month = 30 * day_b + start_b
     return [
         Row(
-            f"a simulated weekday (2026-11-02, seed {SEED}, ≈ 1,000 reports, walks) in hourly "
-            f"batches, CPU; same ledger in both: seq {seq_b}, {hash_b[:12]}…",
+            f"a simulated weekday (2026-11-02, seed {SEED}, ≈ 1,000 reports, walks) in "
+            f"{BATCH_HOURS}-hour batches, CPU; same ledger in both: seq {seq_b}, {hash_b[:12]}…",
             f"{day_b:.1f} s (+ {start_b:.1f} s start-up); 30 days ≈ {month / 60:.1f} min",
             "the same day change by change (each change its own transaction), CPU",
             f"{day_s:.1f} s (+ {start_s:.1f} s start-up)",

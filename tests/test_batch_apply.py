@@ -4,6 +4,7 @@ read inside the batch sees them."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -28,8 +29,8 @@ BUSY = ActivityModel(
 )
 
 
-def _simulate(store: Store, context: RoutingContext, *, batched: bool) -> None:
-    """A busy day of the tiny city, hour by hour (each hour one batch when ``batched``)."""
+def _simulate(store: Store, context: RoutingContext, *, hours: int | None) -> None:
+    """A busy day of the tiny city, hour by hour (each ``hours`` hours one batch, if given)."""
     start = AT - timedelta(days=1)
     store.sync_reference(
         grid=context.grid,
@@ -39,14 +40,10 @@ def _simulate(store: Store, context: RoutingContext, *, batched: bool) -> None:
         actor="system:simulator",
     )
     sim = Simulator(store, context, seed=5, start=start, model=BUSY)
-    t = start
-    while t < AT:
-        t += timedelta(hours=1)
-        if batched:
-            with store.batch():
-                sim.advance(t)
-        else:
-            sim.advance(t)
+    for first in range(0, 24, hours or 24):
+        with store.batch() if hours else nullcontext():
+            for hour in range(first + 1, min(first + (hours or 24), 24) + 1):
+                sim.advance(start + timedelta(hours=hour))
     sim.flush()
 
 
@@ -55,18 +52,17 @@ def test_history_in_batches_is_the_same_ledger_and_cases_as_change_by_change(
     tmp_path: Path, tiny: Grid
 ) -> None:
     context = RoutingContext(tiny, tiny_roster(), read_catalog(), WorkCalendar()).warm()
-    stores = [open_store(f"sqlite:///{tmp_path / f'{k}.sqlite'}", create=True) for k in "ab"]
+    stores = [open_store(f"sqlite:///{tmp_path / f'{k}.sqlite'}", create=True) for k in "abc"]
     try:
-        _simulate(stores[0], context, batched=False)
-        _simulate(stores[1], context, batched=True)
-        one, other = ([(e.seq, e.kind, e.hash) for e in s.ledger_events()] for s in stores)
+        for store, hours in zip(stores, (None, 1, 6), strict=True):
+            _simulate(store, context, hours=hours)
+        one, *others = ([(e.seq, e.kind, e.hash) for e in s.ledger_events()] for s in stores)
         assert len(one) > 500
         assert {kind for _, kind, _ in one} >= {"case.report", "case.dispatch", "case.escalate"}
-        assert one == other
-        assert stores[1].verify_ledger().ok
-        assert [repr(c) for c in stores[0].cases(limit=10**6)] == [
-            repr(c) for c in stores[1].cases(limit=10**6)
-        ]
+        assert others == [one, one]
+        assert stores[2].verify_ledger().ok
+        cases = [[repr(c) for c in s.cases(limit=10**6)] for s in stores]
+        assert cases[1:] == [cases[0], cases[0]]
     finally:
         for s in stores:
             s.close()

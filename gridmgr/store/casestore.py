@@ -441,6 +441,9 @@ class CaseMethods(StoreBase):
 
     def to_escalate(self, now: datetime, *, limit: int = 1000) -> list[Case]:
         """Open cases whose running stage is due by ``now`` and not escalated yet."""
+        watch = self._open_case_watch()
+        if watch is not None and not watch.is_due_by(now):
+            return []  # inside a batch, known from memory: nothing to write out and read
         with self._read() as conn:
             rows = conn.execute(select_to_escalate(now).limit(limit)).mappings()
             return [row_to_case(r) for r in rows]

@@ -107,6 +107,9 @@ class DeskMethods(StoreBase):
     def desk_cases_not_held_by(self, person_ids: Sequence[str], *, limit: int = 5000) -> list[Case]:
         """Open, unmerged cases at the command center (held under the operator seat, or by
         nobody) whose holder is not one of ``person_ids``: the work a new shift takes over."""
+        watch = self._open_case_watch()
+        if watch is not None and not watch.has_desk_work_besides(person_ids):
+            return []  # inside a batch, known from memory: nothing to write out and read
         query = (
             select(cases)
             .where(

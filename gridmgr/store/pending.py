@@ -26,6 +26,7 @@ from gridmgr.cases import Case
 from gridmgr.errors import ConcurrentUpdateError
 from gridmgr.notifications import Notice
 from gridmgr.store.caserows import OPEN_STATES, case_to_row, row_to_case
+from gridmgr.store.openwatch import OpenCaseWatch
 from gridmgr.store.schema import LEDGER_COLUMNS, case_events, cases, ledger, notifications
 
 INTAKE_DEFAULTS: Mapping[str, object] = {
@@ -55,6 +56,9 @@ class PendingWrites:
         """Cases as the database holds them (or will once flushed), read or written in the batch."""
         self.load: dict[str, int] = {}
         """Open stages held by each person asked about, held-back changes included."""
+        self.watch: OpenCaseWatch | None = None
+        """What an escalation pass asks of the open cases, held-back changes included, once
+        asked (:mod:`gridmgr.store.openwatch`)."""
 
     def __bool__(self) -> bool:
         return bool(self.inserts or self.updates or self.ledger)
@@ -72,6 +76,8 @@ class PendingWrites:
         """Drop what the batch knows of cases ``case_ids`` (default: all), which a write not
         held back may have changed."""
         self.load.clear()
+        if case_ids is None or case_ids:
+            self.watch = None  # read again when next asked
         if case_ids is None:
             self.cases.clear()
             self.last_number = None
@@ -85,11 +91,15 @@ class PendingWrites:
         self.last_number = int(row["number"])
         self._count(None, case)
         self.cases[case.case_id] = as_stored(case)
+        if self.watch is not None:
+            self.watch.note_row(self.inserts[case.case_id])
 
     def update(self, before: Case, after: Case) -> None:
         """Hold back ``after`` written over ``before`` (the case as stored)."""
         self._count(before, after)
         self.cases[after.case_id] = as_stored(after)
+        if self.watch is not None:
+            self.watch.note(after)
         new = self.inserts.get(after.case_id)
         if new is not None:
             new.update((k, v) for k, v in case_to_row(after).items() if k != "case_id")
