@@ -21,7 +21,7 @@ import statistics
 import tempfile
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,14 +59,15 @@ def _writer(path: str, queued: bool, out: mp.Queue) -> None:  # type: ignore[typ
     latencies: list[float] = []
 
     def turn() -> AbstractContextManager[object]:
-        return writers.turn() if queued else nullcontext()
+        """The queue's turn, or (the anchor) this process's thread lock alone."""
+        return writers.turn() if queued else threads_lock
 
     def run() -> None:
         mine = []
         end = time.perf_counter() + SECONDS
         while time.perf_counter() < end:
             began = time.perf_counter()
-            with turn(), nullcontext() if queued else threads_lock, writer.begin() as conn:
+            with turn(), writer.begin() as conn:
                 conn.execute(text("INSERT INTO writes(v) VALUES (1)"))
             mine.append(time.perf_counter() - began)
             time.sleep(PAUSE_S)

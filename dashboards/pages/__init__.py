@@ -49,9 +49,9 @@ def register(app: Dash) -> None:
         page.register(app)
 
 
-GRAPH_PAGES = frozenset({"", "coverage", "analysis", "inspections", "worker", "case/"})
-"""The pages that draw a Plotly graph (a map), by their path under the prefix (``case/``: every
-case page; ``""``: the command center, or a worker's own page)."""
+GRAPH_PAGES = frozenset({"", "coverage", "analysis", "inspections", "worker"})
+"""The pages that draw a Plotly graph (a map), by their path under the prefix (``""``: the
+command center, or a worker's own page); every case page (``case/<id>``) draws one too."""
 
 
 def _rest(path: str) -> str:

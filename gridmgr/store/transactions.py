@@ -29,7 +29,7 @@ class StoreBase:
         # SQLite's busy handler makes waiting writers sleep in growing steps (unfair, long
         # tails); writers queue instead, those of this process and of the others (writers.py).
         # PostgreSQL serializes ledger appends on its advisory lock.
-        self._write_lock = (
+        self._sqlite_writers = (
             SQLiteWriters(engine.url.database) if engine.dialect.name == "sqlite" else None
         )
         self._writer = writing(engine)
@@ -52,8 +52,8 @@ class StoreBase:
     def close(self) -> None:
         """Release the connection pool."""
         self._engine.dispose()
-        if self._write_lock is not None:
-            self._write_lock.close()
+        if self._sqlite_writers is not None:
+            self._sqlite_writers.close()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -142,12 +142,12 @@ class StoreBase:
             finally:
                 pending.forget(cases)
             return
-        if self._write_lock is None:
+        if self._sqlite_writers is None:
             with self._engine.begin() as conn:
                 _lock_ledger(conn)
                 yield conn
             return
-        with self._write_lock.turn(), self._writer.begin() as conn:
+        with self._sqlite_writers.turn(), self._writer.begin() as conn:
             yield conn
 
     @contextmanager
@@ -155,11 +155,11 @@ class StoreBase:
         """A write transaction that appends nothing to the ledger (claims, leases, bookkeeping):
         on PostgreSQL it does not wait for the ledger lock, row locks suffice; on SQLite it is
         :meth:`_write` (one writer at a time anyway)."""
-        if self._write_lock is None:
+        if self._sqlite_writers is None:
             with self._engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock.turn(), self._writer.begin() as conn:
+        with self._sqlite_writers.turn(), self._writer.begin() as conn:
             yield conn
 
     def execute_sql_for_tests(
