@@ -10,7 +10,9 @@ afterwards unnoticed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -97,13 +99,26 @@ def batch_digest(batches: Sequence[PatrolBatch]) -> str:
 
 
 def _digest(batches: Sequence[PatrolBatch], utc: Sequence[Sequence[datetime]]) -> str:
-    """:func:`batch_digest` with the times already in UTC (``utc[i]`` for ``batches[i]``)."""
-    rows = [
-        [b.person_id, t.isoformat(), round(float(x), 7), round(float(y), 7)]
-        for b, times in zip(batches, utc, strict=True)
-        for t, x, y in zip(times, b.lon, b.lat, strict=True)
-    ]
-    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+    """:func:`batch_digest` with the times already in UTC (``utc[i]`` for ``batches[i]``).
+
+    The JSON text is written row by row as ``json.dumps`` writes it (a list of ``[person,
+    time, lon, lat]`` lists, no spaces; a finite float as its ``repr``): a day of simulated
+    walks is 100,000 points, and the lists of lists cost more than the hash."""
+    rows: list[str] = []
+    for b, times in zip(batches, utc, strict=True):
+        person = json.dumps(b.person_id)
+        lon = [_json_degrees(float(v)) for v in b.lon]
+        lat = [_json_degrees(float(v)) for v in b.lat]
+        rows.extend(
+            f'[{person},"{t.isoformat()}",{x},{y}]' for t, x, y in zip(times, lon, lat, strict=True)
+        )
+    return hashlib.sha256(f"[{','.join(rows)}]".encode()).hexdigest()
+
+
+def _json_degrees(value: float) -> str:
+    """``json.dumps(round(value, 7))``."""
+    rounded = round(value, 7)
+    return repr(rounded) if math.isfinite(rounded) else json.dumps(rounded)
 
 
 class PatrolMethods(StoreBase):
@@ -128,28 +143,10 @@ class PatrolMethods(StoreBase):
         if not todo:
             return 0
         utc = [[t.astimezone(UTC) for t in b.at] for b in todo]
-        rows: list[dict[str, object]] = []
-        for b, times in zip(todo, utc, strict=True):
-            acc = b.accuracy_m if b.accuracy_m is not None else [None] * len(b.at)
-            ids = b.client_ids if b.client_ids is not None else [None] * len(b.at)
-            points = shapely.to_wkb(
-                shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
-            )
-            rows.extend(
-                {
-                    "person_id": b.person_id,
-                    "at": t,
-                    "lon": float(x),
-                    "lat": float(y),
-                    "accuracy_m": None if a is None else float(a),
-                    "location": p,
-                    "client_id": c,
-                }
-                for t, x, y, a, p, c in zip(times, b.lon, b.lat, acc, points, ids, strict=True)
-            )
+        count = sum(len(b.at) for b in todo)
         persons = sorted({b.person_id for b in todo})
         details: dict[str, object] = {
-            "count": len(rows),
+            "count": count,
             "persons": len(persons),
             "first": min(min(b.at) for b in todo).isoformat(),
             "last": max(max(b.at) for b in todo).isoformat(),
@@ -157,17 +154,15 @@ class PatrolMethods(StoreBase):
             "source": ",".join(sorted({b.source for b in todo})),
         }
         subject = f"person:{persons[0]}" if len(persons) == 1 else "patrols"
-        if cover is not None:
-            if len(cover.cells) != len(rows):
-                raise PatrolStoreError(
-                    f"the cover names {len(cover.cells)} cells for {len(rows)} points; "
-                    "compute it from the same points"
-                )
-            for row, cell in zip(rows, cover.cells, strict=True):
-                row["cell"] = cell
+        if cover is not None and len(cover.cells) != count:
+            raise PatrolStoreError(
+                f"the cover names {len(cover.cells)} cells for {count} points; "
+                "compute it from the same points"
+            )
+        cells = cover.cells if cover is not None else None
         try:
             with self._write(cases=()) as conn:
-                _insert_points(conn, rows)
+                _insert_points(conn, todo, utc, cells)
                 if cover is not None:
                     _merge_days(conn, cover.days)
                 append(
@@ -183,7 +178,7 @@ class PatrolMethods(StoreBase):
                 f"{', '.join(persons[:5])}: not on the database's roster; "
                 "load the current roster first (gridmgr db sync)"
             ) from None
-        return len(rows)
+        return count
 
     def patrol_points(
         self,
@@ -306,24 +301,51 @@ _SQLITE_INSERT_POINTS = (
 )
 
 
-def _insert_points(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
-    """Insert point rows (times aware, in UTC; locations as WKB).
+def _insert_points(
+    conn: Connection,
+    batches: Sequence[PatrolBatch],
+    utc: Sequence[Sequence[datetime]],
+    cells: Sequence[str | None] | None,
+) -> None:
+    """Insert the batches' points (``utc[i]``: batch ``i``'s times in UTC; ``cells``: each
+    point's cell, in order, when known), with their locations as WKB.
 
-    On SQLite the rows go to the driver as they are, with the times as the text SQLAlchemy's
+    On SQLite the rows go to the driver as tuples, with the times as the text SQLAlchemy's
     ``DATETIME`` writes: a day of simulated walks is 100,000 points, and SQLAlchemy's per-row
-    bind processing cost more than SQLite's insert. PostgreSQL takes the typed statement (its
-    geometry column needs the PostGIS conversion)."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(points_table.insert(), rows)
-        return
-    fields = _POINT_FIELDS[2:]
-    conn.exec_driver_sql(
-        _SQLITE_INSERT_POINTS,
-        [
-            (r["person_id"], sqlite_time_text(r["at"]), *map(r.get, fields))  # type: ignore[arg-type]
-            for r in rows
-        ],
-    )
+    bind processing (or a dict a row) cost more than SQLite's insert. PostgreSQL takes the
+    typed statement (its geometry column needs the PostGIS conversion)."""
+    sqlite = conn.dialect.name == "sqlite"
+    rows: list[tuple[object, ...]] = []
+    done = 0
+    for b, times in zip(batches, utc, strict=True):
+        n = len(b.at)
+        done += n
+        lon = np.asarray(b.lon, dtype=float)
+        lat = np.asarray(b.lat, dtype=float)
+        acc = (
+            [None if a is None else float(a) for a in b.accuracy_m]
+            if b.accuracy_m is not None
+            else itertools.repeat(None, n)
+        )
+        at: Iterable[object] = [sqlite_time_text(t) for t in times] if sqlite else times
+        rows.extend(
+            zip(
+                itertools.repeat(b.person_id, n),
+                at,
+                lon.tolist(),
+                lat.tolist(),
+                acc,
+                shapely.to_wkb(shapely.points(lon, lat)).tolist(),
+                itertools.repeat(None, n) if cells is None else cells[done - n : done],
+                b.client_ids if b.client_ids is not None else itertools.repeat(None, n),
+                strict=False,
+            )
+        )
+    if sqlite:
+        conn.exec_driver_sql(_SQLITE_INSERT_POINTS, rows)
+    else:
+        typed = [dict(zip(_POINT_FIELDS, r, strict=True)) for r in rows]
+        conn.execute(points_table.insert(), typed)
 
 
 def _aware(value: datetime | str) -> datetime:
