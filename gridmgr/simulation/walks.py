@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 import shapely
@@ -24,8 +25,6 @@ _M_PER_DEG_LON_EQ = 111_320.0
 GPS_NOISE_M = 4.0
 _TRIES = 100
 """Attempts of 32 points :func:`~gridmgr.simulation.activity.point_in_polygon` makes."""
-_LEGS = 20
-"""Candidate waypoints tried before a walker stays put for a step."""
 
 
 def walk_in_cell(
@@ -53,29 +52,58 @@ def walk_in_cell(
     kx = _M_PER_DEG_LON_EQ * math.cos(math.radians(lat0))
     step_m = speed_mps * every.total_seconds()
     draws = _Draws(rng, polygon, box)
-    here = draws.point()
-    xs, ys = [here[0]], [here[1]]
-    target = here
-    left = 0.0  # metres left on the current leg
-    while len(xs) < n:
-        if left <= 0.0:
-            target = draws.waypoint(here)
-            left = math.hypot((target[0] - here[0]) * kx, (target[1] - here[1]) * _M_PER_DEG_LAT)
-            if left < 1.0:
-                left = 0.0
-                continue
-        move = min(step_m, left)
-        f = move / left
-        here = (here[0] + (target[0] - here[0]) * f, here[1] + (target[1] - here[1]) * f)
-        left -= move
-        xs.append(here[0])
-        ys.append(here[1])
+    xs, ys = _path(draws, n, kx, step_m)
     draws.finish()
     noise = rng.normal(0.0, GPS_NOISE_M, (2, n))
     lon = np.asarray(xs) + noise[0] / kx
     lat = np.asarray(ys) + noise[1] / _M_PER_DEG_LAT
-    times = [start + every * i for i in range(n)]
+    times = [start + step for step in _steps(every, n)]
     return times, lon, lat
+
+
+@lru_cache(maxsize=64)
+def _steps(every: timedelta, n: int) -> tuple[timedelta, ...]:
+    """``every * i`` for ``i < n`` (walks of the same length share them)."""
+    return tuple(every * i for i in range(n))
+
+
+def _path(draws: _Draws, n: int, kx: float, step_m: float) -> tuple[list[float], list[float]]:
+    """The ``n`` positions of a walk from the first random point, leg by leg: each leg to the
+    next random point the straight line to which stays inside the polygon.
+
+    The legs are walked first as if every line stayed inside, then all the lines are tested in
+    one shapely call; from the first that leaves the polygon the walk is taken again without
+    it (from the same place, with the next point). A walk has dozens of legs and few refused,
+    so this is one or two calls instead of one a leg. (The walk drawn leg by leg stayed put
+    after 20 refused points and went on trying from the same place: the same points.)"""
+    here = draws.point()
+    xs, ys = [here[0]], [here[1]]
+    j = draws.next  # the next candidate waypoint
+    while True:
+        legs: list[tuple[float, float, int, int]] = []  # here, candidate, positions before
+        at = here
+        while len(xs) < n:
+            target = draws.candidate(j)
+            legs.append((at[0], at[1], j, len(xs)))
+            j += 1
+            left = math.hypot((target[0] - at[0]) * kx, (target[1] - at[1]) * _M_PER_DEG_LAT)
+            if left < 1.0:
+                continue
+            while left > 0.0 and len(xs) < n:
+                move = min(step_m, left)
+                f = move / left
+                at = (at[0] + (target[0] - at[0]) * f, at[1] + (target[1] - at[1]) * f)
+                left -= move
+                xs.append(at[0])
+                ys.append(at[1])
+        refused = draws.refused(legs)
+        if refused is None:
+            draws.take(legs[-1][2] if legs else j - 1)
+            return xs, ys
+        x, y, j, kept = legs[refused]
+        here = (x, y)
+        del xs[kept:], ys[kept:]
+        j += 1
 
 
 class _Draws:
@@ -112,15 +140,23 @@ class _Draws:
         inside = shapely.contains_xy(self.polygon, xs, ys)
         hit = inside.any(axis=1)
         first = inside.argmax(axis=1)
-        for i in range(k):
-            if hit[i]:
-                j = int(first[i])
-                self._candidate(float(xs[i, j]), float(ys[i, j]), self.tries + i + 1)
-            else:
-                self.misses += 1
-                if self.misses == _TRIES:  # pragma: no cover - a sliver of a polygon
-                    p = self.polygon.representative_point()
-                    self._candidate(float(p.x), float(p.y), self.tries + i + 1)
+        rows = np.flatnonzero(hit)
+        gaps = np.diff(rows, prepend=-1 - self.misses) - 1  # the misses before each hit
+        if (gaps < _TRIES).all() and self.misses + k - len(rows) < _TRIES:
+            self.xs += xs[rows, first[rows]].tolist()
+            self.ys += ys[rows, first[rows]].tolist()
+            self.ends += (rows + self.tries + 1).tolist()
+            self.misses = k - 1 - int(rows[-1]) if len(rows) else self.misses + k
+        else:  # pragma: no cover - a sliver of a polygon: 100 attempts without a point
+            for i in range(k):
+                if hit[i]:
+                    j = int(first[i])
+                    self._candidate(float(xs[i, j]), float(ys[i, j]), self.tries + i + 1)
+                else:
+                    self.misses += 1
+                    if self.misses == _TRIES:
+                        p = self.polygon.representative_point()
+                        self._candidate(float(p.x), float(p.y), self.tries + i + 1)
         self.tries += k
 
     def _candidate(self, x: float, y: float, end: int) -> None:
@@ -129,38 +165,34 @@ class _Draws:
         self.ends.append(end)
         self.misses = 0
 
-    def _ahead(self, count: int) -> int:
-        """Make sure ``count`` candidates are ready past :attr:`next`; the index past them."""
-        while len(self.xs) < self.next + count:
-            self._more()
-        return self.next + count
-
     def point(self) -> tuple[float, float]:
-        """The next random point (one ``point_in_polygon`` call)."""
-        self._ahead(1)
+        """The next random point (one ``point_in_polygon`` call), taken."""
         i = self.next
-        self.next, self.used = i + 1, self.ends[i]
+        x, y = self.candidate(i)
+        self.take(i)
+        return x, y
+
+    def candidate(self, i: int) -> tuple[float, float]:
+        """The ``i``-th random point (drawn if need be; not taken)."""
+        while len(self.xs) <= i:
+            self._more()
         return self.xs[i], self.ys[i]
 
-    def waypoint(self, here: tuple[float, float]) -> tuple[float, float]:
-        """The first of the next :data:`_LEGS` random points the straight line from ``here``
-        to which stays inside the polygon; ``here`` (stay put) if none does."""
-        tried = 0
-        for count in (2, _LEGS - 2):  # most legs take the first or second candidate
-            stop = self._ahead(count)
-            a, b = self.next, stop
-            coords = np.empty((b - a, 2, 2))
-            coords[:, 0, 0], coords[:, 0, 1] = here
-            coords[:, 1, 0], coords[:, 1, 1] = self.xs[a:b], self.ys[a:b]
-            ok = shapely.contains(self.polygon, shapely.linestrings(coords))
-            if ok.any():
-                i = a + int(ok.argmax())
-                self.next, self.used = i + 1, self.ends[i]
-                return self.xs[i], self.ys[i]
-            self.next, self.used = b, self.ends[b - 1]
-            tried += count
-        assert tried == _LEGS
-        return here  # stay put (a rare, very concave corner); the next draw tries again
+    def take(self, i: int) -> None:
+        """Take the random points up to the ``i``-th: the next is the one after it."""
+        self.next, self.used = i + 1, self.ends[i]
+
+    def refused(self, legs: list[tuple[float, float, int, int]]) -> int | None:
+        """The first of ``legs`` (from ``(x, y)`` to candidate ``i``) whose straight line does
+        not stay inside the polygon (``None``: they all do)."""
+        if not legs:
+            return None
+        coords = np.empty((len(legs), 2, 2))
+        coords[:, 0, :] = [(x, y) for x, y, _, _ in legs]
+        coords[:, 1, 0] = [self.xs[i] for _, _, i, _ in legs]
+        coords[:, 1, 1] = [self.ys[i] for _, _, i, _ in legs]
+        inside = shapely.contains(self.polygon, shapely.linestrings(coords))
+        return None if inside.all() else int(np.argmin(inside))
 
     def finish(self) -> None:
         """Leave the generator just after the attempts used (as the one-by-one calls would)."""
