@@ -358,17 +358,7 @@ def _merge_days(conn: Connection, days: Sequence[CellDay]) -> None:
     latest time; a stored row of another raster (an older grid) is replaced."""
     if not days:
         return
-    t = coverage_table.c
-    keys = [(d.cell, d.day) for d in days]
-    stored: dict[tuple[str, date], tuple[tuple[int, int, int, int], bytes, int, object]] = {}
-    for i in range(0, len(keys), 500):
-        part = keys[i : i + 500]
-        found = conn.execute(
-            select(t.cell, t.day, t.origin_x, t.origin_y, t.width, t.height, t.pixels, t.points,
-                   t.last_at).where(tuple_(t.cell, t.day).in_(part))
-        ).all()  # fmt: skip
-        for r in found:
-            stored[(r[0], _as_date(r[1]))] = ((r[2], r[3], r[4], r[5]), bytes(r[6]), r[7], r[8])
+    stored = _stored_days(conn, [(d.cell, d.day) for d in days])
     inserts, updates = [], []
     for d in days:
         row = {
@@ -396,10 +386,59 @@ def _merge_days(conn: Connection, days: Sequence[CellDay]) -> None:
                 last = _aware(old[3])  # type: ignore[arg-type]
                 row["last_at"] = last if d.last_at is None else max(last, d.last_at)
         updates.append({**row, "k_cell": d.cell, "k_day": d.day})
+    if conn.dialect.name == "sqlite":
+        # to the driver as tuples (a day of walks changes thousands of cell-days): the day as
+        # the ISO text and the time as the text SQLAlchemy's Date and DATETIME write
+        if inserts:
+            conn.exec_driver_sql(_SQLITE_INSERT_DAY, [_day_values(r) for r in inserts])
+        if updates:
+            rows = [_day_values(r) for r in updates]
+            conn.exec_driver_sql(_SQLITE_UPDATE_DAY, [(*r, *r[:2]) for r in rows])
+        return
     if inserts:
         conn.execute(coverage_table.insert(), inserts)
     if updates:
         conn.execute(_UPDATE_DAY, updates)
+
+
+def _day_values(row: dict[str, object]) -> tuple[object, ...]:
+    """A coverage row as the SQLite driver takes it (:data:`_DAY_FIELDS`): the day as ISO text
+    and the time as the text SQLAlchemy's ``Date`` and ``DATETIME`` write."""
+    last, day = row["last_at"], row["day"]
+    assert isinstance(day, date)
+    text = None if last is None else sqlite_time_text(last)  # type: ignore[arg-type]
+    return (row["cell"], day.isoformat(), *(row[c] for c in _DAY_FIELDS[2:-1]), text)
+
+
+_Stored = tuple[tuple[int, int, int, int], bytes, int, object]
+_DAY_FIELDS = (
+    "cell", "day", "origin_x", "origin_y", "width", "height", "pixels", "points", "last_at",
+)  # fmt: skip
+_SQLITE_INSERT_DAY = (
+    f"INSERT INTO patrol_coverage ({', '.join(_DAY_FIELDS)}) "
+    f"VALUES ({', '.join('?' for _ in _DAY_FIELDS)})"
+)
+_SQLITE_UPDATE_DAY = (
+    f"UPDATE patrol_coverage SET {', '.join(f'{c} = ?' for c in _DAY_FIELDS)} "
+    "WHERE cell = ? AND day = ?"
+)
+
+
+def _stored_days(
+    conn: Connection, keys: Sequence[tuple[str, date]]
+) -> dict[tuple[str, date], _Stored]:
+    """The stored rows of the ``(cell, day)`` keys: raster, pixels, points, latest time."""
+    t = coverage_table.c
+    stored: dict[tuple[str, date], _Stored] = {}
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        found = conn.execute(
+            select(t.cell, t.day, t.origin_x, t.origin_y, t.width, t.height, t.pixels, t.points,
+                   t.last_at).where(tuple_(t.cell, t.day).in_(part))
+        ).all()  # fmt: skip
+        for r in found:
+            stored[(r[0], _as_date(r[1]))] = ((r[2], r[3], r[4], r[5]), bytes(r[6]), r[7], r[8])
+    return stored
 
 
 def _as_date(value: date | str) -> date:
