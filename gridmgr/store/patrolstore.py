@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -95,22 +95,37 @@ class PatrolBatch:
 def batch_digest(batches: Sequence[PatrolBatch]) -> str:
     """SHA-256 over the batches' points as canonical JSON: ``[person, UTC ISO time, lon, lat]``
     rows (degrees to 7 decimals), batch by batch, in order."""
-    return _digest(batches, [[t.astimezone(UTC) for t in b.at] for b in batches])
+    return _digest(batches, [_utc_texts(b.at) for b in batches])
 
 
-def _digest(batches: Sequence[PatrolBatch], utc: Sequence[Sequence[datetime]]) -> str:
-    """:func:`batch_digest` with the times already in UTC (``utc[i]`` for ``batches[i]``).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _utc_texts(times: Sequence[datetime]) -> list[str]:
+    """The aware ``times`` in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffff`` (numpy writes them: a
+    day of walks is 100,000 times, and ``isoformat`` a time, twice, cost more)."""
+    us = np.fromiter(((t - _EPOCH) // _MICROSECOND for t in times), np.int64, len(times))
+    texts: list[str] = np.datetime_as_string(us.astype("datetime64[us]"), unit="us").tolist()
+    return texts
+
+
+def _digest(batches: Sequence[PatrolBatch], stamps: Sequence[Sequence[str]]) -> str:
+    """:func:`batch_digest` with the times as :func:`_utc_texts` (``stamps[i]`` for
+    ``batches[i]``).
 
     The JSON text is written row by row as ``json.dumps`` writes it (a list of ``[person,
-    time, lon, lat]`` lists, no spaces; a finite float as its ``repr``): a day of simulated
+    time, lon, lat]`` lists, no spaces; a finite float as its ``repr``; the time as UTC
+    ``isoformat`` writes it, without microseconds when there are none): a day of simulated
     walks is 100,000 points, and the lists of lists cost more than the hash."""
     rows: list[str] = []
-    for b, times in zip(batches, utc, strict=True):
+    for b, texts in zip(batches, stamps, strict=True):
         person = json.dumps(b.person_id)
         lon = [_json_degrees(float(v)) for v in b.lon]
         lat = [_json_degrees(float(v)) for v in b.lat]
         rows.extend(
-            f'[{person},"{t.isoformat()}",{x},{y}]' for t, x, y in zip(times, lon, lat, strict=True)
+            f'[{person},"{t[:19] if t.endswith(".000000") else t}+00:00",{x},{y}]'
+            for t, x, y in zip(texts, lon, lat, strict=True)
         )
     return hashlib.sha256(f"[{','.join(rows)}]".encode()).hexdigest()
 
@@ -142,7 +157,7 @@ class PatrolMethods(StoreBase):
         todo = [b for b in batches if len(b.at)]
         if not todo:
             return 0
-        utc = [[t.astimezone(UTC) for t in b.at] for b in todo]
+        stamps = [_utc_texts(b.at) for b in todo]
         count = sum(len(b.at) for b in todo)
         persons = sorted({b.person_id for b in todo})
         details: dict[str, object] = {
@@ -150,7 +165,7 @@ class PatrolMethods(StoreBase):
             "persons": len(persons),
             "first": min(min(b.at) for b in todo).isoformat(),
             "last": max(max(b.at) for b in todo).isoformat(),
-            "sha256": _digest(todo, utc),
+            "sha256": _digest(todo, stamps),
             "source": ",".join(sorted({b.source for b in todo})),
         }
         subject = f"person:{persons[0]}" if len(persons) == 1 else "patrols"
@@ -162,7 +177,7 @@ class PatrolMethods(StoreBase):
         cells = cover.cells if cover is not None else None
         try:
             with self._write(cases=()) as conn:
-                _insert_points(conn, todo, utc, cells)
+                _insert_points(conn, todo, stamps, cells)
                 if cover is not None:
                     _merge_days(conn, cover.days)
                 append(
@@ -304,11 +319,11 @@ _SQLITE_INSERT_POINTS = (
 def _insert_points(
     conn: Connection,
     batches: Sequence[PatrolBatch],
-    utc: Sequence[Sequence[datetime]],
+    stamps: Sequence[Sequence[str]],
     cells: Sequence[str | None] | None,
 ) -> None:
-    """Insert the batches' points (``utc[i]``: batch ``i``'s times in UTC; ``cells``: each
-    point's cell, in order, when known), with their locations as WKB.
+    """Insert the batches' points (``stamps[i]``: batch ``i``'s times as :func:`_utc_texts`;
+    ``cells``: each point's cell, in order, when known), with their locations as WKB.
 
     On SQLite the rows go to the driver as tuples, with the times as the text SQLAlchemy's
     ``DATETIME`` writes: a day of simulated walks is 100,000 points, and SQLAlchemy's per-row
@@ -317,7 +332,7 @@ def _insert_points(
     sqlite = conn.dialect.name == "sqlite"
     rows: list[tuple[object, ...]] = []
     done = 0
-    for b, times in zip(batches, utc, strict=True):
+    for b, texts in zip(batches, stamps, strict=True):
         n = len(b.at)
         done += n
         lon = np.asarray(b.lon, dtype=float)
@@ -327,7 +342,10 @@ def _insert_points(
             if b.accuracy_m is not None
             else itertools.repeat(None, n)
         )
-        at: Iterable[object] = [sqlite_time_text(t) for t in times] if sqlite else times
+        # SQLAlchemy's DATETIME text on SQLite (sqlite_time_text); aware UTC times otherwise
+        at: Iterable[object] = (
+            [f"{t[:10]} {t[11:]}" for t in texts] if sqlite else [t.astimezone(UTC) for t in b.at]
+        )
         rows.extend(
             zip(
                 itertools.repeat(b.person_id, n),
