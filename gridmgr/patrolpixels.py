@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -157,11 +157,36 @@ class PixelRaster:
         paint -= np.bincount(base + c1[ok] + 1, minlength=w * h + 1)
         return np.cumsum(paint[: w * h]) > 0
 
-    def near(self, lo: NDArray[np.float64], hi: NDArray[np.float64]) -> NDArray[np.int64]:
-        """Pairs ``(box, cell)`` of the boxes ``lo``–``hi`` (metres) and the cells' rasters."""
+    def near(
+        self, lo: NDArray[np.float64], hi: NDArray[np.float64], group: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """Pairs ``(box, cell)`` of the boxes ``lo``–``hi`` (metres) and the cells' rasters
+        that intersect (closed boxes, as shapely's ``intersects`` of two boxes).
+
+        The tree is asked once per ``group`` of boxes (their union's box: a stretch of one
+        track), and the boxes of a group are checked against its cells as arrays: a shapely
+        box a segment cost more than the rest of the pixels' work."""
         assert self._tree is not None
-        boxes = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
-        return np.asarray(self._tree.query(boxes, predicate="intersects"), dtype=np.int64)
+        order = np.argsort(group, kind="stable")
+        g = group[order]
+        first = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        size = np.diff(np.r_[first, len(g)])
+        glo = np.minimum.reduceat(lo[order], first, axis=0)
+        ghi = np.maximum.reduceat(hi[order], first, axis=0)
+        boxes = shapely.box(glo[:, 0], glo[:, 1], ghi[:, 0], ghi[:, 1])
+        g_i, c_i = np.asarray(self._tree.query(boxes, predicate="intersects"), dtype=np.int64)
+        n = size[g_i]
+        pair = np.repeat(np.arange(len(g_i)), n)
+        within = np.arange(len(pair)) - np.repeat(np.cumsum(n) - n, n)
+        box = order[np.repeat(first[g_i], n) + within]
+        cell = c_i[pair]
+        keep = (
+            (lo[box, 0] <= (self.x0[cell] + self.width[cell]) * PIXEL_M)
+            & (hi[box, 0] >= self.x0[cell] * PIXEL_M)
+            & (lo[box, 1] <= (self.y0[cell] + self.height[cell]) * PIXEL_M)
+            & (hi[box, 1] >= self.y0[cell] * PIXEL_M)
+        )
+        return np.stack([box[keep], cell[keep]])
 
 
 @lru_cache(maxsize=4)
@@ -212,12 +237,18 @@ def points_to_cover(
         frame = pd.concat([before[["person_id", "at", "lon", "lat"]].assign(new=False), frame])
     frame = frame.sort_values(["person_id", "at"], kind="stable").reset_index(drop=True)
     at = pd.to_datetime(frame["at"], utc=True)
-    day = at.dt.tz_convert(TZ).dt.date.to_numpy(dtype=object)
+    # Beijing days as numpy days (dates only for the few distinct ones: a date object a
+    # point cost more than the pixels)
+    day = at.dt.tz_convert(TZ).dt.tz_localize(None).to_numpy("datetime64[D]")
     x, y = raster.to_metric(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
-    segments = _segments(frame["person_id"].to_numpy(dtype=object), at, frame["new"].to_numpy())
+    new = frame["new"].to_numpy(bool)
+    segments = _segments(frame["person_id"].to_numpy(dtype=object), at, new)
     covered = _covered(raster, x, y, segments, day)
-    fresh = frame[frame["new"].to_numpy(bool)]
-    return PatrolCover(cells, _cell_days(raster, covered, fresh))
+    utc_us = at.dt.tz_localize(None).to_numpy("datetime64[us]").astype(np.int64)
+    located = new & frame["cell"].notna().to_numpy(bool)
+    pos = np.full(len(frame), -1, dtype=np.int64)
+    pos[located] = raster.positions(frame["cell"].to_numpy(dtype=object)[located])
+    return PatrolCover(cells, _cell_days(raster, covered, pos, day, utc_us))
 
 
 @dataclass(frozen=True)
@@ -226,6 +257,8 @@ class _Segments:
 
     a: NDArray[np.int64]
     b: NDArray[np.int64]
+    group: NDArray[np.int64]
+    """A stretch of one person's track (at most :data:`_STRETCH` points) per segment."""
 
 
 def _segments(person: NDArray[np.object_], at: pd.Series, new: NDArray[np.bool_]) -> _Segments:
@@ -239,10 +272,18 @@ def _segments(person: NDArray[np.object_], at: pd.Series, new: NDArray[np.bool_]
     on_segment[ends] = True
     on_segment[ends - 1] = True
     lone = np.flatnonzero(new & ~on_segment)
-    return _Segments(
-        np.concatenate([ends - 1, lone]).astype(np.int64),
-        np.concatenate([ends, lone]).astype(np.int64),
-    )
+    b = np.concatenate([ends, lone]).astype(np.int64)
+    # the points are by person: a new stretch at each person's first point and every
+    # _STRETCH points after it
+    start = np.ones(len(t), dtype=bool)
+    start[1:] = person[1:] != person[:-1]
+    since = np.arange(len(t)) - np.maximum.accumulate(np.where(start, np.arange(len(t)), 0))
+    stretch = np.cumsum(start | (since % _STRETCH == 0)) - 1
+    return _Segments(np.concatenate([ends - 1, lone]).astype(np.int64), b, stretch[b])
+
+
+_STRETCH = 32
+"""Segments whose boxes the cells' tree is asked about together (:meth:`PixelRaster.near`)."""
 
 
 def _covered(
@@ -250,7 +291,7 @@ def _covered(
     x: NDArray[np.float64],
     y: NDArray[np.float64],
     seg: _Segments,
-    day: NDArray[np.object_],
+    day: NDArray[np.datetime64],
 ) -> tuple[list[tuple[int, date]], list[NDArray[np.bool_]]]:
     """The covered pixels of every (cell, day) the segments touch: keys and flag rasters.
 
@@ -263,8 +304,9 @@ def _covered(
     r = PATROL_DISTANCE_M
     lo = np.stack([np.minimum(ax, bx) - r, np.minimum(ay, by) - r], axis=1)
     hi = np.stack([np.maximum(ax, bx) + r, np.maximum(ay, by) + r], axis=1)
-    s_i, c_i = raster.near(lo, hi)
-    day_codes, day_of_seg = np.unique(day[seg.b], return_inverse=True)
+    s_i, c_i = raster.near(lo, hi, seg.group)
+    days, day_of_seg = np.unique(day[seg.b], return_inverse=True)
+    day_codes = days.astype(object)  # datetime.date
     key = c_i * len(day_codes) + day_of_seg[s_i]
     slots, slot_of = np.unique(key, return_inverse=True)
     slot_cell = slots // len(day_codes)
@@ -363,38 +405,40 @@ def _run(
 def _cell_days(
     raster: PixelRaster,
     covered: tuple[list[tuple[int, date]], list[NDArray[np.bool_]]],
-    fresh: pd.DataFrame,
+    pos: NDArray[np.int64],
+    day: NDArray[np.datetime64],
+    utc_us: NDArray[np.int64],
 ) -> list[CellDay]:
-    """One :class:`CellDay` per cell and day with covered pixels or new points."""
+    """One :class:`CellDay` per cell and day with covered pixels or new points (``pos``: each
+    point's cell position, -1 for none or an old point; ``day``: its Beijing day; ``utc_us``:
+    its time in microseconds since the epoch)."""
     flags = dict(zip(covered[0], covered[1], strict=True))
-    located = fresh[fresh["cell"].notna()]
     tally: dict[tuple[int, date], tuple[int, datetime]] = {}
-    if len(located):
-        at = pd.to_datetime(located["at"], utc=True)
-        pos = raster.positions(located["cell"].to_numpy(dtype=object))
-        groups = pd.DataFrame({"cell": pos, "day": at.dt.tz_convert(TZ).dt.date, "at": at})
-        groups = groups[groups["cell"] >= 0]
-        summary = groups.groupby(["cell", "day"], sort=True)["at"].agg(["size", "max"])
-        for (c, d), n, newest in zip(summary.index, summary["size"], summary["max"], strict=True):
-            tally[(int(c), d)] = (int(n), pd.Timestamp(newest).to_pydatetime())
+    ok = pos >= 0
+    if ok.any():
+        c, d, t = pos[ok], day[ok].astype(np.int64), utc_us[ok]
+        order = np.lexsort((d, c))
+        c, d, t = c[order], d[order], t[order]
+        first = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])])
+        sizes = np.diff(np.r_[first, len(c)])
+        newest = np.maximum.reduceat(t, first)
+        dates = d[first].astype("datetime64[D]").astype(object)
+        cells, counts, lasts = c[first].tolist(), sizes.tolist(), newest.tolist()
+        for i, dd, n, us in zip(cells, dates, counts, lasts, strict=True):
+            tally[(i, dd)] = (n, _EPOCH + timedelta(microseconds=us))
     out = []
     for key in sorted(set(flags) | set(tally)):
-        i, d = key
+        i, d0 = key
         part = flags.get(key)
         if part is None:
             part = np.zeros(int(raster.width[i] * raster.height[i]), dtype=bool)
-        count, newest = tally.get(key, (0, None))
-        out.append(
-            CellDay(
-                str(raster.codes[i]),
-                d,
-                raster.raster_of(i),
-                np.packbits(part).tobytes(),
-                count,
-                newest,
-            )
-        )
+        count, last = tally.get(key, (0, None))
+        pixels = np.packbits(part).tobytes()
+        out.append(CellDay(str(raster.codes[i]), d0, raster.raster_of(i), pixels, count, last))
     return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

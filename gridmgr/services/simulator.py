@@ -19,6 +19,7 @@ start and sequence of :meth:`advance` calls give the same ledger, byte for byte.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
@@ -478,9 +479,7 @@ class Simulator:
     def _flush_walks(self, until: datetime) -> None:
         batches, keep = [], []
         for w in self._walks:
-            end = w.written
-            while end < len(w.times) and w.times[end] <= until:
-                end += 1
+            end = bisect.bisect_right(w.times, until, lo=w.written)  # times in order
             if end > w.written:
                 batches.append(
                     PatrolBatch(

@@ -10,10 +10,12 @@ afterwards unnoticed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -93,17 +95,45 @@ class PatrolBatch:
 def batch_digest(batches: Sequence[PatrolBatch]) -> str:
     """SHA-256 over the batches' points as canonical JSON: ``[person, UTC ISO time, lon, lat]``
     rows (degrees to 7 decimals), batch by batch, in order."""
-    return _digest(batches, [[t.astimezone(UTC) for t in b.at] for b in batches])
+    return _digest(batches, [_utc_texts(b.at) for b in batches])
 
 
-def _digest(batches: Sequence[PatrolBatch], utc: Sequence[Sequence[datetime]]) -> str:
-    """:func:`batch_digest` with the times already in UTC (``utc[i]`` for ``batches[i]``)."""
-    rows = [
-        [b.person_id, t.isoformat(), round(float(x), 7), round(float(y), 7)]
-        for b, times in zip(batches, utc, strict=True)
-        for t, x, y in zip(times, b.lon, b.lat, strict=True)
-    ]
-    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _utc_texts(times: Sequence[datetime]) -> list[str]:
+    """The aware ``times`` in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffff`` (numpy writes them: a
+    day of walks is 100,000 times, and ``isoformat`` a time, twice, cost more)."""
+    us = np.fromiter(((t - _EPOCH) // _MICROSECOND for t in times), np.int64, len(times))
+    texts: list[str] = np.datetime_as_string(us.astype("datetime64[us]"), unit="us").tolist()
+    return texts
+
+
+def _digest(batches: Sequence[PatrolBatch], stamps: Sequence[Sequence[str]]) -> str:
+    """:func:`batch_digest` with the times as :func:`_utc_texts` (``stamps[i]`` for
+    ``batches[i]``).
+
+    The JSON text is written row by row as ``json.dumps`` writes it (a list of ``[person,
+    time, lon, lat]`` lists, no spaces; a finite float as its ``repr``; the time as UTC
+    ``isoformat`` writes it, without microseconds when there are none): a day of simulated
+    walks is 100,000 points, and the lists of lists cost more than the hash."""
+    rows: list[str] = []
+    for b, texts in zip(batches, stamps, strict=True):
+        person = json.dumps(b.person_id)
+        lon = [_json_degrees(float(v)) for v in b.lon]
+        lat = [_json_degrees(float(v)) for v in b.lat]
+        rows.extend(
+            f'[{person},"{t[:19] if t.endswith(".000000") else t}+00:00",{x},{y}]'
+            for t, x, y in zip(texts, lon, lat, strict=True)
+        )
+    return hashlib.sha256(f"[{','.join(rows)}]".encode()).hexdigest()
+
+
+def _json_degrees(value: float) -> str:
+    """``json.dumps(round(value, 7))``."""
+    rounded = round(value, 7)
+    return repr(rounded) if math.isfinite(rounded) else json.dumps(rounded)
 
 
 class PatrolMethods(StoreBase):
@@ -127,47 +157,27 @@ class PatrolMethods(StoreBase):
         todo = [b for b in batches if len(b.at)]
         if not todo:
             return 0
-        utc = [[t.astimezone(UTC) for t in b.at] for b in todo]
-        rows: list[dict[str, object]] = []
-        for b, times in zip(todo, utc, strict=True):
-            acc = b.accuracy_m if b.accuracy_m is not None else [None] * len(b.at)
-            ids = b.client_ids if b.client_ids is not None else [None] * len(b.at)
-            points = shapely.to_wkb(
-                shapely.points(np.asarray(b.lon, dtype=float), np.asarray(b.lat, dtype=float))
-            )
-            rows.extend(
-                {
-                    "person_id": b.person_id,
-                    "at": t,
-                    "lon": float(x),
-                    "lat": float(y),
-                    "accuracy_m": None if a is None else float(a),
-                    "location": p,
-                    "client_id": c,
-                }
-                for t, x, y, a, p, c in zip(times, b.lon, b.lat, acc, points, ids, strict=True)
-            )
+        stamps = [_utc_texts(b.at) for b in todo]
+        count = sum(len(b.at) for b in todo)
         persons = sorted({b.person_id for b in todo})
         details: dict[str, object] = {
-            "count": len(rows),
+            "count": count,
             "persons": len(persons),
             "first": min(min(b.at) for b in todo).isoformat(),
             "last": max(max(b.at) for b in todo).isoformat(),
-            "sha256": _digest(todo, utc),
+            "sha256": _digest(todo, stamps),
             "source": ",".join(sorted({b.source for b in todo})),
         }
         subject = f"person:{persons[0]}" if len(persons) == 1 else "patrols"
-        if cover is not None:
-            if len(cover.cells) != len(rows):
-                raise PatrolStoreError(
-                    f"the cover names {len(cover.cells)} cells for {len(rows)} points; "
-                    "compute it from the same points"
-                )
-            for row, cell in zip(rows, cover.cells, strict=True):
-                row["cell"] = cell
+        if cover is not None and len(cover.cells) != count:
+            raise PatrolStoreError(
+                f"the cover names {len(cover.cells)} cells for {count} points; "
+                "compute it from the same points"
+            )
+        cells = cover.cells if cover is not None else None
         try:
             with self._write(cases=()) as conn:
-                _insert_points(conn, rows)
+                _insert_points(conn, todo, stamps, cells)
                 if cover is not None:
                     _merge_days(conn, cover.days)
                 append(
@@ -183,7 +193,7 @@ class PatrolMethods(StoreBase):
                 f"{', '.join(persons[:5])}: not on the database's roster; "
                 "load the current roster first (gridmgr db sync)"
             ) from None
-        return len(rows)
+        return count
 
     def patrol_points(
         self,
@@ -306,24 +316,54 @@ _SQLITE_INSERT_POINTS = (
 )
 
 
-def _insert_points(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
-    """Insert point rows (times aware, in UTC; locations as WKB).
+def _insert_points(
+    conn: Connection,
+    batches: Sequence[PatrolBatch],
+    stamps: Sequence[Sequence[str]],
+    cells: Sequence[str | None] | None,
+) -> None:
+    """Insert the batches' points (``stamps[i]``: batch ``i``'s times as :func:`_utc_texts`;
+    ``cells``: each point's cell, in order, when known), with their locations as WKB.
 
-    On SQLite the rows go to the driver as they are, with the times as the text SQLAlchemy's
+    On SQLite the rows go to the driver as tuples, with the times as the text SQLAlchemy's
     ``DATETIME`` writes: a day of simulated walks is 100,000 points, and SQLAlchemy's per-row
-    bind processing cost more than SQLite's insert. PostgreSQL takes the typed statement (its
-    geometry column needs the PostGIS conversion)."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(points_table.insert(), rows)
-        return
-    fields = _POINT_FIELDS[2:]
-    conn.exec_driver_sql(
-        _SQLITE_INSERT_POINTS,
-        [
-            (r["person_id"], sqlite_time_text(r["at"]), *map(r.get, fields))  # type: ignore[arg-type]
-            for r in rows
-        ],
-    )
+    bind processing (or a dict a row) cost more than SQLite's insert. PostgreSQL takes the
+    typed statement (its geometry column needs the PostGIS conversion)."""
+    sqlite = conn.dialect.name == "sqlite"
+    rows: list[tuple[object, ...]] = []
+    done = 0
+    for b, texts in zip(batches, stamps, strict=True):
+        n = len(b.at)
+        done += n
+        lon = np.asarray(b.lon, dtype=float)
+        lat = np.asarray(b.lat, dtype=float)
+        acc = (
+            [None if a is None else float(a) for a in b.accuracy_m]
+            if b.accuracy_m is not None
+            else itertools.repeat(None, n)
+        )
+        # SQLAlchemy's DATETIME text on SQLite (sqlite_time_text); aware UTC times otherwise
+        at: Iterable[object] = (
+            [f"{t[:10]} {t[11:]}" for t in texts] if sqlite else [t.astimezone(UTC) for t in b.at]
+        )
+        rows.extend(
+            zip(
+                itertools.repeat(b.person_id, n),
+                at,
+                lon.tolist(),
+                lat.tolist(),
+                acc,
+                shapely.to_wkb(shapely.points(lon, lat)).tolist(),
+                itertools.repeat(None, n) if cells is None else cells[done - n : done],
+                b.client_ids if b.client_ids is not None else itertools.repeat(None, n),
+                strict=False,
+            )
+        )
+    if sqlite:
+        conn.exec_driver_sql(_SQLITE_INSERT_POINTS, rows)
+    else:
+        typed = [dict(zip(_POINT_FIELDS, r, strict=True)) for r in rows]
+        conn.execute(points_table.insert(), typed)
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -336,17 +376,7 @@ def _merge_days(conn: Connection, days: Sequence[CellDay]) -> None:
     latest time; a stored row of another raster (an older grid) is replaced."""
     if not days:
         return
-    t = coverage_table.c
-    keys = [(d.cell, d.day) for d in days]
-    stored: dict[tuple[str, date], tuple[tuple[int, int, int, int], bytes, int, object]] = {}
-    for i in range(0, len(keys), 500):
-        part = keys[i : i + 500]
-        found = conn.execute(
-            select(t.cell, t.day, t.origin_x, t.origin_y, t.width, t.height, t.pixels, t.points,
-                   t.last_at).where(tuple_(t.cell, t.day).in_(part))
-        ).all()  # fmt: skip
-        for r in found:
-            stored[(r[0], _as_date(r[1]))] = ((r[2], r[3], r[4], r[5]), bytes(r[6]), r[7], r[8])
+    stored = _stored_days(conn, [(d.cell, d.day) for d in days])
     inserts, updates = [], []
     for d in days:
         row = {
@@ -374,10 +404,59 @@ def _merge_days(conn: Connection, days: Sequence[CellDay]) -> None:
                 last = _aware(old[3])  # type: ignore[arg-type]
                 row["last_at"] = last if d.last_at is None else max(last, d.last_at)
         updates.append({**row, "k_cell": d.cell, "k_day": d.day})
+    if conn.dialect.name == "sqlite":
+        # to the driver as tuples (a day of walks changes thousands of cell-days): the day as
+        # the ISO text and the time as the text SQLAlchemy's Date and DATETIME write
+        if inserts:
+            conn.exec_driver_sql(_SQLITE_INSERT_DAY, [_day_values(r) for r in inserts])
+        if updates:
+            rows = [_day_values(r) for r in updates]
+            conn.exec_driver_sql(_SQLITE_UPDATE_DAY, [(*r, *r[:2]) for r in rows])
+        return
     if inserts:
         conn.execute(coverage_table.insert(), inserts)
     if updates:
         conn.execute(_UPDATE_DAY, updates)
+
+
+def _day_values(row: dict[str, object]) -> tuple[object, ...]:
+    """A coverage row as the SQLite driver takes it (:data:`_DAY_FIELDS`): the day as ISO text
+    and the time as the text SQLAlchemy's ``Date`` and ``DATETIME`` write."""
+    last, day = row["last_at"], row["day"]
+    assert isinstance(day, date)
+    text = None if last is None else sqlite_time_text(last)  # type: ignore[arg-type]
+    return (row["cell"], day.isoformat(), *(row[c] for c in _DAY_FIELDS[2:-1]), text)
+
+
+_Stored = tuple[tuple[int, int, int, int], bytes, int, object]
+_DAY_FIELDS = (
+    "cell", "day", "origin_x", "origin_y", "width", "height", "pixels", "points", "last_at",
+)  # fmt: skip
+_SQLITE_INSERT_DAY = (
+    f"INSERT INTO patrol_coverage ({', '.join(_DAY_FIELDS)}) "
+    f"VALUES ({', '.join('?' for _ in _DAY_FIELDS)})"
+)
+_SQLITE_UPDATE_DAY = (
+    f"UPDATE patrol_coverage SET {', '.join(f'{c} = ?' for c in _DAY_FIELDS)} "
+    "WHERE cell = ? AND day = ?"
+)
+
+
+def _stored_days(
+    conn: Connection, keys: Sequence[tuple[str, date]]
+) -> dict[tuple[str, date], _Stored]:
+    """The stored rows of the ``(cell, day)`` keys: raster, pixels, points, latest time."""
+    t = coverage_table.c
+    stored: dict[tuple[str, date], _Stored] = {}
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        found = conn.execute(
+            select(t.cell, t.day, t.origin_x, t.origin_y, t.width, t.height, t.pixels, t.points,
+                   t.last_at).where(tuple_(t.cell, t.day).in_(part))
+        ).all()  # fmt: skip
+        for r in found:
+            stored[(r[0], _as_date(r[1]))] = ((r[2], r[3], r[4], r[5]), bytes(r[6]), r[7], r[8])
+    return stored
 
 
 def _as_date(value: date | str) -> date:
