@@ -5,7 +5,7 @@ times. Every name and reason is a text node (never HTML)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -199,7 +199,7 @@ def _discrete_scale() -> list[list[float | str]]:
 def hotspot_map(
     found: PeriodAnalysis,
     *,
-    geojson_url: str,
+    shapes: Callable[[list[str]], dict[str, Any] | str],
     outline: Outline,
     bounds: tuple[float, float, float, float],
     lang: str,
@@ -209,9 +209,9 @@ def hotspot_map(
     with its cases, z-score and Moran cluster; the recurring problems as circles sized by
     cases; the town borders. A legend of the seven classes.
 
-    The polygons are a URL (sent once, cached); the hover text is built here, not by Plotly.
-    Only the significant cells are drawn (a few dozen, not all 1,557): the browser's time to
-    draw the page is mostly its SVG paths (issue #21).
+    ``shapes`` gives the GeoJSON of the cells drawn (or its URL): only those, so the browser
+    neither parses nor draws the others — a hundred-odd SVG paths, not 1,557 (issue #21). The
+    hover text is built here, not by Plotly.
     """
     spots = found.spots
     rows = [
@@ -223,7 +223,7 @@ def hotspot_map(
     cells = {
         "type": "choroplethmap",
         "name": SPOTS_TRACE,
-        "geojson": geojson_url,
+        "geojson": shapes([r[0] for r in shown]),
         "featureidkey": "properties.code",
         "locations": [r[0] for r in shown],
         "z": [r[-1] for r in shown],

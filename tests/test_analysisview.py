@@ -3,6 +3,7 @@ cells drawn (over the territory in the not-significant colour), each with its ho
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from itertools import pairwise
 
@@ -19,7 +20,9 @@ from dashboards.analysisview import (
     hotspot_map,
 )
 from dashboards.figures import Outline
+from dashboards.geo import MapGeometry
 from dashboards.reads.period import PeriodAnalysis
+from gridmgr.grid.model import Grid
 
 
 @pytest.mark.parametrize(
@@ -60,7 +63,7 @@ def test_only_significant_cells_are_drawn_each_in_its_class_with_its_hover() -> 
     zs = [3.1, 2.0, 1.7, 1.2, 0.0, float("nan"), -1.7, -2.6]
     figure = hotspot_map(
         found(zs),
-        geojson_url="/geo/t3.json",
+        shapes=lambda codes: {"features": codes},
         outline=Outline("/geo/t1.json", ("a", "b")),
         bounds=(120.0, 31.6, 120.6, 32.0),
         lang="zh",
@@ -76,6 +79,7 @@ def test_only_significant_cells_are_drawn_each_in_its_class_with_its_hover() -> 
     cells = traces[SPOTS_TRACE]
     assert cells["type"] == "choropleth"  # SVG
     assert cells["locations"] == ["c0", "c1", "c2", "c6", "c7"]  # not c3, c4, c5 (no z)
+    assert cells["geojson"] == {"features": cells["locations"]}  # the shapes of those only
     assert cells["z"] == [3, 2, 1, -1, -3]
     assert cells["colorbar"]["tickvals"] == [-3, -2, -1, 0, 1, 2, 3]
     assert cells["colorbar"]["ticktext"][3] == "不显著"
@@ -96,7 +100,7 @@ def test_only_significant_cells_are_drawn_each_in_its_class_with_its_hover() -> 
 def test_a_month_without_significant_cells_draws_the_territory_alone() -> None:
     figure = hotspot_map(
         found([0.1, -0.3, 1.0]),
-        geojson_url="/geo/t3.json",
+        shapes=lambda codes: {"features": codes},
         outline=Outline("/geo/t1.json", ("a",)),
         bounds=(120.0, 31.6, 120.6, 32.0),
         lang="en",
@@ -105,3 +109,13 @@ def test_a_month_without_significant_cells_draws_the_territory_alone() -> None:
     assert cells["locations"] == []
     assert cells["text"] == []
     assert cells["colorbar"]["ticktext"][0] == "cold spot 99%"
+
+
+def test_the_shapes_of_a_few_cells_are_those_of_the_whole_tier(tiny: Grid) -> None:
+    geometry = MapGeometry(tiny)
+    whole = json.loads(geometry.tier(3).geojson)["features"]
+    codes = [whole[5]["id"], whole[2]["id"]]
+    subset = geometry.subset(3, codes)
+    assert subset["type"] == "FeatureCollection"
+    assert subset["features"] == [whole[5], whole[2]]  # in the order asked, polygons as sent
+    assert geometry.subset(3, []) == {"type": "FeatureCollection", "features": []}
