@@ -5,7 +5,7 @@ times. Every name and reason is a text node (never HTML)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -18,8 +18,6 @@ from dashboards.reads import analysis as reads
 from dashboards.reads.period import PeriodAnalysis
 from gridmgr.responsibility.calendar import TZ
 
-GI_SCALE = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]
-"""Gi* z-scores: blue (cold) through white to red (hot), symmetric around 0."""
 SPOTS_TRACE, RECURRING_TRACE = "hotspots", "recurring"
 """The map's traces, by name."""
 TABLE_ROWS = 20
@@ -157,52 +155,124 @@ def appeals_table(rows: list[reads.AppealRow], lang: str) -> Any:
 # -- hot spots, recurring problems, stage times ---------------------------------------------------
 
 
-def _finite(values: Any) -> list[float | None]:
-    return [None if pd.isna(v) else round(float(v), 3) for v in values]
+GI_BINS = (1.65, 1.96, 2.58)
+"""Gi* z-scores bounding the classes of a hot-spot map (as ArcGIS's Hot Spot Analysis): a cell
+is a hot spot at 90, 95 or 99 % confidence from z ≥ 1.65, 1.96, 2.58, a cold spot likewise
+below 0, else not significant. Per cell, not corrected for testing every cell at once: the
+summary line's hot and cold spots are the FDR-controlled ones."""
+GI_COLOURS = {-3: "#2166ac", -2: "#67a9cf", -1: "#d1e5f0", 0: "#f7f7f7",
+              1: "#fddbc7", 2: "#ef8a62", 3: "#b2182b"}  # fmt: skip
+"""A class's colour: blue (cold) through pale grey (not significant) to red (hot)."""
+TERRITORY_TRACE = "territory"
+"""The towns filled in the not-significant colour, under the drawn cells."""
+
+
+def gi_class(z: float | None) -> int:
+    """A Gi* z-score's class: 3, 2, 1 hot at 99, 95, 90 % confidence, -1, -2, -3 cold, 0 not
+    significant (also a cell without neighbours: no z).
+
+    >>> [gi_class(z) for z in (2.58, 2.57, 1.96, 1.65, 1.64, None, -1.7, -3.0)]
+    [3, 2, 2, 1, 0, 0, -1, -3]
+    """
+    if z is None or math.isnan(z):
+        return 0
+    level = sum(abs(z) >= b for b in GI_BINS)
+    return level if z > 0 else -level
+
+
+def gi_label(level: int, lang: str) -> str:
+    """A class's name for the legend and the hover: 热点 99% / hot spot 99 %, 不显著…"""
+    if level == 0:
+        return t("analysis.gi_ns", lang)
+    side = t("analysis.gi_hot" if level > 0 else "analysis.gi_cold", lang)
+    return f"{side} {(90, 95, 99)[abs(level) - 1]}%"
+
+
+def _discrete_scale() -> list[list[float | str]]:
+    """One flat band of colour per class over z in [-3.5, 3.5] (the classes are -3..3)."""
+    scale: list[list[float | str]] = []
+    for i, level in enumerate(range(-3, 4)):
+        scale += [[i / 7, GI_COLOURS[level]], [(i + 1) / 7, GI_COLOURS[level]]]
+    return scale
 
 
 def hotspot_map(
     found: PeriodAnalysis,
     *,
-    geojson_url: str,
+    shapes: Callable[[list[str]], dict[str, Any] | str],
     outline: Outline,
     bounds: tuple[float, float, float, float],
     lang: str,
 ) -> dict[str, Any]:
-    """Each cell coloured by its Gi* z-score (hot red, cold blue), significant cells named in
-    the hover with their Moran cluster, and the recurring problems as circles sized by cases.
+    """The hot-spot map: the territory in the not-significant colour, over it only the cells
+    of a significant class (:func:`gi_class`) in that class's colour, each named in the hover
+    with its cases, z-score and Moran cluster; the recurring problems as circles sized by
+    cases; the town borders. A legend of the seven classes.
 
-    The polygons are a URL (sent once, cached); the hover text is built here, not by Plotly.
+    ``shapes`` gives the GeoJSON of the cells drawn (or its URL): only those, so the browser
+    neither parses nor draws the others — a hundred-odd SVG paths, not 1,557 (issue #21). The
+    hover text is built here, not by Plotly.
     """
     spots = found.spots
-    state = [
-        ("热点" if lang == "zh" else "hot") if h else ("冷点" if lang == "zh" else "cold") if c
-        else ""
-        for h, c in zip(spots["hot"], spots["cold"], strict=True)
+    rows = [
+        (str(c), str(n), int(v), float(z), bool(h), bool(cold), str(cl), gi_class(float(z)))
+        for c, n, v, z, h, cold, cl in zip(spots["cell"], spots["name"], spots["value"],
+            spots["gi_z"], spots["hot"], spots["cold"], spots["cluster"], strict=True)
     ]  # fmt: skip
-    text = [
-        f"{n}<br>{int(v)} · {s} {'' if cl == 'ns' else 'Moran ' + cl}"
-        for n, v, s, cl in zip(spots["name"], spots["value"], state, spots["cluster"], strict=True)
-    ]
-    z = _finite(spots["gi_z"])
-    bound = max([abs(v) for v in z if v is not None] + [1.0])
+    shown = [r for r in rows if r[-1] != 0]
     cells = {
         "type": "choroplethmap",
         "name": SPOTS_TRACE,
-        "geojson": geojson_url,
+        "geojson": shapes([r[0] for r in shown]),
         "featureidkey": "properties.code",
-        "locations": [str(c) for c in spots["cell"]],
-        "z": z,
-        "zmin": -bound,
-        "zmax": bound,
-        "colorscale": GI_SCALE,
-        "marker": {"line": {"width": 0.4, "color": "#b8c2cc"}, "opacity": 0.85},
-        "text": text,
-        "hovertemplate": "%{text}<br>" + t("analysis.gi", lang) + ": %{z:.2f}<extra></extra>",
-        "colorbar": {"thickness": 10, "len": 0.5, "x": 0.99},
+        "locations": [r[0] for r in shown],
+        "z": [r[-1] for r in shown],
+        "zmin": -3.5,
+        "zmax": 3.5,
+        "colorscale": _discrete_scale(),
+        "marker": {"line": {"width": 0.4, "color": "#b8c2cc"}, "opacity": 0.9},
+        "text": [_hover(*r[1:], lang=lang) for r in shown],
+        "hovertemplate": "%{text}<extra></extra>",
+        "colorbar": {
+            "thickness": 10,
+            "len": 0.6,
+            "x": 0.99,
+            "title": {"text": t("analysis.gi_legend", lang), "side": "top"},
+            "tickvals": list(range(-3, 4)),
+            "ticktext": [gi_label(level, lang) for level in range(-3, 4)],
+        },
     }
+    territory = {
+        **borders_trace(outline),
+        "name": TERRITORY_TRACE,
+        "colorscale": [[0, GI_COLOURS[0]], [1, GI_COLOURS[0]]],
+        "marker": {"line": {"width": 0}},
+    }
+    layout = map_layout(
+        center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
+        zoom=zoom_for(bounds, width_px=900, height_px=520),
+        height=520,
+    )
+    layout["uirevision"] = "analysis"
+    data = [territory, cells, _recurring_trace(found), borders_trace(outline)]
+    return drawn({"data": data, "layout": layout})
+
+
+def _hover(
+    name: str, cases: int, z: float, hot: bool, cold: bool, cluster: str, level: int, *, lang: str
+) -> str:
+    """A drawn cell's hover: its name (a grid name, never citizen text), cases, whether the
+    FDR-controlled test calls it hot or cold, its Moran cluster, its class and z-score."""
+    state = t("analysis.gi_fdr", lang) if hot or cold else ""
+    moran = "" if cluster == "ns" else f"Moran {cluster}"
+    line = " ".join(p for p in (f"{cases}", state, moran) if p)
+    return f"{name}<br>{line}<br>{gi_label(level, lang)} · {t('analysis.gi', lang)} {z:.2f}"
+
+
+def _recurring_trace(found: PeriodAnalysis) -> dict[str, Any]:
+    """The recurring problems as circles sized by their cases (their category on hover)."""
     rec = found.recurring
-    circles = {
+    return {
         "type": "scattermap",
         "name": RECURRING_TRACE,
         "lon": [float(x) for x in rec["lon"]],
@@ -216,13 +286,6 @@ def hotspot_map(
         "text": [f"{c} ×{int(n)}" for c, n in zip(rec["category"], rec["cases"], strict=True)],
         "hovertemplate": "%{text}<extra></extra>",
     }
-    layout = map_layout(
-        center=((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2),
-        zoom=zoom_for(bounds, width_px=900, height_px=520),
-        height=520,
-    )
-    layout["uirevision"] = "analysis"
-    return drawn({"data": [cells, circles, borders_trace(outline)], "layout": layout})
 
 
 def period_summary(found: PeriodAnalysis, lang: str) -> str:
@@ -277,10 +340,14 @@ def times_table(
 
 
 __all__ = [
+    "GI_BINS",
     "RECURRING_TRACE",
     "SPOTS_TRACE",
+    "TERRITORY_TRACE",
     "appeal_state",
     "appeals_table",
+    "gi_class",
+    "gi_label",
     "hotspot_map",
     "period_summary",
     "recurring_table",

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import shapely
@@ -44,6 +46,7 @@ class MapGeometry:
 
     grid: Grid
     _tiers: dict[int, TierGeometry] = field(default_factory=dict, repr=False)
+    _features: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def generation(self) -> str:
@@ -59,6 +62,16 @@ class MapGeometry:
     def url(self, tier: int, prefix: str) -> str:
         """Where the browser fetches ``tier``'s GeoJSON (one URL per generation: cacheable)."""
         return f"{prefix}geo/{self.generation}/tier{tier}.json"
+
+    def subset(self, tier: int, codes: Iterable[str]) -> dict[str, Any]:
+        """A FeatureCollection of ``codes`` only (of ``tier``), for a map that draws a few
+        cells: the browser then parses those, not the whole tier (the city's 1,557 cells are
+        0.5 MB of JSON, ≈ 35 ms of Chromium's main thread in Plotly on each page)."""
+        if tier not in self._features:
+            whole = json.loads(self.tier(tier).geojson)
+            self._features[tier] = {f["properties"]["code"]: f for f in whole["features"]}
+        features = self._features[tier]
+        return {"type": "FeatureCollection", "features": [features[c] for c in codes]}
 
     def outline(self, prefix: str) -> Outline:
         """The town borders to draw over a map."""

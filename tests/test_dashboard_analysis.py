@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from dashboards.reads.period import period_analysis
+from gridmgr.access import Caller
+from gridmgr.cases import Actor, Role
 from gridmgr.grid.model import Grid
 from gridmgr.services.assessments import close_month
 from gridmgr.store import Store
@@ -39,6 +42,7 @@ def clock() -> Clock:
 HEAD_AREA, OTHER_AREA = OWN_CELL[:12], "320281001003"  # two communities: their grid heads
 DEPUTY_AREA = "320281001002"  # HEAD_AREA's head stands in for its head: his area too
 CENTER_LEADER = "P00053"  # the tiny roster's 指挥中心主任: a manager, who decides appeals
+CITY = Caller(Actor("op", Role.OPERATOR, "operator"), None)
 
 
 @pytest.fixture
@@ -224,7 +228,13 @@ def test_the_period_shows_hot_spots_recurring_problems_and_stage_times(
     text = json.dumps(body, ensure_ascii=False)
     graph = next(c for c in body if c.get("props", {}).get("id") == "an-map")
     traces = {tr["name"]: tr for tr in graph["props"]["figure"]["data"]}
-    assert len(traces["hotspots"]["locations"]) == 16  # every cell of the tiny grid
+    # only the cells of a significant Gi* class are drawn, over the towns; each named on hover
+    spots = period_analysis(services_of(app), CITY, THIS_MONTH).spots
+    significant = sorted(str(c) for c, z in zip(spots["cell"], spots["gi_z"], strict=True)
+                         if abs(z) >= 1.65)  # fmt: skip
+    assert 0 < len(significant) < 16, spots[["cell", "gi_z"]]  # three reports in one cell
+    assert sorted(traces["hotspots"]["locations"]) == significant
+    assert len(traces["territory"]["locations"]) == len(traces["borders"]["locations"])
     assert len(traces["recurring"]["lon"]) == 1  # three reports in one place: one problem
     assert "3 件案件，16 个网格" in text
     assert "反复发生的问题" in text

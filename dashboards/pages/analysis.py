@@ -308,7 +308,7 @@ def period_view(board: Dashboard, caller: Caller, name: str, lang: str) -> Any:
         return [html.P(str(exc), className="calm")]
     figure = view.hotspot_map(
         found,
-        geojson_url=board.geometry.url(3, PREFIX),
+        shapes=lambda codes: board.geometry.subset(3, codes),
         outline=board.geometry.outline(PREFIX),
         bounds=_bounds(board, caller),
         lang=lang,
