@@ -254,6 +254,13 @@ class ArrivalModel:
         return float(x1 + pad), float(y1 + pad)  # pragma: no cover - a territory filling its box
 
 
+POINT_ATTEMPTS = 100
+"""Attempts :func:`point_in_polygon` makes before it settles for a representative point."""
+POINTS_AN_ATTEMPT = 32
+"""Random points an attempt draws: :data:`POINTS_AN_ATTEMPT` longitudes, then as many latitudes
+(the simulated walks' block draws, :mod:`gridmgr.simulation.walks`, rely on this order)."""
+
+
 def point_in_polygon(
     rng: np.random.Generator,
     polygon: shapely.Geometry,
@@ -268,9 +275,9 @@ def point_in_polygon(
     True
     """
     x0, y0, x1, y1 = polygon.bounds if bounds is None else bounds
-    for _ in range(100):
-        xs = rng.uniform(x0, x1, 32)
-        ys = rng.uniform(y0, y1, 32)
+    for _ in range(POINT_ATTEMPTS):
+        xs = rng.uniform(x0, x1, POINTS_AN_ATTEMPT)
+        ys = rng.uniform(y0, y1, POINTS_AN_ATTEMPT)
         inside = shapely.contains_xy(polygon, xs, ys)
         if inside.any():
             k = int(np.argmax(inside))

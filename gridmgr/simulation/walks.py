@@ -20,11 +20,12 @@ from functools import lru_cache
 import numpy as np
 import shapely
 
+from gridmgr.simulation.activity import POINT_ATTEMPTS, POINTS_AN_ATTEMPT
+
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQ = 111_320.0
 GPS_NOISE_M = 4.0
-_TRIES = 100
-"""Attempts of 32 points :func:`~gridmgr.simulation.activity.point_in_polygon` makes."""
+_TRIES, _N = POINT_ATTEMPTS, POINTS_AN_ATTEMPT  # as point_in_polygon draws
 
 
 def walk_in_cell(
@@ -110,9 +111,9 @@ class _Draws:
     """The random points of ``polygon`` that successive ``point_in_polygon(rng, polygon, box)``
     calls would return, drawn and tested a block of attempts at a time.
 
-    Each attempt takes 64 doubles from ``rng`` (``uniform`` is ``low + (high - low) *
-    random()``, the same double for double); :meth:`finish` puts ``rng`` back just after the
-    attempts used, so what is drawn next is what it would have been."""
+    Each attempt takes ``2 * POINTS_AN_ATTEMPT`` doubles from ``rng`` (``uniform`` is ``low +
+    (high - low) * random()``, the same double for double); :meth:`finish` puts ``rng`` back
+    just after the attempts used, so what is drawn next is what it would have been."""
 
     def __init__(
         self,
@@ -134,9 +135,9 @@ class _Draws:
         """Draw and test another block of attempts (more, the more a walk has needed)."""
         k = max(16, self.tries)
         x0, y0, x1, y1 = self.box
-        u = self.rng.random((k, 64))
-        xs = x0 + (x1 - x0) * u[:, :32]
-        ys = y0 + (y1 - y0) * u[:, 32:]
+        u = self.rng.random((k, 2 * _N))
+        xs = x0 + (x1 - x0) * u[:, :_N]
+        ys = y0 + (y1 - y0) * u[:, _N:]
         inside = shapely.contains_xy(self.polygon, xs, ys)
         hit = inside.any(axis=1)
         first = inside.argmax(axis=1)
@@ -198,4 +199,4 @@ class _Draws:
         """Leave the generator just after the attempts used (as the one-by-one calls would)."""
         self.rng.bit_generator.state = self.saved
         if self.used:
-            self.rng.random(64 * self.used)
+            self.rng.random(2 * _N * self.used)

@@ -10,7 +10,6 @@ afterwards unnoticed.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -337,10 +336,11 @@ def _insert_points(
         done += n
         lon = np.asarray(b.lon, dtype=float)
         lat = np.asarray(b.lat, dtype=float)
+        none: list[None] = [None] * n
         acc = (
-            [None if a is None else float(a) for a in b.accuracy_m]
-            if b.accuracy_m is not None
-            else itertools.repeat(None, n)
+            none
+            if b.accuracy_m is None
+            else [None if a is None else float(a) for a in b.accuracy_m]
         )
         # SQLAlchemy's DATETIME text on SQLite (sqlite_time_text); aware UTC times otherwise
         at: Iterable[object] = (
@@ -348,15 +348,15 @@ def _insert_points(
         )
         rows.extend(
             zip(
-                itertools.repeat(b.person_id, n),
+                [b.person_id] * n,
                 at,
                 lon.tolist(),
                 lat.tolist(),
                 acc,
                 shapely.to_wkb(shapely.points(lon, lat)).tolist(),
-                itertools.repeat(None, n) if cells is None else cells[done - n : done],
-                b.client_ids if b.client_ids is not None else itertools.repeat(None, n),
-                strict=False,
+                none if cells is None else cells[done - n : done],
+                none if b.client_ids is None else b.client_ids,
+                strict=True,
             )
         )
     if sqlite:
